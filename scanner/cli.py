@@ -1,0 +1,127 @@
+"""The `tether` command: parses flags, calls the library, formats, and picks the exit code.
+
+Exit codes follow linter conventions: 0 nothing at or above the fail level, 1 findings (or,
+with --strict, diagnostics), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import RepoConfig, discover
+from .errors import ConfigError
+from .model import Level, Report
+from .report import jsonreport, sarif, text
+from .scan import ScanOptions, scan
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
+_FAIL_LEVELS = ("error", "warning", "note", "never")
+
+
+def failing(report: Report, fail_on: str, strict: bool) -> bool:
+    if strict and any(d.level.rank >= Level.WARNING.rank for d in report.diagnostics):
+        return True
+    if fail_on == "never":
+        return False
+    threshold = Level(fail_on).rank
+    return any(f.enforced and f.level.rank >= threshold for f in report.findings)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tether")
+def main() -> None:
+    """tether: golden-path drift and compliance scanner."""
+
+
+@main.command("scan")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.option("--baseline", "baselines", multiple=True, metavar="FILE|NAME",
+              help="Baseline file or embedded name (repeatable; later layers override). "
+                   "Default: .tether.yaml's baseline, else the embedded 'default'.")
+@click.option("--rules", "rule_dirs", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Extra rule directory (repeatable), beside the embedded rules.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True, help="Format of the main output.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the main output to FILE instead of standard output.")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write SARIF 2.1.0 to FILE (for GitHub code scanning).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the JSON report to FILE.")
+@click.option("--fail-on", type=click.Choice(_FAIL_LEVELS), default=None,
+              help="Lowest finding level that fails the run (exit 1). Default: .tether.yaml's "
+                   "fail_on, else error.")
+@click.option("--strict", is_flag=True, help="Also fail on diagnostics (files tether could not read).")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Skip paths matching GLOB (repeatable).")
+@click.option("--category", default="tether", show_default=True,
+              help="SARIF runAutomationDetails category (one per configuration you upload).")
+@click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
+@click.option("--timings", is_flag=True, help="Print where the time went.")
+@click.option("--color/--no-color", default=None, help="Colour the console output.")
+def scan_cmd(
+    path: Path,
+    baselines: tuple[str, ...],
+    rule_dirs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    sarif_file: Path | None,
+    json_file: Path | None,
+    fail_on: str | None,
+    strict: bool,
+    excludes: tuple[str, ...],
+    category: str,
+    no_config: bool,
+    timings: bool,
+    color: bool | None,
+) -> None:
+    """Scan the repository at PATH against the golden-path baseline."""
+    try:
+        config = RepoConfig() if no_config else discover(path)
+        report = scan(
+            path,
+            ScanOptions(baselines=baselines, rule_dirs=rule_dirs, excludes=excludes),
+            config=config,
+        )
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    level = fail_on or config.fail_on or "error"
+
+    def render(kind: str) -> str:
+        if kind == "sarif":
+            return json.dumps(sarif.build(report, category=category, levels=report.levels),
+                              indent=2, ensure_ascii=False) + "\n"
+        if kind == "json":
+            return json.dumps(jsonreport.build(report), indent=2, ensure_ascii=False) + "\n"
+        use_color = color if color is not None else (output is None and sys.stdout.isatty())
+        return text.render(report, color=use_color, show_timings=timings)
+
+    try:
+        main_out = render(fmt)
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(main_out, encoding="utf-8")
+        else:
+            click.echo(main_out, nl=False)
+        for extra, kind in ((sarif_file, "sarif"), (json_file, "json")):
+            if extra is not None:
+                extra.parent.mkdir(parents=True, exist_ok=True)
+                extra.write_text(render(kind), encoding="utf-8")
+        if output is not None and fmt != "text":
+            # the console still gets the summary when the main output went to a file
+            click.echo(text.summary(report), err=True)
+    except OSError as e:
+        click.echo(f"tether: cannot write output: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

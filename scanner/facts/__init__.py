@@ -1,0 +1,1 @@
+"""Facts: typed observations with exact locations, no opinions."""

@@ -1,0 +1,217 @@
+"""Facts from Kubernetes manifests: every object (apiVersion/kind), pod-bearing workloads and
+their labels, containers and their images, kustomizations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..imageref import is_templated, parse_image
+from ..model import Fact
+from ..parsers.yaml import Node
+
+# kind -> path from the object to its pod template's spec holder
+_POD_TEMPLATE: dict[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "PodTemplate": ("template",),
+}
+
+
+def is_manifest(node: Node | None) -> bool:
+    return (
+        node is not None
+        and node.is_map
+        and isinstance(node.get("apiVersion") and node.get("apiVersion").str_value(), str)  # type: ignore[union-attr]
+        and node.get("kind") is not None
+    )
+
+
+def image_data(image: str) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "image": image,
+        "registry": None,
+        "repository": None,
+        "name": None,
+        "tag": None,
+        "digest": None,
+        "image_valid": False,
+        "templated": is_templated(image),
+    }
+    if base["templated"]:
+        return base
+    try:
+        ref = parse_image(image)
+    except ValueError:
+        return base
+    base.update(
+        registry=ref.registry,
+        repository=ref.repository,
+        name=ref.name,
+        tag=ref.tag,
+        digest=ref.digest,
+        image_valid=True,
+    )
+    return base
+
+
+def _objects(node: Node) -> Iterator[Node]:
+    """The object and, for `List` kinds, its items (recursively)."""
+    kind = node.get("kind")
+    items = node.get("items")
+    k = kind.str_value() if kind else None
+    if k and (k == "List" or k.endswith("List")) and items is not None and items.is_seq:
+        for item in items.items():
+            if is_manifest(item):
+                yield from _objects(item)
+        return
+    yield node
+
+
+def _labels(node: Node | None) -> dict[str, Any]:
+    if node is None or not node.is_map:
+        return {}
+    v = node.to_python()
+    return {str(k): ("" if x is None else str(x)) for k, x in v.items()} if isinstance(v, dict) else {}
+
+
+def extract(path: str, root: Node, doc_index: int) -> list[Fact]:
+    facts: list[Fact] = []
+    for obj in _objects(root):
+        _object_facts(path, obj, doc_index, facts)
+    return facts
+
+
+def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
+    api = obj.get_pair("apiVersion")
+    kind_n = obj.get("kind")
+    kind = (kind_n.str_value() if kind_n else "") or ""
+    meta = obj.get("metadata")
+    name_n = meta.get("name") if meta else None
+    ns_n = meta.get("namespace") if meta else None
+    name = (name_n.str_value() if name_n else None) or f"<unnamed#{doc_index}>"
+    namespace = ns_n.str_value() if ns_n else None
+    labels_pair = meta.get_pair("labels") if meta else None
+    labels = _labels(labels_pair[1] if labels_pair else None)
+    target = f"{kind}/{namespace + '/' if namespace else ''}{name}"
+    api_version = api[1].str_value() if api else None
+    facts.append(
+        Fact(
+            "k8s.object",
+            path,
+            kind_n.span if kind_n else obj.span,
+            target,
+            {
+                "api_version": api_version,
+                "kind": kind,
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+            },
+            {"api_version": api[1].span} if api else {},
+        )
+    )
+    if kind == "Kustomization" or (api_version or "").startswith("kustomize.config.k8s.io"):
+        imgs = obj.get("images")
+        facts.append(
+            Fact(
+                "k8s.kustomization",
+                path,
+                obj.span if kind_n is None else kind_n.span,
+                target,
+                {
+                    "resources": _str_list(obj.get("resources")),
+                    "images": imgs.to_python() if imgs is not None else [],
+                },
+            )
+        )
+        return
+    tpl_path = _POD_TEMPLATE.get(kind)
+    if tpl_path is None:
+        return
+    tpl = obj.path(*tpl_path) if tpl_path else obj
+    if tpl is None or not tpl.is_map:
+        return
+    pod_meta = tpl.get("metadata") if tpl_path else meta
+    pod_labels_pair = pod_meta.get_pair("labels") if pod_meta else None
+    pod_labels = _labels(pod_labels_pair[1] if pod_labels_pair else None)
+    pod_spec = tpl.get("spec")
+    spans = {}
+    if labels_pair:
+        spans["labels"] = labels_pair[0].span
+    elif meta is not None:
+        spans["labels"] = obj.get_pair("metadata")[0].span  # type: ignore[index]
+    if name_n:
+        spans["name"] = name_n.span
+    facts.append(
+        Fact(
+            "k8s.workload",
+            path,
+            kind_n.span if kind_n else obj.span,
+            target,
+            {
+                "api_version": api_version,
+                "kind": kind,
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+                "pod_labels": pod_labels,
+                "all_labels": {**pod_labels, **labels},
+            },
+            spans,
+        )
+    )
+    if pod_spec is None or not pod_spec.is_map:
+        return
+    for field, init in (("initContainers", True), ("containers", False), ("ephemeralContainers", True)):
+        cs = pod_spec.get(field)
+        if cs is None or not cs.is_seq:
+            continue
+        for i, c in enumerate(cs.items()):
+            if not c.is_map:
+                continue
+            cname_n = c.get("name")
+            cname = (cname_n.str_value() if cname_n else None) or f"{field}[{i}]"
+            img_pair = c.get_pair("image")
+            image = img_pair[1].str_value() if img_pair else None
+            data: dict[str, Any] = {
+                "workload_kind": kind,
+                "workload_name": name,
+                "namespace": namespace,
+                "container": cname,
+                "init": init,
+                "labels": {**pod_labels, **labels},
+                "resources": (c.get("resources").to_python() if c.get("resources") else None),  # type: ignore[union-attr]
+                "liveness_probe": c.get("livenessProbe") is not None,
+                "readiness_probe": c.get("readinessProbe") is not None,
+                "security_context": (
+                    c.get("securityContext").to_python() if c.get("securityContext") else None  # type: ignore[union-attr]
+                ),
+            }
+            data.update(image_data(image or ""))
+            if image is None:
+                data["image"] = None
+            span = img_pair[1].span if img_pair else c.span
+            facts.append(
+                Fact(
+                    "k8s.container",
+                    path,
+                    span,
+                    f"{target}/{cname}",
+                    data,
+                    {"image": span, "name": cname_n.span if cname_n else span},
+                )
+            )
+
+
+def _str_list(node: Node | None) -> list[str]:
+    if node is None:
+        return []
+    v = node.to_python()
+    return [str(x) for x in v] if isinstance(v, list) else []

@@ -1,0 +1,148 @@
+"""The data shapes that flow through a scan: spans, documents' diagnostics, facts, findings.
+
+Everything here is a plain immutable value. Parsers produce spans and diagnostics, fact
+extractors produce :class:`Fact`, the policy engine produces :class:`Finding`, reports render
+a :class:`Report`. No layer reaches back into an earlier one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a text file. Lines and columns are 1-based; ``end_col`` is exclusive
+    (the column just past the last character), as SARIF's ``endColumn``."""
+
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def point(line: int, col: int = 1) -> Span:
+        return Span(line, col, line, col + 1)
+
+
+WHOLE_FILE = Span(1, 1, 1, 1)
+
+
+class Level(str, enum.Enum):
+    """Severity of a finding or diagnostic, ordered; the names are SARIF levels."""
+
+    NOTE = "note"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {Level.NOTE: 1, Level.WARNING: 2, Level.ERROR: 3}
+
+
+class Category(str, enum.Enum):
+    BOUNDED_AUTONOMY = "bounded-autonomy"
+    DRIFT = "drift"
+    OWNERSHIP = "ownership"
+    COMPLIANCE = "compliance"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """Something tether could not (fully) read: a located message, never a crash.
+
+    ``code`` is stable and machine-readable (``parse-error``, ``not-scanned-template``,
+    ``unreadable``, ``rule-error`` ...)."""
+
+    path: str
+    span: Span
+    code: str
+    message: str
+    level: Level = Level.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A typed observation with no opinion.
+
+    ``kind`` names the fact type (``tf.module_call``); ``data`` holds its fields as plain JSON
+    values (what rules see as ``fact.<field>``); ``target`` is a logical name that survives
+    line moves (``module.vpc``, ``deploy/steps[2]``, ``Deployment/web/app``); ``spans`` maps a
+    field name to the exact span of the attribute or key it came from; ``span`` is the span of
+    the whole observed element.
+    """
+
+    kind: str
+    path: str
+    span: Span
+    target: str
+    data: Mapping[str, Any]
+    spans: Mapping[str, Span] = field(default_factory=dict)
+
+    def span_of(self, name: str | None) -> Span:
+        if name and name in self.spans:
+            return self.spans[name]
+        return self.span
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineRef:
+    """Where a baseline value a finding was judged against was set."""
+
+    key: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    category: Category
+    level: Level
+    path: str
+    span: Span
+    message: str
+    target: str
+    fingerprint: str
+    fact_kind: str
+    baseline_refs: tuple[BaselineRef, ...] = ()
+    enforced: bool = True  # False while a staged rule is not yet enforced
+
+
+@dataclass(slots=True)
+class RuleTally:
+    """Three-valued outcome counts of one rule over a scan (adoption figures use these)."""
+
+    passed: int = 0
+    failed: int = 0
+    not_applicable: int = 0
+
+
+@dataclass(slots=True)
+class Timings:
+    discover: float = 0.0
+    parse: float = 0.0
+    facts: float = 0.0
+    policy: float = 0.0
+    total: float = 0.0
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass(slots=True)
+class Report:
+    root: str
+    findings: list[Finding]
+    diagnostics: list[Diagnostic]
+    tallies: dict[str, RuleTally]
+    rules: Mapping[str, Any]  # rule id -> scanner.policy.rules.Rule
+    baseline_files: list[str]
+    timings: Timings
+    facts_count: int = 0
+    levels: dict[str, Level] = field(default_factory=dict)  # rule id -> level after staging

@@ -1,0 +1,1 @@
+"""Parsers: text into documents with exact spans; never judge, never execute."""

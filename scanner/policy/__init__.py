@@ -1,0 +1,1 @@
+"""Policy: rules and baselines as data, judged with CEL."""

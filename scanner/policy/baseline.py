@@ -1,0 +1,142 @@
+"""Baselines: the golden path as values, layered with `extends:`, each value remembering the
+file and line that set it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..model import BaselineRef
+from ..parsers.yaml import Node
+from .documents import load_yaml, validate
+
+
+@dataclass(frozen=True)
+class Baseline:
+    data: dict[str, Any]
+    files: tuple[str, ...]  # layers, in application order (base first)
+    provenance: dict[tuple[str, ...], tuple[str, int]]
+
+    def ref(self, dotted: str) -> BaselineRef | None:
+        """Where the value at `a.b.c` (or its nearest set ancestor) came from."""
+        key = tuple(dotted.split("."))
+        while key:
+            hit = self.provenance.get(key)
+            if hit is not None:
+                return BaselineRef(".".join(key), hit[0], hit[1])
+            key = key[:-1]
+        return None
+
+    def rule_settings(self, rule_id: str) -> dict[str, Any]:
+        rules = self.data.get("rules") or {}
+        settings = rules.get(rule_id) or {}
+        return dict(settings)
+
+
+def _record(node: Node | None, shown: str, prefix: tuple[str, ...], out: dict[tuple[str, ...], tuple[str, int]]) -> None:
+    if node is None or not node.is_map:
+        return
+    for k, v in node.items():
+        key = (*prefix, str(k.raw.value))
+        out[key] = (shown, k.line)
+        if v.is_map:
+            _record(v, shown, key, out)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Maps merge key by key; anything else (lists included) is replaced by the overlay,
+    so a team overlay states its whole list and a reader never has to compute a union."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _drop_provenance_under(prov: dict[tuple[str, ...], tuple[str, int]], key: tuple[str, ...]) -> None:
+    for k in [k for k in prov if len(k) > len(key) and k[: len(key)] == key]:
+        del prov[k]
+
+
+def embedded_dir() -> Path:
+    """The baselines shipped with tether (inside the wheel, or beside the package in a checkout)."""
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here / "_data" / "baselines", here.parent / "baselines"):
+        if cand.is_dir():
+            return cand
+    raise ConfigError("baselines", None, "tether's embedded baselines are missing from this install")
+
+
+def resolve_name(name: str, relative_to: Path | None) -> Path:
+    """`default` and other bare names come from the embedded baselines; paths are relative to
+    the file that names them."""
+    if relative_to is not None:
+        cand = (relative_to.parent / name)
+        for c in (cand, cand.with_suffix(".yml"), cand.with_suffix(".yaml")):
+            if c.is_file():
+                return c
+    p = Path(name)
+    if p.is_file():
+        return p
+    emb = embedded_dir()
+    for c in (emb / name, emb / f"{name}.yml", emb / f"{name}.yaml"):
+        if c.is_file():
+            return c
+    raise ConfigError(str(relative_to) if relative_to else name, None, f"baseline {name!r} not found")
+
+
+def _display(p: Path) -> str:
+    emb = embedded_dir()
+    try:
+        return "<embedded>/" + str(p.resolve().relative_to(emb.resolve()))
+    except ValueError:
+        pass
+    try:
+        return str(p.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def load(names: list[str]) -> Baseline:
+    """Load and layer baselines; later names override earlier ones."""
+    data: dict[str, Any] = {}
+    prov: dict[tuple[str, ...], tuple[str, int]] = {}
+    files: list[str] = []
+    seen: set[Path] = set()
+
+    def apply(path: Path, stack: tuple[Path, ...]) -> None:
+        nonlocal data
+        real = path.resolve()
+        shown = _display(path)
+        if real in stack:
+            raise ConfigError(shown, None, "baseline extends itself (cycle)")
+        if real in seen:
+            return
+        layer, root = load_yaml(path, shown)
+        if layer is None:
+            layer = {}
+        if not isinstance(layer, dict):
+            raise ConfigError(shown, 1, "a baseline must be a YAML mapping")
+        validate("baseline", layer, root, shown)
+        parents = layer.get("extends") or []
+        for parent in [parents] if isinstance(parents, str) else parents:
+            apply(resolve_name(parent, path), (*stack, real))
+        seen.add(real)
+        body = {k: v for k, v in layer.items() if k not in ("extends", "name", "description")}
+        # a list or scalar replaced by this layer: forget where its old elements came from
+        for k, v in body.items():
+            if isinstance(v, dict):
+                for kk, vv in v.items():
+                    if not isinstance(vv, dict):
+                        _drop_provenance_under(prov, (k, kk))
+        data = _merge(data, body)
+        _record(root, shown, (), prov)
+        files.append(shown)
+
+    for n in names:
+        apply(resolve_name(n, None), ())
+    return Baseline(data, tuple(files), prov)

@@ -1,0 +1,85 @@
+"""Loading tether's own YAML documents (rules, baselines, config) with JSON Schema checks
+that point at the offending line."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from ..errors import ConfigError
+from ..parsers.yaml import Node, YamlError, compose_all
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    text = resources.files("scanner.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def _validator(name: str) -> Any:
+    s = schema(name)
+    cls = jsonschema.validators.validator_for(s)
+    return cls(s, format_checker=cls.FORMAT_CHECKER)
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[Any, Node | None]:
+    """One YAML document: its plain value and its positioned root node."""
+    shown = display or str(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(shown, None, f"cannot read: {e}") from None
+    try:
+        docs = compose_all(text)
+    except YamlError as e:
+        raise ConfigError(shown, e.span.start_line, f"invalid YAML: {e.message}") from None
+    docs = [d for d in docs if d is not None]
+    if len(docs) > 1:
+        raise ConfigError(shown, docs[1].line, "expected one YAML document, found several")
+    if not docs:
+        return None, None
+    return docs[0].to_python(), docs[0]
+
+
+def line_of(root: Node | None, path: list[Any] | tuple[Any, ...]) -> int | None:
+    """The line of the deepest node along a JSON path (keys and indexes)."""
+    if root is None:
+        return None
+    node = root
+    line = root.line
+    for step in path:
+        nxt: Node | None = None
+        if node.is_map:
+            pair = node.get_pair(str(step))
+            if pair is not None:
+                line = pair[0].line
+                nxt = pair[1]
+        elif node.is_seq and isinstance(step, int):
+            items = list(node.items())
+            if 0 <= step < len(items):
+                nxt = items[step]
+                line = nxt.line
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+def validate(kind: str, data: Any, root: Node | None, shown: str) -> None:
+    """Raise ConfigError for the first schema violation (the most relevant one)."""
+    errors = sorted(_validator(kind).iter_errors(data), key=lambda e: (len(e.path), str(e.path)))
+    if not errors:
+        return
+    best = jsonschema.exceptions.best_match(errors)
+    where = "/".join(str(p) for p in best.absolute_path) or "(top level)"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    raise ConfigError(
+        shown, line_of(root, list(best.absolute_path)), f"{kind} {where}: {best.message}{more}"
+    )

@@ -1,0 +1,660 @@
+"""Pure functions exposed to policy expressions as CEL custom functions.
+
+Every function here takes and returns plain Python values (str, int, bool, list,
+dict, None) because that is what the ``cel`` library passes across the boundary:
+CEL lists/maps arrive as ``list``/``dict``, ``uint`` arrives as ``int``, and a
+returned ``dict``/``list``/``tuple`` becomes a CEL map/list. An exception raised
+here surfaces from ``cel.evaluate`` as ``RuntimeError`` whose message embeds the
+original ``ValueError: ...`` text, so messages are written for policy authors.
+
+Versions
+--------
+``parse_version`` is deliberately tolerant (``v1``, ``1.2``, ``1.2.3.4``,
+``1.2.3-rc.1+build``) because refs in the wild (action tags, provider pins,
+image tags) rarely follow strict semver. Missing components are zero, so
+``v4`` == ``4.0.0``; prerelease ordering follows semver precedence; build
+metadata is ignored.
+
+Constraints
+-----------
+``constraint_allows`` accepts Terraform syntax (``>= 1.2, < 2.0``, ``~> 1.2``)
+and common npm syntax (``^1.2.3``, ``~1.2``, ``1.x``, ``*``, ``>=1.2 <2``,
+``1.2 - 1.4``, ``a || b``). Where the two disagree, Terraform wins because
+Terraform pins are the main input:
+
+* A bare partial version is an exact match with zeros filled in (``1.2`` means
+  ``= 1.2.0``), not npm's ``1.2.x``; write ``1.2.x`` or ``~1.2`` for a range.
+* ``>``/``<``/``>=``/``<=`` compare against the zero-filled version (``> 1.2``
+  means ``> 1.2.0``); only an explicit wildcard (``> 1.x``) widens to npm's meaning.
+
+Prerelease versions: a prerelease such as ``1.3.0-rc.1`` satisfies a set of
+clauses only if it satisfies every clause *and* some (non ``!=``) clause in the
+same set names a prerelease of the same release (``1.3.0-beta``). This is
+npm's rule; it contains Terraform's rule (a prerelease is selected only by a
+constraint that spells it out) and keeps ``>= 1.0`` from silently admitting
+release candidates. An empty constraint is "no constraint" and admits
+everything, prereleases included; ``*`` is an ordinary clause and does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Final, NamedTuple, TypeVar
+
+from scanner.imageref import parse_image
+
+__all__ = [
+    "FUNCTIONS",
+    "Version",
+    "constraint_admits",
+    "constraint_allows",
+    "constraint_min",
+    "default",
+    "glob_match",
+    "image",
+    "join",
+    "keys",
+    "major_of",
+    "matches_any",
+    "parse_version",
+    "semver_compare",
+    "version_at_least",
+    "version_fields",
+    "versions_behind",
+]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+# One prerelease identifier as a sort key: numeric ids (0, n) sort before
+# alphanumeric ids (1, s), as semver precedence requires.
+PreId = tuple[int, int | str]
+PreKey = tuple[PreId, ...]
+
+# A release sorts after every prerelease of the same numbers: (2, "") beats any (0|1, ...).
+_RELEASE: Final[PreKey] = ((2, ""),)
+# The empty key sorts before every prerelease: "2.0.0" with it is npm's "2.0.0-0",
+# the bound that keeps 2.0.0's prereleases out of "< 2.0.0"-style upper limits.
+_LOWEST_PRE: Final[PreKey] = ()
+
+_MAX_VERSION_LEN: Final = 256  # Bounds int() work on hostile input; real versions are short.
+_IDENT: Final = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
+_VERSION_RE: Final = re.compile(
+    rf"[vV]?(?P<nums>\d+(?:\.\d+){{0,3}})(?:-(?P<pre>{_IDENT}))?(?:\+{_IDENT})?",
+    re.ASCII,
+)
+_PARTIAL_RE: Final = re.compile(
+    rf"[vV]?(?P<nums>(?:\d+|[xX*])(?:\.(?:\d+|[xX*])){{0,3}})(?:-(?P<pre>{_IDENT}))?(?:\+{_IDENT})?",
+    re.ASCII,
+)
+_TOKEN_RE: Final = re.compile(
+    r"\s*(?:(?P<op>~>|>=|<=|!=|==|=|>|<|\^|~)|(?P<comma>,)|(?P<word>[^\s,<>=!~^|]+))",
+    re.ASCII,
+)
+_WILDCARDS: Final = frozenset({"x", "X", "*"})
+
+
+class Version(NamedTuple):
+    """A parsed version; tuple order is version precedence, so ``<``/``==`` just work."""
+
+    major: int
+    minor: int
+    patch: int
+    revision: int
+    prerelease_key: PreKey
+
+    @property
+    def release(self) -> tuple[int, int, int, int]:
+        return (self.major, self.minor, self.patch, self.revision)
+
+    @property
+    def is_prerelease(self) -> bool:
+        return self.prerelease_key != _RELEASE
+
+    @property
+    def prerelease(self) -> str | None:
+        if not self.is_prerelease:
+            return None
+        return ".".join(str(value) for _, value in self.prerelease_key)
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.patch}"
+        if self.revision:
+            text += f".{self.revision}"
+        pre = self.prerelease
+        return f"{text}-{pre}" if pre else text
+
+
+# ---------------------------------------------------------------------------
+# Versions
+
+
+def parse_version(s: object) -> Version | None:
+    """Tolerantly parse ``s`` as a version, or return ``None`` (``main``, a git SHA, ...)."""
+    if not isinstance(s, str) or len(s) > _MAX_VERSION_LEN:
+        return None
+    match = _VERSION_RE.fullmatch(s.strip())
+    if match is None:
+        return None
+    nums = [int(part) for part in match["nums"].split(".")]
+    nums += [0] * (4 - len(nums))
+    return Version(nums[0], nums[1], nums[2], nums[3], _prerelease_key(match["pre"]))
+
+
+def version_fields(s: object) -> dict[str, int | str | None] | None:
+    """CEL face of :func:`parse_version`: a map policy authors can read, or null.
+
+    Registered under the CEL name ``parse_version`` because the tuple form reaches
+    CEL as nested lists of sort-key pairs, which no expression should depend on.
+    """
+    version = parse_version(s)
+    if version is None:
+        return None
+    return {
+        "major": version.major,
+        "minor": version.minor,
+        "patch": version.patch,
+        "revision": version.revision,
+        "prerelease": version.prerelease,
+    }
+
+
+def _prerelease_key(pre: str | None) -> PreKey:
+    if pre is None:
+        return _RELEASE
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in pre.split("."))
+
+
+def _require_version(s: object, what: str) -> Version:
+    version = parse_version(s)
+    if version is None:
+        raise ValueError(f"{what} {s!r} is not a version")
+    return version
+
+
+def semver_compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as ``a`` sorts before, equal to or after ``b``; ValueError on non-versions."""
+    va = _require_version(a, "semver_compare: first argument")
+    vb = _require_version(b, "semver_compare: second argument")
+    return (va > vb) - (va < vb)
+
+
+def version_at_least(v: str, minimum: str) -> bool:
+    """``v >= minimum`` numerically (``v4`` is 4.0.0, so it is *not* at least 4.1.0).
+
+    False when ``v`` is not a version (a branch or SHA ref can't be shown to be new
+    enough); ValueError when ``minimum`` isn't, since that is a policy bug.
+    """
+    floor = _require_version(minimum, "version_at_least: minimum")
+    version = parse_version(v)
+    return version is not None and version >= floor
+
+
+def major_of(v: str) -> int:
+    """Major component, or -1 when ``v`` is not a version (for floating ``v4`` action tags)."""
+    version = parse_version(v)
+    return -1 if version is None else version.major
+
+
+def versions_behind(v: str, golden: str) -> dict[str, int]:
+    """How far ``v`` trails ``golden`` at the first differing level.
+
+    Only one key is non-zero: 1.5.0 vs 3.1.0 is ``{major: 2, minor: 0, patch: 0}``
+    (the minor distance across majors is meaningless). All zero when ``v >= golden``,
+    and when they differ only below patch (revision or prerelease).
+    """
+    version = _require_version(v, "versions_behind: version")
+    target = _require_version(golden, "versions_behind: golden")
+    behind = {"major": 0, "minor": 0, "patch": 0}
+    if version >= target:
+        return behind
+    for key, mine, theirs in zip(
+        ("major", "minor", "patch"), version.release, target.release, strict=False
+    ):
+        if mine != theirs:
+            behind[key] = theirs - mine
+            break
+    return behind
+
+
+# ---------------------------------------------------------------------------
+# Constraints
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    version: Version
+    inclusive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Interval:
+    """A version interval; ``None`` bounds are unbounded."""
+
+    low: _Bound | None
+    high: _Bound | None
+
+    def contains(self, v: Version) -> bool:
+        if self.low is not None and not (
+            v > self.low.version or (self.low.inclusive and v == self.low.version)
+        ):
+            return False
+        return (
+            self.high is None
+            or v < self.high.version
+            or (self.high.inclusive and v == self.high.version)
+        )
+
+    def is_empty(self) -> bool:
+        if self.low is None or self.high is None:
+            return False
+        if self.low.version != self.high.version:
+            return self.low.version > self.high.version
+        return not (self.low.inclusive and self.high.inclusive)
+
+    def intersect(self, other: _Interval) -> _Interval:
+        return _Interval(_max_low(self.low, other.low), _min_high(self.high, other.high))
+
+    def minus(self, other: _Interval) -> list[_Interval]:
+        """``self`` without ``other``: at most the pieces left and right of ``other``."""
+        pieces: list[_Interval] = []
+        if other.low is not None:
+            flipped = _Bound(other.low.version, not other.low.inclusive)
+            pieces.append(self.intersect(_Interval(None, flipped)))
+        if other.high is not None:
+            flipped = _Bound(other.high.version, not other.high.inclusive)
+            pieces.append(self.intersect(_Interval(flipped, None)))
+        return [piece for piece in pieces if not piece.is_empty()]
+
+
+_EVERYTHING: Final = _Interval(None, None)
+
+
+def _max_low(a: _Bound | None, b: _Bound | None) -> _Bound | None:
+    if a is None or b is None:
+        return b if a is None else a
+    if a.version != b.version:
+        return a if a.version > b.version else b
+    return a if not a.inclusive else b
+
+
+def _min_high(a: _Bound | None, b: _Bound | None) -> _Bound | None:
+    if a is None or b is None:
+        return b if a is None else a
+    if a.version != b.version:
+        return a if a.version < b.version else b
+    return a if not a.inclusive else b
+
+
+@dataclass(frozen=True, slots=True)
+class _Clause:
+    interval: _Interval
+    negated: bool
+    # Releases whose prereleases this clause names, e.g. (1, 3, 0, 0) for ">= 1.3.0-beta".
+    prerelease_bases: tuple[tuple[int, int, int, int], ...]
+
+    def allows(self, v: Version) -> bool:
+        return self.interval.contains(v) != self.negated
+
+
+# An alternative is a conjunction of clauses; a constraint is a disjunction of alternatives.
+_Alternative = tuple[_Clause, ...]
+
+
+class _Partial(NamedTuple):
+    """A constraint operand: the numbers written before any wildcard, plus prerelease."""
+
+    nums: tuple[int, ...]
+    wildcard: bool
+    prerelease_key: PreKey
+
+    @property
+    def floor(self) -> Version:
+        padded = self.nums + (0,) * (4 - len(self.nums))
+        return Version(padded[0], padded[1], padded[2], padded[3], self.prerelease_key)
+
+    def bump(self, index: int, pre: PreKey) -> Version:
+        """Increment component ``index`` and zero the rest (the top of a ``~>``/``^`` range)."""
+        head = (*self.nums[:index], self.nums[index] + 1)
+        padded = head + (0,) * (4 - len(head))
+        return Version(padded[0], padded[1], padded[2], padded[3], pre)
+
+
+def _parse_partial(word: str, constraint: str) -> _Partial:
+    match = _PARTIAL_RE.fullmatch(word)
+    if match is None:
+        raise ValueError(f"constraint {constraint!r}: {word!r} is not a version")
+    parts = match["nums"].split(".")
+    nums: list[int] = []
+    for part in parts:
+        if part in _WILDCARDS:
+            break
+        nums.append(int(part))
+    wildcard = len(nums) < len(parts)
+    if wildcard and not all(part in _WILDCARDS for part in parts[len(nums) :]):
+        raise ValueError(f"constraint {constraint!r}: {word!r} has numbers after a wildcard")
+    if wildcard and match["pre"]:
+        raise ValueError(f"constraint {constraint!r}: {word!r} mixes a wildcard and a prerelease")
+    return _Partial(tuple(nums), wildcard, _prerelease_key(match["pre"]))
+
+
+def _upper_of(p: _Partial) -> _Bound | None:
+    """Exclusive top of a wildcard/partial operand (``1.2.x`` -> ``< 1.3.0-0``)."""
+    if not p.nums:
+        return None
+    return _Bound(p.bump(len(p.nums) - 1, _LOWEST_PRE), False)
+
+
+def _clause(op: str | None, p: _Partial, constraint: str) -> _Clause:
+    n = len(p.nums)
+    floor = _Bound(p.floor, True)
+    interval: _Interval
+    if p.wildcard and not n:  # "*" on its own
+        if op in (">", "<"):
+            raise ValueError(f"constraint {constraint!r}: '{op}*' can never match")
+        interval = _EVERYTHING
+    elif op in (None, "=", "==", "!="):
+        interval = _Interval(floor, _upper_of(p)) if p.wildcard else _Interval(floor, floor)
+    elif op == ">=":
+        interval = _Interval(floor, None)
+    elif op == ">":
+        # "> 1.x" is npm's "above the whole 1.x range", i.e. >= 2.0.0.
+        low = _Bound(p.bump(n - 1, _RELEASE), True) if p.wildcard else _Bound(p.floor, False)
+        interval = _Interval(low, None)
+    elif op == "<":
+        # "< 1.x" is "below all of 1.x", so 1.0.0's prereleases are out too.
+        top = p.floor._replace(prerelease_key=_LOWEST_PRE) if p.wildcard else p.floor
+        interval = _Interval(None, _Bound(top, False))
+    elif op == "<=":
+        interval = _Interval(None, _upper_of(p) if p.wildcard else floor)
+    elif op == "~>":
+        if p.wildcard:
+            raise ValueError(f"constraint {constraint!r}: '~>' needs a version without wildcards")
+        # Pessimistic: only the last written component may grow ("~> 1" behaves like "~> 1.0").
+        interval = _Interval(floor, _Bound(p.bump(max(n - 2, 0), _LOWEST_PRE), False))
+    elif op == "~":
+        interval = _Interval(floor, _Bound(p.bump(1 if n >= 2 else 0, _LOWEST_PRE), False))
+    else:  # "^": may not change the left-most non-zero component that was written.
+        index = next((i for i, num in enumerate(p.nums) if num), n - 1)
+        interval = _Interval(floor, _Bound(p.bump(index, _LOWEST_PRE), False))
+    bases = (p.floor.release,) if p.prerelease_key != _RELEASE and op != "!=" else ()
+    return _Clause(interval, op == "!=", bases)
+
+
+def _hyphen_clause(lo: _Partial, hi: _Partial) -> _Clause:
+    # npm: a partial upper end covers everything it names ("1 - 2.3" is < 2.4.0-0).
+    high = _upper_of(hi) if hi.wildcard or len(hi.nums) < 3 else _Bound(hi.floor, True)
+    bases = tuple(p.floor.release for p in (lo, hi) if p.prerelease_key != _RELEASE)
+    return _Clause(_Interval(_Bound(lo.floor, True), high), False, bases)
+
+
+def _tokenize(text: str, constraint: str) -> list[tuple[str | None, str]]:
+    """Split one alternative into (operator, operand) pairs; commas are optional separators."""
+    items: list[tuple[str | None, str]] = []
+    op: str | None = None
+    pos = 0
+    expect_operand = True  # at the start or right after a comma, a clause must follow
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None:
+            raise ValueError(f"constraint {constraint!r}: unexpected {text[pos:].strip()!r}")
+        pos = match.end()
+        if match["op"]:
+            if op is not None:
+                raise ValueError(f"constraint {constraint!r}: {op!r} followed by {match['op']!r}")
+            op = match["op"]
+        elif match["comma"]:
+            if op is not None:
+                raise ValueError(f"constraint {constraint!r}: {op!r} without a version")
+            if expect_operand:
+                raise ValueError(f"constraint {constraint!r}: empty clause before ','")
+            expect_operand = True
+        else:
+            items.append((op, match["word"]))
+            op, expect_operand = None, False
+    if op is not None:
+        raise ValueError(f"constraint {constraint!r}: {op!r} without a version")
+    if expect_operand and items:
+        raise ValueError(f"constraint {constraint!r}: trailing ','")
+    return items
+
+
+def _parse_alternative(text: str, constraint: str) -> _Alternative:
+    items = _tokenize(text, constraint)
+    clauses: list[_Clause] = []
+    i = 0
+    while i < len(items):
+        op, word = items[i]
+        if i + 2 < len(items) and items[i + 1] == (None, "-"):
+            if op is not None or items[i + 2][0] is not None:
+                raise ValueError(f"constraint {constraint!r}: a hyphen range takes bare versions")
+            lo = _parse_partial(word, constraint)
+            clauses.append(_hyphen_clause(lo, _parse_partial(items[i + 2][1], constraint)))
+            i += 3
+            continue
+        if word == "-":
+            raise ValueError(f"constraint {constraint!r}: misplaced '-'")
+        clauses.append(_clause(op, _parse_partial(word, constraint), constraint))
+        i += 1
+    return tuple(clauses)
+
+
+@lru_cache(maxsize=512)
+def _parse_constraint(constraint: str) -> tuple[_Alternative, ...]:
+    """Parse once per distinct string: the same pin is evaluated against many resources."""
+    if not constraint.strip():
+        return ()
+    alternatives = []
+    for text in constraint.split("||"):
+        if not text.strip():
+            raise ValueError(f"constraint {constraint!r}: empty alternative around '||'")
+        alternatives.append(_parse_alternative(text, constraint))
+    return tuple(alternatives)
+
+
+def _constraint(constraint: object) -> tuple[_Alternative, ...]:
+    if not isinstance(constraint, str):
+        raise ValueError(f"constraint {constraint!r} is not a string")
+    return _parse_constraint(constraint)
+
+
+def _alternative_allows(clauses: _Alternative, v: Version) -> bool:
+    if not all(clause.allows(v) for clause in clauses):
+        return False
+    return not v.is_prerelease or any(v.release in c.prerelease_bases for c in clauses)
+
+
+def constraint_allows(constraint: str, version: str) -> bool:
+    """Whether ``version`` satisfies ``constraint``; False if ``version`` isn't a version.
+
+    ValueError if the constraint can't be parsed. See the module docstring for syntax.
+    """
+    alternatives = _constraint(constraint)
+    v = parse_version(version)
+    if v is None:
+        return False
+    if not alternatives:
+        return True
+    return any(_alternative_allows(clauses, v) for clauses in alternatives)
+
+
+def _feasible(clauses: _Alternative, start: _Interval) -> list[_Interval]:
+    """The part of ``start`` every clause allows, as disjoint intervals (prereleases ignored)."""
+    pieces = [start]
+    for clause in clauses:
+        if clause.negated:
+            pieces = [rest for piece in pieces for rest in piece.minus(clause.interval)]
+        else:
+            pieces = [piece.intersect(clause.interval) for piece in pieces]
+            pieces = [piece for piece in pieces if not piece.is_empty()]
+    return pieces
+
+
+def constraint_admits(constraint: str, minimum: str) -> bool:
+    """Whether some version ``>= minimum`` satisfies ``constraint``.
+
+    This answers "can this pin pick up the golden minimum (or newer)?": ``~> 4.0``
+    cannot reach 5.40.0, ``~> 5.0`` and ``>= 4.0`` can, ``= 5.10.0`` and
+    ``>= 5.0, < 5.30`` cannot. An empty constraint admits. Interval arithmetic over
+    all clauses, so exclusions count too; the prerelease rule is ignored here.
+    """
+    alternatives = _constraint(constraint)
+    floor = _require_version(minimum, "constraint_admits: minimum")
+    if not alternatives:
+        return True
+    start = _Interval(_Bound(floor, True), None)
+    return any(_feasible(clauses, start) for clauses in alternatives)
+
+
+def constraint_min(constraint: str) -> str | None:
+    """The lowest version the constraint allows, e.g. ``~> 5.2`` -> ``"5.2.0"``.
+
+    ``"0.0.0"`` when it has no lower bound (``""``, ``*``, ``< 2.0``), so an
+    unconstrained pin reads as "could be anything"; ``None`` when nothing satisfies
+    it (``= 1.0, = 2.0``). An exclusive bound gives the next patch (``> 1.2.3`` ->
+    ``"1.2.4"``).
+    """
+    alternatives = _constraint(constraint) or ((),)
+    start = _Interval(_Bound(Version(0, 0, 0, 0, _RELEASE), True), None)
+    pieces = [piece for clauses in alternatives for piece in _feasible(clauses, start)]
+    if not pieces:
+        return None
+    lowest = min(pieces, key=_low_sort_key)
+    low = lowest.low
+    assert low is not None  # every piece lies inside ``start``, which is bounded below
+    if low.inclusive:
+        return str(low.version)
+    for candidate in _successors(low.version):
+        if lowest.contains(candidate):
+            return str(candidate)
+    return str(low.version)  # a sliver only prereleases or sub-revisions could fill
+
+
+def _low_sort_key(piece: _Interval) -> tuple[Version, bool]:
+    assert piece.low is not None
+    return (piece.low.version, not piece.low.inclusive)
+
+
+def _successors(v: Version) -> list[Version]:
+    """Smallest plausible releases above ``v``: its own release, then next patch/revision."""
+    if v.is_prerelease:
+        return [v._replace(prerelease_key=_RELEASE)]
+    return [
+        Version(v.major, v.minor, v.patch + 1, 0, _RELEASE),
+        Version(v.major, v.minor, v.patch, v.revision + 1, _RELEASE),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Globs
+
+
+@lru_cache(maxsize=2048)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a glob once; policies test the same few patterns against every resource."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        char = pattern[i]
+        if char == "*":
+            j = i
+            while j < n and pattern[j] == "*":
+                j += 1
+            if j - i == 1:
+                out.append("[^/]*")
+            elif (i == 0 or pattern[i - 1] == "/") and j < n and pattern[j] == "/":
+                # "a/**/b" also matches "a/b", as in gitignore and most glob tools.
+                out.append("(?:.*/)?")
+                j += 1
+            else:
+                out.append(".*")
+            i = j
+            continue
+        out.append("[^/]" if char == "?" else re.escape(char))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def glob_match(value: str, pattern: str) -> bool:
+    """Whole-string, case-sensitive glob: ``*`` within a path segment, ``**`` across
+    segments (``**/`` may match zero segments), ``?`` one non-``/`` character.
+    Other characters, ``[`` included, are literal.
+    """
+    return _glob_regex(pattern).fullmatch(value) is not None
+
+
+def matches_any(value: str, patterns: Sequence[str]) -> bool:
+    """Whether ``value`` matches at least one glob; a lone string counts as one pattern."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    return any(glob_match(value, pattern) for pattern in patterns)
+
+
+# ---------------------------------------------------------------------------
+# Images and small helpers
+
+_IMAGE_KEYS: Final = ("raw", "registry", "repository", "tag", "digest", "name", "tag_or_default")
+
+
+def image(ref: str) -> dict[str, str | bool | None]:
+    """Parsed image reference as a map with ``valid``; all other keys null when invalid.
+
+    Never raises, so ``image(x).valid`` can guard the rest of an expression.
+    """
+    try:
+        parsed = parse_image(ref)
+    except ValueError:
+        return {**dict.fromkeys(_IMAGE_KEYS), "valid": False}
+    return {**parsed.to_dict(), "valid": True}
+
+
+def _text(item: object) -> str:
+    # Render like CEL's string() so joined output matches what policy authors expect.
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if item is None:
+        return "null"
+    return item if isinstance(item, str) else str(item)
+
+
+def join(items: Sequence[object], sep: str) -> str:
+    """``sep``-joined items; non-strings are stringified the way CEL's ``string()`` would."""
+    return sep.join(_text(item) for item in items)
+
+
+def keys(m: Mapping[object, object]) -> list[object]:
+    """Sorted map keys (deterministic messages); mixed key types are grouped by type."""
+    return sorted(m, key=lambda key: (type(key).__name__, key))
+
+
+def default(value: T | None, fallback: U) -> T | U:
+    """``fallback`` when ``value`` is null, else ``value``. (A *missing* map key still
+    errors before this runs: guard with ``has(m.k)`` in the expression.)"""
+    return fallback if value is None else value
+
+
+# CEL-visible name -> implementation. Read-only so no caller can re-point a policy
+# function for everyone; pass ``dict(FUNCTIONS)`` to ``cel.Context``.
+FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
+    {
+        "parse_version": version_fields,
+        "semver_compare": semver_compare,
+        "version_at_least": version_at_least,
+        "major_of": major_of,
+        "versions_behind": versions_behind,
+        "constraint_allows": constraint_allows,
+        "constraint_min": constraint_min,
+        "constraint_admits": constraint_admits,
+        "glob_match": glob_match,
+        "matches_any": matches_any,
+        "image": image,
+        "join": join,
+        "keys": keys,
+        "default": default,
+    }
+)

@@ -1,0 +1,158 @@
+"""Rules as data: `rules/<pack>/<ID>.yml`, JSON-Schema validated, assertions compiled to CEL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cel
+
+from ..errors import ConfigError
+from ..model import Category, Level
+from .documents import line_of, load_yaml, validate
+
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """`text {{ cel expression }} text`: each expression compiled once."""
+
+    parts: tuple[str | Any, ...]  # str literals and compiled cel.Program objects
+
+    def render(self, ctx: Any) -> str:
+        out: list[str] = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            try:
+                v = p.execute(ctx)
+            except Exception:  # a message must never lose a finding
+                v = "?"
+            out.append(_text(v))
+        return "".join(out)
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return ", ".join(_text(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_text(x)}" for k, x in v.items())
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    title: str
+    pack: str
+    category: Category
+    severity: Level
+    status: str
+    applies_to: str
+    when_src: str | None
+    assert_src: str
+    when: Any  # cel.Program | None
+    assertion: Any  # cel.Program
+    message: MessageTemplate
+    message_src: str
+    location: str | None
+    baseline_keys: tuple[str, ...]
+    docs: dict[str, str]
+    precision: str
+    security_severity: float | None
+    tags: tuple[str, ...]
+    file: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def help_anchor(self) -> str:
+        return f"{self.id.lower()}-{self.name}"
+
+
+def _compile(src: str, shown: str, line: int | None, what: str) -> Any:
+    try:
+        return cel.compile(src)
+    except Exception as e:  # cel raises ValueError with a caret diagram; keep its first lines
+        first = " ".join(str(e).split("\n")[:2])
+        raise ConfigError(shown, line, f"{what} is not valid CEL: {first}") from None
+
+
+def _template(src: str, shown: str, line: int | None) -> MessageTemplate:
+    parts: list[str | Any] = []
+    pos = 0
+    for m in _TEMPLATE.finditer(src):
+        if m.start() > pos:
+            parts.append(src[pos : m.start()])
+        parts.append(_compile(m.group(1).strip(), shown, line, f"message expression {m.group(0)!r}"))
+        pos = m.end()
+    if pos < len(src):
+        parts.append(src[pos:])
+    return MessageTemplate(tuple(parts))
+
+
+def load_rule(path: Path, shown: str) -> Rule:
+    data, root = load_yaml(path, shown)
+    if not isinstance(data, dict):
+        raise ConfigError(shown, 1, "a rule file must be a YAML mapping")
+    validate("rule", data, root, shown)
+    if path.stem != data["id"]:
+        raise ConfigError(shown, line_of(root, ["id"]), f"rule id {data['id']} must match the file name")
+    when_src = data.get("when")
+    return Rule(
+        id=data["id"],
+        name=data["name"],
+        title=data.get("title") or data["docs"]["what"].split(".")[0],
+        pack=data["pack"],
+        category=Category(data["category"]),
+        severity=Level(data["severity"]),
+        status=data["status"],
+        applies_to=data["applies_to"],
+        when_src=when_src,
+        assert_src=data["assert"],
+        when=_compile(when_src, shown, line_of(root, ["when"]), "when") if when_src else None,
+        assertion=_compile(data["assert"], shown, line_of(root, ["assert"]), "assert"),
+        message=_template(" ".join(data["message"].split()), shown, line_of(root, ["message"])),
+        message_src=data["message"],
+        location=data.get("location"),
+        baseline_keys=tuple(data.get("baseline_keys", ())),
+        docs={k: str(v).strip() for k, v in data["docs"].items()},
+        precision=data.get("precision", "high"),
+        security_severity=data.get("security_severity"),
+        tags=tuple(data.get("tags", ())),
+        file=shown,
+    )
+
+
+def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:
+    """All rules under the given directories (recursively), by id. A later directory may not
+    silently redefine an id: that is a configuration error."""
+    rules: dict[str, Rule] = {}
+    for d in dirs:
+        if not d.is_dir():
+            raise ConfigError(str(d), None, "rules directory does not exist")
+        for p in sorted(d.rglob("*.y*ml")):
+            if p.suffix not in (".yml", ".yaml"):
+                continue
+            shown = _display(p)
+            rule = load_rule(p, shown)
+            if rule.id in rules:
+                raise ConfigError(shown, 1, f"rule {rule.id} is already defined in {rules[rule.id].file}")
+            rules[rule.id] = rule
+    return rules
+
+
+def _display(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)

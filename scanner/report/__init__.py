@@ -1,0 +1,1 @@
+"""Reports render findings; they never compute policy."""

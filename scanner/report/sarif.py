@@ -1,0 +1,245 @@
+"""SARIF 2.1.0 for GitHub code scanning, built with sarif-om and serialised by tether.
+
+sarif-om's usual serializer drops every field equal to its attrs default, so a result's
+`level: warning` (the default) would vanish and a rule's severity with it. `to_dict` below
+writes every field that was set, keeps `level` always, and is tested on the JSON it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import sarif_om as om
+
+from .. import __version__
+from ..model import Diagnostic, Finding, Level, Report, Span
+from ..policy.rules import Rule
+from .fingerprint import LineHasher, decode_source
+
+SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+INFORMATION_URI = "https://github.com/tether-scanner/tether"
+RULES_DOC_URI = INFORMATION_URI + "/blob/main/docs/rules.md"
+SRCROOT = "SRCROOT"
+_ALWAYS = {"level"}  # fields written even when equal to their default
+_PROBLEM_SEVERITY = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "recommendation"}
+_MAX_DESC = 1024
+
+
+def to_dict(obj: Any) -> Any:
+    """Serialise sarif-om objects (attrs classes) by their SARIF property names."""
+    if attrs.has(type(obj)):
+        out: dict[str, Any] = {}
+        for f in attrs.fields(type(obj)):
+            v = getattr(obj, f.name)
+            if v is None:
+                continue
+            if f.name not in _ALWAYS and f.default is not attrs.NOTHING and v == f.default:
+                continue
+            out[f.metadata.get("schema_property_name", f.name)] = to_dict(v)
+        return out
+    if isinstance(obj, Mapping):
+        return {k: to_dict(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list | tuple):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def _clip(s: str) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= _MAX_DESC else s[: _MAX_DESC - 1] + "…"
+
+
+def _help_markdown(rule: Rule) -> str:
+    d = rule.docs
+    parts = [
+        f"**{rule.id} {rule.name}** ({rule.category.value}, {rule.status})",
+        f"### What it does\n{d['what']}",
+        f"### Why it matters\n{d['why']}",
+        f"### Example\n```\n{d['example'].rstrip()}\n```",
+        f"### Use instead\n```\n{d['use_instead'].rstrip()}\n```",
+    ]
+    if d.get("exception"):
+        parts.append(f"### Recording an exception\n{d['exception']}")
+    parts.append(f"[Rule reference]({RULES_DOC_URI}#{rule.help_anchor})")
+    return "\n\n".join(parts)
+
+
+def _help_text(rule: Rule) -> str:
+    d = rule.docs
+    text = (
+        f"{d['what']}\n\nWhy it matters: {d['why']}\n\nExample:\n{d['example'].rstrip()}\n\n"
+        f"Use instead:\n{d['use_instead'].rstrip()}"
+    )
+    if d.get("exception"):
+        text += f"\n\nRecording an exception: {d['exception']}"
+    return text
+
+
+def _descriptor(rule: Rule, level: Level) -> om.ReportingDescriptor:
+    props: dict[str, Any] = {
+        "tags": [rule.category.value, rule.pack, *rule.tags][:20],
+        "precision": rule.precision,
+        "problem.severity": _PROBLEM_SEVERITY[level],
+        "tether/category": rule.category.value,
+        "tether/status": rule.status,
+    }
+    if rule.security_severity is not None:
+        props["tags"] = [*props["tags"], "security"][:20]
+        props["security-severity"] = f"{rule.security_severity:.1f}"
+    return om.ReportingDescriptor(
+        id=rule.id,
+        name=_camel(rule.name),
+        short_description=om.MultiformatMessageString(text=_clip(rule.title)),
+        full_description=om.MultiformatMessageString(text=_clip(rule.docs["what"])),
+        help=om.MultiformatMessageString(text=_help_text(rule), markdown=_help_markdown(rule)),
+        help_uri=f"{RULES_DOC_URI}#{rule.help_anchor}",
+        default_configuration=om.ReportingConfiguration(level=level.value),
+        properties=props,
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("-")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def _region(span: Span) -> om.Region:
+    if span.end_line < span.start_line or (
+        span.end_line == span.start_line and span.end_col <= span.start_col
+    ):
+        return om.Region(start_line=span.start_line)
+    return om.Region(
+        start_line=span.start_line,
+        start_column=span.start_col,
+        end_line=span.end_line,
+        end_column=span.end_col,
+    )
+
+
+def _location(path: str, span: Span) -> om.Location:
+    return om.Location(
+        physical_location=om.PhysicalLocation(
+            artifact_location=om.ArtifactLocation(uri=_uri(path), uri_base_id=SRCROOT),
+            region=_region(span),
+        )
+    )
+
+
+def _uri(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/-._~")
+
+
+class _Hashes:
+    """primaryLocationLineHash per (file, line), each file read and hashed once."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.hasher = LineHasher(max_files=64)
+        self.texts: dict[str, str | None] = {}
+
+    def get(self, path: str, line: int) -> str | None:
+        if path not in self.texts:
+            try:
+                with open(os.path.join(self.root, path), "rb") as fh:
+                    self.texts[path] = decode_source(fh.read())
+            except OSError:
+                self.texts[path] = None
+        text = self.texts[path]
+        return None if text is None else self.hasher.get(text, line)
+
+
+def build(
+    report: Report,
+    *,
+    category: str = "tether",
+    levels: Mapping[str, Level] | None = None,
+) -> dict[str, Any]:
+    """The SARIF log of a report, as a JSON-ready dict. `levels` maps rule id to the level
+    the baseline gives it (defaultConfiguration), defaulting to the rule's own severity."""
+    levels = levels or {}
+    rule_ids = sorted(report.rules)
+    index = {rid: i for i, rid in enumerate(rule_ids)}
+    descriptors = [
+        _descriptor(report.rules[rid], levels.get(rid, report.rules[rid].severity))
+        for rid in rule_ids
+    ]
+    hashes = _Hashes(report.root)
+    results = [_result(f, index, hashes) for f in report.findings]
+    notifications = [_notification(d) for d in report.diagnostics]
+    root_uri = Path(report.root).resolve().as_uri().rstrip("/") + "/"
+    run = om.Run(
+        tool=om.Tool(
+            driver=om.ToolComponent(
+                name="tether",
+                semantic_version=__version__,
+                version=__version__,
+                information_uri=INFORMATION_URI,
+                rules=descriptors,
+            )
+        ),
+        automation_details=om.RunAutomationDetails(id=f"{category.strip('/')}/"),
+        original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=root_uri)},
+        invocations=[
+            om.Invocation(
+                execution_successful=True,
+                tool_execution_notifications=notifications or None,
+            )
+        ],
+        results=results,
+        column_kind="utf16CodeUnits",
+        properties={
+            "tether/baselines": report.baseline_files,
+            "tether/tallies": {
+                rid: {"pass": t.passed, "fail": t.failed, "not_applicable": t.not_applicable}
+                for rid, t in sorted(report.tallies.items())
+            },
+        },
+    )
+    log = om.SarifLog(version="2.1.0", schema_uri=SCHEMA, runs=[run])
+    data: dict[str, Any] = to_dict(log)
+    return data
+
+
+def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
+    partial: dict[str, str] = {"tether/v1": f.fingerprint}
+    h = hashes.get(f.path, f.span.start_line)
+    if h is not None:
+        partial["primaryLocationLineHash"] = h
+    props: dict[str, Any] = {"category": f.category.value, "target": f.target}
+    if f.baseline_refs:
+        props["baseline"] = [
+            {"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs
+        ]
+    if not f.enforced:
+        props["enforced"] = False
+    return om.Result(
+        rule_id=f.rule_id,
+        rule_index=index[f.rule_id],
+        level=f.level.value,
+        kind="fail",
+        message=om.Message(text=f.message),
+        locations=[_location(f.path, f.span)],
+        partial_fingerprints=partial,
+        properties=props,
+    )
+
+
+def _notification(d: Diagnostic) -> om.Notification:
+    return om.Notification(
+        message=om.Message(text=f"{d.path}:{d.span.start_line}: {d.message}"),
+        level=d.level.value,
+        descriptor=om.ReportingDescriptorReference(id=d.code),
+        locations=[_location(d.path, d.span)],
+    )
+
+
+def write(data: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

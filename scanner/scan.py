@@ -1,0 +1,221 @@
+"""The scan pipeline: source -> documents -> facts -> policy -> findings -> Report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from .config import RepoConfig
+from .facts import dockerfile as docker_facts
+from .facts import github_actions, kubernetes, presence
+from .facts import terraform as tf_facts
+from .model import Diagnostic, Fact, Level, Report, Span, Timings
+from .parsers import dockerfile as docker_parser
+from .parsers import terraform as tf_parser
+from .parsers.text import LineIndex, decode
+from .parsers.yaml import YamlError, compose_all, looks_like_go_template
+from .policy import baseline as baseline_mod
+from .policy import engine
+from .policy.rules import Rule, load_rules
+from .source import SourceFile, read, walk
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    baselines: Sequence[str] = ()  # empty: the repo config's, else the embedded default
+    rule_dirs: Sequence[Path] = ()  # extra rule directories, beside the embedded ones
+    excludes: Sequence[str] = ()
+    today: dt.date = field(default_factory=dt.date.today)
+
+
+def embedded_rules_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for cand in (here / "_data" / "rules", here.parent / "rules"):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError("tether's embedded rules are missing from this install")
+
+
+def _first_line(text: str) -> Span:
+    return LineIndex(text).line_span(1) if text else Span(1, 1, 1, 1)
+
+
+def _timed(timings: Timings | None, fn: Callable[[], T]) -> T:
+    if timings is None:
+        return fn()
+    t = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        timings.parse += time.perf_counter() - t
+
+
+def _yaml_facts(
+    sf: SourceFile, text: str, out: list[Fact], diags: list[Diagnostic], timings: Timings | None
+) -> None:
+    kind = sf.kind
+    if kind == "yaml":
+        tool = presence.by_name(sf.path)
+        if tool is not None:
+            out.append(_presence(sf.path, text, tool))
+            return
+        cfn = presence.template_tool(text)
+        if cfn is not None:
+            out.append(_presence(sf.path, text, (cfn, "iac")))
+            return
+        if "apiVersion" not in text or "kind" not in text:
+            return  # not a manifest: other YAML is none of tether's business
+    is_template = looks_like_go_template(text)
+    if is_template and kind == "yaml":
+        diags.append(
+            Diagnostic(
+                sf.path,
+                _first_line(text),
+                "not-scanned-template",
+                "not scanned: template (Go/Helm template syntax); scan the rendered manifests "
+                "(helm template ... > rendered.yaml) to check them",
+                Level.NOTE,
+            )
+        )
+        return
+    try:
+        docs = _timed(timings, lambda: compose_all(text))
+    except YamlError as e:
+        diags.append(
+            Diagnostic(sf.path, e.span, "parse-error", f"invalid YAML: {e.message}", Level.ERROR)
+        )
+        return
+    for i, doc in enumerate(docs):
+        if doc is None:
+            continue
+        if kind == "gha-workflow":
+            out.extend(github_actions.extract_workflow(sf.path, doc, text.split("\n")))
+        elif kind == "gha-action":
+            out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
+        elif kubernetes.is_manifest(doc):
+            out.extend(kubernetes.extract(sf.path, doc, i))
+
+
+def _presence(path: str, text: str, tool: tuple[str, str]) -> Fact:
+    f = presence.fact(path, tool[0], tool[1])
+    return Fact(f.kind, f.path, _first_line(text), f.target, f.data, f.spans)
+
+
+def facts_for(
+    sf: SourceFile, text: str, diags: list[Diagnostic], timings: Timings | None = None
+) -> list[Fact]:
+    """Parse one file and observe its facts; problems become diagnostics."""
+    out: list[Fact] = []
+    k = sf.kind
+    if k in ("terraform", "terraform-json"):
+        doc = _timed(timings, lambda: tf_parser.parse(sf.path, text))
+        diags.extend(doc.diagnostics)
+        out.extend(tf_facts.extract(doc))
+    elif k in ("yaml", "gha-workflow", "gha-action"):
+        _yaml_facts(sf, text, out, diags, timings)
+    elif k == "dockerfile":
+        ddoc = _timed(timings, lambda: docker_parser.parse(sf.path, text))
+        diags.extend(ddoc.diagnostics)
+        out.extend(docker_facts.extract(ddoc))
+    elif k == "presence":
+        tool = presence.by_name(sf.path)
+        if tool is not None:
+            out.append(_presence(sf.path, text, tool))
+    elif k == "template":
+        cfn = presence.template_tool(text)
+        if cfn is not None:
+            out.append(_presence(sf.path, text, (cfn, "iac")))
+    return out
+
+
+def collect(
+    root: Path, excludes: Sequence[str], timings: Timings
+) -> tuple[list[Fact], list[Diagnostic]]:
+    facts: list[Fact] = []
+    diags: list[Diagnostic] = []
+    t0 = time.perf_counter()
+    files: list[SourceFile] = []
+    for item in walk(root, tuple(excludes)):
+        if isinstance(item, Diagnostic):
+            diags.append(item)
+        else:
+            files.append(item)
+    timings.discover = time.perf_counter() - t0
+    for sf in files:
+        data = read(sf)
+        if isinstance(data, Diagnostic):
+            diags.append(data)
+            continue
+        timings.files += 1
+        timings.bytes += len(data)
+        try:
+            text = decode(data)
+        except UnicodeDecodeError as e:
+            diags.append(
+                Diagnostic(
+                    sf.path,
+                    Span(1, 1, 1, 1),
+                    "unreadable",
+                    f"not UTF-8 text (byte {e.start}); not scanned",
+                    Level.ERROR,
+                )
+            )
+            continue
+        t = time.perf_counter()
+        parse_before = timings.parse
+        try:
+            facts.extend(facts_for(sf, text, diags, timings))
+        except Exception as e:  # a parser bug must not end the scan: report it, go on
+            diags.append(
+                Diagnostic(
+                    sf.path,
+                    Span(1, 1, 1, 1),
+                    "internal-error",
+                    f"tether failed on this file ({type(e).__name__}: {e}); please report it",
+                    Level.ERROR,
+                )
+            )
+        timings.facts += time.perf_counter() - t - (timings.parse - parse_before)
+    return facts, diags
+
+
+def scan(
+    root: Path,
+    options: ScanOptions | None = None,
+    *,
+    config: RepoConfig | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Report:
+    """Scan one repository on disk. Raises ConfigError for bad rules, baselines or config."""
+    opts = options or ScanOptions()
+    start = clock()
+    cfg = config or RepoConfig()
+    baseline_names = list(opts.baselines) or cfg.baselines or ["default"]
+    baseline = baseline_mod.load(baseline_names)
+    rule_dirs = [embedded_rules_dir(), *cfg.rule_dirs, *opts.rule_dirs]
+    rules: dict[str, Rule] = load_rules(rule_dirs)
+    timings = Timings()
+    facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings)
+    t = clock()
+    findings, rule_diags, tallies = engine.evaluate(facts, rules, baseline, opts.today)
+    timings.policy = clock() - t
+    timings.total = clock() - start
+    diags.extend(rule_diags)
+    diags.sort(key=lambda d: (d.path, d.span.start_line, d.span.start_col))
+    return Report(
+        root=str(root.resolve()),
+        findings=findings,
+        diagnostics=diags,
+        tallies=tallies,
+        rules=rules,
+        baseline_files=list(baseline.files),
+        timings=timings,
+        facts_count=len(facts),
+        levels={rid: engine.staging(r, baseline, opts.today).level for rid, r in rules.items()},
+    )

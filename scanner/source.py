@@ -1,0 +1,138 @@
+"""Where files come from: a local directory, walked without following symlinks out of it."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Diagnostic, Level, Span
+from .policy.functions import glob_match
+
+# Directories that never hold a repo's own configuration.
+DEFAULT_EXCLUDES = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".terraform",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+)
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: str  # repo-relative, POSIX separators
+    abspath: str
+    kind: str
+
+
+def classify(rel: str) -> str | None:
+    """The parser a file goes to, from its path alone (None: not tether's business)."""
+    base = posixpath.basename(rel)
+    low = base.lower()
+    if low.endswith(".tf"):
+        return "terraform"
+    if low.endswith(".tf.json"):
+        return "terraform-json"
+    if low in ("dockerfile", "containerfile") or low.startswith("dockerfile.") or low.endswith(
+        ".dockerfile"
+    ):
+        return "dockerfile"
+    if low.endswith((".yml", ".yaml")):
+        parent = posixpath.dirname(rel)
+        if parent == ".github/workflows":
+            return "gha-workflow"
+        if low in ("action.yml", "action.yaml"):
+            return "gha-action"
+        return "yaml"
+    if low in ("jenkinsfile", "codeowners", "cdk.json") or low.startswith("jenkinsfile"):
+        return "presence"
+    if low.endswith((".json", ".template")):
+        return "template"  # CloudFormation/SAM templates in JSON
+    if low.startswith("serverless."):
+        return "presence"
+    return None
+
+
+def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    return any(glob_match(rel, p) or glob_match(rel, p.rstrip("/") + "/**") for p in patterns)
+
+
+def walk(
+    root: Path, excludes: tuple[str, ...] = ()
+) -> Iterator[SourceFile | Diagnostic]:
+    """Files under root in a stable order. Symlinks are never followed: a link that points
+    outside the repository is reported, one inside is skipped (its target is scanned where it
+    lives)."""
+    root_real = os.path.realpath(root)
+    for dirpath, dirnames, filenames in os.walk(root_real, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root_real)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        keep = []
+        for d in sorted(dirnames):
+            rel = f"{rel_dir}/{d}" if rel_dir else d
+            full = os.path.join(dirpath, d)
+            if d in DEFAULT_EXCLUDES or _excluded(rel, excludes):
+                continue
+            if os.path.islink(full):
+                diag = _link_diag(root_real, full, rel)
+                if diag:
+                    yield diag
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            rel = f"{rel_dir}/{f}" if rel_dir else f
+            kind = classify(rel)
+            if kind is None or _excluded(rel, excludes):
+                continue
+            full = os.path.join(dirpath, f)
+            if os.path.islink(full):
+                diag = _link_diag(root_real, full, rel)
+                if diag:
+                    yield diag
+                continue
+            yield SourceFile(rel, full, kind)
+
+
+def _link_diag(root_real: str, full: str, rel: str) -> Diagnostic | None:
+    target = os.path.realpath(full)
+    if target == root_real or target.startswith(root_real + os.sep):
+        return None
+    return Diagnostic(
+        rel,
+        Span(1, 1, 1, 1),
+        "symlink-outside-repo",
+        "symbolic link points outside the repository; not followed",
+        Level.NOTE,
+    )
+
+
+def read(sf: SourceFile) -> bytes | Diagnostic:
+    try:
+        st = os.stat(sf.abspath)
+        if st.st_size > MAX_FILE_BYTES:
+            return Diagnostic(
+                sf.path,
+                Span(1, 1, 1, 1),
+                "too-large",
+                f"file is {st.st_size // 1024} KiB, over the {MAX_FILE_BYTES // 1024 // 1024} MiB "
+                "limit; not scanned",
+                Level.WARNING,
+            )
+        with open(sf.abspath, "rb") as fh:
+            return fh.read()
+    except OSError as e:
+        return Diagnostic(
+            sf.path, Span(1, 1, 1, 1), "unreadable", f"cannot read file: {e.strerror}", Level.ERROR
+        )
