@@ -174,6 +174,37 @@ def test_matches_reference_port_edge_cases(text: str) -> None:
     assert line_hashes(text) == reference_line_hashes(text)
 
 
+@pytest.mark.parametrize(("group", "dense_below"), [(1, 0), (3, 0), (3, 10**9), (64, 6), (2048, 6)])
+def test_sparse_and_dense_paths_agree(
+    monkeypatch: pytest.MonkeyPatch, group: int, dense_below: int
+) -> None:
+    import scanner.report.fingerprint as fp
+
+    monkeypatch.setattr(fp, "_GROUP", group)
+    monkeypatch.setattr(fp, "_DENSE_UNITS_PER_LINE", dense_below)
+    rng = random.Random(group * 31 + dense_below % 97)
+    for _ in range(40):
+        text = _random_text(rng, 120)
+        assert line_hashes(text) == reference_line_hashes(text), repr(text)
+
+
+def test_many_lines_mixed_density() -> None:
+    # > 2048 lines so several groups are used: very short lines (dense path), ordinary
+    # lines, and lines far longer than the window (sparse path skipping their tails).
+    rng = random.Random(5)
+    lines: list[str] = []
+    for region in range(6):
+        for _ in range(900):
+            if region % 3 == 0:
+                lines.append(rng.choice(["", "}", "a", " ", "ab"]))
+            elif region % 3 == 1:
+                lines.append("  key: value_" + str(rng.randint(0, 50)))
+            else:
+                lines.append("q" * rng.randint(90, 400))
+    text = "\n".join(lines) + "\n"
+    assert line_hashes(text) == reference_line_hashes(text)
+
+
 # --- Properties --------------------------------------------------------------------------------
 
 

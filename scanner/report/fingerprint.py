@@ -13,14 +13,16 @@ hash (base 37, arithmetic mod 2**64, window of 100 units):
   where ``n`` counts how many lines so far (this one included) had the same hex.
 
 Every line gets a hash, including the empty line after a trailing newline, so a file
-has ``text.count(newline) + 1`` lines in the ``str.splitlines`` sense of CR/LF/CRLF.
+has one more line than it has CR, LF and CRLF line breaks (other Unicode line
+separators are ordinary characters here, unlike in ``str.splitlines``).
 
-Implementation: instead of a per-character state machine this computes prefix hashes
-``P[i] = sum(u[j] * 37**(i-1-j) for j < i) mod 2**64`` only at the positions that are
-needed (each line start ``p`` and ``p + 100``); the window hash is then
-``P[p+100] - 37**100 * P[p]`` (mod 2**64).  Normalisation and UTF-16 conversion run in C
-(``str.replace``/``translate``/``encode``); the only Python-level loop is one
-multiply-add per code unit, and units after the last needed position are never visited.
+Implementation: instead of a per-character state machine this uses prefix hashes
+``P[i] = sum(u[j] * 37**(i-1-j) for j < i) mod 2**64``; the window hash of a line
+starting at unit ``p`` is ``P[p+100] - 37**100 * P[p]`` (mod 2**64), and the origin of
+``P`` cancels out, so it can restart anywhere.  Normalisation, UTF-16 conversion and
+line splitting run in C (``str.replace``/``translate``/``encode``/``split``); the only
+Python-level loop is one multiply-add per code unit that some line's window covers, so
+the tail of a long line (beyond 100 units) is never visited.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import sys
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import accumulate, count, repeat
+from operator import add
 
 __all__ = ["LineHasher", "decode_source", "line_hashes"]
 
@@ -38,10 +42,13 @@ _MASK = (1 << 64) - 1
 _FIRST_MOD = pow(_BASE, _BLOCK_SIZE, 1 << 64)
 _EOF = "\uffff"
 _DROP_SPACE_TAB = {ord(" "): None, ord("\t"): None}
-_LF_UTF16 = b"\n\x00"
 # Units multiplied in before reducing mod 2**64; keeps intermediate ints to ~400 bits.
 _UNMASKED_RUN = 64
 _ZERO_PAD = array("H", bytes(2 * _BLOCK_SIZE))
+# Line starts are processed in groups; a group averaging fewer units per line than this
+# is cheaper to hash by storing every prefix hash than by jumping between checkpoints.
+_GROUP = 2048
+_DENSE_UNITS_PER_LINE = 6
 
 
 def decode_source(data: bytes) -> str:
@@ -53,6 +60,10 @@ def decode_source(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le", "surrogatepass")) >> 1
+
+
 def _units_and_line_starts(text: str) -> tuple[array[int], list[int]]:
     """Normalised UTF-16 code units (EOF marker and zero padding appended) and the
     unit index at which each line starts."""
@@ -61,15 +72,12 @@ def _units_and_line_starts(text: str) -> tuple[array[int], list[int]]:
     normal = text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP_SPACE_TAB)
     data = (normal + _EOF).encode("utf-16-le", "surrogatepass")
 
-    starts = [0]
-    find = data.find
-    i = find(_LF_UTF16)
-    while i >= 0:
-        if i & 1:  # straddles two code units (e.g. U+0A00 U+4E00); not an LF
-            i = find(_LF_UTF16, i + 1)
-            continue
-        starts.append((i >> 1) + 1)
-        i = find(_LF_UTF16, i + 2)
+    # Line k+1 starts one unit after the LF ending line k.  Lengths are in UTF-16 units,
+    # which differ from len() only when there are astral (surrogate pair) characters.
+    lines = normal.split("\n")
+    del lines[-1]
+    lengths = map(len, lines) if len(data) == 2 * (len(normal) + 1) else map(_utf16_len, lines)
+    starts = [0, *map(add, accumulate(lengths), count(1))]
 
     units = array("H")
     units.frombytes(data)
@@ -79,17 +87,24 @@ def _units_and_line_starts(text: str) -> tuple[array[int], list[int]]:
     return units, starts
 
 
-def _raw_hashes(units: array[int], starts: list[int]) -> list[int]:
-    """Window hash (mod 2**64) of the 100 units starting at each line start."""
+def _window_hashes_sparse(units: array[int], starts: list[int], out: list[int]) -> None:
+    """Append the window hash of each start, visiting each needed unit once.
+
+    Prefix hashes are taken relative to ``starts[0]`` (the origin cancels out of
+    ``P[p+100] - 37**100 * P[p]``) and only at ``p`` and ``p + 100``; units further than
+    100 past a line start and before the next one (the tail of a long line) are skipped.
+    """
     block = _BLOCK_SIZE
     mask = _MASK
     run = _UNMASKED_RUN
-    # Line starts are strictly increasing, so starts and ends are each sorted.
     checkpoints = sorted({*starts, *(p + block for p in starts)})
     prefix: dict[int, int] = {}
     h = 0
-    pos = 0
+    pos = checkpoints[0]
     for cp in checkpoints:
+        if cp - pos > block:  # a gap nobody's window covers: restart the origin
+            h = 0
+            pos = cp
         while cp - pos > run:
             nxt = pos + run
             for c in units[pos:nxt]:
@@ -102,15 +117,44 @@ def _raw_hashes(units: array[int], starts: list[int]) -> list[int]:
         prefix[cp] = h
         pos = cp
     first = _FIRST_MOD
-    return [(prefix[p + block] - first * prefix[p]) & mask for p in starts]
+    out.extend([(prefix[p + block] - first * prefix[p]) & mask for p in starts])
+
+
+def _window_hashes_dense(units: array[int], starts: list[int], out: list[int]) -> None:
+    """Same result as the sparse variant; cheaper when lines are only a few units long."""
+    block = _BLOCK_SIZE
+    mask = _MASK
+    origin = starts[0]
+    prefix = [0]
+    append = prefix.append
+    h = 0
+    for c in units[origin : starts[-1] + block]:
+        h = (h * 37 + c) & mask
+        append(h)
+    first = _FIRST_MOD
+    out.extend([(prefix[p - origin + block] - first * prefix[p - origin]) & mask for p in starts])
+
+
+def _raw_hashes(units: array[int], starts: list[int]) -> list[int]:
+    """Window hash (mod 2**64) of the 100 units starting at each line start."""
+    out: list[int] = []
+    for i in range(0, len(starts), _GROUP):
+        group = starts[i : i + _GROUP]
+        if group[-1] + _BLOCK_SIZE - group[0] < _DENSE_UNITS_PER_LINE * len(group):
+            _window_hashes_dense(units, group, out)
+        else:
+            _window_hashes_sparse(units, group, out)
+    return out
 
 
 def _format(raw: list[int]) -> list[str]:
+    hexes = list(map(format, raw, repeat("x")))
+    if len(set(hexes)) == len(hexes):  # the usual case: no repeated window
+        return list(map(add, hexes, repeat(":1")))
     counts: dict[str, int] = {}
     out: list[str] = []
     append = out.append
-    for value in raw:
-        hexed = format(value, "x")
+    for hexed in hexes:
         n = counts.get(hexed, 0) + 1
         counts[hexed] = n
         append(f"{hexed}:{n}")
