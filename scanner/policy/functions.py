@@ -13,7 +13,8 @@ Versions
 ``1.2.3-rc.1+build``) because refs in the wild (action tags, provider pins,
 image tags) rarely follow strict semver. Missing components are zero, so
 ``v4`` == ``4.0.0``; prerelease ordering follows semver precedence; build
-metadata is ignored.
+metadata is ignored. In CEL, ``parse_version`` is :func:`version_fields` (a map
+with major/minor/patch/revision/prerelease, or null), not the Python tuple.
 
 Constraints
 -----------
@@ -61,6 +62,7 @@ __all__ = [
     "major_of",
     "matches_any",
     "parse_version",
+    "pin_policy",
     "semver_compare",
     "version_at_least",
     "version_fields",
@@ -272,6 +274,7 @@ class _Interval:
 
 
 _EVERYTHING: Final = _Interval(None, None)
+_ZERO: Final = Version(0, 0, 0, 0, _RELEASE)
 
 
 def _max_low(a: _Bound | None, b: _Bound | None) -> _Bound | None:
@@ -353,6 +356,8 @@ def _clause(op: str | None, p: _Partial, constraint: str) -> _Clause:
     n = len(p.nums)
     floor = _Bound(p.floor, True)
     interval: _Interval
+    if op == "~>" and p.wildcard:
+        raise ValueError(f"constraint {constraint!r}: '~>' needs a version without wildcards")
     if p.wildcard and not n:  # "*" on its own
         if op in (">", "<"):
             raise ValueError(f"constraint {constraint!r}: '{op}*' can never match")
@@ -372,8 +377,6 @@ def _clause(op: str | None, p: _Partial, constraint: str) -> _Clause:
     elif op == "<=":
         interval = _Interval(None, _upper_of(p) if p.wildcard else floor)
     elif op == "~>":
-        if p.wildcard:
-            raise ValueError(f"constraint {constraint!r}: '~>' needs a version without wildcards")
         # Pessimistic: only the last written component may grow ("~> 1" behaves like "~> 1.0").
         interval = _Interval(floor, _Bound(p.bump(max(n - 2, 0), _LOWEST_PRE), False))
     elif op == "~":
@@ -495,20 +498,50 @@ def _feasible(clauses: _Alternative, start: _Interval) -> list[_Interval]:
     return pieces
 
 
+def _lowest_allowed(clauses: _Alternative, piece: _Interval) -> Version | None:
+    """The smallest version in ``piece`` that ``clauses`` really allow, or None.
+
+    Interval arithmetic alone is not enough: a piece such as [6.0.0-0, 6.0.0) holds
+    only prereleases, which the prerelease rule may refuse. Versions have at most
+    four numeric parts, so the smallest release above a release ``r`` is ``r`` with
+    revision + 1; the next patch is tried first because that is what people publish.
+    """
+    low = piece.low
+    candidates: list[Version] = []
+    if low is None:
+        candidates.append(_ZERO)
+    else:
+        v = low.version
+        if low.inclusive and v.prerelease_key != _LOWEST_PRE:
+            candidates.append(v)  # a prerelease here is allowed only if a clause names it
+        if v.is_prerelease:
+            candidates.append(v._replace(prerelease_key=_RELEASE))
+        elif not low.inclusive:
+            candidates.append(Version(v.major, v.minor, v.patch + 1, 0, _RELEASE))
+            candidates.append(v._replace(revision=v.revision + 1))
+    return next(
+        (c for c in candidates if piece.contains(c) and _alternative_allows(clauses, c)), None
+    )
+
+
 def constraint_admits(constraint: str, minimum: str) -> bool:
-    """Whether some version ``>= minimum`` satisfies ``constraint``.
+    """Whether some allowed version is ``>= minimum``.
 
     This answers "can this pin pick up the golden minimum (or newer)?": ``~> 4.0``
     cannot reach 5.40.0, ``~> 5.0`` and ``>= 4.0`` can, ``= 5.10.0`` and
-    ``>= 5.0, < 5.30`` cannot. An empty constraint admits. Interval arithmetic over
-    all clauses, so exclusions count too; the prerelease rule is ignored here.
+    ``>= 5.0, < 5.30`` cannot. An empty constraint admits. Exact interval arithmetic
+    over all clauses, so ``!=`` exclusions count too, and the prerelease rule holds.
     """
     alternatives = _constraint(constraint)
     floor = _require_version(minimum, "constraint_admits: minimum")
     if not alternatives:
         return True
     start = _Interval(_Bound(floor, True), None)
-    return any(_feasible(clauses, start) for clauses in alternatives)
+    return any(
+        _lowest_allowed(clauses, piece) is not None
+        for clauses in alternatives
+        for piece in _feasible(clauses, start)
+    )
 
 
 def constraint_min(constraint: str) -> str | None:
@@ -517,37 +550,17 @@ def constraint_min(constraint: str) -> str | None:
     ``"0.0.0"`` when it has no lower bound (``""``, ``*``, ``< 2.0``), so an
     unconstrained pin reads as "could be anything"; ``None`` when nothing satisfies
     it (``= 1.0, = 2.0``). An exclusive bound gives the next patch (``> 1.2.3`` ->
-    ``"1.2.4"``).
+    ``"1.2.4"``), or the next revision if only that fits (``> 1.2.3, < 1.2.4``).
     """
     alternatives = _constraint(constraint) or ((),)
-    start = _Interval(_Bound(Version(0, 0, 0, 0, _RELEASE), True), None)
-    pieces = [piece for clauses in alternatives for piece in _feasible(clauses, start)]
-    if not pieces:
-        return None
-    lowest = min(pieces, key=_low_sort_key)
-    low = lowest.low
-    assert low is not None  # every piece lies inside ``start``, which is bounded below
-    if low.inclusive:
-        return str(low.version)
-    for candidate in _successors(low.version):
-        if lowest.contains(candidate):
-            return str(candidate)
-    return str(low.version)  # a sliver only prereleases or sub-revisions could fill
-
-
-def _low_sort_key(piece: _Interval) -> tuple[Version, bool]:
-    assert piece.low is not None
-    return (piece.low.version, not piece.low.inclusive)
-
-
-def _successors(v: Version) -> list[Version]:
-    """Smallest plausible releases above ``v``: its own release, then next patch/revision."""
-    if v.is_prerelease:
-        return [v._replace(prerelease_key=_RELEASE)]
-    return [
-        Version(v.major, v.minor, v.patch + 1, 0, _RELEASE),
-        Version(v.major, v.minor, v.patch, v.revision + 1, _RELEASE),
+    start = _Interval(_Bound(_ZERO, True), None)
+    found = [
+        lowest
+        for clauses in alternatives
+        for piece in _feasible(clauses, start)
+        if (lowest := _lowest_allowed(clauses, piece)) is not None
     ]
+    return str(min(found)) if found else None
 
 
 # ---------------------------------------------------------------------------
@@ -593,6 +606,31 @@ def matches_any(value: str, patterns: Sequence[str]) -> bool:
     if isinstance(patterns, str):
         patterns = [patterns]
     return any(glob_match(value, pattern) for pattern in patterns)
+
+
+def _specificity(pattern: str) -> tuple[bool, int, int, str]:
+    # Exact names beat globs; then more literal characters; the rest only breaks ties
+    # deterministically so that map order in the baseline never changes a verdict.
+    literal = sum(char not in "*?" for char in pattern)
+    return ("*" not in pattern and "?" not in pattern, literal, len(pattern), pattern)
+
+
+def pin_policy(action: str, pins: Mapping[str, str]) -> str:
+    """The pin requirement (``sha``/``tag``/``any``) for an ``owner/repo`` action.
+
+    ``pins`` maps globs to requirements; the most specific matching pattern wins. A
+    pattern without ``/`` names owners (``"*"`` is every owner, ``"actions"`` one),
+    because a bare ``*`` glob would never cross the ``/``. ``any`` when nothing matches,
+    so an empty map imposes nothing.
+    """
+    matching = [
+        pattern
+        for pattern in pins
+        if glob_match(action, pattern if "/" in pattern else pattern + "/**")
+    ]
+    if not matching:
+        return "any"
+    return str(pins[max(matching, key=_specificity)])
 
 
 # ---------------------------------------------------------------------------
@@ -652,6 +690,7 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "constraint_admits": constraint_admits,
         "glob_match": glob_match,
         "matches_any": matches_any,
+        "pin_policy": pin_policy,
         "image": image,
         "join": join,
         "keys": keys,
