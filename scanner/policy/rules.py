@@ -13,8 +13,18 @@ import cel
 from ..errors import ConfigError
 from ..model import Category, Level
 from .documents import line_of, load_yaml, validate
+from .functions import FUNCTIONS
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_COMPREHENSION_VAR = re.compile(r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
+VARIABLES = frozenset({"fact", "baseline"})
+# CEL's standard functions (macros such as has/all/exists never appear as references)
+CEL_BUILTINS = frozenset({
+    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
+    "bytes", "bool", "type", "dyn", "timestamp", "duration", "getFullYear", "getMonth",
+    "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
+    "getSeconds", "getMilliseconds",
+})
 
 
 @dataclass(frozen=True)
@@ -81,10 +91,29 @@ class Rule:
 
 def _compile(src: str, shown: str, line: int | None, what: str) -> Any:
     try:
-        return cel.compile(src)
+        program = cel.compile(src)
     except Exception as e:  # cel raises ValueError with a caret diagram; keep its first lines
         first = " ".join(str(e).split("\n")[:2])
         raise ConfigError(shown, line, f"{what} is not valid CEL: {first}") from None
+    # catch typos at load time instead of as a runtime error on every fact
+    refs = program.references()
+    bound = VARIABLES | set(_COMPREHENSION_VAR.findall(src))
+    unknown_vars = sorted(set(refs["variables"]) - bound)
+    if unknown_vars:
+        raise ConfigError(
+            shown, line, f"{what} uses unknown variable(s) {', '.join(unknown_vars)} "
+            f"(rules see: {', '.join(sorted(VARIABLES))})"
+        )
+    unknown_fns = sorted(
+        f for f in refs["functions"]
+        if f[0] not in "_@!" and f not in CEL_BUILTINS and f not in FUNCTIONS
+    )
+    if unknown_fns:
+        raise ConfigError(
+            shown, line, f"{what} calls unknown function(s) {', '.join(unknown_fns)} "
+            f"(tether provides: {', '.join(sorted(FUNCTIONS))})"
+        )
+    return program
 
 
 def _template(src: str, shown: str, line: int | None) -> MessageTemplate:
