@@ -40,28 +40,71 @@ def main() -> None:
 
 @main.command("scan")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
-@click.option("--baseline", "baselines", multiple=True, metavar="FILE|NAME",
-              help="Baseline file or embedded name (repeatable; later layers override). "
-                   "Default: .tether.yaml's baseline, else the embedded 'default'.")
-@click.option("--rules", "rule_dirs", multiple=True, metavar="DIR",
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Extra rule directory (repeatable), beside the embedded rules.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
-              show_default=True, help="Format of the main output.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the main output to FILE instead of standard output.")
-@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write SARIF 2.1.0 to FILE (for GitHub code scanning).")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the JSON report to FILE.")
-@click.option("--fail-on", type=click.Choice(_FAIL_LEVELS), default=None,
-              help="Lowest finding level that fails the run (exit 1). Default: .tether.yaml's "
-                   "fail_on, else error.")
-@click.option("--strict", is_flag=True, help="Also fail on diagnostics (files tether could not read).")
-@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
-              help="Skip paths matching GLOB (repeatable).")
-@click.option("--category", default="tether", show_default=True,
-              help="SARIF runAutomationDetails category (one per configuration you upload).")
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="FILE|NAME",
+    help="Baseline file or embedded name (repeatable; later layers override). "
+    "Default: .tether.yaml's baseline, else the embedded 'default'.",
+)
+@click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Extra rule directory (repeatable), beside the embedded rules.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Format of the main output.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the main output to FILE instead of standard output.",
+)
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write SARIF 2.1.0 to FILE (for GitHub code scanning).",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the JSON report to FILE.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(_FAIL_LEVELS),
+    default=None,
+    help="Lowest finding level that fails the run (exit 1). Default: .tether.yaml's "
+    "fail_on, else error.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Also fail on diagnostics (files tether could not read)."
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip paths matching GLOB (repeatable).",
+)
+@click.option(
+    "--category",
+    default="tether",
+    show_default=True,
+    help="SARIF runAutomationDetails category (one per configuration you upload).",
+)
 @click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
 @click.option("--timings", is_flag=True, help="Print where the time went.")
 @click.option("--color/--no-color", default=None, help="Colour the console output.")
@@ -96,8 +139,14 @@ def scan_cmd(
 
     def render(kind: str) -> str:
         if kind == "sarif":
-            return json.dumps(sarif.build(report, category=category, levels=report.levels),
-                              indent=2, ensure_ascii=False) + "\n"
+            return (
+                json.dumps(
+                    sarif.build(report, category=category, levels=report.levels),
+                    indent=2,
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
         if kind == "json":
             return json.dumps(jsonreport.build(report), indent=2, ensure_ascii=False) + "\n"
         use_color = color if color is not None else (output is None and sys.stdout.isatty())

@@ -40,4 +40,6 @@ def load(path: Path, shown: str) -> RepoConfig:
     # a name that is a file relative to the config is a path; otherwise an embedded baseline
     resolved = [str(path.parent / n) if (path.parent / n).is_file() else n for n in names]
     rule_dirs = [path.parent / d for d in data.get("rules", [])]
-    return RepoConfig(resolved, rule_dirs, list(data.get("exclude", [])), data.get("fail_on"), shown)
+    return RepoConfig(
+        resolved, rule_dirs, list(data.get("exclude", [])), data.get("fail_on"), shown
+    )

@@ -35,7 +35,12 @@ class Baseline:
         return dict(settings)
 
 
-def _record(node: Node | None, shown: str, prefix: tuple[str, ...], out: dict[tuple[str, ...], tuple[str, int]]) -> None:
+def _record(
+    node: Node | None,
+    shown: str,
+    prefix: tuple[str, ...],
+    out: dict[tuple[str, ...], tuple[str, int]],
+) -> None:
     if node is None or not node.is_map:
         return
     for k, v in node.items():
@@ -57,7 +62,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _drop_provenance_under(prov: dict[tuple[str, ...], tuple[str, int]], key: tuple[str, ...]) -> None:
+def _drop_provenance_under(
+    prov: dict[tuple[str, ...], tuple[str, int]], key: tuple[str, ...]
+) -> None:
     for k in [k for k in prov if len(k) > len(key) and k[: len(key)] == key]:
         del prov[k]
 
@@ -68,14 +75,16 @@ def embedded_dir() -> Path:
     for cand in (here / "_data" / "baselines", here.parent / "baselines"):
         if cand.is_dir():
             return cand
-    raise ConfigError("baselines", None, "tether's embedded baselines are missing from this install")
+    raise ConfigError(
+        "baselines", None, "tether's embedded baselines are missing from this install"
+    )
 
 
 def resolve_name(name: str, relative_to: Path | None) -> Path:
     """`default` and other bare names come from the embedded baselines; paths are relative to
     the file that names them."""
     if relative_to is not None:
-        cand = (relative_to.parent / name)
+        cand = relative_to.parent / name
         for c in (cand, cand.with_suffix(".yml"), cand.with_suffix(".yaml")):
             if c.is_file():
                 return c
@@ -86,7 +95,9 @@ def resolve_name(name: str, relative_to: Path | None) -> Path:
     for c in (emb / name, emb / f"{name}.yml", emb / f"{name}.yaml"):
         if c.is_file():
             return c
-    raise ConfigError(str(relative_to) if relative_to else name, None, f"baseline {name!r} not found")
+    raise ConfigError(
+        str(relative_to) if relative_to else name, None, f"baseline {name!r} not found"
+    )
 
 
 def _display(p: Path) -> str:

@@ -40,12 +40,12 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, Node | None]
         docs = compose_all(text)
     except YamlError as e:
         raise ConfigError(shown, e.span.start_line, f"invalid YAML: {e.message}") from None
-    docs = [d for d in docs if d is not None]
-    if len(docs) > 1:
-        raise ConfigError(shown, docs[1].line, "expected one YAML document, found several")
-    if not docs:
+    present = [d for d in docs if d is not None]
+    if len(present) > 1:
+        raise ConfigError(shown, present[1].line, "expected one YAML document, found several")
+    if not present:
         return None, None
-    return docs[0].to_python(), docs[0]
+    return present[0].to_python(), present[0]
 
 
 def line_of(root: Node | None, path: list[Any] | tuple[Any, ...]) -> int | None:

@@ -72,7 +72,9 @@ def evaluate(
         applicable = by_kind.get(fact.kind)
         if not applicable:
             continue
-        ctx = cel.Context(variables={"fact": dict(fact.data), "baseline": base}, functions=functions)
+        ctx = cel.Context(
+            variables={"fact": dict(fact.data), "baseline": base}, functions=functions
+        )
         for rule, st in applicable:
             tally = tallies[rule.id]
             try:
@@ -101,7 +103,11 @@ def evaluate(
                 message = f"{message} [staged: {st.note}]"
             key = (rule.id, fact.path, fact.target)
             occurrences[key] += 1
-            refs = tuple(r for r in (baseline.ref(k) for k in rule.baseline_keys) if r is not None)
+            refs = tuple(
+                r
+                for r in (baseline.ref(k.render(ctx)) for k in rule.baseline_keys)
+                if r is not None
+            )
             findings.append(
                 Finding(
                     rule_id=rule.id,

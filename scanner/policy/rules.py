@@ -19,12 +19,35 @@ _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _COMPREHENSION_VAR = re.compile(r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
 VARIABLES = frozenset({"fact", "baseline"})
 # CEL's standard functions (macros such as has/all/exists never appear as references)
-CEL_BUILTINS = frozenset({
-    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
-    "bytes", "bool", "type", "dyn", "timestamp", "duration", "getFullYear", "getMonth",
-    "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
-    "getSeconds", "getMilliseconds",
-})
+CEL_BUILTINS = frozenset(
+    {
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "type",
+        "dyn",
+        "timestamp",
+        "duration",
+        "getFullYear",
+        "getMonth",
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +99,7 @@ class Rule:
     message: MessageTemplate
     message_src: str
     location: str | None
-    baseline_keys: tuple[str, ...]
+    baseline_keys: tuple[MessageTemplate, ...]  # dotted keys, may hold {{ cel }} parts
     docs: dict[str, str]
     precision: str
     security_severity: float | None
@@ -101,17 +124,22 @@ def _compile(src: str, shown: str, line: int | None, what: str) -> Any:
     unknown_vars = sorted(set(refs["variables"]) - bound)
     if unknown_vars:
         raise ConfigError(
-            shown, line, f"{what} uses unknown variable(s) {', '.join(unknown_vars)} "
-            f"(rules see: {', '.join(sorted(VARIABLES))})"
+            shown,
+            line,
+            f"{what} uses unknown variable(s) {', '.join(unknown_vars)} "
+            f"(rules see: {', '.join(sorted(VARIABLES))})",
         )
     unknown_fns = sorted(
-        f for f in refs["functions"]
+        f
+        for f in refs["functions"]
         if f[0] not in "_@!" and f not in CEL_BUILTINS and f not in FUNCTIONS
     )
     if unknown_fns:
         raise ConfigError(
-            shown, line, f"{what} calls unknown function(s) {', '.join(unknown_fns)} "
-            f"(tether provides: {', '.join(sorted(FUNCTIONS))})"
+            shown,
+            line,
+            f"{what} calls unknown function(s) {', '.join(unknown_fns)} "
+            f"(tether provides: {', '.join(sorted(FUNCTIONS))})",
         )
     return program
 
@@ -122,7 +150,9 @@ def _template(src: str, shown: str, line: int | None) -> MessageTemplate:
     for m in _TEMPLATE.finditer(src):
         if m.start() > pos:
             parts.append(src[pos : m.start()])
-        parts.append(_compile(m.group(1).strip(), shown, line, f"message expression {m.group(0)!r}"))
+        parts.append(
+            _compile(m.group(1).strip(), shown, line, f"message expression {m.group(0)!r}")
+        )
         pos = m.end()
     if pos < len(src):
         parts.append(src[pos:])
@@ -135,7 +165,9 @@ def load_rule(path: Path, shown: str) -> Rule:
         raise ConfigError(shown, 1, "a rule file must be a YAML mapping")
     validate("rule", data, root, shown)
     if path.stem != data["id"]:
-        raise ConfigError(shown, line_of(root, ["id"]), f"rule id {data['id']} must match the file name")
+        raise ConfigError(
+            shown, line_of(root, ["id"]), f"rule id {data['id']} must match the file name"
+        )
     when_src = data.get("when")
     return Rule(
         id=data["id"],
@@ -153,7 +185,10 @@ def load_rule(path: Path, shown: str) -> Rule:
         message=_template(" ".join(data["message"].split()), shown, line_of(root, ["message"])),
         message_src=data["message"],
         location=data.get("location"),
-        baseline_keys=tuple(data.get("baseline_keys", ())),
+        baseline_keys=tuple(
+            _template(k, shown, line_of(root, ["baseline_keys"]))
+            for k in data.get("baseline_keys", ())
+        ),
         docs={k: str(v).strip() for k, v in data["docs"].items()},
         precision=data.get("precision", "high"),
         security_severity=data.get("security_severity"),
@@ -175,7 +210,9 @@ def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:
             shown = _display(p)
             rule = load_rule(p, shown)
             if rule.id in rules:
-                raise ConfigError(shown, 1, f"rule {rule.id} is already defined in {rules[rule.id].file}")
+                raise ConfigError(
+                    shown, 1, f"rule {rule.id} is already defined in {rules[rule.id].file}"
+                )
             rules[rule.id] = rule
     return rules
 

@@ -21,7 +21,9 @@ from ..model import Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
 from .fingerprint import LineHasher, decode_source
 
-SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 INFORMATION_URI = "https://github.com/tether-scanner/tether"
 RULES_DOC_URI = INFORMATION_URI + "/blob/main/docs/rules.md"
 SRCROOT = "SRCROOT"

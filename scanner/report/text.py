@@ -15,8 +15,9 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
         lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {f.message}")
     for d in report.diagnostics:
         where = f"{d.path}:{d.span.start_line}:{d.span.start_col}"
-        lines.append(f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  "
-                     f"{d.message}")
+        lines.append(
+            f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  {d.message}"
+        )
     lines.append(summary(report))
     if show_timings:
         t = report.timings
@@ -35,7 +36,9 @@ def summary(report: Report) -> str:
         cats = Counter(f.category.value for f in report.findings)
         levels = Counter(f.level.value for f in report.findings)
         by_cat = ", ".join(f"{c} {cats[c]}" for c in sorted(cats))
-        by_level = ", ".join(f"{lv} {levels[lv]}" for lv in ("error", "warning", "note") if levels[lv])
+        by_level = ", ".join(
+            f"{lv} {levels[lv]}" for lv in ("error", "warning", "note") if levels[lv]
+        )
         head = f"{n} finding{'s' if n != 1 else ''} ({by_cat}; {by_level})"
     d = len(report.diagnostics)
     diag = f"; {d} diagnostic{'s' if d != 1 else ''}" if d else ""

@@ -1,0 +1,138 @@
+"""The command line a user (and CI) relies on: output lines, summary, multiple outputs,
+.tether.yaml discovery, and linter exit codes (0 clean, 1 findings, 2 configuration)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+
+from .conftest import EXAMPLES
+
+LINE = re.compile(
+    r"^(?P<path>\S+):(?P<line>\d+):(?P<col>\d+)  (?P<rule>[A-Z0-9]+)  "
+    r"(?P<cat>bounded-autonomy|drift|ownership|compliance)  (?P<level>\w+)  (?P<msg>.+)$"
+)
+
+BAD_PROVIDER = 'terraform {\n  required_providers {\n    x = { source = "someone/x" }\n  }\n}\n'
+OLD_CHECKOUT = (
+    "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n"
+    "      - uses: actions/checkout@v3\n"
+)
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_findings_print_as_path_line_col_rule_category_message() -> None:
+    r = run("scan", str(EXAMPLES / "acme-payments"))
+    assert r.exit_code == 1
+    lines = [m for m in map(LINE.match, r.output.splitlines()) if m]
+    assert len(lines) >= 12
+    tf001 = next(m for m in lines if m["rule"] == "TF001")
+    assert (tf001["path"], tf001["line"], tf001["col"]) == ("infra/main.tf", "10", "7")
+    assert "record an exception" in tf001["msg"]
+    summary = r.output.strip().splitlines()[-1]
+    assert re.search(
+        r"\d+ findings \(bounded-autonomy \d+, compliance \d+, drift \d+, ownership \d+;", summary
+    )
+
+
+def test_clean_repo_exits_zero() -> None:
+    r = run("scan", str(EXAMPLES / "golden-service"))
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("No findings")
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "code"),
+    [
+        ({"ci.yml": ""}, [], 0),
+        ({".github/workflows/ci.yml": OLD_CHECKOUT}, [], 0),  # a warning; default fail level error
+        ({".github/workflows/ci.yml": OLD_CHECKOUT}, ["--fail-on", "warning"], 1),
+        ({"main.tf": BAD_PROVIDER}, [], 1),
+        ({"main.tf": BAD_PROVIDER}, ["--fail-on", "never"], 0),
+        ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, [], 0),
+        ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, ["--fail-on", "error"], 1),
+        ({"main.tf": "resource {{{\n"}, [], 0),
+        ({"main.tf": "resource {{{\n"}, ["--strict"], 1),
+    ],
+)
+def test_exit_codes(make_repo: Any, files: dict[str, str], args: list[str], code: int) -> None:
+    r = run("scan", str(make_repo(files)), *args)
+    assert r.exit_code == code, r.output
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "needle"),
+    [
+        ({".tether.yaml": "fail_on: sometimes\n"}, [], ".tether.yaml:1"),
+        ({".tether.yaml": "baseline: missing.yml\n"}, [], "baseline 'missing.yml' not found"),
+        ({"b.yml": "kubernetes: {registries: 3}\n"}, ["--baseline", "{repo}/b.yml"], "b.yml:1"),
+        ({}, ["--format", "xml"], "Invalid value for '--format'"),
+        ({}, ["--fail-on", "sometimes"], "Invalid value for '--fail-on'"),
+        ({}, ["--rules", "/nonexistent/dir"], "does not exist"),
+    ],
+)
+def test_configuration_and_usage_errors_exit_two(
+    make_repo: Any, files: dict[str, str], args: list[str], needle: str
+) -> None:
+    repo = make_repo(files or {"x.txt": ""})
+    r = run("scan", str(repo), *[a.replace("{repo}", str(repo)) for a in args])
+    assert r.exit_code == 2, r.output
+    assert needle in r.output
+
+
+def test_one_run_writes_text_sarif_and_json(tmp_path: Path) -> None:
+    sarif, js = tmp_path / "out/t.sarif", tmp_path / "t.json"
+    r = run("scan", str(EXAMPLES / "acme-payments"), "--sarif", str(sarif), "--json", str(js))
+    assert r.exit_code == 1
+    assert LINE.match(r.output.splitlines()[0])
+    s = json.loads(sarif.read_text())
+    j = json.loads(js.read_text())
+    assert len(s["runs"][0]["results"]) == len(j["findings"]) > 0
+    assert j["timings"]["parse"] > 0 and j["timings"]["files"] == 9
+
+
+def test_format_json_to_output_file_keeps_summary_on_stderr(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(
+        main, ["scan", str(EXAMPLES / "acme-payments"), "--format", "json", "-o", str(out)]
+    )
+    assert r.exit_code == 1
+    data = json.loads(out.read_text())
+    assert {"findings", "diagnostics", "rules", "timings", "baselines"} <= set(data)
+    f = next(x for x in data["findings"] if x["rule_id"] == "TF002")
+    # the exact entry the constraint was judged against, not just the section
+    assert f["baseline"] == [
+        {"key": "terraform.providers.hashicorp/aws", "file": "<embedded>/default.yml", "line": 11}
+    ]
+
+
+def test_repo_config_excludes_and_baseline(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            ".tether.yaml": "baseline: platform/acme.yml\nexclude: [legacy/**]\n",
+            "platform/acme.yml": (
+                "extends: [default]\nterraform:\n  providers:\n    someone/x: {}\n"
+            ),
+            "main.tf": BAD_PROVIDER,
+            "legacy/old.tf": BAD_PROVIDER.replace("someone/x", "other/y"),
+        }
+    )
+    r = run("scan", str(repo))
+    assert r.exit_code == 0, r.output
+    r2 = run("scan", str(repo), "--no-config")
+    assert r2.exit_code == 1 and "legacy/old.tf" in r2.output
+
+
+def test_version() -> None:
+    r = run("--version")
+    assert r.exit_code == 0 and "tether" in r.output

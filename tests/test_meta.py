@@ -1,0 +1,45 @@
+"""House rules for rules: every rule has docs in all sections and rule cases that both pass
+and fail; every shipped rule and baseline loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from scanner.policy import baseline as baseline_mod
+from scanner.policy.rules import load_rules
+from scanner.scan import embedded_rules_dir
+
+CASES = Path(__file__).parent / "rule_cases"
+RULES = load_rules([embedded_rules_dir()])
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_rule_has_cases_that_pass_and_fail(rule_id: str) -> None:
+    f = CASES / f"{rule_id}.yml"
+    assert f.is_file(), f"{rule_id} has no rule cases at {f}"
+    cases = YAML(typ="safe").load(f.read_text())["cases"]
+    assert any(not c.get("expect") for c in cases), f"{rule_id} has no passing case"
+    assert any(c.get("expect") for c in cases), f"{rule_id} has no failing case"
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_rule_docs_complete(rule_id: str) -> None:
+    rule = RULES[rule_id]
+    for section in ("what", "why", "example", "use_instead"):
+        assert rule.docs.get(section, "").strip(), f"{rule_id} lacks docs.{section}"
+    assert rule.file.replace("\\", "/").split("/")[-2] == rule.pack
+
+
+def test_rule_case_files_name_existing_rules() -> None:
+    for f in CASES.glob("*.yml"):
+        assert f.stem in RULES, f"{f.name} has no rule"
+
+
+def test_embedded_baselines_load() -> None:
+    base = baseline_mod.embedded_dir()
+    for f in sorted(base.rglob("*.yml")):
+        b = baseline_mod.load([str(f)])
+        assert b.files

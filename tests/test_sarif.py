@@ -1,0 +1,154 @@
+"""The SARIF tether writes: what GitHub code scanning reads, serialised without losing fields,
+and valid for Microsoft's SARIF Multitool with GitHub's ingestion rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sarif_om as om
+from click.testing import CliRunner
+
+from scanner import scan
+from scanner.cli import main
+from scanner.config import RepoConfig
+from scanner.report import sarif
+from scanner.report.fingerprint import line_hashes
+
+from .conftest import EXAMPLES, validate_sarif
+
+
+def _sarif_of(repo: Path, out: Path, *extra: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["scan", str(repo), "--sarif", str(out), *extra])
+    assert result.exit_code in (0, 1), result.output
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def test_serializer_keeps_default_valued_level() -> None:
+    r = om.Result(message=om.Message(text="x"), level="warning", rule_id="X001")
+    assert sarif.to_dict(r) == {"message": {"text": "x"}, "level": "warning", "ruleId": "X001"}
+    rc = om.ReportingConfiguration(level="warning")
+    assert sarif.to_dict(rc) == {"level": "warning"}
+    # other defaults stay out (rank -1, kind fail), None never becomes null
+    assert "rank" not in sarif.to_dict(r) and "null" not in json.dumps(sarif.to_dict(r))
+
+
+def test_acme_payments_sarif_has_what_code_scanning_reads(tmp_path: Path) -> None:
+    log = _sarif_of(EXAMPLES / "acme-payments", tmp_path / "acme.sarif")
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-schema-2.1.0.json")
+    run = log["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "tether"
+    assert driver["semanticVersion"] and driver["informationUri"].startswith("https://")
+    rules = {r["id"]: r for r in driver["rules"]}
+    assert {
+        "TF001",
+        "TF002",
+        "TF003",
+        "GHA001",
+        "GHA002",
+        "GHA003",
+        "K8S001",
+        "K8S002",
+        "DOCKER001",
+    } <= set(rules)
+    for r in rules.values():
+        assert r["shortDescription"]["text"] and len(r["shortDescription"]["text"]) <= 1024
+        assert r["fullDescription"]["text"] and len(r["fullDescription"]["text"]) <= 1024
+        assert "Why it matters" in r["help"]["text"]
+        assert "### Use instead" in r["help"]["markdown"]
+        assert r["defaultConfiguration"]["level"] in ("error", "warning", "note")
+        props = r["properties"]
+        assert props["precision"] and props["problem.severity"]
+        assert props["tags"][0] in ("bounded-autonomy", "drift", "ownership", "compliance")
+    assert rules["GHA001"]["properties"]["security-severity"] == "6.5"
+    assert "security-severity" not in rules["GHA003"]["properties"]
+    assert run["automationDetails"]["id"] == "tether/"
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"].startswith("file:///")
+    results = run["results"]
+    assert {r["ruleId"] for r in results} >= {"TF001", "GHA001", "K8S001", "DOCKER001"}
+    for res in results:
+        assert res["level"] in ("error", "warning", "note")
+        assert res["message"]["text"]
+        assert driver["rules"][res["ruleIndex"]]["id"] == res["ruleId"]
+        loc = res["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uriBaseId"] == "SRCROOT"
+        assert not loc["artifactLocation"]["uri"].startswith("/")
+        region = loc["region"]
+        assert {"startLine", "startColumn", "endLine", "endColumn"} <= set(region)
+        text = (EXAMPLES / "acme-payments" / loc["artifactLocation"]["uri"]).read_text()
+        expected_hash = line_hashes(text)[region["startLine"] - 1]
+        assert res["partialFingerprints"]["primaryLocationLineHash"] == expected_hash
+        assert len(res["partialFingerprints"]["tether/v1"]) == 32
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["descriptor"]["id"] == "not-scanned-template" for n in notes)
+    validate_sarif(tmp_path / "acme.sarif")
+
+
+def test_warning_level_results_keep_their_level(tmp_path: Path) -> None:
+    log = _sarif_of(EXAMPLES / "acme-payments", tmp_path / "a.sarif")
+    levels = {r["ruleId"]: r["level"] for r in log["runs"][0]["results"]}
+    assert levels["GHA003"] == "warning" and levels["TF001"] == "error"
+
+
+def test_region_points_at_the_attribute(tmp_path: Path) -> None:
+    log = _sarif_of(EXAMPLES / "acme-payments", tmp_path / "a.sarif")
+    tf002 = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "TF002")
+    region = tf002["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 7, "startColumn": 7, "endLine": 7, "endColumn": 26}
+    line = (EXAMPLES / "acme-payments/infra/main.tf").read_text().splitlines()[6]
+    assert line[6:25] == 'version = "~> 4.67"'
+
+
+def test_golden_service_sarif_is_valid_and_empty(tmp_path: Path) -> None:
+    log = _sarif_of(EXAMPLES / "golden-service", tmp_path / "golden.sarif")
+    assert log["runs"][0]["results"] == []
+    validate_sarif(tmp_path / "golden.sarif")
+
+
+def test_logical_fingerprint_survives_line_moves(make_repo: Any) -> None:
+    manifest = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {team: a, "
+        "app.kubernetes.io/name: p}\nspec:\n  containers:\n    - name: c\n"
+        "      image: quay.io/x/y:1\n"
+    )
+    a = make_repo({"pod.yaml": manifest})
+    b = make_repo({"pod.yaml": "# moved\n\n\n" + manifest})
+    fa = scan(a, config=RepoConfig()).findings
+    fb = scan(b, config=RepoConfig()).findings
+    assert [f.fingerprint for f in fa] == [f.fingerprint for f in fb]
+    assert fa[0].span.start_line + 3 == fb[0].span.start_line
+
+
+def test_sarif_with_diagnostics_and_non_ascii_is_valid(make_repo: Any, tmp_path: Path) -> None:
+    repo = make_repo(
+        {
+            "k8s/bad.yaml": "apiVersion: v1\nkind: Pod\nmetadata: [unclosed\n",
+            "k8s/ünïcode.yaml": (
+                'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "naïve-日本"\n'
+                "  labels: {team: t, app.kubernetes.io/name: n}\n"
+                'spec:\n  containers:\n    - {name: c, image: "quay.io/ü/x:1"}\n'
+                '    - {name: "😀日本", image: "quay.io/a/b:1"}\n'
+            ),
+            "main.tf": 'module "x" {\n  source = \n}\n',
+            "Dockerfile": "FROM\n",
+        }
+    )
+    out = tmp_path / "diag.sarif"
+    log = _sarif_of(repo, out)
+    notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert {n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for n in notes} >= {
+        "k8s/bad.yaml",
+        "main.tf",
+        "Dockerfile",
+    }
+    results = log["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert "k8s/%C3%BCn%C3%AFcode.yaml" in uris
+    # UTF-16 columns: an emoji before the image counts two code units, CJK one each
+    second = [r for r in results if r["ruleId"] == "K8S001"][-1]
+    region = second["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] == 9 and region["startColumn"] == 29
+    validate_sarif(out)
