@@ -16,7 +16,7 @@ from . import __version__
 from .config import RepoConfig, discover
 from .errors import ConfigError
 from .model import Level, Report
-from .report import jsonreport, sarif, text
+from .report import jsonreport, text
 from .scan import ScanOptions, scan
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
@@ -139,6 +139,8 @@ def scan_cmd(
 
     def render(kind: str) -> str:
         if kind == "sarif":
+            from .report import sarif  # sarif-om/attrs load only when SARIF is asked for
+
             return (
                 json.dumps(
                     sarif.build(report, category=category, levels=report.levels),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """A region of a text file. Lines and columns are 1-based; ``end_col`` is exclusive
-    (the column just past the last character), as SARIF's ``endColumn``."""
+    (the column just past the last character), as SARIF's ``endColumn``. A NamedTuple: spans
+    are made by the ten thousand, and tuple construction is several times cheaper than a
+    frozen dataclass's."""
 
     start_line: int
     start_col: int

@@ -10,9 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
-from ..model import Diagnostic, Fact, Finding, Level, RuleTally
+from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally
+from . import celrt as cel
 from .baseline import Baseline
 from .functions import FUNCTIONS
 from .rules import Rule
@@ -49,80 +48,141 @@ def fingerprint(rule_id: str, path: str, target: str, occurrence: int) -> str:
     return h[:32]
 
 
+def _frozen(v: Any) -> Any:
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """A rule's verdict for one combination of the fact fields its when/assert read."""
+
+    applicable: bool
+    passed: bool
+    error: str = ""
+
+
+class _Judge:
+    """Evaluates one rule, once per distinct combination of the fact fields it judges by.
+
+    Large repositories repeat themselves (the same module source, provider, action or base
+    image over and over), and building a CEL context is the expensive step, so verdicts are
+    memoised by the projection of the fact onto the rule's verdict fields; messages are
+    rendered only for failures. Contexts carry only the baseline sections the rule reads."""
+
+    def __init__(self, rule: Rule, st: Staging, baseline: Baseline) -> None:
+        self.rule = rule
+        self.staging = st
+        self.baseline = baseline
+        self.fields = rule.verdict_fields
+        self.all_fields = rule.fact_fields
+        self.base = {k: baseline.data[k] for k in rule.baseline_sections if k in baseline.data}
+        self.cache: dict[tuple[Any, ...], _Verdict] = {}
+        self.functions = dict(FUNCTIONS)
+
+    def _context(self, data: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
+        view = {f: data.get(f) for f in fields}
+        return cel.Context(
+            variables={"fact": view, "baseline": self.base}, functions=self.functions
+        )
+
+    def verdict(self, fact: Fact) -> _Verdict:
+        data = fact.data
+        try:
+            key: tuple[Any, ...] | None = tuple(_frozen(data.get(f)) for f in self.fields)
+            hit = self.cache.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable oddity: judge without the memo
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        out = self._evaluate(self._context(data, self.fields))
+        if key is not None:
+            self.cache[key] = out
+        return out
+
+    def _evaluate(self, ctx: Any) -> _Verdict:
+        rule = self.rule
+        try:
+            if rule.when is not None and not _truthy(rule.when.execute(ctx)):
+                return _Verdict(False, False)
+            return _Verdict(True, _truthy(rule.assertion.execute(ctx)))
+        except Exception as e:  # CEL runtime errors: reported per fact, the scan goes on
+            return _Verdict(False, False, error=f"{type(e).__name__}: {e}")
+
+    def explain(self, fact: Fact) -> tuple[str, tuple[BaselineRef, ...]]:
+        """Message and baseline provenance of a failure."""
+        ctx = self._context(fact.data, self.all_fields)
+        message = self.rule.message.render(ctx)
+        if self.staging.note:
+            message = f"{message} [staged: {self.staging.note}]"
+        refs = tuple(
+            r
+            for r in (self.baseline.ref(k.render(ctx)) for k in self.rule.baseline_keys)
+            if r is not None
+        )
+        return message, refs
+
+
 def evaluate(
     facts: Iterable[Fact],
     rules: Mapping[str, Rule],
     baseline: Baseline,
     today: dt.date,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
-    by_kind: dict[str, list[tuple[Rule, Staging]]] = defaultdict(list)
+    by_kind: dict[str, list[_Judge]] = defaultdict(list)
     tallies: dict[str, RuleTally] = {}
     for rule in rules.values():
         st = staging(rule, baseline, today)
         if not st.enabled:
             continue
-        by_kind[rule.applies_to].append((rule, st))
+        by_kind[rule.applies_to].append(_Judge(rule, st, baseline))
         tallies[rule.id] = RuleTally()
     findings: list[Finding] = []
     diagnostics: list[Diagnostic] = []
     occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
-    functions = dict(FUNCTIONS)
-    base = baseline.data
     for fact in facts:
-        applicable = by_kind.get(fact.kind)
-        if not applicable:
-            continue
-        ctx = cel.Context(
-            variables={"fact": dict(fact.data), "baseline": base}, functions=functions
-        )
-        for rule, st in applicable:
+        for judge in by_kind.get(fact.kind, ()):
+            rule = judge.rule
             tally = tallies[rule.id]
-            try:
-                if rule.when is not None and not _truthy(rule.when.execute(ctx)):
-                    tally.not_applicable += 1
-                    continue
-                ok = _truthy(rule.assertion.execute(ctx))
-            except Exception as e:  # CEL runtime errors: report, keep scanning
+            out = judge.verdict(fact)
+            if out.error:
                 diagnostics.append(
                     Diagnostic(
                         fact.path,
                         fact.span,
                         "rule-error",
-                        f"{rule.id} could not be evaluated here ({type(e).__name__}: {e}); "
+                        f"{rule.id} could not be evaluated here ({out.error}); "
                         f"rule file {rule.file}",
                         Level.ERROR,
                     )
                 )
-                continue
-            if ok:
+            elif not out.applicable:
+                tally.not_applicable += 1
+            elif out.passed:
                 tally.passed += 1
-                continue
-            tally.failed += 1
-            message = rule.message.render(ctx)
-            if st.note:
-                message = f"{message} [staged: {st.note}]"
-            key = (rule.id, fact.path, fact.target)
-            occurrences[key] += 1
-            refs = tuple(
-                r
-                for r in (baseline.ref(k.render(ctx)) for k in rule.baseline_keys)
-                if r is not None
-            )
-            findings.append(
-                Finding(
-                    rule_id=rule.id,
-                    category=rule.category,
-                    level=st.level,
-                    path=fact.path,
-                    span=fact.span_of(rule.location),
-                    message=message,
-                    target=fact.target,
-                    fingerprint=fingerprint(rule.id, fact.path, fact.target, occurrences[key]),
-                    fact_kind=fact.kind,
-                    baseline_refs=refs,
-                    enforced=st.enforced,
+            else:
+                tally.failed += 1
+                message, refs = judge.explain(fact)
+                key = (rule.id, fact.path, fact.target)
+                occurrences[key] += 1
+                findings.append(
+                    Finding(
+                        rule_id=rule.id,
+                        category=rule.category,
+                        level=judge.staging.level,
+                        path=fact.path,
+                        span=fact.span_of(rule.location),
+                        message=message,
+                        target=fact.target,
+                        fingerprint=fingerprint(rule.id, fact.path, fact.target, occurrences[key]),
+                        fact_kind=fact.kind,
+                        baseline_refs=refs,
+                        enforced=judge.staging.enforced,
+                    )
                 )
-            )
     findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
     return findings, diagnostics, tallies
 

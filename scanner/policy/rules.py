@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cel
-
 from ..errors import ConfigError
 from ..model import Category, Level
+from . import celrt as cel
 from .documents import line_of, load_yaml, validate
 from .functions import FUNCTIONS
 
@@ -108,8 +107,35 @@ class Rule:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def fact_fields(self) -> tuple[str, ...]:
+        """All fact fields this rule reads (when, assert, message, baseline keys)."""
+        return _refs(_FACT_FIELD, self)
+
+    @property
+    def verdict_fields(self) -> tuple[str, ...]:
+        """The fact fields `when` and `assert` read: the verdict is a function of these
+        alone, which lets the engine judge each distinct combination once."""
+        text = f"{self.when_src or ''} {self.assert_src}"
+        return tuple(sorted(set(_FACT_FIELD.findall(text))))
+
+    @property
+    def baseline_sections(self) -> tuple[str, ...]:
+        return _refs(_BASELINE_SECTION, self)
+
+    @property
     def help_anchor(self) -> str:
         return f"{self.id.lower()}-{self.name}"
+
+
+_FACT_FIELD = re.compile(r"\bfact\.([A-Za-z_]\w*)")
+_BASELINE_SECTION = re.compile(r"\bbaseline\.([A-Za-z_]\w*)")
+
+
+def _refs(pattern: re.Pattern[str], rule: Rule) -> tuple[str, ...]:
+    text = " ".join(
+        [rule.when_src or "", rule.assert_src, rule.message_src, *rule.extra.get("keys_src", [])]
+    )
+    return tuple(sorted(set(pattern.findall(text))))
 
 
 def _compile(src: str, shown: str, line: int | None, what: str) -> Any:
@@ -194,6 +220,7 @@ def load_rule(path: Path, shown: str) -> Rule:
         security_severity=data.get("security_severity"),
         tags=tuple(data.get("tags", ())),
         file=shown,
+        extra={"keys_src": list(data.get("baseline_keys", ()))},
     )
 
 
