@@ -127,6 +127,7 @@ class RuleTally:
 
 @dataclass(slots=True)
 class Timings:
+    load: float = 0.0  # rules, baselines, configuration
     discover: float = 0.0
     parse: float = 0.0
     facts: float = 0.0

@@ -200,7 +200,7 @@ def scan(
     baseline = baseline_mod.load(baseline_names)
     rule_dirs = [embedded_rules_dir(), *cfg.rule_dirs, *opts.rule_dirs]
     rules: dict[str, Rule] = load_rules(rule_dirs)
-    timings = Timings()
+    timings = Timings(load=clock() - start)
     facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings)
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(facts, rules, baseline, opts.today)

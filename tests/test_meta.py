@@ -43,3 +43,21 @@ def test_embedded_baselines_load() -> None:
     for f in sorted(base.rglob("*.yml")):
         b = baseline_mod.load([str(f)])
         assert b.files
+
+
+def test_facts_match_the_kind_registry() -> None:
+    """Extractors emit only registered kinds and fields, so rules can rely on docs/facts.md."""
+    from scanner.facts.kinds import KINDS
+    from scanner.model import Timings
+    from scanner.scan import collect
+
+    from .conftest import EXAMPLES
+
+    seen: dict[str, set[str]] = {}
+    for example in sorted(EXAMPLES.iterdir()):
+        facts, _ = collect(example, [], Timings())
+        for f in facts:
+            seen.setdefault(f.kind, set()).update(f.data)
+    for kind, fields in seen.items():
+        assert kind in KINDS, kind
+        assert fields <= set(KINDS[kind]), (kind, sorted(fields - set(KINDS[kind])))

@@ -78,6 +78,7 @@ def test_custom_rule_directory_runs_beside_embedded_rules(tmp_path: Path) -> Non
         (RULE.replace("severity: warning", "severity: fatal"), 5, "severity"),
         (RULE.replace('assert: fact.tag != "latest"', "assert: fact.tag !="), 9, "not valid CEL"),
         (RULE.replace("assert: fact.tag", "assert: facts.tag"), 9, "unknown variable(s) facts"),
+        (RULE.replace("assert: fact.tag", "assert: fact.tagz"), 9, "have no field(s) tagz"),
         (
             RULE.replace('assert: fact.tag != "latest"', "assert: semver_gt(fact.tag, '1')"),
             9,
@@ -85,7 +86,11 @@ def test_custom_rule_directory_runs_beside_embedded_rules(tmp_path: Path) -> Non
         ),
         (RULE.replace("{{fact.name}}", "{{fact.name +}}"), 11, "message expression"),
         (RULE.replace("  why: latest moves under you.\n", ""), 12, "why"),
-        (RULE.replace("applies_to: k8s.container", "applies_to: k8s.containers"), 7, "applies_to"),
+        (
+            RULE.replace("applies_to: k8s.container", "applies_to: k8s.containers"),
+            7,
+            "unknown fact kind",
+        ),
         ("id: ACME001\n  bad: [", 2, "invalid YAML"),
     ],
 )

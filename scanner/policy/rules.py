@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..facts.kinds import KINDS
 from ..model import Category, Level
 from . import celrt as cel
 from .documents import line_of, load_yaml, validate
@@ -194,8 +195,15 @@ def load_rule(path: Path, shown: str) -> Rule:
         raise ConfigError(
             shown, line_of(root, ["id"]), f"rule id {data['id']} must match the file name"
         )
+    kind = data["applies_to"]
+    if kind not in KINDS:
+        raise ConfigError(
+            shown,
+            line_of(root, ["applies_to"]),
+            f"unknown fact kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}",
+        )
     when_src = data.get("when")
-    return Rule(
+    rule = Rule(
         id=data["id"],
         name=data["name"],
         title=data.get("title") or data["docs"]["what"].split(".")[0],
@@ -222,6 +230,15 @@ def load_rule(path: Path, shown: str) -> Rule:
         file=shown,
         extra={"keys_src": list(data.get("baseline_keys", ()))},
     )
+    unknown = sorted(set(rule.fact_fields) - set(KINDS[kind]))
+    if unknown:
+        raise ConfigError(
+            shown,
+            line_of(root, ["assert"]),
+            f"{kind} facts have no field(s) {', '.join(unknown)}; "
+            f"fields: {', '.join(sorted(KINDS[kind]))}",
+        )
+    return rule
 
 
 def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:

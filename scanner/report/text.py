@@ -22,7 +22,8 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
     if show_timings:
         t = report.timings
         lines.append(
-            f"timings: {t.files} files, {t.bytes / 1024:.0f} KiB; parse {t.parse:.3f}s, "
+            f"timings: {t.files} files, {t.bytes / 1024:.0f} KiB; load {t.load:.3f}s, "
+            f"discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
             f"facts {t.facts:.3f}s, policy {t.policy:.3f}s, total {t.total:.3f}s"
         )
     return "\n".join(lines) + "\n"
