@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -172,6 +173,107 @@ def scan_cmd(
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+
+
+def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:
+    from .policy.rules import load_rules
+    from .scan import embedded_rules_dir
+
+    try:
+        return load_rules([embedded_rules_dir(), *rule_dirs])
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@main.command("rules")
+@click.option("--pack", multiple=True, help="Only rules of this pack (repeatable).")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    type=click.Choice(["bounded-autonomy", "drift", "ownership", "compliance"]),
+    help="Only rules of this category (repeatable).",
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["preview", "stable", "deprecated"]),
+    help="Only this status.",
+)
+@click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Extra rule directory (repeatable).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def rules_cmd(
+    pack: tuple[str, ...],
+    categories: tuple[str, ...],
+    statuses: tuple[str, ...],
+    rule_dirs: tuple[Path, ...],
+    fmt: str,
+) -> None:
+    """List the rules (id, pack, category, severity, status, title)."""
+    rules = [
+        r
+        for r in sorted(_load_rules(rule_dirs).values(), key=lambda r: (r.pack, r.id))
+        if (not pack or r.pack in pack)
+        and (not categories or r.category.value in categories)
+        and (not statuses or r.status in statuses)
+    ]
+    if fmt == "json":
+        rows = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "pack": r.pack,
+                "category": r.category.value,
+                "severity": r.severity.value,
+                "status": r.status,
+                "title": r.title,
+            }
+            for r in rules
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rules:
+        click.echo(
+            f"{r.id:<10} {r.pack:<15} {r.category.value:<17} {r.severity.value:<8} "
+            f"{r.status:<10} {r.title}"
+        )
+
+
+@main.command("explain")
+@click.argument("rule_id")
+@click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Extra rule directory (repeatable).",
+)
+def explain_cmd(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
+    """Print a rule's documentation: what it does, why, an example and what to use instead."""
+    from .docs import rule_markdown
+
+    rules = _load_rules(rule_dirs)
+    rule = rules.get(rule_id.upper())
+    if rule is None:
+        close = [r for r in rules if rule_id.lower() in (r.lower(), rules[r].name)]
+        if close:
+            rule = rules[close[0]]
+        else:
+            click.echo(f"tether: no rule {rule_id!r}; `tether rules` lists them", err=True)
+            sys.exit(EXIT_CONFIG)
+    click.echo(rule_markdown(rule))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -136,3 +136,20 @@ def test_repo_config_excludes_and_baseline(make_repo: Any) -> None:
 def test_version() -> None:
     r = run("--version")
     assert r.exit_code == 0 and "tether" in r.output
+
+
+def test_rules_lists_and_filters() -> None:
+    r = run("rules", "--pack", "kubernetes")
+    assert r.exit_code == 0
+    ids = [line.split()[0] for line in r.output.splitlines()]
+    assert ids and all(i.startswith("K8S") for i in ids)
+    j = json.loads(run("rules", "--category", "drift", "--format", "json").output)
+    assert j and {x["category"] for x in j} == {"drift"}
+
+
+def test_explain_prints_the_four_doc_sections() -> None:
+    r = run("explain", "gha002")
+    assert r.exit_code == 0
+    for section in ("What it does", "Why it matters", "Example", "Use instead", "Exceptions"):
+        assert section in r.output
+    assert run("explain", "NOPE999").exit_code == 2

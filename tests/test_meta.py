@@ -61,3 +61,13 @@ def test_facts_match_the_kind_registry() -> None:
     for kind, fields in seen.items():
         assert kind in KINDS, kind
         assert fields <= set(KINDS[kind]), (kind, sorted(fields - set(KINDS[kind])))
+
+
+def test_generated_docs_are_fresh() -> None:
+    """docs/rules.md and docs/facts.md are generated; regenerate with `python -m scanner.docs`."""
+    from scanner.docs import outputs
+
+    from .conftest import ROOT
+
+    for path, text in outputs(ROOT / "docs").items():
+        assert path.read_text("utf-8") == text, f"{path.name} is stale: python -m scanner.docs"
