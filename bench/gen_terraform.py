@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1793,7 +1793,9 @@ output "__N___queue_url" {
     )
 
 
-COMPONENTS: list[tuple[Callable[[random.Random, Module, str], None], str, int]] = [
+Component = Callable[[random.Random, Module, str], None]
+
+COMPONENTS: list[tuple[Component, str, int]] = [
     # (function, file in root module, relative weight)
     (comp_bucket, "storage.tf", 3),
     (comp_security_group, "security_groups.tf", 3),
@@ -2108,7 +2110,7 @@ resource "aws_cloudwatch_event_rule" "queue_sources" {
 # Corpus assembly
 # --------------------------------------------------------------------------------------
 
-SUBMODULES = [
+SUBMODULES: list[tuple[str, list[Component]]] = [
     ("modules/managed-node-group", [comp_launch_template, comp_iam_role, comp_security_group]),
     ("modules/data-plane", [comp_bucket, comp_database, comp_queue, comp_logs]),
     ("modules/edge-network", [comp_network, comp_security_group, comp_lambda]),
@@ -2121,7 +2123,7 @@ def fill_module(
     rng: random.Random,
     mod: Module,
     budget: int,
-    kinds: list[Callable[[random.Random, Module, str], None]] | None,
+    kinds: Sequence[Component] | None,
 ) -> None:
     """Add components to ``mod`` until it holds ``budget`` bytes."""
     while mod.size() < budget:
@@ -2370,7 +2372,7 @@ def example_value(rng: random.Random, var: str) -> str:
         return rng.choice(["true", "false"])
     if var.endswith(("_days", "_retention", "_memory")):
         return str(rng.choice([7, 14, 30, 90]))
-    if var.endswith("_tags") or var.endswith("_environment"):
+    if var == "tags" or var.endswith(("_tags", "_environment")):
         return '{ Team = "platform", Tier = "' + rng.choice(QUALIFIERS) + '" }'
     if var.endswith("_node_config") or var.endswith("_lifecycle"):
         itypes = hcl_list(rng.sample(INSTANCE_TYPES, 2))
