@@ -44,9 +44,7 @@ def classify(rel: str) -> str | None:
         return "terraform"
     if low.endswith(".tf.json"):
         return "terraform-json"
-    if low in ("dockerfile", "containerfile") or low.startswith("dockerfile.") or low.endswith(
-        ".dockerfile"
-    ):
+    if _is_dockerfile(low):
         return "dockerfile"
     if low.endswith((".yml", ".yaml")):
         parent = posixpath.dirname(rel)
@@ -64,8 +62,41 @@ def classify(rel: str) -> str | None:
     return None
 
 
+# `Dockerfile.go`, `dockerfile_test.go`: source code about Dockerfiles, not Dockerfiles.
+_NOT_DOCKERFILE = frozenset(
+    (
+        "go", "py", "pyi", "js", "mjs", "cjs", "ts", "tsx", "jsx", "rs", "java", "kt", "scala",
+        "rb", "php", "cs", "c", "h", "cc", "cpp", "hpp", "swift", "sh", "bash", "ps1", "bat",
+        "md", "rst", "adoc", "txt", "html", "css", "json", "yaml", "yml", "toml", "xml", "lock",
+        "sum", "mod",
+    )
+)
+
+
+def _is_dockerfile(low: str) -> bool:
+    """`Dockerfile`, `Containerfile`, `Dockerfile.dev`, `Dockerfile-alpine`, `app.dockerfile`."""
+    if low in ("dockerfile", "containerfile") or low.endswith((".dockerfile", ".containerfile")):
+        return True
+    for stem in ("dockerfile", "containerfile"):
+        if low.startswith(stem) and low[len(stem) : len(stem) + 1] in (".", "-", "_"):
+            return posixpath.splitext(low)[1].lstrip(".") not in _NOT_DOCKERFILE
+    return False
+
+
 def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(glob_match(rel, p) or glob_match(rel, p.rstrip("/") + "/**") for p in patterns)
+
+
+def _dir_excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    """A directory every file of which is excluded (`vendor`, `vendor/`, `vendor/**`):
+    not walked at all."""
+    for p in patterns:
+        base = p.rstrip("/")
+        if base.endswith("/**"):
+            base = base[:-3]
+        if glob_match(rel, base) or glob_match(rel, p):
+            return True
+    return False
 
 
 def walk(
@@ -75,14 +106,17 @@ def walk(
     outside the repository is reported, one inside is skipped (its target is scanned where it
     lives)."""
     root_real = os.path.realpath(root)
-    for dirpath, dirnames, filenames in os.walk(root_real, followlinks=False):
+    errors: list[OSError] = []
+    walker = os.walk(root_real, onerror=errors.append, followlinks=False)
+    for dirpath, dirnames, filenames in walker:
+        yield from _walk_errors(root_real, errors)
         rel_dir = os.path.relpath(dirpath, root_real)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         keep = []
         for d in sorted(dirnames):
             rel = f"{rel_dir}/{d}" if rel_dir else d
             full = os.path.join(dirpath, d)
-            if d in DEFAULT_EXCLUDES or _excluded(rel, excludes):
+            if d in DEFAULT_EXCLUDES or _dir_excluded(rel, excludes):
                 continue
             if os.path.islink(full):
                 diag = _link_diag(root_real, full, rel)
@@ -103,6 +137,21 @@ def walk(
                     yield diag
                 continue
             yield SourceFile(rel, full, kind)
+    yield from _walk_errors(root_real, errors)
+
+
+def _walk_errors(root_real: str, errors: list[OSError]) -> Iterator[Diagnostic]:
+    """Directories os.walk could not list (permissions): reported, not silently skipped."""
+    while errors:
+        e = errors.pop(0)
+        where = os.path.relpath(e.filename, root_real).replace(os.sep, "/") if e.filename else "."
+        yield Diagnostic(
+            where,
+            Span(1, 1, 1, 1),
+            "unreadable",
+            f"cannot list directory: {e.strerror}; its files are not scanned",
+            Level.ERROR,
+        )
 
 
 def _link_diag(root_real: str, full: str, rel: str) -> Diagnostic | None:
@@ -118,6 +167,12 @@ def _link_diag(root_real: str, full: str, rel: str) -> Diagnostic | None:
     )
 
 
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MiB"
+    return f"{n / 1024:.1f} KiB"
+
+
 def read(sf: SourceFile) -> bytes | Diagnostic:
     try:
         st = os.stat(sf.abspath)
@@ -126,8 +181,7 @@ def read(sf: SourceFile) -> bytes | Diagnostic:
                 sf.path,
                 Span(1, 1, 1, 1),
                 "too-large",
-                f"file is {st.st_size // 1024} KiB, over the {MAX_FILE_BYTES // 1024 // 1024} MiB "
-                "limit; not scanned",
+                f"file is {_size(st.st_size)}, over the {_size(MAX_FILE_BYTES)} limit; not scanned",
                 Level.WARNING,
             )
         with open(sf.abspath, "rb") as fh:

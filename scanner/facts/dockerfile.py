@@ -28,7 +28,9 @@ def extract(doc: DockerfileDocument) -> list[Fact]:
         if stage_ref or scratch:
             data["image_valid"] = False
         target = f"stage[{f.alias or f.stage_index}]"
-        facts.append(Fact("docker.from", doc.path, f.image_span, target, data, {"image": f.image_span}))
+        facts.append(
+            Fact("docker.from", doc.path, f.image_span, target, data, {"image": f.image_span})
+        )
         if f.alias:
             aliases.add(f.alias.lower())
     return facts

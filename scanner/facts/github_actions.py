@@ -11,7 +11,12 @@ from ..parsers.yaml import Node
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _EXPR = re.compile(r"\$\{\{")
-_REF_COMMENT = re.compile(r"^\s*#\s*(?:tag\s*[:=]?\s*)?(v?\d+(?:\.\d+){0,3}(?:-[\w.]+)?)\b")
+# The version kept beside a SHA pin: `# v4.1.1` (Dependabot, Renovate), `# tag=v4`,
+# `# pin @v4`, `# ratchet:actions/checkout@v4` (ratchet), `# @v4`.
+_REF_COMMENT = re.compile(
+    r"^\s*#\s*(?:tag\s*[:=]?\s*|pin\s*|ratchet:[\w./-]+|[\w.-]+/[\w./-]+)?@?\s*"
+    r"(v?\d+(?:\.\d+){0,3}(?:-[\w.]+)?)\b"
+)
 
 
 def split_uses(uses: str) -> dict[str, Any]:
@@ -50,22 +55,26 @@ def split_uses(uses: str) -> dict[str, Any]:
 
 
 def _labels(node: Node | None) -> list[str] | None:
+    """Runner labels, when statically known: a string, a list, or `{group:, labels:}`."""
     if node is None:
         return None
     v = node.to_python()
+    if isinstance(v, dict):  # {group: ..., labels: [...]}
+        v = v.get("labels")
     if isinstance(v, str):
         return None if _EXPR.search(v) else [v]
     if isinstance(v, list):
         if any(not isinstance(x, str) or _EXPR.search(x) for x in v):
             return None
         return [str(x) for x in v]
-    if isinstance(v, dict):  # {group: ..., labels: [...]}
-        labels = v.get("labels")
-        if isinstance(labels, str):
-            return [labels]
-        if isinstance(labels, list):
-            return [str(x) for x in labels]
     return None
+
+
+def _group(node: Node | None) -> str | None:
+    """A runner group (`runs-on: {group: large-runners}`), when statically known."""
+    v = node.to_python() if node is not None else None
+    g = v.get("group") if isinstance(v, dict) else None
+    return g if isinstance(g, str) and not _EXPR.search(g) else None
 
 
 def _triggers(node: Node | None) -> list[str]:
@@ -171,6 +180,7 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
             "id": job_id,
             "workflow": path,
             "runs_on": _labels(runs_on[1]) if runs_on else None,
+            "runs_on_group": _group(runs_on[1]) if runs_on else None,
             "runs_on_raw": runs_on[1].to_python() if runs_on else None,
             "permissions": perms[1].to_python() if perms else None,
             "permissions_declared": perms is not None,
@@ -203,10 +213,11 @@ def extract_action(path: str, root: Node, lines: list[str] | None = None) -> lis
         return facts
     using = runs.get_pair("using")
     image = runs.get("image")
+    name = root.get("name")
     data = {
         "using": using[1].str_value() if using else None,
         "image": image.str_value() if image else None,
-        "name": (root.get("name").str_value() if root.get("name") else None),  # type: ignore[union-attr]
+        "name": name.str_value() if name else None,
     }
     facts.append(
         Fact("gha.action", path, using[0].span if using else root.span, "action", data)

@@ -21,16 +21,22 @@ _POD_TEMPLATE: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
     "PodTemplate": ("template",),
+    "Rollout": ("spec", "template"),  # Argo Rollouts
+    "DeploymentConfig": ("spec", "template"),  # OpenShift
 }
+# (field, init): ephemeral containers are debug containers added to a running pod
+_CONTAINER_FIELDS = (
+    ("initContainers", True),
+    ("containers", False),
+    ("ephemeralContainers", False),
+)
 
 
 def is_manifest(node: Node | None) -> bool:
-    return (
-        node is not None
-        and node.is_map
-        and isinstance(node.get("apiVersion") and node.get("apiVersion").str_value(), str)  # type: ignore[union-attr]
-        and node.get("kind") is not None
-    )
+    if node is None or not node.is_map:
+        return False
+    api = node.get("apiVersion")
+    return api is not None and api.str_value() is not None and node.get("kind") is not None
 
 
 def image_data(image: str) -> dict[str, Any]:
@@ -78,7 +84,9 @@ def _labels(node: Node | None) -> dict[str, Any]:
     if node is None or not node.is_map:
         return {}
     v = node.to_python()
-    return {str(k): ("" if x is None else str(x)) for k, x in v.items()} if isinstance(v, dict) else {}
+    if not isinstance(v, dict):
+        return {}
+    return {str(k): ("" if x is None else str(x)) for k, x in v.items()}
 
 
 def extract(path: str, root: Node, doc_index: int) -> list[Fact]:
@@ -169,7 +177,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     )
     if pod_spec is None or not pod_spec.is_map:
         return
-    for field, init in (("initContainers", True), ("containers", False), ("ephemeralContainers", True)):
+    for field, init in _CONTAINER_FIELDS:
         cs = pod_spec.get(field)
         if cs is None or not cs.is_seq:
             continue
@@ -186,13 +194,12 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
                 "namespace": namespace,
                 "container": cname,
                 "init": init,
+                "ephemeral": field == "ephemeralContainers",
                 "labels": {**pod_labels, **labels},
-                "resources": (c.get("resources").to_python() if c.get("resources") else None),  # type: ignore[union-attr]
+                "resources": _python(c.get("resources")),
                 "liveness_probe": c.get("livenessProbe") is not None,
                 "readiness_probe": c.get("readinessProbe") is not None,
-                "security_context": (
-                    c.get("securityContext").to_python() if c.get("securityContext") else None  # type: ignore[union-attr]
-                ),
+                "security_context": _python(c.get("securityContext")),
             }
             data.update(image_data(image or ""))
             if image is None:
@@ -208,6 +215,10 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
                     {"image": span, "name": cname_n.span if cname_n else span},
                 )
             )
+
+
+def _python(node: Node | None) -> Any:
+    return node.to_python() if node is not None else None
 
 
 def _str_list(node: Node | None) -> list[str]:

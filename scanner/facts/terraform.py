@@ -36,13 +36,16 @@ def _raw(a: Attribute | None) -> str | None:
 def provider_source(local_name: str, source: str | None) -> dict[str, Any]:
     """Normalise a provider source address (`hashicorp/aws`, `registry.terraform.io/x/y`)."""
     raw = source if source is not None else f"hashicorp/{local_name}"
-    parts = raw.lower().split("/")
+    parts = raw.strip().lower().split("/")
     if len(parts) == 3:
         host, ns, typ = parts
     elif len(parts) == 2:
         host, (ns, typ) = DEFAULT_REGISTRY, parts
-    else:
-        host, ns, typ = DEFAULT_REGISTRY, "", parts[-1]
+    elif len(parts) == 1:  # a bare type, like an implied source, is in hashicorp/
+        host, ns, typ = DEFAULT_REGISTRY, "hashicorp", parts[0]
+    else:  # not a valid address: kept as written so that no baseline entry matches it
+        return {"source": raw.strip().lower(), "hostname": DEFAULT_REGISTRY, "namespace": "",
+                "type": parts[-1]}
     short = f"{ns}/{typ}" if host == DEFAULT_REGISTRY else f"{host}/{ns}/{typ}"
     return {"source": short, "hostname": host, "namespace": ns, "type": typ}
 
@@ -69,14 +72,17 @@ def module_source(source: str) -> dict[str, Any]:
         r"^(github\.com|bitbucket\.org|gitlab\.com)/", s
     ):
         info["source_type"] = "git"
-        repo = re.sub(r"^git::", "", s)
-        repo = re.sub(r"^(ssh|https?)://", "", repo)
-        repo = re.sub(r"^git@([^:/]+)[:/]", r"\1/", repo)
-        repo = repo.split("?")[0].split("//")[0]
-        info["git_repo"] = re.sub(r"\.git$", "", repo)
+        info["git_repo"] = _git_repo(re.sub(r"^git::", "", s))
         return info
     if re.match(r"^(hg|s3|gcs)::", s):
         info["source_type"] = s.split("::", 1)[0]
+        return info
+    # go-getter's detectors: bucket URLs without a forced getter are S3 or GCS too
+    if re.match(r"^[\w.-]*\.?amazonaws\.com/", s):
+        info["source_type"] = "s3"
+        return info
+    if re.match(r"^www\.googleapis\.com/storage/", s):
+        info["source_type"] = "gcs"
         return info
     if re.match(r"^https?://", s):
         info["source_type"] = "http"
@@ -91,6 +97,21 @@ def module_source(source: str) -> dict[str, Any]:
             target_system=m.group("provider"),
         )
     return info
+
+
+def _git_repo(url: str) -> str:
+    """`host/org/repo` of a Git URL: scheme, user info (which may hold a token), port,
+    `.git`, `//subdir` and `?query` removed, so that baselines match on the repository."""
+    scp = re.match(r"^[\w.-]+@([^:/]+):(?!\d+/)(.*)$", url)  # git@host:org/repo
+    if scp:
+        host, path = scp.groups()
+    else:
+        rest = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url)
+        rest = re.sub(r"^[^@/]+@", "", rest)
+        hostport, _, path = rest.partition("/")
+        host = hostport.split(":")[0]
+    path = path.split("?")[0].split("//")[0].rstrip("/")
+    return f"{host.lower()}/{re.sub(r'[.]git$', '', path)}"
 
 
 def _terraform_block(path: str, module_dir: str, b: Block) -> Iterator[Fact]:

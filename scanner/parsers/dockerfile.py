@@ -1,8 +1,11 @@
 """Dockerfile instructions with spans: enough to read every `FROM` exactly.
 
-Handles line continuations (the escape character, `\\` or a `# escape=` directive), comments,
-global `ARG`s before the first `FROM` with literal defaults substituted into `FROM` lines
-(`$VAR`, `${VAR}`, `${VAR:-default}`), `--platform=` flags and `AS name` stage aliases.
+Handles parser directives (`# syntax=`, `# escape=`), line continuations (the escape
+character, `\\` or the directive's), comment and blank lines inside continuations (Docker
+skips both), BuildKit heredocs (`RUN <<EOF` ... `EOF`, whose body lines are not
+instructions), global `ARG`s before the first `FROM` with literal defaults substituted into
+`FROM` lines (`$VAR`, `${VAR}`, `${VAR:-default}`), `--platform=` flags and `AS name` stage
+aliases.
 """
 
 from __future__ import annotations
@@ -13,9 +16,20 @@ from dataclasses import dataclass
 from ..model import Diagnostic, Level, Span
 from .text import LineIndex
 
-_DIRECTIVE = re.compile(r"^#\s*escape\s*=\s*(\S)\s*$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
 _VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}"
                   r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+# `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'` (BuildKit heredocs; `<<<` is a shell herestring)
+_HEREDOC = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2(?!<)")
+_HEREDOC_KEYWORDS = ("RUN", "COPY", "ADD")
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One whitespace-separated word of an instruction's arguments, where it is written."""
+
+    text: str
+    span: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +38,7 @@ class Instruction:
     args: str  # continuation-joined argument text
     span: Span  # the whole instruction, over continuation lines
     args_span: Span
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,65 +61,108 @@ class DockerfileDocument:
     diagnostics: list[Diagnostic]
 
 
-def _instructions(text: str, index: LineIndex) -> list[Instruction]:
-    lines = text.split("\n")
+def _escape_char(lines: list[str]) -> tuple[str, int]:
+    """The escape character and the index of the first line after the parser directives.
+    Directives are `# key=value` comments at the very top; the first other line (a blank
+    line, an ordinary comment, an instruction) ends them."""
     escape = "\\"
-    # parser directives come first, before any instruction or ordinary comment
-    for line in lines:
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
         m = _DIRECTIVE.match(line.strip())
-        if m:
-            escape = m.group(1)
-            continue
-        break
+        if not m or m.group(1).lower() in seen:
+            return escape, i
+        key = m.group(1).lower()
+        seen.add(key)
+        if key == "escape" and m.group(2) in ("\\", "`"):
+            escape = m.group(2)
+    return escape, len(lines)
+
+
+def _words(
+    lines: list[str], pieces: list[tuple[int, int, int]], index: LineIndex
+) -> tuple[Word, ...]:
+    """Words of the argument text, from (row, start, end) character pieces of physical lines."""
+    out: list[Word] = []
+    for row, start, end in pieces:
+        for m in re.finditer(r"\S+", lines[row][start:end]):
+            c0, c1 = start + m.start(), start + m.end()
+            c0, c1 = index.col_from_char(row, c0), index.col_from_char(row, c1)
+            out.append(Word(m.group(0), Span(row + 1, c0, row + 1, c1)))
+    return tuple(out)
+
+
+def _instructions(text: str, index: LineIndex) -> list[Instruction]:
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    escape, i = _escape_char(lines)
     out: list[Instruction] = []
-    i = 0
     n = len(lines)
     while i < n:
-        raw = lines[i].rstrip("\r")
+        raw = lines[i]
         stripped = raw.lstrip()
         if not stripped or stripped.startswith("#"):
             i += 1
             continue
         start = i
-        parts: list[str] = []
-        end_line = i
-        cur = raw
-        while True:
-            body = cur.rstrip()
-            if body.endswith(escape):
-                parts.append(body[: -len(escape)])
-                i += 1
-                # comment lines inside a continuation are skipped, as Docker does
-                while i < n and lines[i].lstrip().startswith("#"):
-                    i += 1
-                if i >= n:
-                    end_line = i - 1
-                    break
-                cur = lines[i].rstrip("\r")
-                end_line = i
-                continue
-            parts.append(cur)
-            end_line = i
-            break
-        i += 1
-        joined = " ".join(p.strip() for p in parts)
-        kw, _, args = joined.partition(" ")
-        first = lines[start].rstrip("\r")
-        indent = len(first) - len(first.lstrip())
-        kw_len = len(first.lstrip().split(None, 1)[0]) if first.strip() else 0
-        args_col = indent + kw_len
-        while args_col < len(first) and first[args_col] in " \t":
+        indent = len(raw) - len(stripped)
+        kw = stripped.split(None, 1)[0]
+        args_col = indent + len(kw)
+        while args_col < len(raw) and raw[args_col] in " \t":
             args_col += 1
-        last = lines[end_line].rstrip("\r") if end_line < n else ""
+        # (row, start, end) of each physical piece of the argument text
+        pieces: list[tuple[int, int, int]] = []
+        row, col = i, args_col
+        while True:
+            line = lines[row]
+            body = line.rstrip()
+            if body.endswith(escape) and len(body) - 1 >= col:
+                pieces.append((row, col, len(body) - 1))
+                row += 1
+                # comment and blank lines inside a continuation are skipped, as Docker does
+                while row < n and (not lines[row].strip() or lines[row].lstrip().startswith("#")):
+                    row += 1
+                if row >= n:
+                    row = n - 1
+                    break
+                col = 0
+                continue
+            pieces.append((row, col, len(body)))
+            break
+        end_line = row
+        args = " ".join(lines[r][s:e].strip() for r, s, e in pieces).strip()
+        keyword = kw.upper()
+        if keyword in _HEREDOC_KEYWORDS:
+            end_line = _skip_heredocs(lines, args, end_line)
+        last = lines[end_line]
         span = Span(
             start + 1,
             index.col_from_char(start, indent),
             end_line + 1,
             index.col_from_char(end_line, len(last.rstrip())),
         )
-        args_span = Span(start + 1, index.col_from_char(start, args_col), span.end_line, span.end_col)
-        out.append(Instruction(kw.upper(), args.strip(), span, args_span))
+        args_span = Span(
+            start + 1, index.col_from_char(start, args_col), span.end_line, span.end_col
+        )
+        out.append(Instruction(keyword, args, span, args_span, _words(lines, pieces, index)))
+        i = end_line + 1
     return out
+
+
+def _skip_heredocs(lines: list[str], args: str, end_line: int) -> int:
+    """The last line of an instruction's heredoc bodies (each up to its terminator line).
+    A `<<WORD` without a terminator line is not a heredoc (a quoted `<<` in a shell
+    command); it must not swallow the rest of the file."""
+    row = end_line
+    for m in _HEREDOC.finditer(args):
+        strip_tabs, word = m.group(1) == "-", m.group(3)
+        r = row + 1
+        while r < len(lines):
+            if (lines[r].lstrip("\t") if strip_tabs else lines[r]) == word:
+                break
+            r += 1
+        if r >= len(lines):
+            return row
+        row = r
+    return row
 
 
 def substitute(value: str, env: dict[str, str | None]) -> tuple[str, bool]:
@@ -118,18 +176,34 @@ def substitute(value: str, env: dict[str, str | None]) -> tuple[str, bool]:
         op = m.group("op")
         word = m.group("word") or ""
         val = env.get(name)
-        if op in (":-", "-"):
-            if val:
-                return val
-            return word
-        if op in (":+", "+"):
+        if op == ":-":  # unset or empty: the default
+            return val if val else word
+        if op == "-":  # unset only
+            return val if val is not None else word
+        if op == ":+":
             return word if val else ""
+        if op == "+":
+            return word if val is not None else ""
         if val is None:
             unresolved = True
             return m.group(0)
         return val
 
     return _VAR.sub(repl, value), unresolved
+
+
+def _arg_defaults(args: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for item in args.split():
+        name, eq, default = item.partition("=")
+        out[name] = _unquote(default) if eq else None
+    return out
+
+
+def _unquote(s: str) -> str:
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
+        return s[1:-1]
+    return s
 
 
 def parse(path: str, text: str) -> DockerfileDocument:
@@ -141,12 +215,10 @@ def parse(path: str, text: str) -> DockerfileDocument:
     seen_from = False
     for ins in instructions:
         if ins.keyword == "ARG" and not seen_from:
-            for item in ins.args.split():
-                name, eq, default = item.partition("=")
-                global_args[name] = default.strip("\"'") if eq else None
+            global_args.update(_arg_defaults(ins.args))
         elif ins.keyword == "FROM":
             seen_from = True
-            froms_line = _from(ins, global_args, len(froms), text, index)
+            froms_line = _from(ins, global_args, len(froms))
             if froms_line is None:
                 diags.append(
                     Diagnostic(path, ins.span, "parse-error",
@@ -154,7 +226,7 @@ def parse(path: str, text: str) -> DockerfileDocument:
                 )
             else:
                 froms.append(froms_line)
-    if not froms and instructions:
+    if not seen_from and instructions:
         diags.append(
             Diagnostic(path, instructions[0].span, "parse-error",
                        "Dockerfile has no FROM instruction", Level.WARNING)
@@ -162,28 +234,18 @@ def parse(path: str, text: str) -> DockerfileDocument:
     return DockerfileDocument(path, instructions, froms, diags)
 
 
-def _from(
-    ins: Instruction, args: dict[str, str | None], stage: int, text: str, index: LineIndex
-) -> FromLine | None:
-    tokens = ins.args.split()
+def _from(ins: Instruction, args: dict[str, str | None], stage: int) -> FromLine | None:
+    words = list(ins.words)
     platform = None
-    while tokens and tokens[0].startswith("--"):
-        flag = tokens.pop(0)
+    while words and words[0].text.startswith("--"):
+        flag = words.pop(0).text
         if flag.startswith("--platform="):
             platform = flag.split("=", 1)[1]
-    if not tokens:
+    if not words:
         return None
-    image_raw = tokens[0]
-    alias = tokens[2] if len(tokens) >= 3 and tokens[1].lower() == "as" else None
-    image, unresolved = substitute(image_raw, args)
-    # exact span of the image token on the instruction's first line (where it nearly always is)
-    line_no = ins.span.start_line
-    line = text.split("\n", line_no)[line_no - 1] if line_no else ""
-    col = line.find(image_raw)
-    if col >= 0:
-        c0 = index.col_from_char(line_no - 1, col)
-        c1 = index.col_from_char(line_no - 1, col + len(image_raw))
-        image_span = Span(line_no, c0, line_no, c1)
-    else:
-        image_span = ins.args_span
-    return FromLine(image, image_raw, image_span, ins.span, platform, alias, stage, unresolved)
+    image_word = words[0]
+    alias = words[2].text if len(words) >= 3 and words[1].text.lower() == "as" else None
+    image, unresolved = substitute(image_word.text, args)
+    return FromLine(
+        image, image_word.text, image_word.span, ins.span, platform, alias, stage, unresolved
+    )

@@ -41,6 +41,16 @@ class LineIndex:
             return char_col + 1
         return _utf16_len(self._line_str(row)[:char_col]) + 1
 
+    def back_over_space(self, row: int, offset: int, floor: int) -> tuple[int, int]:
+        """0-based (row, code-point column) just after the last non-whitespace character
+        before code-point ``offset`` (on 0-based ``row``) of the text, not before ``floor``."""
+        t = self._text
+        i = offset
+        while i > floor and t[i - 1] in " \t\r\n":
+            i -= 1
+        line_start = t.rfind("\n", 0, i) + 1
+        return row - t.count("\n", i, offset), i - line_start
+
     def span_from_bytes(
         self, start: tuple[int, int], end: tuple[int, int]
     ) -> Span:
@@ -72,7 +82,12 @@ def _utf16_len(s: str) -> int:
 
 
 def decode(data: bytes) -> str:
-    """Decode file bytes as UTF-8 (with or without BOM). Raises UnicodeDecodeError."""
+    """Decode file bytes: UTF-8 (with or without BOM), or UTF-16/32 when a BOM says so
+    (PowerShell's `>` writes UTF-16 with a BOM). Raises UnicodeDecodeError."""
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return data.decode("utf-32")  # the BOM picks the byte order and is dropped
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
     return data.decode("utf-8")

@@ -1,0 +1,258 @@
+"""Kubernetes facts: objects, workloads and their containers (Deployment, CronJob, Pod...),
+image references split and normalised, labels, namespaces."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from scanner.facts.kubernetes import extract, image_data, is_manifest
+from scanner.model import Fact, Span
+from scanner.parsers.yaml import compose_all
+
+
+def k8s(text: str, path: str = "deploy/app.yaml") -> list[Fact]:
+    out: list[Fact] = []
+    for i, doc in enumerate(compose_all(textwrap.dedent(text).lstrip("\n"))):
+        if is_manifest(doc):
+            assert doc is not None
+            out.extend(extract(path, doc, i))
+    return out
+
+
+def kind(facts: list[Fact], k: str) -> list[Fact]:
+    return [f for f in facts if f.kind == k]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+DEPLOYMENT = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+    team: storefront
+spec:
+  template:
+    metadata:
+      labels:
+        app: web-pod
+        tier: frontend
+    spec:
+      initContainers:
+        - name: migrate
+          image: ghcr.io/acme/migrate:1.2.0
+      containers:
+        - name: app
+          image: nginx
+          resources:
+            limits: {{cpu: 500m}}
+          readinessProbe: {{httpGet: {{path: /, port: 80}}}}
+        - name: sidecar
+          image: registry.example.com:5000/tools/proxy@{DIGEST}
+"""
+
+
+def test_deployment_object_workload_and_containers() -> None:
+    facts = k8s(DEPLOYMENT)
+    (obj,) = kind(facts, "k8s.object")
+    assert obj.target == "Deployment/shop/web"
+    assert obj.data == {
+        "api_version": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": "shop",
+        "labels": {"app": "web", "team": "storefront"},
+    }
+    assert obj.span == Span(2, 7, 2, 17)  # the kind's value
+    assert obj.spans["api_version"] == Span(1, 13, 1, 20)
+
+    (wl,) = kind(facts, "k8s.workload")
+    assert wl.data["pod_labels"] == {"app": "web-pod", "tier": "frontend"}
+    # the union: the object's labels win over the pod template's
+    assert wl.data["all_labels"] == {"app": "web", "tier": "frontend", "team": "storefront"}
+    assert wl.spans["labels"] == Span(6, 3, 6, 9)
+    assert wl.spans["name"] == Span(4, 9, 4, 12)
+
+    cs = kind(facts, "k8s.container")
+    assert [(c.data["container"], c.data["init"]) for c in cs] == [
+        ("migrate", True),
+        ("app", False),
+        ("sidecar", False),
+    ]
+    assert [c.target for c in cs] == [
+        "Deployment/shop/web/migrate",
+        "Deployment/shop/web/app",
+        "Deployment/shop/web/sidecar",
+    ]
+    migrate, app, sidecar = cs
+    assert migrate.span == Span(18, 18, 18, 44)
+    assert migrate.spans["image"] == migrate.span
+    assert (migrate.data["registry"], migrate.data["repository"], migrate.data["tag"]) == (
+        "ghcr.io",
+        "acme/migrate",
+        "1.2.0",
+    )
+    # Docker Hub official image: docker.io and library/ are implied
+    assert (app.data["registry"], app.data["repository"], app.data["name"]) == (
+        "docker.io",
+        "library/nginx",
+        "docker.io/library/nginx",
+    )
+    assert (app.data["tag"], app.data["digest"], app.data["image_valid"]) == (None, None, True)
+    assert app.data["resources"] == {"limits": {"cpu": "500m"}}
+    assert (app.data["readiness_probe"], app.data["liveness_probe"]) == (True, False)
+    assert app.data["namespace"] == "shop"
+    assert sidecar.data["registry"] == "registry.example.com:5000"
+    assert sidecar.data["repository"] == "tools/proxy"
+    assert sidecar.data["digest"] == DIGEST
+    assert sidecar.data["tag"] is None
+
+
+def test_cronjob_containers() -> None:
+    facts = k8s(
+        """
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata: {name: nightly}
+        spec:
+          schedule: "0 3 * * *"
+          jobTemplate:
+            spec:
+              template:
+                metadata:
+                  labels: {app: nightly}
+                spec:
+                  containers:
+                    - name: job
+                      image: docker.io/acme/report:2024.1
+        """
+    )
+    (c,) = kind(facts, "k8s.container")
+    assert c.target == "CronJob/nightly/job"
+    assert (c.data["repository"], c.data["tag"], c.data["namespace"]) == (
+        "acme/report",
+        "2024.1",
+        None,
+    )
+    (wl,) = kind(facts, "k8s.workload")
+    assert wl.data["pod_labels"] == {"app": "nightly"}
+
+
+def test_bare_pod() -> None:
+    facts = k8s(
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: debug
+          labels: {app: debug}
+        spec:
+          containers:
+            - image: busybox:1.36
+          ephemeralContainers:
+            - name: dbg
+              image: busybox
+        """
+    )
+    (wl,) = kind(facts, "k8s.workload")
+    assert wl.data["pod_labels"] == {"app": "debug"}
+    cs = kind(facts, "k8s.container")
+    assert [c.data["container"] for c in cs] == ["containers[0]", "dbg"]  # unnamed: its index
+    assert [(c.data["init"], c.data["ephemeral"]) for c in cs] == [(False, False), (False, True)]
+
+
+@pytest.mark.parametrize(
+    "kind_name",
+    ["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController", "Rollout"],
+)
+def test_other_workload_kinds(kind_name: str) -> None:
+    facts = k8s(
+        f"""
+        apiVersion: x/v1
+        kind: {kind_name}
+        metadata: {{name: w}}
+        spec:
+          template:
+            spec:
+              containers: [{{name: c, image: "nginx:1"}}]
+        """
+    )
+    (c,) = kind(facts, "k8s.container")
+    assert c.target == f"{kind_name}/w/c"
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("nginx", ("docker.io", "library/nginx", None, None, True)),
+        ("nginx:1.25", ("docker.io", "library/nginx", "1.25", None, True)),
+        ("library/nginx:1.25", ("docker.io", "library/nginx", "1.25", None, True)),
+        ("index.docker.io/library/nginx", ("docker.io", "library/nginx", None, None, True)),
+        ("bitnami/redis:7", ("docker.io", "bitnami/redis", "7", None, True)),
+        ("localhost:5000/app:dev", ("localhost:5000", "app", "dev", None, True)),
+        ("gcr.io/distroless/static", ("gcr.io", "distroless/static", None, None, True)),
+        ("Nginx:1", (None, None, None, None, False)),  # upper-case repository: invalid
+        ("{{ .Values.image }}", (None, None, None, None, False)),
+        ("$(IMAGE)", (None, None, None, None, False)),
+        ("", (None, None, None, None, False)),
+    ],
+)
+def test_image_split(image: str, expected: tuple[object, ...]) -> None:
+    d = image_data(image)
+    assert (d["registry"], d["repository"], d["tag"], d["digest"], d["image_valid"]) == expected
+
+
+def test_templated_image_is_flagged() -> None:
+    assert image_data("{{ .Values.image }}")["templated"] is True
+    assert image_data("${IMAGE}:1")["templated"] is True
+    assert image_data("nginx")["templated"] is False
+
+
+def test_container_without_image() -> None:
+    facts = k8s("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                "  - name: x\n")
+    (c,) = kind(facts, "k8s.container")
+    assert (c.data["image"], c.data["image_valid"]) == (None, False)
+    assert c.span == Span(6, 5, 6, 12)  # the container's map
+
+
+def test_non_workload_objects_and_unnamed() -> None:
+    facts = k8s(
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: shop
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          generateName: cm-
+          namespace: shop
+          labels: {a: 1, b: null, c: true}
+        """
+    )
+    objs = kind(facts, "k8s.object")
+    assert [o.target for o in objs] == ["Namespace/shop", "ConfigMap/shop/<unnamed#1>"]
+    # label values are strings; null is the empty string
+    assert objs[1].data["labels"] == {"a": "1", "b": "", "c": "True"}
+    assert kind(facts, "k8s.workload") == []
+
+
+def test_odd_shapes_do_not_crash() -> None:
+    for text in [
+        "apiVersion: v1\nkind: Pod\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: []\nspec: 3\n",
+        "apiVersion: v1\nkind: Deployment\nspec:\n  template: []\n",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: {a: b}\n  initContainers: [1, [2]]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  labels: [a]\nspec:\n  containers:\n"
+        "  - image: [x]\n",
+        "apiVersion: v1\nkind: List\nitems: 3\n",
+    ]:
+        k8s(text)
+    assert not is_manifest(compose_all("apiVersion: [v1]\nkind: Pod\n")[0])
+    assert not is_manifest(compose_all("kind: Pod\n")[0])

@@ -1,0 +1,179 @@
+"""Dockerfiles: every FROM read exactly (stages, platforms, ARG substitution, continuations,
+parser directives, heredocs) with the exact span of the image reference."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from scanner.facts.dockerfile import extract
+from scanner.model import Fact, Level, Span
+from scanner.parsers.dockerfile import DockerfileDocument, parse, substitute
+
+
+def df(text: str) -> DockerfileDocument:
+    return parse("Dockerfile", textwrap.dedent(text).lstrip("\n"))
+
+
+def froms(text: str) -> list[Fact]:
+    return extract(df(text))
+
+
+def test_multi_stage_build() -> None:
+    fs = froms(
+        """
+        FROM --platform=$BUILDPLATFORM golang:1.22-alpine AS build
+        RUN go build -o /app
+        FROM build AS test
+        FROM gcr.io/distroless/static:nonroot
+        COPY --from=build /app /app
+        """
+    )
+    assert [f.target for f in fs] == ["stage[build]", "stage[test]", "stage[2]"]
+    build, test, final = fs
+    assert build.data["platform"] == "$BUILDPLATFORM"
+    assert (build.data["repository"], build.data["tag"]) == ("library/golang", "1.22-alpine")
+    assert build.span == Span(1, 32, 1, 50)  # exactly `golang:1.22-alpine`
+    assert build.spans["image"] == build.span
+    assert (test.data["stage_ref"], test.data["image_valid"]) == (True, False)
+    assert (final.data["final_stage"], build.data["final_stage"]) == (True, False)
+    assert final.data["name"] == "gcr.io/distroless/static"
+    assert final.span == Span(4, 6, 4, 38)
+
+
+def test_stage_references_are_case_insensitive_and_only_backwards() -> None:
+    fs = froms("FROM alpine AS Base\nFROM base\nFROM later\nFROM alpine AS later\n")
+    assert [f.data["stage_ref"] for f in fs] == [False, True, False, False]
+
+
+def test_scratch() -> None:
+    (f,) = froms("FROM scratch\n")
+    assert (f.data["scratch"], f.data["image_valid"]) == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "image", "unresolved"),
+    [
+        ("ARG V=3.19\nFROM alpine:${V}\n", "alpine:3.19", False),
+        ("ARG V=3.19\nFROM alpine:$V\n", "alpine:3.19", False),
+        ('ARG REG="ghcr.io" TAG=1\nFROM $REG/acme/app:$TAG\n', "ghcr.io/acme/app:1", False),
+        ("ARG V\nFROM alpine:${V:-3.18}\n", "alpine:3.18", False),
+        ("FROM alpine:${V:-3.18}\n", "alpine:3.18", False),
+        ("ARG V=\nFROM alpine:${V:-3.18}\n", "alpine:3.18", False),  # empty counts as unset
+        ("ARG V=\nFROM alpine${V-:3.17}\n", "alpine", False),  # `-`: only unset takes the default
+        ("ARG V=x\nFROM alpine:3${V:+.19}\n", "alpine:3.19", False),
+        ("ARG V\nFROM alpine:${V}\n", "alpine:${V}", True),  # declared without a default
+        ("FROM alpine:$UNDECLARED\n", "alpine:$UNDECLARED", True),
+        # an ARG after the first FROM belongs to that stage, not to later FROM lines
+        ("FROM alpine\nARG V=1\nFROM busybox:$V\n", "busybox:$V", True),
+    ],
+)
+def test_arg_substitution(text: str, image: str, unresolved: bool) -> None:
+    f = froms(text)[-1]
+    assert (f.data["image"], f.data["unresolved"]) == (image, unresolved)
+
+
+def test_unresolved_image_keeps_raw_and_is_templated() -> None:
+    (f,) = froms("ARG BASE\nFROM ${BASE}\n")
+    assert f.data["image_raw"] == "${BASE}"
+    assert (f.data["unresolved"], f.data["templated"], f.data["image_valid"]) == (True, True, False)
+
+
+def test_substitute_function() -> None:
+    assert substitute("${A}-${B:-b}-$C", {"A": "a", "C": None}) == ("a-b-$C", True)
+
+
+def test_line_continuations_comments_and_blank_lines() -> None:
+    doc = df(
+        """
+        FROM \\
+          # a comment inside the continuation
+          alpine:3.19 \\
+
+          AS base
+        RUN apk add \\
+              curl
+        """
+    )
+    (f,) = doc.froms
+    assert (f.image, f.alias) == ("alpine:3.19", "base")
+    assert f.image_span == Span(3, 3, 3, 14)  # on its own continuation line
+    assert f.span == Span(1, 1, 5, 10)
+    run = doc.instructions[1]
+    assert (run.keyword, run.args, run.span) == ("RUN", "apk add curl", Span(6, 1, 7, 11))
+
+
+def test_escape_directive_after_syntax_directive() -> None:
+    doc = df(
+        """
+        # syntax=docker/dockerfile:1
+        # escape=`
+        FROM mcr.microsoft.com/windows/servercore:ltsc2022 `
+          AS win
+        RUN dir c:\\
+        """
+    )
+    (f,) = doc.froms
+    assert (f.image, f.alias) == ("mcr.microsoft.com/windows/servercore:ltsc2022", "win")
+    assert doc.instructions[1].args == "dir c:\\"  # a backslash is no longer a continuation
+
+
+def test_directive_only_at_the_top() -> None:
+    doc = df("FROM alpine\n# escape=`\nRUN a \\\n  b\n")
+    assert doc.instructions[1].args == "a b"
+
+
+def test_heredoc_bodies_are_not_instructions() -> None:
+    doc = df(
+        """
+        FROM alpine AS base
+        COPY <<EOF /etc/app/Dockerfile
+        FROM evil:latest
+        EOF
+        RUN <<-SCRIPT bash
+        \tFROM also-not-an-instruction
+        \tSCRIPT
+        RUN echo "<<NOT a heredoc"
+        FROM base
+        """
+    )
+    assert [f.image for f in doc.froms] == ["alpine", "base"]
+    assert [i.keyword for i in doc.instructions] == ["FROM", "COPY", "RUN", "RUN", "FROM"]
+    assert doc.instructions[1].span == Span(2, 1, 4, 4)
+
+
+def test_lowercase_crlf_and_indentation() -> None:
+    doc = parse("Dockerfile", "from alpine:3 as Base\r\n  FROM base\r\n")
+    assert [(f.image, f.alias) for f in doc.froms] == [("alpine:3", "Base"), ("base", None)]
+    assert doc.froms[0].image_span == Span(1, 6, 1, 14)
+    assert doc.froms[1].image_span == Span(2, 8, 2, 12)
+
+
+def test_image_span_in_utf16_columns() -> None:
+    (f,) = froms("FROM --platform=linux/amd64 😀/x:1 AS é\n")
+    assert f.span == Span(1, 29, 1, 35)  # 😀 is two UTF-16 units
+    assert f.data["image_valid"] is False
+
+
+def test_image_equal_to_flag_text_is_located_after_the_flag() -> None:
+    (f,) = froms("FROM --platform=linux linux\n")
+    assert f.span == Span(1, 23, 1, 28)
+
+
+def test_missing_from_and_empty_from() -> None:
+    doc = df("RUN echo hi\n")
+    (d,) = doc.diagnostics
+    assert (d.code, d.level, d.span) == ("parse-error", Level.WARNING, Span(1, 1, 1, 12))
+    doc = df("FROM\nFROM --platform=x\n")
+    assert [(d.code, d.level, d.span) for d in doc.diagnostics] == [
+        ("parse-error", Level.ERROR, Span(1, 1, 1, 5)),
+        ("parse-error", Level.ERROR, Span(2, 1, 2, 18)),
+    ]
+    assert "without an image" in doc.diagnostics[0].message
+    assert df("# only a comment\n\n").diagnostics == []
+
+
+def test_trailing_continuation_at_end_of_file() -> None:
+    doc = df("FROM alpine \\\n")
+    assert [f.image for f in doc.froms] == ["alpine"]

@@ -1,0 +1,369 @@
+"""YAML reading: node spans, multi-document streams, List kinds, kustomizations, templates
+(Helm vs GitHub `${{ }}` vs `{{ }}` that is data), invalid YAML, anchors and merge keys, and
+the limits that keep hostile YAML from hanging or crashing a scan."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from scanner.model import Diagnostic, Fact, Level, Span
+from scanner.parsers.yaml import YamlError, compose_all, compose_json, looks_like_go_template
+from scanner.scan import facts_for
+from scanner.source import SourceFile, classify
+
+
+def scan_text(path: str, text: str) -> tuple[list[Fact], list[Diagnostic]]:
+    kind = classify(path)
+    assert kind is not None
+    diags: list[Diagnostic] = []
+    facts = facts_for(SourceFile(path, "/nonexistent/" + path, kind), text, diags)
+    return facts, diags
+
+
+def dd(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+# ---------------------------------------------------------------- nodes and spans
+
+
+def test_node_spans_are_exact() -> None:
+    (doc,) = compose_all("metadata:\n  name: web\n  labels: {app: web}\n")
+    assert doc is not None
+    meta = doc.get("metadata")
+    assert meta is not None
+    k, v = meta.get_pair("name") or (None, None)
+    assert k is not None and v is not None
+    assert (k.span, v.span) == (Span(2, 3, 2, 7), Span(2, 9, 2, 12))
+    labels = meta.get("labels")
+    assert labels is not None and labels.span == Span(3, 11, 3, 21)
+    assert labels.to_python() == {"app": "web"}
+
+
+def test_utf16_columns() -> None:
+    (doc,) = compose_all('a: "é😀"\nb: x\nc: 😀x # ü\n')
+    assert doc is not None
+    assert doc.get("a").span == Span(1, 4, 1, 9)  # type: ignore[union-attr]
+    assert doc.get("c").span == Span(3, 4, 3, 7)  # type: ignore[union-attr]
+
+
+def test_scalar_types_follow_yaml_1_2() -> None:
+    (doc,) = compose_all("a: 1\nb: 1.5\nc: true\nd: null\ne: yes\nf: '1'\ng: 0x1F\nh: on\n")
+    assert doc is not None
+    assert doc.to_python() == {
+        "a": 1, "b": 1.5, "c": True, "d": None, "e": "yes", "f": "1", "g": 31, "h": "on",
+    }
+
+
+def test_anchors_and_merge_keys() -> None:
+    (doc,) = compose_all(
+        dd(
+            """
+            base: &base
+              image: nginx:1.25
+              labels: {team: web}
+            c1:
+              <<: *base
+              name: one
+            c2:
+              <<: [*base]
+              image: nginx:1.26
+            """
+        )
+    )
+    assert doc is not None
+    c1 = doc.get("c1")
+    c2 = doc.get("c2")
+    assert c1 is not None and c2 is not None
+    assert c1.to_python() == {"image": "nginx:1.25", "labels": {"team": "web"}, "name": "one"}
+    assert c2.to_python()["image"] == "nginx:1.26"  # explicit keys win over merged ones
+    # merged keys are found where they are written (in the anchored map)
+    assert c1.get_pair("image")[1].span == Span(2, 10, 2, 20)  # type: ignore[index]
+    assert [k.raw.value for k, _ in c1.items()] == ["image", "labels", "name"]
+
+
+def test_application_tags_are_inert() -> None:
+    (doc,) = compose_all("a: !!python/object/apply:os.system ['echo pwned']\nb: !Ref X\n")
+    assert doc is not None
+    assert doc.to_python() == {"a": ["echo pwned"], "b": "X"}
+
+
+def test_invalid_yaml_error_is_located() -> None:
+    with pytest.raises(YamlError) as e:
+        compose_all("a: 1\nb: [1, 2\nc: 3\n")
+    assert e.value.span.start_line == 3
+
+
+def test_compose_json_keeps_columns_with_tabs() -> None:
+    node = compose_json("x.json", '{\n\t"a": {"b": 1}\n}')
+    assert node is not None
+    assert node.get("a").span == Span(2, 7, 2, 15)  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- manifests in a scan
+
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx:1.25
+"""
+
+
+def test_multi_document_stream() -> None:
+    text = "---\n" + DEPLOY + "---\n# just a comment\n---\napiVersion: v1\nkind: Service\n" + (
+        "metadata:\n  name: web\n...\n"
+    )
+    facts, diags = scan_text("k8s/app.yaml", text)
+    assert diags == []
+    objs = [f for f in facts if f.kind == "k8s.object"]
+    assert [f.target for f in objs] == ["Deployment/shop/web", "Service/web"]
+    assert objs[1].span == Span(17, 7, 17, 14)  # `Service`, after an empty document
+
+
+def test_list_kind_items_are_objects() -> None:
+    text = dd(
+        """
+        apiVersion: v1
+        kind: List
+        items:
+          - apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: a}
+          - apiVersion: apps/v1
+            kind: DeploymentList
+            items:
+              - apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: nested}
+          - not-a-manifest
+        """
+    )
+    facts, diags = scan_text("list.yaml", text)
+    assert diags == []
+    assert [f.target for f in facts if f.kind == "k8s.object"] == [
+        "ConfigMap/a",
+        "Deployment/nested",
+    ]
+
+
+def test_kustomization() -> None:
+    text = dd(
+        """
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources:
+          - deployment.yaml
+          - ../base
+        images:
+          - name: nginx
+            newTag: "1.25"
+        """
+    )
+    facts, diags = scan_text("overlays/prod/kustomization.yaml", text)
+    assert diags == []
+    (k,) = [f for f in facts if f.kind == "k8s.kustomization"]
+    assert k.data["resources"] == ["deployment.yaml", "../base"]
+    assert k.data["images"] == [{"name": "nginx", "newTag": "1.25"}]
+    assert k.span == Span(2, 7, 2, 20)
+
+
+# ---------------------------------------------------------------- templates
+
+
+HELM = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "chart.fullname" . }}
+  labels:
+    {{- include "chart.labels" . | nindent 4 }}
+spec:
+  template:
+    spec:
+      containers:
+        - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+"""
+
+
+def test_helm_template_is_a_note_not_a_parse_error() -> None:
+    facts, diags = scan_text("charts/web/templates/deployment.yaml", HELM)
+    assert facts == []
+    (d,) = diags
+    assert (d.code, d.level) == ("not-scanned-template", Level.NOTE)
+    assert d.span == Span(1, 1, 1, 20)  # the first line
+
+
+def test_helm_template_that_happens_to_be_valid_yaml_is_still_a_template() -> None:
+    # every action quoted: valid YAML, but Helm's built-ins give it away
+    text = dd(
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: "{{ .Release.Name }}-config"
+        data:
+          a: "1"
+        """
+    )
+    facts, diags = scan_text("templates/cm.yaml", text)
+    assert facts == [] and [d.code for d in diags] == ["not-scanned-template"]
+    # unquoted `{{ x }}` is read by YAML as a nested flow mapping: a template too
+    _, diags2 = scan_text("t.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ x }}\n")
+    assert [d.code for d in diags2] == ["not-scanned-template"]
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        # ArgoCD ApplicationSet parameters, quoted and plain
+        "  template:\n    metadata:\n      name: '{{.cluster}}-app'\n"
+        "    spec:\n      path: apps/{{.path.basename}}\n",
+        # Prometheus / Alertmanager templates in a block scalar of a ConfigMap
+        "data:\n  alerts.yml: |\n    {{ range .Alerts }}\n    summary: {{ $labels.instance }}\n"
+        "    {{ end }}\n",
+        # a config file template for another tool, in a literal block
+        "data:\n  config.yaml: |\n    project: {{PROJECT_ID}}\n",
+    ],
+)
+def test_braces_that_are_data_do_not_make_a_template(snippet: str) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n" + snippet
+    assert not looks_like_go_template(text)
+    facts, diags = scan_text("cm.yaml", text)
+    assert diags == []
+    assert [f.target for f in facts if f.kind == "k8s.object"] == ["ConfigMap/x"]
+
+
+def test_github_expressions_are_not_templates() -> None:
+    wf = dd(
+        """
+        on: push
+        jobs:
+          build:
+            runs-on: ${{ matrix.os }}
+            steps:
+              - uses: actions/checkout@v4
+                with:
+                  ref: ${{ github.head_ref }}
+              - run: echo "${{ format('{{0}}', github.sha) }}"
+        """
+    )
+    assert not looks_like_go_template(wf)
+    facts, diags = scan_text(".github/workflows/ci.yml", wf)
+    assert diags == []
+    assert any(f.kind == "gha.step_uses" for f in facts)
+
+
+# ---------------------------------------------------------------- invalid and other YAML
+
+
+def test_invalid_manifest_is_a_located_parse_error() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   bad: indent\n"
+    facts, diags = scan_text("cm.yaml", text)
+    assert facts == []
+    (d,) = diags
+    assert (d.code, d.level, d.path) == ("parse-error", Level.ERROR, "cm.yaml")
+    assert d.span == Span(5, 7, 5, 8)
+    assert d.message.startswith("invalid YAML:")
+
+
+def test_invalid_workflow_is_a_located_parse_error() -> None:
+    _, diags = scan_text(".github/workflows/ci.yml", "on: push\njobs:\n  a: [\n\n")
+    (d,) = diags
+    assert (d.code, d.span) == ("parse-error", Span(3, 6, 3, 7))  # the unclosed `[`
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("a: [", Span(1, 4, 1, 5)),
+        ('a: "unterminated\n\n', Span(1, 4, 1, 5)),
+        ("a: [é😀, [1\n", Span(1, 10, 1, 11)),  # the inner `[`, after a two-unit 😀
+        ("a: 1\n  b: 2\n", Span(2, 4, 2, 5)),
+    ],
+)
+def test_yaml_error_locations(text: str, span: Span) -> None:
+    with pytest.raises(YamlError) as e:
+        compose_all(text)
+    assert e.value.span == span
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "key: value\nlist: [1, 2]\n",
+        "not: [valid yaml\n",  # broken, but not a manifest: none of tether's business
+        "{{ .Values.x }}\n",
+        "",
+    ],
+)
+def test_other_yaml_is_ignored_quietly(text: str) -> None:
+    facts, diags = scan_text("config/app.yaml", text)
+    assert (facts, diags) == ([], [])
+
+
+def test_yaml_that_mentions_apiversion_but_is_no_manifest() -> None:
+    facts, diags = scan_text("values.yaml", "docs: the apiVersion and kind fields\nx: 1\n")
+    assert (facts, diags) == ([], [])
+
+
+# ---------------------------------------------------------------- hostile input
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata:", "  name: x", "data:"]
+    lines.append("  a0: &a0 [x, x, x, x, x, x, x, x, x, x]")
+    for i in range(1, 10):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    facts, diags = scan_text("bomb.yaml", "\n".join(lines) + "\n")
+    assert facts == []
+    (d,) = diags
+    assert d.code == "parse-error" and "aliases expand" in d.message
+
+
+def test_recursive_alias_is_refused() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: &a\n    self: *a\n"
+    facts, diags = scan_text("rec.yaml", text)
+    assert facts == []
+    (d,) = diags
+    assert d.code == "parse-error" and "recursive alias" in d.message
+    assert d.span == Span(5, 11, 5, 12)
+
+
+def test_modest_alias_use_is_fine() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: &l {a: b}\n" + (
+        "data: {x: *l, y: *l}\n"
+    )
+    facts, diags = scan_text("ok.yaml", text)
+    assert diags == [] and len(facts) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a: " + "[" * 50_000 + "]" * 50_000,  # libyaml's composer would overflow the C stack
+        "a:\n" + "- " * 50_000 + "x",
+    ],
+)
+def test_deep_nesting_is_refused_not_a_crash(body: str) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\n" + body + "\n"
+    facts, diags = scan_text("deep.yaml", text)
+    assert facts == []
+    (d,) = diags
+    assert d.code == "parse-error" and "nesting deeper" in d.message
+
+
+def test_reasonable_nesting_is_fine() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: " + "[" * 60 + "]" * 60
+    facts, diags = scan_text("ok.yaml", text + "\n")
+    assert diags == [] and len(facts) == 1
