@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .config import RepoConfig
 from .facts import dockerfile as docker_facts
@@ -17,13 +18,14 @@ from .model import Diagnostic, Fact, Level, Report, Span, Timings
 from .parsers import dockerfile as docker_parser
 from .parsers import terraform as tf_parser
 from .parsers.text import LineIndex, decode
-from .parsers.yaml import YamlError, compose_all, looks_like_go_template
+from .parsers.yaml import YamlError, compose_each, looks_like_go_template
 from .policy import baseline as baseline_mod
 from .policy import engine
 from .policy.rules import Rule, load_rules
 from .source import SourceFile, read, walk
 
 T = TypeVar("T")
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomization")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ def _yaml_facts(
         if cfn is not None:
             out.append(_presence(sf.path, text, (cfn, "iac")))
             return
-        if "apiVersion" not in text or "kind" not in text:
+        if ("apiVersion" not in text or "kind" not in text) and posixpath.basename(
+            sf.path
+        ).lower() not in _KUSTOMIZATION_NAMES:
             return  # not a manifest: other YAML is none of tether's business
     is_template = looks_like_go_template(text)
     if is_template and kind == "yaml":
@@ -84,17 +88,23 @@ def _yaml_facts(
             )
         )
         return
+    docs: list[Any] = []
+    errors: list[YamlError] = []
     try:
-        docs = _timed(timings, lambda: compose_all(text))
-    except YamlError as e:
+        docs, errors = _timed(timings, lambda: compose_each(text))
+    except YamlError as err:
+        errors = [err]
+    for e in errors:
         diags.append(
             Diagnostic(sf.path, e.span, "parse-error", f"invalid YAML: {e.message}", Level.ERROR)
         )
-        return
+    kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
     for i, doc in enumerate(docs):
         if doc is None:
             continue
-        if kind == "gha-workflow":
+        if kustomization and not kubernetes.is_manifest(doc):
+            out.extend(kubernetes.extract_kustomization(sf.path, doc))
+        elif kind == "gha-workflow":
             out.extend(github_actions.extract_workflow(sf.path, doc, text.split("\n")))
         elif kind == "gha-action":
             out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
@@ -157,10 +167,12 @@ def collect(
         try:
             text = decode(data)
         except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
             diags.append(
                 Diagnostic(
                     sf.path,
-                    Span(1, 1, 1, 1),
+                    Span(line, col, line, col + 1),
                     "unreadable",
                     f"not UTF-8 text (byte {e.start}); not scanned",
                     Level.ERROR,

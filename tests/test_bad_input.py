@@ -68,8 +68,8 @@ def _bad_files(marker: Path) -> dict[str, tuple[str, int]]:
         # Dockerfiles
         "svc/Dockerfile": ("RUN echo no FROM here\n", 1),
         "svc2/Dockerfile": ("FROM\nRUN x\n", 1),
-        # unreadable
-        "latin1/Dockerfile": ("FROM alpine\nLABEL x=caf\udce9\n", 1),
+        # unreadable (located at the first bad byte)
+        "latin1/Dockerfile": ("FROM alpine\nLABEL x=caf\udce9\n", 2),
         "big/main.tf": ("# " + "x" * 5000 + "\n", 1),
         # things that would run code if anything here were executed
         "exec/evil.yaml": (
@@ -184,3 +184,45 @@ def test_scanning_an_empty_or_odd_repo(make_repo: MakeRepo) -> None:
     assert report.findings == []
     # an empty .tf.json is not valid JSON: the one thing worth saying about this repo
     assert [(d.path, d.code) for d in report.diagnostics] == [("x.tf.json", "parse-error")]
+
+
+def test_one_broken_document_costs_only_that_document(tmp_path: Path) -> None:
+    from scanner import scan
+    from scanner.config import RepoConfig
+
+    (tmp_path / "multi.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
+        "    - {name: c, image: quay.io/x/a:1}\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata: [broken\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  containers:\n"
+        "    - {name: c, image: quay.io/x/c:1}\n"
+    )
+    report = scan(tmp_path, config=RepoConfig())
+    assert [(d.code, d.span.start_line) for d in report.diagnostics] == [("parse-error", 11)]
+    k = [(f.rule_id, f.span.start_line) for f in report.findings if f.rule_id == "K8S001"]
+    assert k == [("K8S001", 6), ("K8S001", 16)]
+
+
+def test_kustomization_without_api_version_is_recognised(tmp_path: Path) -> None:
+    from scanner.model import Timings
+    from scanner.scan import collect
+
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [deploy.yaml]\nimages:\n  - name: app\n    newTag: '1.2'\n"
+    )
+    facts, diags = collect(tmp_path, [], Timings())
+    assert not diags
+    assert [(f.kind, f.data["resources"]) for f in facts] == [
+        ("k8s.kustomization", ["deploy.yaml"])
+    ]
+
+
+def test_non_utf8_diagnostic_points_at_the_bad_byte(tmp_path: Path) -> None:
+    from scanner.model import Timings
+    from scanner.scan import collect
+
+    (tmp_path / "main.tf").write_bytes(b'# ok\nvariable "x" { default = "caf\xe9" }\n')
+    _, diags = collect(tmp_path, [], Timings())
+    assert [(d.code, d.span.start_line, d.span.start_col) for d in diags] == [
+        ("unreadable", 2, 30)
+    ]

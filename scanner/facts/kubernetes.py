@@ -126,19 +126,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         )
     )
     if kind == "Kustomization" or (api_version or "").startswith("kustomize.config.k8s.io"):
-        imgs = obj.get("images")
-        facts.append(
-            Fact(
-                "k8s.kustomization",
-                path,
-                obj.span if kind_n is None else kind_n.span,
-                target,
-                {
-                    "resources": _str_list(obj.get("resources")),
-                    "images": imgs.to_python() if imgs is not None else [],
-                },
-            )
-        )
+        facts.extend(extract_kustomization(path, obj, target))
         return
     tpl_path = _POD_TEMPLATE.get(kind)
     if tpl_path is None:
@@ -219,6 +207,27 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
 
 def _python(node: Node | None) -> Any:
     return node.to_python() if node is not None else None
+
+
+def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -> list[Fact]:
+    """A kustomization, with or without apiVersion/kind (kustomize accepts both)."""
+    if not obj.is_map:
+        return []
+    kind_n = obj.get("kind")
+    imgs = obj.get("images")
+    images = imgs.to_python() if imgs is not None else []
+    return [
+        Fact(
+            "k8s.kustomization",
+            path,
+            kind_n.span if kind_n is not None else obj.span,
+            target,
+            {
+                "resources": _str_list(obj.get("resources")),
+                "images": images if isinstance(images, list) else [],
+            },
+        )
+    ]
 
 
 def _str_list(node: Node | None) -> list[str]:

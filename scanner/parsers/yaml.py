@@ -222,6 +222,40 @@ def compose_all(text: str) -> list[Node | None]:
     return [Node(r, index) if r is not None else None for r in raws]
 
 
+_DOC_START = re.compile(r"^---(?=[ \t]|$)", re.MULTILINE)
+
+
+def compose_each(text: str) -> tuple[list[Node | None], list[YamlError]]:
+    """Like compose_all, but one broken document of a multi-document stream costs only that
+    document: on error the stream is split at `---` lines and each part composed on its own
+    (padded with blank lines so positions stay those of the whole file)."""
+    try:
+        return compose_all(text), []
+    except YamlError as e:
+        whole = e
+        starts = [m.start() for m in _DOC_START.finditer(text)]
+        if not starts:
+            raise
+    bounds = ([0] if starts[0] != 0 else []) + starts + [len(text)]
+    docs: list[Node | None] = []
+    errors: list[YamlError] = []
+    index = LineIndex(text)
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        chunk = text[a:b]
+        if not chunk.strip() or not chunk.strip().strip("-").strip():
+            continue
+        padded = "\n" * text.count("\n", 0, a) + chunk
+        try:
+            raws = _compose_cached(padded)
+        except YamlError as e:
+            errors.append(e)
+            continue
+        docs.extend(Node(r, index) if r is not None else None for r in raws)
+    if not errors:  # the split parts compose; the whole failed for another reason
+        errors.append(whole)
+    return docs, errors
+
+
 @lru_cache(maxsize=2)
 def _compose_cached(text: str) -> tuple[Any, ...]:
     # the template check composes a file that the scan then composes again: keep the last few
@@ -328,15 +362,17 @@ def _check_aliases(root: Any, text: str) -> None:
         if key in sizes:
             continue
         if key in on_path:
-            raise YamlError("recursive alias (a node contains itself); not scanned",
-                            _mark_span(node, text))
+            raise YamlError(
+                "recursive alias (a node contains itself); not scanned", _mark_span(node, text)
+            )
         on_path.add(key)
         distinct += 1
         stack.append((node, True))
         for k in _children(node):
             if id(k) in on_path:
-                raise YamlError("recursive alias (a node contains itself); not scanned",
-                                _mark_span(k, text))
+                raise YamlError(
+                    "recursive alias (a node contains itself); not scanned", _mark_span(k, text)
+                )
             if id(k) not in sizes:
                 stack.append((k, False))
     if sizes[id(root)] - distinct > MAX_ALIAS_EXPANSION:
