@@ -192,15 +192,15 @@ def test_one_broken_document_costs_only_that_document(tmp_path: Path) -> None:
 
     (tmp_path / "multi.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
-        "    - {name: c, image: quay.io/x/a:1}\n"
+        "    - {name: c, image: \"quay.io/x/a:1\"}\n"
         "---\napiVersion: v1\nkind: Pod\nmetadata: [broken\n"
         "---\napiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  containers:\n"
-        "    - {name: c, image: quay.io/x/c:1}\n"
+        "    - {name: c, image: \"quay.io/x/c:1\"}\n"
     )
     report = scan(tmp_path, config=RepoConfig())
-    assert [(d.code, d.span.start_line) for d in report.diagnostics] == [("parse-error", 11)]
+    assert [(d.code, d.span.start_line) for d in report.diagnostics] == [("parse-error", 10)]
     k = [(f.rule_id, f.span.start_line) for f in report.findings if f.rule_id == "K8S001"]
-    assert k == [("K8S001", 6), ("K8S001", 16)]
+    assert k == [("K8S001", 6), ("K8S001", 17)]
 
 
 def test_kustomization_without_api_version_is_recognised(tmp_path: Path) -> None:
