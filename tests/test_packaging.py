@@ -68,7 +68,10 @@ def test_installed_wheel_scans_example_from_elsewhere(wheel: Path, tmp_path: Pat
     ).stdout.strip()
     deps = [p for p in sys.path if p.endswith("site-packages")]
     Path(site, "_deps.pth").write_text("\n".join(deps) + "\n")
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
+        check=True,
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
         [str(env_dir / "bin" / "tether"), "scan", str(EXAMPLES / "acme-payments")],
