@@ -107,6 +107,14 @@ def main() -> None:
     help="SARIF runAutomationDetails category (one per configuration you upload).",
 )
 @click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parse in N worker processes (default: one per CPU when the repository is "
+    "large enough to gain; 1: no workers).",
+)
 @click.option("--timings", is_flag=True, help="Print where the time went.")
 @click.option("--color/--no-color", default=None, help="Colour the console output.")
 def scan_cmd(
@@ -122,6 +130,7 @@ def scan_cmd(
     excludes: tuple[str, ...],
     category: str,
     no_config: bool,
+    jobs: int | None,
     timings: bool,
     color: bool | None,
 ) -> None:
@@ -130,7 +139,7 @@ def scan_cmd(
         config = RepoConfig() if no_config else discover(path)
         report = scan(
             path,
-            ScanOptions(baselines=baselines, rule_dirs=rule_dirs, excludes=excludes),
+            ScanOptions(baselines=baselines, rule_dirs=rule_dirs, excludes=excludes, jobs=jobs),
             config=config,
         )
     except ConfigError as e:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import parallel
 from .config import RepoConfig
 from .facts import dockerfile as docker_facts
 from .facts import github_actions, kubernetes, presence
@@ -34,6 +35,7 @@ class ScanOptions:
     rule_dirs: Sequence[Path] = ()  # extra rule directories, beside the embedded ones
     excludes: Sequence[str] = ()
     today: dt.date = field(default_factory=dt.date.today)
+    jobs: int | None = None  # parse workers; None: one per CPU where it pays, 1: serial
 
 
 def embedded_rules_dir() -> Path:
@@ -144,19 +146,10 @@ def facts_for(
     return out
 
 
-def collect(
-    root: Path, excludes: Sequence[str], timings: Timings
-) -> tuple[list[Fact], list[Diagnostic]]:
+def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact], list[Diagnostic]]:
+    """Read, parse and observe files, in order."""
     facts: list[Fact] = []
     diags: list[Diagnostic] = []
-    t0 = time.perf_counter()
-    files: list[SourceFile] = []
-    for item in walk(root, tuple(excludes)):
-        if isinstance(item, Diagnostic):
-            diags.append(item)
-        else:
-            files.append(item)
-    timings.discover = time.perf_counter() - t0
     for sf in files:
         data = read(sf)
         if isinstance(data, Diagnostic):
@@ -197,6 +190,24 @@ def collect(
     return facts, diags
 
 
+def collect(
+    root: Path, excludes: Sequence[str], timings: Timings, jobs: int | None = None
+) -> tuple[list[Fact], list[Diagnostic]]:
+    """Facts and diagnostics of every file under root, in path order. Files are parsed in
+    `jobs` worker processes where that pays (see parallel.py); results are identical."""
+    diags: list[Diagnostic] = []
+    t0 = time.perf_counter()
+    files: list[SourceFile] = []
+    for item in walk(root, tuple(excludes)):
+        if isinstance(item, Diagnostic):
+            diags.append(item)
+        else:
+            files.append(item)
+    timings.discover = time.perf_counter() - t0
+    facts, more = parallel.run(files, _observe, timings, jobs)
+    return facts, diags + more
+
+
 def scan(
     root: Path,
     options: ScanOptions | None = None,
@@ -213,7 +224,7 @@ def scan(
     rule_dirs = [embedded_rules_dir(), *cfg.rule_dirs, *opts.rule_dirs]
     rules: dict[str, Rule] = load_rules(rule_dirs)
     timings = Timings(load=clock() - start)
-    facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings)
+    facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings, opts.jobs)
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(facts, rules, baseline, opts.today)
     timings.policy = clock() - t

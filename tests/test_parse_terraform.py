@@ -761,3 +761,12 @@ def test_oracle_fixture_values_are_the_expected_ones() -> None:
     gcp = _tether_view("gcp.tf", FIXTURES["gcp.tf"])
     assert gcp["providers"]["legacy"] == "~> 1.2"
     assert gcp["tags"]["google_storage_bucket.b"] is None  # a list is not a tags map
+
+
+def test_a_file_that_parses_to_nothing_still_gets_a_located_diagnostic() -> None:
+    """An unclosed first block makes tree-sitter's root an ERROR node with no error inside."""
+    doc = parse_native("b.tf", '\n\nresource "x" "y" {\n  a = \n')
+    assert [(d.code, d.span.start_line, d.span.start_col) for d in doc.diagnostics] == [
+        ("parse-error", 3, 1)
+    ]
+    assert "resource \"x\" \"y\" {" in doc.diagnostics[0].message

@@ -44,8 +44,12 @@ def provider_source(local_name: str, source: str | None) -> dict[str, Any]:
     elif len(parts) == 1:  # a bare type, like an implied source, is in hashicorp/
         host, ns, typ = DEFAULT_REGISTRY, "hashicorp", parts[0]
     else:  # not a valid address: kept as written so that no baseline entry matches it
-        return {"source": raw.strip().lower(), "hostname": DEFAULT_REGISTRY, "namespace": "",
-                "type": parts[-1]}
+        return {
+            "source": raw.strip().lower(),
+            "hostname": DEFAULT_REGISTRY,
+            "namespace": "",
+            "type": parts[-1],
+        }
     short = f"{ns}/{typ}" if host == DEFAULT_REGISTRY else f"{host}/{ns}/{typ}"
     return {"source": short, "hostname": host, "namespace": ns, "type": typ}
 
@@ -68,8 +72,10 @@ def module_source(source: str) -> dict[str, Any]:
     ref_m = re.search(r"[?&]ref=([^&]+)", s)
     if ref_m:
         info["git_ref"] = ref_m.group(1)
-    if s.startswith("git::") or s.startswith("git@") or re.match(
-        r"^(github\.com|bitbucket\.org|gitlab\.com)/", s
+    if (
+        s.startswith("git::")
+        or s.startswith("git@")
+        or re.match(r"^(github\.com|bitbucket\.org|gitlab\.com)/", s)
     ):
         info["source_type"] = "git"
         info["git_repo"] = _git_repo(re.sub(r"^git::", "", s))
@@ -185,9 +191,7 @@ def _module(path: str, module_dir: str, b: Block) -> Fact | None:
         "version": _str(ver),
         "module_dir": module_dir,
     }
-    data.update(
-        module_source(source) if source is not None else module_source("")
-    )
+    data.update(module_source(source) if source is not None else module_source(""))
     if source is None:
         data["source_type"] = "unknown"
     if data["source_type"] == "registry":
@@ -200,9 +204,7 @@ def _module(path: str, module_dir: str, b: Block) -> Fact | None:
     if src is not None:
         spans["source"] = src.span
     spans["version"] = ver.span if ver is not None else (src.span if src else b.header_span)
-    return Fact(
-        "tf.module_call", path, b.header_span, f"{module_dir}:module.{name}", data, spans
-    )
+    return Fact("tf.module_call", path, b.header_span, f"{module_dir}:module.{name}", data, spans)
 
 
 def _resource(path: str, module_dir: str, b: Block) -> Fact:
@@ -218,7 +220,8 @@ def _resource(path: str, module_dir: str, b: Block) -> Fact:
         "provider_ref": _raw(prov),
         "has_tags": tags is not None,
         "tags_known": tags is not None and isinstance(tags.value, dict),
-        "tags": to_json_value(tags.value) if tags is not None and isinstance(tags.value, dict)
+        "tags": to_json_value(tags.value)
+        if tags is not None and isinstance(tags.value, dict)
         else None,
         "module_dir": module_dir,
     }
@@ -254,7 +257,7 @@ def _provider(path: str, module_dir: str, b: Block) -> Fact:
 def extract(doc: TerraformDocument) -> list[Fact]:
     module_dir = posixpath.dirname(doc.path) or "."
     facts: list[Fact] = []
-    for b in doc.blocks:
+    for b in doc.blocks_of("resource", "module", "terraform", "provider"):
         if b.has_error:
             continue  # reported as a diagnostic; a half-parsed block would mislead rules
         t = b.type

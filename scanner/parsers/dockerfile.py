@@ -17,8 +17,10 @@ from ..model import Diagnostic, Level, Span
 from .text import LineIndex
 
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}"
-                  r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 # `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'` (BuildKit heredocs; `<<<` is a shell herestring)
 _HEREDOC = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2(?!<)")
 _HEREDOC_KEYWORDS = ("RUN", "COPY", "ADD")
@@ -221,15 +223,25 @@ def parse(path: str, text: str) -> DockerfileDocument:
             froms_line = _from(ins, global_args, len(froms))
             if froms_line is None:
                 diags.append(
-                    Diagnostic(path, ins.span, "parse-error",
-                               "FROM without an image reference", Level.ERROR)
+                    Diagnostic(
+                        path,
+                        ins.span,
+                        "parse-error",
+                        "FROM without an image reference",
+                        Level.ERROR,
+                    )
                 )
             else:
                 froms.append(froms_line)
     if not seen_from and instructions:
         diags.append(
-            Diagnostic(path, instructions[0].span, "parse-error",
-                       "Dockerfile has no FROM instruction", Level.WARNING)
+            Diagnostic(
+                path,
+                instructions[0].span,
+                "parse-error",
+                "Dockerfile has no FROM instruction",
+                Level.WARNING,
+            )
         )
     return DockerfileDocument(path, instructions, froms, diags)
 

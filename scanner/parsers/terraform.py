@@ -15,9 +15,11 @@ import bisect
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
+
+import tree_sitter
+import tree_sitter_hcl
 
 from ..model import Diagnostic, Level, Span
 from .text import LineIndex
@@ -42,27 +44,45 @@ class Unknown:
         return hash(self.text)
 
 
-class Attribute:
-    """`name = value`. The value is converted on first access: most attributes of a large
-    module are never read by a rule."""
+SpanSource = Callable[[], tuple[Span, ...]]
 
-    __slots__ = ("_item_spans", "_value", "_valuer", "key_span", "name", "span", "value_span")
+
+class Attribute:
+    """`name = value`. Value and spans are computed on first access: most attributes of a
+    large module are never read by any rule."""
+
+    __slots__ = ("_item_spans", "_spans", "_spanner", "_value", "_valuer", "name")
 
     def __init__(
         self,
         name: str,
-        span: Span,
-        key_span: Span,
-        value_span: Span,
+        spanner: SpanSource,  # -> (whole `name = value`, key, value)
         valuer: Callable[[], tuple[Any, dict[str, Span]]],
     ) -> None:
         self.name = name
-        self.span = span  # the whole `name = value`
-        self.key_span = key_span
-        self.value_span = value_span
+        self._spanner = spanner
+        self._spans: tuple[Span, ...] | None = None
         self._valuer = valuer
         self._value: Any = _UNSET
         self._item_spans: dict[str, Span] = {}
+
+    def _span(self, i: int) -> Span:
+        if self._spans is None:
+            self._spans = self._spanner()
+        return self._spans[i]
+
+    @property
+    def span(self) -> Span:
+        """The whole `name = value`."""
+        return self._span(0)
+
+    @property
+    def key_span(self) -> Span:
+        return self._span(1)
+
+    @property
+    def value_span(self) -> Span:
+        return self._span(2)
 
     def _load(self) -> None:
         if self._value is _UNSET:
@@ -84,45 +104,109 @@ class Attribute:
 _UNSET = object()
 
 
-@dataclass(slots=True)
 class Block:
-    type: str
-    labels: tuple[str, ...]
-    span: Span
-    header_span: Span  # `type "label" "label"`, where findings about the block point
-    _attrs: dict[str, Attribute] | None
-    _blocks: list[Block] | None
-    _loader: Any = None  # callable filling _attrs/_blocks on first use
-    has_error: bool = False
+    """`type "label" ... { body }`, its body loaded on first use."""
 
-    def _load(self) -> None:
-        if self._attrs is None:
+    __slots__ = (
+        "_attrs",
+        "_blocks",
+        "_finder",
+        "_found",
+        "_loader",
+        "_spans",
+        "_spanner",
+        "has_error",
+        "labels",
+        "type",
+    )
+
+    def __init__(
+        self,
+        type_: str,
+        labels: tuple[str, ...],
+        spanner: SpanSource,  # -> (whole block, header `type "label" "label"`)
+        loader: Callable[[], tuple[dict[str, Attribute], list[Block]]],
+        has_error: bool = False,
+        finder: Callable[[str], Attribute | None] | None = None,
+    ) -> None:
+        self.type = type_
+        self.labels = labels
+        self.has_error = has_error
+        self._spanner = spanner
+        self._spans: tuple[Span, ...] | None = None
+        self._loader = loader
+        self._attrs: dict[str, Attribute] | None = None
+        self._blocks: list[Block] | None = None
+        self._finder = finder  # one attribute without loading the whole body
+        self._found: dict[str, Attribute | None] = {}
+
+    def _span(self, i: int) -> Span:
+        if self._spans is None:
+            self._spans = self._spanner()
+        return self._spans[i]
+
+    @property
+    def span(self) -> Span:
+        return self._span(0)
+
+    @property
+    def header_span(self) -> Span:
+        """`type "label" "label"`: where findings about the block point."""
+        return self._span(1)
+
+    def _load(self) -> tuple[dict[str, Attribute], list[Block]]:
+        if self._attrs is None or self._blocks is None:
             self._attrs, self._blocks = self._loader()
+        return self._attrs, self._blocks
 
     @property
     def attributes(self) -> dict[str, Attribute]:
-        self._load()
-        assert self._attrs is not None
-        return self._attrs
+        return self._load()[0]
 
     def attr(self, name: str) -> Attribute | None:
-        return self.attributes.get(name)
+        if self._attrs is not None or self._finder is None:
+            return self._load()[0].get(name)
+        if name not in self._found:
+            self._found[name] = self._finder(name)
+        return self._found[name]
 
     @property
     def blocks(self) -> list[Block]:
-        self._load()
-        assert self._blocks is not None
-        return self._blocks
+        return self._load()[1]
 
     def blocks_of(self, type_: str) -> Iterator[Block]:
-        return (b for b in self.blocks if b.type == type_)
+        return (b for b in self._load()[1] if b.type == type_)
 
 
-@dataclass(slots=True)
 class TerraformDocument:
-    path: str
-    blocks: list[Block]
-    diagnostics: list[Diagnostic]
+    """A file's top-level blocks. Native-syntax documents build Block objects on demand:
+    `blocks_of("resource", "module")` never touches the hundreds of variables and outputs
+    of a large module."""
+
+    __slots__ = ("_blocks", "_select", "diagnostics", "path")
+
+    def __init__(
+        self,
+        path: str,
+        blocks: list[Block] | None,
+        diagnostics: list[Diagnostic],
+        select: Callable[[frozenset[str] | None], list[Block]] | None = None,
+    ) -> None:
+        self.path = path
+        self.diagnostics = diagnostics
+        self._blocks = blocks
+        self._select = select
+
+    @property
+    def blocks(self) -> list[Block]:
+        if self._blocks is None:
+            self._blocks = self._select(None) if self._select else []
+        return self._blocks
+
+    def blocks_of(self, *types: str) -> list[Block]:
+        if self._blocks is None and self._select is not None:
+            return self._select(frozenset(types))
+        return [b for b in self.blocks if b.type in types]
 
 
 # ---------------------------------------------------------------- native syntax (tree-sitter)
@@ -130,16 +214,11 @@ class TerraformDocument:
 
 @cache
 def _language() -> Any:
-    import tree_sitter
-    import tree_sitter_hcl
-
     return tree_sitter.Language(tree_sitter_hcl.language())
 
 
 @cache
 def _parser() -> Any:
-    import tree_sitter
-
     return tree_sitter.Parser(_language())
 
 
@@ -191,9 +270,7 @@ def _dedent_flush(content: str) -> str:
     lines = content.split("\n")
     indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip(" \t\r")]
     cut = min(indents, default=0)
-    return "\n".join(
-        ln[min(cut, len(ln) - len(ln.lstrip(" \t"))) :] for ln in lines
-    )
+    return "\n".join(ln[min(cut, len(ln) - len(ln.lstrip(" \t"))) :] for ln in lines)
 
 
 class _Native:
@@ -228,14 +305,36 @@ class _Native:
                 header_end = child.end_point
             elif t == "body":
                 body = child
-        header = self.index.span_from_bytes(node.start_point, header_end)
+        index = self.index
+
+        def spans() -> tuple[Span, ...]:
+            return (
+                index.span_from_bytes(node.start_point, node.end_point),
+                index.span_from_bytes(node.start_point, header_end),
+            )
 
         def load() -> tuple[dict[str, Attribute], list[Block]]:
             return self.body(body)
 
-        return Block(
-            type_, tuple(labels), self.span(node), header, None, None, load, node.has_error
-        )
+        def find(name: str) -> Attribute | None:
+            return self.find_attribute(body, name)
+
+        return Block(type_, tuple(labels), spans, load, node.has_error, find)
+
+    def find_attribute(self, body: Any, name: str) -> Attribute | None:
+        """The last attribute called `name` (as a body would map it), comparing key bytes
+        without converting anything else."""
+        if body is None:
+            return None
+        want = name.encode()
+        data = self.data
+        found = None
+        for child in body.children:
+            if child.type == "attribute":
+                key = child.child(0)
+                if key is not None and data[key.start_byte : key.end_byte] == want:
+                    found = child
+        return self.attribute(found) if found is not None else None
 
     def body(self, body: Any) -> tuple[dict[str, Attribute], list[Block]]:
         attrs: dict[str, Attribute] = {}
@@ -258,9 +357,7 @@ class _Native:
         key, expr = children[0], children[-1]
         return Attribute(
             self.text(key),
-            self.span(node),
-            self.span(key),
-            self.span(expr),
+            lambda: (self.span(node), self.span(key), self.span(expr)),
             lambda: self.value(expr),
         )
 
@@ -361,6 +458,25 @@ def _errors(conv: _Native, root: Any, limit: int = 5) -> list[Diagnostic]:
     """One located diagnostic for each of the first few top-level elements with a syntax
     error: a second error in the same block is usually a consequence of the first."""
     out: list[Diagnostic] = []
+    if root.is_error:
+        # nothing parsed at all (an unclosed first block, say): one error for the file, at the
+        # line where the construct tree-sitter could not finish begins
+        first = root.children[0] if root.child_count else root
+        snippet = conv.text(first if first is not root else root).split("\n", 1)[0]
+        if first is not root:
+            snippet = conv.data[first.start_byte :].split(b"\n", 1)[0].decode("utf-8", "replace")
+        snippet = snippet.strip()[:60]
+        start = conv.span(first)
+        return [
+            Diagnostic(
+                conv.path,
+                Span(start.start_line, start.start_col, start.start_line, start.start_col + 1),
+                "parse-error",
+                f"Terraform syntax error: cannot parse the construct starting {snippet!r} "
+                "(unclosed block or invalid syntax); not scanned",
+                Level.ERROR,
+            )
+        ]
     tops = [c for top in root.children for c in (top.children if top.type == "body" else (top,))]
     after_error = False
     for top in tops:
@@ -439,8 +555,10 @@ def _missing_span(conv: _Native, node: Any) -> Span:
 def _top_blocks(root: Any) -> Iterator[Any]:
     # comments before the first block are siblings of the body, not its children
     for top in root.children:
-        yield from (c for c in top.children if c.type == "block") if top.type == "body" else (
-            (top,) if top.type == "block" else ()
+        yield from (
+            (c for c in top.children if c.type == "block")
+            if top.type == "body"
+            else ((top,) if top.type == "block" else ())
         )
 
 
@@ -477,7 +595,6 @@ def _recover(data: bytes, root: Any) -> tuple[list[Any], list[Any]]:
     cleanly are kept; the text between them is split at top-level block headers and each
     piece parsed on its own, so the damage stays in the block that has it. Header-like
     lines inside heredoc bodies are not split at."""
-    import tree_sitter
 
     good = [b for b in _top_blocks(root) if not b.has_error]
     heredocs = _heredoc_bodies(data)
@@ -519,7 +636,7 @@ def parse_native(path: str, text: str) -> TerraformDocument:
     root = _parser().parse(data).root_node
     conv = _Native(path, data, LineIndex(text))
     if not root.has_error:
-        return TerraformDocument(path, [conv.block(b) for b in _top_blocks(root)], [])
+        return TerraformDocument(path, None, [], _selector(conv, list(_top_blocks(root))))
     nodes, pieces = _recover(data, root)
     diags: list[Diagnostic] = []
     for r in pieces:
@@ -527,7 +644,24 @@ def parse_native(path: str, text: str) -> TerraformDocument:
             diags.extend(_errors(conv, r, 5 - len(diags)))
     if not diags:  # the pieces parse where the whole did not
         diags = _errors(conv, root)
-    return TerraformDocument(path, [conv.block(b) for b in nodes], diags)
+    return TerraformDocument(path, None, diags, _selector(conv, list(nodes)))
+
+
+def _selector(conv: _Native, nodes: list[Any]) -> Callable[[frozenset[str] | None], list[Block]]:
+    data = conv.data
+
+    def select(types: frozenset[str] | None) -> list[Block]:
+        if types is None:
+            return [conv.block(n) for n in nodes]
+        wanted = {t.encode() for t in types}
+        out = []
+        for n in nodes:
+            head = n.child(0)
+            if head is not None and data[head.start_byte : head.end_byte] in wanted:
+                out.append(conv.block(n))
+        return out
+
+    return select
 
 
 # ---------------------------------------------------------------- JSON syntax
@@ -564,8 +698,15 @@ def parse_json(path: str, text: str) -> TerraformDocument:
         return TerraformDocument(
             path,
             [],
-            [Diagnostic(path, Span(1, 1, 1, 2), "parse-error",
-                        "Terraform JSON: nested too deeply; not scanned", Level.ERROR)],
+            [
+                Diagnostic(
+                    path,
+                    Span(1, 1, 1, 2),
+                    "parse-error",
+                    "Terraform JSON: nested too deeply; not scanned",
+                    Level.ERROR,
+                )
+            ],
         )
     try:
         root = compose_json(path, text)
@@ -616,11 +757,12 @@ def _json_block(kind: str, labels: tuple[str, ...], obj: Any, header: Span) -> B
                 for sub_labels, sub_obj, span in _json_label_walk(v, nested[name]):
                     blocks.append(_json_block(name, tuple(sub_labels), sub_obj, span or k.span))
                 continue
-            span = Span(k.span.start_line, k.span.start_col, v.span.end_line, v.span.end_col)
-            attrs[name] = Attribute(name, span, k.span, v.span, partial(_json_value, v))
+            ks, vs = k.span, v.span
+            span = Span(ks.start_line, ks.start_col, vs.end_line, vs.end_col)
+            attrs[name] = Attribute(name, partial(tuple, (span, ks, vs)), partial(_json_value, v))
         return attrs, blocks
 
-    return Block(kind, labels, obj.span, header, None, None, load)
+    return Block(kind, labels, partial(tuple, (obj.span, header)), load)
 
 
 def _json_value(v: Any) -> tuple[Any, dict[str, Span]]:

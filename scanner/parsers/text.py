@@ -51,9 +51,7 @@ class LineIndex:
         line_start = t.rfind("\n", 0, i) + 1
         return row - t.count("\n", i, offset), i - line_start
 
-    def span_from_bytes(
-        self, start: tuple[int, int], end: tuple[int, int]
-    ) -> Span:
+    def span_from_bytes(self, start: tuple[int, int], end: tuple[int, int]) -> Span:
         return Span(
             start[0] + 1,
             self.col_from_byte(start[0], start[1]),

@@ -14,6 +14,11 @@ from collections.abc import Iterator
 from functools import cache, lru_cache
 from typing import Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
+
 from ..model import Span
 from .text import LineIndex
 
@@ -31,11 +36,6 @@ class YamlError(Exception):
 
 @cache
 def _yaml() -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.nodes import ScalarNode
-    from ruamel.yaml.resolver import VersionedResolver
-    from ruamel.yaml.tag import Tag
-
     class Resolver(VersionedResolver):
         """Tag resolution as ruamel's, faster. ruamel looks up the YAML version twice for
         every plain scalar, each time through two caught AttributeErrors on the C parser
