@@ -107,6 +107,7 @@ def main() -> None:
     help="SARIF runAutomationDetails category (one per configuration you upload).",
 )
 @click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
+@click.option("--preview", is_flag=True, help="Also run rules whose status is preview.")
 @click.option(
     "--jobs",
     "-j",
@@ -130,6 +131,7 @@ def scan_cmd(
     excludes: tuple[str, ...],
     category: str,
     no_config: bool,
+    preview: bool,
     jobs: int | None,
     timings: bool,
     color: bool | None,
@@ -139,7 +141,13 @@ def scan_cmd(
         config = RepoConfig() if no_config else discover(path)
         report = scan(
             path,
-            ScanOptions(baselines=baselines, rule_dirs=rule_dirs, excludes=excludes, jobs=jobs),
+            ScanOptions(
+                baselines=baselines,
+                rule_dirs=rule_dirs,
+                excludes=excludes,
+                jobs=jobs,
+                preview=preview,
+            ),
             config=config,
         )
     except ConfigError as e:

@@ -123,6 +123,7 @@ class RuleTally:
     passed: int = 0
     failed: int = 0
     not_applicable: int = 0
+    counted: bool = True  # False while a baseline stages the rule with enable_later
 
 
 @dataclass(slots=True)

@@ -36,6 +36,7 @@ class ScanOptions:
     excludes: Sequence[str] = ()
     today: dt.date = field(default_factory=dt.date.today)
     jobs: int | None = None  # parse workers; None: one per CPU where it pays, 1: serial
+    preview: bool = False  # also run rules whose status is preview
 
 
 def embedded_rules_dir() -> Path:
@@ -226,7 +227,9 @@ def scan(
     timings = Timings(load=clock() - start)
     facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings, opts.jobs)
     t = clock()
-    findings, rule_diags, tallies = engine.evaluate(facts, rules, baseline, opts.today)
+    findings, rule_diags, tallies = engine.evaluate(
+        facts, rules, baseline, opts.today, opts.preview
+    )
     timings.policy = clock() - t
     timings.total = clock() - start
     diags.extend(rule_diags)
@@ -240,5 +243,8 @@ def scan(
         baseline_files=list(baseline.files),
         timings=timings,
         facts_count=len(facts),
-        levels={rid: engine.staging(r, baseline, opts.today).level for rid, r in rules.items()},
+        levels={
+            rid: engine.staging(r, baseline, opts.today, opts.preview).level
+            for rid, r in rules.items()
+        },
     )

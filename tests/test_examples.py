@@ -32,7 +32,9 @@ EXPECTED = _expected()
 
 @pytest.fixture(scope="module")
 def acme() -> dict[str, set[tuple[str, int, int]]]:
-    report = scan(EXAMPLES / "acme-payments", ScanOptions(today=TODAY), config=RepoConfig())
+    report = scan(
+        EXAMPLES / "acme-payments", ScanOptions(today=TODAY, preview=True), config=RepoConfig()
+    )
     got: dict[str, set[tuple[str, int, int]]] = {}
     for f in report.findings:
         got.setdefault(f.rule_id, set()).add((f.path, f.span.start_line, f.span.start_col))
@@ -48,6 +50,8 @@ def test_every_rule_fires_on_acme_payments_where_expected(
 
 
 def test_golden_service_is_clean() -> None:
-    report = scan(EXAMPLES / "golden-service", ScanOptions(today=TODAY), config=RepoConfig())
+    report = scan(
+        EXAMPLES / "golden-service", ScanOptions(today=TODAY, preview=True), config=RepoConfig()
+    )
     assert [(f.rule_id, f.path, f.span.start_line) for f in report.findings] == []
     assert report.diagnostics == []

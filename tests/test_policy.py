@@ -63,7 +63,9 @@ def _repo(tmp_path: Path) -> Path:
 
 def test_custom_rule_directory_runs_beside_embedded_rules(tmp_path: Path) -> None:
     report = scan(
-        _repo(tmp_path), ScanOptions(rule_dirs=[_rule_dir(tmp_path, RULE)]), config=RepoConfig()
+        _repo(tmp_path),
+        ScanOptions(rule_dirs=[_rule_dir(tmp_path, RULE)], preview=True),
+        config=RepoConfig(),
     )
     hits = [f for f in report.findings if f.rule_id == "ACME001"]
     assert len(hits) == 1
@@ -201,3 +203,30 @@ def test_three_valued_outcomes(tmp_path: Path) -> None:
     assert (t["TF001"].passed, t["TF001"].failed, t["TF001"].not_applicable) == (0, 0, 0)
     assert t["K8S001"].passed == 1
     assert t["K8S002"].passed == 1
+
+
+def test_lifecycle_preview_and_deprecated_rules(tmp_path: Path) -> None:
+    rules = load_rules([_rule_dir(tmp_path, RULE)])  # ACME001 is a preview rule
+    b = baseline_mod.load(["default"])
+    day = dt.date(2027, 1, 1)
+    assert not staging(rules["ACME001"], b, day).enabled
+    assert staging(rules["ACME001"], b, day, preview=True).enabled
+    f = tmp_path / "on.yml"
+    f.write_text("extends: [default]\nrules:\n  ACME001: {enabled: true}\n")
+    assert staging(rules["ACME001"], baseline_mod.load([str(f)]), day).enabled
+    dep = load_rules([_rule_dir(tmp_path, RULE.replace("status: preview", "status: deprecated"))])
+    assert not staging(dep["ACME001"], b, day, preview=True).enabled
+    assert staging(dep["ACME001"], baseline_mod.load([str(f)]), day).enabled
+
+
+def test_enable_later_is_not_counted_in_adoption(tmp_path: Path) -> None:
+    f = tmp_path / "later.yml"
+    f.write_text(
+        "extends: [default]\nkubernetes:\n  registries: [ghcr.io/**]\n"
+        "rules:\n  K8S001: {enable_later: true}\n"
+    )
+    report = scan(_repo(tmp_path), ScanOptions(baselines=[str(f)]), config=RepoConfig())
+    k = [x for x in report.findings if x.rule_id == "K8S001"]
+    assert [(x.level, x.enforced) for x in k] == [(Level.NOTE, False)]
+    assert report.tallies["K8S001"].counted is False
+    assert report.tallies["K8S002"].counted is True

@@ -38,7 +38,12 @@ def test_rule_case(rule_id: str, case: dict[str, Any], tmp_path: Path) -> None:
     write_tree(tmp_path, files)
     report = scan(
         tmp_path,
-        ScanOptions(baselines=baselines, excludes=("_baseline.yml",), today=dt.date(2026, 11, 25)),
+        ScanOptions(
+            baselines=baselines,
+            excludes=("_baseline.yml",),
+            today=dt.date(2026, 11, 25),
+            preview=True,
+        ),
         config=RepoConfig(),
     )
     assert not [d for d in report.diagnostics if d.code in ("rule-error", "internal-error")]

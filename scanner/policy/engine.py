@@ -25,14 +25,22 @@ class Staging:
     level: Level
     enforced: bool
     note: str
+    counted: bool = True  # part of adoption figures
 
 
-def staging(rule: Rule, baseline: Baseline, today: dt.date) -> Staging:
+def staging(rule: Rule, baseline: Baseline, today: dt.date, preview: bool = False) -> Staging:
+    """A rule's effective state. Lifecycle first (stable rules run; preview rules run with
+    --preview or when a baseline enables them; deprecated rules only when enabled), then the
+    baseline's settings: severity, enforce_from (a warning until the date), enable_later (a
+    note that never fails a build and is not counted in adoption figures)."""
     s = baseline.rule_settings(rule.id)
-    enabled = s.get("enabled", rule.status != "deprecated")
+    default_on = rule.status == "stable" or (rule.status == "preview" and preview)
+    enabled = bool(s.get("enabled", default_on))
     level = Level(s.get("severity", rule.severity.value))
     if s.get("enable_later"):
-        return Staging(enabled, Level.NOTE, False, "enable_later: reported, never failing")
+        return Staging(
+            enabled, Level.NOTE, False, "enable_later: reported, never failing", counted=False
+        )
     enforce_from = s.get("enforce_from")
     if enforce_from:
         when = dt.date.fromisoformat(str(enforce_from))
@@ -131,15 +139,16 @@ def evaluate(
     rules: Mapping[str, Rule],
     baseline: Baseline,
     today: dt.date,
+    preview: bool = False,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
     by_kind: dict[str, list[_Judge]] = defaultdict(list)
     tallies: dict[str, RuleTally] = {}
     for rule in rules.values():
-        st = staging(rule, baseline, today)
+        st = staging(rule, baseline, today, preview)
         if not st.enabled:
             continue
         by_kind[rule.applies_to].append(_Judge(rule, st, baseline))
-        tallies[rule.id] = RuleTally()
+        tallies[rule.id] = RuleTally(counted=st.counted)
     findings: list[Finding] = []
     diagnostics: list[Diagnostic] = []
     occurrences: dict[tuple[str, str, str], int] = defaultdict(int)

@@ -48,7 +48,12 @@ def build(report: Report) -> dict[str, Any]:
             for d in report.diagnostics
         ],
         "rules": {
-            rid: {"pass": t.passed, "fail": t.failed, "not_applicable": t.not_applicable}
+            rid: {
+                "pass": t.passed,
+                "fail": t.failed,
+                "not_applicable": t.not_applicable,
+                "counted_in_adoption": t.counted,
+            }
             for rid, t in sorted(report.tallies.items())
         },
         "facts": report.facts_count,
