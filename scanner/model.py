@@ -149,3 +149,5 @@ class Report:
     timings: Timings
     facts_count: int = 0
     levels: dict[str, Level] = field(default_factory=dict)  # rule id -> level after staging
+    excepted: list[Any] = field(default_factory=list)  # scanner.exceptions.Excepted
+    diff: Any = None  # scanner.gitdiff.Diff in PR mode

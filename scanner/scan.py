@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import posixpath
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +14,8 @@ from typing import Any, TypeVar
 from . import parallel
 from .config import RepoConfig
 from .facts import dockerfile as docker_facts
-from .facts import github_actions, kubernetes, presence
+from .facts import env as env_facts
+from .facts import github_actions, kubernetes, presence, repository
 from .facts import terraform as tf_facts
 from .model import Diagnostic, Fact, Level, Report, Span, Timings
 from .parsers import dockerfile as docker_parser
@@ -109,10 +111,14 @@ def _yaml_facts(
             out.extend(kubernetes.extract_kustomization(sf.path, doc))
         elif kind == "gha-workflow":
             out.extend(github_actions.extract_workflow(sf.path, doc, text.split("\n")))
+            out.extend(env_facts.extract_gha(sf.path, doc))
+            if i == 0:
+                out.extend(repository.template_facts(sf.path, doc, text))
         elif kind == "gha-action":
             out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
         elif kubernetes.is_manifest(doc):
             out.extend(kubernetes.extract(sf.path, doc, i))
+            out.extend(env_facts.extract_k8s(sf.path, doc, i))
 
 
 def _presence(path: str, text: str, tool: tuple[str, str]) -> Fact:
@@ -136,6 +142,7 @@ def facts_for(
         ddoc = _timed(timings, lambda: docker_parser.parse(sf.path, text))
         diags.extend(ddoc.diagnostics)
         out.extend(docker_facts.extract(ddoc))
+        out.extend(env_facts.extract_dockerfile(ddoc))
     elif k == "presence":
         tool = presence.by_name(sf.path)
         if tool is not None:
@@ -192,21 +199,47 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
 
 
 def collect(
-    root: Path, excludes: Sequence[str], timings: Timings, jobs: int | None = None
+    root: Path,
+    excludes: Sequence[str],
+    timings: Timings,
+    jobs: int | None = None,
+    seen: list[str] | None = None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     """Facts and diagnostics of every file under root, in path order. Files are parsed in
-    `jobs` worker processes where that pays (see parallel.py); results are identical."""
+    `jobs` worker processes where that pays (see parallel.py); results are identical.
+    `seen`, when given, receives the path of every file present, read or not (for
+    `repository_summary`)."""
     diags: list[Diagnostic] = []
     t0 = time.perf_counter()
     files: list[SourceFile] = []
-    for item in walk(root, tuple(excludes)):
+    for item in walk(root, tuple(excludes), seen):
         if isinstance(item, Diagnostic):
             diags.append(item)
         else:
             files.append(item)
     timings.discover = time.perf_counter() - t0
     facts, more = parallel.run(files, _observe, timings, jobs)
+    t1 = time.perf_counter()
+    # cross-file observations: a resource's provider default tags live in another block,
+    # often another file, of the same module (or of a calling module)
+    facts = tf_facts.link_module_facts(facts)
+    timings.facts += time.perf_counter() - t1
     return facts, diags + more
+
+
+def repository_summary(root: Path, seen: list[str]) -> Fact | None:
+    """The one repo.summary fact of a scan, from the files `collect` saw: reads only the few
+    it needs (ownership files, the anchor's first line); a file that cannot be read is
+    reported where it is scanned, if it is, and is null here."""
+    texts: dict[str, str | None] = {}
+    root_real = Path(os.path.realpath(root))
+    for rel in repository.needed(seen):
+        data = read(SourceFile(rel, str(root_real / rel), "repository"))
+        try:
+            texts[rel] = None if isinstance(data, Diagnostic) else decode(data)
+        except UnicodeDecodeError:
+            texts[rel] = None
+    return repository.summary(seen, texts)
 
 
 def scan(
@@ -225,7 +258,13 @@ def scan(
     rule_dirs = [embedded_rules_dir(), *cfg.rule_dirs, *opts.rule_dirs]
     rules: dict[str, Rule] = load_rules(rule_dirs)
     timings = Timings(load=clock() - start)
-    facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings, opts.jobs)
+    seen: list[str] = []
+    facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings, opts.jobs, seen)
+    t = clock()
+    summary = repository_summary(root, seen)
+    if summary is not None:
+        facts.append(summary)
+    timings.facts += clock() - t
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(
         facts, rules, baseline, opts.today, opts.preview

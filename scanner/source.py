@@ -100,11 +100,15 @@ def _dir_excluded(rel: str, patterns: tuple[str, ...]) -> bool:
 
 
 def walk(
-    root: Path, excludes: tuple[str, ...] = ()
+    root: Path, excludes: tuple[str, ...] = (), seen: list[str] | None = None
 ) -> Iterator[SourceFile | Diagnostic]:
     """Files under root in a stable order. Symlinks are never followed: a link that points
     outside the repository is reported, one inside is skipped (its target is scanned where it
-    lives)."""
+    lives).
+
+    `seen`, when given, receives the path of every file the walk passes that is not excluded,
+    whatever its kind and without reading it (repository-level facts: which files exist). A
+    symbolic link counts as present only when it resolves to a file inside the repository."""
     root_real = os.path.realpath(root)
     errors: list[OSError] = []
     walker = os.walk(root_real, onerror=errors.append, followlinks=False)
@@ -125,10 +129,19 @@ def walk(
                 continue
             keep.append(d)
         dirnames[:] = keep
+        links: frozenset[str] | None = None  # symbolic links of this directory, when needed
         for f in sorted(filenames):
             rel = f"{rel_dir}/{f}" if rel_dir else f
             kind = classify(rel)
-            if kind is None or _excluded(rel, excludes):
+            if kind is None and seen is None:
+                continue
+            excluded = _excluded(rel, excludes)
+            if seen is not None and not excluded:
+                if links is None:
+                    links = _symlinks(dirpath)
+                if f not in links or _inside(root_real, os.path.join(dirpath, f)):
+                    seen.append(rel)
+            if kind is None or excluded:
                 continue
             full = os.path.join(dirpath, f)
             if os.path.islink(full):
@@ -138,6 +151,23 @@ def walk(
                 continue
             yield SourceFile(rel, full, kind)
     yield from _walk_errors(root_real, errors)
+
+
+def _symlinks(dirpath: str) -> frozenset[str]:
+    """Names of the symbolic links in a directory: one directory read (the entry types come
+    with it), where an lstat of every file would cost a system call each."""
+    try:
+        with os.scandir(dirpath) as it:
+            return frozenset(e.name for e in it if e.is_symlink())
+    except OSError:
+        return frozenset()
+
+
+def _inside(root_real: str, link: str) -> bool:
+    """A symbolic link that resolves to a file inside the repository (not out of it, not
+    dangling)."""
+    target = os.path.realpath(link)
+    return target.startswith(root_real + os.sep) and os.path.isfile(target)
 
 
 def _walk_errors(root_real: str, errors: list[OSError]) -> Iterator[Diagnostic]:

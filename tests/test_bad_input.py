@@ -181,8 +181,12 @@ def test_nothing_in_the_repo_is_executed(
 def test_scanning_an_empty_or_odd_repo(make_repo: MakeRepo) -> None:
     root = make_repo({"README.md": "hi\n", "empty.tf": "", "blank.yaml": "\n\n", "x.tf.json": ""})
     report = scanner.scan(root)
-    assert report.findings == []
-    # an empty .tf.json is not valid JSON: the one thing worth saying about this repo
+    # only what holds for any repository without an owner and the golden files
+    assert [(f.rule_id, f.path) for f in report.findings] == [
+        ("REPO001", "README.md"),
+        ("REPO002", "README.md"),
+    ]
+    # an empty .tf.json is not valid JSON: the one thing worth saying about its files
     assert [(d.path, d.code) for d in report.diagnostics] == [("x.tf.json", "parse-error")]
 
 

@@ -249,7 +249,169 @@ def test_reusable_workflow_job() -> None:
     )
     assert jobs["deploy"].spans["uses"] == Span(4, 11, 4, 99)
     assert jobs["local"].data["reusable"]["kind"] == "local"
-    assert kind(facts, "gha.step_uses") == []
+    # the call is also a `uses` fact, so the rules on actions judge it like a step's
+    calls = {f.data["job"]: f for f in kind(facts, "gha.step_uses")}
+    assert sorted(calls) == ["deploy", "local"]
+    call = calls["deploy"]
+    assert (call.data["site"], call.data["kind"], call.data["action"], call.data["path"]) == (
+        "job",
+        "reusable-workflow",
+        "octo-org/workflows",
+        ".github/workflows/deploy.yml",
+    )
+    assert (call.data["step_index"], call.data["step_name"], call.data["with"]) == (None, None, {})
+    assert call.span == jobs["deploy"].spans["uses"] and call.target == "jobs.deploy.uses"
+    assert call.data["triggers"] == ["push"]
+    assert calls["local"].data["kind"] == "local"
+
+
+def test_reusable_call_version_comment_and_inputs() -> None:
+    facts = wf(
+        f"""
+        on: workflow_dispatch
+        jobs:
+          deploy:
+            uses: acme/platform/.github/workflows/deploy.yml@{SHA} # v3.1.0
+            with:
+              environment: prod
+              dry-run: false
+            secrets: inherit
+        """
+    )
+    (call,) = kind(facts, "gha.step_uses")
+    assert (call.data["sha_pinned"], call.data["version"]) == (True, "v3.1.0")
+    assert call.data["with"] == {"environment": "prod", "dry-run": "false"}
+    assert call.spans["with.environment"] == Span(6, 20, 6, 24)
+
+
+def test_step_inputs_and_triggers() -> None:
+    facts = wf(
+        """
+        on:
+          pull_request_target:
+            types: [opened]
+          workflow_run:
+            workflows: [ci]
+        jobs:
+          a:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4
+                with:
+                  ref: ${{ github.event.pull_request.head.sha }}
+                  fetch-depth: 0
+                  token: "x"
+                  nested: {a: 1}
+                  empty:
+              - uses: actions/setup-node@v4
+        """
+    )
+    checkout, node = kind(facts, "gha.step_uses")
+    assert checkout.data["with"] == {
+        "ref": "${{ github.event.pull_request.head.sha }}",
+        "fetch-depth": "0",
+        "token": "x",
+        "nested": None,  # inputs are strings; a map is not statically one
+        "empty": None,
+    }
+    assert checkout.spans["with.ref"] == Span(12, 16, 12, 57)
+    assert checkout.spans["with"] == Span(11, 9, 11, 13)
+    assert checkout.data["triggers"] == ["pull_request_target", "workflow_run"]
+    assert checkout.data["site"] == "step"
+    assert node.data["with"] == {} and "with" not in node.spans
+
+
+def test_action_steps_have_no_triggers() -> None:
+    text = "name: a\nruns:\n  using: composite\n  steps:\n    - uses: actions/checkout@v4\n"
+    (doc,) = compose_all(text)
+    assert doc is not None
+    (s,) = kind(extract_action("action.yml", doc, text.split("\n")), "gha.step_uses")
+    assert s.data["triggers"] is None and s.data["site"] == "step"
+
+
+def test_job_name_environment_and_triggers() -> None:
+    facts = wf(
+        """
+        on: [push]
+        jobs:
+          plain:
+            name: Deploy to prod
+            runs-on: x
+            environment: production
+          mapped:
+            runs-on: x
+            environment:
+              name: staging
+              url: https://staging.example.com
+          dynamic:
+            name: Deploy ${{ matrix.region }}
+            runs-on: x
+            environment: ${{ inputs.env }}
+          none:
+            runs-on: x
+        """
+    )
+    jobs = {f.data["id"]: f for f in kind(facts, "gha.job")}
+    assert (jobs["plain"].data["name"], jobs["plain"].data["environment"]) == (
+        "Deploy to prod",
+        "production",
+    )
+    assert jobs["plain"].spans["environment"] == Span(6, 5, 6, 16)
+    assert jobs["mapped"].data["environment"] == "staging"
+    # not statically known: null, but the job still targets an environment
+    assert (jobs["dynamic"].data["name"], jobs["dynamic"].data["environment"]) == (None, None)
+    assert all(jobs[j].data["environment_declared"] for j in ("plain", "mapped", "dynamic"))
+    assert jobs["none"].data["environment_declared"] is False
+    assert jobs["none"].data["triggers"] == ["push"]
+
+
+def test_permissions_facts() -> None:
+    facts = wf(
+        """
+        on: push
+        permissions:
+          contents: read
+          id-token: write
+          packages: write
+        jobs:
+          a:
+            runs-on: x
+            permissions: write-all
+          b:
+            runs-on: x
+            permissions: {}
+          c:
+            runs-on: x
+          d:
+            runs-on: x
+            permissions: read
+        """
+    )
+    perms = {f.target: f for f in kind(facts, "gha.permissions")}
+    assert sorted(perms) == [
+        "jobs.a.permissions",
+        "jobs.b.permissions",
+        "jobs.d.permissions",
+        "permissions",
+    ]
+    top = perms["permissions"]
+    assert (top.data["level"], top.data["job"], top.data["declared"]) == ("workflow", None, True)
+    assert top.data["write_scopes"] == ["id-token", "packages"]
+    assert top.span == top.spans["permissions"] == Span(2, 1, 2, 12)
+    assert perms["jobs.a.permissions"].data["write_scopes"] == ["*"]
+    assert perms["jobs.a.permissions"].span == Span(9, 5, 9, 16)
+    assert perms["jobs.b.permissions"].data["write_scopes"] == []
+    assert perms["jobs.d.permissions"].data["write_scopes"] is None  # not a valid value
+    assert perms["jobs.a.permissions"].data["job"] == "a"
+
+    (absent,) = kind(wf("name: x\non: push\njobs: {}\n"), "gha.permissions")
+    assert (absent.data["declared"], absent.data["permissions"], absent.data["write_scopes"]) == (
+        False,
+        None,
+        None,
+    )
+    assert absent.span == Span(2, 1, 2, 3)  # the `on` key: where permissions go
+    assert absent.data["triggers"] == ["push"]
 
 
 def test_composite_action() -> None:

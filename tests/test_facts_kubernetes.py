@@ -256,3 +256,150 @@ def test_odd_shapes_do_not_crash() -> None:
         k8s(text)
     assert not is_manifest(compose_all("apiVersion: [v1]\nkind: Pod\n")[0])
     assert not is_manifest(compose_all("kind: Pod\n")[0])
+
+
+def test_security_context_in_effect_container_over_pod() -> None:
+    facts = k8s(
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          template:
+            spec:
+              securityContext:
+                runAsNonRoot: true
+                runAsUser: 1000
+                fsGroup: 2000
+              containers:
+                - name: inherits
+                  image: nginx:1
+                - name: overrides
+                  image: nginx:1
+                  securityContext:
+                    runAsNonRoot: false
+                    runAsUser: 0
+                    privileged: true
+                    allowPrivilegeEscalation: true
+                - name: unknown
+                  image: nginx:1
+                  securityContext:
+                    runAsNonRoot: "true"
+                    runAsUser: true
+                    allowPrivilegeEscalation: null
+        """
+    )
+    inherits, overrides, unknown = kind(facts, "k8s.container")
+    assert inherits.data["pod_security_context"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "fsGroup": 2000,
+    }
+    assert inherits.data["security_context"] is None
+    effective = ("run_as_non_root", "run_as_user", "privileged", "allow_privilege_escalation")
+    assert [inherits.data[k] for k in effective] == [True, 1000, None, None]
+    assert [overrides.data[k] for k in effective] == [False, 0, True, True]
+    # a quoted boolean or a boolean user id is not statically a valid value: null, and an
+    # explicit null falls back to the pod's value as Kubernetes does
+    assert [unknown.data[k] for k in effective] == [None, None, None, None]
+
+
+def test_pod_without_security_context() -> None:
+    text = 'apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: c, image: "nginx:1"}]\n'
+    (c,) = kind(k8s(text), "k8s.container")
+    assert (c.data["pod_security_context"], c.data["run_as_non_root"], c.data["run_as_user"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (c.data["restart_policy"], c.data["pod_resources"], c.data["probes"]) == (None, None, [])
+    assert c.data["pod_os"] is None
+
+
+def test_probes_restart_policy_and_pod_resources() -> None:
+    facts = k8s(
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec:
+          restartPolicy: OnFailure
+          os: {name: linux}
+          resources:
+            requests: {cpu: "1", memory: 1Gi}
+          containers:
+            - name: all
+              image: nginx:1
+              livenessProbe: {tcpSocket: {port: 80}}
+              readinessProbe: {httpGet: {path: /, port: 80}}
+              startupProbe: {exec: {command: [true]}}
+            - name: empty
+              image: nginx:1
+              livenessProbe: {}
+              readinessProbe:
+        """
+    )
+    full, empty = kind(facts, "k8s.container")
+    assert full.data["probes"] == ["liveness", "readiness", "startup"]
+    assert (full.data["liveness_probe"], full.data["readiness_probe"]) == (True, True)
+    # an empty or null probe configures nothing
+    assert empty.data["probes"] == []
+    assert (empty.data["liveness_probe"], empty.data["readiness_probe"]) == (False, False)
+    assert (full.data["restart_policy"], full.data["pod_os"]) == ("OnFailure", "linux")
+    assert full.data["pod_resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}}
+
+
+def test_container_spans_for_whole_container_findings() -> None:
+    facts = k8s(
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec:
+          containers:
+            - name: configured
+              image: nginx:1
+              resources: {}
+              securityContext: {}
+            - name: bare
+              image: nginx:1
+            - image: nginx:1
+        """
+    )
+    configured, bare, unnamed = kind(facts, "k8s.container")
+    assert configured.spans["container"] == Span(6, 13, 6, 23)  # the name's value
+    assert configured.spans["resources"] == Span(8, 7, 8, 16)  # the key
+    assert configured.spans["security_context"] == Span(9, 7, 9, 22)
+    assert configured.spans["probes"] == configured.spans["container"]
+    # nothing to point at: the container's name
+    assert bare.spans["resources"] == bare.spans["security_context"] == Span(10, 13, 10, 17)
+    # no name either: the container's first line
+    assert unnamed.spans["container"] == Span(12, 7, 12, 8)
+    assert unnamed.spans["resources"] == unnamed.spans["container"]
+
+
+def test_cronjob_pod_fields_come_from_the_job_template() -> None:
+    (c,) = kind(
+        k8s(
+            """
+            apiVersion: batch/v1
+            kind: CronJob
+            metadata: {name: nightly}
+            spec:
+              jobTemplate:
+                spec:
+                  template:
+                    spec:
+                      restartPolicy: Never
+                      securityContext: {runAsUser: 65532}
+                      containers:
+                        - {name: job, image: "ghcr.io/acme/job:1"}
+            """
+        ),
+        "k8s.container",
+    )
+    assert (c.data["workload_kind"], c.data["restart_policy"], c.data["run_as_user"]) == (
+        "CronJob",
+        "Never",
+        65532,
+    )

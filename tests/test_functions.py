@@ -16,20 +16,34 @@ from scanner.policy.functions import (
     Version,
     constraint_admits,
     constraint_allows,
+    constraint_behind_text,
+    constraint_bounded,
+    constraint_max,
     constraint_min,
     default,
+    find_key,
     glob_match,
     image,
+    in_scope,
     join,
     keys,
+    lower,
     major_of,
     matches_any,
+    missing_paths,
+    missing_prefixes,
+    missing_resources,
     parse_version,
     pin_policy,
+    ref_kind,
+    ref_version,
     semver_compare,
+    tag_at_least,
+    tag_version,
     version_at_least,
     version_fields,
     versions_behind,
+    versions_behind_text,
 )
 
 SHA = "sha256:" + "a" * 64
@@ -655,6 +669,168 @@ def test_min_agrees_with_allows_on_grid(constraint: str) -> None:
 
 
 # ---------------------------------------------------------------------------
+# The top of a constraint (constraint_max, constraint_bounded, constraint_behind_text)
+
+MAXES = [
+    ("~> 4.67", "4.x"),
+    ("~> 4", "4.x"),
+    ("~> 1.3.0", "1.3.x"),
+    ("< 5.30", "5.29.x"),
+    ("< 5.30.2", "5.30.1"),
+    ("< 5.0.1", "5.0.0"),
+    ("< 1.2.3.4", "1.2.3.3"),
+    ("<= 5.2.3", "5.2.3"),
+    ("<= 5.2", "5.2.0"),
+    ("<= 5.2.x", "5.2.x"),
+    ("5.10.0", "5.10.0"),
+    ("= 5.10", "5.10.0"),
+    (">= 5.0, < 5.30", "5.29.x"),
+    ("> 5.29.2, < 5.30", "5.29.x"),
+    (">= 1, != 1.x, < 2.0.1", "2.0.0"),
+    ("<= 2.0.0, != 2.0.0", "1.x"),
+    ("^1.2 || ~0.9", "1.x"),
+    ("^0.3.1", "0.3.x"),
+    ("1.2.3 - 2.4", "2.4.x"),
+    ("< 0.0.1", "0.0.0"),
+    ("= 2.0.0-rc.1", "2.0.0-rc.1"),  # only a prerelease is admitted: name it
+    (">= 2.0.0-rc.1, < 2.0.0", "2.0.0-rc.1"),
+    (">= 1.0, < 2.0.0-beta", "1.x"),
+    (">= 4.0", None),  # no upper bound
+    ("", None),
+    ("*", None),
+    ("< 1.0 || >= 3.0", None),
+    ("= 1.0, = 2.0", None),  # admits nothing
+    ("< 0.0.0", None),
+]
+
+
+@pytest.mark.parametrize(("constraint", "expected"), MAXES)
+def test_constraint_max(constraint: str, expected: str | None) -> None:
+    assert constraint_max(constraint) == expected
+
+
+@pytest.mark.parametrize(
+    ("constraint", "expected"),
+    [
+        ("5.8.1", True),
+        ("~> 5.8", True),
+        ("~> 5", True),
+        (">= 5.0, < 6.0", True),
+        ("^1.2 || ~0.9", True),
+        ("= 2.0.0-rc.1", True),
+        ("= 1.0, = 2.0", True),  # admits nothing, so nothing above a bound either
+        (">= 5.0", False),
+        ("> 5.0, != 6.0.0", False),
+        ("", False),
+        ("*", False),
+        ("~> 5.8 || >= 7.0", False),  # every alternative must be bounded
+    ],
+)
+def test_constraint_bounded(constraint: str, expected: bool) -> None:
+    assert constraint_bounded(constraint) is expected
+
+
+@pytest.mark.parametrize(
+    ("constraint", "golden", "expected"),
+    [
+        ("~> 4.67", "5.40.0", "1 major version"),
+        ("~> 3.15", "5.40.0", "2 major versions"),
+        ("< 5.30", "5.40.0", "11 minor versions"),
+        ("5.10.0", "5.40.0", "30 minor versions"),
+        ("~> 5.40.0", "5.40.2", ""),  # admits 5.40.2
+        ("= 5.40.0", "5.40.2", "2 patch versions"),
+        ("~> 1.3.0", "1.5.0", "2 minor versions"),
+        ("~> 5.40", "5.40.0", ""),
+        (">= 4.0", "5.40.0", ""),  # unbounded
+        ("= 1.0, = 2.0", "5.40.0", ""),  # admits nothing: constraint_max says so
+        ("= 5.40.0-rc.1", "5.40.0", ""),  # behind only by a prerelease
+    ],
+)
+def test_constraint_behind_text(constraint: str, golden: str, expected: str) -> None:
+    assert constraint_behind_text(constraint, golden) == expected
+
+
+def test_constraint_top_errors() -> None:
+    with pytest.raises(ValueError, match="not a version"):
+        constraint_behind_text("~> 1.0", "latest")
+    for fn in (constraint_max, constraint_bounded):
+        with pytest.raises(ValueError, match="constraint"):
+            fn(">= nope")
+
+
+def _top_matches(text: str, v: Version) -> bool:
+    """Whether a constraint_max text names the grid version v ("4.x" covers 4.*.*)."""
+    nums = [int(n) for n in text.split(".") if n != "x"]
+    if text.endswith(".x"):
+        return list(v.release[: len(nums)]) == nums
+    return tuple((nums + [0, 0, 0, 0])[:3]) == v.release[:3]
+
+
+@pytest.mark.parametrize("constraint", _random_constraints(OPS, 200, seed=20251125))
+def test_constraint_top_agrees_with_allows_on_grid(constraint: str) -> None:
+    allowed = [v for v in GRID if constraint_allows(constraint, str(v))]
+    bounded = not constraint_allows(constraint, "9.9.9")  # the generator writes numbers < 5
+    assert constraint_bounded(constraint) is bounded
+    top = constraint_max(constraint)
+    if not bounded or not allowed:
+        assert top is None
+        return
+    assert top is not None and _top_matches(top, max(allowed)), (constraint, top)
+    for golden in ("1.2.0", "2.3.1", "4.0.0"):
+        text = constraint_behind_text(constraint, golden)
+        if constraint_admits(constraint, golden):
+            assert text == "", (constraint, golden)
+            continue
+        g = parse_version(golden)
+        assert g is not None
+        mine = [int(n) for n in top.split(".") if n != "x"]
+        level, n = next(
+            (lvl, theirs - m)
+            for lvl, m, theirs in zip(("major", "minor", "patch"), mine, g.release, strict=False)
+            if m != theirs
+        )
+        assert text == f"{n} {level} version{'s' if n != 1 else ''}", (constraint, golden)
+
+
+# ---------------------------------------------------------------------------
+# Git refs
+
+
+@pytest.mark.parametrize(
+    ("ref", "kind", "version"),
+    [
+        ("v1.2.0", "tag", "1.2.0"),
+        ("1.2.0", "tag", "1.2.0"),
+        ("v5", "tag", "5.0.0"),
+        ("v2.0.0-rc.1", "tag", "2.0.0-rc.1"),
+        ("refs/tags/v1.4.2", "tag", "1.4.2"),
+        ("vpc-v1.2.0", "tag", "1.2.0"),
+        ("modules/vpc/v1.2.0", "tag", "1.2.0"),
+        ("mesh_v0.3.1", "tag", "0.3.1"),
+        ("8f4b7f84864484a7bf31766abe9204da3cbe65b3", "sha", None),
+        ("8F4B7F84864484A7BF31766ABE9204DA3CBE65B3", "sha", None),
+        ("a" * 64, "sha", None),
+        ("8f4b7f8", "short-sha", None),
+        ("main", "branch", None),
+        ("master", "branch", None),
+        ("develop", "branch", None),
+        ("HEAD", "branch", None),
+        ("trunk", "branch", None),
+        ("refs/heads/release-1.2", "branch", None),
+        ("stable", "other", None),
+        ("release/1.2", "other", None),  # git-flow release branches are branches
+        ("release-1.2", "other", None),
+        ("prod-2024-01", "other", None),
+        ("", "none", None),
+        (None, "none", None),
+    ],
+)
+def test_ref_kind_and_version(ref: str | None, kind: str, version: str | None) -> None:
+    assert ref_kind(ref) == kind
+    assert ref_version(ref) == version
+
+
+# ---------------------------------------------------------------------------
 # Globs
 
 GLOBS = [
@@ -760,10 +936,49 @@ DEFAULT_PINS = {"actions/*": "tag", "github/*": "tag", "*": "sha"}
         ("actions/cache", {"actions/c*": "any", "actions/*": "tag"}, "any"),
         ("actions/cache", {"*/cache": "tag", "*": "sha"}, "tag"),
         ("acme/x", {"**": "any", "acme/*": "sha"}, "sha"),
+        # GitHub ignores case in owner and repository names, and so does the policy
+        ("Actions/Checkout", DEFAULT_PINS, "tag"),
+        ("azure/login", {"Azure": "tag", "*": "sha"}, "tag"),
+        ("Azure/Login", {"azure/login": "any", "azure/*": "tag"}, "any"),
+        # docker:// step images are named docker://<registry>/<repository>
+        ("docker://docker.io/library/alpine", DEFAULT_PINS, "sha"),
+        ("docker://ghcr.io/acme/tool", {"docker://ghcr.io/acme/**": "tag", "*": "sha"}, "tag"),
     ],
 )
 def test_pin_policy(action: str, pins: dict[str, str], expected: str) -> None:
     assert pin_policy(action, pins) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Azure/Login", "azure/login"),
+        ("", ""),
+        (["Deploy*", "release*"], ["deploy*", "release*"]),
+        ([], []),
+        (None, None),
+    ],
+)
+def test_lower(value: Any, expected: Any) -> None:
+    assert lower(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("m", "candidates", "expected"),
+    [
+        ({"acme/ci": "v2", "acme/ci/.github/workflows/x.yml": "v3"},
+         ["acme/ci/.github/workflows/x.yml", "acme/ci"], "acme/ci/.github/workflows/x.yml"),
+        ({"acme/ci": "v2"}, ["acme/ci/.github/workflows/x.yml", "acme/ci"], "acme/ci"),
+        ({"Acme/CI": "v2"}, ["acme/ci"], "Acme/CI"),  # case is ignored
+        ({"acme/ci": "v1", "ACME/CI": "v2"}, ["ACME/CI"], "ACME/CI"),  # exact case wins
+        ({"acme/ci": "v2"}, "acme/ci", "acme/ci"),  # a lone candidate
+        ({"acme/ci": "v2"}, [None, "acme/ci"], "acme/ci"),  # nulls are skipped
+        ({"acme/ci": "v2"}, ["other/ci"], None),
+        ({}, ["acme/ci"], None),
+    ],
+)
+def test_find_key(m: dict[str, str], candidates: Any, expected: str | None) -> None:
+    assert find_key(m, candidates) == expected
 
 
 # ---------------------------------------------------------------------------
@@ -845,13 +1060,27 @@ EXPECTED_NAMES = {
     "constraint_allows",
     "constraint_min",
     "constraint_admits",
+    "constraint_max",
+    "constraint_bounded",
+    "constraint_behind_text",
+    "ref_kind",
+    "ref_version",
     "glob_match",
     "matches_any",
     "pin_policy",
+    "lower",
+    "find_key",
     "image",
     "join",
     "keys",
     "default",
+    "in_scope",
+    "missing_resources",
+    "missing_paths",
+    "missing_prefixes",
+    "tag_version",
+    "tag_at_least",
+    "versions_behind_text",
 }
 
 
@@ -910,6 +1139,14 @@ def test_registry_names_and_immutability() -> None:
             "sha",
         ),
         ("pin_policy('actions/checkout', {})", {}, "any"),
+        (
+            "matches_any(lower(a), lower(allowed))",
+            {"a": "Azure/login", "allowed": ["AZURE/*"]},
+            True,
+        ),
+        ("m[find_key(m, [a + '/' + p, a])]", {"m": {"acme/ci": "v2"}, "a": "acme/ci", "p": "x"},
+         "v2"),
+        ("find_key(m, ['x']) == null", {"m": {"acme/ci": "v2"}}, True),
         ("has(m.owner) ? m.owner : default(null, 'none')", {"m": {}}, "none"),
     ],
 )
@@ -965,3 +1202,225 @@ def test_cel_logical_or_absorbs_function_errors() -> None:
     # CEL's commutative || / && swallow an error when the other side decides the result.
     assert run("semver_compare('main', '1.0') == 0 || true") is True
     assert run("false && semver_compare('main', '1.0') == 0") is False
+
+
+# ---------------------------------------------------------------------------
+# Kubernetes and container images
+
+
+@pytest.mark.parametrize(
+    ("value", "scope", "expected"),
+    [
+        ("ghcr.io/acme/api", True, True),
+        ("ghcr.io/acme/api", False, False),
+        ("ghcr.io/acme/api", None, False),
+        ("ghcr.io/acme/api", ["ghcr.io/acme/**"], True),
+        ("ghcr.io/other/api", ["ghcr.io/acme/**"], False),
+        ("ghcr.io/acme/api", "ghcr.io/*/api", True),
+        ("ghcr.io/acme/api", [], False),
+    ],
+)
+def test_in_scope(value: str, scope: object, expected: bool) -> None:
+    assert in_scope(value, scope) is expected
+
+
+@pytest.mark.parametrize("scope", [3, {"a": True}, ["ok", 1]])
+def test_in_scope_rejects_other_scopes(scope: object) -> None:
+    with pytest.raises(ValueError, match="in_scope: scope"):
+        in_scope("x", scope)
+
+
+REQUIRED = ["requests.cpu", "requests.memory", "limits.memory"]
+
+
+@pytest.mark.parametrize(
+    ("resources", "required", "expected"),
+    [
+        ({"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}, REQUIRED, []),
+        (None, REQUIRED, REQUIRED),
+        ({}, REQUIRED, REQUIRED),
+        ("not a map", REQUIRED, REQUIRED),
+        ({"requests": {"cpu": "100m", "memory": "1Gi"}}, REQUIRED, ["limits.memory"]),
+        # a limit stands in for the request Kubernetes defaults from it
+        ({"limits": {"cpu": "1", "memory": "1Gi"}}, REQUIRED, []),
+        ({"limits": {"memory": "1Gi"}}, REQUIRED, ["requests.cpu"]),
+        # but a request never stands in for a limit
+        ({"requests": {"memory": "1Gi"}}, ["limits.memory"], ["limits.memory"]),
+        # null and empty values are unset; a zero quantity is set
+        ({"requests": {"cpu": None, "memory": ""}}, REQUIRED[:2], REQUIRED[:2]),
+        ({"requests": {"cpu": 0}}, ["requests.cpu"], []),
+        ({"requests": None}, ["requests.cpu"], ["requests.cpu"]),
+        # only the first dot separates: extended resources have dots of their own
+        ({"limits": {"nvidia.com/gpu": 1}}, ["limits.nvidia.com/gpu"], []),
+        (None, ["limits.x.io/gpu", "requests.cpu"], ["limits.x.io/gpu", "requests.cpu"]),
+        ({}, [], []),
+    ],
+)
+def test_missing_resources(resources: object, required: list[str], expected: list[str]) -> None:
+    assert missing_resources(resources, required) == expected
+
+
+@pytest.mark.parametrize("entry", ["cpu", "requests", "requests.", "limit.memory", "spec.cpu"])
+def test_missing_resources_rejects_bad_entries(entry: str) -> None:
+    with pytest.raises(ValueError, match="requests.<resource> or limits.<resource>"):
+        missing_resources({}, [entry])
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("3.11-slim", {"version": "3.11", "suffix": "-slim"}),
+        ("3.11.4-slim-bookworm", {"version": "3.11.4", "suffix": "-slim-bookworm"}),
+        ("20", {"version": "20", "suffix": ""}),
+        ("20-alpine3.20", {"version": "20", "suffix": "-alpine3.20"}),
+        ("v1.2.0-rc1", {"version": "v1.2.0", "suffix": "-rc1"}),
+        ("3.13.0rc1", {"version": "3.13.0", "suffix": "rc1"}),
+        ("22.04", {"version": "22.04", "suffix": ""}),
+        ("1.2.3.4.5", {"version": "1.2.3.4", "suffix": ".5"}),
+        ("latest", None),
+        ("stable", None),
+        ("bookworm", None),
+        ("alpine3.20", None),
+        ("vendor-1.2", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_tag_version(tag: object, expected: object) -> None:
+    assert tag_version(tag) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "minimum", "expected"),
+    [
+        ("3.12", "3.12", True),
+        ("3.13", "3.12", True),
+        ("4", "3.12", True),
+        # a tag floats over what it does not write: 3.12 follows 3.12.x, 3 follows 3.x
+        ("3.12", "3.12.4", True),
+        ("3", "3.12", True),
+        ("22", "22.11.0", True),
+        ("3.11", "3.12", False),
+        ("3.11", "3.12.4", False),
+        ("3.12.1", "3.12.4", False),
+        ("3.12.4", "3.12.4", True),
+        ("2", "3.12", False),
+        ("3.9", "3.12", False),  # numeric, not lexical
+        ("v3.12", "3.12", True),
+        ("3.12-rc1", "3.12", False),  # a prerelease is short of the release
+        ("3.12.0-rc1", "3.11", True),
+        ("main", "3.12", False),
+        ("", "3.12", False),
+    ],
+)
+def test_tag_at_least(version: str, minimum: str, expected: bool) -> None:
+    assert tag_at_least(version, minimum) is expected
+
+
+def test_tag_at_least_bad_minimum() -> None:
+    with pytest.raises(ValueError, match="tag_at_least: minimum 'latest'"):
+        tag_at_least("3.12", "latest")
+
+
+@pytest.mark.parametrize(
+    ("v", "golden", "expected"),
+    [
+        ("1.25", "1.31", "6 minor versions"),
+        ("1.31", "1.32", "1 minor version"),
+        ("20", "22", "2 major versions"),
+        ("2", "3.12", "1 major version"),
+        ("3.12.2", "3.12.4", "2 patch versions"),
+        ("3.12.4", "3.12.4", ""),
+        ("3.13", "3.12", ""),
+        ("1.2.3.1", "1.2.3.4", ""),  # below patch: not counted
+    ],
+)
+def test_versions_behind_text(v: str, golden: str, expected: str) -> None:
+    assert versions_behind_text(v, golden) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("tag_version('3.11-slim').version", "3.11"),
+        ("tag_version('latest') == null", True),
+        ("tag_at_least(tag_version('3.12-slim').version, '3.12.4')", True),
+        ("missing_resources(null, ['requests.cpu', 'limits.memory'])", REQUIRED[::2]),
+        ("in_scope('ghcr.io/acme/x', ['ghcr.io/acme/**'])", True),
+        ("versions_behind_text('1.16', '1.31')", "15 minor versions"),
+    ],
+)
+def test_kubernetes_functions_through_cel(expr: str, expected: object) -> None:
+    assert run(expr) == expected
+
+
+# ---------------------------------------------------------------------------
+# Repository files and workflow steps (repository pack)
+
+_FILES = ["README.md", "SECURITY.md", ".github/dependabot.yml", "LICENSE.txt", "src/a.py"]
+
+
+@pytest.mark.parametrize(
+    ("required", "expected"),
+    [
+        ([], []),
+        (["SECURITY.md"], []),
+        (["CONTRIBUTING.md"], ["CONTRIBUTING.md"]),
+        ([["renovate.json", ".github/dependabot.yml"]], []),
+        ([["renovate.json", ".renovaterc"]], ["renovate.json (or .renovaterc)"]),
+        (["LICENSE*"], []),  # globs
+        (["src/**/*.py"], []),
+        (["docs/*.md", "security.md"], ["docs/*.md", "security.md"]),  # case matters
+        ([["only-one"]], ["only-one"]),
+    ],
+)
+def test_missing_paths(required: list[object], expected: list[str]) -> None:
+    assert missing_paths(required, _FILES) == expected  # type: ignore[arg-type]
+
+
+def test_missing_paths_rejects_an_empty_group() -> None:
+    with pytest.raises(ValueError, match="empty list"):
+        missing_paths([[]], _FILES)
+
+
+@pytest.mark.parametrize(
+    ("required", "values", "expected"),
+    [
+        (["acme/scan"], ["acme/scan"], []),
+        (["acme/scan"], ["acme/scan/sarif"], []),
+        (["acme/scan"], ["acme/scanner"], ["acme/scan"]),
+        (["Acme/Scan"], ["acme/scan"], []),  # GitHub ignores case
+        (["acme/scan/"], ["acme/scan"], []),
+        (["a/b", "c/d"], ["c/d/e"], ["a/b"]),
+        ([], ["a/b"], []),
+    ],
+)
+def test_missing_prefixes(required: list[str], values: list[str], expected: list[str]) -> None:
+    assert missing_prefixes(required, values) == expected
+
+
+def test_missing_paths_and_prefixes_through_cel() -> None:
+    assert run(
+        'missing_paths(req, files)',
+        req=[["renovate.json", "x"], "README.md"],
+        files=["README.md"],
+    ) == ["renovate.json (or x)"]
+    assert run("size(missing_prefixes(['a/b'], ['a/b/c'])) == 0") is True
+
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("constraint_max('~> 4.67')", "4.x"),
+        ("constraint_max('>= 4.0') == null", True),
+        ("constraint_bounded('~> 5.8') && !constraint_bounded('>= 5.0')", True),
+        ("constraint_behind_text('~> 4.67', '5.40.0')", "1 major version"),
+        ("ref_kind('main')", "branch"),
+        ("ref_kind(null)", "none"),
+        ("ref_version('vpc-v1.2.0')", "1.2.0"),
+        ("ref_version('main') == null", True),
+    ],
+)
+def test_terraform_functions_through_cel(expr: str, expected: object) -> None:
+    assert run(expr) == expected

@@ -449,7 +449,7 @@ def test_json_facts() -> None:
     (res,) = by_kind["tf.resource"]
     assert res.data["tags"] == {"Team": "core", "Env": None}  # "${...}" is an interpolation
     prov = by_kind["tf.provider"]
-    assert [p.data["default_tags"] for p in prov] == [{"Owner": "me"}, None]
+    assert [p.data["default_tags"] for p in prov] == [{"Owner": "me"}, {}]  # {}: none set
     assert [p.data["alias"] for p in prov] == [None, "us"]
 
 

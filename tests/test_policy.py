@@ -136,6 +136,26 @@ def test_baseline_extends_layers_and_records_provenance(tmp_path: Path) -> None:
     assert aws is not None and aws.file == "<embedded>/default.yml"
 
 
+def test_baseline_provenance_of_keys_that_hold_dots(tmp_path: Path) -> None:
+    """Map keys may contain dots (a reusable workflow's path): provenance still finds the
+    entry, not just its section."""
+    (tmp_path / "org.yml").write_text(
+        "extends: [default]\nactions:\n  minimum:\n    acme/ci: v2\n"
+        "    acme/ci/.github/workflows/deploy.yml: v3.1.0\n"
+    )
+    b = baseline_mod.load([str(tmp_path / "org.yml")])
+    ref = b.ref("actions.minimum.acme/ci/.github/workflows/deploy.yml")
+    assert ref is not None and (ref.key, ref.line) == (
+        "actions.minimum.acme/ci/.github/workflows/deploy.yml",
+        5,
+    )
+    repo = b.ref("actions.minimum.acme/ci")
+    assert repo is not None and (repo.key, repo.line) == ("actions.minimum.acme/ci", 4)
+    missing = b.ref("actions.minimum.other/ci/.github/workflows/x.yml")
+    assert missing is not None and missing.key == "actions.minimum"  # nearest set ancestor
+    assert b.ref("nothing.here") is None
+
+
 def test_finding_records_the_baseline_layer_it_was_judged_against(tmp_path: Path) -> None:
     (tmp_path / "org.yml").write_text(
         "extends: [default]\nkubernetes:\n  registries:\n    - ghcr.io/acme/**\n"

@@ -1,12 +1,14 @@
 """Facts from GitHub Actions workflows and action metadata: the workflow's triggers and
-permissions, each job's runner, permissions and reusable-workflow call, each step's `uses`."""
+permissions, each job's runner, permissions, environment and reusable-workflow call, each
+`permissions` block, and every `uses` (a step's action, or a job's reusable-workflow call) with
+its `with:` inputs and the triggers of the workflow it runs in."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from ..model import Fact
+from ..model import Fact, Span
 from ..parsers.yaml import Node
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -101,6 +103,46 @@ def _ref_comment(lines: list[str] | None, node: Node) -> str | None:
     return m.group(1) if m else None
 
 
+def _inputs(node: Node | None, spans: dict[str, Span]) -> dict[str, str | None]:
+    """`with:` inputs as written (scalars as their text: inputs are strings to the action),
+    null for a value that is not a scalar; each value's span under `with.<name>`."""
+    out: dict[str, str | None] = {}
+    if node is None or not node.is_map:
+        return out
+    for k, v in node.items():
+        if not k.is_scalar:
+            continue
+        name = str(k.raw.value)
+        out[name] = v.str_value() if v.is_scalar and v.to_python() is not None else None
+        spans[f"with.{name}"] = v.span
+    return out
+
+
+def _uses_fact(
+    path: str,
+    val: Node,
+    step: Node,
+    lines: list[str] | None,
+    ctx: dict[str, Any],
+    target: str,
+) -> Fact | None:
+    """One `uses` (a step's, or a job's reusable-workflow call) with its inputs."""
+    uses = val.str_value()
+    if uses is None:
+        return None
+    data = split_uses(uses)
+    comment = _ref_comment(lines, val) if data["sha_pinned"] else None
+    data["ref_comment"] = comment
+    data["version"] = comment if data["sha_pinned"] else data["ref"]
+    spans: dict[str, Span] = {"uses": val.span}
+    with_pair = step.get_pair("with")
+    if with_pair:
+        spans["with"] = with_pair[0].span
+    data["with"] = _inputs(with_pair[1] if with_pair else None, spans)
+    data.update(ctx)
+    return Fact("gha.step_uses", path, val.span, target, data, spans)
+
+
 def _step_facts(
     path: str,
     steps: Node | None,
@@ -108,6 +150,7 @@ def _step_facts(
     workflow: str,
     facts: list[Fact],
     lines: list[str] | None,
+    triggers: list[str] | None = None,
 ) -> None:
     if steps is None or not steps.is_seq:
         return
@@ -117,26 +160,62 @@ def _step_facts(
         pair = step.get_pair("uses")
         if pair is None:
             continue
-        _key, val = pair
-        uses = val.str_value()
-        if uses is None:
-            continue
-        data = split_uses(uses)
-        comment = _ref_comment(lines, val) if data["sha_pinned"] else None
-        data["ref_comment"] = comment
-        data["version"] = comment if data["sha_pinned"] else data["ref"]
         name = step.get("name")
         sid = step.get("id")
         label = (sid.str_value() if sid else None) or f"steps[{i}]"
-        data.update(
-            workflow=workflow,
-            job=job,
-            step_index=i,
-            step_name=name.str_value() if name else None,
-            step_id=sid.str_value() if sid else None,
-        )
+        ctx = {
+            "site": "step",
+            "workflow": workflow,
+            "job": job,
+            "step_index": i,
+            "step_name": name.str_value() if name else None,
+            "step_id": sid.str_value() if sid else None,
+            "triggers": triggers,
+        }
         target = f"{job}/{label}" if job else label
-        facts.append(Fact("gha.step_uses", path, val.span, target, data, {"uses": val.span}))
+        fact = _uses_fact(path, pair[1], step, lines, ctx, target)
+        if fact is not None:
+            facts.append(fact)
+
+
+def _static(v: Any) -> Any:
+    """A string holding a `${{ }}` expression is not statically known: null."""
+    return None if isinstance(v, str) and _EXPR.search(v) else v
+
+
+def _write_scopes(perms: Any) -> list[str] | None:
+    """Scopes a permissions value grants write: `["*"]` for write-all, the map's write
+    scopes, none for read-all and `{}`; null for anything else (not a valid value)."""
+    if perms == "write-all":
+        return ["*"]
+    if perms == "read-all":
+        return []
+    if isinstance(perms, dict):
+        return sorted(str(k) for k, v in perms.items() if v == "write")
+    return None
+
+
+def _permissions_fact(
+    path: str,
+    pair: tuple[Node, Node] | None,
+    anchor: Span,
+    level: str,
+    job: str | None,
+    triggers: list[str],
+) -> Fact:
+    perms = pair[1].to_python() if pair else None
+    data = {
+        "level": level,
+        "workflow": path,
+        "job": job,
+        "declared": pair is not None,
+        "permissions": perms,
+        "write_scopes": _write_scopes(perms) if pair else None,
+        "triggers": triggers,
+    }
+    span = pair[0].span if pair else anchor
+    target = f"jobs.{job}.permissions" if job else "permissions"
+    return Fact("gha.permissions", path, span, target, data, {"permissions": span})
 
 
 def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> list[Fact]:
@@ -146,9 +225,10 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
     on_pair = root.get_pair("on") or root.get_pair("true")  # YAML 1.1 readers turn on into true
     perms_pair = root.get_pair("permissions")
     name = root.get("name")
+    triggers = _triggers(on_pair[1] if on_pair else None)
     wf_data = {
         "name": name.str_value() if name else None,
-        "triggers": _triggers(on_pair[1] if on_pair else None),
+        "triggers": triggers,
         "permissions": perms_pair[1].to_python() if perms_pair else None,
         "permissions_declared": perms_pair is not None,
         "path": path,
@@ -164,6 +244,7 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
             {"permissions": perms_pair[0].span if perms_pair else wf_span},
         )
     )
+    facts.append(_permissions_fact(path, perms_pair, wf_span, "workflow", None, triggers))
     jobs = root.get("jobs")
     if jobs is None or not jobs.is_map:
         return facts
@@ -174,17 +255,21 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
         runs_on = job.get_pair("runs-on")
         uses = job.get_pair("uses")
         perms = job.get_pair("permissions")
-        env = job.get("environment")
-        env_v = env.to_python() if env else None
+        env_pair = job.get_pair("environment")
+        env_v = env_pair[1].to_python() if env_pair else None
+        job_name = job.get("name")
         data: dict[str, Any] = {
             "id": job_id,
+            "name": _static(job_name.str_value()) if job_name else None,
             "workflow": path,
+            "triggers": triggers,
             "runs_on": _labels(runs_on[1]) if runs_on else None,
             "runs_on_group": _group(runs_on[1]) if runs_on else None,
             "runs_on_raw": runs_on[1].to_python() if runs_on else None,
             "permissions": perms[1].to_python() if perms else None,
             "permissions_declared": perms is not None,
-            "environment": env_v.get("name") if isinstance(env_v, dict) else env_v,
+            "environment": _static(env_v.get("name") if isinstance(env_v, dict) else env_v),
+            "environment_declared": env_pair is not None and env_v is not None,
             "uses": None,
             "reusable": None,
         }
@@ -193,13 +278,29 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
             spans["runs_on"] = runs_on[1].span
         if perms:
             spans["permissions"] = perms[0].span
+            facts.append(_permissions_fact(path, perms, key.span, "job", job_id, triggers))
+        if env_pair:
+            spans["environment"] = env_pair[0].span
         if uses:
             u = uses[1].str_value() or ""
             data["uses"] = u
             data["reusable"] = split_uses(u)
             spans["uses"] = uses[1].span
         facts.append(Fact("gha.job", path, key.span, f"jobs.{job_id}", data, spans))
-        _step_facts(path, job.get("steps"), job_id, path, facts, lines)
+        if uses:
+            ctx = {
+                "site": "job",
+                "workflow": path,
+                "job": job_id,
+                "step_index": None,
+                "step_name": None,
+                "step_id": None,
+                "triggers": triggers,
+            }
+            fact = _uses_fact(path, uses[1], job, lines, ctx, f"jobs.{job_id}.uses")
+            if fact is not None:
+                facts.append(fact)
+        _step_facts(path, job.get("steps"), job_id, path, facts, lines, triggers)
     return facts
 
 

@@ -57,6 +57,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "git_repo": "host/org/repo for Git sources",
                 "git_ref": "?ref= of Git sources",
                 "version": "version constraint (registry modules), or null",
+                "has_version": "a version argument is present (literal or not)",
+                "providers": "the providers map: child's provider address (aws, aws.us) to the "
+                "caller's, as written; null when absent",
                 "module_dir": _MODULE_DIR,
             },
             "tf.resource": {
@@ -68,13 +71,30 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "has_tags": "a tags attribute is present",
                 "tags_known": "tags is a static map",
                 "tags": "static tags map, or null",
+                "labels_known": "labels is a static map",
+                "labels": "static labels map, or null",
+                "tag_attribute": "the attribute that tags this resource: labels for google, "
+                "tags otherwise",
+                "resource_tags": "the resource's own tags (labels for google) that are statically "
+                "known: the whole map, or the literal objects of a merge(); {} when absent",
+                "resource_tags_known": "resource_tags is all of the resource's own tags",
+                "provider_config": "target of the provider configuration the resource uses, in "
+                "its module directory or passed down by local callers; null when not in the scan",
+                "default_tags": "that configuration's statically known default tags (aws "
+                "default_tags, google default_labels), or null when it is not in the scan",
+                "default_tags_known": "default_tags is all of the configuration's default tags",
+                "effective_tags": "tags certainly applied (to every instance, for a module "
+                "called several times): default_tags overlaid with resource_tags; a value not "
+                "statically known is null",
+                "effective_tags_known": "effective_tags is exactly the set applied",
                 "module_dir": _MODULE_DIR,
             },
             "tf.provider": {
                 "name": "provider local name",
                 "alias": "alias, or null",
-                "default_tags": "static default_tags map, or null",
-                "default_tags_known": "default_tags is a static map",
+                "default_tags": "statically known default tags (aws default_tags, google "
+                "default_labels; a merge()'s literal objects count); {} when none are set",
+                "default_tags_known": "default_tags is all of them",
                 "module_dir": _MODULE_DIR,
             },
             "gha.workflow": {
@@ -86,15 +106,28 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
             },
             "gha.job": {
                 "id": "job id",
+                "name": "job name, or null (absent or holding an expression)",
                 "workflow": "workflow file",
+                "triggers": "event names under the workflow's on:",
                 "runs_on": "runner labels (null when an expression)",
                 "runs_on_raw": "runs-on as written",
                 "runs_on_group": "runner group of runs-on: {group: ...}, or null",
                 "permissions": "job permissions, or null",
                 "permissions_declared": "the job declares permissions",
-                "environment": "deployment environment name, or null",
+                "environment": "deployment environment name, or null (absent or an expression)",
+                "environment_declared": "the job targets an environment (name static or not)",
                 "uses": "reusable workflow reference, or null",
                 "reusable": "the reusable workflow reference split like a step's uses, or null",
+            },
+            "gha.permissions": {
+                "level": "workflow (top-level, observed even when absent) or job (when declared)",
+                "workflow": "workflow file",
+                "job": "job id, or null at workflow level",
+                "declared": "a permissions key is present",
+                "permissions": "the value as written (read-all, write-all, a scope map), or null",
+                "write_scopes": "scopes granted write, sorted (['*'] for write-all), or null "
+                "when not declared or not a valid value",
+                "triggers": "event names under the workflow's on:",
             },
             "gha.step_uses": {
                 "uses": "the uses value as written",
@@ -109,10 +142,14 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "version": "the version the step runs: ref, or ref_comment for SHA pins",
                 "dynamic": "uses holds a ${{ }} expression",
                 "workflow": "workflow or action file",
+                "site": "step (a step's uses) or job (a job's reusable-workflow call)",
                 "job": "job id (null in action metadata)",
-                "step_index": "0-based step index",
+                "step_index": "0-based step index (null for a job's call)",
                 "step_name": "step name, or null",
                 "step_id": "step id, or null",
+                "with": "with: inputs as written (scalars as text, others null); the span of "
+                "each value is under with.<input>",
+                "triggers": "event names under the workflow's on: (null in action metadata)",
             },
             "gha.action": {
                 "name": "action name",
@@ -144,9 +181,22 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "ephemeral": "an ephemeral (debug) container",
                 "labels": "labels of the owning workload and pod template",
                 "resources": "resources map (requests, limits), or null",
-                "liveness_probe": "a livenessProbe is set",
-                "readiness_probe": "a readinessProbe is set",
+                "probes": "probes set, of liveness, readiness, startup (a non-empty mapping)",
+                "liveness_probe": "a livenessProbe is set (a non-empty mapping)",
+                "readiness_probe": "a readinessProbe is set (a non-empty mapping)",
                 "security_context": "container securityContext, or null",
+                "run_as_non_root": "runAsNonRoot in effect: the container's, else the pod's; "
+                "null when neither sets a boolean",
+                "run_as_user": "runAsUser in effect: the container's, else the pod's; "
+                "null when neither sets an integer",
+                "privileged": "securityContext.privileged of the container, or null",
+                "allow_privilege_escalation": "securityContext.allowPrivilegeEscalation of the "
+                "container, or null (Kubernetes then allows escalation)",
+                "restart_policy": "the pod's restartPolicy (Always, OnFailure, Never), or null "
+                "(Always)",
+                "pod_resources": "pod-level resources (spec.resources), or null",
+                "pod_os": "the pod's spec.os.name (linux, windows), or null",
+                "pod_security_context": "pod-level securityContext, or null",
                 **_IMAGE,
             },
             "k8s.kustomization": {
@@ -169,6 +219,55 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "travis-ci, azure-pipelines, bitbucket-pipelines, codeowners, backstage",
                 "tool_kind": "iac, ci or ownership",
                 "path": "the file that shows the tool",
+            },
+            # repository pack (scanner/facts/repository.py)
+            "repo.summary": {
+                "files": "every file of the scan, sorted (names only; excluded paths and "
+                "symbolic links that leave the repository or dangle are absent)",
+                "has_codeowners": "a CODEOWNERS file GitHub reads (.github/, root, docs/)",
+                "codeowners_path": "the CODEOWNERS GitHub uses (first of .github/, root, "
+                "docs/), or null",
+                "codeowners_rules": "lines of it that assign an owner (0 without CODEOWNERS; "
+                "null when unreadable)",
+                "catalog_path": "catalog-info.yaml (or .yml) at the root, or null",
+                "catalog_owner": "spec.owner of its first entity that declares one, or null",
+            },
+            "repo.template": {
+                "template": "golden template named by the `# tether-template: <name>@<version>` "
+                "comment (owner/repo/name)",
+                "version": "template version the workflow was derived from, or null",
+                "marker": "the marker as written",
+                "workflow": "workflow file",
+                "actions": "what the workflow's steps use, without ref (owner/repo[/path]), "
+                "sorted and unique",
+            },
+            # ai-gateway pack (scanner/facts/env.py)
+            "env.var": {
+                "name": "variable name",
+                "value": "literal value; null unless a literal that neither the name nor the "
+                "value marks as a credential",
+                "value_kind": "literal, secret-ref (secretKeyRef, ${{ secrets.X }}), config-ref "
+                "(configMapKeyRef, ${{ vars.X }}) or expression (anything computed)",
+                "withheld": "a literal value exists but is not recorded (credential-like)",
+                "host": "host a literal value names (URL or host[:port]), lower-case, or null "
+                "(always null for credential-like names)",
+                "secret_name": "secret referenced (Kubernetes Secret or Actions secret), or null",
+                "secret_key": "key within the Kubernetes Secret, or null",
+                "source": "k8s, gha or dockerfile",
+                "owner": "target of what sets it (Deployment/ns/web/app, jobs.build, "
+                "build/steps[2], workflow, stage[runtime])",
+                "owner_kind": "container, workflow, job, step, service or stage",
+                "labels": "labels of the owning workload and pod template (k8s), else null",
+            },
+            "env.workload": {
+                "kind": "workload kind",
+                "name": "metadata.name",
+                "namespace": "metadata.namespace, or null",
+                "labels": "pod template labels overlaid with metadata.labels",
+                "annotations": "pod template annotations overlaid with metadata.annotations",
+                "containers": "container names (init and ephemeral containers included)",
+                "env_names": "names of the env variables its containers set, sorted",
+                "env_hosts": "hosts the containers' literal env values name, sorted",
             },
         }.items()
     }

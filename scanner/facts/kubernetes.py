@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..imageref import is_templated, parse_image
-from ..model import Fact
+from ..model import Fact, Span
 from ..parsers.yaml import Node
 
 # kind -> path from the object to its pod template's spec holder
@@ -165,6 +165,17 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     )
     if pod_spec is None or not pod_spec.is_map:
         return
+    # what every container of this pod shares
+    pod: dict[str, Any] = {
+        "workload_kind": kind,
+        "workload_name": name,
+        "namespace": namespace,
+        "labels": {**pod_labels, **labels},
+        "restart_policy": _scalar_str(pod_spec.get("restartPolicy")),
+        "pod_os": _scalar_str(pod_spec.path("os", "name")),
+        "pod_resources": _python(pod_spec.get("resources")),
+        "pod_security_context": _python(pod_spec.get("securityContext")),
+    }
     for field, init in _CONTAINER_FIELDS:
         cs = pod_spec.get(field)
         if cs is None or not cs.is_seq:
@@ -172,37 +183,94 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         for i, c in enumerate(cs.items()):
             if not c.is_map:
                 continue
-            cname_n = c.get("name")
-            cname = (cname_n.str_value() if cname_n else None) or f"{field}[{i}]"
-            img_pair = c.get_pair("image")
-            image = img_pair[1].str_value() if img_pair else None
-            data: dict[str, Any] = {
-                "workload_kind": kind,
-                "workload_name": name,
-                "namespace": namespace,
-                "container": cname,
-                "init": init,
-                "ephemeral": field == "ephemeralContainers",
-                "labels": {**pod_labels, **labels},
-                "resources": _python(c.get("resources")),
-                "liveness_probe": c.get("livenessProbe") is not None,
-                "readiness_probe": c.get("readinessProbe") is not None,
-                "security_context": _python(c.get("securityContext")),
-            }
-            data.update(image_data(image or ""))
-            if image is None:
-                data["image"] = None
-            span = img_pair[1].span if img_pair else c.span
-            facts.append(
-                Fact(
-                    "k8s.container",
-                    path,
-                    span,
-                    f"{target}/{cname}",
-                    data,
-                    {"image": span, "name": cname_n.span if cname_n else span},
-                )
-            )
+            facts.append(_container_fact(path, c, field, init, i, target, pod))
+
+
+def _container_fact(
+    path: str,
+    c: Node,
+    field: str,
+    init: bool,
+    index: int,
+    target: str,
+    pod: dict[str, Any],
+) -> Fact:
+    cname_n = c.get("name")
+    cname = (cname_n.str_value() if cname_n else None) or f"{field}[{index}]"
+    img_pair = c.get_pair("image")
+    image = img_pair[1].str_value() if img_pair else None
+    sc_pair = c.get_pair("securityContext")
+    sc = _python(sc_pair[1]) if sc_pair else None
+    pod_sc = pod["pod_security_context"]
+    data: dict[str, Any] = {
+        **pod,
+        "labels": dict(pod["labels"]),
+        "container": cname,
+        "init": init,
+        "ephemeral": field == "ephemeralContainers",
+        "resources": _python(c.get("resources")),
+        "probes": [p for p, key in _PROBES if _is_set(c.get(key))],
+        "security_context": sc,
+        "run_as_non_root": _effective(sc, pod_sc, "runAsNonRoot", bool),
+        "run_as_user": _effective(sc, pod_sc, "runAsUser", int),
+        "privileged": _effective(sc, None, "privileged", bool),
+        "allow_privilege_escalation": _effective(sc, None, "allowPrivilegeEscalation", bool),
+    }
+    data["liveness_probe"] = "liveness" in data["probes"]
+    data["readiness_probe"] = "readiness" in data["probes"]
+    data.update(image_data(image or ""))
+    if image is None:
+        data["image"] = None
+    span = img_pair[1].span if img_pair else c.span
+    # where findings about the container as a whole point: its name, else its first line
+    whole = cname_n.span if cname_n else Span.point(c.span.start_line, c.span.start_col)
+    res_pair = c.get_pair("resources")
+    return Fact(
+        "k8s.container",
+        path,
+        span,
+        f"{target}/{cname}",
+        data,
+        {
+            "image": span,
+            "name": cname_n.span if cname_n else span,
+            "container": whole,
+            "resources": res_pair[0].span if res_pair else whole,
+            "security_context": sc_pair[0].span if sc_pair else whole,
+            "probes": whole,
+        },
+    )
+
+
+# (name in the fact, container key)
+_PROBES = (
+    ("liveness", "livenessProbe"),
+    ("readiness", "readinessProbe"),
+    ("startup", "startupProbe"),
+)
+
+
+def _is_set(node: Node | None) -> bool:
+    """A probe is set when it is a non-empty mapping (null or `{}` configures nothing)."""
+    return node is not None and node.is_map and any(True for _ in node.items())
+
+
+def _effective(container: Any, pod: Any, key: str, typ: type) -> Any:
+    """A securityContext setting in effect: the container's, else the pod's. Kubernetes
+    lets the container's override the pod's; a value of the wrong type (a quoted "true",
+    an expression) is not statically known and gives null."""
+    for sc in (container, pod):
+        if isinstance(sc, dict) and sc.get(key) is not None:
+            v = sc[key]
+            # bool is an int subclass: runAsUser: true is not a user id
+            return v if isinstance(v, typ) and (typ is bool or not isinstance(v, bool)) else None
+    return None
+
+
+def _scalar_str(node: Node | None) -> str | None:
+    """A scalar string value; null, numbers and collections give None."""
+    v = node.to_python() if node is not None and node.is_scalar else None
+    return v if isinstance(v, str) else None
 
 
 def _python(node: Node | None) -> Any:

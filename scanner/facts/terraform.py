@@ -1,15 +1,22 @@
 """Facts from Terraform: required providers and version, backend, module calls, resources and
-their tags, provider configurations (default_tags)."""
+their tags, provider configurations (default tags).
+
+`extract` observes one file. `link_module_facts` is an after-pass over the facts of a whole
+scan: it gives each resource the default tags of the provider configuration it uses (in its
+module directory or, for a local child module, in the calling module) and the tags that are
+therefore in effect. Tags are judged only as far as they are statically known: a map written
+out, the literal objects of a `merge()`, `default_tags` in the provider block."""
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..model import Fact, Span
-from ..parsers.terraform import Attribute, Block, TerraformDocument, Unknown, to_json_value
+from ..parsers.terraform import Attribute, Block, Call, TerraformDocument, Unknown, to_json_value
 
 DEFAULT_REGISTRY = "registry.terraform.io"
 _REGISTRY_MODULE = re.compile(
@@ -189,6 +196,8 @@ def _module(path: str, module_dir: str, b: Block) -> Fact | None:
         "source": source,
         "source_raw": _raw(src),
         "version": _str(ver),
+        "has_version": ver is not None,
+        "providers": _providers_map(b.attr("providers")),
         "module_dir": module_dir,
     }
     data.update(module_source(source) if source is not None else module_source(""))
@@ -207,37 +216,105 @@ def _module(path: str, module_dir: str, b: Block) -> Fact | None:
     return Fact("tf.module_call", path, b.header_span, f"{module_dir}:module.{name}", data, spans)
 
 
+def _providers_map(a: Attribute | None) -> dict[str, str] | None:
+    """`providers = { aws = aws.us }`: the child's provider address to the caller's, as
+    written (the values are references). Null when absent; {} when not a static map."""
+    if a is None:
+        return None
+    if not isinstance(a.value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for k, v in a.value.items():
+        ref = v.text if isinstance(v, Unknown) else v
+        if isinstance(ref, str) and ref.strip():
+            out[k] = ref.strip()
+    return out
+
+
+def known_entries(value: Any) -> tuple[dict[str, Any], bool]:
+    """The entries of a tags-like map value that are statically known, and whether that is
+    all of it. A map written out is all known (a value that is not is null: the key is
+    there, its value unknown); `null` is no tags. Of `merge(...)` the literal objects are
+    known: every key they hold is applied, and a value is known unless a later argument
+    that is not a literal may override it. `tomap(x)` is x. Anything else: nothing known."""
+    if value is None:
+        return {}, True
+    if isinstance(value, dict):
+        return to_json_value(value), True
+    if isinstance(value, Call) and not value.expanded:
+        if value.name == "tomap" and len(value.args) == 1:
+            return known_entries(value.args[0])
+        if value.name == "merge":
+            out: dict[str, Any] = {}
+            complete = True
+            for arg in value.args:
+                entries, arg_complete = known_entries(arg)
+                if not arg_complete:
+                    out = dict.fromkeys(out)  # the unknown part may override any value so far
+                    complete = False
+                out.update(entries)
+            return out, complete
+    return {}, False
+
+
+# Providers whose resources carry `labels` instead of `tags` (Google Cloud).
+_LABEL_PROVIDERS = frozenset({"google", "google-beta"})
+
+
 def _resource(path: str, module_dir: str, b: Block) -> Fact:
     rtype = b.labels[0] if b.labels else ""
     name = b.labels[1] if len(b.labels) > 1 else ""
     tags = b.attr("tags")
+    labels = b.attr("labels")
     prov = b.attr("provider")
+    provider = rtype.split("_", 1)[0]
+    tag_attribute = "labels" if provider in _LABEL_PROVIDERS else "tags"
+    own = labels if tag_attribute == "labels" else tags
+    entries, complete = known_entries(own.value if own is not None else None)
     data = {
         "type": rtype,
         "name": name,
         "address": f"{rtype}.{name}",
-        "provider": rtype.split("_", 1)[0],
+        "provider": provider,
         "provider_ref": _raw(prov),
         "has_tags": tags is not None,
         "tags_known": tags is not None and isinstance(tags.value, dict),
         "tags": to_json_value(tags.value)
         if tags is not None and isinstance(tags.value, dict)
         else None,
+        "labels_known": labels is not None and isinstance(labels.value, dict),
+        "labels": to_json_value(labels.value)
+        if labels is not None and isinstance(labels.value, dict)
+        else None,
+        "tag_attribute": tag_attribute,
+        "resource_tags": entries,
+        "resource_tags_known": complete,
         "module_dir": module_dir,
     }
-    spans = {"tags": tags.span} if tags is not None else {}
+    spans = {}
+    if tags is not None:
+        spans["tags"] = tags.span
+    if labels is not None:
+        spans["labels"] = labels.span
+    if own is not None:
+        spans["resource_tags"] = spans["effective_tags"] = own.span
     return Fact("tf.resource", path, b.header_span, f"{module_dir}:{rtype}.{name}", data, spans)
 
 
 def _provider(path: str, module_dir: str, b: Block) -> Fact:
     name = b.labels[0] if b.labels else ""
     alias = _str(b.attr("alias"))
-    default_tags = None
-    known = False
-    for dt in b.blocks_of("default_tags"):
+    default_tags: dict[str, Any] = {}
+    known = True
+    spans: dict[str, Span] = {}
+    for dt in b.blocks_of("default_tags"):  # AWS
         t = dt.attr("tags")
-        if t is not None and isinstance(t.value, dict):
-            default_tags, known = to_json_value(t.value), True
+        default_tags, known = known_entries(t.value if t is not None else None)
+        spans["default_tags"] = t.span if t is not None else dt.span
+    dl = b.attr("default_labels")  # Google
+    if dl is not None:
+        default_tags, known = known_entries(dl.value)
+        spans["default_tags"] = dl.span
     data = {
         "name": name,
         "alias": alias,
@@ -251,6 +328,7 @@ def _provider(path: str, module_dir: str, b: Block) -> Fact:
         b.header_span,
         f"{module_dir}:provider.{name}" + (f".{alias}" if alias else ""),
         data,
+        spans,
     )
 
 
@@ -272,3 +350,138 @@ def extract(doc: TerraformDocument) -> list[Fact]:
         elif t == "provider":
             facts.append(_provider(doc.path, module_dir, b))
     return facts
+
+
+# ---------------------------------------------------------------- after-pass over a scan
+
+_MAX_MODULE_DEPTH = 32  # local module nesting deeper than this is not followed
+
+# How a provider configuration was resolved: its known default tags, whether they are all
+# known, and the configuration's target (None when several callers resolve differently).
+_Resolved = tuple[dict[str, Any], bool, str | None]
+_UNRESOLVED: _Resolved = ({}, False, None)
+
+
+def _address(ref: str) -> tuple[str, str | None]:
+    name, _, alias = ref.strip().partition(".")
+    return name, alias or None
+
+
+def _agree(values: list[Any]) -> Any:
+    if all(v == values[0] for v in values[1:]):
+        return values[0]
+    return "" if "" in values else None  # an empty value in any instance is an empty value
+
+
+def _combine(results: list[_Resolved | None]) -> _Resolved | None:
+    """A module called from several places is instantiated once per call: what every
+    instance gets is the keys all of them apply (a value they disagree on is null, or empty
+    if one of them is empty); complete when every caller's tags are."""
+    if not results or any(r is None for r in results):
+        return None
+    found = [r for r in results if r is not None]
+    first = found[0]
+    if all(r == first for r in found[1:]):
+        return first
+    entries = {
+        k: _agree([r[0][k] for r in found]) for k in first[0] if all(k in r[0] for r in found[1:])
+    }
+    configs = {r[2] for r in found}
+    return entries, all(r[1] for r in found), configs.pop() if len(configs) == 1 else None
+
+
+class _Providers:
+    """Provider configurations by module directory, and who calls each local module."""
+
+    def __init__(self, facts: Sequence[Fact]) -> None:
+        self.configs: dict[tuple[str, str, str | None], Fact] = {}
+        self.callers: dict[str, list[tuple[str, dict[str, str] | None]]] = defaultdict(list)
+        for f in facts:
+            d = f.data
+            if f.kind == "tf.provider":
+                self.configs.setdefault((d["module_dir"], d["name"], d["alias"]), f)
+            elif f.kind == "tf.module_call" and d.get("source_type") == "local" and d["source"]:
+                child = posixpath.normpath(posixpath.join(d["module_dir"], d["source"]))
+                if child != ".." and not child.startswith("../"):
+                    self.callers[child].append((d["module_dir"], d.get("providers")))
+        self.memo: dict[tuple[str, str, str | None], _Resolved | None] = {}
+
+    def resolve(
+        self, module_dir: str, name: str, alias: str | None, depth: int = 0
+    ) -> _Resolved | None:
+        """The configuration `name[.alias]` means in `module_dir`: declared there, or passed
+        down by every local caller (implicitly for a default configuration, through a
+        `providers` map otherwise). None when it is not in the scan."""
+        key = (module_dir, name, alias)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = None  # a cycle of local modules resolves to nothing
+        config = self.configs.get(key)
+        out: _Resolved | None
+        if config is not None:
+            out = (
+                dict(config.data["default_tags"]),
+                bool(config.data["default_tags_known"]),
+                config.target,
+            )
+        elif module_dir in self.callers and depth < _MAX_MODULE_DEPTH:
+            addr = name if alias is None else f"{name}.{alias}"
+            results: list[_Resolved | None] = []
+            for caller_dir, pmap in self.callers[module_dir]:
+                if pmap is None:
+                    # without `providers`, a child inherits its caller's default configurations
+                    results.append(
+                        self.resolve(caller_dir, name, None, depth + 1) if alias is None else None
+                    )
+                elif addr in pmap:
+                    results.append(self.resolve(caller_dir, *_address(pmap[addr]), depth + 1))
+                else:
+                    results.append(None)
+            out = _combine(results)
+        else:
+            out = None
+        self.memo[key] = out
+        return out
+
+
+def link_module_facts(facts: Sequence[Fact]) -> list[Fact]:
+    """After-pass over all facts of a scan (any order; other kinds pass through unchanged).
+
+    Each `tf.resource` gets the default tags of the provider configuration it uses
+    (`provider_config`, `default_tags`, `default_tags_known`) and the tags in effect
+    (`effective_tags`: every key certainly applied, with its value or null when the value is
+    not statically known; `effective_tags_known`: that is all of them). The configuration is
+    the resource's `provider` (or the type's prefix) in its module directory, or the one a
+    local caller passes down. Idempotent: it reads only what `extract` observed.
+    """
+    if not any(f.kind == "tf.resource" for f in facts):
+        return list(facts)
+    providers = _Providers(facts)
+    out: list[Fact] = []
+    for f in facts:
+        if f.kind != "tf.resource":
+            out.append(f)
+            continue
+        d = f.data
+        name, alias = _address(d["provider_ref"]) if d["provider_ref"] else (d["provider"], None)
+        resolved = providers.resolve(d["module_dir"], name, alias)
+        own, own_known = d["resource_tags"], d["resource_tags_known"]
+        if resolved is None:
+            default_tags, default_known, config = None, False, None
+            base: dict[str, Any] = {}
+        else:
+            default_tags, default_known, config = resolved
+            base = dict(default_tags)
+        if not own_known:  # the resource's unknown tags may override any default value
+            base = dict.fromkeys(base)
+        effective = {**base, **own}
+        data = dict(d)
+        data.update(
+            provider_config=config,
+            default_tags=default_tags,
+            default_tags_known=default_known,
+            effective_tags=effective,
+            effective_tags_known=resolved is not None and default_known and own_known,
+        )
+        out.append(Fact(f.kind, f.path, f.span, f.target, data, f.spans))
+    return out

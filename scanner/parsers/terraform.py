@@ -44,6 +44,23 @@ class Unknown:
         return hash(self.text)
 
 
+class Call(Unknown):
+    """A function call: not statically known either, but its name and argument values are
+    kept, so that a fact can read what is known of it (the literal objects of a `merge()`).
+    ``expanded`` is true when the last argument is expanded with `...`."""
+
+    __slots__ = ("args", "expanded", "name")
+
+    def __init__(self, text: str, name: str, args: tuple[Any, ...], expanded: bool) -> None:
+        super().__init__(text)
+        self.name = name
+        self.args = args
+        self.expanded = expanded
+
+    def __repr__(self) -> str:
+        return f"Call({self.name!r}, {self.args!r})"
+
+
 SpanSource = Callable[[], tuple[Span, ...]]
 
 
@@ -428,7 +445,24 @@ class _Native:
             return obj, spans
         if t == "heredoc_template":
             return self._heredoc(node, expr), {}
+        if t == "function_call":
+            return self._call(node, expr, depth), {}
         return Unknown(self.text(expr)), {}
+
+    def _call(self, node: Any, expr: Any, depth: int) -> Call:
+        name = ""
+        args: list[Any] = []
+        expanded = False
+        for c in node.children:
+            if c.type == "identifier":
+                name = self.text(c)
+            elif c.type == "function_arguments":
+                for a in c.children:
+                    if a.type == "expression":
+                        args.append(self.value(a, depth + 1)[0])
+                    elif a.type == "ellipsis":
+                        expanded = True
+        return Call(self.text(expr), name, tuple(args), expanded)
 
     def _heredoc(self, node: Any, expr: Any) -> Any:
         """A heredoc's value is every line between the opener and the closing marker's line,
@@ -792,10 +826,32 @@ def _template_static(s: str) -> str | None:
     return _unescape(s, backslash=False)
 
 
+def _json_expression(s: str) -> Unknown:
+    """A JSON-syntax string that is one whole `${ expr }` interpolation evaluates to the
+    expression itself. A function call there is kept as a :class:`Call`, like in native
+    syntax (`"${merge(local.tags, {team = \"x\"})}"`); anything else stays Unknown."""
+    if "(" not in s or not s.startswith("${") or not s.endswith("}"):
+        return Unknown(s)
+    src = f"x = {s[2:-1]}\n"
+    data = src.encode("utf-8")
+    root = _parser().parse(data).root_node
+    body = root.children[0] if root.child_count == 1 else None
+    if root.has_error or body is None or body.type != "body" or body.child_count != 1:
+        return Unknown(s)
+    attr = body.children[0]
+    if attr.type != "attribute":
+        return Unknown(s)
+    value, _ = _Native("", data, LineIndex(src)).value(attr.children[-1])
+    if isinstance(value, Call):
+        value.text = s
+        return value
+    return Unknown(s)
+
+
 def _json_static(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         st = _template_static(value)
-        return Unknown(value) if st is None else st
+        return _json_expression(value) if st is None else st
     if depth > MAX_VALUE_DEPTH:
         return Unknown("...")
     if isinstance(value, list):
@@ -831,6 +887,7 @@ def to_json_value(value: Any) -> Any:
 __all__ = [
     "Attribute",
     "Block",
+    "Call",
     "TerraformDocument",
     "Unknown",
     "parse",

@@ -4,6 +4,7 @@ file and line that set it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,24 @@ class Baseline:
     provenance: dict[tuple[str, ...], tuple[str, int]]
 
     def ref(self, dotted: str) -> BaselineRef | None:
-        """Where the value at `a.b.c` (or its nearest set ancestor) came from."""
-        key = tuple(dotted.split("."))
-        while key:
-            hit = self.provenance.get(key)
-            if hit is not None:
+        """Where the value at `a.b.c` (or its nearest set ancestor) came from. A key may hold
+        dots itself (`actions.minimum.acme/ci/.github/workflows/deploy.yml`): the dotted path
+        is matched against the joined key paths, longest first."""
+        parts = dotted.split(".")
+        joined = self._joined_keys
+        for n in range(len(parts), 0, -1):
+            key = joined.get(".".join(parts[:n]))
+            if key is not None:
+                hit = self.provenance[key]
                 return BaselineRef(".".join(key), hit[0], hit[1])
-            key = key[:-1]
         return None
+
+    @cached_property
+    def _joined_keys(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for key in sorted(self.provenance, key=len):  # the shallowest path wins a tie
+            out.setdefault(".".join(key), key)
+        return out
 
     def rule_settings(self, rule_id: str) -> dict[str, Any]:
         rules = self.data.get("rules") or {}

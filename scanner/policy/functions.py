@@ -40,7 +40,7 @@ everything, prereleases included; ``*`` is an ordinary clause and does not.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -53,20 +53,34 @@ __all__ = [
     "Version",
     "constraint_admits",
     "constraint_allows",
+    "constraint_behind_text",
+    "constraint_bounded",
+    "constraint_max",
     "constraint_min",
     "default",
+    "find_key",
     "glob_match",
     "image",
+    "in_scope",
     "join",
     "keys",
+    "lower",
     "major_of",
     "matches_any",
+    "missing_paths",
+    "missing_prefixes",
+    "missing_resources",
     "parse_version",
     "pin_policy",
+    "ref_kind",
+    "ref_version",
     "semver_compare",
+    "tag_at_least",
+    "tag_version",
     "version_at_least",
     "version_fields",
     "versions_behind",
+    "versions_behind_text",
 ]
 
 T = TypeVar("T")
@@ -563,6 +577,165 @@ def constraint_min(constraint: str) -> str | None:
     return str(min(found)) if found else None
 
 
+_INF: Final = float("inf")
+# Sort key of a constraint's top: release numbers (inf where open-ended), then 0 for a
+# release or -1 for a prerelease.
+_TopKey = tuple[float, float, float, float, int]
+
+
+def _lowest_release(piece: _Interval) -> Version:
+    """The smallest release at or above the piece's lower bound (it may lie outside)."""
+    if piece.low is None:
+        return _ZERO
+    v = piece.low.version
+    if v.is_prerelease:
+        return v._replace(prerelease_key=_RELEASE)
+    return v if piece.low.inclusive else v._replace(revision=v.revision + 1)
+
+
+def _release_below(r: Version) -> tuple[_TopKey, str] | None:
+    """The highest release below release ``r``, written with a wildcard where it is
+    open-ended: below 5.0.0 is "4.x", below 5.30.0 is "5.29.x", below 5.30.2 is "5.30.1"."""
+    major, minor, patch, rev = r.release
+    if rev:
+        return (major, minor, patch, rev - 1, 0), str(r._replace(revision=rev - 1))
+    if patch:
+        return (major, minor, patch - 1, _INF, 0), f"{major}.{minor}.{patch - 1}"
+    if minor:
+        return (major, minor - 1, _INF, _INF, 0), f"{major}.{minor - 1}.x"
+    if major:
+        return (major - 1, _INF, _INF, _INF, 0), f"{major - 1}.x"
+    return None
+
+
+def _top(clauses: _Alternative, piece: _Interval) -> tuple[_TopKey, str] | None:
+    """The highest version a bounded piece really admits, or None if it admits nothing."""
+    assert piece.high is not None
+    high = piece.high.version
+    if piece.contains(_lowest_release(piece)):  # the piece holds releases: name the highest
+        if piece.high.inclusive and not high.is_prerelease:
+            return (*high.release, 0), str(high)
+        return _release_below(high._replace(prerelease_key=_RELEASE))
+    lowest = _lowest_allowed(clauses, piece)  # only prereleases, allowed if a clause names them
+    if lowest is None:
+        return None
+    return (*lowest.release, -1), str(lowest)
+
+
+def _bounded_pieces(constraint: str) -> Iterator[tuple[_Alternative, _Interval]]:
+    for clauses in _constraint(constraint) or ((),):
+        for piece in _feasible(clauses, _Interval(_Bound(_ZERO, True), None)):
+            yield clauses, piece
+
+
+def _constraint_top(constraint: str) -> tuple[_TopKey, str] | None:
+    best: tuple[_TopKey, str] | None = None
+    for clauses, piece in _bounded_pieces(constraint):
+        if piece.high is None:
+            if _lowest_allowed(clauses, piece) is not None:
+                return None
+            continue
+        top = _top(clauses, piece)
+        if top is not None and (best is None or top[0] > best[0]):
+            best = top
+    return best
+
+
+def constraint_bounded(constraint: str) -> bool:
+    """Whether the constraint has an upper bound: ``~> 5.8``, ``5.8.1`` and
+    ``>= 5.0, < 6.0`` have one; ``>= 5.0``, ``*`` and ``""`` do not. Every ``||``
+    alternative must be bounded. A constraint that admits nothing is bounded."""
+    return all(piece.high is not None for _, piece in _bounded_pieces(constraint))
+
+
+def constraint_max(constraint: str) -> str | None:
+    """The highest version the constraint admits, for messages about drift.
+
+    Exclusive bounds are written with a wildcard where the top is open-ended: ``~> 4.67``
+    (``< 5.0.0``) -> ``"4.x"``, ``< 5.30`` -> ``"5.29.x"``, ``< 5.30.2`` -> ``"5.30.1"``;
+    inclusive ones as they are (``5.10.0``, ``<= 5.2.3`` -> ``"5.2.3"``). A prerelease only
+    when nothing else is admitted (``= 2.0.0-rc.1``). ``None`` when there is no upper bound
+    (``>= 4.0``; see :func:`constraint_bounded`) or nothing is admitted. Pass the result to
+    :func:`constraint_behind_text` gives its distance to a golden version.
+    """
+    top = _constraint_top(constraint)
+    return None if top is None else top[1]
+
+
+def constraint_behind_text(constraint: str, golden: str) -> str:
+    """How far the highest version a constraint admits trails ``golden``, in words, at the
+    first level that differs (as :func:`versions_behind_text`): ``~> 4.67`` is
+    ``"1 major version"`` behind 5.40.0, ``< 5.30`` is ``"11 minor versions"`` behind it.
+    Empty when the constraint admits ``golden`` or newer, has no upper bound, or admits
+    nothing (say that with :func:`constraint_max`). ValueError on a bad constraint or golden.
+    """
+    target = _require_version(golden, "constraint_behind_text: golden")
+    top = _constraint_top(constraint)
+    if top is None:
+        return ""
+    for level, mine, theirs in zip(
+        ("major", "minor", "patch"), top[0][:3], target.release, strict=False
+    ):
+        if mine != theirs:
+            n = theirs - mine
+            if n <= 0:
+                return ""
+            return f"{int(n)} {level} version{'s' if n != 1 else ''}"
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# Git refs
+
+_FULL_SHA_RE: Final = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_SHORT_SHA_RE: Final = re.compile(r"[0-9a-fA-F]{7,39}")
+_PREFIXED_TAG_RE: Final = re.compile(rf".+[-_/][vV](?P<version>\d+(?:\.\d+){{0,3}}(?:-{_IDENT})?)")
+# Names that are branches by convention; any other ref that is neither a SHA nor a version
+# tag is "other" (a tag such as `stable` or a branch: tether cannot tell without the repo).
+_BRANCH_NAMES: Final = frozenset(
+    {"main", "master", "develop", "development", "dev", "trunk", "head", "default", "next"}
+)
+
+
+def ref_version(ref: str | None) -> str | None:
+    """The version a version-like Git tag names, normalised (``v5.8.1`` -> ``"5.8.1"``), or null.
+
+    Plain versions (``v5``, ``5.8.1``, ``1.0.0-rc.1``), ``refs/tags/...`` and monorepo
+    tags that end in ``-v``/``_v``/``/v`` and a version (``vpc-v1.2.0``,
+    ``modules/vpc/v1.2.0``) count; branches and other names do not.
+    """
+    if not isinstance(ref, str) or len(ref) > _MAX_VERSION_LEN:
+        return None
+    r = ref.strip().removeprefix("refs/tags/")
+    if _FULL_SHA_RE.fullmatch(r):
+        return None
+    version = parse_version(r)
+    if version is None:
+        match = _PREFIXED_TAG_RE.fullmatch(r)
+        version = parse_version(match["version"]) if match else None
+    return None if version is None else str(version)
+
+
+def ref_kind(ref: str | None) -> str:
+    """What a Git ref pins: ``"sha"`` (a full 40- or 64-hex commit id), ``"tag"`` (a
+    version tag, see :func:`ref_version`), ``"short-sha"`` (7-39 hex digits), ``"branch"``
+    (``main``, ``master``, ``develop``, ``HEAD``, ``refs/heads/...``), ``"other"`` (any other
+    name: a branch or a non-version tag) or ``"none"`` (null or empty).
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        return "none"
+    r = ref.strip()
+    if r.startswith("refs/heads/") or r.lower() in _BRANCH_NAMES:
+        return "branch"
+    if _FULL_SHA_RE.fullmatch(r):
+        return "sha"
+    if ref_version(r) is not None:
+        return "tag"
+    if _SHORT_SHA_RE.fullmatch(r):
+        return "short-sha"
+    return "other"
+
+
 # ---------------------------------------------------------------------------
 # Globs
 
@@ -621,16 +794,60 @@ def pin_policy(action: str, pins: Mapping[str, str]) -> str:
     ``pins`` maps globs to requirements; the most specific matching pattern wins. A
     pattern without ``/`` names owners (``"*"`` is every owner, ``"actions"`` one),
     because a bare ``*`` glob would never cross the ``/``. ``any`` when nothing matches,
-    so an empty map imposes nothing.
+    so an empty map imposes nothing. Case is ignored, as GitHub ignores it in owner and
+    repository names (``Azure/login`` is ``azure/login``).
     """
+    name = action.lower()
     matching = [
         pattern
         for pattern in pins
-        if glob_match(action, pattern if "/" in pattern else pattern + "/**")
+        if glob_match(name, (pattern if "/" in pattern else pattern + "/**").lower())
     ]
     if not matching:
         return "any"
     return str(pins[max(matching, key=_specificity)])
+
+
+# ---------------------------------------------------------------------------
+# Case-insensitive names (GitHub owners and repositories, job names)
+
+
+def lower(value: str | Sequence[str] | None) -> str | list[str] | None:
+    """``value`` lower-cased, or each string of a list lower-cased; null stays null.
+
+    For names their source compares without case: ``matches_any(lower(fact.action),
+    lower(baseline.actions.allowed))`` matches ``Azure/login`` against ``azure/*``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.lower()
+    return [_text(item).lower() for item in value]
+
+
+def find_key(m: Mapping[str, object], candidates: str | Sequence[object]) -> str | None:
+    """The key of ``m`` that names the first of ``candidates`` it has, ignoring case
+    (an exact-case key wins over one that differs only in case); null when none does.
+
+    Candidates go most specific first, so a baseline can key one entry by
+    ``owner/repo/path`` and fall back to ``owner/repo``:
+    ``find_key(baseline.actions.minimum, [fact.action + "/" + fact.path, fact.action])``.
+    Candidates that are not strings (null) are skipped.
+    """
+    if isinstance(candidates, str):
+        candidates = [candidates]
+    folded: dict[str, str] = {}
+    for key in m:
+        folded.setdefault(str(key).lower(), str(key))
+    for candidate in candidates:
+        if not isinstance(candidate, str):
+            continue
+        if candidate in m:
+            return candidate
+        hit = folded.get(candidate.lower())
+        if hit is not None:
+            return hit
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -676,6 +893,145 @@ def default(value: T | None, fallback: U) -> T | U:
     return fallback if value is None else value
 
 
+# ---------------------------------------------------------------------------
+# Kubernetes and container images
+
+# A tag's leading version: 3.11 of 3.11-slim, 20 of 20-alpine, v1.2.0 of v1.2.0-rc1.
+_TAG_VERSION_RE: Final = re.compile(r"[vV]?\d+(?:\.\d+){0,3}", re.ASCII)
+_RESOURCE_SECTIONS: Final = ("requests", "limits")
+
+
+def in_scope(value: str, scope: object) -> bool:
+    """Whether a baseline scope covers ``value``: ``true`` covers everything, ``false`` or
+    null nothing, a glob or list of globs what :func:`matches_any` matches. Lets one
+    baseline key say "all", "none" or "these" (``require_digest: true`` or
+    ``require_digest: ["ghcr.io/acme/**"]``)."""
+    if scope is None or isinstance(scope, bool):
+        return bool(scope)
+    if isinstance(scope, str) or (
+        isinstance(scope, list | tuple) and all(isinstance(p, str) for p in scope)
+    ):
+        return matches_any(value, scope)
+    raise ValueError(f"in_scope: scope {scope!r} must be a bool, a glob or a list of globs")
+
+
+def _resource_set(resources: object, section: str, name: str) -> bool:
+    if not isinstance(resources, Mapping):
+        return False
+    values = resources.get(section)
+    return isinstance(values, Mapping) and values.get(name) not in (None, "")
+
+
+def missing_resources(resources: object, required: Sequence[str]) -> list[str]:
+    """The entries of ``required`` that a ``resources`` map does not set, in order.
+
+    Entries are ``requests.<name>`` or ``limits.<name>``; only the first dot separates, so
+    ``limits.nvidia.com/gpu`` works. A null or empty value is unset. A request counts as
+    set when the limit for the same resource is, because Kubernetes defaults a missing
+    request to the limit (``limits: {cpu: 1}`` alone gives a 1 CPU request). ``resources``
+    that is not a map (null) sets nothing.
+    """
+    missing: list[str] = []
+    for entry in required:
+        section, dot, name = str(entry).partition(".")
+        if not dot or not name or section not in _RESOURCE_SECTIONS:
+            raise ValueError(
+                f"missing_resources: {entry!r} is not requests.<resource> or limits.<resource>"
+            )
+        if _resource_set(resources, section, name):
+            continue
+        if section == "requests" and _resource_set(resources, "limits", name):
+            continue
+        missing.append(str(entry))
+    return missing
+
+
+def tag_version(tag: object) -> dict[str, str] | None:
+    """The version an image tag starts with, and the rest: ``3.11-slim`` is
+    ``{version: "3.11", suffix: "-slim"}``, ``20`` is ``{version: "20", suffix: ""}``.
+    Null for tags that do not start with a version (``latest``, ``stable``, ``bookworm``,
+    ``alpine3.20``) and for a null tag."""
+    if not isinstance(tag, str):
+        return None
+    match = _TAG_VERSION_RE.match(tag)
+    if match is None:
+        return None
+    return {"version": match.group(0), "suffix": tag[match.end() :]}
+
+
+def tag_at_least(version: str, minimum: str) -> bool:
+    """Whether a version tag reaches ``minimum`` at the precision it is written.
+
+    Image tags float: ``python:3.12`` follows the newest 3.12.x and ``node:22`` the
+    newest 22.x.y, so ``3.12`` reaches 3.12.4 and ``22`` reaches 22.11; ``3.11`` and
+    ``3.12.1`` do not reach 3.12.4. False when ``version`` is not a version; ValueError
+    when ``minimum`` is not (a policy bug).
+    """
+    floor = _require_version(minimum, "tag_at_least: minimum")
+    v = parse_version(version)
+    if v is None:
+        return False
+    match = _VERSION_RE.fullmatch(str(version).strip())
+    written = match["nums"].count(".") + 1 if match else 4
+    mine, theirs = v.release[:written], floor.release[:written]
+    if mine != theirs:
+        return mine > theirs
+    # equal as far as the tag is written: it floats over the rest, unless it is a prerelease
+    return not v.is_prerelease or v >= floor
+
+
+def versions_behind_text(v: str, golden: str) -> str:
+    """:func:`versions_behind` in words, for messages: ``"2 major versions"``,
+    ``"1 minor version"``, ``"3 patch versions"``; empty when ``v`` is not behind at
+    the patch level or above."""
+    for level, n in versions_behind(v, golden).items():
+        if n:
+            return f"{n} {level} version{'s' if n != 1 else ''}"
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# Repository files and workflow steps
+
+
+def missing_paths(required: Sequence[str | Sequence[str]], paths: Sequence[str]) -> list[str]:
+    """The entries of ``required`` that no path in ``paths`` satisfies, in order, written for
+    messages. An entry is a path or a glob (:func:`glob_match`), or a list of alternatives of
+    which one must match; a missing list is written as its first alternative with the others
+    in parentheses: ``"SECURITY.md (or .github/SECURITY.md, docs/SECURITY.md)"``."""
+    present = set(paths)
+
+    def found(pattern: str) -> bool:
+        if "*" in pattern or "?" in pattern:
+            return any(glob_match(p, pattern) for p in paths)
+        return pattern in present
+
+    missing: list[str] = []
+    for entry in required:
+        alternatives = [entry] if isinstance(entry, str) else [str(a) for a in entry]
+        if not alternatives:
+            raise ValueError("missing_paths: an entry is an empty list of alternatives")
+        if any(found(a) for a in alternatives):
+            continue
+        first, rest = alternatives[0], alternatives[1:]
+        missing.append(f"{first} (or {', '.join(rest)})" if rest else first)
+    return missing
+
+
+def missing_prefixes(required: Sequence[str], values: Sequence[str]) -> list[str]:
+    """The entries of ``required`` that no value in ``values`` equals or extends by a path
+    (``acme/scan`` is present in ``acme/scan`` and ``acme/scan/sarif``, not in
+    ``acme/scanner``), in order. Case is ignored, as GitHub ignores it in owner and
+    repository names."""
+    have = [v.lower() for v in values if isinstance(v, str)]
+    missing: list[str] = []
+    for entry in required:
+        r = str(entry).lower().rstrip("/")
+        if not any(v == r or v.startswith(r + "/") for v in have):
+            missing.append(str(entry))
+    return missing
+
+
 # CEL-visible name -> implementation. Read-only so no caller can re-point a policy
 # function for everyone; pass ``dict(FUNCTIONS)`` to ``cel.Context``.
 FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
@@ -688,12 +1044,26 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "constraint_allows": constraint_allows,
         "constraint_min": constraint_min,
         "constraint_admits": constraint_admits,
+        "constraint_max": constraint_max,
+        "constraint_bounded": constraint_bounded,
+        "constraint_behind_text": constraint_behind_text,
+        "ref_kind": ref_kind,
+        "ref_version": ref_version,
         "glob_match": glob_match,
         "matches_any": matches_any,
         "pin_policy": pin_policy,
+        "lower": lower,
+        "find_key": find_key,
         "image": image,
         "join": join,
         "keys": keys,
         "default": default,
+        "in_scope": in_scope,
+        "missing_resources": missing_resources,
+        "missing_paths": missing_paths,
+        "missing_prefixes": missing_prefixes,
+        "tag_version": tag_version,
+        "tag_at_least": tag_at_least,
+        "versions_behind_text": versions_behind_text,
     }
 )

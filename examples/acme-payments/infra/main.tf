@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = "~> 1.3.0"
 
   required_providers {
     aws = {
@@ -50,4 +50,14 @@ module "db" {
 resource "aws_sqs_queue" "settlements" {
   name                      = "payments-settlements-${var.env}"
   message_retention_seconds = 1209600
+}
+
+module "statements_bucket" {
+  source  = "terraform-aws-modules/s3-bucket/aws"
+  version = "~> 3.15"
+
+  bucket = "acme-payments-statements-${var.env}"
+  versioning = {
+    enabled = true
+  }
 }
