@@ -6,6 +6,7 @@ with --strict, diagnostics), 2 usage or configuration error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -109,6 +110,32 @@ def main() -> None:
 @click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
 @click.option("--preview", is_flag=True, help="Also run rules whose status is preview.")
 @click.option(
+    "--exceptions",
+    "exception_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Central exception registry (repeatable), beside the baseline's own.",
+)
+@click.option(
+    "--include-excepted",
+    is_flag=True,
+    help="Put excepted findings in the SARIF too, as suppressions with the "
+    "justification (code scanning ignores suppressions; default: left out).",
+)
+@click.option(
+    "--diff-base",
+    metavar="REF",
+    help="PR mode: compare with the merge base of HEAD and REF; report new, fixed "
+    "and unchanged findings, and apply --fail-on to new findings only.",
+)
+@click.option(
+    "--markdown",
+    "markdown_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
@@ -132,6 +159,10 @@ def scan_cmd(
     category: str,
     no_config: bool,
     preview: bool,
+    exception_files: tuple[str, ...],
+    include_excepted: bool,
+    diff_base: str | None,
+    markdown_file: Path | None,
     jobs: int | None,
     timings: bool,
     color: bool | None,
@@ -139,17 +170,20 @@ def scan_cmd(
     """Scan the repository at PATH against the golden-path baseline."""
     try:
         config = RepoConfig() if no_config else discover(path)
-        report = scan(
-            path,
-            ScanOptions(
-                baselines=baselines,
-                rule_dirs=rule_dirs,
-                excludes=excludes,
-                jobs=jobs,
-                preview=preview,
-            ),
-            config=config,
+        options = ScanOptions(
+            baselines=baselines,
+            rule_dirs=rule_dirs,
+            excludes=excludes,
+            jobs=jobs,
+            preview=preview,
+            exceptions=exception_files,
         )
+        if diff_base:
+            from .pr import scan_pr
+
+            report = scan_pr(path, diff_base, options, config)
+        else:
+            report = scan(path, options, config=config)
     except ConfigError as e:
         click.echo(f"tether: configuration error: {e}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -161,7 +195,12 @@ def scan_cmd(
 
             return (
                 json.dumps(
-                    sarif.build(report, category=category, levels=report.levels),
+                    sarif.build(
+                        report,
+                        category=category,
+                        levels=report.levels,
+                        include_excepted=include_excepted,
+                    ),
                     indent=2,
                     ensure_ascii=False,
                 )
@@ -169,6 +208,10 @@ def scan_cmd(
             )
         if kind == "json":
             return json.dumps(jsonreport.build(report), indent=2, ensure_ascii=False) + "\n"
+        if kind == "markdown":
+            from .report import markdown
+
+            return markdown.render(report) + "\n"
         use_color = color if color is not None else (output is None and sys.stdout.isatty())
         return text.render(report, color=use_color, show_timings=timings)
 
@@ -179,7 +222,11 @@ def scan_cmd(
             output.write_text(main_out, encoding="utf-8")
         else:
             click.echo(main_out, nl=False)
-        for extra, kind in ((sarif_file, "sarif"), (json_file, "json")):
+        for extra, kind in (
+            (sarif_file, "sarif"),
+            (json_file, "json"),
+            (markdown_file, "markdown"),
+        ):
             if extra is not None:
                 extra.parent.mkdir(parents=True, exist_ok=True)
                 extra.write_text(render(kind), encoding="utf-8")
@@ -189,7 +236,9 @@ def scan_cmd(
     except OSError as e:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+    # in PR mode the fail level applies to what the change introduces
+    gate = dataclasses.replace(report, findings=report.diff.new) if report.diff else report
+    sys.exit(EXIT_FINDINGS if failing(gate, level, strict) else EXIT_CLEAN)
 
 
 def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:

@@ -18,8 +18,15 @@ PACK_TITLES = {
     "dockerfile": "Dockerfile",
     "repository": "Repository",
     "ai-gateway": "AI gateway",
+    "exceptions": "Exceptions",
 }
 PACK_NOTES = {
+    "exceptions": (
+        "Exceptions are how a team records a justified deviation: in `.tether/exceptions.yaml`, "
+        "in a central registry named by the baseline (`exceptions:`), or inline with "
+        "`# tether:ignore RULE-ID reason (until YYYY-MM-DD)`. These rules judge the records "
+        "themselves; an exception that fails one of them suppresses nothing."
+    ),
     "ai-gateway": (
         "The platform centralises only the thin, cross-cutting part of AI use: traffic to model "
         "providers goes through the organisation's AI gateway (access, audit, cost attribution), "

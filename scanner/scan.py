@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import exceptions as exceptions_mod
 from . import parallel
 from .config import RepoConfig
 from .facts import dockerfile as docker_facts
@@ -39,6 +40,8 @@ class ScanOptions:
     today: dt.date = field(default_factory=dt.date.today)
     jobs: int | None = None  # parse workers; None: one per CPU where it pays, 1: serial
     preview: bool = False  # also run rules whose status is preview
+    exceptions: Sequence[str] = ()  # central exception registries (files)
+    repo_name: str | None = None  # owner/name, for exceptions scoped by repository
 
 
 def embedded_rules_dir() -> Path:
@@ -265,10 +268,28 @@ def scan(
     if summary is not None:
         facts.append(summary)
     timings.facts += clock() - t
+    records = [
+        *exceptions_mod.load_central([*baseline.exception_files, *opts.exceptions]),
+        *exceptions_mod.load_repo(root),
+    ]
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(
         facts, rules, baseline, opts.today, opts.preview
     )
+    # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
+    records += exceptions_mod.inline_records(root, findings)
+    outcome = exceptions_mod.apply(findings, records, rules, baseline, opts.today, opts.repo_name)
+    exc_findings, exc_diags, exc_tallies = engine.evaluate(
+        outcome.facts, rules, baseline, opts.today, opts.preview
+    )
+    findings = sorted(
+        [*outcome.kept, *exc_findings],
+        key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id),
+    )
+    rule_diags += exc_diags
+    for rid, tally in exc_tallies.items():
+        if rules[rid].applies_to == "tether.exception":
+            tallies[rid] = tally
     timings.policy = clock() - t
     timings.total = clock() - start
     diags.extend(rule_diags)
@@ -282,6 +303,7 @@ def scan(
         baseline_files=list(baseline.files),
         timings=timings,
         facts_count=len(facts),
+        excepted=outcome.excepted,
         levels={
             rid: engine.staging(r, baseline, opts.today, opts.preview).level
             for rid, r in rules.items()

@@ -233,7 +233,7 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
         "permissions_declared": perms_pair is not None,
         "path": path,
     }
-    wf_span = (on_pair[0].span if on_pair else root.span)
+    wf_span = on_pair[0].span if on_pair else root.span
     facts.append(
         Fact(
             "gha.workflow",
@@ -320,8 +320,6 @@ def extract_action(path: str, root: Node, lines: list[str] | None = None) -> lis
         "image": image.str_value() if image else None,
         "name": name.str_value() if name else None,
     }
-    facts.append(
-        Fact("gha.action", path, using[0].span if using else root.span, "action", data)
-    )
+    facts.append(Fact("gha.action", path, using[0].span if using else root.span, "action", data))
     _step_facts(path, runs.get("steps"), None, path, facts, lines)
     return facts

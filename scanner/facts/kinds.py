@@ -214,6 +214,21 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "unresolved": "a build argument without a literal default remains",
                 **_IMAGE,
             },
+            "tether.exception": {
+                "rule": "the rule id or pack the exception is for",
+                "origin": "repo (.tether/exceptions.yaml), central (registry) or inline (comment)",
+                "justification": "the recorded reason",
+                "justified": "the reason is more than a placeholder (a few words, not n/a or todo)",
+                "accountable": "an owner and an approver or ticket are recorded (inline: always)",
+                "owner": "owner, or null",
+                "expires": "expiry date (ISO), or null",
+                "expired": "the expiry date has passed",
+                "days_expired": "days since expiry (0 when not expired)",
+                "duration_days": "days from created (or today) to expiry, or null without expiry",
+                "max_days": "the longest exception the rule or baseline allows, or null",
+                "local_allowed": "the record's home is allowed for this rule",
+                "matched": "how many findings the record matched in this scan",
+            },
             "repo.tool": {
                 "tool": "pulumi, cdk, cloudformation, sam, serverless, gitlab-ci, jenkins, "
                 "travis-ci, azure-pipelines, bitbucket-pipelines, codeowners, backstage",

@@ -40,6 +40,12 @@ class Baseline:
             out.setdefault(".".join(key), key)
         return out
 
+    @property
+    def exception_files(self) -> list[str]:
+        """Central exception registries named by the baseline layers (`exceptions:`),
+        resolved relative to the layer that names them."""
+        return [str(p) for p in self.data.get("_exception_files", [])]
+
     def rule_settings(self, rule_id: str) -> dict[str, Any]:
         rules = self.data.get("rules") or {}
         settings = rules.get(rule_id) or {}
@@ -148,7 +154,18 @@ def load(names: list[str]) -> Baseline:
         for parent in [parents] if isinstance(parents, str) else parents:
             apply(resolve_name(parent, path), (*stack, real))
         seen.add(real)
-        body = {k: v for k, v in layer.items() if k not in ("extends", "name", "description")}
+        body = {
+            k: v
+            for k, v in layer.items()
+            if k not in ("extends", "name", "description", "exceptions")
+        }
+        # central exception registries live beside the baseline that names them
+        for name in layer.get("exceptions") or []:
+            found = path.parent / name
+            if not found.is_file():
+                raise ConfigError(shown, None, f"exceptions file {name!r} not found")
+            data.setdefault("_exception_files", [])
+            data["_exception_files"] = [*data["_exception_files"], str(found)]
         # a list or scalar replaced by this layer: forget where its old elements came from
         for k, v in body.items():
             if isinstance(v, dict):

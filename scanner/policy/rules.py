@@ -228,7 +228,10 @@ def load_rule(path: Path, shown: str) -> Rule:
         security_severity=data.get("security_severity"),
         tags=tuple(data.get("tags", ())),
         file=shown,
-        extra={"keys_src": list(data.get("baseline_keys", ()))},
+        extra={
+            "keys_src": list(data.get("baseline_keys", ())),
+            "exceptions": data.get("exceptions") or {},
+        },
     )
     unknown = sorted(set(rule.fact_fields) - set(KINDS[kind]))
     if unknown:

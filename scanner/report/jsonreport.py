@@ -37,6 +37,26 @@ def build(report: Report) -> dict[str, Any]:
             }
             for f in report.findings
         ],
+        "excepted": [
+            {
+                "rule_id": e.finding.rule_id,
+                "path": e.finding.path,
+                "region": _span(e.finding.span),
+                "message": e.finding.message,
+                "fingerprint": e.finding.fingerprint,
+                "exception": {
+                    "origin": e.record.origin,
+                    "file": e.record.file,
+                    "line": e.record.span.start_line,
+                    "justification": e.record.justification,
+                    "owner": e.record.owner,
+                    "approved_by": e.record.approved_by,
+                    "ticket": e.record.ticket,
+                    "expires": e.record.expires.isoformat() if e.record.expires else None,
+                },
+            }
+            for e in report.excepted
+        ],
         "diagnostics": [
             {
                 "code": d.code,
@@ -57,5 +77,14 @@ def build(report: Report) -> dict[str, Any]:
             for rid, t in sorted(report.tallies.items())
         },
         "facts": report.facts_count,
+        "diff": None
+        if report.diff is None
+        else {
+            "base_ref": report.diff.base_ref,
+            "base_commit": report.diff.base_commit,
+            "new": [f.fingerprint for f in report.diff.new],
+            "fixed": [f.fingerprint for f in report.diff.fixed],
+            "unchanged": [f.fingerprint for f in report.diff.unchanged],
+        },
         "timings": dataclasses.asdict(report.timings),
     }

@@ -162,6 +162,7 @@ def build(
     *,
     category: str = "tether",
     levels: Mapping[str, Level] | None = None,
+    include_excepted: bool = False,
 ) -> dict[str, Any]:
     """The SARIF log of a report, as a JSON-ready dict. `levels` maps rule id to the level
     the baseline gives it (defaultConfiguration), defaulting to the rule's own severity."""
@@ -173,7 +174,25 @@ def build(
         for rid in rule_ids
     ]
     hashes = _Hashes(report.root)
-    results = [_result(f, index, hashes) for f in report.findings]
+    # only findings located in the repository: a central exception registry outside it has no
+    # place in code scanning (its findings stay in text, JSON and Markdown)
+    results = [_result(f, index, hashes) for f in report.findings if _in_repo(f.path)]
+    if include_excepted:
+        # code scanning ignores suppressions, so excepted findings are left out by default;
+        # when asked for, they carry the justification as an external suppression
+        for e in report.excepted:
+            res = _result(e.finding, index, hashes)
+            res.suppressions = [
+                om.Suppression(
+                    kind="external",
+                    status="accepted",
+                    justification=_clip(
+                        f"{e.record.justification} (owner {e.record.owner or '-'}, expires "
+                        f"{e.record.expires.isoformat() if e.record.expires else 'never'})"
+                    ),
+                )
+            ]
+            results.append(res)
     notifications = [_notification(d) for d in report.diagnostics]
     root_uri = Path(report.root).resolve().as_uri().rstrip("/") + "/"
     run = om.Run(
@@ -207,6 +226,10 @@ def build(
     log = om.SarifLog(version="2.1.0", schema_uri=SCHEMA, runs=[run])
     data: dict[str, Any] = to_dict(log)
     return data
+
+
+def _in_repo(path: str) -> bool:
+    return not (path.startswith("/") or path.startswith("../") or ":" in path.split("/")[0])
 
 
 def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:

@@ -18,6 +18,14 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
         lines.append(
             f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  {d.message}"
         )
+    for e in report.excepted:
+        f, r = e.finding, e.record
+        until = r.expires.isoformat() if r.expires else "no expiry"
+        lines.append(
+            f"{f.path}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
+            f"until {until}, owner {r.owner or '-'} ({r.origin} {r.file}:{r.span.start_line}): "
+            f"{r.justification}"
+        )
     lines.append(summary(report))
     if show_timings:
         t = report.timings
@@ -43,7 +51,9 @@ def summary(report: Report) -> str:
         head = f"{n} finding{'s' if n != 1 else ''} ({by_cat}; {by_level})"
     d = len(report.diagnostics)
     diag = f"; {d} diagnostic{'s' if d != 1 else ''}" if d else ""
-    return f"{head}{diag}; {report.timings.files} files scanned with {len(report.rules)} rules"
+    x = len(report.excepted)
+    exc = f"; {x} excepted" if x else ""
+    return f"{head}{exc}{diag}; {report.timings.files} files scanned with {len(report.rules)} rules"
 
 
 _COLORS = {Level.ERROR: "31", Level.WARNING: "33", Level.NOTE: "36"}

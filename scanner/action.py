@@ -1,0 +1,134 @@
+"""The GitHub Action's entry point (`python -m scanner.action`), run by action.yml.
+
+Inputs arrive as environment variables (action.yml maps each `inputs.x` to `TETHER_X` through
+`env:`, never by interpolating `${{ }}` into a script). On pull requests it scans in PR mode
+against the base branch, so the gate fails only on findings the pull request introduces; on
+other events it scans everything. It writes SARIF, appends a Markdown job summary, emits at
+most 10 annotations for new findings, and sets the outputs sarif-file, findings, new-findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .cli import failing
+from .config import RepoConfig, discover
+from .errors import ConfigError
+from .model import Finding, Report
+from .pr import scan_pr
+from .report import markdown, sarif, text
+from .scan import ScanOptions, scan
+
+MAX_ANNOTATIONS = 10
+PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_prop(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(f: Finding, prefix: str = "") -> str:
+    """A workflow command that GitHub shows as an annotation on the pull request's diff."""
+    kind = {"error": "error", "warning": "warning"}.get(f.level.value, "notice")
+    s = f.span
+    props = ",".join(
+        [
+            f"file={_escape_prop(prefix + f.path)}",
+            f"line={s.start_line}",
+            f"endLine={s.end_line}",
+            *(
+                [f"col={s.start_col}", f"endColumn={s.end_col}"]
+                if s.start_line == s.end_line
+                else []
+            ),
+            f"title={_escape_prop(f'{f.rule_id} ({f.category.value})')}",
+        ]
+    )
+    return f"::{kind} {props}::{_escape_data(f.message)}"
+
+
+def _base_ref(env: Mapping[str, str]) -> str | None:
+    if env.get("TETHER_DIFF_BASE"):
+        return env["TETHER_DIFF_BASE"]
+    if env.get("GITHUB_EVENT_NAME") in PR_EVENTS and env.get("GITHUB_BASE_REF"):
+        return f"origin/{env['GITHUB_BASE_REF']}"
+    return None
+
+
+def _append(path: str | None, content: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(content)
+
+
+def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
+    """Everything the action does, driven by `env` (tests pass a simulated GITHUB_* set)."""
+    workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
+    target = (workspace / env.get("TETHER_PATH", ".")).resolve()
+    sarif_file = Path(env.get("TETHER_SARIF_FILE") or "tether.sarif")
+    if not sarif_file.is_absolute():
+        sarif_file = workspace / sarif_file
+    baselines = [b for b in (env.get("TETHER_BASELINE") or "").split() if b]
+    fail_on = env.get("TETHER_FAIL_ON") or ""
+    category = env.get("TETHER_CATEGORY") or "tether"
+    base_ref = _base_ref(env)
+    try:
+        config = discover(target) if env.get("TETHER_NO_CONFIG") != "true" else RepoConfig()
+        options = ScanOptions(
+            baselines=baselines,
+            exceptions=[e for e in (env.get("TETHER_EXCEPTIONS") or "").split() if e],
+            today=dt.date.today(),
+        )
+        report: Report = (
+            scan_pr(target, base_ref, options, config)
+            if base_ref
+            else scan(target, options, config=config)
+        )
+    except ConfigError as e:
+        print(f"::error title=tether configuration error::{_escape_data(str(e))}")
+        return 2
+    sarif_file.parent.mkdir(parents=True, exist_ok=True)
+    sarif.write(sarif.build(report, category=category, levels=report.levels), sarif_file)
+    print(text.render(report), end="")
+    gated = report.diff.new if report.diff is not None else report.findings
+    try:
+        prefix = target.relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        prefix = ""
+    prefix = "" if prefix in ("", ".") else prefix + "/"
+    for f in gated[:MAX_ANNOTATIONS]:
+        print(annotation(f, prefix))
+    if len(gated) > MAX_ANNOTATIONS:
+        print(
+            f"::notice title=tether::{len(gated) - MAX_ANNOTATIONS} more finding(s) "
+            "in the job summary"
+        )
+    _append(env.get("GITHUB_STEP_SUMMARY"), markdown.render(report) + "\n")
+    outputs = {
+        "sarif-file": str(sarif_file),
+        "findings": str(len(report.findings)),
+        "new-findings": str(len(gated)),
+    }
+    _append(env.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs.items()))
+    level = fail_on or config.fail_on or "error"
+    # in PR mode the gate sees only what the pull request introduces
+    gate = dataclasses.replace(report, findings=list(gated)) if report.diff else report
+    strict = env.get("TETHER_STRICT") == "true"
+    return 1 if failing(gate, level, strict) else 0
+
+
+def main() -> None:
+    sys.exit(run(os.environ))
+
+
+if __name__ == "__main__":
+    main()
