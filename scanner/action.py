@@ -105,7 +105,8 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     except ValueError:
         prefix = ""
     prefix = "" if prefix in ("", ".") else prefix + "/"
-    for f in gated[:MAX_ANNOTATIONS]:
+    # the most severe first: annotations are capped, and errors are what block a merge
+    for f in sorted(gated, key=lambda f: -f.level.rank)[:MAX_ANNOTATIONS]:
         print(annotation(f, prefix))
     if len(gated) > MAX_ANNOTATIONS:
         print(

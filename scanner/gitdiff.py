@@ -139,7 +139,10 @@ def _keys(findings: Sequence[Finding], rename: dict[str, str]) -> list[tuple[str
     seen: dict[tuple[str, str, str], int] = defaultdict(int)
     out = []
     for f in findings:
-        k = (f.rule_id, rename.get(f.path, f.path), f.target)
+        # repository-level findings sit on an anchor file (the README, else the first root
+        # file) that a change may add or rename: their identity is the repository itself
+        path = "" if f.fact_kind == "repo.summary" else rename.get(f.path, f.path)
+        k = (f.rule_id, path, f.target)
         seen[k] += 1
         out.append((*k, seen[k]))
     return out

@@ -78,8 +78,13 @@ def validate(kind: str, data: Any, root: Node | None, shown: str) -> None:
     if not errors:
         return
     best = jsonschema.exceptions.best_match(errors)
-    where = "/".join(str(p) for p in best.absolute_path) or "(top level)"
+    path = list(best.absolute_path)
+    where = "/".join(str(p) for p in path) or "(top level)"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    raise ConfigError(
-        shown, line_of(root, list(best.absolute_path)), f"{kind} {where}: {best.message}{more}"
-    )
+    if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+        # point at the unexpected key itself, not at the mapping that holds it
+        known = set(best.schema.get("properties", {}))
+        extra = [k for k in best.instance if k not in known]
+        if extra:
+            path = [*path, extra[0]]
+    raise ConfigError(shown, line_of(root, path), f"{kind} {where}: {best.message}{more}")

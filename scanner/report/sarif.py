@@ -185,7 +185,6 @@ def build(
             res.suppressions = [
                 om.Suppression(
                     kind="external",
-                    status="accepted",
                     justification=_clip(
                         f"{e.record.justification} (owner {e.record.owner or '-'}, expires "
                         f"{e.record.expires.isoformat() if e.record.expires else 'never'})"
