@@ -125,3 +125,26 @@ def test_justification_needs_words() -> None:
     assert not justification_ok("n/a")
     assert not justification_ok("fix later")
     assert justification_ok("Vendor image only on quay.io; mirror in PLAT-412.")
+
+
+def test_markdown_summary_stays_under_a_mebibyte(make_repo: Any) -> None:
+    from scanner.report import markdown
+
+    files = {
+        f"m{i}/main.tf": (
+            'terraform {\n  required_providers {\n    x = { source = "someone/x' + str(i) + '" }\n'
+            "  }\n}\n" + "# " + "long comment " * 50 + "\n"
+        )
+        for i in range(400)
+    }
+    report = scan(make_repo(files), ScanOptions(jobs=1), config=RepoConfig())
+    big = [*report.findings] * 30  # 12,000 findings with long messages
+    text = markdown.render(type(report)(**{**_fields(report), "findings": big}))
+    assert len(text.encode()) < markdown.MAX_BYTES
+    assert "more (see the SARIF or JSON report)" in text
+
+
+def _fields(report: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
