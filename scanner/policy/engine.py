@@ -50,6 +50,50 @@ def staging(rule: Rule, baseline: Baseline, today: dt.date, preview: bool = Fals
     return Staging(enabled, level, True, "")
 
 
+def project(
+    data: Mapping[str, Any],
+    paths: Iterable[tuple[str, ...]],
+    presence: Iterable[tuple[str, ...]] = (),
+) -> dict[str, Any]:
+    """The part of the baseline the given key paths reach: each path's value whole, and the
+    maps on the way holding only what the paths need. A missing key stays missing, so CEL's
+    has() answers as it would on the whole baseline. A path only ever tested with has() gets
+    an empty map (when its value is a map) instead of a copy of everything under it."""
+    out: dict[str, Any] = {}
+    only_tested = set(presence)
+    for path in sorted(only_tested, key=len):
+        node: Any = data
+        into = out
+        for key in path:
+            if not isinstance(node, Mapping) or key not in node:
+                break
+            node = node[key]
+            if not isinstance(node, Mapping):
+                into[key] = node
+                break
+            into = into.setdefault(key, {})
+    for path in sorted(set(paths) - only_tested, key=len):
+        src: Any = data
+        dst = out
+        for i, key in enumerate(path):
+            if not isinstance(src, Mapping) or key not in src:
+                break
+            src = src[key]
+            last = i == len(path) - 1
+            if last or not isinstance(src, Mapping):
+                dst[key] = src  # the value this path reads, whole
+                break
+            existing = dst.get(key)
+            if existing is not None and not isinstance(existing, dict):
+                break
+            if existing is None:
+                existing = dst[key] = {}
+            if existing is src:  # a shorter path already copied this map whole
+                break
+            dst = existing
+    return out
+
+
 def fingerprint(rule_id: str, path: str, target: str, occurrence: int) -> str:
     """A logical fingerprint: survives line moves and edits elsewhere in the file."""
     h = hashlib.sha256(f"{rule_id}\0{path}\0{target}\0{occurrence}".encode()).hexdigest()
@@ -79,7 +123,9 @@ class _Judge:
     Large repositories repeat themselves (the same module source, provider, action or base
     image over and over), and building a CEL context is the expensive step, so verdicts are
     memoised by the projection of the fact onto the rule's verdict fields; messages are
-    rendered only for failures. Contexts carry only the baseline sections the rule reads."""
+    rendered only for failures. One CEL context per rule holds the baseline (only the keys the
+    rule reads) and the functions, converted once; the fact is handed to CEL through a
+    variable resolver, so each evaluation converts only the fact's few fields."""
 
     def __init__(self, rule: Rule, st: Staging, baseline: Baseline) -> None:
         self.rule = rule
@@ -87,15 +133,18 @@ class _Judge:
         self.baseline = baseline
         self.fields = rule.verdict_fields
         self.all_fields = rule.fact_fields
-        self.base = {k: baseline.data[k] for k in rule.baseline_sections if k in baseline.data}
         self.cache: dict[tuple[Any, ...], _Verdict] = {}
-        self.functions = dict(FUNCTIONS)
+        self._view: dict[str, Any] = {}
+        base = project(baseline.data, rule.baseline_paths, rule.presence_paths)
+        self._ctx = cel.Context(variables={"baseline": base}, functions=dict(FUNCTIONS))
+        self._ctx.set_variable_resolver(self._resolve)
+
+    def _resolve(self, name: str) -> Any:
+        return self._view if name == "fact" else None
 
     def _context(self, data: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
-        view = {f: data.get(f) for f in fields}
-        return cel.Context(
-            variables={"fact": view, "baseline": self.base}, functions=self.functions
-        )
+        self._view = {f: data.get(f) for f in fields}
+        return self._ctx
 
     def verdict(self, fact: Fact) -> _Verdict:
         data = fact.data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -107,21 +108,63 @@ class Rule:
     file: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def fact_fields(self) -> tuple[str, ...]:
         """All fact fields this rule reads (when, assert, message, baseline keys)."""
         return _refs(_FACT_FIELD, self)
 
-    @property
+    @cached_property
     def verdict_fields(self) -> tuple[str, ...]:
         """The fact fields `when` and `assert` read: the verdict is a function of these
         alone, which lets the engine judge each distinct combination once."""
         text = f"{self.when_src or ''} {self.assert_src}"
         return tuple(sorted(set(_FACT_FIELD.findall(text))))
 
-    @property
+    @cached_property
     def baseline_sections(self) -> tuple[str, ...]:
         return _refs(_BASELINE_SECTION, self)
+
+    @cached_property
+    def presence_paths(self) -> tuple[tuple[str, ...], ...]:
+        """Baseline paths the rule only ever tests with has(), never reads."""
+        text = " ".join(
+            [
+                self.when_src or "",
+                self.assert_src,
+                self.message_src,
+                *self.extra.get("keys_src", []),
+            ]
+        )
+        tested = [tuple(m.split(".")[1:]) for m in _HAS_BASELINE.findall(text)]
+        return tuple(
+            sorted(
+                p
+                for p in set(tested)
+                if len(_BASELINE_PATH_EXACT(p).findall(text)) == tested.count(p)
+            )
+        )
+
+    @cached_property
+    def baseline_paths(self) -> tuple[tuple[str, ...], ...]:
+        """The baseline key paths this rule reads (`baseline.terraform.providers[...]` reads
+        terraform.providers): a CEL context then carries only those values, not whole
+        sections, because converting the context's data is most of an evaluation's cost."""
+        text = " ".join(
+            [
+                self.when_src or "",
+                self.assert_src,
+                self.message_src,
+                *self.extra.get("keys_src", []),
+            ]
+        )
+        paths = set()
+        for m in _BASELINE_PATH.finditer(text):
+            segs = m.group(1).split(".")[1:]
+            # a trailing `.name(` is a method call (filter, exists, size...), not a key
+            if text[m.end() :].lstrip().startswith("(") and len(segs) > 1:
+                segs = segs[:-1]
+            paths.add(tuple(segs))
+        return tuple(sorted(paths))
 
     @property
     def help_anchor(self) -> str:
@@ -130,6 +173,13 @@ class Rule:
 
 _FACT_FIELD = re.compile(r"\bfact\.([A-Za-z_]\w*)")
 _BASELINE_SECTION = re.compile(r"\bbaseline\.([A-Za-z_]\w*)")
+_BASELINE_PATH = re.compile(r"\bbaseline((?:\.[A-Za-z_]\w*)+)")
+_HAS_BASELINE = re.compile(r"\bhas\(\s*baseline((?:\.[A-Za-z_]\w*)+)\s*\)")
+
+
+def _BASELINE_PATH_EXACT(path: tuple[str, ...]) -> re.Pattern[str]:  # noqa: N802
+    """Occurrences of exactly `baseline.<path>` (not a longer path beginning with it)."""
+    return re.compile(r"\bbaseline\." + r"\.".join(map(re.escape, path)) + r"(?![\w.])")
 
 
 def _refs(pattern: re.Pattern[str], rule: Rule) -> tuple[str, ...]:
