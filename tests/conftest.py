@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SARIF_VALIDATE = ROOT.parent / "shared" / "tools" / "sarif-validate"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_rule_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read or write the user's rule cache."""
+    old = os.environ.get("TETHER_CACHE_DIR")
+    os.environ["TETHER_CACHE_DIR"] = str(tmp_path_factory.mktemp("tether-cache"))
+    yield
+    if old is None:
+        os.environ.pop("TETHER_CACHE_DIR", None)
+    else:
+        os.environ["TETHER_CACHE_DIR"] = old
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

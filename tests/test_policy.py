@@ -250,3 +250,33 @@ def test_enable_later_is_not_counted_in_adoption(tmp_path: Path) -> None:
     assert [(x.level, x.enforced) for x in k] == [(Level.NOTE, False)]
     assert report.tallies["K8S001"].counted is False
     assert report.tallies["K8S002"].counted is True
+
+
+def test_rule_cache_reuses_checked_rules_and_revalidates_changed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.policy.rules import LazyProgram
+
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(tmp_path / "cache"))
+    d = _rule_dir(tmp_path, RULE)
+    first = load_rules([d])["ACME001"]
+    assert not isinstance(first.assertion, LazyProgram)  # validated and compiled
+    second = load_rules([d])["ACME001"]
+    assert isinstance(second.assertion, LazyProgram)  # known valid: compiled on first use
+    assert (second.message_src, second.fact_fields) == (first.message_src, first.fact_fields)
+    report = scan(
+        _repo(tmp_path),
+        ScanOptions(rule_dirs=[d], preview=True),
+        config=RepoConfig(),
+    )
+    assert [f.message for f in report.findings if f.rule_id == "ACME001"] == [
+        "Pin docker.io/library/nginx to a version instead of latest."
+    ]
+    # an edit that breaks the rule is caught: the cache is keyed by content
+    (d / "ACME001.yml").write_text(RULE.replace("assert: fact.tag", "assert: fact.tagz"))
+    with pytest.raises(ConfigError, match="have no field"):
+        load_rules([d])
+    # a corrupt cache file is ignored and rebuilt
+    (tmp_path / "cache" / "rules-v1.json").write_text("{not json")
+    (d / "ACME001.yml").write_text(RULE)
+    assert "ACME001" in load_rules([d])

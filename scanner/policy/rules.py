@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..facts.kinds import KINDS
 from ..model import Category, Level
 from . import celrt as cel
+from .cache import RuleCache
 from .documents import line_of, load_yaml, validate
 from .functions import FUNCTIONS
 
@@ -189,7 +190,24 @@ def _refs(pattern: re.Pattern[str], rule: Rule) -> tuple[str, ...]:
     return tuple(sorted(set(pattern.findall(text))))
 
 
-def _compile(src: str, shown: str, line: int | None, what: str) -> Any:
+class LazyProgram:
+    """CEL compiled on first use: for rule files the cache knows to be valid."""
+
+    __slots__ = ("_program", "src")
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self._program: Any = None
+
+    def execute(self, ctx: Any) -> Any:
+        if self._program is None:
+            self._program = cel.compile(self.src)
+        return self._program.execute(ctx)
+
+
+def _compile(src: str, shown: str, line: int | None, what: str, checked: bool = False) -> Any:
+    if checked:
+        return LazyProgram(src)
     try:
         program = cel.compile(src)
     except Exception as e:  # cel raises ValueError with a caret diagram; keep its first lines
@@ -221,14 +239,14 @@ def _compile(src: str, shown: str, line: int | None, what: str) -> Any:
     return program
 
 
-def _template(src: str, shown: str, line: int | None) -> MessageTemplate:
+def _template(src: str, shown: str, line: int | None, checked: bool = False) -> MessageTemplate:
     parts: list[str | Any] = []
     pos = 0
     for m in _TEMPLATE.finditer(src):
         if m.start() > pos:
             parts.append(src[pos : m.start()])
         parts.append(
-            _compile(m.group(1).strip(), shown, line, f"message expression {m.group(0)!r}")
+            _compile(m.group(1).strip(), shown, line, f"message expression {m.group(0)!r}", checked)
         )
         pos = m.end()
     if pos < len(src):
@@ -236,7 +254,23 @@ def _template(src: str, shown: str, line: int | None) -> MessageTemplate:
     return MessageTemplate(tuple(parts))
 
 
-def load_rule(path: Path, shown: str) -> Rule:
+def load_rule(path: Path, shown: str, cache: RuleCache | None = None) -> Rule:
+    key = None
+    if cache is not None:
+        try:
+            key = cache.key(path.read_bytes())
+        except OSError:
+            key = None
+        hit = cache.get(key) if key else None
+        if hit is not None and path.stem == hit.get("id"):
+            return _build(hit, shown, None, checked=True)
+    rule = _load_checked(path, shown)
+    if cache is not None and key is not None:
+        cache.put(key, rule.extra["data"])
+    return rule
+
+
+def _load_checked(path: Path, shown: str) -> Rule:
     data, root = load_yaml(path, shown)
     if not isinstance(data, dict):
         raise ConfigError(shown, 1, "a rule file must be a YAML mapping")
@@ -252,37 +286,7 @@ def load_rule(path: Path, shown: str) -> Rule:
             line_of(root, ["applies_to"]),
             f"unknown fact kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}",
         )
-    when_src = data.get("when")
-    rule = Rule(
-        id=data["id"],
-        name=data["name"],
-        title=data.get("title") or data["docs"]["what"].split(".")[0],
-        pack=data["pack"],
-        category=Category(data["category"]),
-        severity=Level(data["severity"]),
-        status=data["status"],
-        applies_to=data["applies_to"],
-        when_src=when_src,
-        assert_src=data["assert"],
-        when=_compile(when_src, shown, line_of(root, ["when"]), "when") if when_src else None,
-        assertion=_compile(data["assert"], shown, line_of(root, ["assert"]), "assert"),
-        message=_template(" ".join(data["message"].split()), shown, line_of(root, ["message"])),
-        message_src=data["message"],
-        location=data.get("location"),
-        baseline_keys=tuple(
-            _template(k, shown, line_of(root, ["baseline_keys"]))
-            for k in data.get("baseline_keys", ())
-        ),
-        docs={k: str(v).strip() for k, v in data["docs"].items()},
-        precision=data.get("precision", "high"),
-        security_severity=data.get("security_severity"),
-        tags=tuple(data.get("tags", ())),
-        file=shown,
-        extra={
-            "keys_src": list(data.get("baseline_keys", ())),
-            "exceptions": data.get("exceptions") or {},
-        },
-    )
+    rule = _build(data, shown, root)
     unknown = sorted(set(rule.fact_fields) - set(KINDS[kind]))
     if unknown:
         raise ConfigError(
@@ -294,10 +298,51 @@ def load_rule(path: Path, shown: str) -> Rule:
     return rule
 
 
+def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -> Rule:
+    """A Rule from schema-valid data; `checked` data (from the cache) compiles lazily."""
+    when_src = data.get("when")
+    return Rule(
+        id=data["id"],
+        name=data["name"],
+        title=data.get("title") or data["docs"]["what"].split(".")[0],
+        pack=data["pack"],
+        category=Category(data["category"]),
+        severity=Level(data["severity"]),
+        status=data["status"],
+        applies_to=data["applies_to"],
+        when_src=when_src,
+        assert_src=data["assert"],
+        when=_compile(when_src, shown, line_of(root, ["when"]), "when", checked)
+        if when_src
+        else None,
+        assertion=_compile(data["assert"], shown, line_of(root, ["assert"]), "assert", checked),
+        message=_template(
+            " ".join(data["message"].split()), shown, line_of(root, ["message"]), checked
+        ),
+        message_src=data["message"],
+        location=data.get("location"),
+        baseline_keys=tuple(
+            _template(k, shown, line_of(root, ["baseline_keys"]), checked)
+            for k in data.get("baseline_keys", ())
+        ),
+        docs={k: str(v).strip() for k, v in data["docs"].items()},
+        precision=data.get("precision", "high"),
+        security_severity=data.get("security_severity"),
+        tags=tuple(data.get("tags", ())),
+        file=shown,
+        extra={
+            "keys_src": list(data.get("baseline_keys", ())),
+            "exceptions": data.get("exceptions") or {},
+            "data": data,
+        },
+    )
+
+
 def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:
     """All rules under the given directories (recursively), by id. A later directory may not
     silently redefine an id: that is a configuration error."""
     rules: dict[str, Rule] = {}
+    cache = RuleCache()
     for d in dirs:
         if not d.is_dir():
             raise ConfigError(str(d), None, "rules directory does not exist")
@@ -305,12 +350,13 @@ def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:
             if p.suffix not in (".yml", ".yaml"):
                 continue
             shown = _display(p)
-            rule = load_rule(p, shown)
+            rule = load_rule(p, shown, cache)
             if rule.id in rules:
                 raise ConfigError(
                     shown, 1, f"rule {rule.id} is already defined in {rules[rule.id].file}"
                 )
             rules[rule.id] = rule
+    cache.save()
     return rules
 
 
