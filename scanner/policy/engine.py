@@ -190,19 +190,27 @@ def evaluate(
     today: dt.date,
     preview: bool = False,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
-    by_kind: dict[str, list[_Judge]] = defaultdict(list)
+    # judges are built on the first fact of their kind: a rule with nothing to judge costs
+    # no CEL context
+    pending: dict[str, list[tuple[Rule, Staging]]] = defaultdict(list)
+    by_kind: dict[str, list[_Judge]] = {}
     tallies: dict[str, RuleTally] = {}
     for rule in rules.values():
         st = staging(rule, baseline, today, preview)
         if not st.enabled:
             continue
-        by_kind[rule.applies_to].append(_Judge(rule, st, baseline))
+        pending[rule.applies_to].append((rule, st))
         tallies[rule.id] = RuleTally(counted=st.counted)
     findings: list[Finding] = []
     diagnostics: list[Diagnostic] = []
     occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
     for fact in facts:
-        for judge in by_kind.get(fact.kind, ()):
+        judges = by_kind.get(fact.kind)
+        if judges is None:
+            judges = by_kind[fact.kind] = [
+                _Judge(rule, st, baseline) for rule, st in pending.get(fact.kind, ())
+            ]
+        for judge in judges:
             rule = judge.rule
             tally = tallies[rule.id]
             out = judge.verdict(fact)

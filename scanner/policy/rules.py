@@ -137,13 +137,9 @@ class Rule:
             ]
         )
         tested = [tuple(m.split(".")[1:]) for m in _HAS_BASELINE.findall(text)]
-        return tuple(
-            sorted(
-                p
-                for p in set(tested)
-                if len(_BASELINE_PATH_EXACT(p).findall(text)) == tested.count(p)
-            )
-        )
+        reads = [tuple(m.split(".")[1:]) for m in _BASELINE_PATH.findall(text)]
+        # a path is only tested when every mention of exactly that path sits inside has()
+        return tuple(sorted(p for p in set(tested) if reads.count(p) == tested.count(p)))
 
     @cached_property
     def baseline_paths(self) -> tuple[tuple[str, ...], ...]:
@@ -176,11 +172,6 @@ _FACT_FIELD = re.compile(r"\bfact\.([A-Za-z_]\w*)")
 _BASELINE_SECTION = re.compile(r"\bbaseline\.([A-Za-z_]\w*)")
 _BASELINE_PATH = re.compile(r"\bbaseline((?:\.[A-Za-z_]\w*)+)")
 _HAS_BASELINE = re.compile(r"\bhas\(\s*baseline((?:\.[A-Za-z_]\w*)+)\s*\)")
-
-
-def _BASELINE_PATH_EXACT(path: tuple[str, ...]) -> re.Pattern[str]:  # noqa: N802
-    """Occurrences of exactly `baseline.<path>` (not a longer path beginning with it)."""
-    return re.compile(r"\bbaseline\." + r"\.".join(map(re.escape, path)) + r"(?![\w.])")
 
 
 def _refs(pattern: re.Pattern[str], rule: Rule) -> tuple[str, ...]:
