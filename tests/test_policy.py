@@ -280,3 +280,23 @@ def test_rule_cache_reuses_checked_rules_and_revalidates_changed_ones(
     (tmp_path / "cache" / "rules-v1.json").write_text("{not json")
     (d / "ACME001.yml").write_text(RULE)
     assert "ACME001" in load_rules([d])
+
+
+def test_valid_documents_are_not_schema_checked_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.policy import documents
+
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(tmp_path / "cache"))
+    f = tmp_path / "org.yml"
+    f.write_text("extends: [default]\nkubernetes:\n  registries: [ghcr.io/acme/**]\n")
+    baseline_mod.load([str(f)])
+
+    def no_validator(name: str) -> None:
+        raise AssertionError(f"{name} validated again")
+
+    monkeypatch.setattr(documents, "_validator", no_validator)
+    baseline_mod.load([str(f)])  # known valid: no schema check, no jsonschema import
+    f.write_text("extends: [default]\nkubernetes:\n  registries: ghcr.io\n")
+    with pytest.raises(AssertionError, match="baseline validated again"):
+        baseline_mod.load([str(f)])  # changed content is checked again

@@ -92,3 +92,61 @@ class RuleCache:
             os.replace(tmp, self.dir / FILE_NAME)
         except OSError:
             pass
+
+
+VALIDATED_FILE = "validated-v1.json"
+
+
+class ValidatedStore:
+    """Content hashes of baselines, configurations and exception files found schema-valid."""
+
+    def __init__(self) -> None:
+        self.dir = directory()
+        self.keys: set[str] = set()
+        if self.dir is None:
+            return
+        try:
+            data = json.loads((self.dir / VALIDATED_FILE).read_text("utf-8"))
+            if data.get("environment") == environment():
+                self.keys = set(data.get("keys", []))
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def key(self, kind: str, data: Any) -> str | None:
+        if self.dir is None:
+            return None
+        try:
+            canonical = json.dumps([kind, data], sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            return None
+        schema_text = resources.files("scanner.schemas").joinpath(f"{kind}.schema.json")
+        h = hashlib.sha256(schema_text.read_bytes())
+        h.update(canonical.encode())
+        return h.hexdigest()
+
+    def known(self, key: str) -> bool:
+        return key in self.keys
+
+    def add(self, key: str) -> None:
+        self.keys.add(key)
+        if self.dir is None or len(self.keys) > 4096:  # a bound, not an eviction policy
+            return
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            payload = json.dumps({"environment": environment(), "keys": sorted(self.keys)})
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".validated-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+            os.replace(tmp, self.dir / VALIDATED_FILE)
+        except OSError:
+            pass
+
+
+def validated_store() -> ValidatedStore:
+    """One store per process and cache directory."""
+    return _store_for(str(directory()))
+
+
+@cache
+def _store_for(_dir: str) -> ValidatedStore:
+    return ValidatedStore()

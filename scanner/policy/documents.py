@@ -9,10 +9,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from ..errors import ConfigError
 from ..parsers.yaml import Node, YamlError, compose_all
+from .cache import validated_store
 
 
 @cache
@@ -24,6 +23,8 @@ def schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
+    import jsonschema  # 47 ms of imports: paid only when a document is not known valid
+
     s = schema(name)
     cls = jsonschema.validators.validator_for(s)
     return cls(s, format_checker=cls.FORMAT_CHECKER)
@@ -73,10 +74,20 @@ def line_of(root: Node | None, path: list[Any] | tuple[Any, ...]) -> int | None:
 
 
 def validate(kind: str, data: Any, root: Node | None, shown: str) -> None:
-    """Raise ConfigError for the first schema violation (the most relevant one)."""
+    """Raise ConfigError for the first schema violation (the most relevant one). Documents
+    already found valid (same content, same schema and tether version) are not checked again
+    (see cache.py)."""
+    store = validated_store()
+    key = store.key(kind, data)
+    if key is not None and store.known(key):
+        return
     errors = sorted(_validator(kind).iter_errors(data), key=lambda e: (len(e.path), str(e.path)))
     if not errors:
+        if key is not None:
+            store.add(key)
         return
+    import jsonschema
+
     best = jsonschema.exceptions.best_match(errors)
     path = list(best.absolute_path)
     where = "/".join(str(p) for p in path) or "(top level)"
