@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -98,7 +99,12 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
         return 2
     sarif_file.parent.mkdir(parents=True, exist_ok=True)
     sarif.write(sarif.build(report, category=category, levels=report.levels), sarif_file)
+    # the runner reads workflow commands (`::error ...`) from stdout: the report, which quotes
+    # the scanned repository, is printed with command processing stopped
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}")
     print(text.render(report), end="")
+    print(f"::{token}::")
     gated = report.diff.new if report.diff is not None else report.findings
     try:
         prefix = target.relative_to(workspace.resolve()).as_posix()

@@ -26,6 +26,7 @@ from .policy.baseline import Baseline
 from .policy.documents import line_of, load_yaml, validate
 from .policy.functions import glob_match
 from .policy.rules import Rule
+from .source import read_regular
 
 REPO_FILES = (".tether/exceptions.yaml", ".tether/exceptions.yml")
 _INLINE = re.compile(
@@ -123,9 +124,12 @@ def load_file(path: Path, shown: str, origin: str) -> list[ExceptionRecord]:
     for i, item in enumerate(items):
         line = line_of(root, [*prefix, i]) or 1
         scope = item.get("scope") or {}
+        rule = str(item["rule"])
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*\d{3}", rule):
+            rule = rule.upper()  # rule ids are upper case; `k8s001` means K8S001
         out.append(
             ExceptionRecord(
-                rule=item["rule"],
+                rule=rule,
                 justification=str(item.get("justification") or "").strip(),
                 owner=item.get("owner"),
                 approved_by=item.get("approved_by"),
@@ -161,19 +165,19 @@ def load_central(paths: Iterable[str]) -> list[ExceptionRecord]:
     return out
 
 
-def inline_records(root: Path, findings: Sequence[Finding]) -> list[ExceptionRecord]:
+def inline_records(
+    root: Path, findings: Sequence[Finding], packs: frozenset[str] = frozenset()
+) -> list[ExceptionRecord]:
     """`tether:ignore` comments on a finding's line or the line above it. Only files with
-    findings are read."""
+    findings are read. The comment names rule ids or pack names; the first word that is
+    neither starts the reason."""
     out: list[ExceptionRecord] = []
     seen: set[tuple[str, int]] = set()
     texts: dict[str, list[str]] = {}
     for f in findings:
         if f.path not in texts:
-            try:
-                with open(os.path.join(root, f.path), encoding="utf-8", errors="replace") as fh:
-                    texts[f.path] = fh.read().split("\n")
-            except OSError:
-                texts[f.path] = []
+            data = read_regular(os.path.join(root, f.path))
+            texts[f.path] = [] if data is None else data.decode("utf-8", "replace").split("\n")
         lines = texts[f.path]
         line = f.span.start_line
         for n in (line, line - 1):
@@ -184,8 +188,18 @@ def inline_records(root: Path, findings: Sequence[Finding]) -> list[ExceptionRec
                 continue
             seen.add((f.path, n))
             col = m.start() + 1
-            reason = m.group("reason").strip(" :-—")
-            for rule in re.split(r"\s*,\s*", m.group("rules").strip()):
+            tokens = re.split(r"\s*,\s*", m.group("rules").strip())
+            names: list[str] = []
+            for i, tok in enumerate(tokens):
+                if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*\d{3}", tok) or tok in packs:
+                    names.append(tok)
+                else:  # `ID, vendor image...`: the reason began early
+                    rest = ", ".join(tokens[i:])
+                    break
+            else:
+                rest = ""
+            reason = " ".join(f"{rest} {m.group('reason')}".split()).strip(" :-—,")
+            for rule in names:
                 out.append(
                     ExceptionRecord(
                         rule=rule.upper() if re.match(r"^[A-Za-z]+\d{3}$", rule) else rule,

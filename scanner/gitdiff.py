@@ -66,8 +66,30 @@ def git(repo: Path, *args: str) -> str:
 def merge_base(repo: Path, ref: str) -> str:
     if ref.startswith("-"):
         raise ConfigError(str(repo), None, f"invalid --diff-base {ref!r}")
-    git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    return git(repo, "merge-base", ref, "HEAD").strip()
+    try:
+        git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except ConfigError:
+        raise ConfigError(
+            str(repo),
+            None,
+            f"--diff-base {ref!r} is not a commit in this repository "
+            "(in CI, fetch it: actions/checkout with fetch-depth: 0)",
+        ) from None
+    try:
+        git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    except ConfigError:
+        raise ConfigError(
+            str(repo), None, "--diff-base needs a commit to compare: HEAD has none"
+        ) from None
+    try:
+        return git(repo, "merge-base", ref, "HEAD").strip()
+    except ConfigError:
+        raise ConfigError(
+            str(repo),
+            None,
+            f"HEAD and {ref!r} have no common ancestor here (a shallow clone? "
+            "fetch the history, e.g. actions/checkout with fetch-depth: 0)",
+        ) from None
 
 
 def toplevel(path: Path) -> Path:
@@ -94,17 +116,23 @@ def exported(repo: Path, rev: str) -> Iterator[Path]:
 
 
 def _extract(tar: tarfile.TarFile, dest: str) -> None:
-    """Extract safely: no absolute paths, no `..`, no links, devices or fifos."""
-    if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
-        # the "data" filter refuses absolute paths, .. and links escaping the directory
-        tar.extractall(dest, filter="data")
-        return
-    for member in tar:  # older patch releases: keep regular files and directories only
+    """Extract safely, member by member: no absolute paths, no `..`, no links leaving the
+    directory, no devices or fifos. A member the filter refuses is skipped (the scan of the
+    base reports nothing for it, as a scan of a checkout would not follow such a link)."""
+    safe = hasattr(tarfile, "data_filter")  # Python 3.10.12+, 3.11.4+
+    for member in tar:
         name = member.name
         if name.startswith("/") or ".." in name.split("/"):
             continue
-        if member.isfile() or member.isdir():
-            tar.extract(member, dest)
+        if not safe and not (member.isfile() or member.isdir()):
+            continue  # older patch releases: regular files and directories only
+        try:
+            if safe:
+                tar.extract(member, dest, filter="data")
+            else:
+                tar.extract(member, dest)
+        except (tarfile.TarError, OSError):  # FilterError is a TarError
+            continue
 
 
 def renames(repo: Path, base: str, prefix: str) -> dict[str, str]:

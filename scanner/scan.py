@@ -277,7 +277,8 @@ def scan(
         facts, rules, baseline, opts.today, opts.preview
     )
     # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
-    records += exceptions_mod.inline_records(root, findings)
+    packs = frozenset(r.pack for r in rules.values())
+    records += exceptions_mod.inline_records(root, findings, packs)
     outcome = exceptions_mod.apply(findings, records, rules, baseline, opts.today, opts.repo_name)
     exc_findings, exc_diags, exc_tallies = engine.evaluate(
         outcome.facts, rules, baseline, opts.today, opts.preview

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,9 @@ def walk(
             full = os.path.join(dirpath, d)
             if d in DEFAULT_EXCLUDES or _dir_excluded(rel, excludes):
                 continue
+            if not _utf8(rel):
+                yield _bad_name(rel, "directory")
+                continue
             if os.path.islink(full):
                 diag = _link_diag(root_real, full, rel)
                 if diag:
@@ -168,6 +172,10 @@ def walk(
         links: frozenset[str] | None = None  # symbolic links of this directory, when needed
         for f in sorted(filenames):
             rel = f"{rel_dir}/{f}" if rel_dir else f
+            if not _utf8(rel):
+                if classify(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")):
+                    yield _bad_name(rel, "file")
+                continue
             kind = classify(rel)
             if kind is None and seen is None:
                 continue
@@ -187,6 +195,27 @@ def walk(
                 continue
             yield SourceFile(rel, full, kind)
     yield from _walk_errors(root_real, errors)
+
+
+def _utf8(name: str) -> bool:
+    """Paths go into SARIF URIs, JSON and fingerprints, all UTF-8: os.walk hands undecodable
+    bytes back as lone surrogates, which cannot be encoded."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_name(rel: str, what: str) -> Diagnostic:
+    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return Diagnostic(
+        shown,
+        Span(1, 1, 1, 1),
+        "unreadable",
+        f"{what} name is not valid UTF-8; not scanned (rename it)",
+        Level.WARNING,
+    )
 
 
 def _symlinks(dirpath: str) -> frozenset[str]:
@@ -242,6 +271,14 @@ def _size(n: int) -> str:
 def read(sf: SourceFile) -> bytes | Diagnostic:
     try:
         st = os.stat(sf.abspath)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            return Diagnostic(
+                sf.path,
+                Span(1, 1, 1, 1),
+                "unreadable",
+                "not a regular file; not scanned",
+                Level.WARNING,
+            )
         if st.st_size > MAX_FILE_BYTES:
             return Diagnostic(
                 sf.path,
@@ -256,3 +293,16 @@ def read(sf: SourceFile) -> bytes | Diagnostic:
         return Diagnostic(
             sf.path, Span(1, 1, 1, 1), "unreadable", f"cannot read file: {e.strerror}", Level.ERROR
         )
+
+
+def read_regular(path: str) -> bytes | None:
+    """A regular file's bytes (None for FIFOs, devices, oversized or unreadable files): for
+    the layers that re-read a scanned file (inline exceptions, SARIF line hashes)."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+            return None
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None

@@ -43,7 +43,11 @@ def test_pull_request_gates_only_new_findings(
     env = _env(repo, tmp_path, GITHUB_EVENT_NAME="pull_request", GITHUB_BASE_REF="main")
     code = action.run(env)
     out = capsys.readouterr().out
-    annotations = [line for line in out.splitlines() if line.startswith("::")]
+    lines = out.splitlines()
+    annotations = [line for line in lines if line.startswith(("::error", "::warning", "::notice"))]
+    # the quoted report is printed with workflow commands stopped, then resumed
+    token = lines[0].removeprefix("::stop-commands::")
+    assert lines[0].startswith("::stop-commands::") and f"::{token}::" in lines
     assert code == 1
     assert annotations == [
         next(a for a in annotations if a.startswith("::error file=Dockerfile,line=1,"))

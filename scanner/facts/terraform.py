@@ -185,6 +185,20 @@ def _terraform_block(path: str, module_dir: str, b: Block) -> Iterator[Fact]:
         )
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_PARAM = re.compile(
+    r"([?&](?:[^=&]*(?:token|secret|password|passwd|signature|sig|key|credential|auth)"
+    r"[^=&]*|x-amz-[^=&]*))=([^&#]*)",
+    re.IGNORECASE,
+)
+
+
+def redact_url(s: str) -> str:
+    """`https://user:token@host/x?access_token=..` -> `https://host/x?access_token=REDACTED`."""
+    s = _USERINFO.sub("", s)
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=REDACTED", s)
+
+
 def _module(path: str, module_dir: str, b: Block) -> Fact | None:
     name = b.labels[0] if b.labels else ""
     src = b.attr("source")
@@ -209,6 +223,11 @@ def _module(path: str, module_dir: str, b: Block) -> Fact | None:
         data["module"] = mod if reg == DEFAULT_REGISTRY else f"{reg}/{mod}"
     else:
         data["module"] = data["git_repo"] or source
+    # credentials in a source address (user info, signed or token query parameters) are
+    # never kept: facts end up in messages, reports and job summaries
+    for field in ("source", "source_raw", "module"):
+        if isinstance(data.get(field), str):
+            data[field] = redact_url(data[field])
     spans: dict[str, Span] = {}
     if src is not None:
         spans["source"] = src.span

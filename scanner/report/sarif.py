@@ -19,6 +19,7 @@ import sarif_om as om
 from .. import __version__
 from ..model import Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
+from ..source import read_regular
 from .fingerprint import LineHasher, decode_source
 
 SCHEMA = (
@@ -148,11 +149,8 @@ class _Hashes:
 
     def get(self, path: str, line: int) -> str | None:
         if path not in self.texts:
-            try:
-                with open(os.path.join(self.root, path), "rb") as fh:
-                    self.texts[path] = decode_source(fh.read())
-            except OSError:
-                self.texts[path] = None
+            data = read_regular(os.path.join(self.root, path))
+            self.texts[path] = None if data is None else decode_source(data)
         text = self.texts[path]
         return None if text is None else self.hasher.get(text, line)
 

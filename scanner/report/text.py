@@ -9,24 +9,40 @@ from ..model import Level, Report
 
 def render(report: Report, *, color: bool = False, show_timings: bool = False) -> str:
     lines: list[str] = []
+    # paths and messages carry text from the scanned repository: control characters are
+    # escaped so a file cannot forge console lines or terminal sequences
     for f in report.findings:
-        where = f"{f.path}:{f.span.start_line}:{f.span.start_col}"
+        where = f"{_clean(f.path)}:{f.span.start_line}:{f.span.start_col}"
         level = _paint(f.level.value, f.level, color)
-        lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {f.message}")
+        lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {_clean(f.message)}")
     for d in report.diagnostics:
-        where = f"{d.path}:{d.span.start_line}:{d.span.start_col}"
+        where = f"{_clean(d.path)}:{d.span.start_line}:{d.span.start_col}"
         lines.append(
-            f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  {d.message}"
+            f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  "
+            f"{_clean(d.message)}"
         )
     for e in report.excepted:
         f, r = e.finding, e.record
         until = r.expires.isoformat() if r.expires else "no expiry"
         lines.append(
-            f"{f.path}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
-            f"until {until}, owner {r.owner or '-'} ({r.origin} {r.file}:{r.span.start_line}): "
-            f"{r.justification}"
+            f"{_clean(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
+            f"until {until}, owner {_clean(r.owner or '-')} ({r.origin} {_clean(r.file)}:"
+            f"{r.span.start_line}): {_clean(r.justification)}"
         )
     lines.append(summary(report))
+    if report.diff is not None:
+        d = report.diff
+        new = {id(f) for f in d.new}
+        lines.append(
+            f"against {d.base_ref} (merge base {d.base_commit[:12]}): {len(d.new)} new, "
+            f"{len(d.fixed)} fixed, {len(d.unchanged)} unchanged; the fail level applies to "
+            "new findings"
+        )
+        lines += [
+            f"  new: {_clean(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}"
+            for f in report.findings
+            if id(f) in new
+        ]
     if show_timings:
         t = report.timings
         lines.append(
@@ -54,6 +70,14 @@ def summary(report: Report) -> str:
     x = len(report.excepted)
     exc = f"; {x} excepted" if x else ""
     return f"{head}{exc}{diag}; {report.timings.files} files scanned with {len(report.rules)} rules"
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F]}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def _clean(s: str) -> str:
+    return s.translate(_CONTROL) if not s.isprintable() else s
 
 
 _COLORS = {Level.ERROR: "31", Level.WARNING: "33", Level.NOTE: "36"}
