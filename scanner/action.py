@@ -9,7 +9,6 @@ most 10 annotations for new findings, and sets the outputs sarif-file, findings,
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import secrets
@@ -17,9 +16,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .cli import failing
 from .config import RepoConfig, discover
 from .errors import ConfigError
+from .gate import failing
 from .model import Finding, Report
 from .pr import scan_pr
 from .report import markdown, sarif, text
@@ -127,10 +126,8 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     }
     _append(env.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs.items()))
     level = fail_on or config.fail_on or "error"
-    # in PR mode the gate sees only what the pull request introduces
-    gate = dataclasses.replace(report, findings=list(gated)) if report.diff else report
     strict = env.get("TETHER_STRICT") == "true"
-    return 1 if failing(gate, level, strict) else 0
+    return 1 if failing(report, level, strict) else 0
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ with --strict, diagnostics), 2 usage or configuration error.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -17,21 +16,12 @@ import click
 from . import __version__
 from .config import RepoConfig, discover
 from .errors import ConfigError
-from .model import Level, Report
+from .gate import failing
 from .report import jsonreport, text
 from .scan import ScanOptions, scan
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
 _FAIL_LEVELS = ("error", "warning", "note", "never")
-
-
-def failing(report: Report, fail_on: str, strict: bool) -> bool:
-    if strict and any(d.level.rank >= Level.WARNING.rank for d in report.diagnostics):
-        return True
-    if fail_on == "never":
-        return False
-    threshold = Level(fail_on).rank
-    return any(f.enforced and f.level.rank >= threshold for f in report.findings)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -236,9 +226,7 @@ def scan_cmd(
     except OSError as e:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
-    # in PR mode the fail level applies to what the change introduces
-    gate = dataclasses.replace(report, findings=report.diff.new) if report.diff else report
-    sys.exit(EXIT_FINDINGS if failing(gate, level, strict) else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
 
 
 def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:
