@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from ..model import Fact, Span
 from ..parsers.dockerfile import DockerfileDocument, Instruction
 from ..parsers.yaml import Node
-from .kubernetes import _CONTAINER_FIELDS, _POD_TEMPLATE, _labels, _objects
+from .kubernetes import _CONTAINER_FIELDS, _POD_TEMPLATE, _labels, _objects, workload_spans
 
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|PWD|CREDENTIAL|AUTH|PRIVATE|CERT|SIGNATURE|SALT|DSN|SESSION|COOKIE",
@@ -255,13 +255,7 @@ def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
                 if data["host"]:
                     hosts.add(data["host"])
                 facts.append(_fact(path, data, pair[1].span, vnode.span if vnode else None))
-    spans: dict[str, Span] = {}
-    if labels_pair:
-        spans["labels"] = labels_pair[0].span
-    elif meta is not None:
-        spans["labels"] = obj.get_pair("metadata")[0].span  # type: ignore[index]
-    if name_n:
-        spans["name"] = name_n.span
+    spans = workload_spans(obj, meta, labels_pair, name_n)
     facts.append(
         Fact(
             "env.workload",

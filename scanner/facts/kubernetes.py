@@ -138,13 +138,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     pod_labels_pair = pod_meta.get_pair("labels") if pod_meta else None
     pod_labels = _labels(pod_labels_pair[1] if pod_labels_pair else None)
     pod_spec = tpl.get("spec")
-    spans = {}
-    if labels_pair:
-        spans["labels"] = labels_pair[0].span
-    elif meta is not None:
-        spans["labels"] = obj.get_pair("metadata")[0].span  # type: ignore[index]
-    if name_n:
-        spans["name"] = name_n.span
+    spans = workload_spans(obj, meta, labels_pair, name_n)
     facts.append(
         Fact(
             "k8s.workload",
@@ -275,6 +269,22 @@ def _scalar_str(node: Node | None) -> str | None:
 
 def _python(node: Node | None) -> Any:
     return node.to_python() if node is not None else None
+
+
+def workload_spans(
+    obj: Node, meta: Node | None, labels_pair: tuple[Node, Node] | None, name_n: Node | None
+) -> dict[str, Span]:
+    """Where workload findings point: the labels key (else metadata), and the name."""
+    spans: dict[str, Span] = {}
+    if labels_pair:
+        spans["labels"] = labels_pair[0].span
+    elif meta is not None:
+        pair = obj.get_pair("metadata")
+        if pair is not None:
+            spans["labels"] = pair[0].span
+    if name_n:
+        spans["name"] = name_n.span
+    return spans
 
 
 def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -> list[Fact]:

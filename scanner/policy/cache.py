@@ -48,6 +48,18 @@ def environment() -> str:
     return h.hexdigest()
 
 
+def _write(directory: Path, name: str, data: Any) -> None:
+    """Replace a cache file atomically; a cache that cannot be written is simply not kept."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data))
+        os.replace(tmp, directory / name)
+    except OSError:
+        pass
+
+
 class RuleCache:
     """Checked rule data by content hash, read once and written back when it grew."""
 
@@ -83,15 +95,7 @@ class RuleCache:
         """Keep only the entries this load used (so the file tracks the current rules)."""
         if self.dir is None or not (self.dirty or len(self.used) != len(self.entries)):
             return
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            payload = json.dumps({"environment": environment(), "entries": self.used})
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".rules-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(payload)
-            os.replace(tmp, self.dir / FILE_NAME)
-        except OSError:
-            pass
+        _write(self.dir, FILE_NAME, {"environment": environment(), "entries": self.used})
 
 
 VALIDATED_FILE = "validated-v1.json"
@@ -131,15 +135,7 @@ class ValidatedStore:
         self.keys.add(key)
         if self.dir is None or len(self.keys) > 4096:  # a bound, not an eviction policy
             return
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            payload = json.dumps({"environment": environment(), "keys": sorted(self.keys)})
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".validated-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(payload)
-            os.replace(tmp, self.dir / VALIDATED_FILE)
-        except OSError:
-            pass
+        _write(self.dir, VALIDATED_FILE, {"environment": environment(), "keys": sorted(self.keys)})
 
 
 def validated_store() -> ValidatedStore:
