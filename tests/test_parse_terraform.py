@@ -770,3 +770,16 @@ def test_a_file_that_parses_to_nothing_still_gets_a_located_diagnostic() -> None
         ("parse-error", 3, 1)
     ]
     assert "resource \"x\" \"y\" {" in doc.diagnostics[0].message
+
+
+def test_an_error_deep_in_a_block_is_located_at_the_bad_token() -> None:
+    """tree-sitter wraps the whole block in an ERROR; the diagnostic points at the `~`."""
+    text = (
+        "terraform {\n  required_providers {\n    aws = {\n"
+        '      source = "hashicorp/aws"\n      version = ~> 5.0\n    }\n  }\n}\n\n'
+        'resource "x" "y" {\n  a = 1\n}\n'
+    )
+    doc = parse_native("m.tf", text)
+    assert [(d.span.start_line, d.span.start_col) for d in doc.diagnostics] == [(5, 17)]
+    assert "unexpected '~'" in doc.diagnostics[0].message
+    assert [b.type for b in doc.blocks] == ["resource"]  # the rest is still scanned

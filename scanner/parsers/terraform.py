@@ -529,7 +529,17 @@ def _errors(conv: _Native, root: Any, limit: int = 5) -> list[Diagnostic]:
         if node.is_missing:
             what, span = _MISSING.get(node.type, "invalid expression"), _missing_span(conv, node)
         else:
-            what, span = f"unexpected {conv.text(node)[:40]!r}", conv.span(node)
+            # the first line of what could not be parsed, located on that line
+            first_line = conv.text(node).split("\n", 1)[0].strip()
+            what = f"unexpected {first_line[:40]!r}"
+            start = conv.span(node)
+            end_col = start.end_col if start.end_line == start.start_line else None
+            span = Span(
+                start.start_line,
+                start.start_col,
+                start.start_line,
+                end_col or start.start_col + max(1, len(first_line)),
+            )
         out.append(
             Diagnostic(
                 conv.path,
@@ -558,13 +568,48 @@ _MISSING = {
 
 
 def _first_error(node: Any) -> Any:
+    """The first error in document order, as deep as it goes: tree-sitter often wraps a whole
+    block in an ERROR node whose first nested ERROR is where the text actually went wrong."""
     stack = [node]
     while stack:
         n = stack.pop()
-        if n.is_error or n.is_missing:
+        if n.is_missing:
+            return n
+        if n.is_error:
+            inner = _first_error_below(n)
+            if inner is not None:
+                return inner
+            if n.start_point[0] != n.end_point[0]:
+                # a multi-line ERROR of well-formed pieces: the parser gave up at its end
+                last = _last_leaf(n)
+                if last is not None:
+                    return last
             return n
         if n.has_error:
             stack.extend(reversed(n.children))
+    return None
+
+
+def _last_leaf(node: Any) -> Any:
+    """The last token with width inside node (where a parser that gave up stopped)."""
+    leaves = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.child_count == 0:
+            if n.end_byte > n.start_byte:
+                leaves.append(n)
+            continue
+        stack.extend(n.children)
+    return max(leaves, key=lambda n: n.start_byte) if leaves else None
+
+
+def _first_error_below(node: Any) -> Any:
+    for child in node.children:
+        if child.is_error or child.is_missing or child.has_error:
+            found = _first_error(child)
+            if found is not None:
+                return found
     return None
 
 
