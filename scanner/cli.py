@@ -95,6 +95,7 @@ def main() -> None:
     "--category",
     default="tether",
     show_default=True,
+    callback=lambda _ctx, _param, v: _category(v),
     help="SARIF runAutomationDetails category (one per configuration you upload).",
 )
 @click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
@@ -229,6 +230,13 @@ def scan_cmd(
     sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
 
 
+def _category(value: str) -> str:
+    cleaned = value.strip().strip("/")
+    if not cleaned or any(c.isspace() for c in cleaned):
+        raise click.BadParameter("a non-empty name without spaces, e.g. tether or tether/infra")
+    return cleaned
+
+
 def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:
     from .policy.rules import load_rules
     from .scan import embedded_rules_dir
@@ -275,9 +283,16 @@ def rules_cmd(
     fmt: str,
 ) -> None:
     """List the rules (id, pack, category, severity, status, title)."""
+    loaded = _load_rules(rule_dirs)
+    unknown = sorted(set(pack) - {r.pack for r in loaded.values()})
+    if unknown:
+        known = ", ".join(sorted({r.pack for r in loaded.values()}))
+        raise click.BadParameter(
+            f"no pack {', '.join(unknown)}; packs: {known}", param_hint="--pack"
+        )
     rules = [
         r
-        for r in sorted(_load_rules(rule_dirs).values(), key=lambda r: (r.pack, r.id))
+        for r in sorted(loaded.values(), key=lambda r: (r.pack, r.id))
         if (not pack or r.pack in pack)
         and (not categories or r.category.value in categories)
         and (not statuses or r.status in statuses)

@@ -156,3 +156,10 @@ def test_explain_prints_the_four_doc_sections() -> None:
     for section in ("What it does", "Why it matters", "Example", "Use instead", "Exceptions"):
         assert section in r.output
     assert run("explain", "NOPE999").exit_code == 2
+
+
+def test_unknown_pack_and_empty_category_are_usage_errors() -> None:
+    r = run("rules", "--pack", "nope")
+    assert r.exit_code == 2 and "no pack nope" in r.output
+    r = run("scan", str(EXAMPLES / "golden-service"), "--category", "")
+    assert r.exit_code == 2
