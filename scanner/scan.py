@@ -139,6 +139,7 @@ def facts_for(
         doc = _timed(timings, lambda: tf_parser.parse(sf.path, text))
         diags.extend(doc.diagnostics)
         out.extend(tf_facts.extract(doc))
+        _timed(timings, doc.release)  # freeing the syntax tree is part of parsing's cost
     elif k in ("yaml", "gha-workflow", "gha-action"):
         _yaml_facts(sf, text, out, diags, timings)
     elif k == "dockerfile":

@@ -220,6 +220,11 @@ class TerraformDocument:
             self._blocks = self._select(None) if self._select else []
         return self._blocks
 
+    def release(self) -> None:
+        """Drop the syntax tree now (facts never hold on to it)."""
+        self._blocks = []
+        self._select = None
+
     def blocks_of(self, *types: str) -> list[Block]:
         if self._blocks is None and self._select is not None:
             return self._select(frozenset(types))
