@@ -227,6 +227,7 @@ def collect(
     # cross-file observations: a resource's provider default tags live in another block,
     # often another file, of the same module (or of a calling module)
     facts = tf_facts.link_module_facts(facts)
+    facts = kubernetes.drop_patch_facts(facts)
     timings.facts += time.perf_counter() - t1
     return facts, diags + more
 

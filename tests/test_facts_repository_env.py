@@ -228,7 +228,8 @@ spec:
         "container",
     )
     assert v["PLAIN"]["labels"] == {"team": "a", "cost-center": "cc-1"}
-    assert v["NUMBER"]["value"] == "8080" and v["EMPTY"]["value"] == ""
+    assert v["NUMBER"]["value"] == "8080"
+    assert (v["EMPTY"]["value"], v["EMPTY"]["value_kind"]) == (None, "empty")
     assert [v[n]["value_kind"] for n in ("DEPENDENT", "FROM_SECRET", "FROM_CONFIG", "POD_IP")] == [
         "expression",
         "secret-ref",

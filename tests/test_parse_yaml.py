@@ -81,7 +81,8 @@ def test_anchors_and_merge_keys() -> None:
     assert c2.to_python()["image"] == "nginx:1.26"  # explicit keys win over merged ones
     # merged keys are found where they are written (in the anchored map)
     assert c1.get_pair("image")[1].span == Span(2, 10, 2, 20)  # type: ignore[index]
-    assert [k.raw.value for k, _ in c1.items()] == ["image", "labels", "name"]
+    # own keys first, then merged ones (explicit keys win, as in YAML)
+    assert [k.raw.value for k, _ in c1.items()] == ["name", "image", "labels"]
 
 
 def test_application_tags_are_inert() -> None:

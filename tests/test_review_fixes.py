@@ -124,3 +124,54 @@ def test_invalid_exception_dates_are_configuration_errors(make_repo: Any) -> Non
     )
     r = CliRunner().invoke(main, ["scan", str(repo)])
     assert r.exit_code == 2 and "exceptions.yaml:5" in r.output
+
+
+def test_kustomize_patch_files_are_not_judged_as_workloads(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            "overlay/kustomization.yaml": (
+                "resources:\n  - ../base\npatches:\n  - path: patch.yaml\n"
+                "patchesStrategicMerge:\n  - more.yaml\n"
+            ),
+            "overlay/patch.yaml": (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+                "  template:\n    spec:\n      containers:\n        - name: web\n"
+                "          volumeMounts: [{name: x, mountPath: /x}]\n"
+            ),
+            "overlay/more.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+        }
+    )
+    report = scan(repo, config=RepoConfig())
+    assert not [f for f in report.findings if f.rule_id.startswith("K8S")]
+
+
+def test_yaml_merge_keys_let_explicit_keys_win(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            "pod.yaml": (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: "
+                "{app.kubernetes.io/name: d, team: a}}\nspec:\n  containers:\n"
+                "    - &c\n      name: c\n      image: ghcr.io/acme/x:1.0.0\n"
+                "    - <<: *c\n      name: c2\n      image: busybox:latest\n"
+            )
+        }
+    )
+    report = scan(repo, config=RepoConfig())
+    k3 = [(f.rule_id, f.target) for f in report.findings if f.rule_id == "K8S003"]
+    assert k3 == [("K8S003", "Pod/p/c2")]
+
+
+def test_empty_or_placeholder_provider_keys(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            "pod.yaml": (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+                "    - name: c\n      image: ghcr.io/acme/x:1.0.0\n      env:\n"
+                '        - {name: OPENAI_API_KEY, value: ""}\n'
+                '        - {name: ANTHROPIC_API_KEY, value: "REPLACE_ME"}\n'
+            )
+        }
+    )
+    ai2 = [f for f in scan(repo, config=RepoConfig()).findings if f.rule_id == "AI002"]
+    assert [f.span.start_line for f in ai2] == [10]
+    assert "placeholder" in ai2[0].message and "rotate" not in ai2[0].message

@@ -106,6 +106,12 @@ def host_of(value: str) -> str | None:
     return host
 
 
+_PLACEHOLDER = re.compile(
+    r"<[^<>]*>|\$\{?[A-Za-z_]\w*\}?|\{\{.*\}\}|[A-Z0-9_]*_VAL(UE)?|"
+    r"(?i:replace[_-]?me|change[_-]?me|your[_-].*|xxx+|todo|placeholder|dummy|none|null)"
+)
+
+
 def _var(
     name: str,
     raw_value: str | None,
@@ -123,6 +129,14 @@ def _var(
     value: str | None = None
     host: str | None = None
     withheld = False
+    if value_kind == "literal" and (raw_value is None or not raw_value.strip()):
+        value_kind = "empty"  # declared without a value: nothing is injected
+    elif (
+        value_kind == "literal"
+        and raw_value is not None
+        and _PLACEHOLDER.fullmatch(raw_value.strip())
+    ):
+        value_kind = "placeholder"  # filled in at deploy time (REPLACE_ME, <key>, X_VAL)
     if value_kind == "literal" and raw_value is not None:
         if secret_like_name(name):
             withheld = True

@@ -202,6 +202,7 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
             "k8s.kustomization": {
                 "resources": "resources listed",
                 "images": "image overrides",
+                "patches": "files applied as patches (their objects are not judged as workloads)",
             },
             "docker.from": {
                 "image_raw": "the image as written, before ARG substitution",
@@ -262,7 +263,8 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "value": "literal value; null unless a literal that neither the name nor the "
                 "value marks as a credential",
                 "value_kind": "literal, secret-ref (secretKeyRef, ${{ secrets.X }}), config-ref "
-                "(configMapKeyRef, ${{ vars.X }}) or expression (anything computed)",
+                "(configMapKeyRef, ${{ vars.X }}), expression (anything computed), empty (no "
+                "value) or placeholder (REPLACE_ME, <key>, X_VAL: filled in at deploy time)",
                 "withheld": "a literal value exists but is not recorded (credential-like)",
                 "host": "host a literal value names (URL or host[:port]), lower-case, or null "
                 "(always null for credential-like names)",

@@ -3,6 +3,7 @@ their labels, containers and their images, kustomizations."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 from typing import Any
 
@@ -303,8 +304,43 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
             {
                 "resources": _str_list(obj.get("resources")),
                 "images": images if isinstance(images, list) else [],
+                "patches": _patch_paths(obj),
             },
         )
+    ]
+
+
+def _patch_paths(obj: Node) -> list[str]:
+    """Files a kustomization applies as patches (partial objects, not workloads)."""
+    out: list[str] = []
+    for key in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+        node = obj.get(key)
+        items = node.to_python() if node is not None else None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, str) and "\n" not in item:
+                out.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("path"), str):
+                out.append(item["path"])
+    return out
+
+
+def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
+    """Facts of files that a kustomization in the scan uses as patches are not observations
+    of workloads: a strategic-merge patch holds only the fields it changes."""
+    patches = {
+        posixpath.normpath(posixpath.join(posixpath.dirname(f.path), p))
+        for f in facts
+        if f.kind == "k8s.kustomization"
+        for p in f.data.get("patches") or []
+    }
+    if not patches:
+        return facts
+    return [
+        f
+        for f in facts
+        if f.path not in patches
+        or not (f.kind.startswith(("k8s.", "env.")))
+        or f.kind == "k8s.kustomization"
     ]
 
 

@@ -101,17 +101,28 @@ class Node:
         return self.to_python()
 
     def items(self) -> Iterator[Any]:
-        """For a map: (key Node, value Node) pairs, merge keys (`<<`) expanded.
+        """For a map: (key Node, value Node) pairs, merge keys (`<<`) expanded as YAML says:
+        the map's own keys win over merged ones, and earlier merge sources over later ones.
         For a sequence: item Nodes."""
         if self.is_map:
+            own: list[tuple[Node, Node]] = []
+            merged: list[tuple[Node, Node]] = []
             for k, v in self.raw.value:
                 if k.tag == "tag:yaml.org,2002:merge" or (k.id == "scalar" and k.value == "<<"):
                     targets = v.value if v.id == "sequence" else [v]
                     for t in targets:
                         if t.id == "mapping":
-                            yield from Node(t, self._index).items()
+                            merged.extend(Node(t, self._index).items())
                     continue
-                yield Node(k, self._index), Node(v, self._index)
+                own.append((Node(k, self._index), Node(v, self._index)))
+            seen = {k.raw.value for k, _ in own if k.is_scalar}
+            yield from own
+            for k, v in merged:
+                key = k.raw.value if k.is_scalar else None
+                if key is None or key not in seen:
+                    if key is not None:
+                        seen.add(key)
+                    yield k, v
         elif self.is_seq:
             for v in self.raw.value:
                 yield Node(v, self._index)
