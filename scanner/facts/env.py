@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from ..model import Fact, Span
 from ..parsers.dockerfile import DockerfileDocument, Instruction
 from ..parsers.yaml import Node
-from .kubernetes import _CONTAINER_FIELDS, _POD_TEMPLATE, _labels, _objects, workload_spans
+from .kubernetes import _CONTAINER_FIELDS, _labels, _objects, object_view, workload_view
 
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|PWD|CREDENTIAL|AUTH|PRIVATE|CERT|SIGNATURE|SALT|DSN|SESSION|COOKIE",
@@ -211,30 +211,18 @@ def _annotations(meta: Node | None) -> dict[str, Any]:
 
 
 def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
-    kind_n = obj.get("kind")
-    kind = (kind_n.str_value() if kind_n else "") or ""
-    tpl_path = _POD_TEMPLATE.get(kind)
-    if tpl_path is None:
+    o = object_view(obj, doc_index)
+    w = workload_view(o)
+    if w is None:
         return
-    meta = obj.get("metadata")
-    name_n = meta.get("name") if meta else None
-    ns_n = meta.get("namespace") if meta else None
-    name = (name_n.str_value() if name_n else None) or f"<unnamed#{doc_index}>"
-    namespace = ns_n.str_value() if ns_n else None
-    target = f"{kind}/{namespace + '/' if namespace else ''}{name}"
-    tpl = obj.path(*tpl_path) if tpl_path else obj
-    if tpl is None or not tpl.is_map:
-        return
-    pod_meta = tpl.get("metadata") if tpl_path else meta
-    labels_pair = meta.get_pair("labels") if meta else None
-    labels = _labels(labels_pair[1] if labels_pair else None)
-    pod_labels = _labels(pod_meta.get("labels") if pod_meta else None)
-    all_labels = {**pod_labels, **labels}
-    annotations = {**_annotations(pod_meta if tpl_path else None), **_annotations(meta)}
+    kind, name, namespace, target, meta = o.kind, o.name, o.namespace, o.target, o.meta
+    all_labels = w.all_labels
+    pod_meta = w.pod_meta if w.templated else None
+    annotations = {**_annotations(pod_meta), **_annotations(meta)}
     names: set[str] = set()
     hosts: set[str] = set()
     containers: list[str] = []
-    pod_spec = tpl.get("spec")
+    pod_spec = w.pod_spec
     for field, _init in _CONTAINER_FIELDS:
         cs = pod_spec.get(field) if pod_spec is not None and pod_spec.is_map else None
         if cs is None or not cs.is_seq:
@@ -269,12 +257,11 @@ def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
                 if data["host"]:
                     hosts.add(data["host"])
                 facts.append(_fact(path, data, pair[1].span, vnode.span if vnode else None))
-    spans = workload_spans(obj, meta, labels_pair, name_n)
     facts.append(
         Fact(
             "env.workload",
             path,
-            kind_n.span if kind_n else obj.span,
+            o.span,
             target,
             {
                 "kind": kind,
@@ -286,7 +273,7 @@ def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
                 "env_names": sorted(names),
                 "env_hosts": sorted(hosts),
             },
-            spans,
+            w.spans,
         )
     )
 

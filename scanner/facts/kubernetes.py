@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..imageref import is_templated, parse_image
@@ -97,24 +98,98 @@ def extract(path: str, root: Node, doc_index: int) -> list[Fact]:
     return facts
 
 
-def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
-    api = obj.get_pair("apiVersion")
+@dataclass(frozen=True)
+class ObjectView:
+    """What identifies a manifest object, read once for every extractor (k8s and env facts)."""
+
+    obj: Node
+    kind_n: Node | None
+    kind: str
+    meta: Node | None
+    name_n: Node | None
+    name: str
+    namespace: str | None
+    labels_pair: tuple[Node, Node] | None
+    labels: dict[str, Any]
+
+    @property
+    def target(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+    @property
+    def span(self) -> Span:
+        return self.kind_n.span if self.kind_n else self.obj.span
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    """A pod-bearing object: its identity, and its pod template's metadata and spec."""
+
+    object: ObjectView
+    pod_meta: Node | None  # the template's metadata (a Pod's own metadata for a Pod)
+    pod_labels: dict[str, Any]
+    pod_spec: Node | None
+    templated: bool  # the pod is a template inside the object (not a bare Pod)
+
+    @property
+    def all_labels(self) -> dict[str, Any]:
+        return {**self.pod_labels, **self.object.labels}
+
+    @property
+    def spans(self) -> dict[str, Span]:
+        o = self.object
+        return workload_spans(o.obj, o.meta, o.labels_pair, o.name_n)
+
+
+def object_view(obj: Node, doc_index: int) -> ObjectView:
     kind_n = obj.get("kind")
-    kind = (kind_n.str_value() if kind_n else "") or ""
     meta = obj.get("metadata")
     name_n = meta.get("name") if meta else None
     ns_n = meta.get("namespace") if meta else None
-    name = (name_n.str_value() if name_n else None) or f"<unnamed#{doc_index}>"
-    namespace = ns_n.str_value() if ns_n else None
     labels_pair = meta.get_pair("labels") if meta else None
-    labels = _labels(labels_pair[1] if labels_pair else None)
-    target = f"{kind}/{namespace + '/' if namespace else ''}{name}"
+    return ObjectView(
+        obj=obj,
+        kind_n=kind_n,
+        kind=(kind_n.str_value() if kind_n else "") or "",
+        meta=meta,
+        name_n=name_n,
+        name=(name_n.str_value() if name_n else None) or f"<unnamed#{doc_index}>",
+        namespace=ns_n.str_value() if ns_n else None,
+        labels_pair=labels_pair,
+        labels=_labels(labels_pair[1] if labels_pair else None),
+    )
+
+
+def workload_view(o: ObjectView) -> WorkloadView | None:
+    """The pod template of a workload kind, or None for other objects."""
+    tpl_path = _POD_TEMPLATE.get(o.kind)
+    if tpl_path is None:
+        return None
+    tpl = o.obj.path(*tpl_path) if tpl_path else o.obj
+    if tpl is None or not tpl.is_map:
+        return None
+    pod_meta = tpl.get("metadata") if tpl_path else o.meta
+    pod_labels_pair = pod_meta.get_pair("labels") if pod_meta else None
+    return WorkloadView(
+        o,
+        pod_meta,
+        _labels(pod_labels_pair[1] if pod_labels_pair else None),
+        tpl.get("spec"),
+        bool(tpl_path),
+    )
+
+
+def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
+    o = object_view(obj, doc_index)
+    api = obj.get_pair("apiVersion")
+    kind, name, namespace, labels, target = o.kind, o.name, o.namespace, o.labels, o.target
     api_version = api[1].str_value() if api else None
     facts.append(
         Fact(
             "k8s.object",
             path,
-            kind_n.span if kind_n else obj.span,
+            o.span,
             target,
             {
                 "api_version": api_version,
@@ -129,17 +204,11 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     if kind == "Kustomization" or (api_version or "").startswith("kustomize.config.k8s.io"):
         facts.extend(extract_kustomization(path, obj, target))
         return
-    tpl_path = _POD_TEMPLATE.get(kind)
-    if tpl_path is None:
+    w = workload_view(o)
+    if w is None:
         return
-    tpl = obj.path(*tpl_path) if tpl_path else obj
-    if tpl is None or not tpl.is_map:
-        return
-    pod_meta = tpl.get("metadata") if tpl_path else meta
-    pod_labels_pair = pod_meta.get_pair("labels") if pod_meta else None
-    pod_labels = _labels(pod_labels_pair[1] if pod_labels_pair else None)
-    pod_spec = tpl.get("spec")
-    spans = workload_spans(obj, meta, labels_pair, name_n)
+    pod_labels, pod_spec, kind_n = w.pod_labels, w.pod_spec, o.kind_n
+    spans = w.spans
     facts.append(
         Fact(
             "k8s.workload",
