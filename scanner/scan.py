@@ -26,7 +26,7 @@ from .parsers.yaml import YamlError, compose_each, looks_like_go_template
 from .policy import baseline as baseline_mod
 from .policy import engine
 from .policy.rules import Rule, load_rules
-from .source import SourceFile, read, walk
+from .source import SourceFile, file_diagnostic, read, walk
 
 T = TypeVar("T")
 _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomization")
@@ -190,9 +190,8 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             facts.extend(facts_for(sf, text, diags, timings))
         except Exception as e:  # a parser bug must not end the scan: report it, go on
             diags.append(
-                Diagnostic(
+                file_diagnostic(
                     sf.path,
-                    Span(1, 1, 1, 1),
                     "internal-error",
                     f"tether failed on this file ({type(e).__name__}: {e}); please report it",
                     Level.ERROR,

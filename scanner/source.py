@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Diagnostic, Level, Span
+from .model import WHOLE_FILE, Diagnostic, Level
 from .policy.functions import glob_match
 
 # Directories that never hold a repo's own configuration.
@@ -197,6 +197,11 @@ def walk(
     yield from _walk_errors(root_real, errors)
 
 
+def file_diagnostic(path: str, code: str, message: str, level: Level) -> Diagnostic:
+    """A diagnostic about a whole file (or directory): located at its start."""
+    return Diagnostic(path, WHOLE_FILE, code, message, level)
+
+
 def _utf8(name: str) -> bool:
     """Paths go into SARIF URIs, JSON and fingerprints, all UTF-8: os.walk hands undecodable
     bytes back as lone surrogates, which cannot be encoded."""
@@ -209,9 +214,8 @@ def _utf8(name: str) -> bool:
 
 def _bad_name(rel: str, what: str) -> Diagnostic:
     shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return Diagnostic(
+    return file_diagnostic(
         shown,
-        Span(1, 1, 1, 1),
         "unreadable",
         f"{what} name is not valid UTF-8; not scanned (rename it)",
         Level.WARNING,
@@ -240,9 +244,8 @@ def _walk_errors(root_real: str, errors: list[OSError]) -> Iterator[Diagnostic]:
     while errors:
         e = errors.pop(0)
         where = os.path.relpath(e.filename, root_real).replace(os.sep, "/") if e.filename else "."
-        yield Diagnostic(
+        yield file_diagnostic(
             where,
-            Span(1, 1, 1, 1),
             "unreadable",
             f"cannot list directory: {e.strerror}; its files are not scanned",
             Level.ERROR,
@@ -253,9 +256,8 @@ def _link_diag(root_real: str, full: str, rel: str) -> Diagnostic | None:
     target = os.path.realpath(full)
     if target == root_real or target.startswith(root_real + os.sep):
         return None
-    return Diagnostic(
+    return file_diagnostic(
         rel,
-        Span(1, 1, 1, 1),
         "symlink-outside-repo",
         "symbolic link points outside the repository; not followed",
         Level.NOTE,
@@ -272,17 +274,15 @@ def read(sf: SourceFile) -> bytes | Diagnostic:
     try:
         st = os.stat(sf.abspath)
         if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
-            return Diagnostic(
+            return file_diagnostic(
                 sf.path,
-                Span(1, 1, 1, 1),
                 "unreadable",
                 "not a regular file; not scanned",
                 Level.WARNING,
             )
         if st.st_size > MAX_FILE_BYTES:
-            return Diagnostic(
+            return file_diagnostic(
                 sf.path,
-                Span(1, 1, 1, 1),
                 "too-large",
                 f"file is {_size(st.st_size)}, over the {_size(MAX_FILE_BYTES)} limit; not scanned",
                 Level.WARNING,
@@ -290,8 +290,8 @@ def read(sf: SourceFile) -> bytes | Diagnostic:
         with open(sf.abspath, "rb") as fh:
             return fh.read()
     except OSError as e:
-        return Diagnostic(
-            sf.path, Span(1, 1, 1, 1), "unreadable", f"cannot read file: {e.strerror}", Level.ERROR
+        return file_diagnostic(
+            sf.path, "unreadable", f"cannot read file: {e.strerror}", Level.ERROR
         )
 
 

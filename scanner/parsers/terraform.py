@@ -64,24 +64,14 @@ class Call(Unknown):
 SpanSource = Callable[[], tuple[Span, ...]]
 
 
-class Attribute:
-    """`name = value`. Value and spans are computed on first access: most attributes of a
-    large module are never read by any rule."""
+class _LazySpans:
+    """Spans computed on first access (most attributes and blocks are never located)."""
 
-    __slots__ = ("_item_spans", "_spans", "_spanner", "_value", "_valuer", "name")
+    __slots__ = ("_spanner", "_spans")
 
-    def __init__(
-        self,
-        name: str,
-        spanner: SpanSource,  # -> (whole `name = value`, key, value)
-        valuer: Callable[[], tuple[Any, dict[str, Span]]],
-    ) -> None:
-        self.name = name
+    def __init__(self, spanner: SpanSource) -> None:
         self._spanner = spanner
         self._spans: tuple[Span, ...] | None = None
-        self._valuer = valuer
-        self._value: Any = _UNSET
-        self._item_spans: dict[str, Span] = {}
 
     def _span(self, i: int) -> Span:
         if self._spans is None:
@@ -90,8 +80,27 @@ class Attribute:
 
     @property
     def span(self) -> Span:
-        """The whole `name = value`."""
+        """The whole construct (`name = value`, or the block)."""
         return self._span(0)
+
+
+class Attribute(_LazySpans):
+    """`name = value`. Value and spans are computed on first access: most attributes of a
+    large module are never read by any rule."""
+
+    __slots__ = ("_item_spans", "_value", "_valuer", "name")
+
+    def __init__(
+        self,
+        name: str,
+        spanner: SpanSource,  # -> (whole `name = value`, key, value)
+        valuer: Callable[[], tuple[Any, dict[str, Span]]],
+    ) -> None:
+        super().__init__(spanner)
+        self.name = name
+        self._valuer = valuer
+        self._value: Any = _UNSET
+        self._item_spans: dict[str, Span] = {}
 
     @property
     def key_span(self) -> Span:
@@ -121,7 +130,7 @@ class Attribute:
 _UNSET = object()
 
 
-class Block:
+class Block(_LazySpans):
     """`type "label" ... { body }`, its body loaded on first use."""
 
     __slots__ = (
@@ -130,8 +139,6 @@ class Block:
         "_finder",
         "_found",
         "_loader",
-        "_spans",
-        "_spanner",
         "has_error",
         "labels",
         "type",
@@ -146,25 +153,15 @@ class Block:
         has_error: bool = False,
         finder: Callable[[str], Attribute | None] | None = None,
     ) -> None:
+        super().__init__(spanner)
         self.type = type_
         self.labels = labels
         self.has_error = has_error
-        self._spanner = spanner
-        self._spans: tuple[Span, ...] | None = None
         self._loader = loader
         self._attrs: dict[str, Attribute] | None = None
         self._blocks: list[Block] | None = None
         self._finder = finder  # one attribute without loading the whole body
         self._found: dict[str, Attribute | None] = {}
-
-    def _span(self, i: int) -> Span:
-        if self._spans is None:
-            self._spans = self._spanner()
-        return self._spans[i]
-
-    @property
-    def span(self) -> Span:
-        return self._span(0)
 
     @property
     def header_span(self) -> Span:
