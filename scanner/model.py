@@ -114,6 +114,8 @@ class Finding:
     fact_kind: str
     baseline_refs: tuple[BaselineRef, ...] = ()
     enforced: bool = True  # False while a staged rule is not yet enforced
+    subject: str = ""  # the judged value (action, image, source...): see facts/subjects.py
+    external: bool = False  # located outside the scanned repository (a central policy file)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..facts.subjects import subject as subject_of
 from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally
 from . import celrt as cel
 from .baseline import Baseline
@@ -247,6 +248,7 @@ def evaluate(
                         fact_kind=fact.kind,
                         baseline_refs=refs,
                         enforced=judge.staging.enforced,
+                        subject=subject_of(fact.kind, fact.data),
                     )
                 )
     findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
