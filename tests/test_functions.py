@@ -894,13 +894,13 @@ def test_glob_match(value: str, pattern: str, expected: bool) -> None:
     assert glob_match(value, pattern) is expected
 
 
-def test_glob_regex_is_cached() -> None:
-    from scanner.policy.functions import _glob_regex
+def test_compiled_glob_is_cached() -> None:
+    from scanner.policy.functions import _compile_glob
 
-    _glob_regex.cache_clear()
+    _compile_glob.cache_clear()
     for _ in range(3):
         glob_match("a/b", "a/*")
-    info = _glob_regex.cache_info()
+    info = _compile_glob.cache_info()
     assert (info.misses, info.hits) == (1, 2)
 
 

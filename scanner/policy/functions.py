@@ -40,17 +40,22 @@ everything, prereleases included; ``*`` is an ordinary clause and does not.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypeVar
 
+from scanner.errors import ConfigError
 from scanner.imageref import parse_image
 
 __all__ = [
     "FUNCTIONS",
+    "MAX_PATTERNS",
+    "MAX_PATTERN_LEN",
     "Version",
+    "check_patterns",
     "constraint_admits",
     "constraint_allows",
     "constraint_behind_text",
@@ -738,12 +743,207 @@ def ref_kind(ref: str | None) -> str:
 
 # ---------------------------------------------------------------------------
 # Globs
+#
+# Globs are matched without regular-expression backtracking: a glob turned into a regex
+# (``[^/]*`` per ``*``) takes exponential time on ``*a*a*a…b`` against a long name. Instead a
+# glob is split into *chunks* separated by ``**`` (``.*``) or ``**/`` (empty or ``.*/``); a
+# chunk into '/'-separated *segments*; a segment into fixed-length *pieces* (literals and
+# ``?``) separated by ``*``. A ``*`` never crosses '/', so a segment matches exactly one
+# path component, where the classic greedy wildcard algorithm (leftmost placement of each
+# piece) is exact. Across chunks the earliest possible end of each chunk is also exact (a
+# ``**`` lets the next chunk start anywhere later; a ``**/`` at any later component start,
+# and a chunk before ``**/`` always ends with '/'). Work is O(len(value) * len(glob)) at
+# worst, with no blow-up; the compile cache only saves re-parsing.
+
+MAX_PATTERNS: Final = 1000  # globs in one list (exclude, allowed owners, registries...)
+MAX_PATTERN_LEN: Final = 1024  # characters in one glob
 
 
-@lru_cache(maxsize=2048)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a glob once; policies test the same few patterns against every resource."""
-    out: list[str] = []
+class _Piece:
+    """A fixed-length run of literal characters and ``?`` (one non-'/' character)."""
+
+    __slots__ = ("length", "regex", "text")
+
+    def __init__(self, chars: Sequence[str | None]) -> None:
+        # None stands for '?'; a piece without one is searched with str methods
+        self.length = len(chars)
+        self.text = "".join(c for c in chars if c is not None)
+        self.regex: re.Pattern[str] | None = None
+        if None in chars:
+            # no quantifier anywhere, so search is O(len(value) * len(piece)) at worst
+            self.regex = re.compile("".join("[^/]" if c is None else re.escape(c) for c in chars))
+
+    def at(self, value: str, pos: int, end: int) -> bool:
+        if self.regex is None:
+            return value.startswith(self.text, pos, end)
+        return self.regex.match(value, pos, end) is not None
+
+    def find(self, value: str, lo: int, end: int) -> int:
+        if self.regex is None:
+            return value.find(self.text, lo, end)
+        m = self.regex.search(value, lo, end)
+        return -1 if m is None else m.start()
+
+
+_EMPTY_PIECE: Final = _Piece(())
+_Seg = tuple[_Piece, ...]  # pieces separated by '*'; one piece when there is no '*'
+
+
+def _seg_full(seg: _Seg, value: str, a: int, b: int) -> bool:
+    """Whether ``value[a:b]`` (no '/' inside) matches the segment as a whole."""
+    first = seg[0]
+    if len(seg) == 1:
+        return b - a == first.length and first.at(value, a, b)
+    if not first.at(value, a, b):
+        return False
+    pos = a + first.length
+    for piece in seg[1:-1]:
+        i = piece.find(value, pos, b)
+        if i < 0:
+            return False
+        pos = i + piece.length
+    last = seg[-1]
+    start = b - last.length
+    return start >= pos and last.at(value, start, b)
+
+
+def _seg_prefix(seg: _Seg, value: str, a: int, b: int) -> int:
+    """The least ``e <= b`` such that ``value[a:e]`` matches the segment, or -1."""
+    first = seg[0]
+    if not first.at(value, a, b):
+        return -1
+    pos = a + first.length
+    for piece in seg[1:]:
+        i = piece.find(value, pos, b)
+        if i < 0:
+            return -1
+        pos = i + piece.length
+    return pos
+
+
+@dataclass(frozen=True)
+class _Segment:
+    tight: _Seg  # the segment as written
+    loose: _Seg  # with a leading '*': matches any suffix (full) or substring (prefix)
+
+
+_ANCHOR, _ANY, _BOUNDARY = 0, 1, 2  # where a chunk may start, relative to the previous end
+
+
+def _comp_start(slashes: Sequence[int], c: int) -> int:
+    return 0 if c == 0 else slashes[c - 1] + 1
+
+
+def _comp_end(slashes: Sequence[int], c: int, n: int) -> int:
+    return slashes[c] if c < len(slashes) else n
+
+
+def _chunk_end(
+    chunk: Sequence[_Segment], value: str, slashes: Sequence[int], p: int, mode: int, to_end: bool
+) -> int:
+    """The earliest end of a match of ``chunk`` starting where ``mode`` allows after ``p``
+    (exactly at ``p``; anywhere from ``p``; at ``p`` or just after a later '/'), ending at
+    ``len(value)`` when ``to_end``; -1 when there is none."""
+    n, last, j = len(value), len(slashes), len(chunk)
+    c0 = bisect_left(slashes, p)  # the component holding position p
+    if to_end:
+        candidates: Sequence[int] = [last - j + 1] if last - j + 1 >= c0 else []
+        if mode == _ANCHOR and last - j + 1 != c0:
+            return -1
+    elif mode == _ANCHOR:
+        candidates = [c0] if c0 + j - 1 <= last else []
+    else:
+        candidates = range(c0, last - j + 2)
+    head = chunk[0]
+    for c in candidates:
+        cs, ce = _comp_start(slashes, c), _comp_end(slashes, c, n)
+        exact = mode != _ANY  # the chunk starts exactly at s
+        s = p if c == c0 else cs
+        if mode == _ANCHOR and c != c0:
+            continue
+        if j == 1:
+            seg = head.tight if exact else head.loose
+            if to_end:
+                return n if _seg_full(seg, value, s, n) else -1
+            e = _seg_prefix(seg, value, s, ce)
+            if e >= 0:
+                return e
+            continue
+        if not _seg_full(head.tight if exact else head.loose, value, s, ce):
+            continue
+        k = 1
+        while k < j - 1 and _seg_full(
+            chunk[k].tight,
+            value,
+            _comp_start(slashes, c + k),
+            _comp_end(slashes, c + k, n),
+        ):
+            k += 1
+        if k < j - 1:
+            continue
+        tail, ts = chunk[-1].tight, _comp_start(slashes, c + j - 1)
+        if to_end:
+            return n if _seg_full(tail, value, ts, n) else -1
+        e = _seg_prefix(tail, value, ts, _comp_end(slashes, c + j - 1, n))
+        if e >= 0:
+            return e
+    return -1
+
+
+@dataclass(frozen=True)
+class _Glob:
+    chunks: tuple[tuple[_Segment, ...], ...]
+    modes: tuple[int, ...]  # how each chunk after the first may start (_ANY or _BOUNDARY)
+
+    def match(self, value: str) -> bool:
+        if len(self.chunks) == 1 and len(self.chunks[0]) == 1:
+            # the common case: one component, no '**'
+            return "/" not in value and _seg_full(self.chunks[0][0].tight, value, 0, len(value))
+        slashes = [i for i, ch in enumerate(value) if ch == "/"] if "/" in value else []
+        last = len(self.chunks) - 1
+        p = _chunk_end(self.chunks[0], value, slashes, 0, _ANCHOR, last == 0)
+        for i in range(1, last + 1):
+            if p < 0:
+                return False
+            p = _chunk_end(self.chunks[i], value, slashes, p, self.modes[i - 1], i == last)
+        return p >= 0
+
+
+_STAR, _DSTAR, _DSLASH = "*", "**", "**/"  # tokens; single characters are literals, None '?'
+
+
+def _segment(tokens: Sequence[str | None]) -> _Segment:
+    pieces: list[_Piece] = []
+    run: list[str | None] = []
+    for tok in tokens:
+        if tok == _STAR:
+            pieces.append(_Piece(run))
+            run = []
+        else:
+            run.append(tok)
+    pieces.append(_Piece(run))
+    tight = tuple(pieces)
+    return _Segment(tight, (_EMPTY_PIECE, *tight))
+
+
+def _chunk(tokens: Sequence[str | None]) -> tuple[_Segment, ...]:
+    segments: list[_Segment] = []
+    start = 0
+    for i, tok in enumerate(tokens):
+        if tok == "/":
+            segments.append(_segment(tokens[start:i]))
+            start = i + 1
+    segments.append(_segment(tokens[start:]))
+    return tuple(segments)
+
+
+@lru_cache(maxsize=4096)
+def _compile_glob(pattern: str) -> _Glob:
+    """Parse a glob once (linear in its length); policies test the same few patterns
+    against every resource. The tokenising mirrors the documented syntax exactly: a run of
+    two or more '*' at the start of a segment and followed by '/' is ``**/``."""
+    chunks: list[list[str | None]] = [[]]
+    modes: list[int] = []
     i, n = 0, len(pattern)
     while i < n:
         char = pattern[i]
@@ -752,26 +952,31 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             while j < n and pattern[j] == "*":
                 j += 1
             if j - i == 1:
-                out.append("[^/]*")
-            elif (i == 0 or pattern[i - 1] == "/") and j < n and pattern[j] == "/":
-                # "a/**/b" also matches "a/b", as in gitignore and most glob tools.
-                out.append("(?:.*/)?")
-                j += 1
+                chunks[-1].append(_STAR)
             else:
-                out.append(".*")
+                slash = (i == 0 or pattern[i - 1] == "/") and j < n and pattern[j] == "/"
+                mode = _BOUNDARY if slash else _ANY
+                j += 1 if slash else 0
+                if not chunks[-1] and len(chunks) > 1:
+                    # two separators in a row: `**/**/` is `**/`, any `**` makes it `**`
+                    modes[-1] = _ANY if _ANY in (mode, modes[-1]) else _BOUNDARY
+                else:
+                    modes.append(mode)
+                    chunks.append([])
             i = j
             continue
-        out.append("[^/]" if char == "?" else re.escape(char))
+        chunks[-1].append(None if char == "?" else char)
         i += 1
-    return re.compile("".join(out), re.DOTALL)
+    return _Glob(tuple(_chunk(c) for c in chunks), tuple(modes))
 
 
 def glob_match(value: str, pattern: str) -> bool:
     """Whole-string, case-sensitive glob: ``*`` within a path segment, ``**`` across
     segments (``**/`` may match zero segments), ``?`` one non-``/`` character.
-    Other characters, ``[`` included, are literal.
+    Other characters, ``[`` included, are literal. Time is at worst proportional to
+    ``len(value) * len(pattern)``, whatever the pattern.
     """
-    return _glob_regex(pattern).fullmatch(value) is not None
+    return _compile_glob(pattern).match(value)
 
 
 def matches_any(value: str, patterns: Sequence[str]) -> bool:
@@ -779,6 +984,29 @@ def matches_any(value: str, patterns: Sequence[str]) -> bool:
     if isinstance(patterns, str):
         patterns = [patterns]
     return any(glob_match(value, pattern) for pattern in patterns)
+
+
+def check_patterns(
+    patterns: str | Sequence[object], where: str, line: int | None = None, key: str = "globs"
+) -> None:
+    """Raise :class:`ConfigError` (at ``where``:``line``) when a glob list is beyond the
+    limits: more than :data:`MAX_PATTERNS` patterns, or one longer than
+    :data:`MAX_PATTERN_LEN` characters. Loaders call it on every glob list they read, so
+    that no configuration can make each match slow (a list is matched per resource).
+    A lone string counts as one pattern."""
+    items: Sequence[object] = [patterns] if isinstance(patterns, str) else patterns
+    if len(items) > MAX_PATTERNS:
+        raise ConfigError(
+            where, line, f"{key}: {len(items)} patterns; a list holds at most {MAX_PATTERNS}"
+        )
+    for item in items:
+        if isinstance(item, str) and len(item) > MAX_PATTERN_LEN:
+            raise ConfigError(
+                where,
+                line,
+                f"{key}: a pattern of {len(item)} characters ({item[:40]!r}…); "
+                f"a pattern has at most {MAX_PATTERN_LEN}",
+            )
 
 
 def _specificity(pattern: str) -> tuple[bool, int, int, str]:
