@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 
 from scanner.errors import ConfigError
+from scanner.inline import parse_inline
 from scanner.policy.functions import (
     MAX_PATTERN_LEN,
     MAX_PATTERNS,
@@ -116,3 +117,112 @@ def test_check_patterns_limits() -> None:
         check_patterns(["ok", "*" * (MAX_PATTERN_LEN + 1)], ".tether.yaml")
     assert str(MAX_PATTERN_LEN) in too_long.value.message
     assert len(str(too_long.value)) < 400  # the pattern is quoted, not copied whole
+
+
+# ---------------------------------------------------------------------------
+# Inline tether:ignore comments
+
+# the expression scanner/exceptions.py used before item 15: the semantics oracle
+_OLD_INLINE = re.compile(
+    r"(?:#|//|/\*)\s*tether:ignore\s+"
+    r"(?P<rules>[A-Za-z][A-Za-z0-9-]*(?:\s*,\s*[A-Za-z][A-Za-z0-9-]*)*)"
+    r"(?P<reason>.*?)"
+    r"(?:\(\s*until\s+(?P<until>\d{4}-\d{2}-\d{2})\s*\))?\s*(?:\*/)?\s*$"
+)
+PACKS = frozenset({"github-actions", "kubernetes"})
+Parsed = tuple[int, list[str], str, "str | None", bool]
+
+
+def _old_inline(line: str) -> Parsed | None:
+    """What inline_records derived from the old expression's match."""
+    m = _OLD_INLINE.search(line)
+    if m is None:
+        return None
+    tokens = re.split(r"\s*,\s*", m.group("rules").strip())
+    names: list[str] = []
+    rest = ""
+    for i, tok in enumerate(tokens):
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*\d{3}", tok) or tok in PACKS:
+            names.append(tok)
+        else:
+            rest = ", ".join(tokens[i:])
+            break
+    reason = " ".join(f"{rest} {m.group('reason')}".split()).strip(" :-—,")
+    own = line.lstrip().startswith(("#", "//", "/*"))
+    return (m.start() + 1, names, reason, m.group("until"), own)
+
+
+def _new_inline(line: str) -> Parsed | None:
+    r = parse_inline(line, PACKS)
+    return None if r is None else (r.col, r.names, r.reason, r.until, r.own_line)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("# tether:ignore K8S001 vendor image (until 2027-01-31)",
+         (1, ["K8S001"], "vendor image", "2027-01-31", True)),
+        ("image: quay.io/x:1  # tether:ignore k8s001, GHA002: mirror pending in PLAT-412",
+         (21, ["k8s001", "GHA002"], "mirror pending in PLAT-412", None, False)),
+        ("// tether:ignore github-actions reason here",
+         (1, ["github-actions"], "reason here", None, True)),
+        ("x = 1 /* tether:ignore TF001 pinned by vendor ( until 2027-01-31 ) */",
+         (7, ["TF001"], "pinned by vendor", "2027-01-31", False)),
+        ("/* tether:ignore TF001 no date (until 2027-1-31) */",
+         (1, ["TF001"], "no date (until 2027-1-31)", None, True)),
+        ("# tether:ignore TF001, vendor image, more text",  # the reason begins early
+         (1, ["TF001"], "vendor image, more text", None, True)),
+        ("# tether:ignore TF001,", (1, ["TF001"], "", None, True)),  # trailing comma
+        ("# tether:ignore TF001 , GHA001 ,  ", (1, ["TF001", "GHA001"], "", None, True)),
+        ("# tether:ignore because reasons", (1, [], "because reasons", None, True)),
+        ('s = "#x"  # tether:ignore DOCKER001 ok\r', (11, ["DOCKER001"], "ok", None, False)),
+        ("# tether:ignore", None),
+        ("# tether:ignoreK8S001 x", None),
+        ("tether:ignore K8S001 x", None),
+        ("#: tether:ignore K8S001 x", None),
+        ("# tether:ignore 123 x", None),
+    ],
+)
+def test_parse_inline_cases(line: str, expected: Parsed | None) -> None:
+    assert _new_inline(line) == expected
+    assert _old_inline(line) == expected  # the cases document the old behaviour too
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# tether:ignore REPO001" + " " * 3000 + "x",  # >60 s with the old expression
+        "# tether:ignore REPO001" + " " * 3000,
+        "# tether:ignore REPO001 (until" + " " * 3000,
+        "# tether:ignore REPO001 " + "reason " * 15000,  # a 100 KB line
+        "# tether:ignore REPO001" + " ," * 50000,
+        "# tether:ignore REPO001" + ", REPO001" * 12000 + " " * 3000 + "!",
+        " # tether:ignore" * 8000,
+        "#" + " " * 100000 + "tether:ignore",
+    ],
+)
+def test_parse_inline_is_linear(line: str) -> None:
+    _, seconds = _elapsed(parse_inline, line, PACKS)
+    assert seconds < 0.1, f"{seconds:.3f}s on a {len(line)}-character line"
+
+
+def test_parse_inline_agrees_with_the_old_expression() -> None:
+    rng = random.Random(7)
+    markers = ["#", "//", "/*", "/", "*", "# ", "a #", '"#"', ""]
+    parts = [
+        " ", "  ", "\t", "\xa0", ",", " , ", "K8S001", "k8s001", "TF001", "github-actions",
+        "kubernetes", "bad-name", "X1", "reason", "words", "-", ":", "—", "(", ")", "until",
+        "(until 2027-01-31)", "( until  2027-01-31 )", "(until 2027-1-31)", " 2027-01-31",
+        "(until ٢٠٢٧-٠١-٣١)", "*/", "*", "/", "tether:ignore", "#", "\r",
+    ]
+    for _ in range(40000):
+        line = "".join(
+            [
+                "".join(rng.choice(parts) for _ in range(rng.randint(0, 2))),
+                rng.choice(markers),
+                rng.choice(["", " ", "  "]),
+                rng.choice(["tether:ignore", "tether:ignore ", "tether:ignore  ", "tether:"]),
+                "".join(rng.choice(parts) for _ in range(rng.randint(0, 10))),
+            ]
+        )
+        assert _new_inline(line) == _old_inline(line), repr(line)
