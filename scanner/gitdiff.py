@@ -1,54 +1,141 @@
-"""PR mode: what a change introduces, fixes and leaves alone.
+"""PR mode's access to git: where the work tree is, which files the head has, the merge base,
+the base revision as files, and the renames between the base and HEAD.
 
-The head is the working tree being scanned; the base is the merge base of HEAD and the given
-ref. The base revision is exported with `git archive` into a temporary directory (nothing is
-checked out over the user's tree, and nothing from the repository is executed: git archive
-runs no hooks, filters or attributes-driven commands for a plain tar export), scanned with the
-same rules and baseline, and findings are matched by their logical identity (rule, path,
-target, occurrence), with renames followed (`git diff -M`), so moved lines and renamed files do
-not count as new debt.
+Guarantees (issue 7, items 7, 9 and 18):
+
+- Nothing the repository chooses is executed. Every git call runs with hooks pointed at
+  /dev/null, fsmonitor off, no pager, no external diff, no textconv and no terminal prompt, and
+  none asks git to convert content. The base revision is read as raw blobs (`git ls-tree` and
+  one `git cat-file --batch`), not with `git archive`, so no smudge, clean or `process` filter
+  driver (git-lfs included) runs and no `export-subst`, `export-ignore` or `eol` attribute
+  applies, whatever `.gitattributes` and the user's or CI's git configuration say. Renames come
+  from a tree-to-tree `git diff-tree`: no working tree is read, so no clean filter runs. From
+  the repository git reads data only: objects, the index, `.gitignore` files.
+- The base is written under a private temporary directory with its raw committed bytes and no
+  path escapes: paths from git are refused when absolute, when a component is empty, `.`, `..`
+  or `.git` (any case); files are created with O_EXCL|O_NOFOLLOW under directories this module
+  created itself, so nothing is written through a symbolic link. Symbolic links are written as
+  links with their committed target text, never followed here, so the walker judges them as
+  it judges the head's (a link inside is skipped, one leading out is reported). Submodules
+  are skipped. Blobs over the scanner's size limit are written as sparse files of their size
+  (the scanner reports them as too large on both sides, and never reads them).
+- Both sides are the same kind of file set: the head is what git tracks plus untracked files
+  that are not ignored (`worktree_files`, so ignored build output such as `dist/` is not
+  "new"), the base is the committed tree.
+- The scanned directory decides the repository: environment variables that point git at
+  another one (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE... as set inside git hooks) are dropped,
+  and a directory outside its repository's work tree (core.worktree or a `.git` file pointing
+  elsewhere, a bare repository) is a configuration error, not a traceback.
+- System and global git configuration stay in force: safe.directory can only be set there (CI
+  images often set it system-wide), and no program configured there can run, as no command
+  used here reaches one.
+
+Known limits: renames not yet committed are not followed (the head's finding at the new path
+is new, the base's at the old path fixed, until the rename is committed); with git-lfs the base
+has the pointer files; in a partial clone, git fetches missing base blobs from the configured
+remote as any read would.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import subprocess
-import tarfile
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .errors import ConfigError
 from .model import Finding
+from .source import MAX_FILE_BYTES
 
-# git must never run repository-controlled programs: no pager, no external diff, no textconv,
-# no fsmonitor, no credential prompts
+# git must never run repository- or user-configured programs: no pager, no external diff, no
+# textconv, no fsmonitor, no hooks, no credential prompts, no attributes from outside the tree
 _GIT_ENV = {
     "GIT_PAGER": "cat",
+    "PAGER": "cat",
     "GIT_TERMINAL_PROMPT": "0",
-    "GIT_EXTERNAL_DIFF": "",
-    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_ATTR_NOSYSTEM": "1",
+    "GIT_NO_REPLACE_OBJECTS": "1",  # the base is the commit's own content
 }
-_GIT_SAFE = [
+# what would point git at another repository than the scanned directory's (git's own list of
+# repository-local variables, `git rev-parse --local-env-vars`, minus the configuration ones,
+# which CI uses to pass safe.directory), and an external diff program
+_DROPPED_ENV = frozenset(
+    {
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_IMPLICIT_WORK_TREE",
+        "GIT_GRAFT_FILE",
+        "GIT_INDEX_FILE",
+        "GIT_REPLACE_REF_BASE",
+        "GIT_PREFIX",
+        "GIT_INTERNAL_SUPER_PREFIX",
+        "GIT_SHALLOW_FILE",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+        "GIT_EXTERNAL_DIFF",
+    }
+)
+_GIT_SAFE = (
+    "--no-pager",
+    "--literal-pathspecs",  # a prefix is a path, never pathspec magic
     "-c",
     "core.fsmonitor=false",
     "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
     "diff.external=",
     "-c",
-    "core.hooksPath=/dev/null",
-]
+    "core.attributesFile=/dev/null",
+)
+
+_MODES = {b"100644": 0o644, b"100755": 0o755, b"120000": None}  # None: a symbolic link
+_MAX_LINK = 4096  # PATH_MAX: a longer blob cannot be a symbolic link's target
+# a name the file system refuses, or a path already taken (a duplicate in a crafted tree, a
+# case-insensitive clash): skipped, as a checkout could not have it either
+_SKIPPED_ERRNOS = frozenset(
+    {errno.EEXIST, errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL, errno.ENOTDIR, errno.ELOOP}
+)
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, **_GIT_ENV}
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    env.update(_GIT_ENV)
+    return env
+
+
+def _argv(repo: Path, args: Sequence[str | bytes]) -> list[str | bytes]:
+    return ["git", *_GIT_SAFE, "-C", str(repo), *args]
+
+
+def _reason(stderr: bytes) -> str:
+    """git's own explanation, on one printable line."""
+    text = stderr.decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "error"
+    reason = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1])
+    if "safe.directory" in text:
+        reason += " (trust it with: git config --global --add safe.directory <path>)"
+    return "".join(c if c.isprintable() else "?" for c in reason)
+
+
+def _run(repo: Path, *args: str | bytes) -> bytes:
     try:
         proc = subprocess.run(
-            ["git", *_GIT_SAFE, "-C", str(repo), *args],
+            _argv(repo, args),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
-            env=env,
+            env=_env(),
             check=False,
         )
     except FileNotFoundError:
@@ -56,18 +143,73 @@ def git(repo: Path, *args: str) -> str:
             str(repo), None, "--diff-base needs git, which is not installed"
         ) from None
     if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        what = " ".join(a for a in args[:2] if isinstance(a, str))
+        raise ConfigError(str(repo), None, f"git {what} failed: {_reason(proc.stderr)}")
+    return proc.stdout
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with the safe options; its output as text."""
+    return _run(repo, *args).decode("utf-8", "replace")
+
+
+def locate(root: Path) -> tuple[Path, str]:
+    """The top-level of the work tree holding `root`, and `root`'s path inside it ('' at the
+    top, else 'sub/dir/'). A ConfigError when `root` is in no git work tree: not a repository,
+    a bare one, or one whose work tree is elsewhere (core.worktree, a `.git` file)."""
+    where = str(root)
+    try:
+        out = _run(root, "rev-parse", "--show-toplevel", "--absolute-git-dir")
+    except ConfigError as e:
+        raise ConfigError(where, None, f"--diff-base needs a git work tree: {e.message}") from None
+    lines = out.split(b"\n")
+    if len(lines) < 2 or not lines[0] or not lines[1]:
         raise ConfigError(
-            str(repo), None, f"git {' '.join(args[:2])} failed: {msg[-1] if msg else 'error'}"
+            where, None, "--diff-base needs a git work tree; this repository has none"
         )
-    return proc.stdout.decode("utf-8", "replace")
+    top = os.path.realpath(os.fsdecode(lines[0]))
+    real = os.path.realpath(root)
+    if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
+        raise ConfigError(
+            where,
+            None,
+            f"--diff-base: this directory is not inside its repository's work tree ({top}; "
+            "core.worktree or a .git file points elsewhere): scan the work tree itself",
+        )
+    # every later call starts from the top-level: it must find the same repository
+    git_dir = os.path.realpath(os.fsdecode(lines[1]))
+    try:
+        again = _run(Path(top), "rev-parse", "--absolute-git-dir").rstrip(b"\n")
+        same = os.path.realpath(os.fsdecode(again)) == git_dir
+    except ConfigError:
+        same = False
+    if not same:
+        raise ConfigError(
+            where,
+            None,
+            f"--diff-base: git finds another repository from the work tree's top ({top}) "
+            "than from this directory (a .git file or core.worktree points elsewhere)",
+        )
+    rel = os.path.relpath(real, top)
+    return Path(top), "" if rel == "." else rel.replace(os.sep, "/") + "/"
+
+
+def toplevel(path: Path) -> Path:
+    """The top-level of the work tree holding `path` (see locate)."""
+    return locate(path)[0]
+
+
+def _check_ref(repo: Path, ref: str) -> None:
+    if not ref or ref.startswith("-") or any(not c.isprintable() for c in ref):
+        raise ConfigError(str(repo), None, f"invalid --diff-base {ref!r}")
 
 
 def merge_base(repo: Path, ref: str) -> str:
-    if ref.startswith("-"):
-        raise ConfigError(str(repo), None, f"invalid --diff-base {ref!r}")
+    """The merge base of HEAD and `ref` (a branch, tag, any revision or a full commit SHA) as
+    a full SHA. Option-looking or unprintable input is refused before git sees it."""
+    _check_ref(repo, ref)
     try:
-        git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     except ConfigError:
         raise ConfigError(
             str(repo),
@@ -76,13 +218,13 @@ def merge_base(repo: Path, ref: str) -> str:
             "(in CI, fetch it: actions/checkout with fetch-depth: 0)",
         ) from None
     try:
-        git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        head = git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip()
     except ConfigError:
         raise ConfigError(
             str(repo), None, "--diff-base needs a commit to compare: HEAD has none"
         ) from None
     try:
-        return git(repo, "merge-base", ref, "HEAD").strip()
+        return git(repo, "merge-base", commit, head).strip()
     except ConfigError:
         raise ConfigError(
             str(repo),
@@ -92,54 +234,239 @@ def merge_base(repo: Path, ref: str) -> str:
         ) from None
 
 
-def toplevel(path: Path) -> Path:
-    return Path(git(path, "rev-parse", "--show-toplevel").strip())
+def worktree_files(top: Path, prefix: str) -> list[str]:
+    """The head's files under `prefix` ('' or 'sub/dir/'), relative to it, sorted: what git
+    tracks and what is untracked but not ignored, as present in the working tree (deleted
+    files dropped; submodules and nested repositories, which are directories, too). The same
+    kind of set as a committed tree, so ignored build output is not new."""
+    args: list[str | bytes] = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    pre = os.fsencode(prefix)
+    if pre:
+        args += ["--", pre]
+    out = _run(top, *args)
+    base = os.fsencode(top)
+    files: set[str] = set()
+    for entry in out.split(b"\0"):
+        # an untracked nested repository is listed as 'dir/'
+        if not entry or entry.endswith(b"/") or not entry.startswith(pre):
+            continue
+        try:
+            st = os.lstat(os.path.join(base, entry))
+        except OSError:
+            continue  # tracked, deleted from the working tree
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        files.add(os.fsdecode(entry[len(pre) :]))
+    return sorted(files)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    oid: bytes
+    path: bytes
+    mode: int | None  # None: a symbolic link
+
+
+def _safe_path(path: bytes) -> bool:
+    if path.startswith(b"/"):
+        return False
+    return all(p and p not in (b".", b"..") and p.lower() != b".git" for p in path.split(b"/"))
+
+
+def _entries(listing: bytes, prefix: bytes) -> list[_Entry]:
+    """The blobs of a `git ls-tree -r -z` listing worth writing: regular files and symbolic
+    links under prefix with safe paths (submodules, unknown modes and hostile paths skipped)."""
+    out = []
+    for rec in listing.split(b"\0"):
+        meta, tab, path = rec.partition(b"\t")
+        fields = meta.split(b" ")
+        if not tab or len(fields) != 3 or fields[1] != b"blob" or fields[0] not in _MODES:
+            continue
+        if path.startswith(prefix) and _safe_path(path):
+            out.append(_Entry(fields[2], path, _MODES[fields[0]]))
+    return out
+
+
+class _Tree:
+    """Writes files and links under a directory it owns, never through a link: every
+    directory on a path is one it created (or found to be a real directory: one it created
+    under another spelling, on a case-insensitive file system)."""
+
+    def __init__(self, root: bytes) -> None:
+        self.root = root
+        self.dirs: set[bytes] = {b""}
+
+    def _place(self, path: bytes) -> bytes | None:
+        head = path.rpartition(b"/")[0]
+        if head not in self.dirs:
+            parts = head.split(b"/")
+            for i in range(1, len(parts) + 1):
+                d = b"/".join(parts[:i])
+                if d in self.dirs:
+                    continue
+                full = os.path.join(self.root, d)
+                try:
+                    os.mkdir(full, 0o700)
+                except OSError as e:
+                    if e.errno != errno.EEXIST:
+                        _skippable(e)
+                        return None
+                    if not stat.S_ISDIR(os.lstat(full).st_mode):
+                        return None  # a file or a link took the name: never write through it
+                self.dirs.add(d)
+        return os.path.join(self.root, path)
+
+    def create(self, path: bytes, mode: int) -> int | None:
+        full = self._place(path)
+        if full is None:
+            return None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            return os.open(full, flags | getattr(os, "O_CLOEXEC", 0), mode)
+        except OSError as e:
+            _skippable(e)
+            return None
+
+    def link(self, path: bytes, target: bytes) -> None:
+        full = self._place(path)
+        if full is None or not target or b"\0" in target:
+            return
+        try:
+            os.symlink(target, full)
+        except OSError as e:
+            _skippable(e)
+
+
+def _skippable(e: OSError) -> None:
+    """Returns for an entry to skip; raises for a failure of the temporary directory."""
+    if e.errno in _SKIPPED_ERRNOS:
+        return
+    raise ConfigError(
+        tempfile.gettempdir(), None, f"cannot write the base revision: {e.strerror}"
+    ) from None
+
+
+def _read(out: IO[bytes], n: int) -> bytes:
+    data = out.read(n)
+    if len(data) != n:
+        raise EOFError
+    return data
+
+
+def _discard(out: IO[bytes], n: int) -> None:
+    while n > 0:
+        n -= len(_read(out, min(n, 1 << 16)))
+
+
+def _feed(stdin: IO[bytes], oids: list[bytes]) -> None:
+    """Object ids to cat-file, from a thread: its output is read meanwhile, so neither pipe
+    fills up while the other waits."""
+    try:
+        with stdin:
+            for i in range(0, len(oids), 1024):
+                stdin.write(b"".join(oid + b"\n" for oid in oids[i : i + 1024]))
+    except OSError:
+        pass  # git exited early: the reader reports why
+
+
+def _write(repo: Path, entries: list[_Entry], dest: bytes) -> None:
+    """Every entry's blob, raw, from one `git cat-file --batch` process, one file at a time."""
+    tree = _Tree(dest)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            _argv(repo, ["cat-file", "--batch", "--buffer"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=_env(),
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        feeder = threading.Thread(
+            target=_feed, args=(proc.stdin, [e.oid for e in entries]), daemon=True
+        )
+        feeder.start()
+        done = False
+        try:
+            for e in entries:
+                _copy(proc.stdout, e, tree)
+            done = True
+        except EOFError:
+            pass
+        finally:
+            if not done:
+                proc.kill()
+            proc.wait()
+            feeder.join()
+            proc.stdout.close()
+        if not done or proc.returncode != 0:
+            errors.seek(0)
+            raise ConfigError(str(repo), None, f"git cat-file failed: {_reason(errors.read())}")
+
+
+def _copy(out: IO[bytes], e: _Entry, tree: _Tree) -> None:
+    header = out.readline()
+    fields = header.split()
+    if len(fields) != 3 or fields[0] != e.oid or fields[1] != b"blob":
+        if not header:
+            raise EOFError
+        shown = os.fsdecode(e.path).encode("utf-8", "backslashreplace").decode()
+        raise ConfigError(
+            "git", None, f"cannot read {shown!r} of the base revision ({_reason(header)})"
+        )
+    size = int(fields[2])
+    if e.mode is None:
+        if size > _MAX_LINK:
+            _discard(out, size)
+        else:
+            tree.link(e.path, _read(out, size))
+    else:
+        fd = tree.create(e.path, e.mode)
+        if fd is None:
+            _discard(out, size)
+        else:
+            with open(fd, "wb") as fh:
+                if size > MAX_FILE_BYTES:
+                    # never read by the scanner, which reports its size: sparse, no disk used
+                    fh.truncate(size)
+                    _discard(out, size)
+                else:
+                    fh.write(_read(out, size))
+    _read(out, 1)  # the newline after the content
 
 
 @contextmanager
-def exported(repo: Path, rev: str) -> Iterator[Path]:
-    """The tree of `rev` in a temporary directory."""
+def exported(repo: Path, rev: str, *, prefix: str = "") -> Iterator[Path]:
+    """The files of `rev` with their raw committed bytes, in a private temporary directory
+    removed on exit; with `prefix` ('sub/dir/'), only those under it (then the tree's
+    `prefix` directory, if any, is a real directory, never a link out of the tree)."""
+    _check_ref(repo, rev)
+    listing = _run(repo, "ls-tree", "-r", "-z", "--full-tree", rev)
+    entries = _entries(listing, os.fsencode(prefix))
     with tempfile.TemporaryDirectory(prefix="tether-base-") as tmp:
-        env = {**os.environ, **_GIT_ENV}
-        proc = subprocess.Popen(
-            ["git", *_GIT_SAFE, "-C", str(repo), "archive", "--format=tar", rev],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        assert proc.stdout is not None
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            _extract(tar, tmp)
-        if proc.wait() != 0:
-            raise ConfigError(str(repo), None, f"git archive {rev} failed")
+        if entries:
+            _write(repo, entries, os.fsencode(tmp))
         yield Path(tmp)
 
 
-def _extract(tar: tarfile.TarFile, dest: str) -> None:
-    """Extract safely, member by member: no absolute paths, no `..`, no links leaving the
-    directory, no devices or fifos. A member the filter refuses is skipped (the scan of the
-    base reports nothing for it, as a scan of a checkout would not follow such a link)."""
-    safe = hasattr(tarfile, "data_filter")  # Python 3.10.12+, 3.11.4+
-    for member in tar:
-        name = member.name
-        if name.startswith("/") or ".." in name.split("/"):
-            continue
-        if not safe and not (member.isfile() or member.isdir()):
-            continue  # older patch releases: regular files and directories only
-        try:
-            if safe:
-                tar.extract(member, dest, filter="data")
-            else:
-                tar.extract(member, dest)
-        except (tarfile.TarError, OSError):  # FilterError is a TarError
-            continue
-
-
 def renames(repo: Path, base: str, prefix: str) -> dict[str, str]:
-    """base path -> head path for files renamed between base and the working tree, relative to
-    the scanned directory (prefix: its path inside the repository, '' at the top)."""
-    out = git(repo, "diff", "--no-ext-diff", "--no-textconv", "-M", "--name-status", "-z", base)
-    fields = out.split("\0")
+    """base path -> head path for files renamed between `base` and HEAD, relative to the
+    scanned directory (prefix: its path inside the repository, '' at the top). Trees only: a
+    rename in the working tree is followed once committed."""
+    _check_ref(repo, base)
+    out = _run(
+        repo,
+        "diff-tree",
+        "-r",
+        "-z",
+        "-M",
+        "--name-status",
+        "--no-commit-id",
+        "--no-ext-diff",
+        "--no-textconv",
+        base,
+        "HEAD",
+    )
+    fields = [os.fsdecode(f) for f in out.split(b"\0")]
     result: dict[str, str] = {}
     i = 0
     while i < len(fields) and fields[i]:
