@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..model import Report, Span
+from ..redact import redact
 
 
 def _span(s: Span) -> dict[str, int]:
@@ -18,7 +19,13 @@ def _span(s: Span) -> dict[str, int]:
     }
 
 
+def _opt(s: str | None) -> str | None:
+    return None if s is None else redact(s)
+
+
 def build(report: Report) -> dict[str, Any]:
+    """The JSON report. Messages, targets, justifications, owners, approvers and tickets are
+    redacted (they quote repository text); paths and fingerprints are kept as they are."""
     return {
         "tool": {"name": "tether", "version": __version__},
         "baselines": report.baseline_files,
@@ -30,8 +37,8 @@ def build(report: Report) -> dict[str, Any]:
                 "enforced": f.enforced,
                 "path": f.path,
                 "region": _span(f.span),
-                "message": f.message,
-                "target": f.target,
+                "message": redact(f.message),
+                "target": redact(f.target),
                 "fingerprint": f.fingerprint,
                 "baseline": [dataclasses.asdict(r) for r in f.baseline_refs],
             }
@@ -42,16 +49,16 @@ def build(report: Report) -> dict[str, Any]:
                 "rule_id": e.finding.rule_id,
                 "path": e.finding.path,
                 "region": _span(e.finding.span),
-                "message": e.finding.message,
+                "message": redact(e.finding.message),
                 "fingerprint": e.finding.fingerprint,
                 "exception": {
                     "origin": e.record.origin,
                     "file": e.record.file,
                     "line": e.record.span.start_line,
-                    "justification": e.record.justification,
-                    "owner": e.record.owner,
-                    "approved_by": e.record.approved_by,
-                    "ticket": e.record.ticket,
+                    "justification": redact(e.record.justification),
+                    "owner": _opt(e.record.owner),
+                    "approved_by": _opt(e.record.approved_by),
+                    "ticket": _opt(e.record.ticket),
                     "expires": e.record.expires.isoformat() if e.record.expires else None,
                 },
             }
@@ -63,7 +70,7 @@ def build(report: Report) -> dict[str, Any]:
                 "level": d.level.value,
                 "path": d.path,
                 "region": _span(d.span),
-                "message": d.message,
+                "message": redact(d.message),
             }
             for d in report.diagnostics
         ],
@@ -80,7 +87,7 @@ def build(report: Report) -> dict[str, Any]:
         "diff": None
         if report.diff is None
         else {
-            "base_ref": report.diff.base_ref,
+            "base_ref": redact(report.diff.base_ref),
             "base_commit": report.diff.base_commit,
             "new": [f.fingerprint for f in report.diff.new],
             "fixed": [f.fingerprint for f in report.diff.fixed],

@@ -19,6 +19,7 @@ import sarif_om as om
 from .. import __version__
 from ..model import Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
+from ..redact import redact
 from ..source import read_regular
 from .fingerprint import LineHasher, decode_source
 
@@ -134,6 +135,8 @@ def _location(path: str, span: Span) -> om.Location:
 
 
 def _uri(path: str) -> str:
+    """A relative reference for a repo-relative path: everything but unreserved characters
+    and '/' is percent-encoded, so a first segment such as ``a:b`` cannot read as a scheme."""
     from urllib.parse import quote
 
     return quote(path, safe="/-._~")
@@ -174,18 +177,23 @@ def build(
     hashes = _Hashes(report.root)
     # only findings located in the repository: a central exception registry outside it has no
     # place in code scanning (its findings stay in text, JSON and Markdown)
-    results = [_result(f, index, hashes) for f in report.findings if _in_repo(f.path)]
+    results = [_result(f, index, hashes) for f in report.findings if _in_repo(f)]
     if include_excepted:
         # code scanning ignores suppressions, so excepted findings are left out by default;
         # when asked for, they carry the justification as an external suppression
         for e in report.excepted:
+            if not _in_repo(e.finding):
+                continue
             res = _result(e.finding, index, hashes)
             res.suppressions = [
                 om.Suppression(
                     kind="external",
                     justification=_clip(
-                        f"{e.record.justification} (owner {e.record.owner or '-'}, expires "
-                        f"{e.record.expires.isoformat() if e.record.expires else 'never'})"
+                        redact(
+                            f"{e.record.justification} (owner {e.record.owner or '-'}, "
+                            "expires "
+                            f"{e.record.expires.isoformat() if e.record.expires else 'never'})"
+                        )
                     ),
                 )
             ]
@@ -225,8 +233,15 @@ def build(
     return data
 
 
-def _in_repo(path: str) -> bool:
-    return not (path.startswith("/") or path.startswith("../") or ":" in path.split("/")[0])
+def _in_repo(f: Finding) -> bool:
+    """Whether a finding has a place in code scanning: located in the repository. A repo-
+    relative path always qualifies, whatever its characters (``a:b/main.tf`` included: the
+    URI is percent-encoded); a finding marked external, or an absolute or ``..`` path, not."""
+    return not f.external and _relative(f.path)
+
+
+def _relative(path: str) -> bool:
+    return not path.startswith("/") and ".." not in path.split("/")
 
 
 def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
@@ -234,7 +249,7 @@ def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
     h = hashes.get(f.path, f.span.start_line)
     if h is not None:
         partial["primaryLocationLineHash"] = h
-    props: dict[str, Any] = {"category": f.category.value, "target": f.target}
+    props: dict[str, Any] = {"category": f.category.value, "target": redact(f.target)}
     if f.baseline_refs:
         props["baseline"] = [
             {"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs
@@ -246,7 +261,7 @@ def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
         rule_index=index[f.rule_id],
         level=f.level.value,
         kind="fail",
-        message=om.Message(text=f.message),
+        message=om.Message(text=redact(f.message)),
         locations=[_location(f.path, f.span)],
         partial_fingerprints=partial,
         properties=props,
@@ -254,11 +269,12 @@ def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
 
 
 def _notification(d: Diagnostic) -> om.Notification:
+    # a file outside the repository (a central registry) is named in the text, not located
     return om.Notification(
-        message=om.Message(text=f"{d.path}:{d.span.start_line}: {d.message}"),
+        message=om.Message(text=redact(f"{d.path}:{d.span.start_line}: {d.message}")),
         level=d.level.value,
         descriptor=om.ReportingDescriptorReference(id=d.code),
-        locations=[_location(d.path, d.span)],
+        locations=[_location(d.path, d.span)] if _relative(d.path) else None,
     )
 
 

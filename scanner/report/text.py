@@ -5,36 +5,39 @@ from __future__ import annotations
 from collections import Counter
 
 from ..model import Level, Report
+from ..redact import redact
 
 
 def render(report: Report, *, color: bool = False, show_timings: bool = False) -> str:
     lines: list[str] = []
     # paths and messages carry text from the scanned repository: control characters are
-    # escaped so a file cannot forge console lines or terminal sequences
+    # escaped so a file cannot forge console lines or terminal sequences, and messages,
+    # owners and justifications are redacted (_say) so a committed token is not printed
     for f in report.findings:
         where = f"{_clean(f.path)}:{f.span.start_line}:{f.span.start_col}"
         level = _paint(f.level.value, f.level, color)
-        lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {_clean(f.message)}")
+        lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {_say(f.message)}")
     for d in report.diagnostics:
         where = f"{_clean(d.path)}:{d.span.start_line}:{d.span.start_col}"
         lines.append(
             f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  "
-            f"{_clean(d.message)}"
+            f"{_say(d.message)}"
         )
     for e in report.excepted:
         f, r = e.finding, e.record
         until = r.expires.isoformat() if r.expires else "no expiry"
         lines.append(
             f"{_clean(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
-            f"until {until}, owner {_clean(r.owner or '-')} ({r.origin} {_clean(r.file)}:"
-            f"{r.span.start_line}): {_clean(r.justification)}"
+            f"until {until}, owner {_say(r.owner or '-')} ({r.origin} {_clean(r.file)}:"
+            f"{r.span.start_line}): {_say(r.justification)}"
         )
     lines.append(summary(report))
     if report.diff is not None:
         d = report.diff
         new = {id(f) for f in d.new}
         lines.append(
-            f"against {d.base_ref} (merge base {d.base_commit[:12]}): {len(d.new)} new, "
+            f"against {_say(d.base_ref)} (merge base {_clean(d.base_commit[:12])}): "
+            f"{len(d.new)} new, "
             f"{len(d.fixed)} fixed, {len(d.unchanged)} unchanged; the fail level applies to "
             "new findings"
         )
@@ -78,6 +81,11 @@ _CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 
 def _clean(s: str) -> str:
     return s.translate(_CONTROL) if not s.isprintable() else s
+
+
+def _say(s: str) -> str:
+    """Repository-controlled prose (message, owner, justification): redacted, then cleaned."""
+    return _clean(redact(s))
 
 
 _COLORS = {Level.ERROR: "31", Level.WARNING: "33", Level.NOTE: "36"}
