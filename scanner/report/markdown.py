@@ -1,34 +1,95 @@
 """Markdown for job summaries ($GITHUB_STEP_SUMMARY) and issues: new findings first, fixed ones
 as a thank-you, existing debt folded away, excepted findings with their justification.
-GitHub caps a step summary at 1 MiB; the output stays well under it by listing at most
-`limit` items per section and saying how many were left out."""
+
+Paths, messages, justifications, owners and the base ref are written by the repository under
+review, and GitHub renders this Markdown (links, images, HTML, autolinks). Every such string
+goes through :func:`md_text`: redacted, put on one line, clipped to :data:`MAX_CELL`
+characters, every ASCII punctuation character backslash-escaped (``&``, ``<`` and ``>`` as
+entities) and autolinks (``www.``, ``scheme://``, ``user@host``) broken with a zero-width
+space, so it renders as the literal text and nothing else. No code spans: backslash escapes
+do not work inside them.
+
+GitHub caps a step summary at 1 MiB. Each section (a table or list) has its own byte budget
+and lists at most ``limit`` items, saying how many were left out; one huge section (or
+message) cannot shrink the others.
+"""
 
 from __future__ import annotations
 
+import re
+import string
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 
 from ..model import Finding, Report
+from ..redact import clip, redact
 
-MAX_BYTES = 1024 * 1024 - 16 * 1024  # leave room for other steps' summaries
+T = TypeVar("T")
+
+MAX_BYTES: Final = 1024 * 1024 - 16 * 1024  # leave room for other steps' summaries
+MAX_CELL: Final = 300  # characters of one repository-controlled string
+_SECTIONS: Final = 5  # new, fixed, unchanged, excepted, diagnostics
+SECTION_BYTES: Final = (MAX_BYTES - 16 * 1024) // _SECTIONS  # headings and prose get the rest
 _ICON = {"error": "🔴", "warning": "🟠", "note": "🔵"}
+_MORE = "more (see the SARIF or JSON report)"
+
+_ZWSP: Final = "\u200b"
+_ESCAPES: Final = {ord(c): "\\" + c for c in string.punctuation}
+_ESCAPES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;"})
+_ESCAPES.update({c: " " for c in [*range(0x20), 0x7F]})
+_AUTOLINK: Final = re.compile(r"(?i:www)(?=\.)|:(?=//)|@")
+_SAFE_ID: Final = re.compile(r"[A-Za-z0-9_.-]+")
 
 
-def _cell(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+def md_text(s: str, limit: int = MAX_CELL) -> str:
+    """Repository-controlled ``s`` as Markdown that renders as exactly its (redacted,
+    clipped) text: no link, image, HTML, heading, emphasis, list or table break."""
+    s = clip(redact(s), limit)
+    s = _AUTOLINK.sub(lambda m: m.group() + _ZWSP, s)
+    return s.translate(_ESCAPES)
+
+
+def _rule(rule_id: str) -> str:
+    return f"`{rule_id}`" if _SAFE_ID.fullmatch(rule_id) else md_text(rule_id)
+
+
+def _where(path: str, line: int) -> str:
+    return f"{md_text(path)}:{line}"
+
+
+def _bounded(
+    items: Sequence[T], limit: int, row: Callable[[T], str], more: Callable[[int], str]
+) -> list[str]:
+    """Rows for at most ``limit`` items within :data:`SECTION_BYTES`, then a row saying how
+    many were left out."""
+    rows: list[str] = []
+    used = 0
+    for item in items[:limit]:
+        text = row(item)
+        size = len(text.encode("utf-8")) + 1
+        if used + size > SECTION_BYTES:
+            break
+        rows.append(text)
+        used += size
+    if len(rows) < len(items):
+        rows.append(more(len(items) - len(rows)))
+    return rows
+
+
+def _finding_row(f: Finding) -> str:
+    return (
+        f"| {_ICON.get(f.level.value, '')} | {_rule(f.rule_id)} {f.category.value} | "
+        f"{_where(f.path, f.span.start_line)} | {md_text(f.message)} |"
+    )
 
 
 def _table(findings: Sequence[Finding], limit: int) -> list[str]:
-    rows = ["| | rule | location | message |", "| --- | --- | --- | --- |"]
-    for f in findings[:limit]:
-        rows.append(
-            f"| {_ICON.get(f.level.value, '')} | `{f.rule_id}` {f.category.value} | "
-            f"`{_cell(f.path)}:{f.span.start_line}` | {_cell(f.message)} |"
-        )
-    if len(findings) > limit:
-        rows.append(f"| | | | … and {len(findings) - limit} more (see the SARIF or JSON report) |")
-    return rows
+    return [
+        "| | rule | location | message |",
+        "| --- | --- | --- | --- |",
+        *_bounded(findings, limit, _finding_row, lambda n: f"| | | | … and {n} {_MORE} |"),
+    ]
 
 
 def _counts(findings: Sequence[Finding]) -> str:
@@ -36,14 +97,27 @@ def _counts(findings: Sequence[Finding]) -> str:
     return ", ".join(f"{n} {cat}" for cat, n in sorted(c.items())) or "none"
 
 
+def _excepted_row(e: Any) -> str:
+    f, r = e.finding, e.record
+    return (
+        f"| {_rule(f.rule_id)} | {_where(f.path, f.span.start_line)} | "
+        f"{md_text(r.justification)} | {md_text(r.owner or '-', 100)} | "
+        f"{r.expires.isoformat() if r.expires else '-'} |"
+    )
+
+
+def _diagnostic_row(d: Any) -> str:
+    return f"- {_where(d.path, d.span.start_line)} {md_text(d.code, 100)}: {md_text(d.message)}"
+
+
 def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
-    out = [f"## {title}: golden-path check", ""]
+    out = [f"## {md_text(title, 100)}: golden-path check", ""]
     diff: Any = report.diff
     if diff is not None:
         new, fixed, unchanged = diff.new, diff.fixed, diff.unchanged
-        short = diff.base_commit[:12]
         out.append(
-            f"Compared with `{_cell(diff.base_ref)}` (merge base `{short}`): "
+            f"Compared with {md_text(diff.base_ref, 200)} "
+            f"(merge base {md_text(diff.base_commit[:12], 12)}): "
             f"**{len(new)} new**, {len(fixed)} fixed, {len(unchanged)} unchanged."
         )
         out.append("")
@@ -82,27 +156,21 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
             "",
             "| rule | location | justification | owner | expires |",
             "| --- | --- | --- | --- | --- |",
+            *_bounded(
+                report.excepted, limit, _excepted_row, lambda n: f"| | … and {n} {_MORE} | | | |"
+            ),
+            "",
+            "</details>",
+            "",
         ]
-        for e in report.excepted[:limit]:
-            f, r = e.finding, e.record
-            out.append(
-                f"| `{f.rule_id}` | `{_cell(f.path)}:{f.span.start_line}` | "
-                f"{_cell(r.justification)} | {_cell(r.owner or '-')} | "
-                f"{r.expires.isoformat() if r.expires else '-'} |"
-            )
-        out += ["", "</details>", ""]
     if report.diagnostics:
         out += [
             "<details>",
             f"<summary>Files tether could not fully read ({len(report.diagnostics)})</summary>",
             "",
+            *_bounded(report.diagnostics, limit, _diagnostic_row, lambda n: f"- … and {n} {_MORE}"),
+            "",
+            "</details>",
+            "",
         ]
-        out += [
-            f"- `{_cell(d.path)}:{d.span.start_line}` {d.code}: {_cell(d.message)}"
-            for d in report.diagnostics[:limit]
-        ]
-        out += ["", "</details>", ""]
-    text = "\n".join(out)
-    if len(text.encode("utf-8")) > MAX_BYTES and limit > 5:
-        return render(report, title=title, limit=max(5, limit // 4))
-    return text
+    return "\n".join(out)
