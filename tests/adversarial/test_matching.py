@@ -160,18 +160,30 @@ def _new_inline(line: str) -> Parsed | None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("# tether:ignore K8S001 vendor image (until 2027-01-31)",
-         (1, ["K8S001"], "vendor image", "2027-01-31", True)),
-        ("image: quay.io/x:1  # tether:ignore k8s001, GHA002: mirror pending in PLAT-412",
-         (21, ["k8s001", "GHA002"], "mirror pending in PLAT-412", None, False)),
-        ("// tether:ignore github-actions reason here",
-         (1, ["github-actions"], "reason here", None, True)),
-        ("x = 1 /* tether:ignore TF001 pinned by vendor ( until 2027-01-31 ) */",
-         (7, ["TF001"], "pinned by vendor", "2027-01-31", False)),
-        ("/* tether:ignore TF001 no date (until 2027-1-31) */",
-         (1, ["TF001"], "no date (until 2027-1-31)", None, True)),
-        ("# tether:ignore TF001, vendor image, more text",  # the reason begins early
-         (1, ["TF001"], "vendor image, more text", None, True)),
+        (
+            "# tether:ignore K8S001 vendor image (until 2027-01-31)",
+            (1, ["K8S001"], "vendor image", "2027-01-31", True),
+        ),
+        (
+            "image: quay.io/x:1  # tether:ignore k8s001, GHA002: mirror pending in PLAT-412",
+            (21, ["k8s001", "GHA002"], "mirror pending in PLAT-412", None, False),
+        ),
+        (
+            "// tether:ignore github-actions reason here",
+            (1, ["github-actions"], "reason here", None, True),
+        ),
+        (
+            "x = 1 /* tether:ignore TF001 pinned by vendor ( until 2027-01-31 ) */",
+            (7, ["TF001"], "pinned by vendor", "2027-01-31", False),
+        ),
+        (
+            "/* tether:ignore TF001 no date (until 2027-1-31) */",
+            (1, ["TF001"], "no date (until 2027-1-31)", None, True),
+        ),
+        (
+            "# tether:ignore TF001, vendor image, more text",  # the reason begins early
+            (1, ["TF001"], "vendor image, more text", None, True),
+        ),
         ("# tether:ignore TF001,", (1, ["TF001"], "", None, True)),  # trailing comma
         ("# tether:ignore TF001 , GHA001 ,  ", (1, ["TF001", "GHA001"], "", None, True)),
         ("# tether:ignore because reasons", (1, [], "because reasons", None, True)),
@@ -210,10 +222,38 @@ def test_parse_inline_agrees_with_the_old_expression() -> None:
     rng = random.Random(7)
     markers = ["#", "//", "/*", "/", "*", "# ", "a #", '"#"', ""]
     parts = [
-        " ", "  ", "\t", "\xa0", ",", " , ", "K8S001", "k8s001", "TF001", "github-actions",
-        "kubernetes", "bad-name", "X1", "reason", "words", "-", ":", "—", "(", ")", "until",
-        "(until 2027-01-31)", "( until  2027-01-31 )", "(until 2027-1-31)", " 2027-01-31",
-        "(until ٢٠٢٧-٠١-٣١)", "*/", "*", "/", "tether:ignore", "#", "\r",
+        " ",
+        "  ",
+        "\t",
+        "\xa0",
+        ",",
+        " , ",
+        "K8S001",
+        "k8s001",
+        "TF001",
+        "github-actions",
+        "kubernetes",
+        "bad-name",
+        "X1",
+        "reason",
+        "words",
+        "-",
+        ":",
+        "—",
+        "(",
+        ")",
+        "until",
+        "(until 2027-01-31)",
+        "( until  2027-01-31 )",
+        "(until 2027-1-31)",
+        " 2027-01-31",
+        "(until ٢٠٢٧-٠١-٣١)",
+        "*/",
+        "*",
+        "/",
+        "tether:ignore",
+        "#",
+        "\r",
     ]
     for _ in range(40000):
         line = "".join(
