@@ -22,7 +22,7 @@ from .model import Diagnostic, Fact, Level, Report, Span, Timings
 from .parsers import dockerfile as docker_parser
 from .parsers import terraform as tf_parser
 from .parsers.text import LineIndex, decode
-from .parsers.yaml import YamlError, compose_each, looks_like_go_template
+from .parsers.yaml import YamlError, compose_each
 from .policy import baseline as baseline_mod
 from .policy import engine
 from .policy.rules import Rule, load_rules
@@ -69,44 +69,51 @@ def _timed(timings: Timings | None, fn: Callable[[], T]) -> T:
 def _yaml_facts(
     sf: SourceFile, text: str, out: list[Fact], diags: list[Diagnostic], timings: Timings | None
 ) -> None:
+    """YAML and JSON: presence of tools, Kubernetes manifests, workflows and actions. Nothing
+    a tool could apply is left unjudged without a word: a file showing a tool may hold
+    manifests too, a manifest may be JSON or spell its keys with escapes, and a file that
+    parses as YAML is judged even when it holds template actions (only one that does not
+    parse is a template note)."""
+    from .parsers import yaml as yaml_doc  # parsing helpers beside compose_each
+
     kind = sf.kind
-    if kind == "yaml":
+    kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
+    as_json = kind == "json" and kubernetes.is_json_text(text)
+    if kind in ("yaml", "json"):
         tool = presence.by_name(sf.path)
         if tool is not None:
             out.append(_presence(sf.path, text, tool))
-            return
         cfn = presence.template_tool(text)
         if cfn is not None:
             out.append(_presence(sf.path, text, (cfn, "iac")))
-            return
-        if ("apiVersion" not in text or "kind" not in text) and posixpath.basename(
-            sf.path
-        ).lower() not in _KUSTOMIZATION_NAMES:
-            return  # not a manifest: other YAML is none of tether's business
-    is_template = looks_like_go_template(text)
-    if is_template and kind == "yaml":
+        if not kustomization and not kubernetes.may_hold_manifest(text, as_json):
+            return  # not a manifest: other YAML and JSON is none of tether's business
+    docs: list[Any] = []
+    errors: list[YamlError] = []
+    if as_json:
+        docs, errors = _timed(timings, lambda: kubernetes.read_json(text))
+    else:
+        try:
+            docs, errors = _timed(timings, lambda: compose_each(text))
+        except YamlError as err:
+            errors = [err]
+        errors = [YamlError(f"invalid YAML: {e.message}", e.span) for e in errors]
+    if errors and kind in ("yaml", "json") and yaml_doc.template_syntax(text):
         diags.append(
             Diagnostic(
                 sf.path,
                 _first_line(text),
                 "not-scanned-template",
-                "not scanned: template (Go/Helm template syntax); scan the rendered manifests "
-                "(helm template ... > rendered.yaml) to check them",
+                "not scanned: template (Go/Helm template syntax that is not valid YAML as "
+                "written); scan the rendered manifests (helm template ... > rendered.yaml) "
+                "to check them",
                 Level.NOTE,
             )
         )
-        return
-    docs: list[Any] = []
-    errors: list[YamlError] = []
-    try:
-        docs, errors = _timed(timings, lambda: compose_each(text))
-    except YamlError as err:
-        errors = [err]
-    for e in errors:
-        diags.append(
-            Diagnostic(sf.path, e.span, "parse-error", f"invalid YAML: {e.message}", Level.ERROR)
+    else:
+        diags.extend(
+            Diagnostic(sf.path, e.span, "parse-error", e.message, Level.ERROR) for e in errors
         )
-    kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
     for i, doc in enumerate(docs):
         if doc is None:
             continue
@@ -122,6 +129,22 @@ def _yaml_facts(
         elif kubernetes.is_manifest(doc):
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
+        else:
+            continue
+        # judged: a key written twice is read differently by different tools
+        for dup, first in yaml_doc.duplicate_keys(doc):
+            key = str(dup.raw.value)
+            shown = key if len(key) <= 60 else key[:57] + "..."
+            diags.append(
+                Diagnostic(
+                    sf.path,
+                    dup.span,
+                    "duplicate-key",
+                    f'duplicate key "{shown}" (first at line {first.line}): tools disagree on '
+                    "which value counts; tether judges this last one. Keep only one.",
+                    Level.ERROR,
+                )
+            )
 
 
 def _presence(path: str, text: str, tool: tuple[str, str]) -> Fact:
@@ -140,7 +163,7 @@ def facts_for(
         diags.extend(doc.diagnostics)
         out.extend(tf_facts.extract(doc))
         _timed(timings, doc.release)  # freeing the syntax tree is part of parsing's cost
-    elif k in ("yaml", "gha-workflow", "gha-action"):
+    elif k in ("yaml", "json", "gha-workflow", "gha-action"):
         _yaml_facts(sf, text, out, diags, timings)
     elif k == "dockerfile":
         ddoc = _timed(timings, lambda: docker_parser.parse(sf.path, text))

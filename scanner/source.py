@@ -56,8 +56,10 @@ def classify(rel: str) -> str | None:
         return "yaml"
     if low in ("jenkinsfile", "codeowners", "cdk.json") or low.startswith("jenkinsfile"):
         return "presence"
-    if low.endswith((".json", ".template")):
-        return "template"  # CloudFormation/SAM templates in JSON
+    if low.endswith(".json"):
+        return "json"  # Kubernetes manifests (kubectl applies .json), CloudFormation/SAM
+    if low.endswith(".template"):
+        return "template"  # CloudFormation/SAM templates
     if low.startswith("serverless."):
         return "presence"
     return None

@@ -9,7 +9,14 @@ import textwrap
 import pytest
 
 from scanner.model import Diagnostic, Fact, Level, Span
-from scanner.parsers.yaml import YamlError, compose_all, compose_json, looks_like_go_template
+from scanner.parsers.yaml import (
+    YamlError,
+    compose_all,
+    compose_each,
+    compose_json,
+    duplicate_keys,
+    looks_like_go_template,
+)
 from scanner.scan import facts_for
 from scanner.source import SourceFile, classify
 
@@ -205,8 +212,9 @@ def test_helm_template_is_a_note_not_a_parse_error() -> None:
     assert d.span == Span(1, 1, 1, 20)  # the first line
 
 
-def test_helm_template_that_happens_to_be_valid_yaml_is_still_a_template() -> None:
-    # every action quoted: valid YAML, but Helm's built-ins give it away
+def test_a_template_that_is_valid_yaml_is_judged_as_written() -> None:
+    # every action quoted, or read by YAML as a nested flow mapping: the file parses, so it is
+    # judged as written (kubectl would apply it so); the actions are values not known
     text = dd(
         """
         apiVersion: v1
@@ -218,10 +226,36 @@ def test_helm_template_that_happens_to_be_valid_yaml_is_still_a_template() -> No
         """
     )
     facts, diags = scan_text("templates/cm.yaml", text)
-    assert facts == [] and [d.code for d in diags] == ["not-scanned-template"]
-    # unquoted `{{ x }}` is read by YAML as a nested flow mapping: a template too
-    _, diags2 = scan_text("t.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ x }}\n")
-    assert [d.code for d in diags2] == ["not-scanned-template"]
+    assert diags == []
+    assert [f.target for f in facts if f.kind == "k8s.object"] == [
+        "ConfigMap/{{ .Release.Name }}-config"
+    ]
+    assert not looks_like_go_template(text)
+    pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ x }}\n  labels: {{ y }}\n"
+    facts2, diags2 = scan_text("t.yaml", pod)
+    assert diags2 == []
+    (w,) = [f for f in facts2 if f.kind == "k8s.workload"]
+    assert w.data["templated_fields"] == ["all_labels", "labels", "pod_labels"]  # a Pod
+
+
+def test_template_nodes() -> None:
+    text = dd(
+        """
+        a: "{{ .Values.a }}"
+        b: {{ .Values.b }}
+        c: |
+          {{ .Values.c }}
+        d: {x: 1}
+        e: ${{ github.sha }}
+        f: app-{{ .Chart.Name }}
+        """
+    )
+    (doc,) = compose_all(text)
+    assert doc is not None
+    got = {str(k.raw.value): v.is_template for k, v in doc.items()}
+    assert got == {"a": True, "b": True, "c": False, "d": False, "e": False, "f": True}
+    b = doc.get("b")
+    assert b is not None and b.source() == "{{ .Values.b }}"
 
 
 @pytest.mark.parametrize(
@@ -368,3 +402,40 @@ def test_reasonable_nesting_is_fine() -> None:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: " + "[" * 60 + "]" * 60
     facts, diags = scan_text("ok.yaml", text + "\n")
     assert diags == [] and len(facts) == 1
+
+
+# ---------------------------------------------------------------- duplicate keys
+
+
+def test_a_key_written_twice_keeps_its_last_value_and_is_reported_once() -> None:
+    text = dd(
+        """
+        base: &b {image: a, name: x, image: b}
+        one:
+          <<: *b
+          name: own
+          name: own2
+        two: *b
+        """
+    )
+    (doc,) = compose_all(text)
+    assert doc is not None
+    one = doc.get("one")
+    assert one is not None
+    assert one.to_python() == {"image": "b", "name": "own2"}
+    assert {str(k.raw.value): v.str_value() for k, v in one.items()} == {
+        "name": "own2",
+        "image": "b",
+    }
+    assert doc.path("base", "image") is not None and doc.path("base", "image").str_value() == "b"
+    dups = [(d.span, f.line) for d, f in duplicate_keys(doc)]
+    assert dups == [(Span(1, 30, 1, 35), 1), (Span(5, 3, 5, 7), 4)]
+
+
+def test_collections_of_a_document_composed_apart_end_where_they_end() -> None:
+    # a broken first document: the rest is composed apart, padded to keep rows and columns
+    text = "a: [\n---\nmetadata:\n  labels:\n    x: y\n\nspec: 1\n"
+    docs, errors = compose_each(text)
+    assert errors and docs[0] is not None
+    meta = docs[0].get("metadata")
+    assert meta is not None and meta.span == Span(4, 3, 5, 9)

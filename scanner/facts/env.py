@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 from ..model import Fact, Span
 from ..parsers.dockerfile import DockerfileDocument, Instruction
 from ..parsers.yaml import Node
-from .kubernetes import _CONTAINER_FIELDS, _labels, _objects, object_view, workload_view
+from .kubernetes import (
+    _CONTAINER_FIELDS,
+    _labels,
+    _objects,
+    object_view,
+    shape_templated,
+    workload_view,
+)
 
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|PWD|CREDENTIAL|AUTH|PRIVATE|CERT|SIGNATURE|SALT|DSN|SESSION|COOKIE",
@@ -219,6 +226,13 @@ def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
     all_labels = w.all_labels
     pod_meta = w.pod_meta if w.templated else None
     annotations = {**_annotations(pod_meta), **_annotations(meta)}
+    templated = ["labels"] if "all_labels" in w.templated_fields else []
+    if any(
+        m is not None
+        and (m.is_template or (m.is_map and shape_templated(m.get("annotations"), 1)))
+        for m in (meta, pod_meta)
+    ):
+        templated.append("annotations")
     names: set[str] = set()
     hosts: set[str] = set()
     containers: list[str] = []
@@ -272,6 +286,7 @@ def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
                 "containers": containers,
                 "env_names": sorted(names),
                 "env_hosts": sorted(hosts),
+                "templated_fields": templated,
             },
             w.spans,
         )

@@ -19,6 +19,10 @@ _IMAGE = {
     "image_valid": "the reference parsed as a valid image reference",
     "templated": "the reference holds a template or variable ($VAR, {{ }})",
 }
+_TEMPLATED_FIELDS = (
+    "fields of this fact that a Go/Helm template action (`{{ }}` in a manifest that parses as "
+    "YAML) stands for: not statically known, null (or partial) here"
+)
 
 KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
     {
@@ -171,6 +175,7 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "labels": "metadata.labels",
                 "pod_labels": "pod template labels",
                 "all_labels": "pod template labels overlaid with metadata.labels",
+                "templated_fields": _TEMPLATED_FIELDS + " (labels, pod_labels, all_labels)",
             },
             "k8s.container": {
                 "workload_kind": "kind of the owning workload",
@@ -197,6 +202,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "pod_resources": "pod-level resources (spec.resources), or null",
                 "pod_os": "the pod's spec.os.name (linux, windows), or null",
                 "pod_security_context": "pod-level securityContext, or null",
+                "templated_fields": _TEMPLATED_FIELDS + " (resources, pod_resources, "
+                "security_context, pod_security_context, run_as_non_root, run_as_user, "
+                "privileged, allow_privilege_escalation); a templated image sets templated",
                 **_IMAGE,
             },
             "k8s.kustomization": {
@@ -285,6 +293,7 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "containers": "container names (init and ephemeral containers included)",
                 "env_names": "names of the env variables its containers set, sorted",
                 "env_hosts": "hosts the containers' literal env values name, sorted",
+                "templated_fields": _TEMPLATED_FIELDS + " (labels, annotations)",
             },
         }.items()
     }

@@ -4,13 +4,14 @@ their labels, containers and their images, kustomizations."""
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..imageref import is_templated, parse_image
 from ..model import Fact, Span
-from ..parsers.yaml import Node
+from ..parsers.yaml import Node, YamlError, compose_json_values, json_values
 
 # kind -> path from the object to its pod template's spec holder
 _POD_TEMPLATE: dict[str, tuple[str, ...]] = {
@@ -35,10 +36,102 @@ _CONTAINER_FIELDS = (
 
 
 def is_manifest(node: Node | None) -> bool:
+    """A Kubernetes object: a mapping with `apiVersion` (a scalar, or a template action
+    standing for one) and `kind`."""
     if node is None or not node.is_map:
         return False
     api = node.get("apiVersion")
-    return api is not None and api.str_value() is not None and node.get("kind") is not None
+    return (
+        api is not None
+        and (api.str_value() is not None or api.is_template)
+        and node.get("kind") is not None
+    )
+
+
+# Where a manifest's `apiVersion` or `kind` key could be spelled without those letters: a
+# double-quoted YAML escape of an ASCII letter (`\x6b`, `\u006b`, `\U0000006b`; the letters of
+# both keys lie in 0x56-0x72) or an escaped line break, which joins two parts of a key with
+# nothing between (`"ki\<newline>  nd"`). JSON has only `\u006b`. No other spelling yields
+# the letters: plain, single-quoted and block scalars are taken as written (their line folding
+# adds a space), tags and anchors do not change a key's text, and an alias repeats text written
+# elsewhere in the file.
+_KEY_ESCAPE = re.compile(
+    r"\\(?:x[5-7][0-9a-fA-F]|u00[5-7][0-9a-fA-F]|U0000[5-7][0-9a-fA-F]|[\r\n\x85\u2028\u2029])"
+)
+_JSON_KEY_ESCAPE = re.compile(r"\\u00[5-7][0-9a-fA-F]")
+
+
+def may_hold_manifest(text: str, json_text: bool = False) -> bool:
+    """A sound textual pre-check, before composing: False only when no document of the text
+    can be a Kubernetes object once parsed. An object needs the keys `apiVersion` and
+    `kind`; written as they read, both words are in the text, and any other spelling needs
+    a backslash escape of a letter or of a line break (see _KEY_ESCAPE)."""
+    if "apiVersion" in text and "kind" in text:
+        return True
+    if "\\" not in text:
+        return False
+    return (_JSON_KEY_ESCAPE if json_text else _KEY_ESCAPE).search(text) is not None
+
+
+_JSON_START = re.compile(r"\A[ \t\r\n]*[{\[]")
+
+
+def is_json_text(text: str) -> bool:
+    """Whether kubectl reads a file as JSON: it decodes a stream as JSON when its first
+    character (after whitespace) opens an object or array, and as YAML otherwise, whatever
+    the file's name."""
+    return _JSON_START.match(text) is not None
+
+
+# what a JSON manifest that fails to parse still shows: its keys, quoted
+_JSON_KEYS = (re.compile(r'"apiVersion"\s*:'), re.compile(r'"kind"\s*:'))
+
+
+def read_json(text: str) -> tuple[list[Node | None], list[YamlError]]:
+    """The documents of a JSON file (one value, or a stream of values as kubectl reads
+    it), composed for positions, when one of them is a Kubernetes object; none otherwise
+    (other JSON is none of tether's business). The check runs on Python's JSON decoder,
+    far faster than composing: escapes are decoded there too, and a key written twice keeps
+    its last value, as in Go. A JSON text that does not parse is an error when it shows a
+    manifest's keys; valid JSON the composer cannot place (a key over 1024 characters) is
+    an error when it holds a manifest."""
+    try:
+        values = json_values(text)
+    except YamlError as e:
+        return ([], [e]) if all(k.search(text) for k in _JSON_KEYS) else ([], [])
+    if not any(_json_manifest(v) for _, v in values):
+        return [], []
+    try:
+        return compose_json_values(text, [start for start, _ in values]), []
+    except YamlError as e:
+        msg = f"valid JSON that tether cannot read with positions ({e.message}); not scanned"
+        return [], [YamlError(msg, e.span)]
+
+
+def _json_manifest(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and "kind" in value
+        and "apiVersion" in value
+        and not isinstance(value["apiVersion"], (dict, list))
+    )
+
+
+def shape_templated(node: Node | None, depth: int) -> bool:
+    """A Go/Helm template action stands where structure is expected, so what the mapping
+    holds is not statically known: the node itself, or within `depth` levels of mappings a
+    key, or a value that should be a mapping. A templated leaf value (`team: "{{ x }}"`) is
+    a value that is present, not an unknown shape."""
+    if node is None:
+        return False
+    if node.is_template:
+        return True
+    if depth <= 0 or not node.is_map:
+        return False
+    for k, v in node.items():
+        if k.is_template or (depth > 1 and shape_templated(v, depth - 1)):
+            return True
+    return False
 
 
 def image_data(image: str) -> dict[str, Any]:
@@ -111,6 +204,7 @@ class ObjectView:
     namespace: str | None
     labels_pair: tuple[Node, Node] | None
     labels: dict[str, Any]
+    labels_templated: bool  # a template action stands for metadata or its labels
 
     @property
     def target(self) -> str:
@@ -131,10 +225,23 @@ class WorkloadView:
     pod_labels: dict[str, Any]
     pod_spec: Node | None
     templated: bool  # the pod is a template inside the object (not a bare Pod)
+    pod_labels_templated: bool  # a Go/Helm template action stands for the pod's labels
 
     @property
     def all_labels(self) -> dict[str, Any]:
         return {**self.pod_labels, **self.object.labels}
+
+    @property
+    def templated_fields(self) -> list[str]:
+        """Label fields a Go/Helm template action stands for (not statically known)."""
+        out = []
+        if self.object.labels_templated:
+            out.append("labels")
+        if self.pod_labels_templated:
+            out.append("pod_labels")
+        if out:
+            out.append("all_labels")
+        return sorted(out)
 
     @property
     def spans(self) -> dict[str, Span]:
@@ -158,6 +265,8 @@ def object_view(obj: Node, doc_index: int) -> ObjectView:
         namespace=ns_n.str_value() if ns_n else None,
         labels_pair=labels_pair,
         labels=_labels(labels_pair[1] if labels_pair else None),
+        labels_templated=meta is not None
+        and (meta.is_template or shape_templated(labels_pair[1] if labels_pair else None, 1)),
     )
 
 
@@ -177,6 +286,11 @@ def workload_view(o: ObjectView) -> WorkloadView | None:
         _labels(pod_labels_pair[1] if pod_labels_pair else None),
         tpl.get("spec"),
         bool(tpl_path),
+        pod_meta is not None
+        and (
+            pod_meta.is_template
+            or shape_templated(pod_labels_pair[1] if pod_labels_pair else None, 1)
+        ),
     )
 
 
@@ -223,6 +337,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
                 "labels": labels,
                 "pod_labels": pod_labels,
                 "all_labels": {**pod_labels, **labels},
+                "templated_fields": w.templated_fields,
             },
             spans,
         )
@@ -230,6 +345,8 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     if pod_spec is None or not pod_spec.is_map:
         return
     # what every container of this pod shares
+    pod_res = pod_spec.get("resources")
+    pod_sc = pod_spec.get("securityContext")
     pod: dict[str, Any] = {
         "workload_kind": kind,
         "workload_name": name,
@@ -237,9 +354,13 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         "labels": {**pod_labels, **labels},
         "restart_policy": _scalar_str(pod_spec.get("restartPolicy")),
         "pod_os": _scalar_str(pod_spec.path("os", "name")),
-        "pod_resources": _python(pod_spec.get("resources")),
-        "pod_security_context": _python(pod_spec.get("securityContext")),
+        "pod_resources": None if _is_template(pod_res) else _python(pod_res),
+        "pod_security_context": None if _is_template(pod_sc) else _python(pod_sc),
     }
+    pod_templated = _templated_keys(pod_sc)
+    pod_unknown = ["pod_resources"] if shape_templated(pod_res, 2) else []
+    if pod_templated is None:
+        pod_unknown.append("pod_security_context")
     for field, init in _CONTAINER_FIELDS:
         cs = pod_spec.get(field)
         if cs is None or not cs.is_seq:
@@ -247,7 +368,36 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         for i, c in enumerate(cs.items()):
             if not c.is_map:
                 continue
-            facts.append(_container_fact(path, c, field, init, i, target, pod))
+            facts.append(
+                _container_fact(
+                    path, c, field, init, i, target, pod, (pod_templated, pod_unknown)
+                )
+            )
+
+
+def _is_template(node: Node | None) -> bool:
+    return node is not None and node.is_template
+
+
+def _templated_keys(sc: Node | None) -> frozenset[str] | None:
+    """The keys of a securityContext whose value a template action stands for; None when
+    one stands for the whole context."""
+    if sc is None:
+        return frozenset()
+    if sc.is_template:
+        return None
+    if not sc.is_map:
+        return frozenset()
+    return frozenset(str(k.raw.value) for k, v in sc.items() if k.is_scalar and v.is_template)
+
+
+# (fact field, securityContext key, type, also read from the pod's securityContext)
+_SECURITY = (
+    ("run_as_non_root", "runAsNonRoot", bool, True),
+    ("run_as_user", "runAsUser", int, True),
+    ("privileged", "privileged", bool, False),
+    ("allow_privilege_escalation", "allowPrivilegeEscalation", bool, False),
+)
 
 
 def _container_fact(
@@ -258,33 +408,48 @@ def _container_fact(
     index: int,
     target: str,
     pod: dict[str, Any],
+    pod_templates: tuple[frozenset[str] | None, list[str]],
 ) -> Fact:
     cname_n = c.get("name")
     cname = (cname_n.str_value() if cname_n else None) or f"{field}[{index}]"
     img_pair = c.get_pair("image")
     image = img_pair[1].str_value() if img_pair else None
+    if img_pair and image is None and img_pair[1].is_template:
+        image = img_pair[1].source()  # `image: {{ .Values.image }}`, unquoted
     sc_pair = c.get_pair("securityContext")
-    sc = _python(sc_pair[1]) if sc_pair else None
+    sc_templated = _templated_keys(sc_pair[1] if sc_pair else None)
+    sc = _python(sc_pair[1]) if sc_pair and sc_templated is not None else None
     pod_sc = pod["pod_security_context"]
+    res_node = c.get("resources")
     data: dict[str, Any] = {
         **pod,
         "labels": dict(pod["labels"]),
         "container": cname,
         "init": init,
         "ephemeral": field == "ephemeralContainers",
-        "resources": _python(c.get("resources")),
+        "resources": None if _is_template(res_node) else _python(res_node),
         "probes": [p for p, key in _PROBES if _is_set(c.get(key))],
         "security_context": sc,
-        "run_as_non_root": _effective(sc, pod_sc, "runAsNonRoot", bool),
-        "run_as_user": _effective(sc, pod_sc, "runAsUser", int),
-        "privileged": _effective(sc, None, "privileged", bool),
-        "allow_privilege_escalation": _effective(sc, None, "allowPrivilegeEscalation", bool),
     }
+    pod_templated, unknown = pod_templates[0], list(pod_templates[1])
+    if shape_templated(res_node, 2):
+        unknown.append("resources")
+    if sc_templated is None:
+        unknown.append("security_context")
+    for name, key, typ, from_pod in _SECURITY:
+        if _unknown(key, sc, sc_templated, pod_templated if from_pod else frozenset()):
+            unknown.append(name)
+            data[name] = None
+        else:
+            data[name] = _effective(sc, pod_sc if from_pod else None, key, typ)
+    data["templated_fields"] = sorted(unknown)
     data["liveness_probe"] = "liveness" in data["probes"]
     data["readiness_probe"] = "readiness" in data["probes"]
     data.update(image_data(image or ""))
     if image is None:
         data["image"] = None
+    elif img_pair and img_pair[1].is_template:
+        data["templated"] = True
     span = img_pair[1].span if img_pair else c.span
     # where findings about the container as a whole point: its name, else its first line
     whole = cname_n.span if cname_n else Span.point(c.span.start_line, c.span.start_col)
@@ -315,8 +480,24 @@ _PROBES = (
 
 
 def _is_set(node: Node | None) -> bool:
-    """A probe is set when it is a non-empty mapping (null or `{}` configures nothing)."""
-    return node is not None and node.is_map and any(True for _ in node.items())
+    """A probe is set when it is a non-empty mapping (null or `{}` configures nothing), or
+    a template action that stands for one."""
+    if node is None:
+        return False
+    return node.is_template or (node.is_map and any(True for _ in node.items()))
+
+
+def _unknown(
+    key: str, sc: Any, sc_templated: frozenset[str] | None, pod_templated: frozenset[str] | None
+) -> bool:
+    """Whether a template action decides a securityContext setting: the container's
+    context or its value for the key is one, or the container leaves the key to the pod and
+    the pod's is one."""
+    if sc_templated is None or key in sc_templated:
+        return True
+    if isinstance(sc, dict) and sc.get(key) is not None:
+        return False
+    return pod_templated is None or key in pod_templated
 
 
 def _effective(container: Any, pod: Any, key: str, typ: type) -> Any:

@@ -51,6 +51,28 @@ class LineIndex:
         line_start = t.rfind("\n", 0, i) + 1
         return row - t.count("\n", i, offset), i - line_start
 
+    def line_text(self, row: int) -> str:
+        """The text of a 0-based row, without its newline ("" past the end)."""
+        return self._line_str(row)
+
+    def back_over_space_at(self, row: int, col: int, floor: tuple[int, int]) -> tuple[int, int]:
+        """Like back_over_space, from a 0-based (row, code-point column) instead of an offset
+        into the text: positions of documents composed apart from the whole file (padded to
+        keep rows and columns, not offsets) stay right."""
+        floor_row, floor_col = floor
+        while True:
+            if row == floor_row and col <= floor_col:
+                return row, col
+            if col > 0:
+                if self._line_str(row)[col - 1 : col] not in (" ", "\t", "\r"):
+                    return row, col
+                col -= 1
+            elif row > floor_row:
+                row -= 1
+                col = len(self._line_str(row))
+            else:
+                return row, col
+
     def span_from_bytes(self, start: tuple[int, int], end: tuple[int, int]) -> Span:
         return Span(
             start[0] + 1,

@@ -9,6 +9,7 @@ content can make Python run code. The round-trip loader is kept for edits (autof
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from functools import cache, lru_cache
@@ -25,6 +26,7 @@ from .text import LineIndex
 _BOOL = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class YamlError(Exception):
@@ -75,8 +77,9 @@ class Node:
         end = (e.line, e.column)
         if e.column == 0 and e.line > s.line:
             # a block collection ends where the next token starts, at the start of a later
-            # line: end it instead just after its last character
-            end = self._index.back_over_space(e.line, e.index, s.index)
+            # line: end it instead just after its last character (by row and column: a
+            # document composed apart from its file keeps those, not offsets)
+            end = self._index.back_over_space_at(e.line, e.column, (s.line, s.column))
         return self._index.span_from_chars((s.line, s.column), end)
 
     @property
@@ -100,29 +103,53 @@ class Node:
         """Scalar value (typed for the core schema), else the plain Python value."""
         return self.to_python()
 
+    @property
+    def is_template(self) -> bool:
+        """A Go/Helm template action where a value should be: a scalar holding `{{ ... }}`
+        (not a literal or folded block, which is data for another tool), or a flow mapping
+        written `{{ ... }}` (an unquoted action, which YAML reads as nested flow mappings).
+        Its value is not statically known."""
+        raw = self.raw
+        if raw.id == "scalar":
+            return (
+                raw.style not in ("|", ">")
+                and "{{" in raw.value
+                and _GO_TEMPLATE.search(raw.value) is not None
+            )
+        if raw.id == "mapping":
+            m = raw.start_mark
+            return self._index.line_text(m.line).startswith("{{", m.column)
+        return False
+
     def items(self) -> Iterator[Any]:
         """For a map: (key Node, value Node) pairs, merge keys (`<<`) expanded as YAML says:
         the map's own keys win over merged ones, and earlier merge sources over later ones.
-        For a sequence: item Nodes."""
+        A key written twice counts once, with its last value (as Helm and kubectl read it;
+        `duplicate_keys` reports the repetition). For a sequence: item Nodes."""
         if self.is_map:
-            own: list[tuple[Node, Node]] = []
+            pairs = self.raw.value
+            own: list[tuple[Any, Any]] = []
             merged: list[tuple[Node, Node]] = []
-            for k, v in self.raw.value:
-                if k.tag == "tag:yaml.org,2002:merge" or (k.id == "scalar" and k.value == "<<"):
+            last: dict[Any, int] = {}
+            for k, v in pairs:
+                if _is_merge(k):
                     targets = v.value if v.id == "sequence" else [v]
                     for t in targets:
                         if t.id == "mapping":
                             merged.extend(Node(t, self._index).items())
                     continue
-                own.append((Node(k, self._index), Node(v, self._index)))
-            seen = {k.raw.value for k, _ in own if k.is_scalar}
-            yield from own
-            for k, v in merged:
-                key = k.raw.value if k.is_scalar else None
-                if key is None or key not in seen:
+                if k.id == "scalar":
+                    last[k.value] = len(own)
+                own.append((k, v))
+            for i, (k, v) in enumerate(own):
+                if k.id != "scalar" or last[k.value] == i:
+                    yield Node(k, self._index), Node(v, self._index)
+            for k2, v2 in merged:
+                key = k2.raw.value if k2.is_scalar else None
+                if key is None or key not in last:
                     if key is not None:
-                        seen.add(key)
-                    yield k, v
+                        last[key] = -1
+                    yield k2, v2
         elif self.is_seq:
             for v in self.raw.value:
                 yield Node(v, self._index)
@@ -132,11 +159,23 @@ class Node:
         return pair[1] if pair else None
 
     def get_pair(self, key: str) -> tuple[Node, Node] | None:
+        """The key's pair; its last occurrence when written twice, a merged one when the
+        map has none of its own."""
         if not self.is_map:
             return None
-        for k, v in self.items():
-            if k.is_scalar and k.raw.value == key:
-                return k, v
+        found = None
+        merges = False
+        for k, v in self.raw.value:
+            if k.id == "scalar" and k.value == key and not _is_merge(k):
+                found = (k, v)
+            elif not merges and _is_merge(k):
+                merges = True
+        if found is not None:
+            return Node(found[0], self._index), Node(found[1], self._index)
+        if merges:
+            for k2, v2 in self.items():
+                if k2.is_scalar and k2.raw.value == key:
+                    return k2, v2
         return None
 
     def path(self, *keys: str) -> Node | None:
@@ -149,6 +188,15 @@ class Node:
 
     def to_python(self) -> Any:
         return _to_python(self.raw)
+
+    def source(self) -> str:
+        """The node as written in the file."""
+        s, e = self.raw.start_mark, self.raw.end_mark
+        line = self._index.line_text
+        if s.line == e.line:
+            return line(s.line)[s.column : e.column]
+        rows = [line(s.line)[s.column :], *(line(r) for r in range(s.line + 1, e.line))]
+        return "\n".join([*rows, line(e.line)[: e.column]])
 
     def str_value(self) -> str | None:
         """A scalar's text (whatever its resolved type), None for maps and sequences."""
@@ -180,8 +228,8 @@ def _to_python(raw: Any) -> Any:
     if raw.id == "sequence":
         return [_to_python(v) for v in raw.value]
     out: dict[str, Any] = {}
-    for k, v in raw.value:
-        if k.id == "scalar" and k.value == "<<":
+    for k, v in raw.value:  # a key written twice keeps its last value
+        if _is_merge(k):
             for t in v.value if v.id == "sequence" else [v]:
                 if t.id == "mapping":
                     for mk, mv in _to_python(t).items():
@@ -189,6 +237,41 @@ def _to_python(raw: Any) -> Any:
             continue
         key = k.value if k.id == "scalar" else str(_to_python(k))
         out[str(key)] = _to_python(v)
+    return out
+
+
+def _is_merge(key: Any) -> bool:
+    return bool(key.tag == _MERGE or (key.id == "scalar" and key.value == "<<"))
+
+
+def duplicate_keys(root: Node) -> list[tuple[Node, Node]]:
+    """Keys written more than once in the same mapping, each as (repeated key, first key),
+    every repetition once (a mapping reached again through an alias is not walked again).
+    Merge keys (`<<`) may repeat."""
+    out: list[tuple[Node, Node]] = []
+    index = root._index
+    seen: set[int] = set()
+    stack = [root.raw]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nid = node.id
+        if nid == "mapping":
+            first: dict[Any, Any] = {}
+            for k, v in node.value:
+                if k.id == "scalar" and not _is_merge(k):
+                    prev = first.setdefault(k.value, k)
+                    if prev is not k:
+                        out.append((Node(k, index), Node(prev, index)))
+                elif k.id != "scalar":
+                    stack.append(k)
+                if v.id != "scalar":
+                    stack.append(v)
+        elif nid == "sequence":
+            stack.extend(x for x in node.value if x.id != "scalar")
+    out.sort(key=lambda p: (p[0].raw.start_mark.line, p[0].raw.start_mark.column))
     return out
 
 
@@ -270,6 +353,10 @@ def compose_each(text: str) -> tuple[list[Node | None], list[YamlError]]:
 @lru_cache(maxsize=2)
 def _compose_cached(text: str) -> tuple[Any, ...]:
     # the template check composes a file that the scan then composes again: keep the last few
+    return _compose_raw(text)
+
+
+def _compose_raw(text: str) -> tuple[Any, ...]:
     _check_depth(text)
     try:
         raws = tuple(_yaml().compose_all(io.StringIO(text)))
@@ -408,41 +495,104 @@ def _mark_span(node: Any, text: str) -> Span:
 
 
 def compose_json(path: str, text: str) -> Node | None:
-    """A JSON document through the YAML composer, for positions. JSON allows tabs as
-    whitespace where YAML does not; tabs in valid JSON occur only outside strings, so
-    replacing each with a space keeps every column."""
+    """A JSON document through the YAML composer, for positions (see `_json_as_yaml`)."""
     _ = path
-    docs = compose_all(text.replace("\t", " "))
+    docs = compose_all(_json_as_yaml(text))
     return docs[0] if docs else None
 
 
-_GO_TEMPLATE = re.compile(r"(?<![$])\{\{-?\s*[\w.$\"(/-]")
-# Helm's built-in objects and template functions: a file using them is a chart template even
-# where every action sits inside a quoted string.
-_HELM = re.compile(
-    r"(?<![$])\{\{-?\s*(?:[^}]*?\.(?:Values|Release|Chart|Capabilities|Files|Template)\b"
-    r"|(?:include|tpl)\s)"
-)
+# `\uD83D`: half of a UTF-16 surrogate pair, escaped (not preceded by an escaping backslash)
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def looks_like_go_template(text: str) -> bool:
-    """Whether a YAML file is a Go/Helm template to be rendered before it means anything
-    (`{{ .Values.x }}`, `{{- include ... }}`). GitHub's `${{ }}` expressions do not count,
-    nor do `{{ }}` inside strings of an otherwise valid YAML document that are data for
-    another tool: ArgoCD ApplicationSet parameters, Prometheus and Alertmanager templates,
-    config files embedded in ConfigMaps."""
-    if "{{" not in text or _GO_TEMPLATE.search(text) is None:
-        return False
-    try:
-        raws = _compose_cached(text)
-    except YamlError:
-        return True  # template syntax, and not YAML as written
-    return any(_template_node(r, text) for r in raws if r is not None)
+def _json_as_yaml(text: str) -> str:
+    r"""Valid JSON as text the YAML composer reads, every row and column kept. JSON allows
+    tabs as whitespace where YAML does not; in valid JSON they occur only outside strings,
+    so each becomes a space. JSON writes characters beyond the BMP as escaped surrogate
+    pairs (`\uD83D\uDE00`), which YAML refuses: each half becomes `\uFFFD`, of the same
+    length (the character is lost from that string, never a position)."""
+    text = text.replace("\t", " ")
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        text = _SURROGATE_ESCAPE.sub(lambda m: m.group(1) + "\\uFFFD", text)
+    return text
 
 
-def _template_node(root: Any, text: str) -> bool:
-    """Template actions that shape the YAML: `{{ ... }}` read as a flow mapping (a value or
-    key written `{{ x }}` unquoted), or Helm built-ins in a plain or quoted scalar."""
+def json_values(text: str) -> list[tuple[int, Any]]:
+    """The values of a JSON text, or of a stream of them one after another (as kubectl
+    reads a .json file), each with the offset where it starts. Raises YamlError located
+    where the JSON breaks."""
+    decoder = json.JSONDecoder()
+    out: list[tuple[int, Any]] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            break
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            line, col = e.lineno - 1, e.colno - 1
+            c = LineIndex(text).col_from_char(line, col)
+            raise YamlError(f"invalid JSON: {e.msg}", Span(line + 1, c, line + 1, c + 1)) from None
+        except RecursionError:
+            raise YamlError("JSON nested too deep to read; not scanned", Span(1, 1, 1, 2)) from None
+        out.append((i, value))
+        i = end
+    return out
+
+
+def compose_json_values(text: str, starts: list[int]) -> list[Node | None]:
+    """Compose JSON values (from `json_values`) for positions. One value is the whole
+    text. Each value of a stream is composed apart and its positions moved to where it
+    stands in the file (padding each one instead would cost time quadratic in the number
+    of values). Raises YamlError for what JSON allows and the YAML composer does not (a key
+    over 1024 characters)."""
+    yaml_text = _json_as_yaml(text)
+    if len(starts) <= 1:
+        return compose_all(yaml_text)
+    index = LineIndex(text)
+    docs: list[Node | None] = []
+    row, pos = 0, 0
+    for a, b in zip(starts, [*starts[1:], len(text)], strict=True):
+        row += text.count("\n", pos, a)
+        pos = a
+        col = a - (text.rfind("\n", 0, a) + 1)
+        try:
+            raws = _compose_raw(yaml_text[a:b])
+        except YamlError as e:
+            sp = e.span
+            dc = col if sp.start_line == 1 else 0
+            moved = Span(sp.start_line + row, sp.start_col + dc, sp.end_line + row, sp.end_col + dc)
+            raise YamlError(e.message, moved) from None
+        for r in raws:
+            if r is not None:
+                _move_marks(r, row, col)
+            docs.append(Node(r, index) if r is not None else None)
+    return docs
+
+
+class _Mark:
+    """A position moved from where a part was composed to where it stands in its file."""
+
+    __slots__ = ("column", "index", "line")
+
+    def __init__(self, line: int, column: int, index: int) -> None:
+        self.line, self.column, self.index = line, column, index
+
+
+def _move_marks(root: Any, rows: int, cols: int) -> None:
+    """Move every mark of a composed part down `rows` rows, and those on its first row right
+    `cols` columns (the part started that far into its line)."""
+    moved: dict[int, _Mark] = {}
+
+    def move(m: Any) -> _Mark:
+        got = moved.get(id(m))
+        if got is None:
+            shift = cols if m.line == 0 else 0
+            got = moved[id(m)] = _Mark(m.line + rows, m.column + shift, m.index)
+        return got
+
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -450,11 +600,30 @@ def _template_node(root: Any, text: str) -> bool:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if node.id == "scalar":
-            if node.style not in ("|", ">") and "{{" in node.value and _HELM.search(node.value):
-                return True
-            continue
-        if node.id == "mapping" and text.startswith("{{", node.start_mark.index):
-            return True
+        node.start_mark, node.end_mark = move(node.start_mark), move(node.end_mark)
         stack.extend(_children(node))
+
+
+_GO_TEMPLATE = re.compile(r"(?<![$])\{\{-?\s*[\w.$\"(/-]")
+
+
+def template_syntax(text: str) -> bool:
+    """Go/Helm template actions (`{{ .Values.x }}`, `{{- include ... }}`) in a text.
+    GitHub's `${{ }}` expressions do not count."""
+    return "{{" in text and _GO_TEMPLATE.search(text) is not None
+
+
+def looks_like_go_template(text: str) -> bool:
+    """Whether a YAML file is a Go/Helm template to be rendered before it means anything:
+    template syntax, and not YAML as written. A file that parses is read as it stands (as
+    kubectl would apply it), its template actions being values that are not statically
+    known (`Node.is_template`): a `{{ }}` string must not hide a plain manifest, nor must
+    `{{ }}` inside strings that are data for another tool (ArgoCD ApplicationSet
+    parameters, Prometheus and Alertmanager templates, config files in ConfigMaps)."""
+    if not template_syntax(text):
+        return False
+    try:
+        _compose_cached(text)
+    except YamlError:
+        return True  # template syntax, and not YAML as written
     return False
