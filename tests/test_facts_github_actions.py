@@ -442,8 +442,15 @@ def test_composite_action() -> None:
 def test_docker_action() -> None:
     (doc,) = compose_all("name: d\nruns:\n  using: docker\n  image: docker://alpine:3.19\n")
     assert doc is not None
-    (a,) = extract_action("action.yml", doc)
+    facts = extract_action("action.yml", doc)
+    (a,) = kind(facts, "gha.action")
     assert (a.data["using"], a.data["image"]) == ("docker", "docker://alpine:3.19")
+    (img,) = kind(facts, "gha.image")  # the image it runs is judged like any other
+    assert (img.data["via"], img.data["name"], img.span) == (
+        "action",
+        "docker.io/library/alpine",
+        Span(4, 10, 4, 30),
+    )
 
 
 def test_odd_shapes_do_not_crash() -> None:

@@ -177,3 +177,32 @@ def test_missing_from_and_empty_from() -> None:
 def test_trailing_continuation_at_end_of_file() -> None:
     doc = df("FROM alpine \\\n")
     assert [f.image for f in doc.froms] == ["alpine"]
+
+
+def test_images_read_by_copy_and_run_mounts() -> None:
+    text = (
+        "ARG TOOLS=quay.io/acme/tools:1\n"
+        "FROM golang:1.25 AS build\n"
+        "ARG TOOLS\n"
+        "COPY --from=${TOOLS} /bin/t /bin/t\n"
+        "COPY --chown=1:1 --from=\"ghcr.io/x/y:2\" /a /a\n"
+        "RUN --mount=type=cache,target=/c --mount=target=/s,FROM=alpine:3,type=bind make\n"
+        "COPY --from=BUILD /out /out\n"
+        "FROM scratch\n"
+        "COPY --from=1 /x /x\n"
+        "COPY --from=later /y /y\n"
+        "COPY --from=$UNSET /z /z\n"
+        "COPY /src --from=not-a-flag /dst\n"
+        "FROM busybox AS later\n"
+    )
+    doc = parse("Dockerfile", text)
+    got = [
+        (u.via, u.image, u.image_raw, u.stage_index, u.unresolved, u.image_span)
+        for u in doc.image_uses
+    ]
+    assert got == [
+        ("copy-from", "quay.io/acme/tools:1", "${TOOLS}", 0, False, Span(4, 13, 4, 21)),
+        ("copy-from", "ghcr.io/x/y:2", "ghcr.io/x/y:2", 0, False, Span(5, 26, 5, 39)),
+        ("mount-from", "alpine:3", "alpine:3", 0, False, Span(6, 57, 6, 65)),
+        ("copy-from", "$UNSET", "$UNSET", 1, True, Span(11, 13, 11, 19)),
+    ]

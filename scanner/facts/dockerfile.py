@@ -1,6 +1,11 @@
-"""Facts from Dockerfiles: each `FROM` base image, split like any container image."""
+"""Facts from Dockerfiles: each `FROM` base image, and every other image a build reads
+(`COPY --from=IMAGE`, `RUN --mount=...,from=IMAGE`), split like any container image. They are
+one kind, `docker.from`, told apart by `via`: an image copied from or mounted into the build
+runs or ships as much foreign code as a base image, and the same approval rules judge it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..model import Fact
 from ..parsers.dockerfile import DockerfileDocument
@@ -14,7 +19,8 @@ def extract(doc: DockerfileDocument) -> list[Fact]:
     for f in doc.froms:
         stage_ref = f.image.lower() in aliases
         scratch = f.image == "scratch"
-        data = {
+        data: dict[str, Any] = {
+            "via": "from",
             "platform": f.platform,
             "alias": f.alias,
             "stage_index": f.stage_index,
@@ -33,4 +39,28 @@ def extract(doc: DockerfileDocument) -> list[Fact]:
         )
         if f.alias:
             aliases.add(f.alias.lower())
+    counts: dict[tuple[int, str], int] = {}
+    for u in doc.image_uses:
+        stage = doc.froms[u.stage_index]
+        n = counts.get((u.stage_index, u.via), 0)
+        counts[(u.stage_index, u.via)] = n + 1
+        scratch = u.image == "scratch"
+        data = {
+            "via": u.via,
+            "platform": None,
+            "alias": stage.alias,
+            "stage_index": u.stage_index,
+            "final_stage": u.stage_index == last,
+            "stage_ref": False,
+            "scratch": scratch,
+            "unresolved": u.unresolved,
+            "image_raw": u.image_raw,
+        }
+        data.update(image_data(u.image))
+        if scratch:
+            data["image_valid"] = False
+        target = f"stage[{stage.alias or u.stage_index}]/{u.via}[{n}]"
+        facts.append(
+            Fact("docker.from", doc.path, u.image_span, target, data, {"image": u.image_span})
+        )
     return facts

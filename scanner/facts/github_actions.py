@@ -1,7 +1,8 @@
 """Facts from GitHub Actions workflows and action metadata: the workflow's triggers and
 permissions, each job's runner, permissions, environment and reusable-workflow call, each
-`permissions` block, and every `uses` (a step's action, or a job's reusable-workflow call) with
-its `with:` inputs and the triggers of the workflow it runs in."""
+`permissions` block, every `uses` (a step's action, or a job's reusable-workflow call) with
+its `with:` inputs and the triggers of the workflow it runs in, and every container image a
+run pulls (`docker://` steps, a job's container and services, a Docker action's image)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from ..model import Fact, Span
 from ..parsers.yaml import Node
+from .kubernetes import image_data
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _EXPR = re.compile(r"\$\{\{")
@@ -176,6 +178,74 @@ def _step_facts(
         fact = _uses_fact(path, pair[1], step, lines, ctx, target)
         if fact is not None:
             facts.append(fact)
+            if fact.data["kind"] == "docker":
+                ref = {"step_index": i, "step_name": ctx["step_name"]}
+                facts.append(
+                    _image_fact(path, pair[1], fact.data["path"], "step", workflow, job, ref)
+                )
+
+
+def _image_fact(
+    path: str,
+    node: Node,
+    image: str,
+    via: str,
+    workflow: str,
+    job: str | None,
+    ref: dict[str, Any],
+    target: str | None = None,
+) -> Fact:
+    """A container image the run pulls and runs: a `docker://` step, a job's container or
+    service, a Docker action's image."""
+    data: dict[str, Any] = {
+        "via": via,
+        "workflow": workflow,
+        "job": job,
+        "service": None,
+        "step_index": None,
+        "step_name": None,
+        **ref,
+        **image_data(image.strip()),
+    }
+    if target is None:
+        label = f"steps[{data['step_index']}]"
+        target = f"{job}/{label}/image" if job else f"{label}/image"
+    return Fact("gha.image", path, node.span, target, data, {"image": node.span})
+
+
+def _job_images(path: str, job_id: str, job: Node, facts: list[Fact]) -> None:
+    """The job's `container:` (an image, or a map with `image:`) and its `services:`."""
+    container = job.get("container")
+    if container is not None:
+        node = container if container.is_scalar else container.get("image")
+        image = node.str_value() if node is not None and node.is_scalar else None
+        if node is not None and image is not None and node.to_python() is not None:
+            facts.append(
+                _image_fact(
+                    path, node, image, "container", path, job_id, {}, f"jobs.{job_id}.container"
+                )
+            )
+    services = job.get("services")
+    if services is None or not services.is_map:
+        return
+    for key, svc in services.items():
+        node = svc.get("image") if svc.is_map else None
+        image = node.str_value() if node is not None and node.is_scalar else None
+        if node is None or image is None or node.to_python() is None:
+            continue
+        name = str(key.raw.value)
+        facts.append(
+            _image_fact(
+                path,
+                node,
+                image,
+                "service",
+                path,
+                job_id,
+                {"service": name},
+                f"jobs.{job_id}.services.{name}",
+            )
+        )
 
 
 def _static(v: Any) -> Any:
@@ -300,6 +370,7 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
             fact = _uses_fact(path, uses[1], job, lines, ctx, f"jobs.{job_id}.uses")
             if fact is not None:
                 facts.append(fact)
+        _job_images(path, job_id, job, facts)
         _step_facts(path, job.get("steps"), job_id, path, facts, lines, triggers)
     return facts
 
@@ -321,5 +392,9 @@ def extract_action(path: str, root: Node, lines: list[str] | None = None) -> lis
         "name": name.str_value() if name else None,
     }
     facts.append(Fact("gha.action", path, using[0].span if using else root.span, "action", data))
+    img = data["image"]
+    if image is not None and isinstance(img, str) and img.strip().startswith("docker://"):
+        ref = img.strip()[len("docker://") :]
+        facts.append(_image_fact(path, image, ref, "action", path, None, {}, "action.image"))
     _step_facts(path, runs.get("steps"), None, path, facts, lines)
     return facts

@@ -155,6 +155,16 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "each value is under with.<input>",
                 "triggers": "event names under the workflow's on: (null in action metadata)",
             },
+            "gha.image": {
+                "via": "step (uses: docker://IMAGE), container (a job's container:), service "
+                "(a job's services:) or action (a Docker action's runs.image: docker://IMAGE)",
+                "workflow": "workflow or action file",
+                "job": "job id (null in action metadata)",
+                "service": "service name (via service), or null",
+                "step_index": "0-based step index (via step), or null",
+                "step_name": "step name, or null",
+                **_IMAGE,
+            },
             "gha.action": {
                 "name": "action name",
                 "using": "runs.using (composite, node20, docker)",
@@ -213,11 +223,15 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "patches": "files applied as patches (their objects are not judged as workloads)",
             },
             "docker.from": {
+                "via": "how the build uses the image: from (FROM), copy-from (COPY "
+                "--from=IMAGE) or mount-from (RUN --mount=...,from=IMAGE); stage names and "
+                "indexes in --from are not images and give no fact",
                 "image_raw": "the image as written, before ARG substitution",
                 "platform": "--platform value, or null",
-                "alias": "stage name (AS ...), or null",
-                "stage_index": "0-based stage index",
-                "final_stage": "the last stage of the file",
+                "alias": "stage name (AS ...) of the stage, or null",
+                "stage_index": "0-based index of the stage (FROM) or of the stage the "
+                "instruction is in",
+                "final_stage": "that stage is the last of the file",
                 "stage_ref": "FROM names an earlier stage",
                 "scratch": "FROM scratch",
                 "unresolved": "a build argument without a literal default remains",

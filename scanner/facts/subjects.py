@@ -54,6 +54,7 @@ _SUBJECTS: dict[str, Callable[[Data], str]] = {
     "gha.job": _first("runs_on"),
     "k8s.container": _image,
     "docker.from": _image,
+    "gha.image": _image,
     "env.var": _first("host", "secret_name", "name"),
     "repo.tool": _first("tool"),
     "repo.template": _first("template"),

@@ -5,13 +5,14 @@ character, `\\` or the directive's), comment and blank lines inside continuation
 skips both), BuildKit heredocs (`RUN <<EOF` ... `EOF`, whose body lines are not
 instructions), global `ARG`s before the first `FROM` with literal defaults substituted into
 `FROM` lines (`$VAR`, `${VAR}`, `${VAR:-default}`), `--platform=` flags and `AS name` stage
-aliases.
+aliases. Images read by other instructions (`COPY --from=IMAGE`, `RUN --mount=...,from=IMAGE`)
+are collected beside the `FROM`s: they run or ship as much foreign code as a base image.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..model import Diagnostic, Level, Span
 from .text import LineIndex
@@ -55,12 +56,28 @@ class FromLine:
     unresolved: bool  # a variable without a literal default remains
 
 
+@dataclass(frozen=True, slots=True)
+class ImageUse:
+    """An image an instruction reads other than its stage's base: `COPY --from=IMAGE`
+    (via copy-from) or `RUN --mount=type=bind|cache,from=IMAGE` (via mount-from). Stage names
+    and indexes are not images and are left out."""
+
+    image: str  # after ARG substitution
+    image_raw: str  # as written
+    image_span: Span
+    span: Span  # the instruction
+    via: str  # copy-from or mount-from
+    stage_index: int  # the stage the instruction belongs to
+    unresolved: bool
+
+
 @dataclass(slots=True)
 class DockerfileDocument:
     path: str
     instructions: list[Instruction]
     froms: list[FromLine]
     diagnostics: list[Diagnostic]
+    image_uses: list[ImageUse] = field(default_factory=list)
 
 
 def _escape_char(lines: list[str]) -> tuple[str, int]:
@@ -213,13 +230,23 @@ def parse(path: str, text: str) -> DockerfileDocument:
     instructions = _instructions(text, index)
     diags: list[Diagnostic] = []
     global_args: dict[str, str | None] = {}
+    stage_args: dict[str, str | None] = {}
     froms: list[FromLine] = []
+    uses: list[ImageUse] = []
     seen_from = False
     for ins in instructions:
         if ins.keyword == "ARG" and not seen_from:
             global_args.update(_arg_defaults(ins.args))
+        elif ins.keyword == "ARG":
+            # `ARG NAME` in a stage brings the global default in; `ARG NAME=x` sets its own
+            for name, default in _arg_defaults(ins.args).items():
+                stage_args[name] = default if default is not None else global_args.get(name)
+        elif ins.keyword in ("COPY", "RUN") and froms:
+            env = {**global_args, **stage_args}
+            uses.extend(_image_uses(ins, env, len(froms) - 1))
         elif ins.keyword == "FROM":
             seen_from = True
+            stage_args = {}
             froms_line = _from(ins, global_args, len(froms))
             if froms_line is None:
                 diags.append(
@@ -243,7 +270,62 @@ def parse(path: str, text: str) -> DockerfileDocument:
                 Level.WARNING,
             )
         )
-    return DockerfileDocument(path, instructions, froms, diags)
+    # BuildKit resolves `--from` names against every stage of the file (an integer is a stage
+    # index); anything else is an image (or a named build context) pulled for the build
+    stages = {f.alias.lower() for f in froms if f.alias}
+    uses = [u for u in uses if u.image.lower() not in stages and not _STAGE_INDEX.match(u.image)]
+    return DockerfileDocument(path, instructions, froms, diags, uses)
+
+
+_STAGE_INDEX = re.compile(r"^[+-]?[0-9]+$")
+
+
+def _image_uses(ins: Instruction, env: dict[str, str | None], stage: int) -> list[ImageUse]:
+    """`COPY --from=X` and `RUN --mount=...,from=X` of one instruction (flags lead the
+    arguments, as BuildKit reads them)."""
+    out: list[ImageUse] = []
+    for w in ins.words:
+        if not w.text.startswith("--"):
+            break
+        flag, eq, value = w.text.partition("=")
+        flag = flag.lower()
+        if not eq:
+            continue
+        found: tuple[str, int, str] | None = None
+        if ins.keyword == "COPY" and flag == "--from":
+            found = (value, len(flag) + 1, "copy-from")
+        elif ins.keyword == "RUN" and flag == "--mount":
+            found = _mount_from(value, len(flag) + 1)
+            if found is None:
+                continue
+        else:
+            continue
+        raw, offset, via = found
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            raw, offset = raw[1:-1], offset + 1
+        if not raw:
+            continue
+        start = w.span.start_col + _utf16(w.text[:offset])
+        span = Span(w.span.start_line, start, w.span.start_line, start + _utf16(raw))
+        image, unresolved = substitute(raw, env)
+        out.append(ImageUse(image, raw, span, ins.span, via, stage, unresolved))
+    return out
+
+
+def _mount_from(value: str, offset: int) -> tuple[str, int, str] | None:
+    """The `from=` field of a `--mount` value (comma-separated key=value fields; BuildKit
+    reads keys case-insensitively), with its offset in the word."""
+    pos = offset
+    for fld in value.split(","):
+        key, eq, v = fld.partition("=")
+        if eq and key.strip().lower() == "from":
+            return v, pos + len(key) + 1, "mount-from"
+        pos += len(fld) + 1
+    return None
+
+
+def _utf16(s: str) -> int:
+    return len(s) if s.isascii() else len(s.encode("utf-16-le")) // 2
 
 
 def _from(ins: Instruction, args: dict[str, str | None], stage: int) -> FromLine | None:

@@ -250,3 +250,44 @@ def test_duplicate_keys_are_errors_and_the_last_value_is_judged(tmp_path: Path) 
     ]
     assert all(d.level == Level.ERROR for d in _diags(report, "duplicate-key"))
 
+
+def test_images_that_run_like_base_images_are_judged(tmp_path: Path) -> None:
+    """Item 13: an image that runs as much foreign code as a base image is judged against
+    the approved registries: Dockerfile `COPY --from=IMAGE` and `RUN --mount=...,from=IMAGE`
+    (not stage names or indexes), and in workflows `uses: docker://IMAGE`, a job's
+    `container:` (string or map) and its `services:`. `${{ }}` references are not
+    applicable."""
+    report = _scan(
+        tmp_path,
+        {
+            "Dockerfile": (
+                "FROM golang:1.25 AS build\n"
+                "COPY --from=quay.io/evil/tools:1 /bin/tool /bin/tool\n"
+                "RUN --mount=type=bind,from=quay.io/evil/src:2,target=/src make\n"
+                "FROM gcr.io/distroless/static-debian12\n"
+                "COPY --from=build /out /app\n"
+                "COPY --from=0 /out /app2\n"
+                "COPY --from=later /x /x\n"
+                "RUN --mount=type=cache,target=/root/.cache,from=build true\n"
+                "FROM ghcr.io/acme/base:1 AS later\n"
+            ),
+            ".github/workflows/ci.yml": (
+                "on: push\npermissions: {contents: read}\njobs:\n"
+                "  build:\n    runs-on: ubuntu-latest\n"
+                "    container: quay.io/evil/builder:1\n"
+                "    services:\n      db:\n        image: quay.io/evil/postgres:16\n"
+                "      cache:\n        image: ${{ matrix.cache }}\n"
+                "    steps:\n      - uses: docker://quay.io/evil/step:1\n"
+                "  test:\n    runs-on: ubuntu-latest\n"
+                "    container:\n      image: quay.io/evil/test:1\n"
+                "    steps:\n      - run: true\n"
+            ),
+        },
+    )
+    assert set(_at(report, "DOCKER001")) == {("Dockerfile", 2, 13), ("Dockerfile", 3, 28)}
+    assert set(_at(report, "GHA009")) == {
+        (".github/workflows/ci.yml", 6, 16),
+        (".github/workflows/ci.yml", 9, 16),
+        (".github/workflows/ci.yml", 13, 15),
+        (".github/workflows/ci.yml", 17, 14),
+    }
