@@ -114,6 +114,8 @@ def _yaml_facts(
         diags.extend(
             Diagnostic(sf.path, e.span, "parse-error", e.message, Level.ERROR) for e in errors
         )
+    max_listed = 20  # duplicate keys listed one by one: one file must not flood the reports
+    dups: list[tuple[Any, Any]] = []
     for i, doc in enumerate(docs):
         if doc is None:
             continue
@@ -132,19 +134,31 @@ def _yaml_facts(
         else:
             continue
         # judged: a key written twice is read differently by different tools
-        for dup, first in yaml_doc.duplicate_keys(doc):
-            key = str(dup.raw.value)
-            shown = key if len(key) <= 60 else key[:57] + "..."
-            diags.append(
-                Diagnostic(
-                    sf.path,
-                    dup.span,
-                    "duplicate-key",
-                    f'duplicate key "{shown}" (first at line {first.line}): tools disagree on '
-                    "which value counts; tether judges this last one. Keep only one.",
-                    Level.ERROR,
-                )
+        dups.extend(yaml_doc.duplicate_keys(doc))
+    for dup, first in dups[:max_listed]:
+        key = str(dup.raw.value)
+        shown = key if len(key) <= 60 else key[:57] + "..."
+        diags.append(
+            Diagnostic(
+                sf.path,
+                dup.span,
+                "duplicate-key",
+                f'duplicate key "{shown}" (first at line {first.line}): tools disagree on '
+                "which value counts; tether judges this last one. Keep only one.",
+                Level.ERROR,
             )
+        )
+    if len(dups) > max_listed:
+        diags.append(
+            Diagnostic(
+                sf.path,
+                dups[max_listed][0].span,
+                "duplicate-key",
+                f"{len(dups) - max_listed} more duplicate keys in this file from here on "
+                "(not listed one by one); tether judges the last value of each.",
+                Level.ERROR,
+            )
+        )
 
 
 def _presence(path: str, text: str, tool: tuple[str, str]) -> Fact:

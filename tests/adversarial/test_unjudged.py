@@ -251,6 +251,20 @@ def test_duplicate_keys_are_errors_and_the_last_value_is_judged(tmp_path: Path) 
     assert all(d.level == Level.ERROR for d in _diags(report, "duplicate-key"))
 
 
+def test_many_duplicate_keys_are_summarised(tmp_path: Path) -> None:
+    """Item 12: a file full of duplicate keys is reported without flooding the reports: the
+    first 20 one by one, then one diagnostic counting the rest."""
+    data = "".join(f"  k{i % 5}: v{i}\n" for i in range(105))
+    report = _scan(
+        tmp_path,
+        {"k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n" + data},
+    )
+    dups = _diags(report, "duplicate-key")
+    assert len(dups) == 21
+    assert [d.span.start_line for d in dups[:2]] == [10, 11]
+    assert dups[-1].span.start_line == 30 and dups[-1].message.startswith("80 more duplicate keys")
+
+
 def test_images_that_run_like_base_images_are_judged(tmp_path: Path) -> None:
     """Item 13: an image that runs as much foreign code as a base image is judged against
     the approved registries: Dockerfile `COPY --from=IMAGE` and `RUN --mount=...,from=IMAGE`
