@@ -5,28 +5,38 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .model import WHOLE_FILE, Diagnostic, Level
 from .policy.functions import glob_match
 
-# Directories that never hold a repo's own configuration.
-DEFAULT_EXCLUDES = (
-    ".git",
-    ".hg",
-    ".svn",
-    ".terraform",
-    "node_modules",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".tox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
+# Directories skipped because they say what they are (a marker file inside), never by name
+# alone: a manifest under `k8s/venv/` or a module under `node_modules/` is the repository's
+# own unless the directory is marked. Each skipped directory is reported once.
+_MARKERS: tuple[tuple[str, str], ...] = (
+    ("pyvenv.cfg", "a Python virtual environment (pyvenv.cfg)"),
+    ("CACHEDIR.TAG", "a cache directory (CACHEDIR.TAG)"),
+    (".package-lock.json", "installed npm packages (.package-lock.json)"),
+    (".yarn-integrity", "installed yarn packages (.yarn-integrity)"),
+    (".modules.yaml", "installed pnpm packages (.modules.yaml)"),
 )
+# `.terraform` holds downloaded modules and providers once `terraform init` has run.
+_TERRAFORM_MARKERS = ("modules", "providers", "terraform.tfstate", "environment")
+
+
+def marked(name: str, dirnames: list[str], filenames: list[str]) -> str | None:
+    """What a directory is, when its contents mark it as generated or installed."""
+    files = set(filenames)
+    for marker, what in _MARKERS:
+        if marker in files:
+            return what
+    if name == ".terraform" and (files | set(dirnames)) & set(_TERRAFORM_MARKERS):
+        return "a Terraform working directory (terraform init)"
+    return None
+
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
@@ -139,27 +149,62 @@ def _dir_excluded(rel: str, patterns: tuple[str, ...]) -> bool:
 
 
 def walk(
-    root: Path, excludes: tuple[str, ...] = (), seen: list[str] | None = None
+    root: Path,
+    excludes: tuple[str, ...] = (),
+    seen: list[str] | None = None,
+    only: Collection[str] | None = None,
 ) -> Iterator[SourceFile | Diagnostic]:
     """Files under root in a stable order. Symlinks are never followed: a link that points
     outside the repository is reported, one inside is skipped (its target is scanned where it
-    lives).
+    lives). `.git` is git's own; directories marked as generated (a virtual environment,
+    installed packages, a cache, an initialised `.terraform`) and directories the excludes
+    cover are skipped and reported once each (a note), never silently.
+
+    `only` restricts the walk to a file set (repo-relative paths): PR mode's tracked and
+    untracked-but-not-ignored files; marked directories are then not skipped, because what
+    git tracks is the repository's content.
 
     `seen`, when given, receives the path of every file the walk passes that is not excluded,
     whatever its kind and without reading it (repository-level facts: which files exist). A
     symbolic link counts as present only when it resolves to a file inside the repository."""
     root_real = os.path.realpath(root)
+    wanted: frozenset[str] | None = None
+    wanted_dirs: frozenset[str] = frozenset()
+    if only is not None:
+        wanted = frozenset(only)
+        wanted_dirs = frozenset(
+            p[:i] for p in wanted for i in range(len(p)) if p[i] == "/"
+        )
     errors: list[OSError] = []
     walker = os.walk(root_real, onerror=errors.append, followlinks=False)
     for dirpath, dirnames, filenames in walker:
         yield from _walk_errors(root_real, errors)
         rel_dir = os.path.relpath(dirpath, root_real)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        if rel_dir and wanted is None:
+            what = marked(os.path.basename(dirpath), dirnames, filenames)
+            if what is not None:
+                dirnames[:] = []
+                yield file_diagnostic(
+                    rel_dir,
+                    "excluded-directory",
+                    f"not scanned: {what}; add it to exclude to say so explicitly",
+                    Level.NOTE,
+                )
+                continue
         keep = []
         for d in sorted(dirnames):
             rel = f"{rel_dir}/{d}" if rel_dir else d
             full = os.path.join(dirpath, d)
-            if d in DEFAULT_EXCLUDES or _dir_excluded(rel, excludes):
+            if d == ".git":
+                continue
+            if wanted is not None and rel not in wanted_dirs:
+                continue
+            if _dir_excluded(rel, excludes):
+                yield file_diagnostic(
+                    rel, "excluded-directory", "not scanned: excluded by configuration",
+                    Level.NOTE,
+                )
                 continue
             if not _utf8(rel):
                 yield _bad_name(rel, "directory")
@@ -174,6 +219,8 @@ def walk(
         links: frozenset[str] | None = None  # symbolic links of this directory, when needed
         for f in sorted(filenames):
             rel = f"{rel_dir}/{f}" if rel_dir else f
+            if wanted is not None and rel not in wanted:
+                continue
             if not _utf8(rel):
                 if classify(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")):
                     yield _bad_name(rel, "file")

@@ -53,6 +53,7 @@ def test_summary_sees_unread_files_and_excludes(make_repo: MakeRepo) -> None:
             "src/app.py": "print(1)\n",
             "vendor/x/SECURITY.md": "x\n",
             "node_modules/p/README.md": "x\n",
+            "node_modules/.package-lock.json": "{}\n",
         }
     )
     seen: list[str] = []

@@ -63,6 +63,8 @@ def test_classify(path: str, kind: str | None) -> None:
 
 
 def test_default_excludes_and_stable_order(make_repo: MakeRepo) -> None:
+    """Issue 7 item 11: directories are skipped only when marked, and each is reported once;
+    a name alone (venv, node_modules, .svn) skips nothing."""
     root = make_repo(
         {
             "b.tf": TF,
@@ -70,14 +72,33 @@ def test_default_excludes_and_stable_order(make_repo: MakeRepo) -> None:
             "sub/c.tf": TF,
             ".git/hooks/x.tf": TF,
             ".terraform/modules/vpc/main.tf": TF,
+            "node_modules/.package-lock.json": "{}",
             "node_modules/pkg/main.tf": TF,
             "web/node_modules/deep/Dockerfile": "FROM x\n",
+            "k8s/venv/pod.tf": TF,
+            ".venv/pyvenv.cfg": "home = /usr\n",
+            ".venv/lib/x.tf": TF,
+            ".mypy_cache/CACHEDIR.TAG": "Signature: 8a477f597d28d172789f06886806bc55\n",
+            ".mypy_cache/x.tf": TF,
+            ".svn/pristine/main.tf": TF,
             "README.md": "# hi\n",
         }
     )
     files, diags = walked(root)
-    assert files == ["a.tf", "b.tf", "sub/c.tf"]
-    assert diags == []
+    assert files == [
+        "a.tf",
+        "b.tf",
+        ".svn/pristine/main.tf",
+        "k8s/venv/pod.tf",
+        "sub/c.tf",
+        "web/node_modules/deep/Dockerfile",
+    ]
+    assert sorted((d.path, d.code, d.level.value) for d in diags) == [
+        (".mypy_cache", "excluded-directory", "note"),
+        (".terraform", "excluded-directory", "note"),
+        (".venv", "excluded-directory", "note"),
+        ("node_modules", "excluded-directory", "note"),
+    ]
 
 
 def test_excluded_globs(make_repo: MakeRepo) -> None:
