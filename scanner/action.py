@@ -10,22 +10,29 @@ most 10 annotations for new findings, and sets the outputs sarif-file, findings,
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .config import RepoConfig, discover
 from .errors import ConfigError
 from .gate import failing
 from .model import Finding, Report
+from .policy.operator import Policy
+from .policy.operator import load as load_policy
 from .pr import scan_pr
+from .redact import redact
 from .report import markdown, sarif, text
 from .scan import ScanOptions, scan
 
 MAX_ANNOTATIONS = 10
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 
 def _escape_data(s: str) -> str:
@@ -53,13 +60,44 @@ def annotation(f: Finding, prefix: str = "") -> str:
             f"title={_escape_prop(f'{f.rule_id} ({f.category.value})')}",
         ]
     )
-    return f"::{kind} {props}::{_escape_data(f.message)}"
+    return f"::{kind} {props}::{_escape_data(redact(f.message))}"
+
+
+def _event(env: Mapping[str, str]) -> dict[str, Any]:
+    """The webhook payload of the triggering event (GITHUB_EVENT_PATH), or {}."""
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _base_ref(env: Mapping[str, str]) -> str | None:
+    """What PR mode compares with: the diff-base input, else, on pull_request(_target) and
+    merge_group events, the base commit the event names (the pull request's base, or the
+    merge queue's base), else the base branch as fetched."""
     if env.get("TETHER_DIFF_BASE"):
         return env["TETHER_DIFF_BASE"]
-    if env.get("GITHUB_EVENT_NAME") in PR_EVENTS and env.get("GITHUB_BASE_REF"):
+    name = env.get("GITHUB_EVENT_NAME")
+    if name not in PR_EVENTS:
+        return None
+    event = _event(env)
+    if name == "merge_group":
+        sha = (event.get("merge_group") or {}).get("base_sha")
+        if isinstance(sha, str) and _SHA.fullmatch(sha):
+            return sha
+        ref = (event.get("merge_group") or {}).get("base_ref") or ""
+        if isinstance(ref, str) and ref.startswith("refs/heads/"):
+            return f"origin/{ref[len('refs/heads/') :]}"
+        return None
+    sha = ((event.get("pull_request") or {}).get("base") or {}).get("sha")
+    if isinstance(sha, str) and _SHA.fullmatch(sha):
+        return sha
+    if env.get("GITHUB_BASE_REF"):
         return f"origin/{env['GITHUB_BASE_REF']}"
     return None
 
@@ -78,23 +116,35 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     if not sarif_file.is_absolute():
         sarif_file = workspace / sarif_file
     baselines = [b for b in (env.get("TETHER_BASELINE") or "").split() if b]
-    fail_on = env.get("TETHER_FAIL_ON") or ""
+    fail_on = env.get("TETHER_FAIL_ON") or None
+    if fail_on not in (None, "error", "warning", "note", "never"):
+        print(f"::error title=tether::invalid fail-on input {_escape_data(repr(fail_on))}")
+        return 2
     category = env.get("TETHER_CATEGORY") or "tether"
+    repo_name = env.get("TETHER_REPO") or env.get("GITHUB_REPOSITORY") or None
     base_ref = _base_ref(env)
+    if env.get("GITHUB_EVENT_NAME") in PR_EVENTS and base_ref is None:
+        print("::error title=tether::cannot tell the base of this pull request or merge group")
+        return 2
     try:
-        config = discover(target) if env.get("TETHER_NO_CONFIG") != "true" else RepoConfig()
+        policy_path = env.get("TETHER_POLICY") or ""
+        policy = load_policy(workspace / policy_path) if policy_path else Policy()
         options = ScanOptions(
             baselines=baselines,
             exceptions=[e for e in (env.get("TETHER_EXCEPTIONS") or "").split() if e],
             today=dt.date.today(),
+            repo_name=repo_name,
+            policy=policy,
+            fail_on=fail_on,
+            repo_config=env.get("TETHER_REPO_CONFIG", "true") != "false",
         )
-        report: Report = (
-            scan_pr(target, base_ref, options, config)
-            if base_ref
-            else scan(target, options, config=config)
-        )
+        if base_ref:
+            report: Report = scan_pr(target, base_ref, options)
+        else:
+            repo_config = options.effective_policy().repo_config
+            report = scan(target, options, config=discover(target) if repo_config else RepoConfig())
     except ConfigError as e:
-        print(f"::error title=tether configuration error::{_escape_data(str(e))}")
+        print(f"::error title=tether configuration error::{_escape_data(redact(str(e)))}")
         return 2
     sarif_file.parent.mkdir(parents=True, exist_ok=True)
     sarif.write(sarif.build(report, category=category, levels=report.levels), sarif_file)
@@ -105,6 +155,7 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     print(text.render(report), end="")
     print(f"::{token}::")
     gated = report.diff.new if report.diff is not None else report.findings
+    gated = [f for f in gated if not f.external]
     try:
         prefix = target.relative_to(workspace.resolve()).as_posix()
     except ValueError:
@@ -125,9 +176,9 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
         "new-findings": str(len(gated)),
     }
     _append(env.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs.items()))
-    level = fail_on or config.fail_on or "error"
-    strict = env.get("TETHER_STRICT") == "true"
-    return 1 if failing(report, level, strict) else 0
+    # strict by default: in PR mode only files the change made unreadable count
+    strict = env.get("TETHER_STRICT", "true") != "false"
+    return 1 if failing(report, report.fail_on, strict) else 0
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ with --strict, diagnostics), 2 usage or configuration error.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from . import __version__
 from .config import RepoConfig, discover
 from .errors import ConfigError
 from .gate import failing
+from .policy.operator import Policy
+from .policy.operator import load as load_policy
 from .report import jsonreport, text
 from .scan import ScanOptions, scan
 
@@ -38,7 +41,7 @@ def main() -> None:
     multiple=True,
     metavar="FILE|NAME",
     help="Baseline file or embedded name (repeatable; later layers override). "
-    "Default: .tether.yaml's baseline, else the embedded 'default'.",
+    "Default: the policy's, else the embedded 'default'.",
 )
 @click.option(
     "--rules",
@@ -78,8 +81,8 @@ def main() -> None:
     "--fail-on",
     type=click.Choice(_FAIL_LEVELS),
     default=None,
-    help="Lowest finding level that fails the run (exit 1). Default: .tether.yaml's "
-    "fail_on, else error.",
+    help="Lowest finding level that fails the run (exit 1). Default: the policy's fail_on, "
+    "else error; a repository's .tether.yaml may only make it stricter.",
 )
 @click.option(
     "--strict", is_flag=True, help="Also fail on diagnostics (files tether could not read)."
@@ -98,7 +101,27 @@ def main() -> None:
     callback=lambda _ctx, _param, v: _category(v),
     help="SARIF runAutomationDetails category (one per configuration you upload).",
 )
-@click.option("--no-config", is_flag=True, help="Ignore .tether.yaml.")
+@click.option(
+    "--no-config",
+    is_flag=True,
+    help="Ignore the repository's own configuration: .tether.yaml, "
+    ".tether/exceptions.yaml and inline tether:ignore comments.",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The operator's policy (baselines, overlays, rules, central exceptions, approvers, "
+    "what a repository may configure); see docs/security.md.",
+)
+@click.option(
+    "--repo",
+    "repo_name",
+    metavar="OWNER/NAME",
+    callback=lambda _ctx, _param, v: _repo(v),
+    help="The repository's name, for central exceptions scoped by repository "
+    "(the Action passes GITHUB_REPOSITORY).",
+)
 @click.option("--preview", is_flag=True, help="Also run rules whose status is preview.")
 @click.option(
     "--exceptions",
@@ -149,6 +172,8 @@ def scan_cmd(
     excludes: tuple[str, ...],
     category: str,
     no_config: bool,
+    policy_file: Path | None,
+    repo_name: str | None,
     preview: bool,
     exception_files: tuple[str, ...],
     include_excepted: bool,
@@ -160,7 +185,7 @@ def scan_cmd(
 ) -> None:
     """Scan the repository at PATH against the golden-path baseline."""
     try:
-        config = RepoConfig() if no_config else discover(path)
+        policy = load_policy(policy_file) if policy_file is not None else Policy()
         options = ScanOptions(
             baselines=baselines,
             rule_dirs=rule_dirs,
@@ -168,17 +193,22 @@ def scan_cmd(
             jobs=jobs,
             preview=preview,
             exceptions=exception_files,
+            repo_name=repo_name,
+            policy=policy,
+            fail_on=fail_on,
+            repo_config=not no_config,
         )
         if diff_base:
             from .pr import scan_pr
 
-            report = scan_pr(path, diff_base, options, config)
+            report = scan_pr(path, diff_base, options)
         else:
+            config = discover(path) if options.effective_policy().repo_config else RepoConfig()
             report = scan(path, options, config=config)
     except ConfigError as e:
         click.echo(f"tether: configuration error: {e}", err=True)
         sys.exit(EXIT_CONFIG)
-    level = fail_on or config.fail_on or "error"
+    level = report.fail_on
 
     def render(kind: str) -> str:
         if kind == "sarif":
@@ -228,6 +258,14 @@ def scan_cmd(
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+
+
+def _repo(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", value):
+        raise click.BadParameter("OWNER/NAME, e.g. acme/payments")
+    return value
 
 
 def _category(value: str) -> str:

@@ -19,8 +19,14 @@ PACK_TITLES = {
     "repository": "Repository",
     "ai-gateway": "AI gateway",
     "exceptions": "Exceptions",
+    "policy": "Repository configuration",
 }
 PACK_NOTES = {
+    "policy": (
+        "The platform team's policy (`--policy`) says which `.tether.yaml` keys a repository may "
+        "set; these rules report what a repository's configuration tries beyond that, and, on "
+        "pull requests, edits that would loosen the gate once merged. See docs/security.md."
+    ),
     "exceptions": (
         "Exceptions are how a team records a justified deviation: in `.tether/exceptions.yaml`, "
         "in a central registry named by the baseline (`exceptions:`), or inline with "

@@ -21,20 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .inline import parse_inline
 from .model import Fact, Finding, Span
 from .policy.baseline import Baseline
 from .policy.documents import line_of, load_yaml, validate
-from .policy.functions import glob_match
+from .policy.functions import check_patterns, glob_match
+from .policy.operator import Policy
 from .policy.rules import Rule
 from .source import read_regular
 
 REPO_FILES = (".tether/exceptions.yaml", ".tether/exceptions.yml")
-_INLINE = re.compile(
-    r"(?:#|//|/\*)\s*tether:ignore\s+"
-    r"(?P<rules>[A-Za-z][A-Za-z0-9-]*(?:\s*,\s*[A-Za-z][A-Za-z0-9-]*)*)"
-    r"(?P<reason>.*?)"
-    r"(?:\(\s*until\s+(?P<until>\d{4}-\d{2}-\d{2})\s*\))?\s*(?:\*/)?\s*$"
-)
+_RULE_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*\d{3}")
 # Words that do not justify anything on their own.
 _TRIVIAL = {
     "",
@@ -77,16 +74,72 @@ class ExceptionRecord:
     file: str  # where it was recorded (repo-relative for repo and inline records)
     span: Span
     inline_line: int | None = None  # the line an inline record applies to
+    subject: str | None = None  # glob over the judged value (image, action, source...)
+    external: bool = False  # recorded outside the scanned repository
 
     @property
     def key(self) -> str:
         return f"{self.origin}:{self.file}:{self.span.start_line}:{self.rule}"
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What was approved: every field but where it sits in its file (moving a record is
+        not a change, editing any of its fields is)."""
+        return (
+            self.origin,
+            self.rule,
+            self.justification,
+            self.owner,
+            self.approved_by,
+            self.ticket,
+            self.created,
+            self.expires,
+            self.path,
+            self.target,
+            self.repo,
+            self.subject,
+        )
+
+    @property
+    def scope_text(self) -> str:
+        parts = [
+            f"{k} {v}"
+            for k, v in (
+                ("path", self.path),
+                ("target", self.target),
+                ("subject", self.subject),
+                ("repo", self.repo),
+            )
+            if v
+        ]
+        return ", ".join(parts) or "whole repository"
 
 
 @dataclass(frozen=True)
 class Excepted:
     finding: Finding
     record: ExceptionRecord
+    requested: bool = False  # applied as a self-service exception this change requests
+
+
+@dataclass(frozen=True)
+class Requested:
+    """An exception the change under review adds or widens (PR mode)."""
+
+    record: ExceptionRecord
+    applied: bool  # the policy allows self-service for its rules
+    findings: tuple[Finding, ...]  # what it would cover
+
+
+@dataclass(frozen=True)
+class Approved:
+    """What the merge base approved, for judging the head of a pull request: the repository's
+    records as they were (by identity), what each covered (rule, subject), and the findings
+    inline comments excepted (by finding identity, paths as in the head)."""
+
+    records: frozenset[tuple[Any, ...]] = frozenset()
+    subjects: Mapping[tuple[Any, ...], frozenset[tuple[str, str]]] = field(default_factory=dict)
+    inline: frozenset[tuple[str, str, str, str]] = frozenset()
 
 
 @dataclass
@@ -94,6 +147,8 @@ class Outcome:
     kept: list[Finding]
     excepted: list[Excepted]
     facts: list[Fact] = field(default_factory=list)
+    requested: list[Requested] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def justification_ok(text: str) -> bool:
@@ -112,20 +167,26 @@ def _date(v: Any) -> dt.date | None:
     return None
 
 
-def load_file(path: Path, shown: str, origin: str) -> list[ExceptionRecord]:
-    """Records of one exceptions file; a malformed file is a configuration error."""
-    data, root = load_yaml(path, shown)
+def load_file(
+    path: Path, shown: str, origin: str, root: Path | None = None
+) -> list[ExceptionRecord]:
+    """Records of one exceptions file; a malformed file is a configuration error. `root`:
+    the repository the file must stay inside (links out of it are refused)."""
+    data, node = load_yaml(path, shown, root=root)
     if data is None:
         return []
-    validate("exceptions", data, root, shown)
+    validate("exceptions", data, node, shown)
     items = data["exceptions"] if isinstance(data, dict) else data
     prefix: list[Any] = ["exceptions"] if isinstance(data, dict) else []
+    # every scope glob is matched against every finding: bound their number and length
+    globs = [v for item in items for v in (item.get("scope") or {}).values()]
+    check_patterns(globs, shown, key="scope globs")
     out = []
     for i, item in enumerate(items):
-        line = line_of(root, [*prefix, i]) or 1
+        line = line_of(node, [*prefix, i]) or 1
         scope = item.get("scope") or {}
         rule = str(item["rule"])
-        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*\d{3}", rule):
+        if _RULE_ID.fullmatch(rule):
             rule = rule.upper()  # rule ids are upper case; `k8s001` means K8S001
         out.append(
             ExceptionRecord(
@@ -142,6 +203,8 @@ def load_file(path: Path, shown: str, origin: str) -> list[ExceptionRecord]:
                 origin=origin,
                 file=shown,
                 span=Span(line, 1, line, 2),
+                subject=scope.get("subject"),
+                external=origin == "central",
             )
         )
     return out
@@ -150,8 +213,8 @@ def load_file(path: Path, shown: str, origin: str) -> list[ExceptionRecord]:
 def load_repo(root: Path) -> list[ExceptionRecord]:
     for name in REPO_FILES:
         p = root / name
-        if p.is_file():
-            return load_file(p, name, "repo")
+        if p.is_file() or p.is_symlink():
+            return load_file(p, name, "repo", root)
     return []
 
 
@@ -169,12 +232,14 @@ def inline_records(
     root: Path, findings: Sequence[Finding], packs: frozenset[str] = frozenset()
 ) -> list[ExceptionRecord]:
     """`tether:ignore` comments on a finding's line or the line above it. Only files with
-    findings are read. The comment names rule ids or pack names; the first word that is
-    neither starts the reason."""
+    findings are read (each once, without following links out of the repository). The
+    comment names rule ids or pack names; the first word that is neither starts the reason."""
     out: list[ExceptionRecord] = []
     seen: set[tuple[str, int]] = set()
     texts: dict[str, list[str]] = {}
     for f in findings:
+        if f.external:
+            continue
         if f.path not in texts:
             data = read_regular(os.path.join(root, f.path))
             texts[f.path] = [] if data is None else data.decode("utf-8", "replace").split("\n")
@@ -183,42 +248,28 @@ def inline_records(
         for n in (line, line - 1):
             if not 1 <= n <= len(lines) or (f.path, n) in seen:
                 continue
-            m = _INLINE.search(lines[n - 1])
-            if m is None:
+            ign = parse_inline(lines[n - 1], packs)
+            if ign is None or not ign.names:
                 continue
             seen.add((f.path, n))
-            col = m.start() + 1
-            tokens = re.split(r"\s*,\s*", m.group("rules").strip())
-            names: list[str] = []
-            for i, tok in enumerate(tokens):
-                if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*\d{3}", tok) or tok in packs:
-                    names.append(tok)
-                else:  # `ID, vendor image...`: the reason began early
-                    rest = ", ".join(tokens[i:])
-                    break
-            else:
-                rest = ""
-            reason = " ".join(f"{rest} {m.group('reason')}".split()).strip(" :-—,")
-            for rule in names:
+            for rule in ign.names:
                 out.append(
                     ExceptionRecord(
-                        rule=rule.upper() if re.match(r"^[A-Za-z]+\d{3}$", rule) else rule,
-                        justification=reason,
+                        rule=rule.upper() if _RULE_ID.fullmatch(rule) else rule,
+                        justification=ign.reason,
                         owner=None,
                         approved_by=None,
                         ticket=None,
                         created=None,
-                        expires=_date(m.group("until")),
+                        expires=_date(ign.until),
                         path=f.path,
                         target=None,
                         repo=None,
                         origin="inline",
                         file=f.path,
-                        span=Span(n, col, n, len(lines[n - 1]) + 1),
+                        span=Span(n, ign.col, n, len(lines[n - 1]) + 1),
                         # a comment on its own line applies to the next line, else its own
-                        inline_line=n + 1
-                        if lines[n - 1].lstrip().startswith(("#", "//", "/*"))
-                        else n,
+                        inline_line=n + 1 if ign.own_line else n,
                     )
                 )
     return out
@@ -243,17 +294,44 @@ def _policy(rule: Rule | None, baseline: Baseline, rule_id: str) -> tuple[bool, 
     return local, max_days
 
 
-def _matches(rec: ExceptionRecord, f: Finding, rules: Mapping[str, Rule], repo: str | None) -> bool:
-    rule = rules.get(f.rule_id)
-    if rec.rule != f.rule_id and (rule is None or rec.rule != rule.pack):
-        return False
+def expand(rec_rule: str, rules: Mapping[str, Rule]) -> list[str]:
+    """The rule ids a record names: one rule, or every rule of a pack (each limit then
+    applies per rule)."""
+    if rec_rule in rules:
+        return [rec_rule]
+    return sorted(rid for rid, r in rules.items() if r.pack == rec_rule)
+
+
+def _in_scope(rec: ExceptionRecord, f: Finding, repo: str | None) -> bool:
     if rec.inline_line is not None:
         return rec.file == f.path and f.span.start_line in (rec.inline_line, rec.span.start_line)
     if rec.path and not (glob_match(f.path, rec.path) or glob_match(f.path, rec.path + "/**")):
         return False
     if rec.target and not glob_match(f.target, rec.target):
         return False
+    if rec.subject and not glob_match(f.subject, rec.subject):
+        return False
     return not (rec.repo and (repo is None or not glob_match(repo, rec.repo)))
+
+
+@dataclass
+class _State:
+    rec: ExceptionRecord
+    rules: list[str]
+    valid_rules: set[str]
+    facts: dict[str, Any]
+    requested: bool = False
+    widened: bool = False  # an approved record that would cover a subject it did not
+    self_service: bool = False
+    matched: list[Finding] = field(default_factory=list)
+
+
+def _approval(rec: ExceptionRecord, policy: Policy) -> tuple[bool, bool]:
+    """(checked, ok): a policy with approvers or a ticket pattern checks recorded approvals
+    (inline comments carry none: their approval is the review that merged them)."""
+    if rec.origin == "inline" or not policy.checks_approvals:
+        return False, True
+    return True, policy.approver_ok(rec.approved_by) or policy.ticket_ok(rec.ticket)
 
 
 def apply(
@@ -263,58 +341,138 @@ def apply(
     baseline: Baseline,
     today: dt.date,
     repo: str | None = None,
+    policy: Policy | None = None,
+    approved: Approved | None = None,
 ) -> Outcome:
-    """Split findings into kept and excepted, and observe each record as a fact."""
-    states = []
+    """Split findings into kept and excepted, and observe each record as a fact.
+
+    `approved` is given when judging the head of a pull request: the repository's records
+    and inline comments then apply only as the merge base approved them; anything the change
+    adds or widens is a *requested* exception, applied only where the policy allows
+    self-service for its rules."""
+    pol = policy or Policy()
+    states: list[_State] = []
+    notes: list[str] = []
     for rec in records:
-        rule = rules.get(rec.rule)
-        local_allowed, max_days = _policy(rule, baseline, rec.rule)
-        start = rec.created or today
+        ids = expand(rec.rule, rules)
+        local_ok: dict[str, bool] = {}
+        max_by_rule: dict[str, int | None] = {}
+        for rid in ids or [rec.rule]:
+            local_ok[rid], max_by_rule[rid] = _policy(rules.get(rid), baseline, rid)
+        maxes = [m for m in max_by_rule.values() if m is not None]
+        max_days = min(maxes) if maxes else None
+        # a creation date in the future does not buy a longer exception: count from today
+        start = min(rec.created, today) if rec.created else today
         duration = (rec.expires - start).days if rec.expires else None
         expired = rec.expires is not None and rec.expires < today
         accountable = rec.origin == "inline" or bool(rec.owner and (rec.approved_by or rec.ticket))
         justified = justification_ok(rec.justification)
-        within = max_days is None or (duration is not None and duration <= max_days)
-        allowed = rec.origin == "central" or local_allowed
-        valid = not expired and justified and accountable and within and allowed
-        states.append((rec, valid, duration, expired, accountable, justified, max_days, allowed))
+        checked, approval_ok = _approval(rec, pol)
+        record_ok = not expired and justified and accountable and approval_ok
+        valid_rules = set()
+        central_only = []
+        too_long = []
+        for rid in ids:
+            allowed = rec.origin == "central" or local_ok[rid]
+            m = max_by_rule[rid]
+            within = m is None or (duration is not None and duration <= m)
+            if not allowed:
+                central_only.append(rid)
+            if not within:
+                too_long.append(rid)
+            if record_ok and allowed and within:
+                valid_rules.add(rid)
+        if rec.repo and repo is None and rec.origin == "central":
+            notes.append(
+                f"{rec.file}:{rec.span.start_line}: exception scoped to repository "
+                f"{rec.repo!r}, but the repository name is unknown (pass --repo OWNER/NAME)"
+            )
+        st = _State(
+            rec,
+            ids,
+            valid_rules,
+            {
+                "rule": rec.rule,
+                "rules": ids,
+                "origin": rec.origin,
+                "justification": rec.justification,
+                "justified": justified,
+                "accountable": accountable,
+                "owner": rec.owner,
+                "expires": rec.expires.isoformat() if rec.expires else None,
+                "expired": expired,
+                "days_expired": (today - rec.expires).days if expired and rec.expires else 0,
+                "duration_days": duration,
+                "max_days": max_days,
+                "local_allowed": not central_only,
+                "central_only_rules": ", ".join(central_only),
+                "created_in_future": bool(rec.created and rec.created > today),
+                "approval_checked": checked,
+                "approval_ok": approval_ok,
+                "approved_by": rec.approved_by,
+                "ticket": rec.ticket,
+                "scope": rec.scope_text,
+            },
+        )
+        st.self_service = bool(ids) and all(
+            pol.self_service_for(rid, rules[rid].pack if rid in rules else None) for rid in ids
+        )
+        if approved is not None and rec.origin == "repo":
+            st.requested = rec.identity not in approved.records
+        states.append(st)
     kept: list[Finding] = []
     excepted: list[Excepted] = []
-    matched: dict[str, int] = {}
     for f in findings:
-        hit = None
-        for rec, valid, *_ in states:
-            if _matches(rec, f, rules, repo):
-                matched[rec.key] = matched.get(rec.key, 0) + 1
-                if valid and hit is None:
-                    hit = rec
+        hit: _State | None = None
+        hit_requested = False
+        fid = (f.rule_id, f.path, f.target, f.subject)
+        for st in states:
+            rec = st.rec
+            if f.rule_id not in st.rules or not _in_scope(rec, f, repo):
+                continue
+            st.matched.append(f)
+            requested = st.requested
+            if approved is not None and rec.origin == "inline" and fid not in approved.inline:
+                requested = st.requested = True
+            if hit is not None or f.rule_id not in st.valid_rules:
+                continue
+            if requested and not st.self_service:
+                continue
+            if (
+                approved is not None
+                and rec.origin == "repo"
+                and not requested
+                and not rec.subject
+                and f.subject
+                and (f.rule_id, f.subject) not in approved.subjects.get(rec.identity, frozenset())
+            ):
+                # an exception that does not name its subject covers what it covered when it
+                # was approved: covering another image or action under it is a request
+                st.widened = True
+                if not st.self_service:
+                    continue
+                requested = True
+            hit, hit_requested = st, requested
         if hit is None:
             kept.append(f)
         else:
-            excepted.append(Excepted(f, hit))
+            excepted.append(Excepted(f, hit.rec, hit_requested))
     facts = []
-    for rec, _valid, duration, expired, accountable, justified, max_days, allowed in states:
+    requested_list = []
+    for st in states:
+        data = dict(st.facts)
+        data["matched"] = len(st.matched)
+        data["requested"] = st.requested or st.widened
+        data["self_service"] = st.self_service
         facts.append(
             Fact(
                 "tether.exception",
-                rec.file,
-                rec.span,
-                f"exception:{rec.origin}:{rec.rule}:{rec.path or rec.target or '*'}",
-                {
-                    "rule": rec.rule,
-                    "origin": rec.origin,
-                    "justification": rec.justification,
-                    "justified": justified,
-                    "accountable": accountable,
-                    "owner": rec.owner,
-                    "expires": rec.expires.isoformat() if rec.expires else None,
-                    "expired": expired,
-                    "days_expired": (today - rec.expires).days if expired and rec.expires else 0,
-                    "duration_days": duration,
-                    "max_days": max_days,
-                    "local_allowed": allowed,
-                    "matched": matched.get(rec.key, 0),
-                },
+                st.rec.file,
+                st.rec.span,
+                f"exception:{st.rec.origin}:{st.rec.rule}:{st.rec.path or st.rec.target or '*'}",
+                data,
             )
         )
-    return Outcome(kept, excepted, facts)
+        if st.requested or st.widened:
+            requested_list.append(Requested(st.rec, st.self_service, tuple(st.matched)))
+    return Outcome(kept, excepted, facts, requested_list, notes)

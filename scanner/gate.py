@@ -6,12 +6,15 @@ from .model import Level, Report
 
 
 def failing(report: Report, fail_on: str, strict: bool) -> bool:
-    """Findings at or above `fail_on` (in PR mode: only new ones), or, with `strict`,
-    diagnostics of warning level or above. Staged rules that are not enforced never fail."""
-    if strict and any(d.level.rank >= Level.WARNING.rank for d in report.diagnostics):
+    """Findings at or above `fail_on`, or, with `strict`, diagnostics of warning level or
+    above. In PR mode both count only what the change introduces (new findings, files that
+    became unreadable). Staged rules that are not enforced never fail."""
+    diff = report.diff
+    diags = diff.new_diagnostics if diff is not None else report.diagnostics
+    if strict and any(d.level.rank >= Level.WARNING.rank for d in diags):
         return True
     if fail_on == "never":
         return False
     threshold = Level(fail_on).rank
-    gated = report.diff.new if report.diff is not None else report.findings
+    gated = diff.new if diff is not None else report.findings
     return any(f.enforced and f.level.rank >= threshold for f in gated)

@@ -152,4 +152,7 @@ class Report:
     facts_count: int = 0
     levels: dict[str, Level] = field(default_factory=dict)  # rule id -> level after staging
     excepted: list[Any] = field(default_factory=list)  # scanner.exceptions.Excepted
-    diff: Any = None  # scanner.gitdiff.Diff in PR mode
+    diff: Any = None  # scanner.prdiff.Diff in PR mode
+    requested: list[Any] = field(default_factory=list)  # scanner.exceptions.Requested
+    fail_on: str = "error"  # the operator's fail level, made stricter by the repository's
+    policy_file: str | None = None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import posixpath
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import config as config_mod
 from . import exceptions as exceptions_mod
 from . import parallel
 from .config import RepoConfig
@@ -18,13 +20,14 @@ from .facts import dockerfile as docker_facts
 from .facts import env as env_facts
 from .facts import github_actions, kubernetes, presence, repository
 from .facts import terraform as tf_facts
-from .model import Diagnostic, Fact, Level, Report, Span, Timings
+from .model import WHOLE_FILE, Diagnostic, Fact, Level, Report, Span, Timings
 from .parsers import dockerfile as docker_parser
 from .parsers import terraform as tf_parser
 from .parsers.text import LineIndex, decode
 from .parsers.yaml import YamlError, compose_each
 from .policy import baseline as baseline_mod
-from .policy import engine
+from .policy import engine, operator
+from .policy.operator import Policy
 from .policy.rules import Rule, load_rules
 from .source import SourceFile, file_diagnostic, read, walk
 
@@ -34,7 +37,10 @@ _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomizatio
 
 @dataclass(frozen=True)
 class ScanOptions:
-    baselines: Sequence[str] = ()  # empty: the repo config's, else the embedded default
+    """How to scan. The operator's policy plus flags (baselines, rule directories, excludes,
+    central exception registries: operator input that extends the policy)."""
+
+    baselines: Sequence[str] = ()  # empty: the policy's (and a chosen overlay), else default
     rule_dirs: Sequence[Path] = ()  # extra rule directories, beside the embedded ones
     excludes: Sequence[str] = ()
     today: dt.date = field(default_factory=dt.date.today)
@@ -42,6 +48,20 @@ class ScanOptions:
     preview: bool = False  # also run rules whose status is preview
     exceptions: Sequence[str] = ()  # central exception registries (files)
     repo_name: str | None = None  # owner/name, for exceptions scoped by repository
+    policy: Policy = field(default_factory=Policy)
+    repo_config: bool = True  # False: ignore .tether.yaml, repo exceptions and inline ignores
+    fail_on: str | None = None  # the operator's flag, over the policy's
+
+    def effective_policy(self) -> Policy:
+        return operator.with_flags(
+            self.policy,
+            fail_on=self.fail_on,
+            baselines=self.baselines,
+            rule_dirs=self.rule_dirs,
+            exceptions=self.exceptions,
+            excludes=self.excludes,
+            repo_config=self.repo_config,
+        )
 
 
 def embedded_rules_dir() -> Path:
@@ -244,15 +264,17 @@ def collect(
     timings: Timings,
     jobs: int | None = None,
     seen: list[str] | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     """Facts and diagnostics of every file under root, in path order. Files are parsed in
     `jobs` worker processes where that pays (see parallel.py); results are identical.
     `seen`, when given, receives the path of every file present, read or not (for
-    `repository_summary`)."""
+    `repository_summary`); `only` restricts the scan to a file set (PR mode: what git
+    tracks, plus untracked files it does not ignore)."""
     diags: list[Diagnostic] = []
     t0 = time.perf_counter()
     files: list[SourceFile] = []
-    for item in walk(root, tuple(excludes), seen):
+    for item in walk(root, tuple(excludes), seen, only):
         if isinstance(item, Diagnostic):
             diags.append(item)
         else:
@@ -289,43 +311,68 @@ def scan(
     *,
     config: RepoConfig | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    files: Collection[str] | None = None,
+    approved: exceptions_mod.Approved | None = None,
+    config_facts: Sequence[Fact] | None = None,
 ) -> Report:
-    """Scan one repository on disk. Raises ConfigError for bad rules, baselines or config."""
+    """Scan one repository on disk. Raises ConfigError for bad rules, baselines or policy.
+
+    `config` is the repository configuration to apply (judged against the policy: what the
+    policy refuses is ignored and reported). PR mode passes the merge base's configuration,
+    the head's working-tree file set (`files`), what the merge base approved (`approved`) and
+    the facts about the head's configuration edits (`config_facts`)."""
     opts = options or ScanOptions()
     start = clock()
-    cfg = config or RepoConfig()
-    baseline_names = list(opts.baselines) or cfg.baselines or ["default"]
+    policy = opts.effective_policy()
+    cfg = config if config is not None and policy.repo_config else RepoConfig()
+    applied, _refused = config_mod.judge(cfg, policy)
+    baseline_names = [*(policy.baselines or ["default"]), *applied.baselines]
     baseline = baseline_mod.load(baseline_names)
-    rule_dirs = [embedded_rules_dir(), *cfg.rule_dirs, *opts.rule_dirs]
+    rule_dirs = [
+        embedded_rules_dir(),
+        *policy.rule_dirs,
+        *config_mod.resolve_rule_dirs(applied, root),
+    ]
     rules: dict[str, Rule] = load_rules(rule_dirs)
     timings = Timings(load=clock() - start)
     seen: list[str] = []
-    facts, diags = collect(root, [*cfg.excludes, *opts.excludes], timings, opts.jobs, seen)
+    facts, diags = collect(
+        root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files
+    )
     t = clock()
     summary = repository_summary(root, seen)
     if summary is not None:
         facts.append(summary)
+    facts.extend(config_mod.facts(cfg, policy) if config_facts is None else config_facts)
     timings.facts += clock() - t
-    records = [
-        *exceptions_mod.load_central([*baseline.exception_files, *opts.exceptions]),
-        *exceptions_mod.load_repo(root),
-    ]
+    central = exceptions_mod.load_central([*baseline.exception_files, *policy.exceptions])
+    records = [*central, *(exceptions_mod.load_repo(root) if policy.repo_config else [])]
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(
         facts, rules, baseline, opts.today, opts.preview
     )
     # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
     packs = frozenset(r.pack for r in rules.values())
-    records += exceptions_mod.inline_records(root, findings, packs)
-    outcome = exceptions_mod.apply(findings, records, rules, baseline, opts.today, opts.repo_name)
+    if policy.repo_config:
+        records += exceptions_mod.inline_records(root, findings, packs)
+    outcome = exceptions_mod.apply(
+        findings, records, rules, baseline, opts.today, opts.repo_name, policy, approved
+    )
     exc_findings, exc_diags, exc_tallies = engine.evaluate(
         outcome.facts, rules, baseline, opts.today, opts.preview
     )
+    # findings about central registries lie outside the repository: never in code scanning
+    outside = {r.file for r in central}
+    exc_findings = [
+        dataclasses.replace(f, external=True) if f.path in outside else f for f in exc_findings
+    ]
     findings = sorted(
         [*outcome.kept, *exc_findings],
         key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id),
     )
     rule_diags += exc_diags
+    for note in dict.fromkeys(outcome.notes):
+        rule_diags.append(Diagnostic("", WHOLE_FILE, "exception-scope", note, Level.WARNING))
     for rid, tally in exc_tallies.items():
         if rules[rid].applies_to == "tether.exception":
             tallies[rid] = tally
@@ -347,4 +394,7 @@ def scan(
             rid: engine.staging(r, baseline, opts.today, opts.preview).level
             for rid, r in rules.items()
         },
+        requested=outcome.requested,
+        fail_on=policy.fail_level(applied.fail_on),
+        policy_file=policy.file,
     )

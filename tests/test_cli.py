@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from scanner.cli import main
 from scanner.source import SourceFile, walk
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, write_tree
 
 LINE = re.compile(
     r"^(?P<path>\S+):(?P<line>\d+):(?P<col>\d+)  (?P<rule>[A-Z0-9]+)  "
@@ -60,7 +60,12 @@ def test_clean_repo_exits_zero() -> None:
         ({".github/workflows/ci.yml": OLD_CHECKOUT}, ["--fail-on", "warning"], 1),
         ({"main.tf": BAD_PROVIDER}, [], 1),
         ({"main.tf": BAD_PROVIDER}, ["--fail-on", "never"], 0),
-        ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, [], 0),
+        # a repository may not loosen the fail level: ignored, and itself a finding (CFG001)
+        ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, [], 1),
+        ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, ["--no-config"], 1),
+        # ... but may make it stricter
+        ({"README.md": "x\n", ".tether.yaml": "fail_on: warning\n"}, [], 1),
+        ({"README.md": "x\n"}, [], 0),
         ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, ["--fail-on", "error"], 1),
         ({"main.tf": "resource {{{\n"}, [], 0),
         ({"main.tf": "resource {{{\n"}, ["--strict"], 1),
@@ -75,7 +80,12 @@ def test_exit_codes(make_repo: Any, files: dict[str, str], args: list[str], code
     ("files", "args", "needle"),
     [
         ({".tether.yaml": "fail_on: sometimes\n"}, [], ".tether.yaml:1"),
-        ({".tether.yaml": "baseline: missing.yml\n"}, [], "baseline 'missing.yml' not found"),
+        (
+            {"p.yml": "baseline: missing.yml\n"},
+            ["--policy", "{repo}/p.yml"],
+            "'missing.yml' not found",
+        ),
+        ({"p.yml": "fail_on: [x]\n"}, ["--policy", "{repo}/p.yml"], "p.yml:1"),
         ({"b.yml": "kubernetes: {registries: 3}\n"}, ["--baseline", "{repo}/b.yml"], "b.yml:1"),
         ({}, ["--format", "xml"], "Invalid value for '--format'"),
         ({}, ["--fail-on", "sometimes"], "Invalid value for '--fail-on'"),
@@ -119,21 +129,32 @@ def test_format_json_to_output_file_keeps_summary_on_stderr(tmp_path: Path) -> N
     ]
 
 
-def test_repo_config_excludes_and_baseline(make_repo: Any) -> None:
+def test_repo_config_excludes_and_chooses_an_overlay_the_policy_lists(
+    make_repo: Any, tmp_path: Path
+) -> None:
+    policy = write_tree(
+        tmp_path / "platform",
+        {
+            "policy.yml": "overlays: {acme: acme.yml}\nrepository: {allow: [exclude, baseline]}\n",
+            "acme.yml": "extends: [default]\nterraform:\n  providers:\n    someone/x: {}\n",
+        },
+    )
     repo = make_repo(
         {
-            ".tether.yaml": "baseline: platform/acme.yml\nexclude: [legacy/**]\n",
-            "platform/acme.yml": (
-                "extends: [default]\nterraform:\n  providers:\n    someone/x: {}\n"
-            ),
+            ".tether.yaml": "baseline: acme\nexclude: [legacy/**]\n",
             "main.tf": BAD_PROVIDER,
             "legacy/old.tf": BAD_PROVIDER.replace("someone/x", "other/y"),
+            "CODEOWNERS": "* @acme/team\n",
         }
     )
-    r = run("scan", str(repo))
+    r = run("scan", str(repo), "--policy", str(policy / "policy.yml"))
     assert r.exit_code == 0, r.output
-    r2 = run("scan", str(repo), "--no-config")
+    assert "legacy:1:1  excluded-directory" in r.output
+    r2 = run("scan", str(repo), "--policy", str(policy / "policy.yml"), "--no-config")
     assert r2.exit_code == 1 and "legacy/old.tf" in r2.output
+    # without a policy that lists the overlay, the repository cannot choose it (CFG001)
+    r3 = run("scan", str(repo))
+    assert r3.exit_code == 1 and "CFG001" in r3.output
 
 
 def test_version() -> None:

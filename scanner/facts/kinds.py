@@ -249,8 +249,31 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "days_expired": "days since expiry (0 when not expired)",
                 "duration_days": "days from created (or today) to expiry, or null without expiry",
                 "max_days": "the longest exception the rule or baseline allows, or null",
-                "local_allowed": "the record's home is allowed for this rule",
+                "local_allowed": "the record's home is allowed for every rule it names",
                 "matched": "how many findings the record matched in this scan",
+                "rules": "the rule ids the record names (a pack expands to its rules)",
+                "central_only_rules": "rules it names that only the central registry may except, "
+                "comma-separated (empty when none)",
+                "created_in_future": "the created date lies after today (duration counts from "
+                "today)",
+                "approval_checked": "the policy lists approvers or a ticket pattern (not for "
+                "inline comments, approved by the review that merged them)",
+                "approval_ok": "approved_by names a policy approver, or the ticket matches the "
+                "policy's pattern (true when not checked)",
+                "approved_by": "approver as recorded, or null",
+                "ticket": "ticket as recorded, or null",
+                "scope": "the record's scope in words (path, target, subject, repo)",
+                "requested": "PR mode: the change adds or edits this record (or inline comment)",
+                "self_service": "the policy lets a change record this exception itself",
+            },
+            "tether.config": {
+                "key": "the .tether.yaml key (exclude, baseline, fail_on, rules)",
+                "value": "its value, shortened",
+                "allowed": "the policy lets the repository set it (else it is ignored)",
+                "reason": "why the policy refuses it, or empty",
+                "changed": "PR mode: the change sets or edits the key in a way that can loosen "
+                "the gate",
+                "self_service": "the policy lets a change edit this key without review",
             },
             "repo.tool": {
                 "tool": "pulumi, cdk, cloudformation, sam, serverless, gitlab-ci, jenkins, "

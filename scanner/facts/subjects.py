@@ -11,7 +11,7 @@ for another does not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 Data = Mapping[str, Any]
@@ -44,33 +44,56 @@ def _uses(d: Data) -> str:
     return f"{action}/{path}" if path else action
 
 
-_SUBJECTS: dict[str, Callable[[Data], str]] = {
-    "tf.required_provider": _first("source"),
-    "tf.provider": _first("source", "name"),
-    "tf.module_call": _first("module", "source", "source_raw"),
-    "tf.backend": _first("type"),
-    "gha.step_uses": _uses,
-    "gha.action": _first("image", "using"),
-    "gha.job": _first("runs_on"),
-    "k8s.container": _image,
-    "docker.from": _image,
-    "gha.image": _image,
-    "env.var": _first("host", "secret_name", "name"),
-    "repo.tool": _first("tool"),
-    "repo.template": _first("template"),
-    "tether.exception": _first("rule"),
+_IMAGE_FIELDS = ("image", "name", "registry", "repository", "image_valid", "image_raw")
+# kind -> (the fields that carry the subject, how to read it). A rule has the subject in its
+# findings' identity only when it judges one of those fields: swapping the image of a container
+# is new debt for the registry rule, not for the rule about its resource limits.
+_SUBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Data], str]]] = {
+    "tf.required_provider": (
+        ("source", "hostname", "namespace", "type", "name"),
+        _first("source"),
+    ),
+    "tf.provider": (("source", "name"), _first("source", "name")),
+    "tf.module_call": (
+        (
+            "source",
+            "source_raw",
+            "source_type",
+            "module",
+            "registry",
+            "namespace",
+            "module_name",
+            "target_system",
+            "git_repo",
+        ),
+        _first("module", "source", "source_raw"),
+    ),
+    "tf.backend": (("type",), _first("type")),
+    "gha.step_uses": (("uses", "kind", "owner", "repo", "path", "action"), _uses),
+    "gha.action": (("image", "using"), _first("image", "using")),
+    "gha.job": (("runs_on", "runs_on_raw", "runs_on_group"), _first("runs_on")),
+    "k8s.container": (_IMAGE_FIELDS, _image),
+    "docker.from": (_IMAGE_FIELDS, _image),
+    "gha.image": (_IMAGE_FIELDS, _image),
+    "env.var": (("host", "value", "secret_name"), _first("host", "secret_name", "name")),
+    "repo.tool": (("tool",), _first("tool")),
+    "repo.template": (("template",), _first("template")),
 }
 
 
-def register(kind: str, get: Callable[[Data], str]) -> None:
+def register(kind: str, fields: tuple[str, ...], get: Callable[[Data], str]) -> None:
     """For fact kinds defined outside this module (tests, plug-ins)."""
-    _SUBJECTS[kind] = get
+    _SUBJECTS[kind] = (fields, get)
 
 
-def subject(kind: str, data: Data) -> str:
-    """The judged value of a fact, or '' when its kind has none (the target says it all)."""
-    get = _SUBJECTS.get(kind)
-    if get is None:
+def subject(kind: str, data: Data, reads: Collection[str] | None = None) -> str:
+    """The judged value of a fact, or '' when its kind has none (the target says it all) or
+    the rule (`reads`: the fact fields its condition reads) does not judge it."""
+    entry = _SUBJECTS.get(kind)
+    if entry is None:
+        return ""
+    fields, get = entry
+    if reads is not None and not any(f in reads for f in fields):
         return ""
     try:
         return get(data)

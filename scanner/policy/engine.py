@@ -248,7 +248,7 @@ def evaluate(
                         fact_kind=fact.kind,
                         baseline_refs=refs,
                         enforced=judge.staging.enforced,
-                        subject=subject_of(fact.kind, fact.data),
+                        subject=subject_of(fact.kind, fact.data, judge.fields),
                     )
                 )
     findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))

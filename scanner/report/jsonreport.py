@@ -39,6 +39,8 @@ def build(report: Report) -> dict[str, Any]:
                 "region": _span(f.span),
                 "message": redact(f.message),
                 "target": redact(f.target),
+                "subject": redact(f.subject),
+                "external": f.external,
                 "fingerprint": f.fingerprint,
                 "baseline": [dataclasses.asdict(r) for r in f.baseline_refs],
             }
@@ -92,6 +94,24 @@ def build(report: Report) -> dict[str, Any]:
             "new": [f.fingerprint for f in report.diff.new],
             "fixed": [f.fingerprint for f in report.diff.fixed],
             "unchanged": [f.fingerprint for f in report.diff.unchanged],
+            "excepted_now": [f.fingerprint for f in report.diff.excepted_now],
+            "new_diagnostics": [
+                {"code": d.code, "path": d.path, "line": d.span.start_line}
+                for d in report.diff.new_diagnostics
+            ],
         },
+        "requested_exceptions": [
+            {
+                "rule": q.record.rule,
+                "origin": q.record.origin,
+                "file": q.record.file,
+                "line": q.record.span.start_line,
+                "scope": redact(q.record.scope_text),
+                "applied": q.applied,
+                "findings": [f.fingerprint for f in q.findings],
+            }
+            for q in report.requested
+        ],
+        "fail_on": report.fail_on,
         "timings": dataclasses.asdict(report.timings),
     }

@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 MAX_BYTES: Final = 1024 * 1024 - 16 * 1024  # leave room for other steps' summaries
 MAX_CELL: Final = 300  # characters of one repository-controlled string
-_SECTIONS: Final = 5  # new, fixed, unchanged, excepted, diagnostics
+_SECTIONS: Final = 8  # new, requested, excepted now, fixed, unchanged, excepted, diagnostics x2
 SECTION_BYTES: Final = (MAX_BYTES - 16 * 1024) // _SECTIONS  # headings and prose get the rest
 _ICON = {"error": "🔴", "warning": "🟠", "note": "🔵"}
 _MORE = "more (see the SARIF or JSON report)"
@@ -106,6 +106,15 @@ def _excepted_row(e: Any) -> str:
     )
 
 
+def _requested_row(q: Any) -> str:
+    r = q.record
+    state = "applied (self-service)" if q.applied else "needs approval"
+    return (
+        f"| {_rule(r.rule)} | {_where(r.file, r.span.start_line)} | {md_text(r.scope_text, 200)} | "
+        f"{md_text(r.justification)} | {len(q.findings)} | {state} |"
+    )
+
+
 def _diagnostic_row(d: Any) -> str:
     return f"- {_where(d.path, d.span.start_line)} {md_text(d.code, 100)}: {md_text(d.message)}"
 
@@ -125,6 +134,43 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
             out += [f"### New in this change ({_counts(new)})", "", *_table(new, limit), ""]
         else:
             out += ["### No new findings", "", "This change adds no golden-path debt. ✅", ""]
+        if diff.new_diagnostics:
+            out += [
+                f"### Files this change made unreadable ({len(diff.new_diagnostics)})",
+                "",
+                *_bounded(
+                    diff.new_diagnostics, limit, _diagnostic_row, lambda n: f"- … and {n} {_MORE}"
+                ),
+                "",
+            ]
+        if report.requested:
+            out += [
+                f"### Requested exceptions ({len(report.requested)})",
+                "",
+                "This change adds or widens exceptions. They apply once an approver has "
+                "reviewed and merged them (or the platform records them centrally); rules the "
+                "policy marks self-service apply at once.",
+                "",
+                "| rule | recorded at | scope | justification | findings | state |",
+                "| --- | --- | --- | --- | --- | --- |",
+                *_bounded(
+                    report.requested,
+                    limit,
+                    _requested_row,
+                    lambda n: f"| | … and {n} {_MORE} | | | | |",
+                ),
+                "",
+            ]
+        if diff.excepted_now:
+            out += [
+                f"### Existing debt this change puts under an exception "
+                f"({len(diff.excepted_now)})",
+                "",
+                "Not fixed: still a deviation, now with a recorded justification.",
+                "",
+                *_table(diff.excepted_now, limit),
+                "",
+            ]
         if fixed:
             out += [
                 f"### Fixed by this change: thank you! 🎉 ({len(fixed)})",

@@ -21,6 +21,7 @@ import pytest
 
 from scanner.config import RepoConfig
 from scanner.model import Category, Diagnostic, Finding, Level, Report, Span, Timings
+from scanner.prdiff import Diff
 from scanner.report import jsonreport, markdown, sarif, text
 from scanner.scan import ScanOptions, scan
 from tests.conftest import validate_sarif
@@ -81,7 +82,7 @@ def _report(**fields: Any) -> Report:
 
 def _hostile_report() -> Report:
     f = _finding(EVIL_PATH, EVIL_MESSAGE)
-    diff = SimpleNamespace(
+    diff = Diff(
         base_ref="main](https://evil.example)<img src=x>",
         base_commit="0123456789abcdef",
         new=[f],
@@ -147,7 +148,7 @@ def _sections(md: str) -> dict[str, list[str]]:
 def test_one_huge_message_does_not_shrink_the_other_sections() -> None:
     huge = _finding("huge.tf", "x" * 200_000 + " the end")
     many = [_finding(f"f{i}.tf", f"message {i}", line=i + 1) for i in range(60)]
-    diff = SimpleNamespace(
+    diff = Diff(
         base_ref="main", base_commit="0" * 40, new=[huge, *many], fixed=many, unchanged=many
     )
     report = _report(
@@ -174,7 +175,7 @@ def test_every_section_stays_within_its_budget() -> None:
     # cells that escape to five bytes a character, in every section at once
     worst = "&" * 1000
     rows = [_finding("&" * 1000 + str(i), worst, line=i + 1) for i in range(50)]
-    diff = SimpleNamespace(
+    diff = Diff(
         base_ref=worst, base_commit="0" * 40, new=rows, fixed=rows, unchanged=rows
     )
     report = _report(

@@ -1,0 +1,159 @@
+"""The operator's policy: everything a repository under review may not decide for itself.
+
+The platform team (the *operator*) owns baseline layers, the overlays a repository may choose,
+extra rule directories, central exception registries, the approver list, which rules allow
+self-service exceptions, and which `.tether.yaml` keys a repository may set. It comes from
+`--policy FILE`, the Action's `policy` input or the org scan's policy file, typically a
+checked-out central policy repository, never from the repository being scanned. Command-line
+flags (`--baseline`, `--rules`, `--exceptions`, `--exclude`, `--fail-on`) are operator input too
+and extend it. See docs/security.md for the trust model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .documents import load_yaml, validate
+from .functions import check_patterns
+
+REPO_KEYS = ("exclude", "baseline", "fail_on", "rules")
+FAIL_LEVELS = ("note", "warning", "error", "never")  # strictest first
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One loaded policy value, handed to every scan (see ScanOptions.policy)."""
+
+    baselines: tuple[str, ...] = ()  # layers; empty: the embedded default
+    overlays: Mapping[str, str] = field(default_factory=dict)  # name -> resolved file
+    rule_dirs: tuple[Path, ...] = ()
+    exceptions: tuple[str, ...] = ()  # central registries (files)
+    excludes: tuple[str, ...] = ()
+    fail_on: str | None = None
+    repo_config: bool = True  # read .tether.yaml, .tether/exceptions.yaml, inline ignores
+    repo_allow: frozenset[str] = frozenset({"exclude"})
+    repo_self_service: frozenset[str] = frozenset()
+    approvers: frozenset[str] = frozenset()  # normalised (lower case, no leading @)
+    ticket_pattern: str | None = None
+    self_service: frozenset[str] = frozenset()  # rule ids or packs
+    file: str | None = None  # where it came from (None: flags and defaults only)
+
+    def approver_ok(self, name: str | None) -> bool:
+        return bool(name) and normalise_approver(str(name)) in self.approvers
+
+    def ticket_ok(self, ticket: str | None) -> bool:
+        if not ticket or self.ticket_pattern is None:
+            return False
+        return re.fullmatch(self.ticket_pattern, str(ticket)[:200]) is not None
+
+    @property
+    def checks_approvals(self) -> bool:
+        return bool(self.approvers) or self.ticket_pattern is not None
+
+    def self_service_for(self, rule_id: str, pack: str | None) -> bool:
+        return rule_id in self.self_service or (pack is not None and pack in self.self_service)
+
+    def fail_level(self, repo_fail_on: str | None) -> str:
+        """The operator's fail level, made stricter (never looser) by the repository's."""
+        level = self.fail_on or "error"
+        if repo_fail_on and stricter_or_equal(repo_fail_on, level):
+            return repo_fail_on
+        return level
+
+
+def stricter_or_equal(a: str, b: str) -> bool:
+    """Whether fail level `a` fails on everything `b` fails on."""
+    return FAIL_LEVELS.index(a) <= FAIL_LEVELS.index(b)
+
+
+def normalise_approver(name: str) -> str:
+    return name.strip().lstrip("@").lower()
+
+
+def load(path: Path) -> Policy:
+    """Read and check a policy file (a configuration error says file and line)."""
+    shown = str(path)
+    data, node = load_yaml(path, shown)
+    if data is None:
+        return Policy(file=shown)
+    if not isinstance(data, dict):
+        raise ConfigError(shown, 1, "a policy must be a YAML mapping")
+    validate("policy", data, node, shown)
+    here = path.parent
+
+    def rel(name: str) -> str:
+        # a file beside the policy, else an embedded baseline name (checked when loaded)
+        for cand in (here / name, here / f"{name}.yml", here / f"{name}.yaml"):
+            if cand.is_file():
+                return str(cand)
+        return name
+
+    base = data.get("baseline") or []
+    baselines = tuple(rel(b) for b in ([base] if isinstance(base, str) else base))
+    overlays = {str(k): rel(str(v)) for k, v in (data.get("overlays") or {}).items()}
+    rule_dirs = tuple(here / d for d in data.get("rules") or [])
+    exceptions = tuple(str(here / e) for e in data.get("exceptions") or [])
+    check_patterns(data.get("exclude") or [], shown, key="exclude")
+    repo = data.get("repository") or {}
+    approvals = data.get("approvals") or {}
+    ticket = approvals.get("ticket")
+    if ticket is not None:
+        try:
+            re.compile(ticket)
+        except re.error as e:
+            raise ConfigError(
+                shown, None, f"approvals.ticket is not a valid pattern: {e}"
+            ) from None
+    return Policy(
+        baselines=baselines,
+        overlays=overlays,
+        rule_dirs=rule_dirs,
+        exceptions=exceptions,
+        excludes=tuple(data.get("exclude") or []),
+        fail_on=data.get("fail_on"),
+        repo_config=bool(repo.get("config", True)),
+        repo_allow=frozenset(repo.get("allow", ["exclude"])),
+        repo_self_service=frozenset(repo.get("self_service", [])),
+        approvers=frozenset(normalise_approver(a) for a in approvals.get("approvers") or []),
+        ticket_pattern=ticket,
+        self_service=frozenset(data.get("self_service") or []),
+        file=shown,
+    )
+
+
+def with_flags(
+    policy: Policy,
+    *,
+    baselines: Sequence[str] = (),
+    rule_dirs: Sequence[Path] = (),
+    exceptions: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+    fail_on: str | None = None,
+    repo_config: bool = True,
+) -> Policy:
+    """The policy extended by command-line flags (operator input as well)."""
+    from dataclasses import replace
+
+    return replace(
+        policy,
+        baselines=(*policy.baselines, *baselines),
+        rule_dirs=(*policy.rule_dirs, *rule_dirs),
+        exceptions=(*policy.exceptions, *exceptions),
+        excludes=(*policy.excludes, *excludes),
+        fail_on=fail_on or policy.fail_on,
+        repo_config=policy.repo_config and repo_config,
+    )
+
+
+def describe(data: Any) -> str:
+    """A short, safe rendering of a configuration value for messages."""
+    if isinstance(data, list):
+        inner = ", ".join(describe(x) for x in data[:5])
+        return f"[{inner}{', …' if len(data) > 5 else ''}]"
+    s = str(data)
+    return s if len(s) <= 60 else s[:59] + "…"
