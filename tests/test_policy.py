@@ -174,7 +174,7 @@ def test_finding_records_the_baseline_layer_it_was_judged_against(tmp_path: Path
     ("text", "line", "needle"),
     [
         ("kubernetes:\n  registries: ghcr.io\n", 2, "registries"),
-        ("terraform:\n  providers:\n    hashicorp/aws: {min: five}\n", 3, "five"),
+        ("terraform:\n  providers:\n    hashicorp/aws: {min: five}\n", 3, "aws/min: is not in"),
         ("rules:\n  TF001: {enforce_from: tomorrow}\n", 2, "enforce_from"),
         ("colour: blue\n", 1, "colour"),
         ("extends: [nowhere]\n", None, "not found"),
@@ -277,7 +277,9 @@ def test_rule_cache_reuses_checked_rules_and_revalidates_changed_ones(
     with pytest.raises(ConfigError, match="have no field"):
         load_rules([d])
     # a corrupt cache file is ignored and rebuilt
-    (tmp_path / "cache" / "rules-v1.json").write_text("{not json")
+    from scanner.policy.cache import FILE_NAME
+
+    (tmp_path / "cache" / FILE_NAME).write_text("{not json")
     (d / "ACME001.yml").write_text(RULE)
     assert "ACME001" in load_rules([d])
 
