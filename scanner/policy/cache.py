@@ -1,10 +1,16 @@
-"""A cache of rule files already validated, so a repeated scan skips what cannot have changed.
+"""What a later scan may take on trust: content hashes of documents already found valid.
 
-Loading a rule means composing its YAML, checking it against the JSON Schema, compiling its
-CEL and checking every name it uses: about a millisecond per rule, most of tether's fixed cost
-on a small repository. A rule file whose bytes, and whose validating environment (tether's
-version, the schema, the fact registry, the CEL functions), are the same as last time cannot
-fail validation now, so its checked data is reused and its CEL compiled when first evaluated.
+Checking a rule means its JSON Schema and compiling its CEL and checking every name it uses;
+checking a baseline, configuration or exceptions file means its JSON Schema (and importing
+jsonschema, 47 ms). A document whose bytes, and whose validating environment (tether's
+version, the schemas, the fact registry, the CEL functions), are the same as last time cannot
+fail those checks now, so they are skipped.
+
+The cache holds hashes only, never data: a rule is always rebuilt from its own file, so an
+edited or forged cache can at most skip a check (and a rule whose file is invalid still fails
+when built, or at its first evaluation), never change or disable a rule. Other users must not
+be able to plant entries: the directory is created 0700, and a directory (or cache file) that
+is not the current user's, or that others may write, is ignored: neither read nor written.
 
 The cache lives in $TETHER_CACHE_DIR, else $XDG_CACHE_HOME/tether, else ~/.cache/tether; set
 TETHER_NO_CACHE=1 to bypass it. It is an optimisation only: an unreadable or unwritable cache is
@@ -13,9 +19,11 @@ ignored, and a corrupt one is rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from functools import cache
 from importlib import resources
@@ -26,16 +34,80 @@ from .. import __version__
 from ..facts.kinds import KINDS
 from .functions import FUNCTIONS
 
-FILE_NAME = "rules-v1.json"
+FILE_NAME = "rules-v2.json"  # v1 held rule data and is never read
+VALIDATED_FILE = "validated-v1.json"
+MAX_CACHE_BYTES = 4 * 1024 * 1024  # hashes only: far more than 4096 entries need
+MAX_KEYS = 4096  # a bound, not an eviction policy
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def directory() -> Path | None:
+    """Where the cache should be (trusted or not: see trusted_directory)."""
     if os.environ.get("TETHER_NO_CACHE"):
         return None
     if os.environ.get("TETHER_CACHE_DIR"):
         return Path(os.environ["TETHER_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tether"
+
+
+def _ours(st: os.stat_result) -> bool:
+    """Owned by the current user and writable by no one else."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and st.st_uid != getuid():
+        return False
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def trusted_directory() -> Path | None:
+    """The cache directory, created 0700 if missing; None when caching is off or the
+    directory is not one only the current user can write (not a symbolic link, owned by the
+    user, not group- or world-writable)."""
+    d = directory()
+    if d is None:
+        return None
+    try:
+        try:
+            st = os.lstat(d)
+        except FileNotFoundError:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another scan made it: judged below
+                os.mkdir(d, 0o700)
+            st = os.lstat(d)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or not _ours(st):
+        return None
+    return d
+
+
+def _read(d: Path, name: str) -> Any:
+    """A cache file's JSON, or None when missing, corrupt or not a regular file of ours."""
+    try:
+        fd = os.open(d / name, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or not _ours(st) or st.st_size > MAX_CACHE_BYTES:
+                return None
+            return json.loads(fh.read(MAX_CACHE_BYTES + 1))
+    except (OSError, ValueError):
+        return None
+
+
+def _keys(d: Path | None, name: str) -> set[str]:
+    """The hashes a cache file holds for the current environment."""
+    data = _read(d, name) if d is not None else None
+    if not isinstance(data, dict) or data.get("environment") != environment():
+        return set()
+    keys = data.get("keys")
+    if not isinstance(keys, list):
+        return set()
+    return {k for k in keys[:MAX_KEYS] if isinstance(k, str)}
 
 
 @cache
@@ -49,9 +121,9 @@ def environment() -> str:
 
 
 def _write(directory: Path, name: str, data: Any) -> None:
-    """Replace a cache file atomically; a cache that cannot be written is simply not kept."""
+    """Replace a cache file atomically (mkstemp creates it 0600); a cache that cannot be
+    written is simply not kept."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(data))
@@ -61,60 +133,44 @@ def _write(directory: Path, name: str, data: Any) -> None:
 
 
 class RuleCache:
-    """Checked rule data by content hash, read once and written back when it grew."""
+    """Content hashes of rule files found valid, read once and written back when the set
+    changed. A hit skips only the schema and CEL checks; the rule is still built from its
+    file."""
 
     def __init__(self) -> None:
-        self.dir = directory()
-        self.entries: dict[str, Any] = {}
-        self.used: dict[str, Any] = {}
+        self.dir = trusted_directory()
+        self.entries = _keys(self.dir, FILE_NAME)
+        self.used: set[str] = set()
         self.dirty = False
-        if self.dir is None:
-            return
-        try:
-            data = json.loads((self.dir / FILE_NAME).read_text("utf-8"))
-            if data.get("environment") == environment():
-                self.entries = dict(data.get("entries", {}))
-        except (OSError, ValueError, AttributeError):
-            pass
 
     @staticmethod
     def key(content: bytes) -> str:
         return hashlib.sha256(content).hexdigest()
 
-    def get(self, key: str) -> Any:
-        hit = self.entries.get(key)
-        if hit is not None:
-            self.used[key] = hit
+    def known(self, key: str) -> bool:
+        hit = key in self.entries
+        if hit:
+            self.used.add(key)
         return hit
 
-    def put(self, key: str, data: Any) -> None:
-        self.used[key] = data
+    def add(self, key: str) -> None:
+        self.used.add(key)
         self.dirty = True
 
     def save(self) -> None:
         """Keep only the entries this load used (so the file tracks the current rules)."""
-        if self.dir is None or not (self.dirty or len(self.used) != len(self.entries)):
+        if self.dir is None or not (self.dirty or self.used != self.entries):
             return
-        _write(self.dir, FILE_NAME, {"environment": environment(), "entries": self.used})
-
-
-VALIDATED_FILE = "validated-v1.json"
+        keys = sorted(self.used)[:MAX_KEYS]
+        _write(self.dir, FILE_NAME, {"environment": environment(), "keys": keys})
 
 
 class ValidatedStore:
     """Content hashes of baselines, configurations and exception files found schema-valid."""
 
     def __init__(self) -> None:
-        self.dir = directory()
-        self.keys: set[str] = set()
-        if self.dir is None:
-            return
-        try:
-            data = json.loads((self.dir / VALIDATED_FILE).read_text("utf-8"))
-            if data.get("environment") == environment():
-                self.keys = set(data.get("keys", []))
-        except (OSError, ValueError, AttributeError):
-            pass
+        self.dir = trusted_directory()
+        self.keys = _keys(self.dir, VALIDATED_FILE)
 
     def key(self, kind: str, data: Any) -> str | None:
         if self.dir is None:
@@ -133,7 +189,7 @@ class ValidatedStore:
 
     def add(self, key: str) -> None:
         self.keys.add(key)
-        if self.dir is None or len(self.keys) > 4096:  # a bound, not an eviction policy
+        if self.dir is None or len(self.keys) > MAX_KEYS:
             return
         _write(self.dir, VALIDATED_FILE, {"environment": environment(), "keys": sorted(self.keys)})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from ..facts.kinds import KINDS
 from ..model import Category, Level
 from . import celrt as cel
 from .cache import RuleCache
-from .documents import line_of, load_yaml, validate
+from .documents import clip, decode, has_shape, line_of, parse_yaml, read_bytes, validate
 from .functions import FUNCTIONS
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -245,52 +246,67 @@ def _template(src: str, shown: str, line: int | None, checked: bool = False) -> 
     return MessageTemplate(tuple(parts))
 
 
-def load_rule(path: Path, shown: str, cache: RuleCache | None = None) -> Rule:
-    key = None
-    if cache is not None:
+def load_rule(
+    path: Path, shown: str, cache: RuleCache | None = None, *, root: Path | None = None
+) -> Rule:
+    """One rule file, always built from its own bytes. A file whose hash the cache holds
+    skips the schema and CEL checks (its CEL compiles on first use); should it not build after
+    all (a forged or stale entry), it is checked in full, so the error is the one any invalid
+    file gets. `root`: the file belongs to the repository at `root` (see documents.read_bytes).
+    """
+    content = read_bytes(path, shown, root=root)
+    key = cache.key(content) if cache is not None else None
+    if cache is not None and key is not None and cache.known(key):
         try:
-            key = cache.key(path.read_bytes())
-        except OSError:
-            key = None
-        hit = cache.get(key) if key else None
-        if hit is not None and path.stem == hit.get("id"):
-            return _build(hit, shown, None, checked=True)
-    rule = _load_checked(path, shown)
+            return _load(content, path, shown, trusted=True)
+        except Exception:  # not valid after all: the full check below says why
+            pass
+    rule = _load(content, path, shown, trusted=False)
     if cache is not None and key is not None:
-        cache.put(key, rule.extra["data"])
+        cache.add(key)
     return rule
 
 
-def _load_checked(path: Path, shown: str) -> Rule:
-    data, root = load_yaml(path, shown)
+class _NotAsCached(Exception):
+    """A rule file the cache called valid that does not have a valid rule's shape."""
+
+
+def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
+    data, node = parse_yaml(decode(content, shown), shown)
     if not isinstance(data, dict):
         raise ConfigError(shown, 1, "a rule file must be a YAML mapping")
-    validate("rule", data, root, shown)
+    if trusted:
+        if not has_shape("rule", data):
+            raise _NotAsCached(shown)
+        node = None  # lines are only for errors, and an error means the full check runs
+    else:
+        validate("rule", data, node, shown)
     if path.stem != data["id"]:
         raise ConfigError(
-            shown, line_of(root, ["id"]), f"rule id {data['id']} must match the file name"
+            shown, line_of(node, ["id"]), f"rule id {clip(data['id'])} must match the file name"
         )
     kind = data["applies_to"]
     if kind not in KINDS:
         raise ConfigError(
             shown,
-            line_of(root, ["applies_to"]),
-            f"unknown fact kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}",
+            line_of(node, ["applies_to"]),
+            f"unknown fact kind {clip(kind)!r}; known kinds: {', '.join(sorted(KINDS))}",
         )
-    rule = _build(data, shown, root)
+    rule = _build(data, shown, node, checked=trusted)
     unknown = sorted(set(rule.fact_fields) - set(KINDS[kind]))
     if unknown:
         raise ConfigError(
             shown,
-            line_of(root, ["assert"]),
-            f"{kind} facts have no field(s) {', '.join(unknown)}; "
+            line_of(node, ["assert"]),
+            f"{kind} facts have no field(s) {', '.join(clip(u) for u in unknown)}; "
             f"fields: {', '.join(sorted(KINDS[kind]))}",
         )
     return rule
 
 
 def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -> Rule:
-    """A Rule from schema-valid data; `checked` data (from the cache) compiles lazily."""
+    """A Rule from schema-valid data; `checked` data (a file the cache knows) compiles
+    lazily."""
     when_src = data.get("when")
     return Rule(
         id=data["id"],
@@ -324,24 +340,34 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
         extra={
             "keys_src": list(data.get("baseline_keys", ())),
             "exceptions": data.get("exceptions") or {},
-            "data": data,
         },
     )
 
 
-def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:
+def load_rules(
+    dirs: Iterable[Path], *, repo_dirs: Iterable[Path] = (), root: Path | None = None
+) -> dict[str, Rule]:
     """All rules under the given directories (recursively), by id. A later directory may not
-    silently redefine an id: that is a configuration error."""
+    silently redefine an id: that is a configuration error. `repo_dirs` are rule directories
+    a repository names (loaded after `dirs`): they, and every rule file in them, must resolve
+    inside the repository at `root`."""
+    repo = list(repo_dirs)
+    if repo and root is None:
+        raise ValueError("repository rule directories need the repository root")
     rules: dict[str, Rule] = {}
     cache = RuleCache()
-    for d in dirs:
+    cwd = Path.cwd()
+    for d, confine in [*((d, None) for d in dirs), *((d, root) for d in repo)]:
+        if confine is not None and not _inside(d, confine):
+            raise ConfigError(str(d), None, "rules directory is outside the repository; not read")
         if not d.is_dir():
             raise ConfigError(str(d), None, "rules directory does not exist")
+        real = d.resolve()  # once per directory: resolving each file was a tenth of a load
         for p in sorted(d.rglob("*.y*ml")):
             if p.suffix not in (".yml", ".yaml"):
                 continue
-            shown = _display(p)
-            rule = load_rule(p, shown, cache)
+            shown = _display(real / p.relative_to(d), cwd, p)
+            rule = load_rule(p, shown, cache, root=confine)
             if rule.id in rules:
                 raise ConfigError(
                     shown, 1, f"rule {rule.id} is already defined in {rules[rule.id].file}"
@@ -351,8 +377,13 @@ def load_rules(dirs: Iterable[Path]) -> dict[str, Rule]:
     return rules
 
 
-def _display(p: Path) -> str:
+def _inside(path: Path, root: Path) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _display(real: Path, cwd: Path, p: Path) -> str:
     try:
-        return str(p.resolve().relative_to(Path.cwd()))
+        return str(real.relative_to(cwd))
     except ValueError:
         return str(p)
