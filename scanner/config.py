@@ -57,7 +57,7 @@ def load(path: Path, shown: str, root: Path | None = None) -> RepoConfig:
         return RepoConfig(file=shown)
     if not isinstance(data, dict):
         raise ConfigError(shown, 1, "configuration must be a YAML mapping")
-    validate("config", data, node, shown)
+    validate("config", data, node, shown, cached=False)  # the repository's own file
     lines = {str(k): line_of(node, [k]) or 1 for k in data}
     return RepoConfig(dict(data), lines, shown)
 

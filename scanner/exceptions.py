@@ -175,7 +175,7 @@ def load_file(
     data, node = load_yaml(path, shown, root=root)
     if data is None:
         return []
-    validate("exceptions", data, node, shown)
+    validate("exceptions", data, node, shown, cached=origin == "central")
     items = data["exceptions"] if isinstance(data, dict) else data
     prefix: list[Any] = ["exceptions"] if isinstance(data, dict) else []
     # every scope glob is matched against every finding: bound their number and length

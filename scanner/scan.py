@@ -328,12 +328,11 @@ def scan(
     applied, _refused = config_mod.judge(cfg, policy)
     baseline_names = [*(policy.baselines or ["default"]), *applied.baselines]
     baseline = baseline_mod.load(baseline_names)
-    rule_dirs = [
-        embedded_rules_dir(),
-        *policy.rule_dirs,
-        *config_mod.resolve_rule_dirs(applied, root),
-    ]
-    rules: dict[str, Rule] = load_rules(rule_dirs)
+    rules: dict[str, Rule] = load_rules(
+        [embedded_rules_dir(), *policy.rule_dirs],
+        repo_dirs=config_mod.resolve_rule_dirs(applied, root),
+        root=root,
+    )
     timings = Timings(load=clock() - start)
     seen: list[str] = []
     facts, diags = collect(

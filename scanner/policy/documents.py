@@ -189,12 +189,15 @@ def line_of(root: Node | None, path: list[Any] | tuple[Any, ...]) -> int | None:
     return line
 
 
-def validate(kind: str, data: Any, root: Node | None, shown: str) -> None:
+def validate(
+    kind: str, data: Any, root: Node | None, shown: str, *, cached: bool = True
+) -> None:
     """Raise ConfigError for the first schema violation (the most relevant one). Documents
     already found valid (same content, same schema and tether version) are not checked again
-    (see cache.py)."""
+    (see cache.py), unless `cached` is False: documents from the repository under review are
+    always checked, so a planted cache entry cannot let a malformed one through."""
     store = validated_store()
-    key = store.key(kind, data)
+    key = store.key(kind, data) if cached else None
     if key is not None and store.known(key):
         return
     errors = sorted(_validator(kind).iter_errors(data), key=lambda e: (len(e.path), str(e.path)))
