@@ -72,11 +72,26 @@ def scan_pr(
     return dataclasses.replace(head, diff=diff)
 
 
+def _in_repository(file: Path, top: Path) -> bool:
+    """Whether a file belongs to the repository at `top` (not to a repository checked out
+    inside its work tree, such as the platform's policy beside the code)."""
+    if top not in file.parents:
+        return False
+    d = file.parent
+    while d != top:
+        if (d / ".git").exists():
+            return False
+        d = d.parent
+    return True
+
+
 def _policy_prefix(options: ScanOptions, top: Path, prefix: str) -> str:
     """Export only the scanned directory, unless a policy inside the repository needs its
     merge-base copy (then the whole tree)."""
     file = options.policy.file
-    if file and Path(os.path.realpath(top)) in Path(os.path.realpath(file)).parents:
+    if file and _in_repository(
+        Path(os.path.realpath(file)), Path(os.path.realpath(top))
+    ):
         return ""
     return prefix
 
@@ -89,7 +104,7 @@ def _policy_from_base(options: ScanOptions, top: Path, tree: Path) -> ScanOption
         return options
     real = Path(os.path.realpath(file))
     top_real = Path(os.path.realpath(top))
-    if top_real not in real.parents:
+    if not _in_repository(real, top_real):
         return options
     rel = real.relative_to(top_real)
     based = tree / rel

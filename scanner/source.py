@@ -27,8 +27,12 @@ _TERRAFORM_MARKERS = ("modules", "providers", "terraform.tfstate", "environment"
 
 
 def marked(name: str, dirnames: list[str], filenames: list[str]) -> str | None:
-    """What a directory is, when its contents mark it as generated or installed."""
+    """What a directory is, when its contents mark it as generated, installed or another
+    repository (a nested checkout, such as the platform's policy checked out beside the code,
+    or a submodule)."""
     files = set(filenames)
+    if ".git" in files or ".git" in dirnames:
+        return "another git repository (a nested checkout or submodule)"
     for marker, what in _MARKERS:
         if marker in files:
             return what

@@ -511,3 +511,60 @@ def test_item7_untracked_and_ignored_files_are_not_new(
     change(r, {"k8s/new.yaml": NEW_VIOLATION}, commit=False)
     res, data = gate(r, policy)
     assert res.exit_code == 1 and new_rules(data) == ["K8S001"]
+
+
+def test_item1_a_policy_inside_the_repository_is_read_from_the_merge_base(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Item 1: a policy the repository itself holds is the pull request's to edit; PR mode
+    reads it (and the files beside it) from the merge base."""
+    r = repo(
+        {
+            "platform/tether-policy.yml": POLICY,
+            "platform/org.yml": ORG,
+            "platform/central-exceptions.yml": "[]\n",
+        }
+    )
+    change(
+        r,
+        {
+            "platform/tether-policy.yml": POLICY + "self_service: [kubernetes]\n",
+            "platform/org.yml": "kubernetes:\n  registries: ['**']\n",
+            "k8s/miner.yaml": NEW_VIOLATION,
+        },
+    )
+    res, data = gate(r, r / "platform" / "tether-policy.yml")
+    assert res.exit_code == 1, res.output
+    assert "K8S001" in new_rules(data)
+
+
+def test_a_policy_checked_out_inside_the_workspace_is_the_operators(
+    repo: Callable[..., Path], policy: Path, tmp_path: Path
+) -> None:
+    """The documented Action setup: the platform's policy repository checked out inside the
+    workspace. It is not the repository under review: used as is, and never scanned."""
+    r = repo({".gitignore": "dist/\n"})
+    change(r, {"README.md": "docs\n"})
+    nested = r / ".platform-policy"
+    nested.mkdir()
+    git(nested, "init", "-q", "-b", "main")
+    write_tree(
+        nested,
+        {
+            "tether-policy.yml": POLICY + "self_service: [dockerfile]\n",
+            "org.yml": "exception_policy: {max_days: 90}\n",
+            "central-exceptions.yml": "[]\n",
+            "k8s/fixture.yaml": NEW_VIOLATION,  # the policy repository's own test data
+        },
+    )
+    res, data = gate(r, nested / "tether-policy.yml")
+    assert res.exit_code == 0, res.output
+    paths = {f["path"] for f in data["findings"]}
+    assert not [p for p in paths if p.startswith(".platform-policy")]
+    out = r.parent / "full.json"
+    res = CliRunner().invoke(
+        main, ["scan", str(r), "--policy", str(nested / "tether-policy.yml"), "--json", str(out)]
+    )
+    full = json.loads(out.read_text())
+    assert not [f for f in full["findings"] if f["path"].startswith(".platform-policy")]
+    assert ".platform-policy" in [d["path"] for d in full["diagnostics"]]
