@@ -45,6 +45,12 @@ PACK_NOTES = {
 def exception_text(rule: Rule) -> str:
     """How to record an exception for a rule (its own text, or the general recipe)."""
     own = rule.docs.get("exception")
+    if not (rule.extra.get("exceptions") or {}).get("local", True):
+        central = (
+            f"Only the platform's central registry may except {rule.id} (the policy's "
+            "`exceptions:` files); a repository's own records and inline comments cannot."
+        )
+        return f"{own} {central}" if own else central
     inline = f"`# tether:ignore {rule.id} <reason> (until YYYY-MM-DD)`"
     general = (
         f"Record an exception in `.tether/exceptions.yaml` with rule `{rule.id}`, a scope (path "

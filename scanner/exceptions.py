@@ -148,7 +148,7 @@ class Outcome:
     excepted: list[Excepted]
     facts: list[Fact] = field(default_factory=list)
     requested: list[Requested] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[tuple[ExceptionRecord, str]] = field(default_factory=list)
 
 
 def justification_ok(text: str) -> bool:
@@ -326,10 +326,14 @@ class _State:
     matched: list[Finding] = field(default_factory=list)
 
 
-def _approval(rec: ExceptionRecord, policy: Policy) -> tuple[bool, bool]:
-    """(checked, ok): a policy with approvers or a ticket pattern checks recorded approvals
-    (inline comments carry none: their approval is the review that merged them)."""
-    if rec.origin == "inline" or not policy.checks_approvals:
+def _approval(rec: ExceptionRecord, policy: Policy, self_service: bool) -> tuple[bool, bool]:
+    """(checked, ok): a policy with approvers or a ticket pattern checks recorded approvals.
+    Inline comments carry none: their approval is the review that merged them (a policy can
+    refuse them outright, `approvals.inline: false`). Self-service rules are the team's own
+    call: any owner and approver will do."""
+    if rec.origin == "inline":
+        return (True, False) if not policy.inline_ignores else (False, True)
+    if self_service or not policy.checks_approvals:
         return False, True
     return True, policy.approver_ok(rec.approved_by) or policy.ticket_ok(rec.ticket)
 
@@ -352,8 +356,22 @@ def apply(
     self-service for its rules."""
     pol = policy or Policy()
     states: list[_State] = []
-    notes: list[str] = []
+    notes: list[tuple[ExceptionRecord, str]] = []
     for rec in records:
+        if (
+            rec.repo
+            and rec.origin == "central"
+            and (repo is None or not glob_match(repo, rec.repo))
+        ):
+            if repo is None:
+                notes.append(
+                    (
+                        rec,
+                        f"exception scoped to repository {rec.repo!r}, but the "
+                        "repository name is unknown (pass --repo OWNER/NAME); not applied",
+                    )
+                )
+            continue  # another repository's exception: neither applied nor judged here
         ids = expand(rec.rule, rules)
         local_ok: dict[str, bool] = {}
         max_by_rule: dict[str, int | None] = {}
@@ -367,7 +385,10 @@ def apply(
         expired = rec.expires is not None and rec.expires < today
         accountable = rec.origin == "inline" or bool(rec.owner and (rec.approved_by or rec.ticket))
         justified = justification_ok(rec.justification)
-        checked, approval_ok = _approval(rec, pol)
+        self_service = bool(ids) and all(
+            pol.self_service_for(rid, rules[rid].pack if rid in rules else None) for rid in ids
+        )
+        checked, approval_ok = _approval(rec, pol, self_service)
         record_ok = not expired and justified and accountable and approval_ok
         valid_rules = set()
         central_only = []
@@ -382,11 +403,6 @@ def apply(
                 too_long.append(rid)
             if record_ok and allowed and within:
                 valid_rules.add(rid)
-        if rec.repo and repo is None and rec.origin == "central":
-            notes.append(
-                f"{rec.file}:{rec.span.start_line}: exception scoped to repository "
-                f"{rec.repo!r}, but the repository name is unknown (pass --repo OWNER/NAME)"
-            )
         st = _State(
             rec,
             ids,
@@ -414,9 +430,7 @@ def apply(
                 "scope": rec.scope_text,
             },
         )
-        st.self_service = bool(ids) and all(
-            pol.self_service_for(rid, rules[rid].pack if rid in rules else None) for rid in ids
-        )
+        st.self_service = self_service
         if approved is not None and rec.origin == "repo":
             st.requested = rec.identity not in approved.records
         states.append(st)
@@ -474,5 +488,6 @@ def apply(
             )
         )
         if st.requested or st.widened:
-            requested_list.append(Requested(st.rec, st.self_service, tuple(st.matched)))
+            applied = st.self_service and bool(st.valid_rules)
+            requested_list.append(Requested(st.rec, applied, tuple(st.matched)))
     return Outcome(kept, excepted, facts, requested_list, notes)

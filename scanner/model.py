@@ -156,3 +156,4 @@ class Report:
     requested: list[Any] = field(default_factory=list)  # scanner.exceptions.Requested
     fail_on: str = "error"  # the operator's fail level, made stricter by the repository's
     policy_file: str | None = None
+    approvers: tuple[str, ...] = ()  # the policy's, for the requested-exceptions summary

@@ -16,11 +16,12 @@ from . import config as config_mod
 from . import exceptions as exceptions_mod
 from . import parallel
 from .config import RepoConfig
+from .errors import ConfigError
 from .facts import dockerfile as docker_facts
 from .facts import env as env_facts
 from .facts import github_actions, kubernetes, presence, repository
 from .facts import terraform as tf_facts
-from .model import WHOLE_FILE, Diagnostic, Fact, Level, Report, Span, Timings
+from .model import Diagnostic, Fact, Level, Report, Span, Timings
 from .parsers import dockerfile as docker_parser
 from .parsers import terraform as tf_parser
 from .parsers.text import LineIndex, decode
@@ -305,6 +306,18 @@ def repository_summary(root: Path, seen: list[str]) -> Fact | None:
     return repository.summary(seen, texts)
 
 
+def _check_self_service(policy: Policy, rules: dict[str, Rule]) -> None:
+    """A self-service entry that names no rule or pack is a typo that would go unnoticed."""
+    known = set(rules) | {r.pack for r in rules.values()}
+    unknown = sorted(n for n in policy.self_service if n not in known)
+    if unknown:
+        raise ConfigError(
+            policy.file or "--policy",
+            None,
+            f"self_service names no rule or pack: {', '.join(unknown)}",
+        )
+
+
 def scan(
     root: Path,
     options: ScanOptions | None = None,
@@ -333,6 +346,7 @@ def scan(
         repo_dirs=config_mod.resolve_rule_dirs(applied, root),
         root=root,
     )
+    _check_self_service(policy, rules)
     timings = Timings(load=clock() - start)
     seen: list[str] = []
     facts, diags = collect(
@@ -370,8 +384,8 @@ def scan(
         key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id),
     )
     rule_diags += exc_diags
-    for note in dict.fromkeys(outcome.notes):
-        rule_diags.append(Diagnostic("", WHOLE_FILE, "exception-scope", note, Level.WARNING))
+    for rec, note in outcome.notes:
+        rule_diags.append(Diagnostic(rec.file, rec.span, "exception-scope", note, Level.WARNING))
     for rid, tally in exc_tallies.items():
         if rules[rid].applies_to == "tether.exception":
             tallies[rid] = tally
@@ -396,4 +410,5 @@ def scan(
         requested=outcome.requested,
         fail_on=policy.fail_level(applied.fail_on),
         policy_file=policy.file,
+        approvers=tuple(sorted(policy.approvers)),
     )

@@ -106,7 +106,13 @@ def test_central_registry_from_the_baseline(make_repo: Any, tmp_path: Path) -> N
     other = ScanOptions(
         baselines=[str(central / "org.yml")], repo_name="other/app", today=dt.date(2026, 12, 1)
     )
-    assert _rules(scan(repo, other, config=RepoConfig())) == ["DOCKER001", "EXC004"]
+    # another repository's record is neither applied nor judged (not "stale") here
+    assert _rules(scan(repo, other, config=RepoConfig())) == ["DOCKER001"]
+    unknown = ScanOptions(baselines=[str(central / "org.yml")], today=dt.date(2026, 12, 1))
+    report = scan(repo, unknown, config=RepoConfig())
+    assert _rules(report) == ["DOCKER001"]
+    assert [d.code for d in report.diagnostics] == ["exception-scope"]
+    assert "--repo" in report.diagnostics[0].message
 
 
 def test_malformed_exceptions_file_is_a_configuration_error(make_repo: Any) -> None:

@@ -40,6 +40,7 @@ class Policy:
     repo_self_service: frozenset[str] = frozenset()
     approvers: frozenset[str] = frozenset()  # normalised (lower case, no leading @)
     ticket_pattern: str | None = None
+    inline_ignores: bool = True  # false: inline tether:ignore comments except nothing
     self_service: frozenset[str] = frozenset()  # rule ids or packs
     file: str | None = None  # where it came from (None: flags and defaults only)
 
@@ -121,6 +122,7 @@ def load(path: Path) -> Policy:
         repo_self_service=frozenset(repo.get("self_service", [])),
         approvers=frozenset(normalise_approver(a) for a in approvals.get("approvers") or []),
         ticket_pattern=ticket,
+        inline_ignores=bool(approvals.get("inline", True)),
         self_service=frozenset(data.get("self_service") or []),
         file=shown,
     )

@@ -38,7 +38,9 @@ _ZWSP: Final = "\u200b"
 _ESCAPES: Final = {ord(c): "\\" + c for c in string.punctuation}
 _ESCAPES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;"})
 _ESCAPES.update({c: " " for c in [*range(0x20), 0x7F]})
-_AUTOLINK: Final = re.compile(r"(?i:www)(?=\.)|:(?=//)|@")
+# `@` only where GFM could autolink an e-mail address (a dotted domain follows), so that
+# `actions/checkout@v4` or `image@sha256:...` stay copyable
+_AUTOLINK: Final = re.compile(r"(?i:www)(?=\.)|:(?=//)|@(?=[A-Za-z0-9_-]+\.[A-Za-z0-9])")
 _SAFE_ID: Final = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -147,9 +149,15 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
             out += [
                 f"### Requested exceptions ({len(report.requested)})",
                 "",
-                "This change adds or widens exceptions. They apply once an approver has "
-                "reviewed and merged them (or the platform records them centrally); rules the "
-                "policy marks self-service apply at once.",
+                "This change adds or widens exceptions. A change cannot approve its own "
+                "deviation: ask "
+                + (
+                    ", ".join(md_text(a, 60) for a in report.approvers[:10])
+                    if report.approvers
+                    else "the platform team"
+                )
+                + " to record it in the central registry, or to review and merge this change "
+                "past the gate. Rules the policy marks self-service apply at once.",
                 "",
                 "| rule | recorded at | scope | justification | findings | state |",
                 "| --- | --- | --- | --- | --- | --- |",
@@ -212,7 +220,8 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
     if report.diagnostics:
         out += [
             "<details>",
-            f"<summary>Files tether could not fully read ({len(report.diagnostics)})</summary>",
+            f"<summary>Diagnostics: files tether could not fully read, skipped directories, "
+            f"notes ({len(report.diagnostics)})</summary>",
             "",
             *_bounded(report.diagnostics, limit, _diagnostic_row, lambda n: f"- … and {n} {_MORE}"),
             "",

@@ -568,3 +568,59 @@ def test_a_policy_checked_out_inside_the_workspace_is_the_operators(
     full = json.loads(out.read_text())
     assert not [f for f in full["findings"] if f["path"].startswith(".platform-policy")]
     assert ".platform-policy" in [d["path"] for d in full["diagnostics"]]
+
+
+def test_policy_rules_cannot_be_excepted_by_the_repository(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """A merged repository record for the `policy` pack must not hide CFG002 later."""
+    r = repo({".tether/exceptions.yaml": APPROVED + _record(rule="policy")})
+    change(r, {".tether.yaml": 'exclude: ["k8s/**"]\n'})
+    res, data = gate(r, policy)
+    assert res.exit_code == 1
+    assert "CFG002" in new_rules(data)
+
+
+def test_inline_ignores_can_be_refused_by_the_policy(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Inline comments name no approver; a policy that wants every exception approved by name
+    refuses them (EXC007) instead of letting them bypass the approver list."""
+    policy.write_text(POLICY.replace("approvals:\n", "approvals:\n  inline: false\n"))
+    r = repo({"Dockerfile": "# tether:ignore DOCKER001 vendor runtime image, see PLAT-9\n"
+              "FROM docker.io/someone/base:1\n"})
+    out = r.parent / "full.json"
+    CliRunner().invoke(main, ["scan", str(r), "--policy", str(policy), "--json", str(out)])
+    data = json.loads(out.read_text())
+    assert "DOCKER001" in rules_of(data) and "EXC007" in rules_of(data)
+
+
+def test_self_service_needs_no_platform_approver_and_the_summary_agrees(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Self-service rules are the team's call: any approver will do, and what the summary
+    calls applied is what the scan applied."""
+    policy.write_text(POLICY + "self_service: [DOCKER001]\n")
+    r = repo()
+    change(r, {".tether/exceptions.yaml": APPROVED + _record(approved_by="team-lead")})
+    res, data = gate(r, policy)
+    assert res.exit_code == 0, res.output
+    requested = data["requested_exceptions"]
+    assert isinstance(requested, list) and [q["applied"] for q in requested] == [True]
+    assert "DOCKER001" in rules_of(data, "excepted")
+
+
+def test_policy_typos_are_configuration_errors(repo: Callable[..., Path], policy: Path) -> None:
+    policy.write_text(POLICY + "self_service: [K8S05]\n")
+    r = repo()
+    res = CliRunner().invoke(main, ["scan", str(r), "--policy", str(policy)])
+    assert res.exit_code == 2 and "K8S05" in res.output
+
+
+def test_the_readme_exception_example_loads(tmp_path: Path) -> None:
+    """The record the README shows (scope with path, target and subject) is valid."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("# .tether/exceptions.yaml\n", 1)[1].split("```", 1)[0]
+    r = write_tree(tmp_path / "r", {".tether/exceptions.yaml": block, "README.md": "x\n"})
+    res = CliRunner().invoke(main, ["scan", str(r)])
+    assert res.exit_code in (0, 1), res.output
