@@ -112,8 +112,12 @@ def resolve_name(name: str, relative_to: Path | None) -> Path:
     for c in (emb / name, emb / f"{name}.yml", emb / f"{name}.yaml"):
         if c.is_file():
             return c
+    names = sorted(p.stem for p in emb.glob("*.y*ml"))
     raise ConfigError(
-        str(relative_to) if relative_to else name, None, f"baseline {name!r} not found"
+        str(relative_to) if relative_to else name,
+        None,
+        f"baseline {name!r} not found: not a file, nor an embedded baseline "
+        f"({', '.join(names)})",
     )
 
 

@@ -177,7 +177,15 @@ def build(
     hashes = _Hashes(report.root)
     # only findings located in the repository: a central exception registry outside it has no
     # place in code scanning (its findings stay in text, JSON and Markdown)
-    results = [_result(f, index, hashes) for f in report.findings if _in_repo(f)]
+    # in PR mode each result says whether the change introduced it (SARIF baselineState)
+    new_ids = {id(f) for f in report.diff.new} if report.diff is not None else None
+
+    def state(f: Finding) -> str | None:
+        if new_ids is None:
+            return None
+        return "new" if id(f) in new_ids else "unchanged"
+
+    results = [_result(f, index, hashes, state(f)) for f in report.findings if _in_repo(f)]
     if include_excepted:
         # code scanning ignores suppressions, so excepted findings are left out by default;
         # when asked for, they carry the justification as an external suppression
@@ -244,7 +252,9 @@ def _relative(path: str) -> bool:
     return not path.startswith("/") and ".." not in path.split("/")
 
 
-def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
+def _result(
+    f: Finding, index: Mapping[str, int], hashes: _Hashes, state: str | None = None
+) -> om.Result:
     partial: dict[str, str] = {"tether/v1": f.fingerprint}
     h = hashes.get(f.path, f.span.start_line)
     if h is not None:
@@ -265,6 +275,7 @@ def _result(f: Finding, index: Mapping[str, int], hashes: _Hashes) -> om.Result:
         locations=[_location(f.path, f.span)],
         partial_fingerprints=partial,
         properties=props,
+        baseline_state=state,
     )
 
 

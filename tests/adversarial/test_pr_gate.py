@@ -624,3 +624,22 @@ def test_the_readme_exception_example_loads(tmp_path: Path) -> None:
     r = write_tree(tmp_path / "r", {".tether/exceptions.yaml": block, "README.md": "x\n"})
     res = CliRunner().invoke(main, ["scan", str(r)])
     assert res.exit_code in (0, 1), res.output
+
+
+def test_sarif_says_which_results_the_change_introduced(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    r = repo()
+    change(r, {"k8s/miner.yaml": NEW_VIOLATION})
+    sarif_file = r.parent / "pr.sarif"
+    gate(r, policy, "--sarif", str(sarif_file))
+    results = json.loads(sarif_file.read_text())["runs"][0]["results"]
+    states = {
+        (res["ruleId"], res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]): res[
+            "baselineState"
+        ]
+        for res in results
+    }
+    assert states[("K8S001", "k8s/miner.yaml")] == "new"
+    assert states[("DOCKER001", "Dockerfile")] == "unchanged"
+    validate_sarif(sarif_file)
