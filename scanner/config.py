@@ -8,7 +8,7 @@ change edits is reported (CFG002), never silently applied. See docs/security.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,11 +151,15 @@ def resolve_rule_dirs(applied: Applied, root: Path) -> list[Path]:
 
 
 def facts(
-    cfg: RepoConfig, policy: Policy, before: RepoConfig | None = None, pr: bool = False
+    cfg: RepoConfig,
+    policy: Policy,
+    before: RepoConfig | None = None,
+    pr: bool = False,
+    edited: Collection[str] = (),
 ) -> list[Fact]:
     """One `tether.config` fact per key the repository sets. In PR mode (`pr`), `before` is
-    the merge base's configuration (None: there was none) and `changed` says the change set
-    or edited the key."""
+    the approved configuration (None: there was none) and `changed` says the change set or
+    edited the key, or, for `edited` keys, what the key names (the rule directories)."""
     if cfg.file is None or not policy.repo_config:
         return []
     _, refused = judge(cfg, policy)
@@ -165,7 +169,7 @@ def facts(
         existed = before is not None and key in before.data
         if not existed and key == "fail_on":
             old, existed = policy.fail_on or "error", True  # it was the operator's level
-        changed = pr and _loosens(key, old, value, existed)
+        changed = pr and (key in edited or _loosens(key, old, value, existed))
         line = cfg.lines.get(key, 1)
         out.append(
             Fact(

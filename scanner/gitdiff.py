@@ -234,6 +234,31 @@ def merge_base(repo: Path, ref: str) -> str:
         ) from None
 
 
+def commit_of(repo: Path, ref: str) -> str:
+    """The full SHA of the commit `ref` names (validated as merge_base does)."""
+    _check_ref(repo, ref)
+    return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+
+
+def submodules(repo: Path, rev: str | None, prefix: str) -> list[str]:
+    """Paths of the submodules (gitlinks) under `prefix`, relative to it: in commit `rev`, or
+    in the index when `rev` is None. Their content is another repository's and is not
+    scanned; callers report them so that nothing goes unjudged silently."""
+    if rev is None:
+        out = _run(repo, "ls-files", "-s", "-z", "--", prefix or ".")
+        entries = [e.split(b"\t", 1) for e in out.split(b"\0") if e]
+        paths = [p for meta, p in entries if meta.startswith(b"160000 ")]
+    else:
+        _check_ref(repo, rev)
+        out = _run(repo, "ls-tree", "-r", "-z", "--full-tree", rev)
+        entries = [e.split(b"\t", 1) for e in out.split(b"\0") if e]
+        paths = [p for meta, p in entries if meta.startswith(b"160000 ")]
+    pre = os.fsencode(prefix)
+    return sorted(
+        os.fsdecode(p[len(pre) :]) for p in paths if p.startswith(pre) and len(p) > len(pre)
+    )
+
+
 def worktree_files(top: Path, prefix: str) -> list[str]:
     """The head's files under `prefix` ('' or 'sub/dir/'), relative to it, sorted: what git
     tracks and what is untracked but not ignored, as present in the working tree (deleted

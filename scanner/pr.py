@@ -8,8 +8,11 @@ request cannot switch off or loosen its own gate. See docs/security.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import os
+import stat
 from pathlib import Path
 
 from . import config as config_mod
@@ -17,9 +20,10 @@ from . import exceptions as exceptions_mod
 from . import gitdiff, prdiff
 from .config import RepoConfig
 from .errors import ConfigError
-from .model import Report
+from .model import Diagnostic, Level, Report
 from .policy import operator
 from .scan import ScanOptions, scan
+from .source import file_diagnostic
 
 
 def scan_pr(
@@ -28,28 +32,52 @@ def scan_pr(
     """Scan `root` (a directory inside a git work tree) and the same directory at the merge
     base of HEAD and `base_ref`, with the same policy; the report's findings are the head's,
     and `report.diff` says which are new, fixed, unchanged or newly excepted, and which
-    diagnostics are new. `config` is ignored: the repository's configuration is read from the
-    merge base (kept for API compatibility)."""
+    diagnostics are new.
+
+    The repository's configuration, exception records and rule directories are the approved
+    ones: as `base_ref` has them now (the branch the change merges into; the merge base when
+    that is the same commit). `config` is ignored (kept for API compatibility)."""
     del config
     top, prefix = gitdiff.locate(root)
     base = gitdiff.merge_base(top, base_ref)
+    tip = gitdiff.commit_of(top, base_ref)
     base_cfg = RepoConfig()
     base_records: list[exceptions_mod.ExceptionRecord] = []
     before: Report | None = None
-    with gitdiff.exported(top, base, prefix=_policy_prefix(options, top, prefix)) as tree:
-        options = _policy_from_base(options, top, tree)
+    export_prefix = _policy_prefix(options, top, prefix)
+    with contextlib.ExitStack() as stack:
+        tree = stack.enter_context(gitdiff.exported(top, base, prefix=export_prefix))
+        approved_tree = (
+            tree
+            if tip == base
+            else stack.enter_context(gitdiff.exported(top, tip, prefix=export_prefix))
+        )
+        options = _policy_from_base(options, top, approved_tree)
         policy = options.effective_policy()
         base_root = tree / prefix if prefix else tree
+        cfg_root = approved_tree / prefix if prefix else approved_tree
+        if policy.repo_config and cfg_root.is_dir():
+            base_cfg = config_mod.discover(cfg_root)
+            base_records = exceptions_mod.load_repo(cfg_root)
         # a scanned directory that is new in this change had no findings before
         if base_root.is_dir():
-            if policy.repo_config:
-                base_cfg = config_mod.discover(base_root)
-                base_records = exceptions_mod.load_repo(base_root)
-            before = scan(base_root, options, config=base_cfg, files=_all_files(base_root))
+            before = scan(
+                base_root,
+                options,
+                config=base_cfg,
+                files=_all_files(base_root),
+                exceptions_root=cfg_root,
+                rules_root=cfg_root,
+            )
         rename = gitdiff.renames(top, base, prefix)
         head_cfg = config_mod.discover(root) if policy.repo_config else RepoConfig()
+        applied, _ = config_mod.judge(base_cfg, policy)
         cfg_facts = config_mod.facts(
-            head_cfg, policy, base_cfg if base_cfg.file is not None else None, pr=True
+            head_cfg,
+            policy,
+            base_cfg if base_cfg.file is not None else None,
+            pr=True,
+            edited=("rules",) if _rules_edited(applied.rule_dirs, cfg_root, root) else (),
         )
         head = scan(
             root,
@@ -58,7 +86,14 @@ def scan_pr(
             files=gitdiff.worktree_files(top, prefix),
             approved=_approved(before, base_records, rename),
             config_facts=cfg_facts,
+            rules_root=cfg_root,
         )
+        head_diags = [*head.diagnostics, *_submodule_notes(top, None, prefix)]
+        base_diags = [
+            *(before.diagnostics if before else []),
+            *_submodule_notes(top, base, prefix),
+        ]
+        changed = _changed_files(head_diags, rename, root, base_root)
     diff = prdiff.classify(
         head.findings,
         before.findings if before else [],
@@ -66,17 +101,85 @@ def scan_pr(
         base_ref,
         base,
         head_excepted=[e.finding for e in head.excepted],
-        head_diagnostics=head.diagnostics,
-        base_diagnostics=before.diagnostics if before else [],
+        head_diagnostics=head_diags,
+        base_diagnostics=base_diags,
+        changed_paths=changed,
     )
-    return dataclasses.replace(head, diff=diff)
+    return dataclasses.replace(head, diff=diff, diagnostics=head_diags)
+
+
+def _submodule_notes(top: Path, rev: str | None, prefix: str) -> list[Diagnostic]:
+    """Submodules hold another repository's content, which is not scanned: say so, as a
+    warning, so that a change adding one (and whatever it deploys) does not pass silently."""
+    return [
+        file_diagnostic(
+            path,
+            "excluded-directory",
+            "not scanned: a git submodule (another repository's content); scan that "
+            "repository on its own",
+            Level.WARNING,
+        )
+        for path in gitdiff.submodules(top, rev, prefix)
+    ]
+
+
+def _changed_files(
+    diags: list[Diagnostic], rename: dict[str, str], head: Path, base: Path
+) -> set[str]:
+    """Paths of head diagnostics whose file differs from the merge base's: a file that was
+    unreadable before and that the change rewrote is the change's own unreadable file (a new
+    manifest hidden in an old broken or oversized file must not pass as old debt)."""
+    back = {new: old for old, new in rename.items()}
+    out = set()
+    for d in diags:
+        if not d.path or d.path.startswith("/") or d.path in out:
+            continue
+        if _digest(head / d.path) != _digest(base / back.get(d.path, d.path)):
+            out.add(d.path)
+    return out
+
+
+def _digest(p: Path) -> str | None:
+    """Content hash of a regular file (never following a link), or None."""
+    try:
+        st = os.lstat(p)
+        if not stat.S_ISREG(st.st_mode):
+            return None if not stat.S_ISLNK(st.st_mode) else "link:" + os.readlink(p)
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def _rules_edited(dirs: list[Path], approved: Path, head: Path) -> bool:
+    """Whether the change edits the repository rule directories the policy lets it keep."""
+    return any(_tree_digest(approved / d) != _tree_digest(head / d) for d in dirs)
+
+
+def _tree_digest(d: Path) -> str:
+    h = hashlib.sha256()
+    if d.is_dir() and not d.is_symlink():
+        for dirpath, dirnames, files in os.walk(d):
+            dirnames.sort()
+            for f in sorted(files):
+                p = Path(dirpath) / f
+                h.update(str(p.relative_to(d)).encode("utf-8", "surrogateescape") + b"\0")
+                h.update((_digest(p) or "").encode() + b"\0")
+    return h.hexdigest()
 
 
 def _in_repository(file: Path, top: Path) -> bool:
     """Whether a file belongs to the repository at `top` (not to a repository checked out
-    inside its work tree, such as the platform's policy beside the code)."""
+    inside its work tree, such as the platform's policy beside the code). `file` is the path
+    as given; a path that runs through a link is compared by its real directory too."""
     if top not in file.parents:
-        return False
+        real = Path(os.path.realpath(file.parent)) / file.name
+        if top not in real.parents:
+            return False
+        file = real
     d = file.parent
     while d != top:
         if (d / ".git").exists():
@@ -87,35 +190,36 @@ def _in_repository(file: Path, top: Path) -> bool:
 
 def _policy_prefix(options: ScanOptions, top: Path, prefix: str) -> str:
     """Export only the scanned directory, unless a policy inside the repository needs its
-    merge-base copy (then the whole tree)."""
+    approved copy (then the whole tree)."""
     file = options.policy.file
-    if file and _in_repository(
-        Path(os.path.realpath(file)), Path(os.path.realpath(top))
-    ):
+    if file and _in_repository(Path(os.path.abspath(file)), Path(os.path.realpath(top))):
         return ""
     return prefix
 
 
 def _policy_from_base(options: ScanOptions, top: Path, tree: Path) -> ScanOptions:
     """A policy file inside the repository under review is the change's to edit: read it, and
-    the baselines, rules and registries beside it, from the merge base instead."""
+    the baselines, rules and registries beside it, from the approved revision instead (by the
+    path as given: a link the change puts in its place is not followed)."""
     file = options.policy.file
     if not file:
         return options
-    real = Path(os.path.realpath(file))
+    given = Path(os.path.abspath(file))
     top_real = Path(os.path.realpath(top))
-    if not _in_repository(real, top_real):
+    if not _in_repository(given, top_real):
         return options
-    rel = real.relative_to(top_real)
+    rel = given.relative_to(top_real)
     based = tree / rel
-    if not based.is_file():
+    if not based.is_file() or based.is_symlink():
         raise ConfigError(
             file,
             None,
-            "the policy file lies inside the repository under review and does not "
-            "exist at the merge base; keep the policy in a separate repository",
+            "the policy file lies inside the repository under review and is not a regular "
+            "file at the merge base; keep the policy in a separate repository",
         )
-    return dataclasses.replace(options, policy=operator.load(based))
+    return dataclasses.replace(
+        options, policy=operator.load(based, root=tree, shown=f"{rel} (merge base)")
+    )
 
 
 def _approved(

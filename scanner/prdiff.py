@@ -10,7 +10,7 @@ path. An occurrence count separates identical findings in one file.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +72,10 @@ def classify(
     head_excepted: Sequence[Finding] = (),
     head_diagnostics: Sequence[Diagnostic] = (),
     base_diagnostics: Sequence[Diagnostic] = (),
+    changed_paths: Collection[str] = (),
 ) -> Diff:
+    """`changed_paths`: files the change rewrote; their diagnostics count as new even when
+    the same file was unreadable before (the old debt is not the new content)."""
     head_keys = _keys(head, {})
     base_keys = _keys(base, rename)
     base_set, head_set = set(base_keys), set(head_keys)
@@ -85,8 +88,13 @@ def classify(
     excepted_now = [f for f, k in gone if k in excepted_set]
     bd = set(_diag_keys(base_diagnostics, rename))
     hd = _diag_keys(head_diagnostics, {})
-    new_diags = [d for d, k in zip(head_diagnostics, hd, strict=True) if k not in bd]
-    old_diags = [d for d, k in zip(head_diagnostics, hd, strict=True) if k in bd]
+    changed = set(changed_paths)
+    new_diags = [
+        d for d, k in zip(head_diagnostics, hd, strict=True) if k not in bd or d.path in changed
+    ]
+    old_diags = [
+        d for d, k in zip(head_diagnostics, hd, strict=True) if k in bd and d.path not in changed
+    ]
     return Diff(base_ref, base_commit, new, fixed, unchanged, excepted_now, new_diags, old_diags)
 
 

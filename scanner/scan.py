@@ -306,6 +306,30 @@ def repository_summary(root: Path, seen: list[str]) -> Fact | None:
     return repository.summary(seen, texts)
 
 
+def _templates_outside_charts(diags: list[Diagnostic], seen: Sequence[str]) -> list[Diagnostic]:
+    """A file that is not valid YAML is a template (a note) only inside a Helm chart's
+    templates/ directory; anywhere else a `{{` in a comment must not turn a broken manifest,
+    which kubectl may still apply, into a note that --strict lets through."""
+    charts = tuple(
+        p[: -len("Chart.yaml")] + "templates/"
+        for p in seen
+        if posixpath.basename(p) == "Chart.yaml"
+    )
+    out = []
+    for d in diags:
+        if d.code == "not-scanned-template" and not d.path.startswith(charts):
+            d = Diagnostic(
+                d.path,
+                d.span,
+                "parse-error",
+                "invalid YAML: Go/Helm template syntax outside a Helm chart's templates/ "
+                "directory; not scanned (render it, or fix the YAML)",
+                Level.ERROR,
+            )
+        out.append(d)
+    return out
+
+
 def _check_self_service(policy: Policy, rules: dict[str, Rule]) -> None:
     """A self-service entry that names no rule or pack is a typo that would go unnoticed."""
     known = set(rules) | {r.pack for r in rules.values()}
@@ -327,13 +351,17 @@ def scan(
     files: Collection[str] | None = None,
     approved: exceptions_mod.Approved | None = None,
     config_facts: Sequence[Fact] | None = None,
+    exceptions_root: Path | None = None,
+    rules_root: Path | None = None,
 ) -> Report:
     """Scan one repository on disk. Raises ConfigError for bad rules, baselines or policy.
 
     `config` is the repository configuration to apply (judged against the policy: what the
     policy refuses is ignored and reported). PR mode passes the merge base's configuration,
     the head's working-tree file set (`files`), what the merge base approved (`approved`) and
-    the facts about the head's configuration edits (`config_facts`)."""
+    the facts about the head's configuration edits (`config_facts`), and where the approved
+    repository exception file (`exceptions_root`) and rule directories (`rules_root`) are
+    read from (default: `root`)."""
     opts = options or ScanOptions()
     start = clock()
     policy = opts.effective_policy()
@@ -343,8 +371,8 @@ def scan(
     baseline = baseline_mod.load(baseline_names)
     rules: dict[str, Rule] = load_rules(
         [embedded_rules_dir(), *policy.rule_dirs],
-        repo_dirs=config_mod.resolve_rule_dirs(applied, root),
-        root=root,
+        repo_dirs=config_mod.resolve_rule_dirs(applied, rules_root or root),
+        root=rules_root or root,
     )
     _check_self_service(policy, rules)
     timings = Timings(load=clock() - start)
@@ -352,6 +380,7 @@ def scan(
     facts, diags = collect(
         root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files
     )
+    diags = _templates_outside_charts(diags, seen)
     t = clock()
     summary = repository_summary(root, seen)
     if summary is not None:
@@ -359,7 +388,10 @@ def scan(
     facts.extend(config_mod.facts(cfg, policy) if config_facts is None else config_facts)
     timings.facts += clock() - t
     central = exceptions_mod.load_central([*baseline.exception_files, *policy.exceptions])
-    records = [*central, *(exceptions_mod.load_repo(root) if policy.repo_config else [])]
+    records = [
+        *central,
+        *(exceptions_mod.load_repo(exceptions_root or root) if policy.repo_config else []),
+    ]
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(
         facts, rules, baseline, opts.today, opts.preview

@@ -76,10 +76,11 @@ def normalise_approver(name: str) -> str:
     return name.strip().lstrip("@").lower()
 
 
-def load(path: Path) -> Policy:
-    """Read and check a policy file (a configuration error says file and line)."""
-    shown = str(path)
-    data, node = load_yaml(path, shown)
+def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> Policy:
+    """Read and check a policy file (a configuration error says file and line). `root`: a
+    tree the file must stay inside (a policy read from a pull request's merge base)."""
+    shown = shown or str(path)
+    data, node = load_yaml(path, shown, root=root)
     if data is None:
         return Policy(file=shown)
     if not isinstance(data, dict):

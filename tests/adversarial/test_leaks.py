@@ -191,3 +191,18 @@ def test_redact_is_fast_on_hostile_text(text: str) -> None:
 def test_clip() -> None:
     assert clip("a\n b\t c", 10) == "a b c"
     assert clip("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_a_token_committed_as_a_file_name_is_not_printed(tmp_path: Path) -> None:
+    """Attack review: paths were never redacted on the console (SARIF and JSON keep the real
+    path, which locates the file)."""
+    token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    root = tmp_path / "repo"
+    (root / "k8s").mkdir(parents=True)
+    (root / "k8s" / f"{token}.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "    - name: c\n      image: evil.example/x:1\n"
+    )
+    report = scan(root, ScanOptions())
+    assert any(token in f.path for f in report.findings)
+    assert token not in text.render(report)

@@ -643,3 +643,119 @@ def test_sarif_says_which_results_the_change_introduced(
     assert states[("K8S001", "k8s/miner.yaml")] == "new"
     assert states[("DOCKER001", "Dockerfile")] == "unchanged"
     validate_sarif(sarif_file)
+
+
+def test_a_policy_in_the_repository_replaced_by_a_link_is_still_read_from_the_base(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack review: the change replaced the in-repository policy with a link to a lax file;
+    the path as given is read from the approved revision, never through the link."""
+    org = "kubernetes:\n  registries: ['ghcr.io/acme/**']\n"
+    r = repo(
+        {
+            "platform/tether-policy.yml": "baseline: [default, org.yml]\n",
+            "platform/org.yml": org,
+            "lax.yml": "{}\n",
+        }
+    )
+    pod = POD.format(name="m", image="ghcr.io/attacker/miner:1")
+    change(r, {"platform/tether-policy.yml": None, "k8s/m.yaml": pod}, commit=False)
+    (r / "platform/tether-policy.yml").symlink_to("../lax.yml")
+    change(r, {})
+    res, data = gate(r, r / "platform" / "tether-policy.yml")
+    assert res.exit_code == 1, res.output
+    assert "K8S001" in new_rules(data)
+
+
+def test_repository_rule_directories_come_from_the_approved_revision(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack review: with `rules` allowed, the change disabled the repository's own rule
+    (`when: "false"`); the approved rule judges it, and the edit is reported (CFG002)."""
+    policy.write_text(POLICY + "repository: {allow: [exclude, rules]}\n")
+    rule = (
+        "id: ORG001\nname: no-evil\ntitle: No evil images here\npack: kubernetes\n"
+        "category: compliance\nseverity: error\nstatus: stable\napplies_to: k8s.container\n"
+        "assert: '!fact.image.contains(\"evil\")'\nmessage: evil image {{fact.image}}\n"
+        "docs:\n  what: Reports evil images.\n  why: Evil images mine coins.\n"
+        "  example: 'image: evil'\n  use_instead: 'image: good'\n"
+    )
+    r = repo({".tether.yaml": "rules: [tether-rules]\n", "tether-rules/ORG001.yml": rule})
+    pod = POD.format(name="m", image="ghcr.io/acme/evilminer:1")
+    change(
+        r,
+        {
+            "tether-rules/ORG001.yml": rule.replace("applies_to:", "when: 'false'\napplies_to:"),
+            "k8s/m.yaml": pod,
+        },
+    )
+    res, data = gate(r, policy)
+    assert res.exit_code == 1, res.output
+    findings = data["findings"]
+    assert isinstance(findings, list)
+    assert "ORG001" in [f["rule_id"] for f in findings]
+    assert "CFG002" in new_rules(data)
+
+
+def test_configuration_comes_from_the_branch_the_change_merges_into(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack review: a branch forked before main removed an exclude kept the old, looser
+    configuration; the approved configuration is the target branch's as it is now."""
+    r = repo({".tether.yaml": 'exclude: ["sandbox/**"]\n'})
+    git(r, "checkout", "-q", "main")
+    change(r, {".tether.yaml": None})  # main tightens after the branch forked
+    git(r, "checkout", "-q", "feature")
+    change(r, {"sandbox/miner.yaml": NEW_VIOLATION})
+    res, data = gate(r, policy)
+    assert res.exit_code == 1, res.output
+    assert "K8S001" in new_rules(data)
+
+
+def test_rewriting_an_unreadable_file_is_a_new_unreadable_file(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack review: a manifest hidden in a file that was already unreadable at the base was
+    'unchanged'; a rewritten unreadable file is the change's own (strict fails)."""
+    r = repo({"k8s/broken.yaml": "apiVersion: v1\nkind: Pod\nmetadata: [\n"})
+    change(r, {"k8s/broken.yaml": NEW_VIOLATION + "extra: [\n"})
+    res, _ = gate(r, policy)
+    assert res.exit_code == 0  # not strict: findings only
+    res, _ = gate(r, policy, "--strict")
+    assert res.exit_code == 1, res.output
+    # an untouched unreadable file stays old debt
+    r2 = r.parent / "r2"
+    r2.mkdir()
+    git(r2, "init", "-q", "-b", "main")
+    git(r2, "config", "user.email", "t@example.com")
+    git(r2, "config", "user.name", "t")
+    write_tree(r2, {"k8s/broken.yaml": "apiVersion: v1\nkind: Pod\nmetadata: [\n"})
+    git(r2, "add", "-A")
+    git(r2, "commit", "-qm", "b")
+    git(r2, "checkout", "-qb", "f")
+    change(r2, {"README.md": "x\n"})
+    res, _ = gate(r2, policy, "--strict")
+    assert res.exit_code == 0, res.output
+
+
+def test_a_new_submodule_is_reported_and_fails_strict(
+    repo: Callable[..., Path], policy: Path, tmp_path: Path
+) -> None:
+    """Attack review: a submodule's content (another repository) was skipped with no note."""
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    git(other, "config", "user.email", "t@example.com")
+    git(other, "config", "user.name", "t")
+    write_tree(other, {"pod.yaml": NEW_VIOLATION})
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", "evil")
+    r = repo()
+    sha = git(other, "rev-parse", "HEAD").strip()
+    git(r, "update-index", "--add", "--cacheinfo", f"160000,{sha},k8s/vendor")
+    git(r, "commit", "-qm", "add a submodule")
+    res, data = gate(r, policy, "--strict")
+    assert res.exit_code == 1, res.output
+    diags = data["diff"]
+    assert isinstance(diags, dict)
+    assert [d["path"] for d in diags["new_diagnostics"]] == ["k8s/vendor"]

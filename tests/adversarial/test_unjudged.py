@@ -153,7 +153,9 @@ def test_a_template_string_does_not_hide_a_plain_manifest(tmp_path: Path) -> Non
                 "spec:\n  template:\n    spec:\n      containers:\n"
                 "        - name: app\n          image: quay.io/evil/app:1\n"
             ),
+            "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
             "charts/web/templates/deployment.yaml": _HELM_DEPLOYMENT,
+            "charts/api/Chart.yaml": "apiVersion: v2\nname: api\nversion: 0.1.0\n",
             # a chart template that happens to be valid YAML
             "charts/api/templates/deployment.yaml": (
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
@@ -182,6 +184,23 @@ def test_a_template_string_does_not_hide_a_plain_manifest(tmp_path: Path) -> Non
     api = "charts/api/templates/deployment.yaml"
     assert not [d for d in report.diagnostics if d.path == api]
     assert not _findings(report, api), [(f.rule_id, f.message) for f in _findings(report, api)]
+
+
+def test_template_syntax_outside_a_chart_is_a_parse_error(tmp_path: Path) -> None:
+    """Attack review: a manifest that kubectl reads but ruamel does not, with a `{{` in a
+    comment, became a template *note*, which --strict lets through. Outside a Helm chart's
+    templates/ directory it is an invalid-YAML error."""
+    report = _scan(
+        tmp_path,
+        {
+            "k8s/miner.yaml": (
+                "# rendered from {{ .Values.x }}\napiVersion: v1\nkind: Pod\nmetadata: [\n"
+            ),
+        },
+    )
+    assert [(d.path, d.code, d.level.value) for d in report.diagnostics] == [
+        ("k8s/miner.yaml", "parse-error", "error")
+    ]
 
 
 def test_a_known_bad_value_beside_a_template_still_fails(tmp_path: Path) -> None:
