@@ -140,20 +140,27 @@ def _yaml_facts(
     for i, doc in enumerate(docs):
         if doc is None:
             continue
-        if kustomization and not kubernetes.is_manifest(doc):
+        manifest = kubernetes.is_manifest(doc)
+        # a workflow or action file's name does not make its manifests none of tether's
+        # business (`k8s/action.yaml` is applied by kubectl like any other): a manifest is
+        # judged as one, and as workflow or action metadata only when it has jobs or runs
+        gha = kind in ("gha-workflow", "gha-action") and (
+            not manifest or doc.get("jobs" if kind == "gha-workflow" else "runs") is not None
+        )
+        if kustomization and not manifest:
             out.extend(kubernetes.extract_kustomization(sf.path, doc))
-        elif kind == "gha-workflow":
+        elif gha and kind == "gha-workflow":
             out.extend(github_actions.extract_workflow(sf.path, doc, text.split("\n")))
             out.extend(env_facts.extract_gha(sf.path, doc))
             if i == 0:
                 out.extend(repository.template_facts(sf.path, doc, text))
-        elif kind == "gha-action":
+        elif gha:
             out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
-        elif kubernetes.is_manifest(doc):
+        elif not manifest:
+            continue
+        if manifest:
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
-        else:
-            continue
         # judged: a key written twice is read differently by different tools
         dups.extend(yaml_doc.duplicate_keys(doc))
     for dup, first in dups[:max_listed]:
@@ -194,7 +201,8 @@ def facts_for(
     out: list[Fact] = []
     k = sf.kind
     if k in ("terraform", "terraform-json"):
-        doc = _timed(timings, lambda: tf_parser.parse(sf.path, text))
+        parse = tf_parser.parse_json if k == "terraform-json" else tf_parser.parse_native
+        doc = _timed(timings, lambda: parse(sf.path, text))
         diags.extend(doc.diagnostics)
         out.extend(tf_facts.extract(doc))
         _timed(timings, doc.release)  # freeing the syntax tree is part of parsing's cost
@@ -217,16 +225,63 @@ def facts_for(
 
 
 def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact], list[Diagnostic]]:
-    """Read, parse and observe files, in order."""
+    """Read, parse and observe files, in order; then the files that the kustomizations among
+    them list but whose names tether does not read as YAML (kustomize reads every file it
+    lists as YAML: `resources: [miner.txt]` deploys what miner.txt holds), each once, when it
+    is a regular file inside the repository."""
     facts: list[Fact] = []
     diags: list[Diagnostic] = []
-    for sf in files:
+    # the first line of a Git LFS pointer file (the spec's URL, and the one before the rename)
+    lfs_pointer = (
+        b"version https://git-lfs.github.com/spec/v1",
+        b"version https://hawser.github.com/spec/v1",
+    )
+    queue = list(files)
+    listed: set[str] = set()
+
+    def listed_files(sf: SourceFile, found: Sequence[Fact]) -> list[SourceFile]:
+        suffix = os.sep + sf.path.replace("/", os.sep)
+        if not sf.abspath.endswith(suffix):
+            return []  # read through a link: the repository root is not known here
+        root = os.path.realpath(sf.abspath[: -len(suffix)])
+        out = []
+        for f in found:
+            if f.kind != "k8s.kustomization":
+                continue
+            for rel in f.data.get("local_paths") or []:
+                if rel in listed or kubernetes.reads_as_yaml(rel):
+                    continue
+                real = os.path.realpath(os.path.join(root, rel.replace("/", os.sep)))
+                if real.startswith(root + os.sep) and os.path.isfile(real):
+                    listed.add(rel)
+                    out.append(SourceFile(rel, real, "yaml"))
+        return out
+
+    i = 0
+    while i < len(queue):
+        sf = queue[i]
+        i += 1
         data = read(sf)
         if isinstance(data, Diagnostic):
             diags.append(data)
             continue
         timings.files += 1
         timings.bytes += len(data)
+        if data.startswith(lfs_pointer):
+            # the content lives in Git LFS storage, not in the repository: the pointer's
+            # three lines say nothing about it
+            end = data.find(b"\n")
+            diags.append(
+                Diagnostic(
+                    sf.path,
+                    Span(1, 1, 1, (end if end > 0 else len(data)) + 1),
+                    "lfs-pointer",
+                    "not scanned: a Git LFS pointer, not the file's content; scan after "
+                    "`git lfs pull` (in CI: actions/checkout with lfs: true)",
+                    Level.WARNING,
+                )
+            )
+            continue
         try:
             text = decode(data)
         except UnicodeDecodeError as e:
@@ -245,7 +300,9 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
         t = time.perf_counter()
         parse_before = timings.parse
         try:
-            facts.extend(facts_for(sf, text, diags, timings))
+            found = facts_for(sf, text, diags, timings)
+            facts.extend(found)
+            queue.extend(listed_files(sf, found))
         except Exception as e:  # a parser bug must not end the scan: report it, go on
             diags.append(
                 file_diagnostic(

@@ -55,9 +55,9 @@ def classify(rel: str) -> str | None:
     """The parser a file goes to, from its path alone (None: not tether's business)."""
     base = posixpath.basename(rel)
     low = base.lower()
-    if low.endswith(".tf"):
+    if low.endswith((".tf", ".tofu")):  # OpenTofu reads both; .tofu is its own
         return "terraform"
-    if low.endswith(".tf.json"):
+    if low.endswith((".tf.json", ".tofu.json")):
         return "terraform-json"
     if _is_dockerfile(low):
         return "dockerfile"
@@ -303,6 +303,22 @@ def _walk_errors(root_real: str, errors: list[OSError]) -> Iterator[Diagnostic]:
             f"cannot list directory: {e.strerror}; its files are not scanned",
             Level.ERROR,
         )
+
+
+def in_repo_link(root_real: str, full: str, rel: str, kind: str) -> SourceFile | None:
+    """A symbolic link inside the repository to be scanned under its own path: it resolves to
+    a regular file inside the repository whose own name tether reads as another kind (or
+    not at all), so the target is not scanned as what the link's name says, while kubectl
+    and the other tools that follow the link read it as that. The file is read at its real
+    path (inside the repository); findings point at the link. None for every other link:
+    one to a file of the same kind is scanned where it lives."""
+    target = os.path.realpath(full)
+    if not target.startswith(root_real + os.sep) or not os.path.isfile(target):
+        return None
+    target_rel = os.path.relpath(target, root_real).replace(os.sep, "/")
+    if not _utf8(target_rel) or classify(target_rel) == kind:
+        return None
+    return SourceFile(rel, target, kind)
 
 
 def _link_diag(root_real: str, full: str, rel: str) -> Diagnostic | None:

@@ -216,8 +216,12 @@ def test_kustomization_without_api_version_is_recognised(tmp_path: Path) -> None
     )
     facts, diags = collect(tmp_path, [], Timings())
     assert not diags
-    assert [(f.kind, f.data["resources"]) for f in facts] == [
+    assert [(f.kind, f.data["resources"]) for f in facts if f.kind == "k8s.kustomization"] == [
         ("k8s.kustomization", ["deploy.yaml"])
+    ]
+    # its override and its resource are facts of their own
+    assert sorted(f.kind for f in facts) == [
+        "k8s.kustomization", "k8s.kustomize_image", "k8s.kustomize_resource"
     ]
 
 

@@ -403,3 +403,134 @@ def test_cronjob_pod_fields_come_from_the_job_template() -> None:
         "Never",
         65532,
     )
+
+
+# -- kustomizations: image overrides, inputs, patches ------------------------------------------
+
+
+def _kustomization(text: str, path: str = "overlays/prod/kustomization.yaml") -> list[Fact]:
+    from scanner.facts.kubernetes import extract_kustomization
+
+    (doc,) = compose_all(textwrap.dedent(text).lstrip("\n"))
+    assert doc is not None
+    return extract_kustomization(path, doc)
+
+
+def test_kustomize_image_overrides_give_the_deployed_image() -> None:
+    facts = _kustomization(
+        f"""
+        images:
+          - name: ghcr.io/acme/app
+            newName: evil.example/miner
+            newTag: 1
+          - name: ghcr.io/acme/app
+            newTag: "2.0"
+            digest: {DIGEST}
+          - name: nginx
+          - newTag: orphan
+        """
+    )
+    images = kind(facts, "k8s.kustomize_image")
+    assert [(f.data["image"], f.data["name"], f.data["tag"], f.data["digest"]) for f in images] == [
+        ("evil.example/miner:1", "evil.example/miner", "1", None),
+        (f"ghcr.io/acme/app:2.0@{DIGEST}", "ghcr.io/acme/app", "2.0", DIGEST),
+        ("nginx", "docker.io/library/nginx", None, None),
+    ]
+    first = images[0]
+    assert first.data["original"] == "ghcr.io/acme/app"
+    assert first.data["new_name"] == "evil.example/miner" and first.data["via"] == "images"
+    assert first.span.start_line == 3 and first.spans["new_tag"].start_line == 4
+    assert first.target == "Kustomization/images/ghcr.io/acme/app"
+    assert images[1].span.start_line == 5  # no newName: the name it keeps
+    assert images[1].spans["digest"].start_line == 7
+
+
+def test_image_tag_transformer_gives_an_override() -> None:
+    facts = k8s(
+        """
+        apiVersion: builtin
+        kind: ImageTagTransformer
+        metadata: {name: swap}
+        imageTag: {name: ghcr.io/acme/app, newName: evil.example/miner}
+        """,
+        path="k8s/swap.yaml",
+    )
+    (f,) = kind(facts, "k8s.kustomize_image")
+    assert f.data["via"] == "transformer" and f.data["image"] == "evil.example/miner"
+    assert f.target == "ImageTagTransformer/swap/imageTag"
+
+
+@pytest.mark.parametrize(
+    ("entry", "remote", "host", "local_path"),
+    [
+        ("deploy.yaml", False, None, "overlays/prod/deploy.yaml"),
+        ("../../base", False, None, "base"),
+        ("./github.com/vendored/x", False, None, "overlays/prod/github.com/vendored/x"),
+        ("configs.d/x.yaml", False, None, "overlays/prod/configs.d/x.yaml"),
+        ("app.v1/x.yaml", False, None, "overlays/prod/app.v1/x.yaml"),
+        ("../../../outside", False, None, None),
+        ("/etc/k8s", False, None, None),
+        ("https://github.com/attacker/k8s//evil?ref=v1", True, "github.com", None),
+        ("github.com/attacker/k8s/evil?ref=v1", True, "github.com", None),
+        ("GitLab.com/a/b", True, "gitlab.com", None),
+        ("git@github.com:attacker/k8s.git", True, "github.com", None),
+        ("git::https://gitlab.com/a/b.git//dir", True, "gitlab.com", None),
+        ("ssh://git@example.com:2222/org/repo", True, "example.com", None),
+        ("git.example.com:8443/org/repo", True, "git.example.com", None),
+    ],
+)
+def test_kustomize_resources_local_or_remote(
+    entry: str, remote: bool, host: str | None, local_path: str | None
+) -> None:
+    facts = _kustomization(f"resources:\n  - {entry}\n")
+    (f,) = kind(facts, "k8s.kustomize_resource")
+    assert (f.data["remote"], f.data["host"], f.data["local_path"]) == (remote, host, local_path)
+    assert f.data["field"] == "resources" and f.span.start_line == 2
+
+
+def test_kustomization_lists_the_local_paths_it_reads() -> None:
+    facts = _kustomization(
+        """
+        resources: [../../base, miner.txt, "https://example.com/x.yaml"]
+        components: [../../components/tls]
+        transformers: [swap.yaml]
+        patches:
+          - path: patch.txt
+          - patch: |-
+              - op: replace
+        patchesStrategicMerge: [more.yaml]
+        helmCharts:
+          - {name: redis, repo: "oci://registry.example.com/charts", version: 1.0.0}
+          - {name: local}
+        """
+    )
+    (k,) = kind(facts, "k8s.kustomization")
+    assert k.data["local_paths"] == [
+        "base",
+        "components/tls",
+        "overlays/prod/miner.txt",
+        "overlays/prod/more.yaml",
+        "overlays/prod/patch.txt",
+        "overlays/prod/swap.yaml",
+    ]
+    charts = [f for f in kind(facts, "k8s.kustomize_resource") if f.data["field"] == "helmCharts"]
+    assert [(f.data["resource"], f.data["host"]) for f in charts] == [
+        ("oci://registry.example.com/charts/redis", "registry.example.com")
+    ]
+
+
+def test_patch_files_keep_their_containers_marked() -> None:
+    from scanner.facts.kubernetes import drop_patch_facts
+
+    facts = [
+        *_kustomization("patches:\n  - path: ../../k8s/app.yaml\n"),
+        *k8s(DEPLOYMENT, path="k8s/app.yaml"),
+        *k8s(DEPLOYMENT, path="k8s/other.yaml"),
+    ]
+    kept = drop_patch_facts(facts)
+    app = [f for f in kept if f.path == "k8s/app.yaml"]
+    assert {f.kind for f in app} == {"k8s.container"}
+    assert all(f.data["patch"] for f in app) and len(app) == 3
+    other = [f for f in kept if f.path == "k8s/other.yaml"]
+    assert {f.kind for f in other} == {"k8s.object", "k8s.workload", "k8s.container"}
+    assert not any(f.data.get("patch") for f in other)

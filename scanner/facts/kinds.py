@@ -212,6 +212,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "pod_resources": "pod-level resources (spec.resources), or null",
                 "pod_os": "the pod's spec.os.name (linux, windows), or null",
                 "pod_security_context": "pod-level securityContext, or null",
+                "patch": "the container is in a file a kustomization applies as a patch: what "
+                "it sets is deployed (its image is judged), what it leaves out is the base's "
+                "(completeness rules skip it)",
                 "templated_fields": _TEMPLATED_FIELDS + " (resources, pod_resources, "
                 "security_context, pod_security_context, run_as_non_root, run_as_user, "
                 "privileged, allow_privilege_escalation); a templated image sets templated",
@@ -220,7 +223,32 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
             "k8s.kustomization": {
                 "resources": "resources listed",
                 "images": "image overrides",
-                "patches": "files applied as patches (their objects are not judged as workloads)",
+                "patches": "files applied as patches (their objects are not judged as "
+                "workloads; their containers are judged with patch: true)",
+                "local_paths": "repository paths of the local files and directories it reads "
+                "(resources, bases, components, generators, transformers, validators, "
+                "patches), sorted; a listed file whose name is not YAML's is scanned as YAML "
+                "all the same",
+            },
+            "k8s.kustomize_image": {
+                "via": "images (an entry of a kustomization's images:) or transformer (the "
+                "imageTag of an ImageTagTransformer configuration)",
+                "original": "name: the image name the override replaces, or null",
+                "new_name": "newName, or null (the name is kept)",
+                "new_tag": "newTag, or null",
+                **_IMAGE,
+                "image": "the image the override deploys: newName (else name), :newTag and "
+                "@digest when set (without either, the base's tag is kept)",
+            },
+            "k8s.kustomize_resource": {
+                "resource": "the entry as written (helmCharts: repo/name)",
+                "field": "the kustomization key: resources, bases, components, generators, "
+                "transformers, validators or helmCharts",
+                "remote": "fetched from elsewhere: a URL, a Git address (git@host:org/repo, "
+                "git::...), host.tld/org/repo[//path][?ref=...], or a chart repository",
+                "host": "host of a remote entry (lower-case), or null",
+                "local_path": "repository path of a local entry, or null (remote, absolute, or "
+                "outside the repository)",
             },
             "docker.from": {
                 "via": "how the build uses the image: from (FROM), copy-from (COPY "

@@ -3,6 +3,7 @@ their labels, containers and their images, kustomizations."""
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 from ..imageref import is_templated, parse_image
 from ..model import Fact, Span
 from ..parsers.yaml import Node, YamlError, compose_json_values, json_values
+from ..source import classify
 
 # kind -> path from the object to its pod template's spec holder
 _POD_TEMPLATE: dict[str, tuple[str, ...]] = {
@@ -318,6 +320,13 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     if kind == "Kustomization" or (api_version or "").startswith("kustomize.config.k8s.io"):
         facts.extend(extract_kustomization(path, obj, target))
         return
+    if kind == "ImageTagTransformer":  # `transformers: [file]`: what `images:` does
+        tag = obj.get("imageTag")
+        if tag is not None:
+            image = image_override(path, tag, f"{target}/imageTag", "transformer")
+            if image is not None:
+                facts.append(image)
+        return
     w = workload_view(o)
     if w is None:
         return
@@ -356,6 +365,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         "pod_os": _scalar_str(pod_spec.path("os", "name")),
         "pod_resources": None if _is_template(pod_res) else _python(pod_res),
         "pod_security_context": None if _is_template(pod_sc) else _python(pod_sc),
+        "patch": False,  # drop_patch_facts marks the containers of kustomize patch files
     }
     pod_templated = _templated_keys(pod_sc)
     pod_unknown = ["pod_resources"] if shape_templated(pod_res, 2) else []
@@ -538,13 +548,74 @@ def workload_spans(
     return spans
 
 
+# kustomization keys whose entries are files or directories kustomize reads (local paths),
+# or remote targets (URLs, Git repositories) it fetches
+_KUSTOMIZE_INPUTS = (
+    "resources",
+    "bases",
+    "components",
+    "generators",
+    "transformers",
+    "validators",
+)
+
+
 def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -> list[Fact]:
-    """A kustomization, with or without apiVersion/kind (kustomize accepts both)."""
+    """A kustomization, with or without apiVersion/kind (kustomize accepts both): the
+    kustomization itself, each image override (`images:`) and each input it reads
+    (`resources:`, `components:`, ..., `helmCharts:` with a repository)."""
     if not obj.is_map:
         return []
     kind_n = obj.get("kind")
     imgs = obj.get("images")
     images = imgs.to_python() if imgs is not None else []
+    here = posixpath.dirname(path)
+    inputs: list[Fact] = []
+    local: list[str] = []
+    for field in _KUSTOMIZE_INPUTS:
+        node = obj.get(field)
+        for entry in node.items() if node is not None and node.is_seq else ():
+            text = entry.str_value()
+            if text is None or not text.strip():
+                continue
+            fact = _input_fact(path, here, target, field, text.strip(), entry.span)
+            inputs.append(fact)
+            if fact.data["local_path"] is not None:
+                local.append(fact.data["local_path"])
+    charts = obj.get("helmCharts")
+    for chart in charts.items() if charts is not None and charts.is_seq else ():
+        repo_pair = chart.get_pair("repo") if chart.is_map else None
+        repo = repo_pair[1].str_value() if repo_pair else None
+        if repo_pair is None or not repo or not repo.strip():
+            continue  # a chart under the kustomization's chartHome: local files
+        name = _scalar_str(chart.get("name")) or ""
+        inputs.append(
+            Fact(
+                "k8s.kustomize_resource",
+                path,
+                repo_pair[1].span,
+                f"{target}/helmCharts/{name}",
+                {
+                    "resource": f"{repo.strip().rstrip('/')}/{name}",
+                    "field": "helmCharts",
+                    "remote": True,
+                    "host": _remote_host(repo.strip()),
+                    "local_path": None,
+                },
+            )
+        )
+    patches = _patch_paths(obj)
+    for p in patches:
+        patch_path = None if _remote(p) else _local_path(here, p)
+        if patch_path is not None:
+            local.append(patch_path)
+    overrides = []
+    for i, entry in enumerate(imgs.items() if imgs is not None and imgs.is_seq else ()):
+        original = _scalar_str(entry.get("name")) if entry.is_map else None
+        where = f"{target}/images/{original or f'[{i}]'}"
+        override = image_override(path, entry, where, "images")
+        if override is not None:
+            overrides.append(override)
     return [
         Fact(
             "k8s.kustomization",
@@ -554,10 +625,110 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
             {
                 "resources": _str_list(obj.get("resources")),
                 "images": images if isinstance(images, list) else [],
-                "patches": _patch_paths(obj),
+                "patches": patches,
+                "local_paths": sorted(set(local)),
             },
-        )
+        ),
+        *overrides,
+        *inputs,
     ]
+
+
+def _input_fact(path: str, here: str, target: str, field: str, entry: str, span: Span) -> Fact:
+    remote = _remote(entry)
+    return Fact(
+        "k8s.kustomize_resource",
+        path,
+        span,
+        f"{target}/{field}/{entry}",
+        {
+            "resource": entry,
+            "field": field,
+            "remote": remote,
+            "host": _remote_host(entry) if remote else None,
+            "local_path": None if remote else _local_path(here, entry),
+        },
+    )
+
+
+def _local_path(here: str, entry: str) -> str | None:
+    """The repository path of a local entry, relative to the kustomization's directory; None
+    for an absolute path or one that climbs out of the repository (no file of it)."""
+    joined = posixpath.normpath(posixpath.join(here, entry))
+    if entry.startswith("/") or joined == ".." or joined.startswith("../"):
+        return None
+    return joined
+
+
+# `host.tld/...` (kustomize reads `github.com/org/repo/path?ref=x` as a Git repository): a
+# first path segment that is a host name whose last label is letters (a TLD); `./` makes a
+# local directory of the same name explicit
+_HOST = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}(?::[0-9]+)?$", re.IGNORECASE
+)
+_SCP = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):")
+
+
+def _remote(entry: str) -> bool:
+    """Whether kustomize fetches a resource entry from elsewhere: a URL, a Git address
+    (`git@host:org/repo`, `git::...`), or `host.tld/org/repo[//path][?ref=...]`."""
+    e = entry.strip()
+    if e.startswith(("./", "../", "/")) or e in (".", ".."):
+        return False
+    if "://" in e or e.startswith(("git::", "gh:")) or _SCP.match(e):
+        return True
+    first, sep, _ = e.partition("/")
+    return bool(sep) and _HOST.match(first) is not None
+
+
+def _remote_host(entry: str) -> str | None:
+    e = entry.strip()
+    if e.startswith("git::"):
+        e = e[5:]
+    if "://" in e:
+        e = e.split("://", 1)[1]
+        e = e.rsplit("@", 1)[-1] if "@" in e.split("/", 1)[0] else e
+    else:
+        scp = _SCP.match(e)
+        if scp:
+            return scp.group(1).lower()
+    host = e.split("/", 1)[0].split("?", 1)[0]
+    host = host.rsplit(":", 1)[0] if re.search(r":[0-9]*$", host) else host
+    return host.lower() or None
+
+
+def image_override(path: str, entry: Node, target: str, via: str) -> Fact | None:
+    """A kustomize image override (an `images:` entry, or an ImageTagTransformer's
+    `imageTag`): the image that runs in place of `name`, judged like a container's. kustomize
+    sets the name to newName (else keeps it), the tag to newTag and the digest to digest;
+    with neither newTag nor digest the base's tag is kept, which this override does not say."""
+    if not entry.is_map:
+        return None
+    pairs = {k: entry.get_pair(k) for k in ("name", "newName", "newTag", "digest")}
+    text = {k: (p[1].str_value() or None) if p else None for k, p in pairs.items()}
+    name = text["newName"] or text["name"]
+    if not name:
+        return None
+    image = name
+    if text["newTag"]:
+        image += f":{text['newTag']}"
+    if text["digest"]:
+        image += f"@{text['digest']}"
+    where = pairs["newName"] if text["newName"] else pairs["name"]
+    span = where[1].span if where else entry.span
+    spans = {"image": span}
+    for key, field in (("newTag", "new_tag"), ("digest", "digest"), ("name", "original")):
+        pair = pairs[key]
+        if pair is not None:
+            spans[field] = pair[1].span
+    data: dict[str, Any] = {
+        "via": via,
+        "original": text["name"],
+        "new_name": text["newName"],
+        "new_tag": text["newTag"],
+        **image_data(image),
+    }
+    return Fact("k8s.kustomize_image", path, span, target, data, spans)
 
 
 def _patch_paths(obj: Node) -> list[str]:
@@ -574,24 +745,57 @@ def _patch_paths(obj: Node) -> list[str]:
     return out
 
 
+# the facts of a patch file that are not observations of a whole object: its objects and
+# workloads are fragments (completeness rules must not judge them), but what it sets is
+# deployed: container images (kept, marked `patch`), env values, image overrides
+_FRAGMENT_KINDS = frozenset(("k8s.object", "k8s.workload", "env.workload"))
+
+
 def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
-    """Facts of files that a kustomization in the scan uses as patches are not observations
-    of workloads: a strategic-merge patch holds only the fields it changes."""
+    """The cross-file pass over Kubernetes facts.
+
+    Files that a kustomization in the scan uses as patches hold only the fields they change,
+    so their objects and workloads are not judged (their `k8s.object`, `k8s.workload` and
+    `env.workload` facts are dropped), but what a patch sets is deployed: its containers are
+    kept, marked `patch: true` (the registry and tag rules judge their images; completeness
+    rules skip them), and so are its env values. A file named as a patch by a kustomization
+    that nothing uses loses nothing that decides what runs.
+
+    A file that kustomizations list but whose name tether does not read as YAML is read
+    once for each kustomization slice that lists it (see scan._observe): its facts are kept
+    once."""
+    kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
+    if not kustomizations:
+        return facts
     patches = {
         posixpath.normpath(posixpath.join(posixpath.dirname(f.path), p))
-        for f in facts
-        if f.kind == "k8s.kustomization"
+        for f in kustomizations
         for p in f.data.get("patches") or []
     }
-    if not patches:
-        return facts
-    return [
-        f
-        for f in facts
-        if f.path not in patches
-        or not (f.kind.startswith(("k8s.", "env.")))
-        or f.kind == "k8s.kustomization"
-    ]
+    extra = {
+        p for f in kustomizations for p in f.data.get("local_paths") or [] if not reads_as_yaml(p)
+    }
+    out: list[Fact] = []
+    seen: set[tuple[str, str, Span, str]] = set()
+    for f in facts:
+        if f.path in extra:
+            key = (f.kind, f.path, f.span, f.target)
+            if key in seen:
+                continue
+            seen.add(key)
+        if f.path in patches:
+            if f.kind in _FRAGMENT_KINDS:
+                continue
+            if f.kind == "k8s.container":
+                f = dataclasses.replace(f, data={**f.data, "patch": True})
+        out.append(f)
+    return out
+
+
+def reads_as_yaml(path: str) -> bool:
+    """Whether the scan reads a file's manifests by its name alone (else a kustomization
+    that lists it has it read: kustomize reads every file it lists as YAML)."""
+    return classify(path) in ("yaml", "json", "gha-workflow", "gha-action")
 
 
 def _str_list(node: Node | None) -> list[str]:

@@ -73,6 +73,8 @@ _SUBJECTS: dict[str, tuple[tuple[str, ...], Callable[[Data], str]]] = {
     "gha.action": (("image", "using"), _first("image", "using")),
     "gha.job": (("runs_on", "runs_on_raw", "runs_on_group"), _first("runs_on")),
     "k8s.container": (_IMAGE_FIELDS, _image),
+    "k8s.kustomize_image": (_IMAGE_FIELDS, _image),
+    "k8s.kustomize_resource": (("resource", "remote", "host"), _first("resource")),
     "docker.from": (_IMAGE_FIELDS, _image),
     "gha.image": (_IMAGE_FIELDS, _image),
     "env.var": (("host", "value", "secret_name"), _first("host", "secret_name", "name")),
