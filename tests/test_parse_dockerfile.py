@@ -9,7 +9,7 @@ import pytest
 
 from scanner.facts.dockerfile import extract
 from scanner.model import Fact, Level, Span
-from scanner.parsers.dockerfile import DockerfileDocument, parse, substitute
+from scanner.parsers.dockerfile import DockerfileDocument, LexError, expand, parse, substitute
 
 
 def df(text: str) -> DockerfileDocument:
@@ -64,9 +64,23 @@ def test_scratch() -> None:
         ("ARG V=\nFROM alpine${V-:3.17}\n", "alpine", False),  # `-`: only unset takes the default
         ("ARG V=x\nFROM alpine:3${V:+.19}\n", "alpine:3.19", False),
         ("ARG V\nFROM alpine:${V}\n", "alpine:${V}", True),  # declared without a default
-        ("FROM alpine:$UNDECLARED\n", "alpine:$UNDECLARED", True),
+        # a variable that is not a build argument is empty, as in BuildKit
+        ("FROM alpine:3$UNDECLARED\n", "alpine:3", False),
         # an ARG after the first FROM belongs to that stage, not to later FROM lines
-        ("FROM alpine\nARG V=1\nFROM busybox:$V\n", "busybox:$V", True),
+        ("FROM alpine\nARG V=1\nFROM busybox:1$V\n", "busybox:1", False),
+        # platform arguments are set by the builder: not known here
+        ("FROM alpine:${TARGETARCH}\n", "alpine:${TARGETARCH}", True),
+        ("ARG TARGETARCH\nFROM alpine:${TARGETARCH:-x}\n", "alpine:${TARGETARCH:-x}", True),
+        ("FROM alpine${TARGETOS:+:3}\n", "alpine:3", False),  # never empty
+        ("ARG TARGETARCH=arm64\nFROM alpine:$TARGETARCH\n", "alpine:arm64", False),
+        # defaults use the arguments before them; `ARG V` keeps an earlier default
+        ("ARG A=3 B=${A}.19\nARG B\nFROM alpine:$B\n", "alpine:3.19", False),
+        ("ARG A\nARG B=${A}\nFROM alpine:${B:-3}\n", "alpine:${B:-3}", True),
+        # quotes and escapes are removed
+        ("FROM 'alpine':\"3.19\"\n", "alpine:3.19", False),
+        ("FROM alpine\\:3.19\n", "alpine:3.19", False),
+        ("ARG V='3.19'\nFROM \"alpine:$V\"\n", "alpine:3.19", False),
+        ("ARG V=3.19\nFROM 'alpine:$V'\n", "alpine:$V", False),  # single quotes: literal
     ],
 )
 def test_arg_substitution(text: str, image: str, unresolved: bool) -> None:
@@ -101,7 +115,8 @@ def test_line_continuations_comments_and_blank_lines() -> None:
     assert f.image_span == Span(3, 3, 3, 14)  # on its own continuation line
     assert f.span == Span(1, 1, 5, 10)
     run = doc.instructions[1]
-    assert (run.keyword, run.args, run.span) == ("RUN", "apk add curl", Span(6, 1, 7, 11))
+    # BuildKit joins the pieces as written (no space is added, none is taken away)
+    assert (run.keyword, run.args, run.span) == ("RUN", "apk add       curl", Span(6, 1, 7, 11))
 
 
 def test_escape_directive_after_syntax_directive() -> None:
@@ -121,7 +136,7 @@ def test_escape_directive_after_syntax_directive() -> None:
 
 def test_directive_only_at_the_top() -> None:
     doc = df("FROM alpine\n# escape=`\nRUN a \\\n  b\n")
-    assert doc.instructions[1].args == "a b"
+    assert doc.instructions[1].args == "a   b"
 
 
 def test_heredoc_bodies_are_not_instructions() -> None:
@@ -185,7 +200,7 @@ def test_images_read_by_copy_and_run_mounts() -> None:
         "FROM golang:1.25 AS build\n"
         "ARG TOOLS\n"
         "COPY --from=${TOOLS} /bin/t /bin/t\n"
-        "COPY --chown=1:1 --from=\"ghcr.io/x/y:2\" /a /a\n"
+        'COPY --chown=1:1 --from="ghcr.io/x/y:2" /a /a\n'
         "RUN --mount=type=cache,target=/c --mount=target=/s,FROM=alpine:3,type=bind make\n"
         "COPY --from=BUILD /out /out\n"
         "FROM scratch\n"
@@ -205,4 +220,156 @@ def test_images_read_by_copy_and_run_mounts() -> None:
         ("copy-from", "ghcr.io/x/y:2", "ghcr.io/x/y:2", 0, False, Span(5, 26, 5, 39)),
         ("mount-from", "alpine:3", "alpine:3", 0, False, Span(6, 57, 6, 65)),
         ("copy-from", "$UNSET", "$UNSET", 1, True, Span(11, 13, 11, 19)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("word", "env", "out"),
+    [
+        ("a$", {}, ("a$", False)),
+        ("$1x", {}, ("x", False)),
+        ("${V-x}${V:-y}", {"V": ""}, ("y", False)),
+        ("${V+x}${V:+y}", {"V": ""}, ("x", False)),
+        ("${V:?}", {"V": "1"}, ("1", False)),
+        ("${V#*.}|${V##*.}", {"V": "a.b.c"}, ("b.c|c", False)),
+        ("${V%.*}|${V%%.*}", {"V": "a.b.c"}, ("a.b|a", False)),
+        ("${V%\\*}", {"V": "a*"}, ("a", False)),
+        ("${V/b/x}|${V//b/x}", {"V": "abcb"}, ("axcb|axcx", False)),
+        ("${V//*/x}", {"V": "abc"}, ("x", False)),  # Go: no second, empty, match at the end
+        ("${V/b/$0$$}", {"V": "abc"}, ("ac", False)),  # $0 and $$ are (empty) variables
+        ("${V/b/\\$0}", {"V": "abc"}, ("a\\$0c", False)),  # escapes stay: literal
+        ("${V//b/<\\$0\\$$>}", {"V": "abc"}, ("a<\\b\\$>c", False)),  # Go's Expand
+        ('"a b"\\ c', {}, ("a b c", False)),
+        ('"\\$V\\"x"', {"V": "1"}, ('$V"x', False)),
+        ('"\\a"', {}, ("\\a", False)),  # inside double quotes only \ " $ are escaped
+        ("'${V}'", {"V": "1"}, ("${V}", False)),
+        ("${V:-${W}}", {"W": None}, ("${W}", True)),
+        ("${V%x}", {"V": None}, ("${V%x}", True)),
+    ],
+)
+def test_expand_as_buildkit_shell_lex(
+    word: str, env: dict[str, str | None], out: tuple[str, bool]
+) -> None:
+    assert expand(word, env) == out
+
+
+def test_expand_with_backtick_escape() -> None:
+    assert expand("a`:b\\c", {}, "`") == ("a:b\\c", False)
+
+
+@pytest.mark.parametrize("word", ['"a', "'a", "${", "${}", "${:x}", "${V", "${V:#x}", "${V?}"])
+def test_expand_refuses_what_buildkit_refuses(word: str) -> None:
+    with pytest.raises(LexError):
+        expand(word, {})
+
+
+def test_from_that_buildkit_refuses_is_a_located_error() -> None:
+    doc = df('FROM alpine\nFROM "docker.io/attacker/x:1\n')
+    (d,) = doc.diagnostics
+    assert (d.code, d.level, d.span.start_line) == ("parse-error", Level.ERROR, 2)
+
+
+def test_parser_directives_as_buildkit_reads_them() -> None:
+    # names are case-insensitive; each once; the escape is ` or \
+    doc = df("# Escape=`\n# escape=\\\nFROM alpine\n")
+    (d,) = doc.diagnostics
+    assert (d.level, d.span.start_line, "only one escape") == (Level.ERROR, 2, "only one escape")
+    doc = df("# escape=x\nFROM alpine\n")
+    assert "invalid escape" in doc.diagnostics[0].message
+    # an indented directive is still one (the parser strips leading whitespace)
+    doc = df("  # escape=`\nFROM alpine `\n  AS a\n")
+    assert doc.froms[0].alias == "a"
+    # `# check=` is a directive, and gives no image
+    doc = df("# check=skip=all\n# escape=`\nFROM alpine `\n  AS a\n")
+    assert (doc.froms[0].alias, doc.syntax) == ("a", None)
+
+
+def test_syntax_frontend() -> None:
+    doc = df("# syntax=docker/dockerfile:1.7 --x\nFROM alpine\n")
+    assert doc.syntax is not None
+    assert (doc.syntax.image, doc.syntax.via, doc.syntax.image_span) == (
+        "docker/dockerfile:1.7",
+        "syntax",
+        Span(1, 10, 1, 31),
+    )
+    (f, _) = extract(doc)
+    assert (f.target, f.data["via"], f.data["stage_index"], f.data["name"]) == (
+        "syntax",
+        "syntax",
+        None,
+        "docker.io/docker/dockerfile",
+    )
+    # DetectSyntax does not strip leading whitespace, nor read past the directives
+    assert df("  # syntax=a/b\nFROM alpine\n").syntax is None
+    assert df("FROM alpine\n# syntax=a/b\n").syntax is None
+    assert df("# syntax=\nFROM alpine\n").syntax is None
+
+
+def test_continuations_as_buildkit_joins_them() -> None:
+    doc = df("FROM docker.io/\\\n  # comment\n\t\nacme/x:1 \\\t \\\n")
+    (f,) = doc.froms
+    assert (f.image, f.image_span) == ("docker.io/acme/x:1", Span(1, 6, 4, 9))
+    # an escaped escape, and an escape followed by another space character, do not continue
+    for tail in ("\\\\", "\\\u00a0", "\\\v", "\\ \u3000"):
+        doc = parse("Dockerfile", f"FROM alpine\nRUN x {tail}\nFROM busybox\n")
+        assert [f.image for f in doc.froms] == ["alpine", "busybox"], repr(tail)
+    # a lone escape on the first line starts a continuation
+    doc = parse("Dockerfile", "\\\nFROM alpine\n")
+    assert [f.image for f in doc.froms] == ["alpine"]
+
+
+def test_heredoc_words_as_buildkit_reads_them() -> None:
+    text = (
+        "FROM alpine\n"
+        "RUN cat << EOF >a\nFROM a\nEOF\n"  # a space after <<
+        "COPY <<'A' <<\"B\" /x\nFROM b\nA\nFROM c\nB\n"  # two heredocs, read in order
+        "RUN cat <<EOF;\nFROM d\nEOF;\n"  # the terminator is the whole word
+        "ONBUILD RUN <<-X\n\tFROM e\n\t\tX\n"
+        "RUN echo a<<Y\nFROM f\n"  # not at the start of a word: not a heredoc
+        "ADD ['<<Z', '/z']\nFROM g\n"  # `['<<Z',` is one word: not a heredoc
+        "ADD [ <<Z /z\nFROM not-g\nZ\n"  # not JSON: a heredoc
+        'RUN ["cat", "<<W"]\nFROM h\n'  # JSON: no heredoc
+    )
+    doc = parse("Dockerfile", text)
+    assert [f.image for f in doc.froms] == ["alpine", "f", "g", "h"]
+
+
+def test_unterminated_heredoc_is_an_error_and_swallows_nothing() -> None:
+    doc = df("FROM alpine\nRUN cat <<EOF\nFROM busybox\n")
+    assert [f.image for f in doc.froms] == ["alpine", "busybox"]
+    (d,) = doc.diagnostics
+    assert (d.level, d.span.start_line, "unterminated heredoc" in d.message) == (
+        Level.ERROR,
+        2,
+        True,
+    )
+
+
+def test_builder_flags_as_buildkit_splits_them() -> None:
+    text = (
+        "FROM golang:1.25 AS build\n"
+        'COPY --chown="a b" --from=ghcr.io/x/\\"y\\":1 /a /a\n'
+        "COPY -- --from=not-a-flag /b\n"
+        # the flag splitter removes quotes before the CSV reader sees the value
+        'RUN --mount=type=bind,"from=a/b:1",target=/x --mount=from=c/d:1,FROM="e/f:2" true\n'
+        "RUN --mount='type=bind,from=bad\"quote' --mount='\"from=x/y:1\",target=/x' true\n"
+        "ONBUILD COPY --from=g/h:1 /a /b\n"
+        "ONBUILD RUN --mount=from=build true\n"
+    )
+    doc = parse("Dockerfile", text)
+    got = [(u.via, u.image, u.image_span) for u in doc.image_uses]
+    assert got == [
+        ("copy-from", 'ghcr.io/x/"y":1', Span(2, 27, 2, 44)),
+        ("mount-from", "a/b:1", Span(4, 29, 4, 34)),
+        ("mount-from", "e/f:2", Span(4, 71, 4, 76)),
+        ("mount-from", "x/y:1", Span(5, 55, 5, 60)),  # a quoted CSV field
+        ("onbuild-copy-from", "g/h:1", Span(6, 21, 6, 26)),
+    ]
+    facts = extract(doc)
+    assert [f.target for f in facts if f.data["via"] != "from"] == [
+        "stage[build]/copy-from[0]",
+        "stage[build]/mount-from[0]",
+        "stage[build]/mount-from[1]",
+        "stage[build]/mount-from[2]",
+        "stage[build]/onbuild-copy-from[0]",
     ]

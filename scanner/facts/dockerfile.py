@@ -1,7 +1,8 @@
-"""Facts from Dockerfiles: each `FROM` base image, and every other image a build reads
-(`COPY --from=IMAGE`, `RUN --mount=...,from=IMAGE`), split like any container image. They are
-one kind, `docker.from`, told apart by `via`: an image copied from or mounted into the build
-runs or ships as much foreign code as a base image, and the same approval rules judge it."""
+"""Facts from Dockerfiles: each `FROM` base image, and every other image a build reads (the
+`# syntax=` frontend, `COPY --from=IMAGE`, `RUN --mount=...,from=IMAGE`, and both as ONBUILD
+triggers), split like any container image. They are one kind, `docker.from`, told apart by
+`via`: a frontend runs the build, an image copied from or mounted into it runs or ships as much
+foreign code as a base image, and the same approval rules judge them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from .kubernetes import image_data
 
 def extract(doc: DockerfileDocument) -> list[Fact]:
     facts: list[Fact] = []
+    if doc.syntax is not None:
+        facts.append(_syntax(doc))
     aliases: set[str] = set()
     last = len(doc.froms) - 1
     for f in doc.froms:
@@ -64,3 +67,22 @@ def extract(doc: DockerfileDocument) -> list[Fact]:
             Fact("docker.from", doc.path, u.image_span, target, data, {"image": u.image_span})
         )
     return facts
+
+
+def _syntax(doc: DockerfileDocument) -> Fact:
+    """The frontend image BuildKit pulls and runs for the build (`# syntax=`): no stage."""
+    u = doc.syntax
+    assert u is not None
+    data: dict[str, Any] = {
+        "via": "syntax",
+        "platform": None,
+        "alias": None,
+        "stage_index": None,
+        "final_stage": False,
+        "stage_ref": False,
+        "scratch": False,
+        "unresolved": False,
+        "image_raw": u.image_raw,
+    }
+    data.update(image_data(u.image))
+    return Fact("docker.from", doc.path, u.image_span, "syntax", data, {"image": u.image_span})

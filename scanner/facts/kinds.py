@@ -251,18 +251,21 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "outside the repository)",
             },
             "docker.from": {
-                "via": "how the build uses the image: from (FROM), copy-from (COPY "
-                "--from=IMAGE) or mount-from (RUN --mount=...,from=IMAGE); stage names and "
-                "indexes in --from are not images and give no fact",
-                "image_raw": "the image as written, before ARG substitution",
+                "via": "how the build uses the image: from (FROM), syntax (the `# syntax=` "
+                "frontend BuildKit runs the build with), copy-from (COPY --from=IMAGE), "
+                "mount-from (RUN --mount=...,from=IMAGE), onbuild-copy-from or "
+                "onbuild-mount-from (the same as ONBUILD triggers); stage names and indexes "
+                "in --from are not images and give no fact",
+                "image_raw": "the image as written, before quote removal and ARG substitution",
                 "platform": "--platform value, or null",
                 "alias": "stage name (AS ...) of the stage, or null",
                 "stage_index": "0-based index of the stage (FROM) or of the stage the "
-                "instruction is in",
+                "instruction is in; null for the syntax frontend",
                 "final_stage": "that stage is the last of the file",
                 "stage_ref": "FROM names an earlier stage",
                 "scratch": "FROM scratch",
-                "unresolved": "a build argument without a literal default remains",
+                "unresolved": "a build argument without a known value remains (declared "
+                "without a default, or a platform argument such as TARGETARCH)",
                 **_IMAGE,
             },
             "tether.exception": {
