@@ -100,6 +100,7 @@ def _yaml_facts(
     kind = sf.kind
     kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
     as_json = kind == "json" and kubernetes.is_json_text(text)
+    patch_only = False  # can only be a JSON 6902 patch that sets an image, not a manifest
     if kind in ("yaml", "json"):
         tool = presence.by_name(sf.path)
         if tool is not None:
@@ -108,7 +109,9 @@ def _yaml_facts(
         if cfn is not None:
             out.append(_presence(sf.path, text, (cfn, "iac")))
         if not kustomization and not kubernetes.may_hold_manifest(text, as_json):
-            return  # not a manifest: other YAML and JSON is none of tether's business
+            if not kubernetes.may_set_image(text, as_json):
+                return  # not a manifest: other YAML and JSON is none of tether's business
+            patch_only = True
     docs: list[Any] = []
     errors: list[YamlError] = []
     if as_json:
@@ -119,6 +122,8 @@ def _yaml_facts(
         except YamlError as err:
             errors = [err]
         errors = [YamlError(f"invalid YAML: {e.message}", e.span) for e in errors]
+    if errors and patch_only:
+        return  # kustomize refuses a patch that does not parse: nothing is deployed
     if errors and kind in ("yaml", "json") and yaml_doc.template_syntax(text):
         diags.append(
             Diagnostic(
@@ -157,7 +162,12 @@ def _yaml_facts(
         elif gha:
             out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
         elif not manifest:
-            continue
+            # a JSON 6902 patch (kustomize's patches:) that sets an image: judged as an
+            # image override; other YAML is none of tether's business
+            images = kubernetes.json_patch_images(sf.path, doc, "JsonPatch")
+            if not images:
+                continue
+            out.extend(images)
         if manifest:
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))

@@ -534,3 +534,67 @@ def test_patch_files_keep_their_containers_marked() -> None:
     other = [f for f in kept if f.path == "k8s/other.yaml"]
     assert {f.kind for f in other} == {"k8s.object", "k8s.workload", "k8s.container"}
     assert not any(f.data.get("patch") for f in other)
+
+
+def test_json_patch_images() -> None:
+    from scanner.facts.kubernetes import json_patch_images
+
+    (doc,) = compose_all(
+        textwrap.dedent(
+            """\
+            - op: replace
+              path: /spec/template/spec/containers/0/image
+              value: evil.example/a:1
+            - op: copy
+              from: /spec/template/spec/containers/0/image
+              path: /spec/template/spec/containers/1/image
+            - op: test
+              path: /spec/template/spec/containers/0/image
+              value: evil.example/old:1
+            - op: add
+              path: /spec/template/spec/containers/-
+              value: {name: m, image: "evil.example/b:1"}
+            - op: replace
+              path: /spec/template/spec/containers/0/name
+              value: image
+            """
+        )
+    )
+    assert doc is not None
+    facts = json_patch_images("ops.yaml", doc, "JsonPatch")
+    assert [(f.target, f.data["image"], f.span.start_line, f.data["via"]) for f in facts] == [
+        ("JsonPatch[0]/spec/template/spec/containers/0/image", "evil.example/a:1", 3, "patch"),
+        ("JsonPatch[3]/spec/template/spec/containers/-/image", "evil.example/b:1", 12, "patch"),
+    ]
+
+
+def test_inline_patches_are_located_in_the_kustomization() -> None:
+    facts = _kustomization(
+        """
+        patches:
+          - patch: |-
+              apiVersion: v1
+              kind: Pod
+              metadata: {name: p}
+              spec:
+                containers:
+                  - name: c
+                    image: evil.example/a:1
+          - patch: >-
+              [{"op": "add", "path": "/spec/containers/0/image", "value": "evil.example/b:1"}]
+        patchesStrategicMerge:
+          - |
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: q}
+            spec: {containers: [{name: d}]}
+        """
+    )
+    containers = kind(facts, "k8s.container")
+    assert [(f.target, f.data["patch"], f.span[:2]) for f in containers] == [
+        ("Pod/p/c", True, (9, 20)),
+        ("Pod/q/d", True, (17, 25)),  # no image: the container
+    ]
+    (override,) = kind(facts, "k8s.kustomize_image")
+    assert override.span[:2] == (10, 12)  # a folded block: the patch as a whole
+    assert override.target == "Kustomization/patches[1][0]/spec/containers/0/image"

@@ -212,9 +212,10 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "pod_resources": "pod-level resources (spec.resources), or null",
                 "pod_os": "the pod's spec.os.name (linux, windows), or null",
                 "pod_security_context": "pod-level securityContext, or null",
-                "patch": "the container is in a file a kustomization applies as a patch: what "
-                "it sets is deployed (its image is judged), what it leaves out is the base's "
-                "(completeness rules skip it)",
+                "patch": "the container is in a file a kustomization applies as a patch, or "
+                "in a patch written inside the kustomization: what it sets is deployed (its "
+                "image is judged), what it leaves out is the base's (completeness rules skip "
+                "it)",
                 "templated_fields": _TEMPLATED_FIELDS + " (resources, pod_resources, "
                 "security_context, pod_security_context, run_as_non_root, run_as_user, "
                 "privileged, allow_privilege_escalation); a templated image sets templated",
@@ -231,8 +232,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "all the same",
             },
             "k8s.kustomize_image": {
-                "via": "images (an entry of a kustomization's images:) or transformer (the "
-                "imageTag of an ImageTagTransformer configuration)",
+                "via": "images (an entry of a kustomization's images:), transformer (the "
+                "imageTag of an ImageTagTransformer configuration) or patch (a JSON 6902 patch "
+                "operation, in a file or inline, that adds or replaces an image)",
                 "original": "name: the image name the override replaces, or null",
                 "new_name": "newName, or null (the name is kept)",
                 "new_tag": "newTag, or null",

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..imageref import is_templated, parse_image
 from ..model import Fact, Span
-from ..parsers.yaml import Node, YamlError, compose_json_values, json_values
+from ..parsers.yaml import Node, YamlError, compose_all, compose_json_values, json_values
 from ..source import classify
 
 # kind -> path from the object to its pod template's spec holder
@@ -75,6 +75,22 @@ def may_hold_manifest(text: str, json_text: bool = False) -> bool:
     return (_JSON_KEY_ESCAPE if json_text else _KEY_ESCAPE).search(text) is not None
 
 
+_PATCH_OP_WORD = re.compile(r"\b(?:add|replace)\b")
+
+
+def may_set_image(text: str, json_text: bool = False) -> bool:
+    """A sound textual pre-check for JSON 6902 patches that set an image (see
+    json_patch_images): the word `image` (a key, or the last segment of a path) and the
+    operation `add` or `replace` (a scalar, or an alias of one written elsewhere in the text),
+    written as they read or with a backslash escape (every letter of these words lies in
+    0x56-0x72, as the letters of the manifest keys do)."""
+    if "image" in text and _PATCH_OP_WORD.search(text) is not None:
+        return True
+    if "\\" not in text:
+        return False
+    return (_JSON_KEY_ESCAPE if json_text else _KEY_ESCAPE).search(text) is not None
+
+
 _JSON_START = re.compile(r"\A[ \t\r\n]*[{\[]")
 
 
@@ -101,13 +117,19 @@ def read_json(text: str) -> tuple[list[Node | None], list[YamlError]]:
         values = json_values(text)
     except YamlError as e:
         return ([], [e]) if all(k.search(text) for k in _JSON_KEYS) else ([], [])
-    if not any(_json_manifest(v) for _, v in values):
+    if not any(_json_manifest(v) or _json_patch(v) for _, v in values):
         return [], []
     try:
         return compose_json_values(text, [start for start, _ in values]), []
     except YamlError as e:
         msg = f"valid JSON that tether cannot read with positions ({e.message}); not scanned"
         return [], [YamlError(msg, e.span)]
+
+
+def _json_patch(value: Any) -> bool:
+    return isinstance(value, list) and any(
+        isinstance(op, dict) and op.get("op") in _PATCH_OPS and "value" in op for op in value
+    )
 
 
 def _json_manifest(value: Any) -> bool:
@@ -631,7 +653,126 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
         ),
         *overrides,
         *inputs,
+        *_inline_patch_facts(path, obj, target),
     ]
+
+
+def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:
+    """What the patches written inside a kustomization set, as a patch file's facts: the
+    containers of a strategic-merge patch (marked `patch`) and the images a JSON 6902 patch
+    puts in place. Located in the kustomization: exactly, for a literal block (`patch: |`),
+    else at the patch's first line."""
+    out: list[Fact] = []
+    for key in ("patches", "patchesJson6902", "patchesStrategicMerge"):
+        node = obj.get(key)
+        for i, item in enumerate(node.items() if node is not None and node.is_seq else ()):
+            # patchesStrategicMerge lists file names and inline patches alike
+            text_n = item.get("patch") if item.is_map else item
+            text = text_n.str_value() if text_n is not None and text_n.is_scalar else None
+            if text_n is None or text is None or (not item.is_map and "\n" not in text):
+                continue
+            try:
+                docs = compose_all(text)
+            except YamlError:
+                continue  # kustomize refuses the kustomization: nothing is deployed
+            where = f"{target}/{key}[{i}]"
+            found: list[Fact] = []
+            for d, doc in enumerate(docs):
+                if doc is None:
+                    continue
+                if is_manifest(doc):
+                    found.extend(
+                        dataclasses.replace(f, data={**f.data, "patch": True})
+                        for f in extract(path, doc, d)
+                        if f.kind == "k8s.container"
+                    )
+                else:
+                    found.extend(json_patch_images(path, doc, where))
+            move = _block_mover(text_n)
+            out.extend(
+                dataclasses.replace(
+                    f, span=move(f.span), spans={k: move(v) for k, v in f.spans.items()}
+                )
+                for f in found
+            )
+    return out
+
+
+_BLOCK_HEADER = re.compile(r"\A[|>][+-]?[ \t]*(?:#.*)?\Z")
+
+
+def _block_mover(node: Node) -> Any:
+    """Where a span of a scalar's text lies in the file: shifted by the block's first line
+    and indentation for a literal block scalar (`|`, `|-`, `|+` without an indentation
+    digit), else the scalar's own span (its text is not laid out as written)."""
+    whole = node.span
+    lines = node.source().split("\n")
+    if node.raw.style == "|" and len(lines) > 1 and _BLOCK_HEADER.match(lines[0].strip()):
+        content = [ln for ln in lines[1:] if ln.strip()]
+        if content:
+            indent = len(content[0]) - len(content[0].lstrip(" "))
+            first = whole.start_line
+
+            def shift(sp: Span) -> Span:
+                return Span(
+                    sp.start_line + first, sp.start_col + indent, sp.end_line + first,
+                    sp.end_col + indent,
+                )
+
+            return shift
+    return lambda _sp: whole
+
+
+# JSON 6902 operations that put a value in place (copy and move reuse one already there)
+_PATCH_OPS = ("add", "replace")
+
+
+def json_patch_images(path: str, doc: Node, target: str) -> list[Fact]:
+    """The images a JSON 6902 patch (a list of operations, as kustomize applies from
+    `patches:` or `patchesJson6902:`) puts in place: the value of an add or replace whose
+    path ends in /image, and every `image` of a value that is a mapping or a list (a
+    container added whole). Judged as kustomize image overrides (via: patch)."""
+    out: list[Fact] = []
+    if not doc.is_seq:
+        return out
+    for i, op in enumerate(doc.items()):
+        if not op.is_map or _scalar_str(op.get("op")) not in _PATCH_OPS:
+            continue
+        where = _scalar_str(op.get("path")) or ""
+        value = op.get("value")
+        if value is None:
+            continue
+        here = f"{target}[{i}]{where}"
+        if value.is_scalar:
+            if where.rstrip("/").rsplit("/", 1)[-1] == "image":
+                out.append(_patch_image(path, value, here))
+        else:
+            out.extend(_patch_image(path, v, f"{here}{sub}") for sub, v in _images_in(value, ""))
+    return out
+
+
+def _images_in(node: Node, at: str) -> Iterator[tuple[str, Node]]:
+    if node.is_map:
+        for k, v in node.items():
+            key = k.str_value() or ""
+            if key == "image" and v.is_scalar:
+                yield f"{at}/image", v
+            else:
+                yield from _images_in(v, f"{at}/{key}")
+    elif node.is_seq:
+        for i, v in enumerate(node.items()):
+            yield from _images_in(v, f"{at}/{i}")
+
+
+def _patch_image(path: str, value: Node, target: str) -> Fact:
+    data: dict[str, Any] = {
+        "via": "patch",
+        "original": None,
+        "new_name": None,
+        "new_tag": None,
+        **image_data(value.str_value() or ""),
+    }
+    return Fact("k8s.kustomize_image", path, value.span, target, data, {"image": value.span})
 
 
 def _input_fact(path: str, here: str, target: str, field: str, entry: str, span: Span) -> Fact:

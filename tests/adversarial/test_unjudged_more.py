@@ -157,6 +157,58 @@ def test_patch_images_are_judged_but_patches_are_not_complete_workloads(
         assert _at(report, rule) == [], rule
 
 
+def test_json6902_patches_that_set_an_image_are_judged(tmp_path: Path) -> None:
+    """A JSON 6902 patch (a file of operations, or inline) sets the image as surely as
+    `images:` does."""
+    report = _scan(
+        tmp_path,
+        {
+            "k8s/deploy.yaml": DEPLOY,
+            "k8s/kustomization.yaml": (
+                "resources: [deploy.yaml]\n"
+                "patchesJson6902:\n"
+                "  - target: {kind: Deployment, name: app}\n"
+                "    path: ops.yaml\n"
+                "  - target: {kind: Deployment, name: app}\n"
+                "    path: ops.json\n"
+                "patches:\n"
+                "  - target: {kind: Deployment, name: app}\n"
+                "    patch: |-\n"
+                "      - op: replace\n"
+                "        path: /spec/template/spec/containers/0/image\n"
+                f"        value: {EVIL}:2\n"  # line 12
+                "  - patch: |-\n"
+                "      apiVersion: apps/v1\n"
+                "      kind: Deployment\n"
+                "      metadata: {name: app}\n"
+                "      spec:\n"
+                "        template:\n"
+                "          spec:\n"
+                "            containers:\n"
+                "              - name: app\n"
+                f"                image: {EVIL}:3\n"  # line 22
+            ),
+            "k8s/ops.yaml": (
+                "- op: add\n"
+                "  path: /spec/template/spec/containers/-\n"
+                "  value:\n"
+                "    name: miner\n"
+                f"    image: {EVIL}:1\n"  # line 5
+            ),
+            "k8s/ops.json": (
+                '[{"op": "replace", "path": "/spec/template/spec/containers/0/image",\n'
+                f'  "value": "{EVIL}:4"}}]\n'  # line 2
+            ),
+        },
+    )
+    assert _at(report, "K8S008") == [
+        ("k8s/kustomization.yaml", 12, 16),
+        ("k8s/ops.json", 2, 12),
+        ("k8s/ops.yaml", 5, 12),
+    ]
+    assert _at(report, "K8S001") == [("k8s/kustomization.yaml", 22, 24)]
+
+
 # -- 3. kustomize resources that tether does not read ------------------------------------------
 
 
@@ -275,3 +327,13 @@ def test_lfs_pointers_are_reported_not_parsed(tmp_path: Path, name: str) -> None
     assert d.path == name and d.level is Level.WARNING and d.span.start_line == 1
     assert "git lfs pull" in d.message
     assert not [x for x in report.diagnostics if x.code == "parse-error"]
+
+
+def test_other_yaml_that_mentions_images_is_not_a_parse_error(tmp_path: Path) -> None:
+    """Admitting JSON 6902 patches to the parse must not turn other invalid YAML (an Ansible
+    template mentioning an image) into errors: a patch that does not parse deploys nothing."""
+    report = _scan(
+        tmp_path,
+        {"ansible/tasks.yml": "{% if x %}\n- name: replace the image\n  op: add\n{% endif %}\n"},
+    )
+    assert [d.code for d in report.diagnostics] == []
