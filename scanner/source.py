@@ -242,6 +242,12 @@ def walk(
                 continue
             full = os.path.join(dirpath, f)
             if os.path.islink(full):
+                # a link to a file of another kind inside the repository (k8s/pod.yaml ->
+                # ../docs/pod.txt) is read under its own name: kubectl follows it
+                linked = in_repo_link(root_real, full, rel, kind)
+                if linked is not None:
+                    yield linked
+                    continue
                 diag = _link_diag(root_real, full, rel)
                 if diag:
                     yield diag
