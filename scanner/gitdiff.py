@@ -44,7 +44,6 @@ import stat
 import subprocess
 import tempfile
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +51,6 @@ from pathlib import Path
 from typing import IO
 
 from .errors import ConfigError
-from .model import Finding
 from .source import MAX_FILE_BYTES
 
 # git must never run repository- or user-configured programs: no pager, no external diff, no
@@ -504,41 +502,3 @@ def renames(repo: Path, base: str, prefix: str) -> dict[str, str]:
         else:
             i += 2
     return result
-
-
-@dataclass(frozen=True)
-class Diff:
-    base_ref: str
-    base_commit: str
-    new: list[Finding]
-    fixed: list[Finding]  # as they were in the base
-    unchanged: list[Finding]
-
-
-def _keys(findings: Sequence[Finding], rename: dict[str, str]) -> list[tuple[str, str, str, int]]:
-    seen: dict[tuple[str, str, str], int] = defaultdict(int)
-    out = []
-    for f in findings:
-        # repository-level findings sit on an anchor file (the README, else the first root
-        # file) that a change may add or rename: their identity is the repository itself
-        path = "" if f.fact_kind == "repo.summary" else rename.get(f.path, f.path)
-        k = (f.rule_id, path, f.target)
-        seen[k] += 1
-        out.append((*k, seen[k]))
-    return out
-
-
-def classify(
-    head: Sequence[Finding],
-    base: Sequence[Finding],
-    rename: dict[str, str],
-    base_ref: str,
-    base_commit: str,
-) -> Diff:
-    head_keys = _keys(head, {})
-    base_keys = _keys(base, rename)
-    base_set, head_set = set(base_keys), set(head_keys)
-    new = [f for f, k in zip(head, head_keys, strict=True) if k not in base_set]
-    unchanged = [f for f, k in zip(head, head_keys, strict=True) if k in base_set]
-    fixed = [f for f, k in zip(base, base_keys, strict=True) if k not in head_set]
-    return Diff(base_ref, base_commit, new, fixed, unchanged)
