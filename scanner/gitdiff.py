@@ -238,23 +238,43 @@ def commit_of(repo: Path, ref: str) -> str:
     return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
 
 
-def submodules(repo: Path, rev: str | None, prefix: str) -> list[str]:
-    """Paths of the submodules (gitlinks) under `prefix`, relative to it: in commit `rev`, or
-    in the index when `rev` is None. Their content is another repository's and is not
-    scanned; callers report them so that nothing goes unjudged silently."""
+def tracked(repo: Path, rev: str | None, path: str) -> bool:
+    """Whether `path` (repository-relative) is a file or link git tracks: in commit `rev`,
+    or in the index when `rev` is None."""
+    if rev is None:
+        out = _run(repo, "ls-files", "-z", "--", path)
+    else:
+        _check_ref(repo, rev)
+        out = _run(repo, "ls-tree", "-z", "--full-tree", rev, "--", path)
+    return bool(out.strip(b"\0"))
+
+
+def gitlinks(repo: Path, rev: str | None, prefix: str) -> dict[str, str]:
+    """The submodules (gitlinks) under `prefix`, relative to it, with the commit each pins: in
+    commit `rev`, or in the index when `rev` is None. Their content is another repository's
+    and is not scanned; callers report them so that nothing goes unjudged silently."""
     if rev is None:
         out = _run(repo, "ls-files", "-s", "-z", "--", prefix or ".")
-        entries = [e.split(b"\t", 1) for e in out.split(b"\0") if e]
-        paths = [p for meta, p in entries if meta.startswith(b"160000 ")]
     else:
         _check_ref(repo, rev)
         out = _run(repo, "ls-tree", "-r", "-z", "--full-tree", rev)
-        entries = [e.split(b"\t", 1) for e in out.split(b"\0") if e]
-        paths = [p for meta, p in entries if meta.startswith(b"160000 ")]
     pre = os.fsencode(prefix)
-    return sorted(
-        os.fsdecode(p[len(pre) :]) for p in paths if p.startswith(pre) and len(p) > len(pre)
-    )
+    links: dict[str, str] = {}
+    for entry in out.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) < 3 or fields[0] != b"160000":
+            continue
+        if path.startswith(pre) and len(path) > len(pre):
+            # ls-files -s: mode sha stage; ls-tree: mode type sha
+            sha = fields[1] if rev is None else fields[2]
+            links[os.fsdecode(path[len(pre) :])] = sha.decode("ascii", "replace")
+    return dict(sorted(links.items()))
+
+
+def submodules(repo: Path, rev: str | None, prefix: str) -> list[str]:
+    """Paths of the submodules under `prefix` (see gitlinks)."""
+    return list(gitlinks(repo, rev, prefix))
 
 
 def worktree_files(top: Path, prefix: str) -> list[str]:

@@ -44,7 +44,9 @@ def scan_pr(
     base_cfg = RepoConfig()
     base_records: list[exceptions_mod.ExceptionRecord] = []
     before: Report | None = None
-    export_prefix = _policy_prefix(options, top, prefix)
+    policy_rel = _policy_in_repository(options, top, tip)
+    # a policy inside the repository needs its approved copy: export the whole tree then
+    export_prefix = "" if policy_rel is not None else prefix
     with contextlib.ExitStack() as stack:
         tree = stack.enter_context(gitdiff.exported(top, base, prefix=export_prefix))
         approved_tree = (
@@ -52,7 +54,7 @@ def scan_pr(
             if tip == base
             else stack.enter_context(gitdiff.exported(top, tip, prefix=export_prefix))
         )
-        options = _policy_from_base(options, top, approved_tree)
+        options = _policy_from_base(options, policy_rel, approved_tree)
         policy = options.effective_policy()
         base_root = tree / prefix if prefix else tree
         cfg_root = approved_tree / prefix if prefix else approved_tree
@@ -94,6 +96,11 @@ def scan_pr(
             *_submodule_notes(top, base, prefix),
         ]
         changed = _changed_files(head_diags, rename, root, base_root)
+        # a submodule that now pins another commit (or another repository) is new content
+        head_links = gitdiff.gitlinks(top, None, prefix)
+        base_links = gitdiff.gitlinks(top, base, prefix)
+        back = {new: old for old, new in rename.items()}
+        changed |= {p for p, sha in head_links.items() if base_links.get(back.get(p, p)) != sha}
     diff = prdiff.classify(
         head.findings,
         before.findings if before else [],
@@ -134,17 +141,23 @@ def _changed_files(
     for d in diags:
         if not d.path or d.path.startswith("/") or d.path in out:
             continue
-        if _digest(head / d.path) != _digest(base / back.get(d.path, d.path)):
+        if _digest(head / d.path, head) != _digest(base / back.get(d.path, d.path), base):
             out.add(d.path)
     return out
 
 
-def _digest(p: Path) -> str | None:
-    """Content hash of a regular file (never following a link), or None."""
+def _digest(p: Path, root: Path) -> str | None:
+    """Content hash of a file: a link inside `root` hashes its text and its target's bytes
+    (rewriting the target rewrites what the link's path holds), never anything outside."""
     try:
         st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.realpath(p)
+            real_root = os.path.realpath(root)
+            inner = _digest(Path(target), root) if target.startswith(real_root + os.sep) else None
+            return f"link:{os.readlink(p)}:{inner}"
         if not stat.S_ISREG(st.st_mode):
-            return None if not stat.S_ISLNK(st.st_mode) else "link:" + os.readlink(p)
+            return None
         h = hashlib.sha256()
         with open(p, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -167,58 +180,58 @@ def _tree_digest(d: Path) -> str:
             for f in sorted(files):
                 p = Path(dirpath) / f
                 h.update(str(p.relative_to(d)).encode("utf-8", "surrogateescape") + b"\0")
-                h.update((_digest(p) or "").encode() + b"\0")
+                h.update((_digest(p, d) or "").encode() + b"\0")
     return h.hexdigest()
 
 
-def _in_repository(file: Path, top: Path) -> bool:
-    """Whether a file belongs to the repository at `top` (not to a repository checked out
-    inside its work tree, such as the platform's policy beside the code). `file` is the path
-    as given; a path that runs through a link is compared by its real directory too."""
-    if top not in file.parents:
-        real = Path(os.path.realpath(file.parent)) / file.name
-        if top not in real.parents:
-            return False
-        file = real
-    d = file.parent
-    while d != top:
-        if (d / ".git").exists():
-            return False
-        d = d.parent
-    return True
+def _policy_in_repository(options: ScanOptions, top: Path, tip: str) -> str | None:
+    """The policy file's path inside the repository under review when it is the repository's
+    own (tracked at the approved revision, tracked now, or inside a submodule), else None: a
+    file outside the repository, or in another repository checked out inside its work tree
+    (the platform's policy beside the code), is the operator's.
 
-
-def _policy_prefix(options: ScanOptions, top: Path, prefix: str) -> str:
-    """Export only the scanned directory, unless a policy inside the repository needs its
-    approved copy (then the whole tree)."""
+    The decision rests on git, not on the working tree: a change that turns the policy's
+    directory into a submodule, or the file into a link, does not make it the operator's."""
     file = options.policy.file
-    if file and _in_repository(Path(os.path.abspath(file)), Path(os.path.realpath(top))):
-        return ""
-    return prefix
+    if not file:
+        return None
+    top_real = os.path.realpath(top)
+    rel = None
+    for cand in (
+        os.path.abspath(file),
+        os.path.join(
+            os.path.realpath(os.path.dirname(os.path.abspath(file))), os.path.basename(file)
+        ),
+    ):
+        if cand.startswith(top_real + os.sep):
+            rel = Path(cand[len(top_real) + 1 :]).as_posix()
+            break
+    if rel is None:
+        return None
+    if gitdiff.tracked(top, tip, rel) or gitdiff.tracked(top, None, rel):
+        return rel
+    gitlinks = gitdiff.submodules(top, None, "")
+    if any(rel.startswith(g + "/") for g in gitlinks):
+        return rel
+    return None
 
 
-def _policy_from_base(options: ScanOptions, top: Path, tree: Path) -> ScanOptions:
+def _policy_from_base(options: ScanOptions, rel: str | None, tree: Path) -> ScanOptions:
     """A policy file inside the repository under review is the change's to edit: read it, and
     the baselines, rules and registries beside it, from the approved revision instead (by the
     path as given: a link the change puts in its place is not followed)."""
-    file = options.policy.file
-    if not file:
+    if rel is None:
         return options
-    given = Path(os.path.abspath(file))
-    top_real = Path(os.path.realpath(top))
-    if not _in_repository(given, top_real):
-        return options
-    rel = given.relative_to(top_real)
     based = tree / rel
     if not based.is_file() or based.is_symlink():
         raise ConfigError(
-            file,
+            options.policy.file or rel,
             None,
             "the policy file lies inside the repository under review and is not a regular "
-            "file at the merge base; keep the policy in a separate repository",
+            "file at the approved revision; keep the policy in a separate repository",
         )
     return dataclasses.replace(
-        options, policy=operator.load(based, root=tree, shown=f"{rel} (merge base)")
+        options, policy=operator.load(based, root=tree, shown=f"{rel} (approved revision)")
     )
 
 

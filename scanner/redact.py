@@ -46,8 +46,20 @@ _KNOWN: Final = re.compile(
     r"|xox[abposr]-(?=[A-Za-z0-9-]{6})"
     r"|npm_(?=[A-Za-z0-9]{20})"
     r"|AIza(?=[A-Za-z0-9_-]{30})"
+    # DigitalOcean, Shopify, Stripe, Hugging Face, OpenAI/Anthropic-style, PyPI, Docker Hub,
+    # Atlassian, Grafana, Vault tokens: prefixes that name a credential
+    r"|do[por]_v1_(?=[a-f0-9]{20})"
+    r"|shp(?:at|ca|pa|ss)_(?=[a-fA-F0-9]{20})"
+    r"|(?:sk|rk|pk)_(?:live|test)_(?=[A-Za-z0-9]{10})"
+    r"|hf_(?=[A-Za-z0-9]{20})"
+    r"|sk-(?:proj-|ant-)?(?=[A-Za-z0-9_-]{20})"
+    r"|pypi-(?=[A-Za-z0-9_-]{20})"
+    r"|dckr_pat_(?=[A-Za-z0-9_-]{10})"
+    r"|ATATT(?=[A-Za-z0-9_=-]{20})"
+    r"|glsa_(?=[A-Za-z0-9_]{20})"
+    r"|hvs\.(?=[A-Za-z0-9_-]{20})"
     r"|(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)(?=[A-Z0-9]{16}(?![A-Za-z0-9]))"
-    r")[A-Za-z0-9_-]*"
+    r")[A-Za-z0-9_.=-]*"
 )
 # userinfo of a URL: anchored right after "://"; stops at '/', '@' or whitespace
 _USERINFO: Final = re.compile(r"(?<=://)[^/@\s]+(?=@)")

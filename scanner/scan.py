@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import os
 import posixpath
+import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -118,7 +119,10 @@ def _yaml_facts(
         docs, errors = _timed(timings, lambda: kubernetes.read_json(text))
     else:
         try:
-            docs, errors = _timed(timings, lambda: compose_each(text))
+            # documents as kubectl splits them (`---#` separates for it, not for YAML)
+            docs, errors = _timed(
+                timings, lambda: compose_each(yaml_doc.kubectl_documents(text))
+            )
         except YamlError as err:
             errors = [err]
         errors = [YamlError(f"invalid YAML: {e.message}", e.span) for e in errors]
@@ -142,6 +146,7 @@ def _yaml_facts(
         )
     max_listed = 20  # duplicate keys listed one by one: one file must not flood the reports
     dups: list[tuple[Any, Any]] = []
+    merges: list[Any] = []
     for i, doc in enumerate(docs):
         if doc is None:
             continue
@@ -173,6 +178,7 @@ def _yaml_facts(
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
         # judged: a key written twice is read differently by different tools
         dups.extend(yaml_doc.duplicate_keys(doc))
+        merges.extend(yaml_doc.ambiguous_merges(doc))
     for dup, first in dups[:max_listed]:
         key = str(dup.raw.value)
         shown = key if len(key) <= 60 else key[:57] + "..."
@@ -184,6 +190,30 @@ def _yaml_facts(
                 f'duplicate key "{shown}" (first at line {first.line}): tools disagree on '
                 "which value counts; tether judges this last one. Keep only one.",
                 Level.ERROR,
+            )
+        )
+    for merge in merges[:max_listed]:
+        diags.append(
+            Diagnostic(
+                sf.path,
+                merge.span,
+                "ambiguous-merge",
+                "merge key (<<) that tools apply differently: kubectl (go-yaml v2) applies it "
+                "over the keys written before it and the later of two merge keys wins, while "
+                "kustomize (go-yaml v3) and YAML keep the map's own keys; tether judges "
+                "kubectl's reading. Write the keys out instead.",
+                Level.WARNING,
+            )
+        )
+    if len(merges) > max_listed:
+        diags.append(
+            Diagnostic(
+                sf.path,
+                merges[max_listed].span,
+                "ambiguous-merge",
+                f"{len(merges) - max_listed} more ambiguous merge keys in this file from here "
+                "on (not listed one by one); tether judges kubectl's reading of each.",
+                Level.WARNING,
             )
         )
     if len(dups) > max_listed:
@@ -234,6 +264,30 @@ def facts_for(
     return out
 
 
+# A Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md): under
+# 1024 bytes, `key value` lines each ending in a line feed, `version` first (the spec's URL,
+# or the one before the rename), then the others sorted: extension lines, `oid sha256:` and
+# 64 hex digits, `size` and a number.
+_LFS_POINTER = re.compile(
+    rb"version https://(?:git-lfs|hawser)\.github\.com/spec/v1\n"
+    rb"(?:ext-[0-9]-[a-z0-9]+ sha256:[0-9a-f]{64}\n)*"
+    rb"oid sha256:[0-9a-f]{64}\n"
+    rb"size [0-9]+\n?"
+)
+
+
+def _lfs_pointer(data: bytes) -> bool:
+    """Whether a file is a Git LFS pointer exactly as the spec writes one: anything else
+    that merely starts like one is content that kubectl and the other tools read."""
+    return len(data) < 1024 and _LFS_POINTER.fullmatch(data) is not None
+
+
+def _under_git(rel: str) -> bool:
+    """A repository path inside a `.git` directory (any case: case-insensitive file systems
+    open `.GIT/config` as `.git/config`): git's own files, never read as configuration."""
+    return any(seg.lower() == ".git" for seg in rel.replace(os.sep, "/").split("/"))
+
+
 def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact], list[Diagnostic]]:
     """Read, parse and observe files, in order; then the files that the kustomizations among
     them list but whose names tether does not read as YAML (kustomize reads every file it
@@ -241,11 +295,6 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
     is a regular file inside the repository."""
     facts: list[Fact] = []
     diags: list[Diagnostic] = []
-    # the first line of a Git LFS pointer file (the spec's URL, and the one before the rename)
-    lfs_pointer = (
-        b"version https://git-lfs.github.com/spec/v1",
-        b"version https://hawser.github.com/spec/v1",
-    )
     queue = list(files)
     listed: set[str] = set()
 
@@ -259,10 +308,11 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             if f.kind != "k8s.kustomization":
                 continue
             for rel in f.data.get("local_paths") or []:
-                if rel in listed or kubernetes.reads_as_yaml(rel):
+                if rel in listed or kubernetes.reads_as_yaml(rel) or _under_git(rel):
                     continue
                 real = os.path.realpath(os.path.join(root, rel.replace("/", os.sep)))
-                if real.startswith(root + os.sep) and os.path.isfile(real):
+                inside = real.startswith(root + os.sep)
+                if inside and not _under_git(real[len(root) + 1 :]) and os.path.isfile(real):
                     listed.add(rel)
                     out.append(SourceFile(rel, real, "yaml"))
         return out
@@ -277,7 +327,7 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             continue
         timings.files += 1
         timings.bytes += len(data)
-        if data.startswith(lfs_pointer):
+        if _lfs_pointer(data):
             # the content lives in Git LFS storage, not in the repository: the pointer's
             # three lines say nothing about it
             end = data.find(b"\n")
@@ -342,11 +392,21 @@ def collect(
     diags: list[Diagnostic] = []
     t0 = time.perf_counter()
     files: list[SourceFile] = []
-    for item in walk(root, tuple(excludes), seen, only):
-        if isinstance(item, Diagnostic):
-            diags.append(item)
-        else:
-            files.append(item)
+    try:
+        for item in walk(root, tuple(excludes), seen, only):
+            if isinstance(item, Diagnostic):
+                diags.append(item)
+            else:
+                files.append(item)
+    except RecursionError:  # os.walk recurses per level before Python 3.12
+        diags.append(
+            file_diagnostic(
+                files[-1].path.rsplit("/", 1)[0] if files else ".",
+                "unreadable",
+                "directory tree too deep to walk; the files below this point are not scanned",
+                Level.ERROR,
+            )
+        )
     timings.discover = time.perf_counter() - t0
     facts, more = parallel.run(files, _observe, timings, jobs)
     t1 = time.perf_counter()

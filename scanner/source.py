@@ -61,6 +61,8 @@ def classify(rel: str) -> str | None:
         return "terraform-json"
     if _is_dockerfile(low):
         return "dockerfile"
+    if base == "Kustomization":  # kustomize's third name for a kustomization file
+        return "yaml"
     if low.endswith((".yml", ".yaml")):
         parent = posixpath.dirname(rel)
         if parent == ".github/workflows":
@@ -244,7 +246,7 @@ def walk(
             if os.path.islink(full):
                 # a link to a file of another kind inside the repository (k8s/pod.yaml ->
                 # ../docs/pod.txt) is read under its own name: kubectl follows it
-                linked = in_repo_link(root_real, full, rel, kind)
+                linked = in_repo_link(root_real, full, rel, kind, excludes)
                 if linked is not None:
                     yield linked
                     continue
@@ -311,18 +313,24 @@ def _walk_errors(root_real: str, errors: list[OSError]) -> Iterator[Diagnostic]:
         )
 
 
-def in_repo_link(root_real: str, full: str, rel: str, kind: str) -> SourceFile | None:
+def in_repo_link(
+    root_real: str, full: str, rel: str, kind: str, excludes: tuple[str, ...] = ()
+) -> SourceFile | None:
     """A symbolic link inside the repository to be scanned under its own path: it resolves to
     a regular file inside the repository whose own name tether reads as another kind (or
     not at all), so the target is not scanned as what the link's name says, while kubectl
     and the other tools that follow the link read it as that. The file is read at its real
     path (inside the repository); findings point at the link. None for every other link:
-    one to a file of the same kind is scanned where it lives."""
+    one to a file of the same kind is scanned where it lives, unless it lives where the scan
+    does not look (an excluded path): then it is scanned under the link's path too. Nothing
+    under `.git` is ever read."""
     target = os.path.realpath(full)
     if not target.startswith(root_real + os.sep) or not os.path.isfile(target):
         return None
     target_rel = os.path.relpath(target, root_real).replace(os.sep, "/")
-    if not _utf8(target_rel) or classify(target_rel) == kind:
+    if not _utf8(target_rel) or ".git" in target_rel.split("/"):
+        return None
+    if classify(target_rel) == kind and not _excluded(target_rel, excludes):
         return None
     return SourceFile(rel, target, kind)
 

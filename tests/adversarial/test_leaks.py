@@ -206,3 +206,19 @@ def test_a_token_committed_as_a_file_name_is_not_printed(tmp_path: Path) -> None
     report = scan(root, ScanOptions())
     assert any(token in f.path for f in report.findings)
     assert token not in text.render(report)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "dop_v1_" + "a1b2" * 16,
+        "shpat_" + "ab12" * 8,
+        "sk-proj-" + "Ab1_" * 10,
+        "hvs." + "AbCd1234" * 3,
+        "sk_live_" + "Ab12" * 6,
+        "pypi-" + "AgEIcHlwaS5vcmc" * 2,
+    ],
+)
+def test_provider_tokens_are_redacted(token: str) -> None:
+    """Attack round 2: lower-case and hex tokens of known providers were printed."""
+    assert token not in redact(f"module source = https://example.com/?x={token} and {token}")

@@ -759,3 +759,88 @@ def test_a_new_submodule_is_reported_and_fails_strict(
     diags = data["diff"]
     assert isinstance(diags, dict)
     assert [d["path"] for d in diags["new_diagnostics"]] == ["k8s/vendor"]
+
+
+def test_a_policy_directory_turned_into_a_submodule_is_still_the_repositorys(
+    repo: Callable[..., Path], policy: Path, tmp_path: Path
+) -> None:
+    """Attack round 2: the change replaced the in-repository policy's directory with a
+    submodule holding a lax policy; git, not the working tree, says whose policy it is."""
+    r = repo(
+        {
+            "platform/tether-policy.yml": "baseline: [default, org.yml]\n",
+            "platform/org.yml": "kubernetes:\n  registries: ['ghcr.io/acme/**']\n",
+        }
+    )
+    git(r, "rm", "-rq", "platform")
+    sub = r / "platform"
+    sub.mkdir()
+    git(sub, "init", "-q", "-b", "main")
+    git(sub, "config", "user.email", "t@example.com")
+    git(sub, "config", "user.name", "t")
+    write_tree(sub, {"tether-policy.yml": "fail_on: never\n"})
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "lax")
+    sha = git(sub, "rev-parse", "HEAD").strip()
+    git(r, "update-index", "--add", "--cacheinfo", f"160000,{sha},platform")
+    write_tree(r, {"k8s/m.yaml": POD.format(name="m", image="ghcr.io/attacker/miner:1")})
+    git(r, "add", "k8s/m.yaml")
+    git(r, "commit", "-qm", "the pull request")
+    res, data = gate(r, sub / "tether-policy.yml")
+    assert res.exit_code == 1, res.output
+    assert "K8S001" in new_rules(data)
+
+
+def test_rewriting_the_target_of_a_link_to_an_unreadable_file_is_new(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack round 2: the diagnostic sat on the link, whose text did not change, while the
+    change rewrote the oversized file it points to."""
+    from scanner.source import MAX_FILE_BYTES
+
+    pad = "# " + "x" * (MAX_FILE_BYTES + 10) + "\n"
+    r = repo({"gen/bundle.txt": pad})
+    (r / "k8s" / "bundle.yaml").symlink_to("../gen/bundle.txt")
+    git(r, "add", "-A")
+    git(r, "commit", "-qm", "link")
+    git(r, "branch", "-qf", "main")
+    change(r, {"gen/bundle.txt": NEW_VIOLATION + "---\n" + pad})
+    res, _ = gate(r, policy, "--strict")
+    assert res.exit_code == 1, res.output
+
+
+def test_a_repointed_submodule_is_new_content(
+    repo: Callable[..., Path], policy: Path, tmp_path: Path
+) -> None:
+    """Attack round 2: only added submodules were reported; one that now pins another
+    commit (or another repository) passed."""
+    r = repo()
+    git(r, "checkout", "-q", "main")
+    git(r, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")
+    git(r, "commit", "-qm", "submodule")
+    git(r, "checkout", "-q", "feature")
+    git(r, "merge", "-q", "main")
+    res, _ = gate(r, policy, "--strict")
+    assert res.exit_code == 0, res.output
+    git(r, "update-index", "--cacheinfo", f"160000,{'2' * 40},vendor/lib")
+    git(r, "commit", "-qm", "repoint")
+    res, data = gate(r, policy, "--strict")
+    assert res.exit_code == 1, res.output
+
+
+def test_links_into_excluded_paths_and_git_metadata(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack round 2: a link to a manifest under an excluded path was skipped (kubectl
+    follows it); a link into .git must never make tether read git's metadata."""
+    r = repo({".tether.yaml": 'exclude: ["testdata/**"]\n', "testdata/pod.yaml": NEW_VIOLATION})
+    (r / "k8s" / "miner.yaml").symlink_to("../testdata/pod.yaml")
+    (r / "k8s" / "cfg.yaml").symlink_to("../.git/config")
+    git(r, "add", "-A")
+    git(r, "commit", "-qm", "links")
+    res, data = gate(r, policy)
+    assert res.exit_code == 1, res.output
+    findings = data["findings"]
+    assert isinstance(findings, list)
+    assert ("k8s/miner.yaml", "K8S001") in {(f["path"], f["rule_id"]) for f in findings}
+    assert not [f for f in findings if f["path"] == "k8s/cfg.yaml"]
