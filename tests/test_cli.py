@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from scanner.cli import main
 from scanner.source import SourceFile, walk
 
-from .conftest import EXAMPLES, write_tree
+from .conftest import EXAMPLES, ROOT, write_tree
 
 LINE = re.compile(
     r"^(?P<path>\S+):(?P<line>\d+):(?P<col>\d+)  (?P<rule>[A-Z0-9]+)  "
@@ -184,3 +184,9 @@ def test_unknown_pack_and_empty_category_are_usage_errors() -> None:
     assert r.exit_code == 2 and "no pack nope" in r.output
     r = run("scan", str(EXAMPLES / "golden-service"), "--category", "")
     assert r.exit_code == 2
+
+
+def test_a_baseline_passed_as_policy_says_so(tmp_path: Path) -> None:
+    baseline = ROOT / "baselines" / "default.yml"
+    r = run("scan", str(EXAMPLES / "golden-service"), "--policy", str(baseline))
+    assert r.exit_code == 2 and "looks like a baseline" in r.output

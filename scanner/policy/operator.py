@@ -85,6 +85,14 @@ def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> P
         return Policy(file=shown)
     if not isinstance(data, dict):
         raise ConfigError(shown, 1, "a policy must be a YAML mapping")
+    looks_like = {"terraform", "kubernetes", "actions", "docker", "extends", "name"} & set(data)
+    if looks_like and not {"overlays", "approvals", "self_service"} & set(data):
+        raise ConfigError(
+            shown,
+            None,
+            f"this looks like a baseline (it sets {', '.join(sorted(looks_like))}), not a "
+            "policy: pass it with --baseline, or name it under `baseline:` in a policy file",
+        )
     validate("policy", data, node, shown)
     here = path.parent
 
