@@ -11,6 +11,7 @@ import pytest
 from scanner.model import Diagnostic, Fact, Level, Span
 from scanner.parsers.yaml import (
     YamlError,
+    ambiguous_merges,
     compose_all,
     compose_each,
     compose_json,
@@ -88,8 +89,30 @@ def test_anchors_and_merge_keys() -> None:
     assert c2.to_python()["image"] == "nginx:1.26"  # explicit keys win over merged ones
     # merged keys are found where they are written (in the anchored map)
     assert c1.get_pair("image")[1].span == Span(2, 10, 2, 20)  # type: ignore[index]
-    # own keys first, then merged ones (explicit keys win, as in YAML)
-    assert [k.raw.value for k, _ in c1.items()] == ["name", "image", "labels"]
+    # in document order, as kubectl (go-yaml v2) applies them: the merged keys where `<<` is
+    assert [k.raw.value for k, _ in c1.items()] == ["image", "labels", "name"]
+
+
+def test_merge_keys_apply_in_document_order_as_kubectl_reads_them() -> None:
+    """go-yaml v2 (sigs.k8s.io/yaml, kubectl) applies a merge where it is written: over the
+    keys before it, under those after; the later of two merges wins; of a sequence of
+    merged maps the earlier wins. A quoted "<<" is an ordinary key."""
+    (doc,) = compose_all(
+        "a: {image: good, <<: {image: evil}}\n"
+        "b: {<<: {x: 1}, <<: {x: 2}}\n"
+        "c: {<<: [{x: 1}, {x: 2}], y: 3}\n"
+        'd: {image: good, "<<": {image: evil}}\n'
+    )
+    assert doc is not None
+    assert doc.to_python() == {
+        "a": {"image": "evil"},
+        "b": {"x": 2},
+        "c": {"x": 1, "y": 3},
+        "d": {"image": "good", "<<": {"image": "evil"}},
+    }
+    assert doc.path("a", "image").value == "evil"  # type: ignore[union-attr]
+    assert doc.path("b", "x").value == 2  # type: ignore[union-attr]
+    assert [n.line for n in ambiguous_merges(doc)] == [1, 2, 2]
 
 
 def test_application_tags_are_inert() -> None:

@@ -122,34 +122,17 @@ class Node:
         return False
 
     def items(self) -> Iterator[Any]:
-        """For a map: (key Node, value Node) pairs, merge keys (`<<`) expanded as YAML says:
-        the map's own keys win over merged ones, and earlier merge sources over later ones.
-        A key written twice counts once, with its last value (as Helm and kubectl read it;
-        `duplicate_keys` reports the repetition). For a sequence: item Nodes."""
+        """For a map: (key Node, value Node) pairs as kubectl decodes them (go-yaml v2, under
+        sigs.k8s.io/yaml): pairs apply in document order, each over what came before, so a
+        key written twice counts once with its last value (`duplicate_keys` reports it), and
+        a merge key (`<<`) applies its mapping's pairs where it stands: over the keys written
+        before it, under those written after; of a sequence of mappings, the earlier ones win.
+        (YAML's merge specification and go-yaml v3, as kustomize reads, let every key of the
+        map itself win: `ambiguous_merges` reports where that reading differs.) For a
+        sequence: item Nodes."""
         if self.is_map:
-            pairs = self.raw.value
-            own: list[tuple[Any, Any]] = []
-            merged: list[tuple[Node, Node]] = []
-            last: dict[Any, int] = {}
-            for k, v in pairs:
-                if _is_merge(k):
-                    targets = v.value if v.id == "sequence" else [v]
-                    for t in targets:
-                        if t.id == "mapping":
-                            merged.extend(Node(t, self._index).items())
-                    continue
-                if k.id == "scalar":
-                    last[k.value] = len(own)
-                own.append((k, v))
-            for i, (k, v) in enumerate(own):
-                if k.id != "scalar" or last[k.value] == i:
-                    yield Node(k, self._index), Node(v, self._index)
-            for k2, v2 in merged:
-                key = k2.raw.value if k2.is_scalar else None
-                if key is None or key not in last:
-                    if key is not None:
-                        last[key] = -1
-                    yield k2, v2
+            for k, v in _resolved(self.raw):
+                yield Node(k, self._index), Node(v, self._index)
         elif self.is_seq:
             for v in self.raw.value:
                 yield Node(v, self._index)
@@ -159,23 +142,24 @@ class Node:
         return pair[1] if pair else None
 
     def get_pair(self, key: str) -> tuple[Node, Node] | None:
-        """The key's pair; its last occurrence when written twice, a merged one when the
-        map has none of its own."""
+        """The key's pair as kubectl reads it (see `items`): its last occurrence, or what a
+        merge key written after it puts in its place."""
         if not self.is_map:
             return None
         found = None
         merges = False
         for k, v in self.raw.value:
-            if k.id == "scalar" and k.value == key and not _is_merge(k):
-                found = (k, v)
-            elif not merges and _is_merge(k):
+            if _is_merge(k):
                 merges = True
+            elif k.id == "scalar" and k.value == key:
+                found = (k, v)
+        if merges:
+            found = None
+            for k, v in _resolved(self.raw):
+                if k.id == "scalar" and k.value == key and not _is_merge(k):
+                    found = (k, v)
         if found is not None:
             return Node(found[0], self._index), Node(found[1], self._index)
-        if merges:
-            for k2, v2 in self.items():
-                if k2.is_scalar and k2.raw.value == key:
-                    return k2, v2
         return None
 
     def path(self, *keys: str) -> Node | None:
@@ -228,20 +212,81 @@ def _to_python(raw: Any) -> Any:
     if raw.id == "sequence":
         return [_to_python(v) for v in raw.value]
     out: dict[str, Any] = {}
-    for k, v in raw.value:  # a key written twice keeps its last value
-        if _is_merge(k):
-            for t in v.value if v.id == "sequence" else [v]:
-                if t.id == "mapping":
-                    for mk, mv in _to_python(t).items():
-                        out.setdefault(mk, mv)
-            continue
+    for k, v in _resolved(raw):  # as kubectl decodes it: see Node.items
         key = k.value if k.id == "scalar" else str(_to_python(k))
         out[str(key)] = _to_python(v)
     return out
 
 
+def _merge_sources(value: Any) -> list[Any]:
+    """The mappings a merge key's value applies, in the order go-yaml v2 applies them (a
+    sequence from its last item to its first, so that the earlier ones win). Anything else
+    makes go-yaml refuse the document (kubectl applies nothing of it): none."""
+    if value.id == "mapping":
+        return [value]
+    if value.id == "sequence":
+        return [t for t in reversed(value.value) if t.id == "mapping"]
+    return []
+
+
+def _resolved(raw: Any, depth: int = 0) -> list[tuple[Any, Any]]:
+    """A mapping's (key, value) raw pairs as go-yaml v2 decodes it: in document order, each
+    over what came before (a merge key's pairs where the merge key stands), each scalar key
+    once at the place it first took. Keys that are not scalars are kept as written."""
+    out: dict[Any, tuple[Any, Any]] = {}
+    for k, v in raw.value:
+        if _is_merge(k):
+            if depth < MAX_DEPTH:  # alias cycles are refused when composing
+                for t in _merge_sources(v):
+                    for mk, mv in _resolved(t, depth + 1):
+                        out[mk.value if mk.id == "scalar" else id(mk)] = (mk, mv)
+            continue
+        out[k.value if k.id == "scalar" else id(k)] = (k, v)
+    return list(out.values())
+
+
+def ambiguous_merges(root: Node) -> list[Node]:
+    """Merge keys that readers apply differently: one that puts a value over a key the map
+    writes before it (kubectl's go-yaml v2 takes the merged value; YAML's merge specification,
+    go-yaml v3 and so kustomize keep the map's own), and every merge key of a map that has
+    more than one (go-yaml v3 applies only the last; for YAML it is a duplicate key). Each
+    once, in document order (a mapping reached again through an alias is not walked again)."""
+    out: list[Node] = []
+    index = root._index
+    seen: set[int] = set()
+    stack = [root.raw]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "mapping":
+            merges = [k for k, _ in node.value if _is_merge(k)]
+            own: set[Any] = set()
+            for k, v in node.value:
+                if _is_merge(k):
+                    keys = {
+                        mk.value
+                        for t in _merge_sources(v)
+                        for mk, _ in _resolved(t)
+                        if mk.id == "scalar"
+                    }
+                    if len(merges) > 1 or keys & own:
+                        out.append(Node(k, index))
+                elif k.id == "scalar":
+                    own.add(k.value)
+                stack.append(k)
+                stack.append(v)
+        elif node.id == "sequence":
+            stack.extend(node.value)
+    out.sort(key=lambda n: (n.raw.start_mark.line, n.raw.start_mark.column))
+    return out
+
+
 def _is_merge(key: Any) -> bool:
-    return bool(key.tag == _MERGE or (key.id == "scalar" and key.value == "<<"))
+    """A merge key as go-yaml reads one: the scalar `<<`, plain (resolved to the merge tag)
+    or tagged `!!merge`. A quoted `"<<"` is an ordinary key."""
+    return bool(key.id == "scalar" and key.value == "<<" and key.tag == _MERGE)
 
 
 def duplicate_keys(root: Node) -> list[tuple[Node, Node]]:
@@ -317,6 +362,32 @@ def compose_all(text: str) -> list[Node | None]:
 
 
 _DOC_START = re.compile(r"^---(?=[ \t]|$)", re.MULTILINE)
+
+# A line that kubectl's YAMLReader (k8s.io/apimachinery/pkg/util/yaml) takes for a document
+# separator and YAML does not: `---` at the start of a line, the rest of which, trimmed of
+# (Go's) white space, is empty or a comment, with no space or tab right after the dashes
+# (`---#`, `---\f`).
+_GO_SPACE = (
+    " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_KUBECTL_ONLY_SEP = re.compile(r"^---(?![ \t\r\n]|$)([^\n]*)", re.MULTILINE)
+
+
+def kubectl_documents(text: str) -> str:
+    """The text with every line that kubectl splits documents at and YAML does not (see
+    _KUBECTL_ONLY_SEP) made a plain separator of the same length (`---` and spaces), so that
+    the documents composed are kubectl's and no other line moves."""
+    if "---" not in text:
+        return text
+
+    def sep(m: re.Match[str]) -> str:
+        rest = m.group(1).strip(_GO_SPACE)
+        if rest and not rest.startswith("#"):
+            return m.group(0)
+        return "---" + " " * len(m.group(1))
+
+    return _KUBECTL_ONLY_SEP.sub(sep, text)
 
 
 def compose_each(text: str) -> tuple[list[Node | None], list[YamlError]]:
