@@ -176,6 +176,11 @@ def _yaml_facts(
         if manifest:
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
+        # what kustomize does that tether does not model is said, not passed over
+        diags.extend(
+            Diagnostic(sf.path, span, "kustomize-not-judged", message, Level.WARNING)
+            for span, message in kubernetes.unjudged_kustomize(doc, kustomization)
+        )
         # judged: a key written twice is read differently by different tools
         dups.extend(yaml_doc.duplicate_keys(doc))
         merges.extend(yaml_doc.ambiguous_merges(doc))

@@ -245,7 +245,8 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
             "k8s.kustomize_resource": {
                 "resource": "the entry as written (helmCharts: repo/name)",
                 "field": "the kustomization key: resources, bases, components, generators, "
-                "transformers, validators or helmCharts",
+                "transformers, validators or helmCharts; patches, patchesStrategicMerge or "
+                "patchesJson6902 for a remote patch (local patches give no fact)",
                 "remote": "fetched from elsewhere: a URL, a Git address (git@host:org/repo, "
                 "git::...), host.tld/org/repo[//path][?ref=...], or a chart repository",
                 "host": "host of a remote entry (lower-case), or null",

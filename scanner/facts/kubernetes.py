@@ -598,8 +598,8 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
         node = obj.get(field)
         for entry in node.items() if node is not None and node.is_seq else ():
             text = entry.str_value()
-            if text is None or not text.strip():
-                continue
+            if text is None or not text.strip() or "\n" in text.strip():
+                continue  # an inline config (see unjudged_kustomize), not a path
             fact = _input_fact(path, here, target, field, text.strip(), entry.span)
             inputs.append(fact)
             if fact.data["local_path"] is not None:
@@ -627,6 +627,7 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
             )
         )
     patches = _patch_paths(obj)
+    inputs.extend(_remote_patch_facts(path, here, target, obj))
     for p in patches:
         patch_path = None if _remote(p) else _local_path(here, p)
         if patch_path is not None:
@@ -655,6 +656,75 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
         *inputs,
         *_inline_patch_facts(path, obj, target),
     ]
+
+
+def _remote_patch_facts(path: str, here: str, target: str, obj: Node) -> list[Fact]:
+    """Patches kustomize fetches from elsewhere (`patches: [{path: https://...}]`, a URL in
+    `patchesStrategicMerge:` or `patchesJson6902:`): foreign configuration, judged as remote
+    resources are (K8S009)."""
+    out: list[Fact] = []
+    for key in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+        node = obj.get(key)
+        for item in node.items() if node is not None and node.is_seq else ():
+            entry = item.get("path") if item.is_map else item
+            text = entry.str_value() if entry is not None else None
+            if entry is None or text is None or "\n" in text.strip() or not _remote(text):
+                continue
+            out.append(_input_fact(path, here, target, key, text.strip(), entry.span))
+    return out
+
+
+# kustomize transformer configs that can change any field of what is built: not modelled
+_UNMODELLED_TRANSFORMERS = frozenset(
+    (
+        "PatchTransformer",
+        "PatchStrategicMergeTransformer",
+        "PatchJson6902Transformer",
+        "ReplacementTransformer",
+    )
+)
+_RENDER = "render with `kustomize build` and scan the output"
+
+
+def unjudged_kustomize(node: Node, kustomization: bool) -> list[tuple[Span, str]]:
+    """What kustomize does that tether does not model, each located with why: in a
+    kustomization (`kustomization`, or an object of kind Kustomization or Component),
+    each `replacements:` entry and each transformer or generator config written inline; in
+    any document, a transformer config of a kind that patches or replaces fields."""
+    out: list[tuple[Span, str]] = []
+    if not node.is_map:
+        return out
+    kind = _scalar_str(node.get("kind"))
+    api = _scalar_str(node.get("apiVersion")) or ""
+    if kind in _UNMODELLED_TRANSFORMERS and is_manifest(node):
+        k = node.get_pair("kind")
+        where = k[1].span if k else node.span
+        out.append(
+            (where, f"not judged: a kustomize {kind} can change any field; {_RENDER}")
+        )
+        return out
+    if not (kustomization or kind in ("Kustomization", "Component")
+            or api.startswith("kustomize.config.k8s.io")):
+        return out
+    reps = node.get("replacements")
+    for item in reps.items() if reps is not None and reps.is_seq else ():
+        out.append(
+            (item.span, f"not judged: kustomize replacements can change any field; {_RENDER}")
+        )
+    for field in ("transformers", "generators"):
+        entries = node.get(field)
+        for item in entries.items() if entries is not None and entries.is_seq else ():
+            text = item.str_value()
+            if item.is_map or (text is not None and "\n" in text.strip()):
+                what = field[:-1]
+                out.append(
+                    (
+                        item.span,
+                        f"not judged: an inline kustomize {what} config can change any field; "
+                        f"{_RENDER}",
+                    )
+                )
+    return out
 
 
 def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:

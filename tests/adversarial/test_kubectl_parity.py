@@ -203,3 +203,78 @@ def test_listed_files_under_dot_git_are_never_read(tmp_path: Path) -> None:
     )
     assert not [f for f in report.findings if ".git" in f.path.lower()]
     assert not [d for d in report.diagnostics if d.path.lower().startswith(".git")]
+
+
+# -- D. kustomize constructs tether does not model; remote patches ---------------------------------
+
+
+def test_kustomize_constructs_that_are_not_modelled_are_reported(tmp_path: Path) -> None:
+    report = _scan(
+        tmp_path,
+        {
+            "k8s/kustomization.yaml": (
+                "resources: [pod.yaml]\n"
+                "replacements:\n"
+                "  - source: {kind: ConfigMap, name: c, fieldPath: data.image}\n"  # line 3
+                "    targets: [{select: {kind: Pod}, fieldPaths: [spec.containers.0.image]}]\n"
+                "  - path: replacement.yaml\n"  # line 5
+                "transformers:\n"
+                "  - |\n"  # line 7: an inline transformer config
+                "    apiVersion: builtin\n"
+                "    kind: PatchTransformer\n"
+                "    metadata: {name: x}\n"
+                "  - images.yaml\n"
+                "generators:\n"
+                "  - |-\n"  # line 13
+                "    apiVersion: builtin\n"
+                "    kind: ConfigMapGenerator\n"
+            ),
+            "k8s/pod.yaml": _pod(f"{GOOD}:1"),
+            "k8s/images.yaml": (
+                "apiVersion: builtin\nkind: PatchStrategicMergeTransformer\n"  # line 2
+                "metadata: {name: x}\npaths: [p.yaml]\n"
+            ),
+            "k8s/replacement.yaml": (
+                "apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\n"
+            ),
+        },
+    )
+    got = sorted((d.path, d.span.start_line) for d in _diags(report, "kustomize-not-judged"))
+    assert got == [
+        ("k8s/images.yaml", 2),
+        ("k8s/kustomization.yaml", 3),
+        ("k8s/kustomization.yaml", 5),
+        ("k8s/kustomization.yaml", 7),
+        ("k8s/kustomization.yaml", 13),
+        ("k8s/replacement.yaml", 2),
+    ]
+    d = _diags(report, "kustomize-not-judged")[0]
+    assert d.level is Level.WARNING and "kustomize build" in d.message
+    # an inline config is not a resource path
+    assert not [f for f in report.findings if f.rule_id == "K8S009"]
+
+
+def test_remote_patches_are_foreign_configuration(tmp_path: Path) -> None:
+    report = _scan(
+        tmp_path,
+        {
+            "k8s/kustomization.yaml": (
+                "resources: [pod.yaml]\n"
+                "patches:\n"
+                "  - path: https://example.com/p.yaml\n"  # line 3
+                "  - path: local.yaml\n"
+                "patchesStrategicMerge:\n"
+                "  - https://example.com/smp.yaml\n"  # line 6
+                "patchesJson6902:\n"
+                "  - path: https://example.com/j.yaml\n"  # line 8
+                "    target: {kind: Pod, name: p}\n"
+            ),
+            "k8s/pod.yaml": _pod(f"{GOOD}:1"),
+            "k8s/local.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+        },
+    )
+    assert _at(report, "K8S009") == [
+        ("k8s/kustomization.yaml", 3, 11),
+        ("k8s/kustomization.yaml", 6, 5),
+        ("k8s/kustomization.yaml", 8, 11),
+    ]
