@@ -214,11 +214,13 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "pod_security_context": "pod-level securityContext, or null",
                 "patch": "the container is in a file a kustomization applies as a patch, or "
                 "in a patch written inside the kustomization: what it sets is deployed (its "
-                "image is judged), what it leaves out is the base's (completeness rules skip "
-                "it)",
+                "image and the security settings it writes are judged), what it leaves out "
+                "is the base's (completeness rules skip it)",
                 "templated_fields": _TEMPLATED_FIELDS + " (resources, pod_resources, "
                 "security_context, pod_security_context, run_as_non_root, run_as_user, "
-                "privileged, allow_privilege_escalation); a templated image sets templated",
+                "privileged, allow_privilege_escalation); a templated image sets templated. "
+                "In a patch, the security settings it does not write are listed too (the "
+                "base's, not known here)",
                 **_IMAGE,
             },
             "k8s.kustomization": {

@@ -752,9 +752,7 @@ def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:
                     continue
                 if is_manifest(doc):
                     found.extend(
-                        dataclasses.replace(f, data={**f.data, "patch": True})
-                        for f in extract(path, doc, d)
-                        if f.kind == "k8s.container"
+                        as_patch(f) for f in extract(path, doc, d) if f.kind == "k8s.container"
                     )
                 else:
                     found.extend(json_patch_images(path, doc, where))
@@ -998,9 +996,21 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
             if f.kind in _FRAGMENT_KINDS:
                 continue
             if f.kind == "k8s.container":
-                f = dataclasses.replace(f, data={**f.data, "patch": True})
+                f = as_patch(f)
         out.append(f)
     return out
+
+
+def as_patch(f: Fact) -> Fact:
+    """A container of a kustomize patch: marked `patch`, and the security settings it does
+    not write are not statically known (the base, or nothing, sets them), as a template
+    action's are: what it writes is judged (`privileged: true` in a patch is deployed), what
+    it leaves out is not."""
+    unknown = set(f.data.get("templated_fields") or [])
+    unknown.update(name for name, *_ in _SECURITY if f.data.get(name) is None)
+    return dataclasses.replace(
+        f, data={**f.data, "patch": True, "templated_fields": sorted(unknown)}
+    )
 
 
 def reads_as_yaml(path: str) -> bool:

@@ -278,3 +278,30 @@ def test_remote_patches_are_foreign_configuration(tmp_path: Path) -> None:
         ("k8s/kustomization.yaml", 6, 5),
         ("k8s/kustomization.yaml", 8, 11),
     ]
+
+
+# -- E. what a patch sets explicitly is judged ---------------------------------------------------
+
+
+def test_explicit_bad_security_settings_in_a_patch_are_judged(tmp_path: Path) -> None:
+    sc = (
+        "      securityContext:\n"  # line 10
+        "        privileged: true\n"
+        "        runAsUser: 0\n"
+    )
+    report = _scan(
+        tmp_path,
+        {
+            # a decoy kustomization names a complete, applied manifest as a patch
+            "decoy/kustomization.yaml": (
+                "patches:\n  - path: ../k8s/pod.yaml\n  - path: ../k8s/frag.yaml\n"
+            ),
+            "k8s/pod.yaml": _pod(f"{GOOD}:1", extra=sc),
+            # a fragment that leaves its security context to the base: nothing to judge
+            "k8s/frag.yaml": _pod(f"{GOOD}:2", name="q"),
+        },
+    )
+    assert _at(report, "K8S007") == [("k8s/pod.yaml", 10, 7)]
+    (f,) = [f for f in report.findings if f.rule_id == "K8S007"]
+    assert "privileged" in f.message and "runAsNonRoot is not set" not in f.message
+    assert _at(report, "K8S004") == [] and _at(report, "K8S005") == []
