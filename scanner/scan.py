@@ -120,9 +120,7 @@ def _yaml_facts(
     else:
         try:
             # documents as kubectl splits them (`---#` separates for it, not for YAML)
-            docs, errors = _timed(
-                timings, lambda: compose_each(yaml_doc.kubectl_documents(text))
-            )
+            docs, errors = _timed(timings, lambda: compose_each(yaml_doc.kubectl_documents(text)))
         except YamlError as err:
             errors = [err]
         errors = [YamlError(f"invalid YAML: {e.message}", e.span) for e in errors]
@@ -293,6 +291,25 @@ def _under_git(rel: str) -> bool:
     return any(seg.lower() == ".git" for seg in rel.replace(os.sep, "/").split("/"))
 
 
+def _listed_unwalked(root: Path, facts: Sequence[Fact], walked: set[str]) -> list[SourceFile]:
+    """Files kustomizations list, as YAML, that the walk did not yield (excluded or in a
+    marked directory): regular files inside the repository, never under .git."""
+    real_root = os.path.realpath(root)
+    out: dict[str, SourceFile] = {}
+    for f in facts:
+        if f.kind != "k8s.kustomization":
+            continue
+        for rel in f.data.get("local_paths") or []:
+            if rel in walked or rel in out or _under_git(rel):
+                continue
+            real = os.path.realpath(os.path.join(real_root, rel.replace("/", os.sep)))
+            if not real.startswith(real_root + os.sep) or _under_git(real[len(real_root) + 1 :]):
+                continue
+            if os.path.isfile(real):
+                out[rel] = SourceFile(rel, real, "yaml")
+    return list(out.values())
+
+
 def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact], list[Diagnostic]]:
     """Read, parse and observe files, in order; then the files that the kustomizations among
     them list but whose names tether does not read as YAML (kustomize reads every file it
@@ -414,6 +431,16 @@ def collect(
         )
     timings.discover = time.perf_counter() - t0
     facts, more = parallel.run(files, _observe, timings, jobs)
+    # what a kustomization lists is deployed: a listed file the walk left out (an excluded or
+    # marked path) is judged all the same, serially, once
+    walked = {sf.path for sf in files}
+    extra = _listed_unwalked(root, facts, walked)
+    while extra:
+        walked.update(sf.path for sf in extra)
+        f2, d2 = _observe(extra, timings)
+        facts += f2
+        more += d2
+        extra = _listed_unwalked(root, f2, walked)
     t1 = time.perf_counter()
     # cross-file observations: a resource's provider default tags live in another block,
     # often another file, of the same module (or of a calling module)

@@ -328,7 +328,7 @@ def in_repo_link(
     if not target.startswith(root_real + os.sep) or not os.path.isfile(target):
         return None
     target_rel = os.path.relpath(target, root_real).replace(os.sep, "/")
-    if not _utf8(target_rel) or ".git" in target_rel.split("/"):
+    if not _utf8(target_rel) or ".git" in target_rel.lower().split("/"):
         return None
     if classify(target_rel) == kind and not _excluded(target_rel, excludes):
         return None

@@ -587,8 +587,12 @@ def test_inline_ignores_can_be_refused_by_the_policy(
     """Inline comments name no approver; a policy that wants every exception approved by name
     refuses them (EXC007) instead of letting them bypass the approver list."""
     policy.write_text(POLICY.replace("approvals:\n", "approvals:\n  inline: false\n"))
-    r = repo({"Dockerfile": "# tether:ignore DOCKER001 vendor runtime image, see PLAT-9\n"
-              "FROM docker.io/someone/base:1\n"})
+    r = repo(
+        {
+            "Dockerfile": "# tether:ignore DOCKER001 vendor runtime image, see PLAT-9\n"
+            "FROM docker.io/someone/base:1\n"
+        }
+    )
     out = r.parent / "full.json"
     CliRunner().invoke(main, ["scan", str(r), "--policy", str(policy), "--json", str(out)])
     data = json.loads(out.read_text())
@@ -844,3 +848,17 @@ def test_links_into_excluded_paths_and_git_metadata(
     assert isinstance(findings, list)
     assert ("k8s/miner.yaml", "K8S001") in {(f["path"], f["rule_id"]) for f in findings}
     assert not [f for f in findings if f["path"] == "k8s/cfg.yaml"]
+
+
+def test_a_file_a_kustomization_lists_is_judged_even_where_excluded(
+    repo: Callable[..., Path], policy: Path
+) -> None:
+    """Attack round 2: an approved exclude (test data) plus a new kustomization listing a file
+    under it deployed an unjudged manifest."""
+    r = repo(
+        {".tether.yaml": 'exclude: ["**/testdata/**"]\n', "k8s/testdata/bad.yaml": NEW_VIOLATION}
+    )
+    change(r, {"k8s/kustomization.yaml": "resources: [app.yaml, testdata/bad.yaml]\n"})
+    res, data = gate(r, policy)
+    assert res.exit_code == 1, res.output
+    assert "K8S001" in new_rules(data)
