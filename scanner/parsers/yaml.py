@@ -253,34 +253,42 @@ def ambiguous_merges(root: Node) -> list[Node]:
     once, in document order (a mapping reached again through an alias is not walked again)."""
     out: list[Node] = []
     index = root._index
+    for node in _mappings(root.raw):
+        merges = [k for k, _ in node.value if _is_merge(k)]
+        own: set[Any] = set()
+        for k, v in node.value:
+            if _is_merge(k):
+                keys = {
+                    mk.value
+                    for t in _merge_sources(v)
+                    for mk, _ in _resolved(t)
+                    if mk.id == "scalar"
+                }
+                if len(merges) > 1 or keys & own:
+                    out.append(Node(k, index))
+            elif k.id == "scalar":
+                own.add(k.value)
+    out.sort(key=lambda n: (n.raw.start_mark.line, n.raw.start_mark.column))
+    return out
+
+
+def _mappings(raw: Any) -> Iterator[Any]:
+    """Every mapping node under `raw`, each once (a node reached again through an alias is
+    not walked again), keys and values included."""
     seen: set[int] = set()
-    stack = [root.raw]
+    stack = [raw]
     while stack:
         node = stack.pop()
-        if id(node) in seen:
+        if id(node) in seen or node.id == "scalar":
             continue
         seen.add(id(node))
         if node.id == "mapping":
-            merges = [k for k, _ in node.value if _is_merge(k)]
-            own: set[Any] = set()
+            yield node
             for k, v in node.value:
-                if _is_merge(k):
-                    keys = {
-                        mk.value
-                        for t in _merge_sources(v)
-                        for mk, _ in _resolved(t)
-                        if mk.id == "scalar"
-                    }
-                    if len(merges) > 1 or keys & own:
-                        out.append(Node(k, index))
-                elif k.id == "scalar":
-                    own.add(k.value)
                 stack.append(k)
                 stack.append(v)
         elif node.id == "sequence":
             stack.extend(node.value)
-    out.sort(key=lambda n: (n.raw.start_mark.line, n.raw.start_mark.column))
-    return out
 
 
 def _is_merge(key: Any) -> bool:
@@ -295,27 +303,13 @@ def duplicate_keys(root: Node) -> list[tuple[Node, Node]]:
     Merge keys (`<<`) may repeat."""
     out: list[tuple[Node, Node]] = []
     index = root._index
-    seen: set[int] = set()
-    stack = [root.raw]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        nid = node.id
-        if nid == "mapping":
-            first: dict[Any, Any] = {}
-            for k, v in node.value:
-                if k.id == "scalar" and not _is_merge(k):
-                    prev = first.setdefault(k.value, k)
-                    if prev is not k:
-                        out.append((Node(k, index), Node(prev, index)))
-                elif k.id != "scalar":
-                    stack.append(k)
-                if v.id != "scalar":
-                    stack.append(v)
-        elif nid == "sequence":
-            stack.extend(x for x in node.value if x.id != "scalar")
+    for node in _mappings(root.raw):
+        first: dict[Any, Any] = {}
+        for k, _v in node.value:
+            if k.id == "scalar" and not _is_merge(k):
+                prev = first.setdefault(k.value, k)
+                if prev is not k:
+                    out.append((Node(k, index), Node(prev, index)))
     out.sort(key=lambda p: (p[0].raw.start_mark.line, p[0].raw.start_mark.column))
     return out
 
