@@ -157,3 +157,4 @@ class Report:
     fail_on: str = "error"  # the operator's fail level, made stricter by the repository's
     policy_file: str | None = None
     approvers: tuple[str, ...] = ()  # the policy's, for the requested-exceptions summary
+    layers_matched: str | None = None  # which policy `repos:` entry chose layers, and why

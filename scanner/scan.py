@@ -8,7 +8,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +53,10 @@ class ScanOptions:
     policy: Policy = field(default_factory=Policy)
     repo_config: bool = True  # False: ignore .tether.yaml, repo exceptions and inline ignores
     fail_on: str | None = None  # the operator's flag, over the policy's
+    # what the policy's `repos:` entries may match besides the name (the org scan reads
+    # them through the API)
+    repo_topics: Sequence[str] = ()
+    repo_properties: Mapping[str, str | list[str]] = field(default_factory=dict)
 
     def effective_policy(self) -> Policy:
         return operator.with_flags(
@@ -526,7 +530,10 @@ def scan(
     policy = opts.effective_policy()
     cfg = config if config is not None and policy.repo_config else RepoConfig()
     applied, _refused = config_mod.judge(cfg, policy)
-    baseline_names = [*(policy.baselines or ["default"]), *applied.baselines]
+    repo_layers, layers_why = policy.layers_for(
+        operator.RepoFacts(opts.repo_name, tuple(opts.repo_topics), dict(opts.repo_properties))
+    )
+    baseline_names = [*(policy.baselines or ["default"]), *repo_layers, *applied.baselines]
     baseline = baseline_mod.load(baseline_names)
     rules: dict[str, Rule] = load_rules(
         [embedded_rules_dir(), *policy.rule_dirs],
@@ -602,4 +609,5 @@ def scan(
         fail_on=policy.fail_level(applied.fail_on),
         policy_file=policy.file,
         approvers=tuple(sorted(policy.approvers)),
+        layers_matched=layers_why,
     )

@@ -19,10 +19,50 @@ from typing import Any
 
 from ..errors import ConfigError
 from .documents import load_yaml, validate
-from .functions import check_patterns
+from .functions import check_patterns, glob_match
 
 REPO_KEYS = ("exclude", "baseline", "fail_on", "rules")
 FAIL_LEVELS = ("note", "warning", "error", "never")  # strictest first
+
+
+@dataclass(frozen=True)
+class RepoLayer:
+    """One `repos:` entry of a policy: which repositories get which baseline layers."""
+
+    name: str | None = None  # glob over owner/name
+    topic: str | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+    baselines: tuple[str, ...] = ()
+
+    def why(self, repo: RepoFacts) -> str | None:
+        """Why the entry matches the repository (None: it does not). Every condition given
+        must hold."""
+        reasons = []
+        if self.name is not None:
+            if repo.name is None or not glob_match(repo.name.lower(), self.name.lower()):
+                return None
+            reasons.append(f"name {self.name}")
+        if self.topic is not None:
+            if self.topic not in repo.topics:
+                return None
+            reasons.append(f"topic {self.topic}")
+        for key, want in self.properties.items():
+            have = repo.properties.get(key)
+            values = have if isinstance(have, list | tuple) else [have]
+            if want not in values:
+                return None
+            reasons.append(f"property {key}={want}")
+        return ", ".join(reasons)
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    """What the policy may match a repository by (the org scan reads topics and custom
+    properties through the API; a local scan knows what --repo says)."""
+
+    name: str | None = None  # owner/name
+    topics: tuple[str, ...] = ()
+    properties: Mapping[str, str | list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,6 +83,15 @@ class Policy:
     inline_ignores: bool = True  # false: inline tether:ignore comments except nothing
     self_service: frozenset[str] = frozenset()  # rule ids or packs
     file: str | None = None  # where it came from (None: flags and defaults only)
+    repos: tuple[RepoLayer, ...] = ()  # per-repository layers, first match wins
+
+    def layers_for(self, repo: RepoFacts) -> tuple[tuple[str, ...], str | None]:
+        """The baseline layers the first matching `repos:` entry adds, and why it matched."""
+        for i, entry in enumerate(self.repos):
+            why = entry.why(repo)
+            if why is not None:
+                return entry.baselines, f"repos[{i}]: {why}"
+        return (), None
 
     def approver_ok(self, name: str | None) -> bool:
         return bool(name) and normalise_approver(str(name)) in self.approvers
@@ -119,7 +168,21 @@ def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> P
             raise ConfigError(
                 shown, None, f"approvals.ticket is not a valid pattern: {e}"
             ) from None
+    repos = []
+    for entry in data.get("repos") or []:
+        match = entry["match"]
+        layers = entry["baseline"]
+        repos.append(
+            RepoLayer(
+                name=match.get("name"),
+                topic=match.get("topic"),
+                properties=dict(match.get("property") or {}),
+                baselines=tuple(rel(b) for b in ([layers] if isinstance(layers, str) else layers)),
+            )
+        )
+    check_patterns([r.name for r in repos if r.name], shown, key="repos name globs")
     return Policy(
+        repos=tuple(repos),
         baselines=baselines,
         overlays=overlays,
         rule_dirs=rule_dirs,

@@ -113,5 +113,9 @@ def build(report: Report) -> dict[str, Any]:
             for q in report.requested
         ],
         "fail_on": report.fail_on,
+        "policy": {
+            "file": report.policy_file,
+            "repos_entry": report.layers_matched,
+        },
         "timings": dataclasses.asdict(report.timings),
     }
