@@ -1,0 +1,94 @@
+"""Extracting a repository tarball for the org scan: only what tether reads, never outside
+the destination, links and oversized files reported, caps enforced."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from scanner.org.fetch import extract
+from scanner.scan import ScanOptions, scan
+from scanner.source import MAX_FILE_BYTES
+
+POD = (
+    b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+    b"    - name: c\n      image: evil.example/x:1\n"
+)
+
+
+def _tarball(members: list[tuple[str, bytes | None, str]]) -> io.BytesIO:
+    """(name, data, type) with type file | dir | symlink:<target> | fifo, gzip'd."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif kind.startswith("symlink:"):
+                info.type = tarfile.SYMTYPE
+                info.linkname = kind.split(":", 1)[1]
+                tar.addfile(info)
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data or b"")
+                tar.addfile(info, io.BytesIO(data or b""))
+    buf.seek(0)
+    return buf
+
+
+def test_only_wanted_files_inside_the_destination(tmp_path: Path) -> None:
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    outside = tmp_path / "outside.yaml"
+    stream = _tarball(
+        [
+            ("acme-app-abc/", None, "dir"),
+            ("acme-app-abc/k8s/pod.yaml", POD, "file"),
+            ("acme-app-abc/src/main.py", b"print(1)\n", "file"),
+            ("acme-app-abc/../outside.yaml", POD, "file"),
+            ("/etc/passwd.yaml", POD, "file"),
+            ("acme-app-abc/.git/config.yaml", POD, "file"),
+            ("acme-app-abc/k8s/link.yaml", None, "symlink:/etc/passwd"),
+            ("acme-app-abc/k8s/fifo.yaml", None, "fifo"),
+            ("acme-app-abc/CODEOWNERS", b"* @acme/app\n", "file"),
+        ]
+    )
+    got = extract(stream, dest)
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        "CODEOWNERS",
+        "k8s/pod.yaml",
+    ]
+    assert not outside.exists()
+    assert got.notes == [("k8s/link.yaml", "a link in the snapshot; not followed")]
+    report = scan(dest, ScanOptions())
+    assert "K8S001" in [f.rule_id for f in report.findings]
+
+
+def test_a_path_through_an_earlier_link_is_never_written(tmp_path: Path) -> None:
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (dest / "k8s").symlink_to(tmp_path / "elsewhere")  # planted before extraction
+    got = extract(_tarball([("a-b-c/k8s/pod.yaml", POD, "file")]), dest)
+    assert not (tmp_path / "elsewhere" / "pod.yaml").exists()
+    assert got.notes == [("k8s/pod.yaml", "path cannot be written safely; not scanned")]
+
+
+def test_oversized_files_stay_visible_and_the_archive_is_capped(tmp_path: Path) -> None:
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    big = b"#" * (MAX_FILE_BYTES + 1)
+    got = extract(_tarball([("a-b-c/k8s/big.yaml", big, "file")]), dest)
+    assert (dest / "k8s/big.yaml").stat().st_size == MAX_FILE_BYTES + 1
+    report = scan(dest, ScanOptions())
+    assert [d.code for d in report.diagnostics] == ["too-large"]
+    assert got.files == 1
+    dest2 = tmp_path / "repo2"
+    dest2.mkdir()
+    many = [(f"a-b-c/k8s/p{i}.yaml", POD, "file") for i in range(10)]
+    capped = extract(_tarball(many), dest2, max_archive=len(POD) * 3)
+    assert capped.truncated and capped.files == 3
