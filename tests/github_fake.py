@@ -83,6 +83,8 @@ class FakeGitHub:
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)
     properties: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     branches: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (full_name, sha) -> tar.gz bytes served from the download host after a 302
+    tarballs: dict[tuple[str, str], bytes] = field(default_factory=dict)
     # GitHub App: id, public key PEM, installations by org, minted token lifetime
     app_id: int | None = None
     app_public_key: str | None = None
@@ -185,6 +187,14 @@ class FakeGitHub:
                 if n.split("/")[0] == org
             ]
             return self._page(route, params, items)
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/tarball/([0-9a-f]{40})", route):
+            if (m.group(1), m.group(2)) not in self.tarballs:
+                return 404, {"message": "Not Found"}, {}
+            # like codeload: the download URL carries its own short-lived token
+            where = (
+                f"{self.origin}/codeload/{m.group(1)}/tar.gz/{m.group(2)}?token=DL{m.group(2)[:8]}"
+            )
+            return 302, None, {"Location": where}
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/branches/(.+)", route):
             sha = self.branches.get((m.group(1), m.group(2)))
             if sha is None:
@@ -273,6 +283,20 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
             if length:
                 self.rfile.read(length)
             split = urlsplit(self.path)
+            if m := re.fullmatch(r"/codeload/([^/]+/[^/]+)/tar\.gz/([0-9a-f]{40})", split.path):
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with fake._lock:
+                    fake.requests.append(Recorded(self.command, self.path, headers))
+                data = fake.tarballs.get((m.group(1), m.group(2)))
+                if data is None or not split.query.startswith("token=DL"):
+                    self._send(404, {"message": "Not Found"}, {})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-gzip")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if not split.path.startswith(PREFIX + "/"):
                 self._send(404, {"message": "Not Found"}, {})
                 return

@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -313,3 +314,39 @@ def test_app_key_that_cannot_sign_is_a_config_error(fake: FakeGitHub) -> None:
         GitHubClient.from_app(1, broken, ORG, base_url=fake.url, retry=FAST)
     assert "Z2FyYmFnZQ" not in _all_text(err.value)
     assert fake.requests == []
+
+
+def test_tarball_download_then_safe_extraction_then_scan(fake: FakeGitHub, tmp_path: Path) -> None:
+    """One API request for the archive of an exact commit, answered by a redirect; the
+    download host gets no API credential; the archive feeds the same scan()."""
+    import io
+    import tarfile
+
+    from scanner.org.fetch import extract
+    from scanner.scan import ScanOptions, scan
+
+    sha = "a" * 40
+    pod = (
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        b"    - name: c\n      image: evil.example/x:1\n"
+    )
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"acme-svc-0-{sha[:7]}/k8s/pod.yaml")
+        info.size = len(pod)
+        tar.addfile(info, io.BytesIO(pod))
+    fake.tarballs[(f"{ORG}/svc-0", sha)] = buf.getvalue()
+    archive = tmp_path / "a.tar.gz"
+    with client(fake) as gh, archive.open("wb") as fh:
+        n = gh.download_tarball(f"{ORG}/svc-0", sha, fh)
+    assert n == len(buf.getvalue())
+    download = [r for r in fake.requests if r.path.startswith("/codeload/")]
+    assert len(download) == 1 and "authorization" not in download[0].headers
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    with archive.open("rb") as fh:
+        extract(fh, dest)
+    assert "K8S001" in [f.rule_id for f in scan(dest, ScanOptions()).findings]
+    with client(fake) as gh, pytest.raises(GitHubError) as e, (tmp_path / "b").open("wb") as fh:
+        gh.download_tarball(f"{ORG}/svc-0", sha, fh, max_bytes=10)
+    assert "token=" not in str(e.value)

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import jwt
 import requests
@@ -41,6 +41,7 @@ __all__ = [
 
 DEFAULT_API_URL: Final = "https://api.github.com"
 TOKEN_ENV: Final = "GITHUB_TOKEN"
+_SHA: Final = re.compile(r"[0-9a-f]{40}")
 PER_PAGE: Final = 100  # the maximum GitHub serves: fewest listing pages
 MAX_PAGES: Final = 10_000  # a server that links pages in a circle cannot hold a scan forever
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -257,6 +258,40 @@ class GitHubClient:
             return str(data["commit"]["sha"])
         except (KeyError, TypeError):
             raise GitHubError(None, f"{full_name}@{branch}: no commit in the answer") from None
+
+    def download_tarball(
+        self, full_name: str, sha: str, dest: IO[bytes], *, max_bytes: int = 1 << 30
+    ) -> int:
+        """Stream the tar.gz of ``owner/name`` at commit ``sha`` into ``dest`` (one API
+        request, answered with a redirect to a download URL that carries its own short-lived
+        token: that URL is never logged, and the API credential is not sent to it). Returns
+        the bytes written; more than ``max_bytes`` is a GitHubError."""
+        if not _SHA.fullmatch(sha):
+            raise ValueError(f"not a full commit SHA: {sha[:60]!r}")
+        path = f"/repos/{_full_name(full_name)}/tarball/{sha}"
+        headers, _ = self._get(path)
+        location = headers.get("location") or ""
+        where = urllib.parse.urlsplit(location)
+        if where.scheme != "https" and not (where.scheme == "http" and where.hostname in _LOOPBACK):
+            raise GitHubError(None, f"GET {path}: no usable download location")
+        written = 0
+        try:
+            with requests.get(location, stream=True, timeout=self._ctx.timeout) as resp:
+                if resp.status_code != 200:
+                    raise GitHubError(resp.status_code, f"download of {full_name}@{sha[:12]}")
+                for chunk in resp.iter_content(1 << 20):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise GitHubError(
+                            None, f"{full_name}@{sha[:12]}: archive over {max_bytes} bytes"
+                        )
+                    dest.write(chunk)
+        except requests.exceptions.RequestException as e:
+            # the exception text would name the download URL and its token
+            raise GitHubError(
+                None, f"download of {full_name}@{sha[:12]}: {type(e).__name__}"
+            ) from None
+        return written
 
     def rate_limit(self) -> RateLimit:
         """The core budget as the last response reported it; asks ``GET /rate_limit``
