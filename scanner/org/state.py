@@ -1,0 +1,478 @@
+"""The org scan's state (issue 8, "Incremental"): one embedded SQLite file, `DIR/tether-org.sqlite`.
+
+What it holds, and why each piece is safe to trust later:
+
+* ``runs``: one row per org scan (policy hash, tether version, started/finished, status). A run
+  killed mid-way (SIGTERM/SIGINT/SIGKILL) is never finished, so the next
+  :meth:`StateStore.resume_or_start` with the same policy hash and version resumes it and
+  :meth:`StateStore.done` lists the repositories it need not redo.
+* ``results``: one row per (run, repository), committed as soon as the repository is done (WAL,
+  ``synchronous=NORMAL``: a crash loses at most the repository in flight, never a finished one).
+  A previous result is reused (:meth:`StateStore.unchanged`) only when the repository's
+  ``pushed_at``, the policy hash and the tether version all match: GitHub verifies the first,
+  the scan computes the other two, so the cache never decides a verdict on its own.
+* ``etags``: listing bodies by URL with their ETag; the server verifies them (304) before reuse.
+* ``meta``: the schema version. A newer (or unreadable) version is refused with
+  :class:`~scanner.errors.ConfigError`; an older one is rebuilt (the state is a cache plus
+  history; losing it costs one full scan, never a wrong verdict).
+
+Threads: one connection guarded by one lock (``check_same_thread=False``); every public method
+takes the lock, so concurrent writers from a thread pool are serialised. Other processes on the
+same file are serialised by SQLite itself (``BEGIN IMMEDIATE`` and a busy timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, cast, get_args
+
+from ..errors import ConfigError
+
+SCHEMA_VERSION = 1
+STATE_FILE = "tether-org.sqlite"
+BUSY_TIMEOUT_S = 30.0
+
+ResultStatus = Literal["scanned", "unchanged", "skipped", "failed"]
+RunStatus = Literal["complete", "failed"]
+RESULT_STATUSES: tuple[str, ...] = get_args(ResultStatus)
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+REUSABLE: tuple[str, ...] = ("scanned", "unchanged")  # statuses whose outcome a rerun may reuse
+
+_TABLES = ("results", "runs", "etags", "meta")
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    policy_hash TEXT NOT NULL,
+    tether_version TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL
+);
+CREATE TABLE results (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    repo TEXT NOT NULL,
+    commit_sha TEXT,
+    pushed_at TEXT,
+    policy_hash TEXT NOT NULL,
+    tether_version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    counts_by_category TEXT NOT NULL,
+    counts_by_rule TEXT NOT NULL,
+    layers TEXT NOT NULL,
+    sarif_sha256 TEXT,
+    uploaded_for TEXT,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, repo)
+);
+CREATE INDEX results_repo ON results (repo, run_id);
+CREATE TABLE etags (
+    url TEXT PRIMARY KEY,
+    etag TEXT NOT NULL,
+    body BLOB NOT NULL,
+    stored_at TEXT NOT NULL
+);
+"""
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One repository's outcome in one run.
+
+    ``commit`` is the scanned commit sha; ``pushed_at`` the repository's ``pushed_at`` from the
+    listing that chose it; ``layers`` the applied policy layers and why (text, as the report
+    prints it); ``sarif_sha256`` the hash of the SARIF written for it and ``uploaded_for`` the
+    commit that SARIF was uploaded for (None: not uploaded). ``run_id`` is filled on read."""
+
+    repo: str
+    status: ResultStatus
+    policy_hash: str
+    tether_version: str
+    commit: str | None = None
+    pushed_at: str | None = None
+    reason: str = ""
+    counts_by_category: dict[str, int] = field(default_factory=dict)
+    counts_by_rule: dict[str, int] = field(default_factory=dict)
+    layers: str = ""
+    sarif_sha256: str | None = None
+    uploaded_for: str | None = None
+    finished_at: str = ""
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    started_at: str
+    policy_hash: str
+    tether_version: str
+    finished_at: str | None
+    status: str
+
+
+_RESULT_COLUMNS = (
+    "run_id, repo, commit_sha, pushed_at, policy_hash, tether_version, status, reason,"
+    " counts_by_category, counts_by_rule, layers, sarif_sha256, uploaded_for, finished_at"
+)
+
+
+def _counts(text: str) -> dict[str, int]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): int(v) for k, v in value.items()}
+
+
+def _result(row: sqlite3.Row) -> Result:
+    status = row["status"]
+    if status not in RESULT_STATUSES:
+        raise ValueError(f"unknown result status in state: {status!r}")
+    return Result(
+        repo=row["repo"],
+        status=cast(ResultStatus, status),
+        policy_hash=row["policy_hash"],
+        tether_version=row["tether_version"],
+        commit=row["commit_sha"],
+        pushed_at=row["pushed_at"],
+        reason=row["reason"],
+        counts_by_category=_counts(row["counts_by_category"]),
+        counts_by_rule=_counts(row["counts_by_rule"]),
+        layers=row["layers"],
+        sarif_sha256=row["sarif_sha256"],
+        uploaded_for=row["uploaded_for"],
+        finished_at=row["finished_at"],
+        run_id=row["run_id"],
+    )
+
+
+def _make_dir(directory: Path) -> None:
+    """Create the state directory 0700 (whatever the umask); an existing one is left as is."""
+    if directory.is_dir():
+        return
+    directory.mkdir(mode=0o700, parents=True)
+    os.chmod(directory, 0o700)
+
+
+class StateStore:
+    """The org scan's SQLite state in ``directory`` (see the module docstring).
+
+    Use as a context manager (``with StateStore(dir) as state:``) or call :meth:`close`.
+    ``clock`` returns the timestamps stored (ISO 8601 UTC by default; injectable for tests)."""
+
+    def __init__(self, directory: str | Path, *, clock: Callable[[], str] = _utcnow) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / STATE_FILE
+        self._clock = clock
+        self._lock = threading.Lock()
+        _make_dir(self.directory)
+        if not self.path.exists():
+            # create it 0600 before SQLite does (its -wal/-shm files copy the mode)
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                str(self.path), None, f"cannot open the state database: {exc}"
+            ) from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise ConfigError(
+                str(self.path),
+                None,
+                f"not a readable tether state database ({exc}); it may be corrupted: "
+                "delete it (the next scan is a full one) or point --state elsewhere",
+            ) from None
+        except ConfigError:
+            self.close()
+            raise
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a dropped store must not keep the file open
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock, committed on success, rolled back on error."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the state store is closed")
+        return self._db
+
+    def _prepare(self) -> None:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {
+                r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            } - {"sqlite_sequence"}
+            if "meta" not in tables:
+                if tables:
+                    raise ConfigError(
+                        str(self.path),
+                        None,
+                        "this SQLite file is not a tether state database (no schema version); "
+                        "point --state at a directory of its own",
+                    )
+                self._create(db)
+            else:
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = _int_or_none(row[0] if row else None)
+                if version is None:
+                    raise ConfigError(
+                        str(self.path), None, "the state database has no readable schema version"
+                    )
+                if version > SCHEMA_VERSION:
+                    raise ConfigError(
+                        str(self.path),
+                        None,
+                        f"the state database has schema version {version}, newer than this "
+                        f"tether understands ({SCHEMA_VERSION}); upgrade tether or use a fresh "
+                        "--state directory",
+                    )
+                if version < SCHEMA_VERSION:
+                    # no migration path is worth keeping yet: the state is a cache plus history
+                    for table in _TABLES:
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
+                    self._create(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _create(db: sqlite3.Connection) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def resume_or_start(self, policy_hash: str, tether_version: str) -> int:
+        """The newest unfinished run with this policy hash and tether version, else a new one.
+
+        Unfinished runs with another policy or version can never be resumed (their results
+        would not be reusable), so they are closed as failed when a new run starts."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT id FROM runs WHERE finished_at IS NULL AND policy_hash = ?"
+                " AND tether_version = ? ORDER BY id DESC LIMIT 1",
+                (policy_hash, tether_version),
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            now = self._clock()
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = 'failed' WHERE finished_at IS NULL",
+                (now,),
+            )
+            cur = db.execute(
+                "INSERT INTO runs (started_at, policy_hash, tether_version, status)"
+                " VALUES (?, ?, ?, 'running')",
+                (now, policy_hash, tether_version),
+            )
+            return int(cast(int, cur.lastrowid))
+
+    def finish(self, run_id: int, status: RunStatus) -> None:
+        """Close a run. Call it only when the run is over for good: a run interrupted by a
+        signal is left unfinished, so the next one resumes it."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status must be one of {RUN_STATUSES}, not {status!r}")
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE runs SET finished_at = ?, status = ? WHERE id = ?",
+                (self._clock(), status, run_id),
+            )
+            if cur.rowcount != 1:
+                raise KeyError(f"no run {run_id}")
+
+    def run(self, run_id: int) -> Run | None:
+        with self._lock:
+            row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        return Run(
+            id=row["id"],
+            started_at=row["started_at"],
+            policy_hash=row["policy_hash"],
+            tether_version=row["tether_version"],
+            finished_at=row["finished_at"],
+            status=row["status"],
+        )
+
+    def done(self, run_id: int) -> set[str]:
+        """The repositories already recorded in this run (any status)."""
+        with self._lock:
+            rows = self._conn().execute("SELECT repo FROM results WHERE run_id = ?", (run_id,))
+            return {r[0] for r in rows}
+
+    # -- results ----------------------------------------------------------------------------
+
+    def record(self, run_id: int, result: Result) -> None:
+        """Store one repository's result in ``run_id`` and commit it (a later record of the same
+        repository in the same run replaces it). ``finished_at`` defaults to now."""
+        if result.status not in RESULT_STATUSES:
+            raise ValueError(f"result status must be one of {RESULT_STATUSES}")
+        finished_at = result.finished_at or self._clock()
+        with self._write() as db:
+            try:
+                db.execute(
+                    f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        result.repo,
+                        result.commit,
+                        result.pushed_at,
+                        result.policy_hash,
+                        result.tether_version,
+                        result.status,
+                        result.reason,
+                        json.dumps(result.counts_by_category, sort_keys=True),
+                        json.dumps(result.counts_by_rule, sort_keys=True),
+                        result.layers,
+                        result.sarif_sha256,
+                        result.uploaded_for,
+                        finished_at,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise KeyError(f"no run {run_id}") from None
+
+    def last_result(self, repo: str) -> Result | None:
+        """The repository's result in the newest run that has one (any status)."""
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT {_RESULT_COLUMNS} FROM results WHERE repo = ?"
+                    " ORDER BY run_id DESC LIMIT 1",
+                    (repo,),
+                )
+                .fetchone()
+            )
+        return None if row is None else _result(row)
+
+    def unchanged(
+        self, repo: str, pushed_at: str | None, policy_hash: str, tether_version: str
+    ) -> Result | None:
+        """The newest reusable (scanned or unchanged) result of ``repo`` if its ``pushed_at``,
+        policy hash and tether version all equal these, else None. Only the newest reusable
+        result is considered: an older match may predate a SARIF upload for another policy.
+        An unknown ``pushed_at`` (None or empty) never matches."""
+        if not pushed_at:
+            return None
+        marks = ", ".join("?" for _ in REUSABLE)
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT {_RESULT_COLUMNS} FROM results WHERE repo = ?"
+                    f" AND status IN ({marks}) ORDER BY run_id DESC LIMIT 1",
+                    (repo, *REUSABLE),
+                )
+                .fetchone()
+            )
+        if row is None:
+            return None
+        if (row["pushed_at"], row["policy_hash"], row["tether_version"]) != (
+            pushed_at,
+            policy_hash,
+            tether_version,
+        ):
+            return None
+        return _result(row)
+
+    def history(self, repo: str) -> list[Result]:
+        """Every recorded result of ``repo``, oldest run first."""
+        with self._lock:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {_RESULT_COLUMNS} FROM results WHERE repo = ? ORDER BY run_id",
+                    (repo,),
+                )
+                .fetchall()
+            )
+        return [_result(r) for r in rows]
+
+    # -- listing ETags ----------------------------------------------------------------------
+
+    def etag(self, url: str) -> tuple[str, bytes] | None:
+        """The ETag and body last stored for ``url`` (to send as If-None-Match; the body is
+        reused only when the server answers 304)."""
+        with self._lock:
+            row = (
+                self._conn()
+                .execute("SELECT etag, body FROM etags WHERE url = ?", (url,))
+                .fetchone()
+            )
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+    def put_etag(self, url: str, etag: str, body: bytes) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO etags (url, etag, body, stored_at) VALUES (?, ?, ?, ?)",
+                (url, etag, sqlite3.Binary(body), self._clock()),
+            )
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
