@@ -41,24 +41,15 @@ class LineIndex:
             return char_col + 1
         return _utf16_len(self._line_str(row)[:char_col]) + 1
 
-    def back_over_space(self, row: int, offset: int, floor: int) -> tuple[int, int]:
-        """0-based (row, code-point column) just after the last non-whitespace character
-        before code-point ``offset`` (on 0-based ``row``) of the text, not before ``floor``."""
-        t = self._text
-        i = offset
-        while i > floor and t[i - 1] in " \t\r\n":
-            i -= 1
-        line_start = t.rfind("\n", 0, i) + 1
-        return row - t.count("\n", i, offset), i - line_start
-
     def line_text(self, row: int) -> str:
         """The text of a 0-based row, without its newline ("" past the end)."""
         return self._line_str(row)
 
-    def back_over_space_at(self, row: int, col: int, floor: tuple[int, int]) -> tuple[int, int]:
-        """Like back_over_space, from a 0-based (row, code-point column) instead of an offset
-        into the text: positions of documents composed apart from the whole file (padded to
-        keep rows and columns, not offsets) stay right."""
+    def back_over_space(self, row: int, col: int, floor: tuple[int, int]) -> tuple[int, int]:
+        """0-based (row, code-point column) just after the last non-whitespace character
+        before (row, col), not before ``floor``. By row and column, not offsets: positions of
+        documents composed apart from the whole file (padded to keep rows and columns) stay
+        right."""
         floor_row, floor_col = floor
         while True:
             if row == floor_row and col <= floor_col:

@@ -79,7 +79,7 @@ class Node:
             # a block collection ends where the next token starts, at the start of a later
             # line: end it instead just after its last character (by row and column: a
             # document composed apart from its file keeps those, not offsets)
-            end = self._index.back_over_space_at(e.line, e.column, (s.line, s.column))
+            end = self._index.back_over_space(e.line, e.column, (s.line, s.column))
         return self._index.span_from_chars((s.line, s.column), end)
 
     @property
@@ -327,7 +327,8 @@ def _error_span(exc: Any, text: str) -> Span:
         mark = context
     line, col = int(mark.line), int(mark.column)
     if mark.index >= len(text.rstrip()):  # past the last character: point at it
-        line, col = index.back_over_space(text.count("\n"), len(text), 0)
+        last = text.count("\n")
+        line, col = index.back_over_space(last, len(index.line_text(last)), (0, 0))
         col = max(col - 1, 0)
     c = index.col_from_char(line, col)
     return Span(line + 1, c, line + 1, c + 1)
