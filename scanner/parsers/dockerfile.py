@@ -965,12 +965,18 @@ class _Parsed:
     cmd: _Cmd
 
 
-def _instructions(
-    text: str, index: LineIndex, path: str, diags: list[Diagnostic]
-) -> tuple[list[_Parsed], str]:
-    lines = [ln.rstrip("\r\n") for ln in text.split("\n")]
+def _lines(text: str) -> list[str]:
+    """The physical lines, without line endings (and no empty last line after a final
+    newline)."""
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
     if lines and lines[-1] == "" and text.endswith("\n"):
         lines.pop()
+    return lines
+
+
+def _instructions(
+    lines: list[str], index: LineIndex, path: str, diags: list[Diagnostic]
+) -> tuple[list[_Parsed], str]:
     directives = _Directives(path, diags)
     out: list[_Parsed] = []
     n = len(lines)
@@ -1058,9 +1064,11 @@ def _instruction(
 
 def parse(path: str, text: str) -> DockerfileDocument:
     index = LineIndex(text)
+    lines = _lines(text)
     diags: list[Diagnostic] = []
-    parsed, escape = _instructions(text, index, path, diags)
+    parsed, escape = _instructions(lines, index, path, diags)
     genv: dict[str, str | None | Dynamic] = dict(_PLATFORM_ARGS)
+    plain_genv: dict[str, str | None] = {}  # the global arguments, fixed at the first FROM
     stage_args: dict[str, str | None] = {}
     froms: list[FromLine] = []
     uses: list[ImageUse] = []
@@ -1074,10 +1082,10 @@ def parse(path: str, text: str) -> DockerfileDocument:
             for name, default in _arg_defaults(cmd.args).items():
                 stage_args[name] = default if default is not None else _plain(genv.get(name))
         elif ins.keyword in ("COPY", "RUN", "ONBUILD") and froms:
-            env = {k: _plain(v) for k, v in genv.items()}
-            env.update(stage_args)
-            uses.extend(_image_uses(p, env, len(froms) - 1))
+            uses.extend(_image_uses(p, {**plain_genv, **stage_args}, len(froms) - 1))
         elif ins.keyword == "FROM":
+            if not seen_from:
+                plain_genv = {k: _plain(v) for k, v in genv.items()}
             seen_from = True
             stage_args = {}
             from_line = _from(p, genv, escape, len(froms), path, diags)
@@ -1107,7 +1115,7 @@ def parse(path: str, text: str) -> DockerfileDocument:
     # index); anything else is an image (or a named build context) pulled for the build
     stages = {f.alias.lower() for f in froms if f.alias}
     uses = [u for u in uses if u.image.lower() not in stages and not _STAGE_INDEX.match(u.image)]
-    syntax = _syntax_use(text, index)
+    syntax = _syntax_use(lines, text, index)
     return DockerfileDocument(path, [p.ins for p in parsed], froms, diags, uses, syntax)
 
 
@@ -1115,8 +1123,7 @@ def _plain(v: str | None | Dynamic) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def _syntax_use(text: str, index: LineIndex) -> ImageUse | None:
-    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+def _syntax_use(lines: list[str], text: str, index: LineIndex) -> ImageUse | None:
     found = _detect_syntax(lines, text)
     if found is None or not found.ref:
         return None
