@@ -180,9 +180,7 @@ def _step_facts(
             facts.append(fact)
             if fact.data["kind"] == "docker":
                 ref = {"step_index": i, "step_name": ctx["step_name"]}
-                facts.append(
-                    _image_fact(path, pair[1], fact.data["path"], "step", workflow, job, ref)
-                )
+                facts.append(_image_fact(path, pair[1], fact.data["path"], "step", job, ref))
 
 
 def _image_fact(
@@ -190,7 +188,6 @@ def _image_fact(
     node: Node,
     image: str,
     via: str,
-    workflow: str,
     job: str | None,
     ref: dict[str, Any],
     target: str | None = None,
@@ -199,7 +196,7 @@ def _image_fact(
     service, a Docker action's image."""
     data: dict[str, Any] = {
         "via": via,
-        "workflow": workflow,
+        "workflow": path,
         "job": job,
         "service": None,
         "step_index": None,
@@ -217,35 +214,27 @@ def _job_images(path: str, job_id: str, job: Node, facts: list[Fact]) -> None:
     """The job's `container:` (an image, or a map with `image:`) and its `services:`."""
     container = job.get("container")
     if container is not None:
-        node = container if container.is_scalar else container.get("image")
-        image = node.str_value() if node is not None and node.is_scalar else None
-        if node is not None and image is not None and node.to_python() is not None:
-            facts.append(
-                _image_fact(
-                    path, node, image, "container", path, job_id, {}, f"jobs.{job_id}.container"
-                )
-            )
+        found = _image_node(container if container.is_scalar else container.get("image"))
+        if found is not None:
+            where = f"jobs.{job_id}.container"
+            facts.append(_image_fact(path, *found, "container", job_id, {}, where))
     services = job.get("services")
     if services is None or not services.is_map:
         return
     for key, svc in services.items():
-        node = svc.get("image") if svc.is_map else None
-        image = node.str_value() if node is not None and node.is_scalar else None
-        if node is None or image is None or node.to_python() is None:
-            continue
-        name = str(key.raw.value)
-        facts.append(
-            _image_fact(
-                path,
-                node,
-                image,
-                "service",
-                path,
-                job_id,
-                {"service": name},
-                f"jobs.{job_id}.services.{name}",
-            )
-        )
+        found = _image_node(svc.get("image") if svc.is_map else None)
+        if found is not None:
+            name = str(key.raw.value)
+            where = f"jobs.{job_id}.services.{name}"
+            facts.append(_image_fact(path, *found, "service", job_id, {"service": name}, where))
+
+
+def _image_node(node: Node | None) -> tuple[Node, str] | None:
+    """An `image:` that names an image: a scalar, not null."""
+    if node is None or not node.is_scalar or node.to_python() is None:
+        return None
+    image = node.str_value()
+    return None if image is None else (node, image)
 
 
 def _static(v: Any) -> Any:
@@ -395,6 +384,6 @@ def extract_action(path: str, root: Node, lines: list[str] | None = None) -> lis
     img = data["image"]
     if image is not None and isinstance(img, str) and img.strip().startswith("docker://"):
         ref = img.strip()[len("docker://") :]
-        facts.append(_image_fact(path, image, ref, "action", path, None, {}, "action.image"))
+        facts.append(_image_fact(path, image, ref, "action", None, {}, "action.image"))
     _step_facts(path, runs.get("steps"), None, path, facts, lines)
     return facts
