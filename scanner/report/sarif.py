@@ -19,7 +19,7 @@ import sarif_om as om
 from .. import __version__
 from ..model import Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
-from ..redact import redact
+from ..redact import clip, redact
 from ..source import read_regular
 from .fingerprint import LineHasher, decode_source
 
@@ -54,8 +54,7 @@ def to_dict(obj: Any) -> Any:
 
 
 def _clip(s: str) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= _MAX_DESC else s[: _MAX_DESC - 1] + "…"
+    return clip(s, _MAX_DESC)
 
 
 def _help_markdown(rule: Rule) -> str:

@@ -14,11 +14,11 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
     # escaped so a file cannot forge console lines or terminal sequences, and messages,
     # owners and justifications are redacted (_say) so a committed token is not printed
     for f in report.findings:
-        where = f"{_where(f.path)}:{f.span.start_line}:{f.span.start_col}"
+        where = f"{_say(f.path)}:{f.span.start_line}:{f.span.start_col}"
         level = _paint(f.level.value, f.level, color)
         lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {_say(f.message)}")
     for d in report.diagnostics:
-        where = f"{_where(d.path)}:{d.span.start_line}:{d.span.start_col}"
+        where = f"{_say(d.path)}:{d.span.start_line}:{d.span.start_col}"
         lines.append(
             f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  "
             f"{_say(d.message)}"
@@ -27,7 +27,7 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
         f, r = e.finding, e.record
         until = r.expires.isoformat() if r.expires else "no expiry"
         lines.append(
-            f"{_where(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
+            f"{_say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
             f"until {until}, owner {_say(r.owner or '-')} ({r.origin} {_clean(r.file)}:"
             f"{r.span.start_line}): {_say(r.justification)}"
         )
@@ -42,7 +42,7 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
             "new findings"
         )
         lines += [
-            f"  new: {_where(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}"
+            f"  new: {_say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}"
             for f in report.findings
             if id(f) in new
         ]
@@ -83,14 +83,10 @@ def _clean(s: str) -> str:
     return s.translate(_CONTROL) if not s.isprintable() else s
 
 
-def _where(path: str) -> str:
-    """A path as the console shows it: a token committed as a file name is still a token,
-    and logs are kept (SARIF and JSON keep the real path: they locate the file)."""
-    return _clean(redact(path))
-
-
 def _say(s: str) -> str:
-    """Repository-controlled prose (message, owner, justification): redacted, then cleaned."""
+    """Repository-controlled text as the console shows it (message, owner, justification, and
+    paths too: a token committed as a file name is still a token, and logs are kept; SARIF and
+    JSON keep the real path, they locate the file): redacted, then cleaned."""
     return _clean(redact(s))
 
 
