@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..parsers.yaml import Node, YamlError, compose_all, duplicate_keys
-from ..source import MAX_FILE_BYTES
+from ..source import MAX_FILE_BYTES, _size
 from .cache import validated_store
 
 EXCERPT = 40  # the most characters of a document's own text an error message quotes
@@ -53,16 +53,13 @@ def clip(value: Any, limit: int = EXCERPT) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in short)
 
 
-def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
-
-
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO must not wait for a writer
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def _inside(path: str, root: str) -> bool:
+def within(path: str, root: str) -> bool:
+    """Whether resolved `path` is resolved `root` or under it."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -74,7 +71,7 @@ def read_bytes(path: Path, shown: str, *, root: Path | None = None) -> bytes:
     flags = os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC
     if root is not None:
         real = os.path.realpath(path)
-        if not _inside(real, os.path.realpath(root)):
+        if not within(real, os.path.realpath(root)):
             raise ConfigError(shown, None, "is a symbolic link out of the repository; not read")
         if os.path.islink(path) and not os.path.exists(real):
             raise ConfigError(shown, None, "is a symbolic link to nothing; not read")

@@ -15,7 +15,16 @@ from ..facts.kinds import KINDS
 from ..model import Category, Level
 from . import celrt as cel
 from .cache import RuleCache
-from .documents import clip, decode, has_shape, line_of, parse_yaml, read_bytes, validate
+from .documents import (
+    clip,
+    decode,
+    has_shape,
+    line_of,
+    parse_yaml,
+    read_bytes,
+    validate,
+    within,
+)
 from .functions import FUNCTIONS
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -255,15 +264,16 @@ def load_rule(
     file gets. `root`: the file belongs to the repository at `root` (see documents.read_bytes).
     """
     content = read_bytes(path, shown, root=root)
-    key = cache.key(content) if cache is not None else None
-    if cache is not None and key is not None and cache.known(key):
+    if cache is None:
+        return _load(content, path, shown, trusted=False)
+    key = cache.key(content)
+    if cache.known(key):
         try:
             return _load(content, path, shown, trusted=True)
         except Exception:  # not valid after all: the full check below says why
             pass
     rule = _load(content, path, shown, trusted=False)
-    if cache is not None and key is not None:
-        cache.add(key)
+    cache.add(key)
     return rule
 
 
@@ -358,7 +368,7 @@ def load_rules(
     cache = RuleCache()
     cwd = Path.cwd()
     for d, confine in [*((d, None) for d in dirs), *((d, root) for d in repo)]:
-        if confine is not None and not _inside(d, confine):
+        if confine is not None and not within(os.path.realpath(d), os.path.realpath(confine)):
             raise ConfigError(str(d), None, "rules directory is outside the repository; not read")
         if not d.is_dir():
             raise ConfigError(str(d), None, "rules directory does not exist")
@@ -375,11 +385,6 @@ def load_rules(
             rules[rule.id] = rule
     cache.save()
     return rules
-
-
-def _inside(path: Path, root: Path) -> bool:
-    real, top = os.path.realpath(path), os.path.realpath(root)
-    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def _display(real: Path, cwd: Path, p: Path) -> str:
