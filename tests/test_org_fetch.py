@@ -92,3 +92,27 @@ def test_oversized_files_stay_visible_and_the_archive_is_capped(tmp_path: Path) 
     many = [(f"a-b-c/k8s/p{i}.yaml", POD, "file") for i in range(10)]
     capped = extract(_tarball(many), dest2, max_archive=len(POD) * 3)
     assert capped.truncated and capped.files == 3
+
+
+def _pax(path: str, size: int, data: bytes) -> io.BytesIO:
+    """One PAX member whose path and size headers are written raw (NUL, absurd sizes)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("top/x.yaml")
+        info.size = len(data)
+        placeholder = "Q" * len(path.encode())  # same length: the PAX record lengths hold
+        info.pax_headers = {"path": placeholder, "size": str(size)}
+        tar.addfile(info, io.BytesIO(data))
+    return io.BytesIO(buf.getvalue().replace(placeholder.encode(), path.encode()))
+
+
+def test_hostile_headers_do_not_break_extraction(tmp_path: Path) -> None:
+    """A NUL in a PAX path is skipped; an absurd size ends the extraction at once (tarfile's
+    stream mode would otherwise spend forever skipping past it)."""
+    nul = tmp_path / "nul"
+    nul.mkdir()
+    assert extract(_pax("top/a\0b.yaml", 1, b"x"), nul).files == 0
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    out = extract(_pax("top/big.yaml", 1 << 62, b""), huge)
+    assert out.truncated and out.files == 0 and not any(huge.iterdir())

@@ -21,6 +21,9 @@ from ..source import MAX_FILE_BYTES, classify
 
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024  # what one repository may write to disk
 MAX_MEMBERS = 500_000
+# GitHub refuses files over 100 MB; a header claiming more than this is hostile, and tarfile's
+# stream mode would skip past it one empty read at a time (forever, for a size like 2**62)
+MAX_MEMBER_BYTES = 4 * 1024 * 1024 * 1024
 
 
 @dataclass
@@ -37,7 +40,7 @@ def _clean(name: str) -> str | None:
     """The member's path inside the repository (the top-level directory stripped), or None
     when it is not a safe relative path."""
     parts = name.replace("\\", "/").split("/")
-    if len(parts) < 2 or name.startswith("/"):
+    if len(parts) < 2 or name.startswith("/") or "\0" in name:  # a PAX path may hold NUL
         return None
     rest = [p for p in parts[1:] if p not in ("", ".")]
     if not rest or any(p == ".." or p.lower() == ".git" for p in rest):
@@ -83,7 +86,7 @@ def extract(
     with tarfile.open(fileobj=stream, mode="r|*") as tar:
         for member in tar:
             members += 1
-            if members > MAX_MEMBERS:
+            if members > MAX_MEMBERS or member.size > MAX_MEMBER_BYTES:
                 out.truncated = True
                 break
             rel = _clean(member.name)
