@@ -19,16 +19,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import RepoConfig, discover
 from .errors import ConfigError
 from .gate import failing
 from .model import Finding, Report
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
-from .pr import scan_pr
+from .pr import scan_repository
 from .redact import redact
 from .report import markdown, sarif, text
-from .scan import ScanOptions, scan
+from .scan import ScanOptions
 
 MAX_ANNOTATIONS = 10
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
@@ -138,11 +137,7 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
             fail_on=fail_on,
             repo_config=env.get("TETHER_REPO_CONFIG", "true") != "false",
         )
-        if base_ref:
-            report: Report = scan_pr(target, base_ref, options)
-        else:
-            repo_config = options.effective_policy().repo_config
-            report = scan(target, options, config=discover(target) if repo_config else RepoConfig())
+        report: Report = scan_repository(target, options, base_ref)
     except ConfigError as e:
         print(f"::error title=tether configuration error::{_escape_data(redact(str(e)))}")
         return 2

@@ -15,13 +15,12 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import RepoConfig, discover
 from .errors import ConfigError
 from .gate import failing
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
 from .report import jsonreport, text
-from .scan import ScanOptions, scan
+from .scan import ScanOptions
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
 _FAIL_LEVELS = ("error", "warning", "note", "never")
@@ -198,13 +197,9 @@ def scan_cmd(
             fail_on=fail_on,
             repo_config=not no_config,
         )
-        if diff_base:
-            from .pr import scan_pr
+        from .pr import scan_repository
 
-            report = scan_pr(path, diff_base, options)
-        else:
-            config = discover(path) if options.effective_policy().repo_config else RepoConfig()
-            report = scan(path, options, config=config)
+        report = scan_repository(path, options, diff_base)
     except ConfigError as e:
         click.echo(f"tether: configuration error: {e}", err=True)
         sys.exit(EXIT_CONFIG)

@@ -26,6 +26,16 @@ from .scan import ScanOptions, scan
 from .source import file_diagnostic
 
 
+def scan_repository(root: Path, options: ScanOptions, diff_base: str | None = None) -> Report:
+    """The one entry point the CLI and the Action share: PR mode against `diff_base` when
+    given, else a full scan with the repository's own configuration (when the policy reads
+    it)."""
+    if diff_base:
+        return scan_pr(root, diff_base, options)
+    repo_config = options.effective_policy().repo_config
+    return scan(root, options, config=config_mod.discover(root) if repo_config else RepoConfig())
+
+
 def scan_pr(
     root: Path, base_ref: str, options: ScanOptions, config: RepoConfig | None = None
 ) -> Report:
@@ -79,7 +89,7 @@ def scan_pr(
             policy,
             base_cfg if base_cfg.file is not None else None,
             pr=True,
-            edited=("rules",) if _rules_edited(applied.rule_dirs, cfg_root, root) else (),
+            edited=("rules",) if _rules_edited(applied, cfg_root, root) else (),
         )
         head = scan(
             root,
@@ -90,16 +100,13 @@ def scan_pr(
             config_facts=cfg_facts,
             rules_root=cfg_root,
         )
-        head_diags = [*head.diagnostics, *_submodule_notes(top, None, prefix)]
-        base_diags = [
-            *(before.diagnostics if before else []),
-            *_submodule_notes(top, base, prefix),
-        ]
-        changed = _changed_files(head_diags, rename, root, base_root)
-        # a submodule that now pins another commit (or another repository) is new content
         head_links = gitdiff.gitlinks(top, None, prefix)
         base_links = gitdiff.gitlinks(top, base, prefix)
+        head_diags = [*head.diagnostics, *_submodule_notes(head_links)]
+        base_diags = [*(before.diagnostics if before else []), *_submodule_notes(base_links)]
         back = {new: old for old, new in rename.items()}
+        changed = _changed_files(head_diags, back, root, base_root)
+        # a submodule that now pins another commit (or another repository) is new content
         changed |= {p for p, sha in head_links.items() if base_links.get(back.get(p, p)) != sha}
     diff = prdiff.classify(
         head.findings,
@@ -115,7 +122,7 @@ def scan_pr(
     return dataclasses.replace(head, diff=diff, diagnostics=head_diags)
 
 
-def _submodule_notes(top: Path, rev: str | None, prefix: str) -> list[Diagnostic]:
+def _submodule_notes(gitlinks: dict[str, str]) -> list[Diagnostic]:
     """Submodules hold another repository's content, which is not scanned: say so, as a
     warning, so that a change adding one (and whatever it deploys) does not pass silently."""
     return [
@@ -126,17 +133,17 @@ def _submodule_notes(top: Path, rev: str | None, prefix: str) -> list[Diagnostic
             "repository on its own",
             Level.WARNING,
         )
-        for path in gitdiff.submodules(top, rev, prefix)
+        for path in gitlinks
     ]
 
 
 def _changed_files(
-    diags: list[Diagnostic], rename: dict[str, str], head: Path, base: Path
+    diags: list[Diagnostic], back: dict[str, str], head: Path, base: Path
 ) -> set[str]:
     """Paths of head diagnostics whose file differs from the merge base's: a file that was
     unreadable before and that the change rewrote is the change's own unreadable file (a new
-    manifest hidden in an old broken or oversized file must not pass as old debt)."""
-    back = {new: old for old, new in rename.items()}
+    manifest hidden in an old broken or oversized file must not pass as old debt). `back`:
+    head path -> base path for renamed files."""
     out = set()
     for d in diags:
         if not d.path or d.path.startswith("/") or d.path in out:
@@ -167,9 +174,12 @@ def _digest(p: Path, root: Path) -> str | None:
         return None
 
 
-def _rules_edited(dirs: list[Path], approved: Path, head: Path) -> bool:
-    """Whether the change edits the repository rule directories the policy lets it keep."""
-    return any(_tree_digest(approved / d) != _tree_digest(head / d) for d in dirs)
+def _rules_edited(applied: config_mod.Applied, approved: Path, head: Path) -> bool:
+    """Whether the change edits the repository rule directories the policy lets it keep
+    (each checked to lie inside its tree before anything under it is read)."""
+    before = config_mod.resolve_rule_dirs(applied, approved)
+    after = config_mod.resolve_rule_dirs(applied, head)
+    return any(_tree_digest(a) != _tree_digest(b) for a, b in zip(before, after, strict=True))
 
 
 def _tree_digest(d: Path) -> str:
