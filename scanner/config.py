@@ -52,7 +52,7 @@ def discover(root: Path) -> RepoConfig:
 
 
 def load(path: Path, shown: str, root: Path | None = None) -> RepoConfig:
-    data, node = _load_yaml(path, shown, root)
+    data, node = load_yaml(path, shown, root=root)  # inside `root`: no link out followed
     if data is None:
         return RepoConfig(file=shown)
     if not isinstance(data, dict):
@@ -60,11 +60,6 @@ def load(path: Path, shown: str, root: Path | None = None) -> RepoConfig:
     validate("config", data, node, shown, cached=False)  # the repository's own file
     lines = {str(k): line_of(node, [k]) or 1 for k in data}
     return RepoConfig(dict(data), lines, shown)
-
-
-def _load_yaml(path: Path, shown: str, root: Path | None) -> tuple[Any, Any]:
-    # inside a repository: no link out of it is followed (documents.load_yaml)
-    return load_yaml(path, shown, root=root)
 
 
 def exclude_problem(pattern: str) -> str | None:
@@ -96,10 +91,11 @@ def judge(cfg: RepoConfig, policy: Policy) -> tuple[Applied, dict[str, str]]:
         elif len(pats) > MAX_PATTERNS:
             refused["exclude"] = f"more than {MAX_PATTERNS} patterns"
         else:
-            bad = [(p, why) for p in pats if (why := exclude_problem(p))]
+            problems = {p: exclude_problem(p) for p in pats}
+            bad = [(p, why) for p, why in problems.items() if why]
             if bad:
                 refused["exclude"] = f"{describe(bad[0][0])}: {bad[0][1]}"
-            excludes = [p for p in pats if not exclude_problem(p)]
+            excludes = [p for p in pats if not problems[p]]
     baselines: list[str] = []
     if "baseline" in data:
         raw = data["baseline"]

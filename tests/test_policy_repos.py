@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import main
+from scanner.config import discover
 from scanner.errors import ConfigError
 from scanner.policy.operator import RepoFacts
 from scanner.policy.operator import load as load_policy
@@ -108,3 +109,14 @@ def test_a_repos_entry_must_match_on_something(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_policy(p / "p.yml")
     assert "p.yml" in str(e.value)
+
+
+def test_a_policy_that_allows_fail_on_lets_a_repository_loosen_it(tmp_path: Path) -> None:
+    """`repository.allow: [fail_on]` is honoured both ways (it was accepted, then ignored)."""
+    p = write_tree(tmp_path / "platform", {"p.yml": "repository: {allow: [exclude, fail_on]}\n"})
+    root = write_tree(tmp_path / "repo", {".tether.yaml": "fail_on: never\n", "README.md": "x\n"})
+    report = scan(root, ScanOptions(policy=load_policy(p / "p.yml")), config=discover(root))
+    assert report.fail_on == "never"
+    assert "CFG001" not in [f.rule_id for f in report.findings]
+    strict = scan(root, ScanOptions(), config=discover(root))
+    assert strict.fail_on == "error" and "CFG001" in [f.rule_id for f in strict.findings]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +109,10 @@ class Policy:
         return rule_id in self.self_service or (pack is not None and pack in self.self_service)
 
     def fail_level(self, repo_fail_on: str | None) -> str:
-        """The operator's fail level, made stricter (never looser) by the repository's."""
-        level = self.fail_on or "error"
-        if repo_fail_on and stricter_or_equal(repo_fail_on, level):
-            return repo_fail_on
-        return level
+        """The fail level: the repository's where the policy accepted it (config.judge: a
+        stricter one always, any one when `repository.allow` lists fail_on), else the
+        operator's."""
+        return repo_fail_on or self.fail_on or "error"
 
 
 def stricter_or_equal(a: str, b: str) -> bool:
@@ -211,8 +210,6 @@ def with_flags(
     repo_config: bool = True,
 ) -> Policy:
     """The policy extended by command-line flags (operator input as well)."""
-    from dataclasses import replace
-
     return replace(
         policy,
         baselines=(*policy.baselines, *baselines),
