@@ -28,6 +28,7 @@ from .policy.documents import line_of, load_yaml, validate
 from .policy.functions import check_patterns, glob_match
 from .policy.operator import Policy
 from .policy.rules import Rule
+from .prdiff import identity
 from .source import read_regular
 
 REPO_FILES = (".tether/exceptions.yaml", ".tether/exceptions.yml")
@@ -392,15 +393,12 @@ def apply(
         record_ok = not expired and justified and accountable and approval_ok
         valid_rules = set()
         central_only = []
-        too_long = []
         for rid in ids:
             allowed = rec.origin == "central" or local_ok[rid]
             m = max_by_rule[rid]
             within = m is None or (duration is not None and duration <= m)
             if not allowed:
                 central_only.append(rid)
-            if not within:
-                too_long.append(rid)
             if record_ok and allowed and within:
                 valid_rules.add(rid)
         st = _State(
@@ -429,8 +427,8 @@ def apply(
                 "ticket": rec.ticket,
                 "scope": rec.scope_text,
             },
+            self_service=self_service,
         )
-        st.self_service = self_service
         if approved is not None and rec.origin == "repo":
             st.requested = rec.identity not in approved.records
         states.append(st)
@@ -439,7 +437,7 @@ def apply(
     for f in findings:
         hit: _State | None = None
         hit_requested = False
-        fid = (f.rule_id, f.path, f.target, f.subject)
+        fid = identity(f)
         for st in states:
             rec = st.rec
             if f.rule_id not in st.rules or not _in_scope(rec, f, repo):
