@@ -272,11 +272,6 @@ def gitlinks(repo: Path, rev: str | None, prefix: str) -> dict[str, str]:
     return dict(sorted(links.items()))
 
 
-def submodules(repo: Path, rev: str | None, prefix: str) -> list[str]:
-    """Paths of the submodules under `prefix` (see gitlinks)."""
-    return list(gitlinks(repo, rev, prefix))
-
-
 def worktree_files(top: Path, prefix: str) -> list[str]:
     """The head's files under `prefix` ('' or 'sub/dir/'), relative to it, sorted: what git
     tracks and what is untracked but not ignored, as present in the working tree (deleted

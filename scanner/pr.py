@@ -220,7 +220,7 @@ def _policy_in_repository(options: ScanOptions, top: Path, tip: str) -> str | No
         return None
     if gitdiff.tracked(top, tip, rel) or gitdiff.tracked(top, None, rel):
         return rel
-    gitlinks = gitdiff.submodules(top, None, "")
+    gitlinks = gitdiff.gitlinks(top, None, "")
     if any(rel.startswith(g + "/") for g in gitlinks):
         return rel
     return None

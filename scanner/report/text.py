@@ -28,7 +28,7 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
         until = r.expires.isoformat() if r.expires else "no expiry"
         lines.append(
             f"{_say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
-            f"until {until}, owner {_say(r.owner or '-')} ({r.origin} {_clean(r.file)}:"
+            f"until {until}, owner {_say(r.owner or '-')} ({r.origin} {_say(r.file)}:"
             f"{r.span.start_line}): {_say(r.justification)}"
         )
     lines.append(summary(report))
