@@ -3,18 +3,28 @@ drive the real PyGithub client (no network).
 
 Served under ``/api/v3`` (a GHES-shaped base URL): ``/orgs/{org}/repos`` and
 ``/orgs/{org}/properties/values`` (paginated with ``Link`` headers, ``page_size`` items a
-page), ``/repos/{o}/{r}``, ``/repos/{o}/{r}/branches/{b}``, ``/rate_limit``, and for a GitHub
-App ``/app/installations``, ``/orgs/{org}/installation`` and
-``/app/installations/{id}/access_tokens`` (JWTs verified with the App's public key).
+page), ``/repos/{o}/{r}``, ``/repos/{o}/{r}/branches/{b}``, ``/rate_limit``, ``/user``,
+code scanning SARIF uploads (``POST /repos/{o}/{r}/code-scanning/sarifs`` and
+``GET …/sarifs/{id}``), issues (``GET``/``POST /repos/{o}/{r}/issues``, ``PATCH
+…/issues/{n}``), and for a GitHub App ``/app/installations``, ``/orgs/{org}/installation``
+and ``/app/installations/{id}/access_tokens`` (JWTs verified with the App's public key).
+
+Listing pages carry a strong ETag computed from the page body; a matching ``If-None-Match``
+is answered 304 with no body and, like GitHub, does not count against ``rate_remaining``.
 Every request is recorded (method, path with query, headers). Faults are queued with
 :meth:`FakeGitHub.fail_next` and served once each, before the real answer.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import gzip
+import hashlib
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -44,11 +54,22 @@ class Recorded:
         return self.path.split("?", 1)[0]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A SARIF upload the fake accepted, its SARIF decoded."""
+
+    repo: str
+    commit_sha: str
+    ref: str
+    sarif: dict[str, Any]
+    id: str
+
+
 @dataclass
 class Fault:
     route: re.Pattern[str]
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str  # a str is sent as it is, as an HTML error page
     headers: dict[str, str]
 
 
@@ -94,6 +115,22 @@ class FakeGitHub:
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     rate_remaining: int = 5000
+    # who the PAT is (GET /user, issue authors); minted App tokens act as app_login
+    login: str = "tether-bot"
+    app_login: str = "tether-app[bot]"
+    # code scanning: accepted uploads; repos where it is off (-> that status); polls of an
+    # upload answered "pending" before it completes; upload ids or repos whose processing
+    # fails, with these errors
+    uploads: list[Upload] = field(default_factory=list)
+    code_scanning_disabled: dict[str, int] = field(default_factory=dict)
+    processing_polls: int = 1
+    sarif_failures: dict[str, list[str]] = field(default_factory=dict)
+    # issues (and pull requests, which GitHub lists with them) by repo; labels that exist
+    # by repo; repos whose issues are disabled (410 on create and edit)
+    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    labels: dict[str, set[str]] = field(default_factory=dict)
+    issues_disabled: set[str] = field(default_factory=set)
+    _polls: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -131,11 +168,29 @@ class FakeGitHub:
     def add_repo(self, full_name: str, **overrides: Any) -> None:
         self.repos[full_name] = repo_json(full_name, **overrides)
 
+    def add_issue(
+        self,
+        repo: str,
+        title: str,
+        body: str | None = "",
+        labels: tuple[str, ...] | list[str] = (),
+        *,
+        state: str = "open",
+        author: str | None = None,
+        pull_request: bool = False,
+    ) -> int:
+        """An existing issue (or, with ``pull_request``, a pull request) on ``repo``;
+        returns its number."""
+        with self._lock:
+            return self._new_issue(
+                repo, title, body, list(labels), author or "someone", state, pull_request
+            )
+
     def fail_next(
         self,
         route: str,
         status: int,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         """Answer the next request whose path (no prefix, no query) fully matches the regex
@@ -157,7 +212,7 @@ class FakeGitHub:
         return None
 
     def answer(
-        self, method: str, path: str, headers: dict[str, str]
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
     ) -> tuple[int, Any, dict[str, str]]:
         route, _, query = path.partition("?")
         params = {k: v[-1] for k, v in parse_qs(query).items()}
@@ -168,12 +223,21 @@ class FakeGitHub:
             return self._app(method, route)
         if not self._valid_token(auth):
             return 401, BAD_CREDENTIALS, {}
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/code-scanning/sarifs(?:/([^/]+))?", route):
+            return self._code_scanning(method, m.group(1), m.group(2), body)
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/issues(?:/(\d+))?", route):
+            number = int(m.group(2)) if m.group(2) else None
+            return self._issues(method, m.group(1), number, route, params, headers, body, auth)
         if method != "GET":
             return 404, {"message": "Not Found"}, {}
+        if route == "/user":
+            if self._is_app_token(auth):
+                return 403, {"message": "Resource not accessible by integration"}, {}
+            return 200, {"login": self.login, "id": 1, "type": "User"}, {}
         if m := re.fullmatch(r"/orgs/([^/]+)/repos", route):
             org = m.group(1)
             items = [r for n, r in sorted(self.repos.items()) if n.split("/")[0] == org]
-            return self._page(route, params, items)
+            return self._page(route, params, items, headers)
         if m := re.fullmatch(r"/orgs/([^/]+)/properties/values", route):
             org = m.group(1)
             items = [
@@ -186,7 +250,7 @@ class FakeGitHub:
                 for n, props in sorted(self.properties.items())
                 if n.split("/")[0] == org
             ]
-            return self._page(route, params, items)
+            return self._page(route, params, items, headers)
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/tarball/([0-9a-f]{40})", route):
             if (m.group(1), m.group(2)) not in self.tarballs:
                 return 404, {"message": "Not Found"}, {}
@@ -209,18 +273,212 @@ class FakeGitHub:
         return 404, {"message": "Not Found"}, {}
 
     def _page(
-        self, route: str, params: dict[str, str], items: list[dict[str, Any]]
+        self,
+        route: str,
+        params: dict[str, str],
+        items: list[dict[str, Any]],
+        headers: dict[str, str],
     ) -> tuple[int, Any, dict[str, str]]:
         page = int(params.get("page", "1"))
         last = max(1, -(-len(items) // self.page_size))
         chunk = items[(page - 1) * self.page_size : page * self.page_size]
+        # the other query parameters (filters) travel in the links, as GitHub's do
+        keep = "".join(f"&{k}={v}" for k, v in sorted(params.items()) if k != "page")
         links = []
         if page < last:
-            links.append(f'<{self.url}{route}?page={page + 1}&per_page=100>; rel="next"')
-            links.append(f'<{self.url}{route}?page={last}&per_page=100>; rel="last"')
+            links.append(f'<{self.url}{route}?page={page + 1}{keep}>; rel="next"')
+            links.append(f'<{self.url}{route}?page={last}{keep}>; rel="last"')
         if page > 1:
-            links.append(f'<{self.url}{route}?page=1&per_page=100>; rel="first"')
-        return 200, chunk, ({"Link": ", ".join(links)} if links else {})
+            links.append(f'<{self.url}{route}?page=1{keep}>; rel="first"')
+        # a strong ETag of the body alone (as the Link header is not part of it, a page
+        # after a full last page can appear without changing that page's ETag)
+        etag = '"' + hashlib.sha256(json.dumps(chunk).encode()).hexdigest()[:40] + '"'
+        answer = {"ETag": etag}
+        if links:
+            answer["Link"] = ", ".join(links)
+        asked = [t.strip() for t in headers.get("if-none-match", "").split(",")]
+        if etag in asked or f"W/{etag}" in asked:
+            return 304, None, answer
+        return 200, chunk, answer
+
+    # -------------------------------------------------------------- code scanning
+
+    def _code_scanning(
+        self, method: str, repo: str, sarif_id: str | None, body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        if repo not in self.repos:
+            return 404, {"message": "Not Found"}, {}
+        if repo in self.code_scanning_disabled:
+            status = self.code_scanning_disabled[repo]
+            message = (
+                "Not Found"
+                if status == 404
+                else "Advanced Security must be enabled for this repository to use code scanning."
+            )
+            return status, {"message": message}, {}
+        if method == "POST" and sarif_id is None:
+            return self._upload(repo, body)
+        if method == "GET" and sarif_id is not None:
+            with self._lock:
+                upload = next((u for u in self.uploads if u.id == sarif_id), None)
+                if upload is None or upload.repo != repo:
+                    return 404, {"message": "Not Found"}, {}
+                polls = self._polls[sarif_id] = self._polls.get(sarif_id, 0) + 1
+            if polls <= self.processing_polls:
+                return 200, {"processing_status": "pending", "analyses_url": None}, {}
+            errors = self.sarif_failures.get(sarif_id, self.sarif_failures.get(repo))
+            if errors is not None:
+                return 200, {"processing_status": "failed", "errors": errors}, {}
+            analyses = f"{self.url}/repos/{repo}/code-scanning/analyses?sarif_id={sarif_id}"
+            return 200, {"processing_status": "complete", "analyses_url": analyses}, {}
+        return 404, {"message": "Not Found"}, {}
+
+    def _upload(self, repo: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        def invalid(why: str) -> tuple[int, Any, dict[str, str]]:
+            return 422, {"message": "Invalid request.", "errors": [why]}, {}
+
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return 400, {"message": "Problems parsing JSON"}, {}
+        if not isinstance(data, dict):
+            return 400, {"message": "Problems parsing JSON"}, {}
+        sha, ref, packed = data.get("commit_sha"), data.get("ref"), data.get("sarif")
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{40}", sha):
+            return invalid("commit_sha is not a 40-character SHA")
+        if not isinstance(ref, str) or not ref.startswith("refs/"):
+            return invalid("ref is not a full Git reference")
+        if not isinstance(packed, str):
+            return invalid("sarif is not a string")
+        try:
+            sarif = json.loads(gzip.decompress(base64.b64decode(packed, validate=True)))
+        except (binascii.Error, OSError, EOFError, ValueError):
+            return invalid("sarif is not base64 of gzip of JSON")
+        if not isinstance(sarif, dict) or sarif.get("version") != "2.1.0":
+            return invalid("sarif is not SARIF 2.1.0")
+        upload = Upload(repo, sha, ref, sarif, str(uuid.uuid4()))
+        with self._lock:
+            self.uploads.append(upload)
+        url = f"{self.url}/repos/{repo}/code-scanning/sarifs/{upload.id}"
+        return 202, {"id": upload.id, "url": url}, {}
+
+    # --------------------------------------------------------------------- issues
+
+    def _issues(
+        self,
+        method: str,
+        repo: str,
+        number: int | None,
+        route: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        auth: str,
+    ) -> tuple[int, Any, dict[str, str]]:
+        if repo not in self.repos:
+            return 404, {"message": "Not Found"}, {}
+        if method == "GET" and number is None:
+            state = params.get("state", "open")
+            if state not in ("open", "closed", "all"):
+                return 422, {"message": "Validation Failed"}, {}
+            wanted = {x for x in params.get("labels", "").split(",") if x}
+            with self._lock:
+                items = [
+                    dict(issue)
+                    for issue in sorted(self.issues.get(repo, []), key=lambda i: -int(i["number"]))
+                    if (state == "all" or issue["state"] == state)
+                    and wanted <= {label["name"] for label in issue["labels"]}
+                ]
+            return self._page(route, params, items, headers)
+        if method == "GET":
+            found = self._find_issue(repo, number)
+            return (200, found, {}) if found else (404, {"message": "Not Found"}, {})
+        if repo in self.issues_disabled:
+            return 410, {"message": "Issues are disabled for this repo"}, {}
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return 400, {"message": "Problems parsing JSON"}, {}
+        if not isinstance(data, dict):
+            return 400, {"message": "Problems parsing JSON"}, {}
+        text = data.get("body")
+        if isinstance(text, str) and len(text) > 65536:
+            return 422, {"message": "Validation Failed", "errors": ["body is too long"]}, {}
+        author = self.app_login if self._is_app_token(auth) else self.login
+        if method == "POST" and number is None:
+            title, labels = data.get("title"), data.get("labels") or []
+            if not isinstance(title, str) or not title:
+                return 422, {"message": "Validation Failed", "errors": ["title missing"]}, {}
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                return 422, {"message": "Validation Failed", "errors": ["labels"]}, {}
+            with self._lock:
+                new = self._new_issue(repo, title, text, labels, author, "open", False)
+            return 201, self._find_issue(repo, new), {}
+        if method == "PATCH" and number is not None:
+            with self._lock:
+                issue = next((i for i in self.issues.get(repo, []) if i["number"] == number), None)
+                if issue is None:
+                    return 404, {"message": "Not Found"}, {}
+                if "state" in data and data["state"] not in ("open", "closed"):
+                    return 422, {"message": "Validation Failed", "errors": ["state"]}, {}
+                for key in ("title", "body", "state"):
+                    if key in data:
+                        issue[key] = data[key]
+                closed = issue["state"] == "closed"
+                issue["closed_at"] = "2026-12-01T10:00:00Z" if closed else None
+                issue["state_reason"] = "completed" if closed else None
+                issue["updated_at"] = "2026-12-01T10:00:00Z"
+                return 200, dict(issue), {}
+        return 404, {"message": "Not Found"}, {}
+
+    def _new_issue(
+        self,
+        repo: str,
+        title: str,
+        body: str | None,
+        labels: list[str],
+        author: str,
+        state: str,
+        pull_request: bool,
+    ) -> int:
+        """Under the lock. Numbers are shared by issues and pull requests, as on GitHub;
+        labels that do not exist yet are created."""
+        existing = self.issues.setdefault(repo, [])
+        number = max((int(i["number"]) for i in existing), default=0) + 1
+        known = self.labels.setdefault(repo, set())
+        known.update(labels)
+        issue: dict[str, Any] = {
+            "id": abs(hash((repo, number))) % 10**9,
+            "node_id": f"I_fake{number}",
+            "number": number,
+            "url": f"{self.url}/repos/{repo}/issues/{number}",
+            "html_url": f"{self.origin}/{repo}/issues/{number}",
+            "title": title,
+            "body": body,
+            "state": state,
+            "state_reason": None,
+            "user": {"login": author, "type": "Bot" if author.endswith("[bot]") else "User"},
+            "labels": [
+                {"id": abs(hash(name)) % 10**6, "name": name, "color": "ededed", "default": False}
+                for name in dict.fromkeys(labels)
+            ],
+            "locked": False,
+            "comments": 0,
+            "created_at": "2026-12-01T09:00:00Z",
+            "updated_at": "2026-12-01T09:00:00Z",
+            "closed_at": None,
+        }
+        if pull_request:
+            issue["pull_request"] = {"url": f"{self.url}/repos/{repo}/pulls/{number}"}
+        existing.append(issue)
+        return number
+
+    def _find_issue(self, repo: str, number: int | None) -> dict[str, Any] | None:
+        with self._lock:
+            for issue in self.issues.get(repo, []):
+                if issue["number"] == number:
+                    return dict(issue)
+        return None
 
     def _app(self, method: str, route: str) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and route == "/app/installations":
@@ -254,6 +512,9 @@ class FakeGitHub:
             "access_tokens_url": f"{self.url}/app/installations/{installation_id}/access_tokens",
         }
 
+    def _is_app_token(self, auth: str) -> bool:
+        return auth.partition(" ")[2] in self.minted
+
     def _valid_token(self, auth: str) -> bool:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() not in ("token", "bearer"):
@@ -280,8 +541,7 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            body = self.rfile.read(length) if length else b""
             split = urlsplit(self.path)
             if m := re.fullmatch(r"/codeload/([^/]+/[^/]+)/tar\.gz/([0-9a-f]{40})", split.path):
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -308,24 +568,34 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
             if fault is not None:
                 self._send(fault.status, fault.body, fault.headers)
                 return
-            status, body, extra = fake.answer(self.command, path, headers)
-            self._send(status, body, extra)
+            status, answer, extra = fake.answer(self.command, path, headers, body)
+            self._send(status, answer, extra)
 
         def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
+            # a 304 has no body and, for an authorized request, costs no rate limit
+            if status == 304:
+                data = b""
+            elif isinstance(body, str):
+                data = body.encode()
+            else:
+                data = json.dumps(body).encode()
             with fake._lock:
-                fake.rate_remaining = max(0, fake.rate_remaining - 1)
+                if status != 304:
+                    fake.rate_remaining = max(0, fake.rate_remaining - 1)
                 remaining = fake.rate_remaining
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
+            if status != 304:
+                kind = "text/html" if isinstance(body, str) else "application/json"
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
             self.send_header("X-RateLimit-Limit", "5000")
             self.send_header("X-RateLimit-Remaining", str(remaining))
             self.send_header("X-RateLimit-Reset", "1900000000")
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if data:
+                self.wfile.write(data)
 
         do_GET = _serve
         do_POST = _serve

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import os
 import time
 import traceback
 from collections.abc import Iterator
@@ -14,8 +17,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scanner.errors import ConfigError
-from scanner.github import GitHubClient, GitHubError, RepoInfo, RetryPolicy
-from tests.github_fake import SECONDARY_LIMIT, FakeGitHub
+from scanner.github import (
+    MAX_ISSUE_BODY,
+    EtagCache,
+    GitHubClient,
+    GitHubError,
+    IssueInfo,
+    RepoInfo,
+    RetryPolicy,
+    SarifStatus,
+)
+from tests.github_fake import PREFIX, SECONDARY_LIMIT, FakeGitHub
 
 FAST = RetryPolicy(
     total=3,
@@ -350,3 +362,403 @@ def test_tarball_download_then_safe_extraction_then_scan(fake: FakeGitHub, tmp_p
     with client(fake) as gh, pytest.raises(GitHubError) as e, (tmp_path / "b").open("wb") as fh:
         gh.download_tarball(f"{ORG}/svc-0", sha, fh, max_bytes=10)
     assert "token=" not in str(e.value)
+
+
+# ----------------------------------------------------------------- conditional listings
+
+
+class MemoryCache:
+    """An EtagCache in a dict, counting what it is asked."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, tuple[str, bytes]] = {}
+        self.asked: list[str] = []
+
+    def etag(self, url: str) -> tuple[str, bytes] | None:
+        self.asked.append(url)
+        return self.pages.get(url)
+
+    def put_etag(self, url: str, etag: str, body: bytes) -> None:
+        self.pages[url] = (etag, body)
+
+
+def test_etag_round_trip_second_walk_is_all_304_and_free(fake: FakeGitHub) -> None:
+    cache: EtagCache = MemoryCache()
+    with client(fake) as gh:
+        first = gh.org_repos(ORG, cache=cache)
+        assert gh.requests_made == 3
+        remaining = fake.rate_remaining
+        second = gh.org_repos(ORG, cache=cache)
+        assert gh.requests_made == 6
+    assert second == first and len(first) == 8
+    walk1, walk2 = fake.requests[:3], fake.requests[3:]
+    assert all("if-none-match" not in r.headers for r in walk1)
+    assert [r.path for r in walk2] == [r.path for r in walk1]
+    assert all(r.headers["if-none-match"].startswith('"') for r in walk2)
+    assert fake.rate_remaining == remaining  # GitHub does not count authorized 304s
+    # keys: the URL path and query as sent, no scheme or host
+    assert isinstance(cache, MemoryCache)
+    assert sorted(cache.pages) == sorted(PREFIX + r.path for r in walk1)
+    stored = json.loads(cache.pages[PREFIX + walk1[0].path][1])
+    assert len(stored["items"]) == 3 and "page=2" in stored["next"]
+    assert json.loads(cache.pages[PREFIX + walk1[2].path][1])["next"] is None
+
+
+def test_a_changed_page_is_answered_again_and_stored(fake: FakeGitHub) -> None:
+    cache = MemoryCache()
+    with client(fake) as gh:
+        gh.org_repos(ORG, cache=cache)
+        fake.repos[f"{ORG}/svc-1"]["archived"] = True  # page 2: svc-0, svc-1, svc-2
+        before = fake.rate_remaining
+        changed = {r.full_name: r for r in gh.org_repos(ORG, cache=cache)}
+        assert fake.rate_remaining == before - 1  # pages 1 and 3: 304; page 2: 200
+        again = {r.full_name: r for r in gh.org_repos(ORG, cache=cache)}
+        assert fake.rate_remaining == before - 1  # the new page 2 was stored: all 304
+    assert changed[f"{ORG}/svc-1"].archived and again == changed and len(again) == 8
+    assert len(fake.requests) == 9
+    assert all("if-none-match" in r.headers for r in fake.requests[3:])
+
+
+def test_a_304_page_still_continues_the_walk(fake: FakeGitHub) -> None:
+    """Pages 1 and 2 are unchanged (304, no body) while a repository is added on page 3:
+    the next links stored with them carry the walk on to the page that changed."""
+    cache = MemoryCache()
+    with client(fake) as gh:
+        gh.org_repos(ORG, cache=cache)
+        fake.add_repo(f"{ORG}/zz-new")
+        before = fake.rate_remaining
+        repos = gh.org_repos(ORG, cache=cache)
+    assert f"{ORG}/zz-new" in {r.full_name for r in repos} and len(repos) == 9
+    assert [r.path for r in fake.requests[3:]] == [r.path for r in fake.requests[:3]]
+    assert fake.rate_remaining == before - 1
+
+
+def test_a_page_added_after_a_full_last_page_is_found(fake: FakeGitHub) -> None:
+    """9 repositories, 3 a page: the last page is full. A 10th repository makes a 4th page
+    while page 3's body (and ETag) stays the same: page 3 is asked again unconditionally to
+    learn its Link header."""
+    fake.add_repo(f"{ORG}/svc-5")
+    cache = MemoryCache()
+    with client(fake) as gh:
+        assert len(gh.org_repos(ORG, cache=cache)) == 9
+        fake.add_repo(f"{ORG}/zz-new")
+        assert len(gh.org_repos(ORG, cache=cache)) == 10
+        assert len(gh.org_repos(ORG, cache=cache)) == 10
+    assert len(fake.requests) == 3 + 5 + 4
+
+
+def test_a_corrupt_cache_entry_is_a_miss(fake: FakeGitHub) -> None:
+    cache = MemoryCache()
+    with client(fake) as gh:
+        gh.org_repos(ORG, cache=cache)
+        for url, (etag, _) in list(cache.pages.items()):
+            cache.pages[url] = (etag, b"not json")
+        assert len(gh.org_repos(ORG, cache=cache)) == 8
+    assert all("if-none-match" not in r.headers for r in fake.requests[3:])
+    assert all(json.loads(body)["items"] for _, body in cache.pages.values())
+
+
+def test_custom_properties_conditional_with_the_state_store(
+    fake: FakeGitHub, tmp_path: Path
+) -> None:
+    from scanner.org.state import StateStore
+
+    for i in range(5):
+        fake.properties[f"{ORG}/svc-{i}"] = [{"property_name": "team", "value": f"t{i}"}]
+    with StateStore(tmp_path) as state, client(fake) as gh:
+        first = gh.org_custom_properties(ORG, cache=state)
+        second = gh.org_custom_properties(ORG, cache=state)
+    assert first == second and first[f"{ORG}/svc-4"] == {"team": "t4"}
+    assert [r.headers.get("if-none-match") is not None for r in fake.requests] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_requests_made_counts_retries_mints_and_downloads(
+    fake: FakeGitHub, rsa_pair: tuple[str, str], tmp_path: Path
+) -> None:
+    private, public = rsa_pair
+    fake.app_id, fake.app_public_key, fake.installations = 1234, public, {ORG: 77}
+    sha = "b" * 40
+    fake.tarballs[(f"{ORG}/svc-0", sha)] = b"x" * 10
+    fake.fail_next(f"/repos/{ORG}/svc-1", 502, {"message": "Server Error"})
+    with GitHubClient.from_app(1234, private, ORG, base_url=fake.url, retry=FAST) as gh:
+        gh.org_repos(ORG)
+        gh.repo_info(f"{ORG}/svc-1")
+        with (tmp_path / "t").open("wb") as fh:
+            gh.download_tarball(f"{ORG}/svc-0", sha, fh)
+        # installation, mint, 3 pages, 502 + retry, tarball API + download
+        assert gh.requests_made == len(fake.requests) == 9
+
+
+# ------------------------------------------------------------------------ code scanning
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+SARIF = {
+    "version": "2.1.0",
+    "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+    "runs": [{"tool": {"driver": {"name": "tether", "rules": []}}, "results": []}],
+}
+
+
+def test_upload_sarif_happy_path_and_wait(fake: FakeGitHub) -> None:
+    sleeps: list[float] = []
+    with client(fake) as gh:
+        sarif_id = gh.upload_sarif(
+            f"{ORG}/svc-0", SHA, "refs/heads/main", json.dumps(SARIF).encode()
+        )
+        status = gh.wait_sarif(f"{ORG}/svc-0", sarif_id, sleep=sleeps.append)
+    [upload] = fake.uploads
+    assert upload.id == sarif_id and upload.repo == f"{ORG}/svc-0"
+    assert (upload.commit_sha, upload.ref, upload.sarif) == (SHA, "refs/heads/main", SARIF)
+    post = fake.requests[0]
+    assert post.method == "POST" and post.route == f"/repos/{ORG}/svc-0/code-scanning/sarifs"
+    assert status == SarifStatus("complete", (), status.analyses_url)
+    assert status.analyses_url and sarif_id in status.analyses_url
+    assert sleeps == [2]  # one pending poll, then complete
+    assert fake.routes()[1:] == [f"/repos/{ORG}/svc-0/code-scanning/sarifs/{sarif_id}"] * 2
+
+
+def test_upload_fields_as_github_documents_them(fake: FakeGitHub) -> None:
+    """The fake checks what GitHub documents (a 40-hex commit_sha, a full ref, base64 of
+    gzip of SARIF 2.1.0) and refuses anything else."""
+    with client(fake) as gh:
+        gh.upload_sarif(
+            f"{ORG}/svc-0", SHA.upper(), "refs/pull/7/merge", json.dumps(SARIF).encode()
+        )
+        with pytest.raises(GitHubError) as err:
+            gh.upload_sarif(f"{ORG}/svc-0", SHA, "refs/heads/main", b'{"version": "2.0.0"}')
+    assert (fake.uploads[0].commit_sha, fake.uploads[0].ref) == (SHA, "refs/pull/7/merge")
+    assert err.value.status == 422 and len(fake.uploads) == 1
+
+
+def test_failed_processing_reports_the_errors(fake: FakeGitHub) -> None:
+    fake.sarif_failures[f"{ORG}/svc-1"] = ["locationFromSarifResult: expected artifact location"]
+    fake.processing_polls = 0
+    with client(fake) as gh:
+        sarif_id = gh.upload_sarif(
+            f"{ORG}/svc-1", SHA, "refs/heads/main", json.dumps(SARIF).encode()
+        )
+        status = gh.wait_sarif(f"{ORG}/svc-1", sarif_id, sleep=lambda _: None)
+    assert status.processing_status == "failed" and not status.pending
+    assert status.errors == ("locationFromSarifResult: expected artifact location",)
+    assert status.analyses_url is None
+
+
+def test_wait_sarif_is_bounded(fake: FakeGitHub) -> None:
+    fake.processing_polls = 10**6
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with client(fake) as gh:
+        sarif_id = gh.upload_sarif(
+            f"{ORG}/svc-0", SHA, "refs/heads/main", json.dumps(SARIF).encode()
+        )
+        status = gh.wait_sarif(
+            f"{ORG}/svc-0", sarif_id, timeout=5, interval=2, sleep=sleep, clock=lambda: now[0]
+        )
+        assert status.pending and now[0] == 5  # slept 2, 2, then the 1 left
+        with pytest.raises(ValueError):
+            gh.wait_sarif(f"{ORG}/svc-0", sarif_id, interval=0)
+    assert len(fake.requests) == 1 + 4
+
+
+def test_upload_over_10_mb_gzipped_is_refused_before_sending(fake: FakeGitHub) -> None:
+    incompressible = os.urandom(10 * 1024 * 1024 + 1024)
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.upload_sarif(f"{ORG}/svc-0", SHA, "refs/heads/main", incompressible)
+    assert "over 10 MB gzipped" in str(err.value) and err.value.status is None
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("sha", "ref"), [("abc", "refs/heads/main"), ("g" * 40, "refs/heads/main"), (SHA, "main")]
+)
+def test_upload_needs_a_full_sha_and_ref(fake: FakeGitHub, sha: str, ref: str) -> None:
+    with client(fake) as gh, pytest.raises(ValueError):
+        gh.upload_sarif(f"{ORG}/svc-0", sha, ref, b"{}")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_code_scanning_not_enabled_is_classified_by_status(
+    fake: FakeGitHub, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.code_scanning_disabled[f"{ORG}/svc-0"] = status
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.upload_sarif(f"{ORG}/svc-0", SHA, "refs/heads/main", json.dumps(SARIF).encode())
+    assert err.value.status == status
+    if status == 403:
+        assert "Advanced Security must be enabled" in str(err.value)
+    assert f"/repos/{ORG}/svc-0/code-scanning/sarifs" in str(err.value)
+    assert len(fake.requests) == 1  # neither is retried
+    assert fake.token not in _all_text(err.value) and fake.token not in caplog.text
+    assert fake.uploads == []
+
+
+def test_sarif_status_of_an_unknown_upload_is_404(fake: FakeGitHub) -> None:
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.sarif_status(f"{ORG}/svc-0", "no-such-id")
+    assert err.value.status == 404
+
+
+# ------------------------------------------------------------------------------ issues
+
+
+def test_issues_create_list_update(fake: FakeGitHub) -> None:
+    with client(fake) as gh:
+        number = gh.create_issue(f"{ORG}/svc-0", "Tether dashboard", "## findings", ["tether"])
+        assert gh.issues_with_label(f"{ORG}/svc-0", "tether") == [
+            IssueInfo(number, "open", "Tether dashboard", "## findings", "tether-bot", ("tether",))
+        ]
+        gh.update_issue(f"{ORG}/svc-0", number, body="## none left", state="closed")
+        gh.update_issue(f"{ORG}/svc-0", number)  # nothing to change: no request
+        [closed] = gh.issues_with_label(f"{ORG}/svc-0", "tether")
+        assert gh.issues_with_label(f"{ORG}/svc-0", "other") == []
+    assert (closed.state, closed.body, closed.title) == (
+        "closed",
+        "## none left",
+        "Tether dashboard",
+    )
+    assert fake.labels[f"{ORG}/svc-0"] == {"tether"}  # created on the fly, as GitHub does
+    post, listing, patch = fake.requests[0], fake.requests[1], fake.requests[2]
+    assert post.method == "POST" and patch.method == "PATCH"
+    assert patch.route == f"/repos/{ORG}/svc-0/issues/{number}"
+    assert "labels=tether" in listing.path and "state=all" in listing.path
+    assert len(fake.requests) == 5
+
+
+def test_issue_listing_leaves_out_pull_requests_and_pages(fake: FakeGitHub) -> None:
+    repo = f"{ORG}/svc-1"
+    for i in range(5):
+        fake.add_issue(repo, f"issue {i}", None, ["tether"], state="closed" if i % 2 else "open")
+    fake.add_issue(repo, "a PR", "x", ["tether"], pull_request=True)
+    fake.add_issue(repo, "unlabelled", "x")
+    cache = MemoryCache()
+    with client(fake) as gh:
+        issues = gh.issues_with_label(repo, "tether", cache=cache)
+        again = gh.issues_with_label(repo, "tether", cache=cache)
+    assert [i.title for i in issues] == [f"issue {i}" for i in (4, 3, 2, 1, 0)]
+    assert issues == again and all(i.body == "" and i.author == "someone" for i in issues)
+    assert {i.state for i in issues} == {"open", "closed"}
+    # 6 labelled entries, 3 a page: two pages; then two 304s, and the full last page asked
+    # again without its ETag (a third page could have appeared behind it)
+    assert [r.headers.get("if-none-match") is not None for r in fake.requests] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_issue_body_over_github_limit_is_refused(fake: FakeGitHub) -> None:
+    with client(fake) as gh:
+        with pytest.raises(ValueError, match="65536"):
+            gh.create_issue(f"{ORG}/svc-0", "t", "x" * (MAX_ISSUE_BODY + 1))
+        with pytest.raises(ValueError):
+            gh.update_issue(f"{ORG}/svc-0", 1, body="x" * (MAX_ISSUE_BODY + 1))
+        with pytest.raises(ValueError):
+            gh.update_issue(f"{ORG}/svc-0", 1, state="merged")
+        with pytest.raises(ValueError):
+            gh.issues_with_label(f"{ORG}/svc-0", "a,b")
+        assert gh.create_issue(f"{ORG}/svc-0", "t", "x" * MAX_ISSUE_BODY) == 1
+    assert len(fake.requests) == 1
+
+
+def test_issues_disabled_is_a_410(fake: FakeGitHub) -> None:
+    fake.issues_disabled.add(f"{ORG}/svc-0")
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.create_issue(f"{ORG}/svc-0", "t", "b")
+    assert err.value.status == 410 and "Issues are disabled" in str(err.value)
+
+
+def test_creating_an_issue_is_not_repeated_after_a_5xx(fake: FakeGitHub) -> None:
+    fake.fail_next(f"/repos/{ORG}/svc-0/issues", 502, {"message": "Server Error"})
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.create_issue(f"{ORG}/svc-0", "t", "b")
+    assert err.value.status == 502
+    assert [r.method for r in fake.requests] == ["POST"]
+
+
+def test_an_html_error_page_keeps_its_status(fake: FakeGitHub) -> None:
+    fake.fail_next(f"/repos/{ORG}/svc-0/issues", 502, "<html><body>Bad gateway</body></html>")
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.create_issue(f"{ORG}/svc-0", "t", "b")
+    assert err.value.status == 502 and f"POST /repos/{ORG}/svc-0/issues" in str(err.value)
+
+
+def test_writes_wait_out_secondary_rate_limits(fake: FakeGitHub) -> None:
+    fake.add_issue(f"{ORG}/svc-0", "old", "b", ["tether"])
+    fake.fail_next(f"/repos/{ORG}/svc-0/issues", 403, SECONDARY_LIMIT, {"Retry-After": "0"})
+    fake.fail_next(f"/repos/{ORG}/svc-0/issues/1", 403, SECONDARY_LIMIT, {"Retry-After": "0"})
+    fake.fail_next(f"/repos/{ORG}/svc-0/issues/1", 502, {"message": "Server Error"})
+    with client(fake) as gh:
+        assert gh.create_issue(f"{ORG}/svc-0", "new", "b") == 2
+        gh.update_issue(f"{ORG}/svc-0", 1, title="renamed")  # an edit may be repeated
+        assert gh.requests_made == 5
+    assert [r.method for r in fake.requests] == ["POST", "POST", "PATCH", "PATCH", "PATCH"]
+    assert fake.issues[f"{ORG}/svc-0"][0]["title"] == "renamed"
+    assert len(fake.issues[f"{ORG}/svc-0"]) == 2
+
+
+def test_writes_are_paced_by_seconds_between_writes(fake: FakeGitHub) -> None:
+    policy = dataclasses.replace(FAST, seconds_between_writes=0.3)
+    started = time.monotonic()
+    with GitHubClient.from_env({"GITHUB_TOKEN": fake.token}, base_url=fake.url, retry=policy) as gh:
+        gh.create_issue(f"{ORG}/svc-0", "a", "b")
+        gh.create_issue(f"{ORG}/svc-0", "c", "d")
+    assert time.monotonic() - started >= 0.3
+
+
+def test_viewer_login_for_a_token_and_an_app(fake: FakeGitHub, rsa_pair: tuple[str, str]) -> None:
+    with client(fake) as gh:
+        assert gh.viewer_login() == "tether-bot"
+        assert gh.viewer_login() == "tether-bot"  # asked once
+    assert fake.routes() == ["/user"]
+    private, public = rsa_pair
+    fake.app_id, fake.app_public_key, fake.installations = 1234, public, {ORG: 77}
+    with GitHubClient.from_app(1234, private, ORG, base_url=fake.url, retry=FAST) as gh:
+        assert gh.viewer_login() is None
+        number = gh.create_issue(f"{ORG}/svc-0", "t", "b", ["tether"])
+        [issue] = gh.issues_with_label(f"{ORG}/svc-0", "tether")
+    assert issue.number == number and issue.author == "tether-app[bot]"
+    assert [r.route for r in fake.requests].count("/user") == 2  # the 403 is not retried
+
+
+def test_viewer_login_other_errors_raise(fake: FakeGitHub) -> None:
+    fake.fail_next("/user", 404, {"message": "Not Found"})
+    with client(fake) as gh, pytest.raises(GitHubError) as err:
+        gh.viewer_login()
+    assert err.value.status == 404
+
+
+def test_token_stays_out_of_errors_and_logs(
+    fake: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.issues_disabled.add(f"{ORG}/svc-0")
+    fake.code_scanning_disabled[f"{ORG}/svc-1"] = 403
+    errors: list[BaseException] = []
+    with client(fake) as gh:
+        for call in (
+            lambda: gh.create_issue(f"{ORG}/svc-0", "t", "b"),
+            lambda: gh.update_issue(f"{ORG}/svc-0", 1, state="closed"),
+            lambda: gh.upload_sarif(f"{ORG}/svc-1", SHA, "refs/heads/main", b"{}"),
+            lambda: gh.sarif_status(f"{ORG}/svc-1", "x"),
+            lambda: gh.issues_with_label("nobody/here", "tether"),
+        ):
+            with pytest.raises(GitHubError) as err:
+                call()
+            errors.append(err.value)
+    assert [e.status for e in errors if isinstance(e, GitHubError)] == [410, 410, 403, 403, 404]
+    assert "PATCH" in caplog.text  # PyGithub did log the requests, with the header masked
+    for exc in errors:
+        assert fake.token not in _all_text(exc)
+    assert fake.token not in caplog.text and fake.token[4:] not in caplog.text

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from .client import (
     DEFAULT_API_URL,
+    MAX_ISSUE_BODY,
+    MAX_SARIF_GZIP_BYTES,
     TOKEN_ENV,
+    EtagCache,
     GitHubClient,
     GitHubError,
+    IssueInfo,
     RateLimit,
     RepoInfo,
     RetryPolicy,
+    SarifStatus,
 )
 
 __all__ = [
     "DEFAULT_API_URL",
+    "MAX_ISSUE_BODY",
+    "MAX_SARIF_GZIP_BYTES",
     "TOKEN_ENV",
+    "EtagCache",
     "GitHubClient",
     "GitHubError",
+    "IssueInfo",
     "RateLimit",
     "RepoInfo",
     "RetryPolicy",
+    "SarifStatus",
 ]

@@ -9,34 +9,56 @@ appears in a message: messages are built from status, method and path, and redac
 Listings are raw paginated walks (``Link: rel="next"``) through PyGithub's requester rather
 than PyGithub's object lists: a PyGithub object whose listing lacked an attribute fetches
 the object again on first access, which would turn one listing into a call per repository.
+A listing may be walked with an :class:`EtagCache`: each page is asked with ``If-None-Match``
+and a 304 (free: GitHub does not count it against the rate limit) reuses the stored page,
+its next link included, so the walk goes on.
+
+Writes (SARIF uploads, dashboard issues) go through the same requester, which paces them
+(``seconds_between_writes``). A request that creates something (an issue) is never repeated
+after a 5xx or a lost answer, since GitHub may have acted on it; a secondary rate limit, which
+GitHub answers before acting, is waited out and retried like any other.
 """
 
 from __future__ import annotations
 
+import base64
+import contextvars
+import gzip
+import json
 import os
 import re
+import threading
+import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 import jwt
 import requests
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
+from github.Requester import Requester
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from ..errors import ConfigError
 from ..redact import clip, redact
 
 __all__ = [
     "DEFAULT_API_URL",
+    "MAX_ISSUE_BODY",
+    "MAX_SARIF_GZIP_BYTES",
     "TOKEN_ENV",
+    "EtagCache",
     "GitHubClient",
     "GitHubError",
+    "IssueInfo",
     "RateLimit",
     "RepoInfo",
     "RetryPolicy",
+    "SarifStatus",
 ]
 
 DEFAULT_API_URL: Final = "https://api.github.com"
@@ -46,6 +68,27 @@ PER_PAGE: Final = 100  # the maximum GitHub serves: fewest listing pages
 MAX_PAGES: Final = 10_000  # a server that links pages in a circle cannot hold a scan forever
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _NEXT_LINK: Final = re.compile(r'<([^<>]+)>\s*;\s*rel="?next"?')
+_COMMIT: Final = re.compile(r"[0-9a-fA-F]{40}")
+# GitHub refuses a SARIF upload over 10 MB once gzipped
+MAX_SARIF_GZIP_BYTES: Final = 10 * 1024 * 1024
+# the longest issue body GitHub accepts, in characters
+MAX_ISSUE_BODY: Final = 65_536
+_ISSUE_STATES: Final = frozenset({"open", "closed"})
+# set while a request that creates something is in flight: no retry after a 5xx or a lost
+# answer (GitHub may have acted on it)
+_SINGLE_SHOT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tether_github_single_shot", default=False
+)
+
+
+class EtagCache(Protocol):
+    """Where listing pages are kept between runs, by the page's URL path and query (no
+    host): the ETag GitHub sent and the page as this client stored it.
+    ``scanner.org.state.StateStore`` is one."""
+
+    def etag(self, url: str) -> tuple[str, bytes] | None: ...
+
+    def put_etag(self, url: str, etag: str, body: bytes) -> None: ...
 
 
 class GitHubError(Exception):
@@ -108,12 +151,94 @@ class RepoInfo:
         return self.size_kb == 0
 
 
+@dataclass(frozen=True)
+class SarifStatus:
+    """GitHub's processing of one SARIF upload: ``processing_status`` is ``pending``,
+    ``complete`` or ``failed``; ``errors`` says why it failed; ``analyses_url`` lists the
+    analyses it produced once complete."""
+
+    processing_status: str
+    errors: tuple[str, ...]
+    analyses_url: str | None
+
+    @property
+    def pending(self) -> bool:
+        return self.processing_status == "pending"
+
+
+@dataclass(frozen=True)
+class IssueInfo:
+    """One issue as GitHub lists it (``author`` is None for a deleted account)."""
+
+    number: int
+    state: str
+    title: str
+    body: str
+    author: str | None
+    labels: tuple[str, ...]
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self._value += n
+
+    @property
+    def value(self) -> int:
+        with self._lock:
+            return self._value
+
+
+class _CountingRetry(GithubRetry):
+    """PyGithub's retry, counting what is sent and refusing to repeat a creating request.
+
+    urllib3 asks ``is_retry`` once for every response it receives (retried ones included) and
+    calls ``increment`` with an error and no response when the answer was lost; together they
+    count every request that reached the server. ``new`` (a copy per retry) keeps the counter.
+    """
+
+    def __init__(self, counter: _Counter | None = None, **kwargs: Any) -> None:
+        self.counter = counter if counter is not None else _Counter()
+        super().__init__(**kwargs)
+
+    def new(self, **kw: Any) -> _CountingRetry:
+        kw["counter"] = self.counter
+        return super().new(**kw)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        self.counter.add()
+        if status_code >= 500 and _SINGLE_SHOT.get():
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Retry:
+        if response is None and isinstance(error, (ReadTimeoutError, ProtocolError)):
+            # sent, and the answer lost (a refused connection never reached the server)
+            self.counter.add()
+            if _SINGLE_SHOT.get():
+                raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 @dataclass
 class _Context:
     base_url: str
     credential: str  # what to name in a 401 message: where the credential came from
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: int = 30
+    counter: _Counter = field(default_factory=_Counter)
 
 
 class GitHubClient:
@@ -124,6 +249,8 @@ class GitHubClient:
     def __init__(self, github: Github, context: _Context) -> None:
         self._gh = github
         self._ctx = context
+        self._prefix = urllib.parse.urlsplit(context.base_url).path.rstrip("/")
+        self._viewer: tuple[str | None] | None = None  # (login,) once asked
 
     # ----------------------------------------------------------------- construction
 
@@ -178,7 +305,7 @@ class GitHubClient:
         integration = GithubIntegration(
             auth=app_auth,
             base_url=ctx.base_url,
-            retry=_retry(ctx.retry),
+            retry=_retry(ctx.retry, ctx.counter),
             timeout=ctx.timeout,
             seconds_between_requests=ctx.retry.seconds_between_requests,
             seconds_between_writes=ctx.retry.seconds_between_writes,
@@ -220,20 +347,28 @@ class GitHubClient:
     def base_url(self) -> str:
         return self._ctx.base_url
 
+    @property
+    def requests_made(self) -> int:
+        """Every HTTP request this client has sent and got an answer to (or lost it): retries,
+        304s, App token mints and tarball downloads included. Thread-safe."""
+        return self._ctx.counter.value
+
     # ----------------------------------------------------------------------- reads
 
-    def org_repos(self, org: str) -> list[RepoInfo]:
-        """Every repository of ``org`` (archived, forks and all): one paginated listing."""
-        return [
-            _repo_info(item) for item in self._paginate(f"/orgs/{_q(org)}/repos", {"type": "all"})
-        ]
+    def org_repos(self, org: str, *, cache: EtagCache | None = None) -> list[RepoInfo]:
+        """Every repository of ``org`` (archived, forks and all): one paginated listing,
+        each page asked conditionally when a ``cache`` is given."""
+        pages = self._paginate(f"/orgs/{_q(org)}/repos", {"type": "all"}, cache)
+        return [_repo_info(item) for item in pages]
 
-    def org_custom_properties(self, org: str) -> dict[str, dict[str, str | list[str]]]:
+    def org_custom_properties(
+        self, org: str, *, cache: EtagCache | None = None
+    ) -> dict[str, dict[str, str | list[str]]]:
         """Custom property values of every repository of ``org`` that has any, by full name:
-        one paginated listing of ``GET /orgs/{org}/properties/values``. Unset (null)
-        values are left out."""
+        one paginated listing of ``GET /orgs/{org}/properties/values`` (conditional when a
+        ``cache`` is given). Unset (null) values are left out."""
         out: dict[str, dict[str, str | list[str]]] = {}
-        for item in self._paginate(f"/orgs/{_q(org)}/properties/values", {}):
+        for item in self._paginate(f"/orgs/{_q(org)}/properties/values", {}, cache):
             values: dict[str, str | list[str]] = {}
             for prop in item.get("properties") or []:
                 name, value = prop.get("property_name"), prop.get("value")
@@ -277,6 +412,7 @@ class GitHubClient:
         written = 0
         try:
             with requests.get(location, stream=True, timeout=self._ctx.timeout) as resp:
+                self._ctx.counter.add(1 + len(resp.history))
                 if resp.status_code != 200:
                     raise GitHubError(resp.status_code, f"download of {full_name}@{sha[:12]}")
                 for chunk in resp.iter_content(1 << 20):
@@ -287,6 +423,8 @@ class GitHubClient:
                         )
                     dest.write(chunk)
         except requests.exceptions.RequestException as e:
+            if isinstance(e, requests.exceptions.ReadTimeout):
+                self._ctx.counter.add()
             # the exception text would name the download URL and its token
             raise GitHubError(
                 None, f"download of {full_name}@{sha[:12]}: {type(e).__name__}"
@@ -312,27 +450,237 @@ class GitHubClient:
             remaining, limit, datetime.fromtimestamp(resettime, timezone.utc) if resettime else None
         )
 
+    def viewer_login(self) -> str | None:
+        """The login the credential acts as (``GET /user``, asked once), or None for a GitHub
+        App installation token, to which GitHub answers 403 there."""
+        if self._viewer is None:
+            try:
+                _, data = self._get("/user")
+            except GitHubError as exc:
+                if exc.status != 403:
+                    raise
+                data = None
+            login = data.get("login") if isinstance(data, dict) else None
+            self._viewer = (login if isinstance(login, str) and login else None,)
+        return self._viewer[0]
+
+    # --------------------------------------------------------------- code scanning
+
+    def upload_sarif(self, full_name: str, commit_sha: str, ref: str, sarif: bytes) -> str:
+        """Upload a SARIF log for ``commit_sha`` on ``ref`` (``refs/heads/…``,
+        ``refs/pull/N/merge``…) to ``owner/name``'s code scanning: gzipped, base64, one
+        ``POST /repos/{owner}/{repo}/code-scanning/sarifs``. Returns the upload's id, for
+        :meth:`sarif_status`. Over 10 MB gzipped is a GitHubError before anything is sent;
+        code scanning not enabled, or no access, is a GitHubError with status 403 or 404."""
+        if not _COMMIT.fullmatch(commit_sha):
+            raise ValueError(f"not a full commit SHA: {commit_sha[:60]!r}")
+        if not ref.startswith("refs/") or len(ref) <= len("refs/"):
+            raise ValueError(f"not a full Git ref (refs/...): {ref[:100]!r}")
+        path = f"/repos/{_full_name(full_name)}/code-scanning/sarifs"
+        packed = gzip.compress(sarif, mtime=0)
+        if len(packed) > MAX_SARIF_GZIP_BYTES:
+            raise GitHubError(
+                None,
+                f"POST {path}: the SARIF is {len(packed)} bytes gzipped, over 10 MB gzipped "
+                "(GitHub's limit); not sent",
+            )
+        body = {
+            "commit_sha": commit_sha.lower(),
+            "ref": ref,
+            "sarif": base64.b64encode(packed).decode("ascii"),
+        }
+        data = self._write("POST", path, body)
+        sarif_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(sarif_id, str) or not sarif_id:
+            raise GitHubError(None, f"POST {path}: no upload id in the answer")
+        return sarif_id
+
+    def sarif_status(self, full_name: str, sarif_id: str) -> SarifStatus:
+        """How far GitHub got with processing the upload ``sarif_id``."""
+        path = f"/repos/{_full_name(full_name)}/code-scanning/sarifs/{_q(sarif_id)}"
+        _, data = self._get(path)
+        if not isinstance(data, dict) or not isinstance(data.get("processing_status"), str):
+            raise GitHubError(None, f"GET {path}: no processing_status in the answer")
+        errors = data.get("errors") or []
+        analyses = data.get("analyses_url")
+        return SarifStatus(
+            processing_status=data["processing_status"],
+            errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (str(errors),),
+            analyses_url=analyses if isinstance(analyses, str) else None,
+        )
+
+    def wait_sarif(
+        self,
+        full_name: str,
+        sarif_id: str,
+        *,
+        timeout: float = 120,
+        interval: float = 2,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> SarifStatus:
+        """Poll :meth:`sarif_status` every ``interval`` seconds until the upload is no longer
+        pending or ``timeout`` seconds have passed; returns the last status (still
+        ``pending`` when time ran out)."""
+        if interval <= 0 or timeout < 0:
+            raise ValueError("wait_sarif needs interval > 0 and timeout >= 0")
+        deadline = clock() + timeout
+        while True:
+            status = self.sarif_status(full_name, sarif_id)
+            left = deadline - clock()
+            if not status.pending or left <= 0:
+                return status
+            sleep(min(interval, left))
+
+    # ---------------------------------------------------------------------- issues
+
+    def issues_with_label(
+        self, full_name: str, label: str, *, cache: EtagCache | None = None
+    ) -> list[IssueInfo]:
+        """Every issue of ``owner/name``, open or closed, that carries ``label`` (pull
+        requests, which GitHub lists with issues, left out): one paginated listing,
+        conditional when a ``cache`` is given."""
+        if not label or "," in label:
+            raise ValueError(f"not a single label name: {label[:100]!r}")
+        path = f"/repos/{_full_name(full_name)}/issues"
+        pages = self._paginate(path, {"labels": label, "state": "all"}, cache)
+        return [_issue_info(item) for item in pages if "pull_request" not in item]
+
+    def create_issue(
+        self, full_name: str, title: str, body: str, labels: Sequence[str] = ()
+    ) -> int:
+        """Open an issue on ``owner/name`` (GitHub creates labels that do not exist yet);
+        returns its number. Sent once: a 5xx or a lost answer is a GitHubError, never a
+        second issue."""
+        if not title.strip():
+            raise ValueError("an issue needs a title")
+        _check_body(body)
+        path = f"/repos/{_full_name(full_name)}/issues"
+        data = self._write(
+            "POST", path, {"title": title, "body": body, "labels": list(labels)}, once=True
+        )
+        number = data.get("number") if isinstance(data, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise GitHubError(None, f"POST {path}: no issue number in the answer")
+        return number
+
+    def update_issue(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> None:
+        """Edit the title, body or state (``open``/``closed``) of an issue; only what is
+        given is sent, and nothing at all when nothing is."""
+        edit: dict[str, Any] = {}
+        if title is not None:
+            if not title.strip():
+                raise ValueError("an issue needs a title")
+            edit["title"] = title
+        if body is not None:
+            _check_body(body)
+            edit["body"] = body
+        if state is not None:
+            if state not in _ISSUE_STATES:
+                raise ValueError(f"an issue state is open or closed, not {state[:20]!r}")
+            edit["state"] = state
+        if edit:
+            self._write("PATCH", f"/repos/{_full_name(full_name)}/issues/{int(number)}", edit)
+
     # ------------------------------------------------------------------- transport
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
-        with _translated(self._ctx, "GET", path):
-            return self._gh.requester.requestJsonAndCheck("GET", path, parameters=params)
+    def _request(
+        self,
+        verb: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> tuple[int, dict[str, Any], Any]:
+        """One request through PyGithub's requester (auth, pacing, retries): the status, the
+        lower-cased headers and the decoded JSON (None when empty). A status of 400 or more
+        is a GitHubError (401: ConfigError); 304 is returned like any other answer."""
+        with _translated(self._ctx, verb, url):
+            # the requester adds the Authorization header to the dict it is given: a fresh one
+            status, answer_headers, output = self._gh.requester.requestJson(
+                verb, url, params, dict(headers or {}), body
+            )
+            if status >= 400:
+                # an error page from a proxy in front of GitHub may not be JSON
+                error = _json(output, verb, url, lenient=True)
+                raise Requester.createException(
+                    status, answer_headers, error if isinstance(error, dict) else {}
+                )
+            return status, answer_headers, _json(output, verb, url)
 
-    def _paginate(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        url: str | None = path
-        query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+        _, headers, data = self._request("GET", path, params=params)
+        return headers, data
+
+    def _write(self, verb: str, path: str, body: dict[str, Any], *, once: bool = False) -> Any:
+        """A POST or PATCH (paced by the requester's ``seconds_between_writes``); ``once``:
+        the request creates something, so it is not repeated after a 5xx or a lost answer."""
+        token = _SINGLE_SHOT.set(once)
+        try:
+            return self._request(verb, path, body=body)[2]
+        finally:
+            _SINGLE_SHOT.reset(token)
+
+    def _paginate(
+        self, path: str, params: dict[str, Any], cache: EtagCache | None = None
+    ) -> Iterator[dict[str, Any]]:
+        url: str | None = Requester.add_parameters_to_url(path, {**params, "per_page": PER_PAGE})
+        largest = 0  # the longest page of this walk so far
         for _ in range(MAX_PAGES):
             if url is None:
                 return
-            headers, data = self._get(url, query)
-            if not isinstance(data, list):
-                raise GitHubError(None, f"GET {path}: expected a list, got {type(data).__name__}")
-            for item in data:
-                if isinstance(item, dict):
-                    yield item
-            # the next link carries the query (page, per_page) itself
-            url, query = _next_link(headers.get("link", "")), None
+            items, url = self._page(url, path, cache, largest or PER_PAGE)
+            largest = max(largest, len(items))
+            yield from items
         raise GitHubError(None, f"GET {path}: more than {MAX_PAGES} pages")
+
+    def _page(
+        self, url: str, what: str, cache: EtagCache | None, full: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One listing page and the URL of the next (the Link header's, which carries the
+        query itself). With a cache, the page is asked with the stored ETag and a 304 reuses
+        the stored items and next link. A stored last page that was full is asked again
+        without its ETag: a page may have been added after it while its own body, and so
+        its ETag, stayed the same."""
+        key = self._page_key(url)
+        stored = cache.etag(key) if cache is not None else None
+        kept = _stored_page(stored[1]) if stored is not None else None
+        conditional = {"If-None-Match": stored[0]} if stored and kept is not None else None
+        status, headers, data = self._request("GET", url, headers=conditional)
+        if status == 304 and kept is not None:
+            items, next_url = kept
+            if next_url is not None or len(items) < full:
+                return items, next_url
+            status, headers, data = self._request("GET", url)
+        if not isinstance(data, list):
+            raise GitHubError(
+                None, f"GET {what}: expected a list, got {status} {type(data).__name__}"
+            )
+        items = [item for item in data if isinstance(item, dict)]
+        next_url = _next_link(headers.get("link", ""))
+        etag = headers.get("etag")
+        if cache is not None and isinstance(etag, str) and etag:
+            page = {"items": items, "next": next_url}
+            cache.put_etag(key, etag, json.dumps(page, separators=(",", ":")).encode())
+        return items, next_url
+
+    def _page_key(self, url: str) -> str:
+        """The URL path and query as the requester sends them (base path included, query
+        sorted), without scheme or host."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path if parts.netloc else self._prefix + parts.path
+        return Requester.add_parameters_to_url(
+            path + (f"?{parts.query}" if parts.query else ""), {}
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -342,7 +690,7 @@ def _github(ctx: _Context, auth: Auth.Auth) -> Github:
     return Github(
         auth=auth,
         base_url=ctx.base_url,
-        retry=_retry(ctx.retry),
+        retry=_retry(ctx.retry, ctx.counter),
         timeout=ctx.timeout,
         per_page=PER_PAGE,
         seconds_between_requests=ctx.retry.seconds_between_requests,
@@ -351,8 +699,11 @@ def _github(ctx: _Context, auth: Auth.Auth) -> Github:
     )
 
 
-def _retry(policy: RetryPolicy) -> GithubRetry:
-    return GithubRetry(
+def _retry(policy: RetryPolicy, counter: _Counter) -> GithubRetry:
+    return _CountingRetry(
+        counter,
+        # PATCH too: an edit is idempotent, and a secondary rate limit must be waited out
+        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
         secondary_rate_wait=policy.secondary_rate_wait,
         max_rate_limit_wait=policy.max_wait,
         total=policy.total,
@@ -421,6 +772,32 @@ def _message(exc: GithubException) -> str:
     return exc.message or "no message"
 
 
+def _json(output: str, verb: str, url: str, *, lenient: bool = False) -> Any:
+    if not output:
+        return None
+    try:
+        return json.loads(output)
+    except ValueError:
+        if lenient:
+            return None
+        where = urllib.parse.urlsplit(url).path
+        raise GitHubError(None, f"{verb} {where}: the answer is not JSON") from None
+
+
+def _stored_page(body: bytes) -> tuple[list[dict[str, Any]], str | None] | None:
+    """A page as :meth:`GitHubClient._page` stored it, or None when it is not one."""
+    try:
+        page = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+        return None
+    next_url = page.get("next")
+    if next_url is not None and not isinstance(next_url, str):
+        return None
+    return [item for item in page["items"] if isinstance(item, dict)], next_url
+
+
 def _next_link(link: str) -> str | None:
     match = _NEXT_LINK.search(link)
     return match.group(1) if match else None
@@ -452,6 +829,36 @@ def _repo_info(data: Any) -> RepoInfo:
         topics=tuple(str(t) for t in topics),
         pushed_at=_timestamp(pushed) if isinstance(pushed, str) else None,
         visibility=str(data.get("visibility") or ("private" if data.get("private") else "public")),
+    )
+
+
+def _check_body(body: str) -> None:
+    if len(body) > MAX_ISSUE_BODY:
+        raise ValueError(
+            f"an issue body is at most {MAX_ISSUE_BODY} characters (GitHub's limit), "
+            f"this one is {len(body)}"
+        )
+
+
+def _issue_info(data: dict[str, Any]) -> IssueInfo:
+    number = data.get("number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise GitHubError(None, "an issue without a number in GitHub's answer")
+    user = data.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    labels: list[str] = []
+    for label in data.get("labels") or []:
+        # GitHub documents a label as an object with a name, or a plain name
+        name = label.get("name") if isinstance(label, dict) else label
+        if isinstance(name, str):
+            labels.append(name)
+    return IssueInfo(
+        number=number,
+        state=str(data.get("state") or ""),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        author=login if isinstance(login, str) else None,
+        labels=tuple(labels),
     )
 
 
