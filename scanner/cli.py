@@ -378,5 +378,311 @@ def explain_cmd(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
     click.echo(rule_markdown(rule))
 
 
+def _org_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", value):
+        raise click.BadParameter("a GitHub organization login, e.g. acme")
+    return value
+
+
+def _shard(value: str | None) -> Any:
+    from .org.select import Shard, parse_shard
+
+    if value is None:
+        return Shard()
+    try:
+        return parse_shard(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _properties(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    from .org.select import parse_property
+
+    try:
+        return tuple(parse_property(v) for v in values)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--property") from None
+
+
+@main.command("org")
+@click.argument("org", callback=lambda _ctx, _param, v: _org_name(v))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for ORG/REPO.sarif, summary.json and summary.md.",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the scan's state (SQLite): unchanged repositories are not fetched "
+    "again, and an interrupted run resumes. Keep one per shard.",
+)
+@click.option(
+    "--github-url",
+    envvar="GITHUB_API_URL",
+    default="https://api.github.com",
+    show_default=True,
+    help="REST API base URL; GitHub Enterprise Server: https://HOST/api/v3 "
+    "(default from GITHUB_API_URL when set).",
+)
+@click.option("--app-id", envvar="TETHER_APP_ID", help="GitHub App id (env TETHER_APP_ID).")
+@click.option(
+    "--app-private-key",
+    envvar="TETHER_APP_PRIVATE_KEY",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="GitHub App private key PEM file (env TETHER_APP_PRIVATE_KEY). Without an App, "
+    "the token comes from GITHUB_TOKEN.",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The org policy: baselines, `repos:` layers by property, topic or name, rules, "
+    "central exceptions, what a repository may configure.",
+)
+@click.option("--include", multiple=True, metavar="GLOB", help="Only repositories matching.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip repositories matching.")
+@click.option("--topic", "topics", multiple=True, help="Only repositories with this topic.")
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Only repositories whose custom property NAME has VALUE (repeatable; all must hold).",
+)
+@click.option("--include-archived", is_flag=True, help="Scan archived repositories too.")
+@click.option("--include-forks", is_flag=True, help="Scan forks too.")
+@click.option("--shard", "shard", metavar="K/N", help="Scan only shard K of N (stable by name).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Repositories judged at once (each with its own GitHub connection).",
+)
+@click.option("--upload", is_flag=True, help="Upload each SARIF to the repository's code scanning.")
+@click.option(
+    "--dashboard-issues",
+    is_flag=True,
+    help="Keep one issue per repository with its findings (for orgs without code scanning).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be fetched, scanned, uploaded.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(_FAIL_LEVELS),
+    default=None,
+    help="Exit 1 when a repository has enforced findings at this level or above "
+    "(default: findings never fail an org scan).",
+)
+@click.option(
+    "--category",
+    default=None,
+    callback=lambda _ctx, _param, v: None if v is None else _category(v),
+    help="Code scanning category (default tether-org/ORG; keep it stable across weeks).",
+)
+@click.option(
+    "--upload-budget",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Most SARIF uploads in any hour; the rest wait for the next run.",
+)
+@click.option(
+    "--upload-wait",
+    type=click.FloatRange(0, 3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for code scanning to process each upload (0: do not wait).",
+)
+def org_cmd(
+    org: str,
+    out: Path,
+    state_dir: Path | None,
+    github_url: str,
+    app_id: str | None,
+    app_private_key: Path | None,
+    policy_file: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    topics: tuple[str, ...],
+    properties: tuple[str, ...],
+    include_archived: bool,
+    include_forks: bool,
+    shard: str | None,
+    jobs: int,
+    upload: bool,
+    dashboard_issues: bool,
+    dry_run: bool,
+    fail_on: str | None,
+    category: str | None,
+    upload_budget: int,
+    upload_wait: float,
+) -> None:
+    """Scan every repository of the GitHub organization ORG (token in GITHUB_TOKEN, or a
+    GitHub App). Exit 0: every selected repository judged; 1: a repository failed (see
+    summary.md) or findings reach --fail-on; 2: bad credentials, policy or flags."""
+    from .github.client import GitHubError
+    from .org.progress import ConsoleProgress
+    from .org.run import Interrupted, OrgOptions, run_org
+    from .org.select import Filters
+
+    if bool(app_id) != bool(app_private_key):
+        raise click.UsageError("--app-id and --app-private-key go together")
+    filters = Filters(
+        include=include,
+        exclude=exclude,
+        topics=topics,
+        properties=_properties(properties),
+        include_archived=include_archived,
+        include_forks=include_forks,
+        shard=_shard(shard),
+    )
+    progress = ConsoleProgress()
+    try:
+        filters.check()
+        policy = load_policy(policy_file) if policy_file is not None else Policy()
+        clients = _client_factory(org, github_url, app_id, app_private_key)
+        options = OrgOptions(
+            org=org,
+            out=out,
+            policy=policy,
+            filters=filters,
+            state_dir=state_dir,
+            jobs=jobs,
+            upload=upload,
+            dashboard=dashboard_issues,
+            dry_run=dry_run,
+            category=category,
+            upload_budget=upload_budget,
+            upload_wait=upload_wait,
+        )
+        with _terminate_as_interrupt():
+            result = run_org(options, clients, progress)
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except Interrupted:
+        click.echo("tether: interrupted; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except GitHubError as e:
+        click.echo(f"tether: GitHub: {e.message}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    except OSError as e:
+        click.echo(f"tether: cannot write output: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    if dry_run:
+        click.echo("\n".join(result.plan))
+        click.echo(
+            f"tether org: dry run, {result.requests} read requests, nothing written", err=True
+        )
+        sys.exit(EXIT_CLEAN)
+    totals = result.summary.totals()
+    click.echo(
+        f"tether org: {totals['repositories']} repositories: {totals['scanned']} scanned, "
+        f"{totals['unchanged']} unchanged, {totals['skipped']} skipped, {totals['failed']} "
+        f"failed; {totals['findings']} findings; {result.requests} API requests; "
+        f"summary in {out / 'summary.md'}",
+        err=True,
+    )
+    failed = result.failed
+    for r in failed:
+        why = r.reason or "; ".join(
+            f"{k}: {(d or {}).get('reason', '')}"
+            for k, d in (("upload", r.upload), ("dashboard", r.dashboard))
+            if (d or {}).get("status") == "failed"
+        )
+        click.echo(f"tether org: {r.repo} failed: {why}", err=True)
+    if failed or any(r.fails(fail_on) for r in result.summary.repos):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
+
+
+def _client_factory(org: str, github_url: str, app_id: str | None, key_file: Path | None) -> Any:
+    """A function building one authenticated client (called once per worker thread). The
+    credential is checked here, before any repository is judged."""
+    import os
+
+    from .github.client import GitHubClient
+
+    if app_id and key_file is not None:
+        try:
+            pem = key_file.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                str(key_file), None, f"cannot read the App private key: {type(e).__name__}"
+            ) from None
+
+        def app() -> GitHubClient:
+            return GitHubClient.from_app(app_id, pem, org, base_url=github_url)
+
+        app().close()  # the installation lookup: a bad id, key or org fails now
+        return app
+    env = dict(os.environ)
+    GitHubClient.from_env(env, base_url=github_url).close()
+
+    def token() -> GitHubClient:
+        return GitHubClient.from_env(env, base_url=github_url)
+
+    return token
+
+
+class _terminate_as_interrupt:
+    """SIGTERM (a CI cancel, a pod eviction) stops the run like Ctrl-C: finished repositories
+    stay recorded, temporary files are removed, the next run resumes."""
+
+    def __enter__(self) -> None:
+        import signal
+
+        def handler(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        try:
+            self._old = signal.signal(signal.SIGTERM, handler)
+        except ValueError:  # not the main thread (tests)
+            self._old = None
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+@main.command("merge")
+@click.argument(
+    "shard_dirs",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
+    """Combine the outputs of `tether org --shard K/N` runs into one org summary (SARIF
+    files copied beside it). Exit 1 when a shard is missing or a repository failed."""
+    from .org.summary import merge, missing_shards
+
+    try:
+        summary = merge(list(shard_dirs), out)
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except OSError as e:
+        click.echo(f"tether: cannot write output: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    totals = summary.totals()
+    missing = missing_shards(summary.shards)
+    click.echo(
+        f"tether merge: {len(shard_dirs)} shards, {totals['repositories']} repositories "
+        f"({totals['failed']} failed), {totals['findings']} findings; {out / 'summary.md'}",
+        err=True,
+    )
+    if missing:
+        click.echo(f"tether merge: shards missing: {', '.join(missing)}", err=True)
+    sys.exit(EXIT_FINDINGS if missing or totals["failed"] else EXIT_CLEAN)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

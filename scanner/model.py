@@ -7,6 +7,7 @@ a :class:`Report`. No layer reaches back into an earlier one.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -158,3 +159,5 @@ class Report:
     policy_file: str | None = None
     approvers: tuple[str, ...] = ()  # the policy's, for the requested-exceptions summary
     layers_matched: str | None = None  # which policy `repos:` entry chose layers, and why
+    layers: tuple[str, ...] = ()  # the baseline layers applied, in order
+    valid_until: dt.date | None = None  # see scan._valid_until

@@ -610,4 +610,33 @@ def scan(
         policy_file=policy.file,
         approvers=tuple(sorted(policy.approvers)),
         layers_matched=layers_why,
+        layers=tuple(baseline_names),
+        valid_until=_valid_until(records, baseline, rules, opts.today),
     )
+
+
+def _valid_until(
+    records: Sequence[exceptions_mod.ExceptionRecord],
+    baseline: baseline_mod.Baseline,
+    rules: Mapping[str, Rule],
+    today: dt.date,
+) -> dt.date | None:
+    """The first day after `today` on which the same files could be judged differently: an
+    exception expires (or its creation date arrives), a rule's enforce_from date comes.
+    Rules never read the date otherwise, so before that day a result can be reused."""
+    days: list[dt.date] = []
+    for rec in records:
+        if rec.expires is not None and rec.expires >= today:
+            days.append(rec.expires + dt.timedelta(days=1))
+        if rec.created is not None and rec.created > today:
+            days.append(rec.created)
+    for rid in rules:
+        when = baseline.rule_settings(rid).get("enforce_from")
+        if when:
+            try:
+                day = dt.date.fromisoformat(str(when))
+            except ValueError:
+                continue
+            if day > today:
+                days.append(day)
+    return min(days, default=None)

@@ -63,7 +63,14 @@ def test_only_wanted_files_inside_the_destination(tmp_path: Path) -> None:
         "k8s/pod.yaml",
     ]
     assert not outside.exists()
-    assert got.notes == [("k8s/link.yaml", "a link in the snapshot; not followed")]
+    unsafe = "unsafe path in the snapshot; not extracted"
+    # every path left out for safety is reported, never silently dropped
+    assert got.notes == [
+        ("acme-app-abc/../outside.yaml", unsafe),
+        ("/etc/passwd.yaml", unsafe),
+        ("acme-app-abc/.git/config.yaml", unsafe),
+        ("k8s/link.yaml", "a link in the snapshot; not followed"),
+    ]
     report = scan(dest, ScanOptions())
     assert "K8S001" in [f.rule_id for f in report.findings]
 
@@ -111,8 +118,12 @@ def test_hostile_headers_do_not_break_extraction(tmp_path: Path) -> None:
     stream mode would otherwise spend forever skipping past it)."""
     nul = tmp_path / "nul"
     nul.mkdir()
-    assert extract(_pax("top/a\0b.yaml", 1, b"x"), nul).files == 0
+    got = extract(_pax("top/a\0b.yaml", 1, b"x"), nul)
+    assert got.files == 0 and got.notes == [
+        ("top/a?b.yaml", "unsafe path in the snapshot; not extracted")
+    ]
     huge = tmp_path / "huge"
     huge.mkdir()
     out = extract(_pax("top/big.yaml", 1 << 62, b""), huge)
-    assert out.truncated and out.files == 0 and not any(huge.iterdir())
+    assert out.refused and "claims 4611686018427387904 bytes" in out.refused
+    assert out.files == 0 and not any(huge.iterdir())

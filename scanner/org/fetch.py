@@ -23,7 +23,7 @@ MAX_ARCHIVE_BYTES = 512 * 1024 * 1024  # what one repository may write to disk
 MAX_MEMBERS = 500_000
 # GitHub refuses files over 100 MB; a header claiming more than this is hostile, and tarfile's
 # stream mode would skip past it one empty read at a time (forever, for a size like 2**62)
-MAX_MEMBER_BYTES = 4 * 1024 * 1024 * 1024
+MAX_MEMBER_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass
@@ -34,6 +34,9 @@ class Extracted:
     # written: links, oversized files, paths that cannot be written safely
     notes: list[tuple[str, str]] = field(default_factory=list)
     truncated: bool = False  # the archive cap was reached: the rest was not extracted
+    # the archive is hostile (a member claiming more than GitHub can hold): nothing of it is
+    # to be trusted, the repository fails with this reason
+    refused: str | None = None
 
 
 def _clean(name: str) -> str | None:
@@ -86,11 +89,21 @@ def extract(
     with tarfile.open(fileobj=stream, mode="r|*") as tar:
         for member in tar:
             members += 1
-            if members > MAX_MEMBERS or member.size > MAX_MEMBER_BYTES:
+            if member.size > MAX_MEMBER_BYTES:
+                out.refused = (
+                    f"an entry claims {member.size} bytes, more than GitHub stores in one file "
+                    f"({_shown(member.name)})"
+                )
+                break
+            if members > MAX_MEMBERS:
                 out.truncated = True
                 break
             rel = _clean(member.name)
             if rel is None:
+                if members > 1 or member.name.count("/") > 1 or not member.isdir():
+                    out.notes.append(
+                        (_shown(member.name), "unsafe path in the snapshot; not extracted")
+                    )
                 continue
             if not member.isfile():
                 if (member.issym() or member.islnk()) and want(rel):
@@ -113,6 +126,12 @@ def extract(
             out.files += 1
             out.bytes += min(member.size, max_file)
     return out
+
+
+def _shown(name: str) -> str:
+    """A member name as a note may print it: printable, bounded."""
+    text = "".join(c if c.isprintable() else "?" for c in name[:200])
+    return text + ("…" if len(name) > 200 else "")
 
 
 def _copy(src: IO[bytes] | None, dst: IO[bytes], size: int) -> None:

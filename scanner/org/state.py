@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from ..errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_FILE = "tether-org.sqlite"
 BUSY_TIMEOUT_S = 30.0
 
@@ -47,7 +47,7 @@ RESULT_STATUSES: tuple[str, ...] = get_args(ResultStatus)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 REUSABLE: tuple[str, ...] = ("scanned", "unchanged")  # statuses whose outcome a rerun may reuse
 
-_TABLES = ("results", "runs", "etags", "meta")
+_TABLES = ("results", "runs", "etags", "sarifs", "meta")
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -73,9 +73,15 @@ CREATE TABLE results (
     sarif_sha256 TEXT,
     uploaded_for TEXT,
     finished_at TEXT NOT NULL,
+    valid_until TEXT,
+    extra TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, repo)
 );
 CREATE INDEX results_repo ON results (repo, run_id);
+CREATE TABLE sarifs (
+    sha256 TEXT PRIMARY KEY,
+    gz BLOB NOT NULL
+);
 CREATE TABLE etags (
     url TEXT PRIMARY KEY,
     etag TEXT NOT NULL,
@@ -112,6 +118,10 @@ class Result:
     uploaded_for: str | None = None
     finished_at: str = ""
     run_id: int | None = None
+    # the first day this result may differ although nothing was pushed (an exception
+    # expires, a rule's enforce_from date comes): ISO date, None for never
+    valid_until: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # delivery, layers, diagnostics
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,8 @@ class Run:
 
 _RESULT_COLUMNS = (
     "run_id, repo, commit_sha, pushed_at, policy_hash, tether_version, status, reason,"
-    " counts_by_category, counts_by_rule, layers, sarif_sha256, uploaded_for, finished_at"
+    " counts_by_category, counts_by_rule, layers, sarif_sha256, uploaded_for, finished_at,"
+    " valid_until, extra"
 )
 
 
@@ -135,6 +146,14 @@ def _counts(text: str) -> dict[str, int]:
     if not isinstance(value, dict):
         return {}
     return {str(k): int(v) for k, v in value.items()}
+
+
+def _object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _result(row: sqlite3.Row) -> Result:
@@ -156,6 +175,8 @@ def _result(row: sqlite3.Row) -> Result:
         uploaded_for=row["uploaded_for"],
         finished_at=row["finished_at"],
         run_id=row["run_id"],
+        valid_until=row["valid_until"],
+        extra=_object(row["extra"]),
     )
 
 
@@ -372,7 +393,7 @@ class StateStore:
             try:
                 db.execute(
                     f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         result.repo,
@@ -388,6 +409,8 @@ class StateStore:
                         result.sarif_sha256,
                         result.uploaded_for,
                         finished_at,
+                        result.valid_until,
+                        json.dumps(result.extra, sort_keys=True),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -408,12 +431,18 @@ class StateStore:
         return None if row is None else _result(row)
 
     def unchanged(
-        self, repo: str, pushed_at: str | None, policy_hash: str, tether_version: str
+        self,
+        repo: str,
+        pushed_at: str | None,
+        policy_hash: str,
+        tether_version: str,
+        today: str | None = None,
     ) -> Result | None:
         """The newest reusable (scanned or unchanged) result of ``repo`` if its ``pushed_at``,
-        policy hash and tether version all equal these, else None. Only the newest reusable
-        result is considered: an older match may predate a SARIF upload for another policy.
-        An unknown ``pushed_at`` (None or empty) never matches."""
+        policy hash and tether version all equal these and, given ``today`` (ISO date), the
+        result is still valid today (see :attr:`Result.valid_until`), else None. Only the
+        newest reusable result is considered: an older match may predate a SARIF upload for
+        another policy. An unknown ``pushed_at`` (None or empty) never matches."""
         if not pushed_at:
             return None
         marks = ", ".join("?" for _ in REUSABLE)
@@ -435,7 +464,20 @@ class StateStore:
             tether_version,
         ):
             return None
+        valid_until = row["valid_until"]
+        if today is not None and valid_until is not None and today >= valid_until:
+            return None
         return _result(row)
+
+    def results(self, run_id: int) -> dict[str, Result]:
+        """Every result recorded in ``run_id``, by repository."""
+        with self._lock:
+            rows = (
+                self._conn()
+                .execute(f"SELECT {_RESULT_COLUMNS} FROM results WHERE run_id = ?", (run_id,))
+                .fetchall()
+            )
+        return {r["repo"]: _result(r) for r in rows}
 
     def history(self, repo: str) -> list[Result]:
         """Every recorded result of ``repo``, oldest run first."""
@@ -449,6 +491,40 @@ class StateStore:
                 .fetchall()
             )
         return [_result(r) for r in rows]
+
+    # -- SARIF logs --------------------------------------------------------------------------
+
+    def put_sarif(self, sha256: str, gz: bytes) -> None:
+        """Keep a gzip'd SARIF log by the SHA-256 of its uncompressed bytes (an unchanged
+        repository's log is written to --out again from here, without a rescan)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sarifs (sha256, gz) VALUES (?, ?)",
+                (sha256, sqlite3.Binary(gz)),
+            )
+
+    def sarif(self, sha256: str) -> bytes | None:
+        """The gzip'd SARIF log stored under ``sha256``."""
+        with self._lock:
+            row = (
+                self._conn().execute("SELECT gz FROM sarifs WHERE sha256 = ?", (sha256,)).fetchone()
+            )
+        return None if row is None else bytes(row[0])
+
+    def prune(self, keep_runs: int = 60) -> None:
+        """Forget runs older than the newest ``keep_runs`` (their results with them), and
+        every SARIF log no remaining result names."""
+        with self._write() as db:
+            cutoff = db.execute(
+                "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (keep_runs,)
+            ).fetchone()
+            if cutoff is not None:
+                db.execute("DELETE FROM results WHERE run_id <= ?", (cutoff[0],))
+                db.execute("DELETE FROM runs WHERE id <= ?", (cutoff[0],))
+            db.execute(
+                "DELETE FROM sarifs WHERE sha256 NOT IN"
+                " (SELECT sarif_sha256 FROM results WHERE sarif_sha256 IS NOT NULL)"
+            )
 
     # -- listing ETags ----------------------------------------------------------------------
 

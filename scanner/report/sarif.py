@@ -163,9 +163,12 @@ def build(
     category: str = "tether",
     levels: Mapping[str, Level] | None = None,
     include_excepted: bool = False,
+    local_root: bool = True,
 ) -> dict[str, Any]:
     """The SARIF log of a report, as a JSON-ready dict. `levels` maps rule id to the level
-    the baseline gives it (defaultConfiguration), defaulting to the rule's own severity."""
+    the baseline gives it (defaultConfiguration), defaulting to the rule's own severity.
+    `local_root=False` leaves out where SRCROOT lies on this machine (the org scan's
+    temporary snapshot: a path that means nothing elsewhere and changes every run)."""
     levels = levels or {}
     rule_ids = sorted(report.rules)
     index = {rid: i for i, rid in enumerate(rule_ids)}
@@ -218,7 +221,9 @@ def build(
             )
         ),
         automation_details=om.RunAutomationDetails(id=f"{category.strip('/')}/"),
-        original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=root_uri)},
+        original_uri_base_ids=(
+            {SRCROOT: om.ArtifactLocation(uri=root_uri)} if local_root else None
+        ),
         invocations=[
             om.Invocation(
                 execution_successful=True,

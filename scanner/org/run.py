@@ -1,0 +1,776 @@
+"""`tether org`: every repository of a GitHub organization judged against the golden path
+that applies to it, with the same scan the CLI runs on a checkout.
+
+One run: list the org (conditional requests: an unchanged listing page costs a 304), read
+custom property values (one paginated listing) when the policy or a filter needs them, choose
+this shard's repositories, then for each, on a small thread pool:
+
+1. reuse: this run already finished it (a resumed run), or its ``pushed_at``, the policy hash
+   and tether version equal a stored result that is still valid today: no API call;
+2. else resolve the default branch's head; a stored result for that exact commit (a push to
+   another branch) is reused too;
+3. else download the tarball of that commit, extract configuration files safely, scan with
+   :func:`scanner.pr.scan_repository` (the CLI's own entry point), write ``ORG/REPO.sarif``;
+4. deliver: upload to code scanning, update the dashboard issue (both optional);
+5. record the result in the state, committed at once (a killed run resumes from there).
+
+A repository that fails ends as ``failed: <reason>`` and the run goes on. Nothing a
+repository holds is executed; its files are read as data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .. import __version__
+from ..errors import ConfigError
+from ..github.client import GitHubClient, GitHubError, RepoInfo
+from ..model import Diagnostic, Level, Report, Span
+from ..policy import baseline as baseline_mod
+from ..policy.operator import Policy
+from ..redact import clip, redact
+from ..scan import ScanOptions
+from . import fetch
+from .select import Filters, PropertyValues, Selection, select
+from .state import Result, StateStore
+from .summary import RepoOutcome, Summary, sarif_path, write_atomic, write_summary
+
+MAX_DOWNLOAD = 1 << 30  # bytes of one repository's tar.gz
+TMP_DIR = "tmp"  # inside --state: temporary trees, wiped at start (a SIGKILLed run's leftovers)
+
+
+@dataclass(frozen=True)
+class OrgOptions:
+    org: str
+    out: Path
+    policy: Policy = field(default_factory=Policy)
+    filters: Filters = field(default_factory=Filters)
+    state_dir: Path | None = None
+    jobs: int = 4
+    upload: bool = False
+    dashboard: bool = False
+    dry_run: bool = False
+    category: str | None = None  # default: tether-org/ORG
+    upload_budget: int = 500  # uploads per rolling hour (the SARIF endpoint is rate limited)
+    upload_wait: float = 120.0  # seconds to wait for code scanning to process one upload
+    today: dt.date = field(default_factory=dt.date.today)
+    rate_reserve: int = 50  # requests kept back: below it, wait for the reset
+    max_rate_wait: float = 900.0  # longest wait for a reset before repositories fail instead
+
+    @property
+    def run_category(self) -> str:
+        return self.category or f"tether-org/{self.org}"
+
+
+class Progress(Protocol):
+    def start(self, total: int, reused: int) -> None: ...
+
+    def done(self, outcome: RepoOutcome) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class _Quiet:
+    def start(self, total: int, reused: int) -> None:
+        return None
+
+    def done(self, outcome: RepoOutcome) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+
+ClientFactory = Callable[[], GitHubClient]
+
+
+class Interrupted(Exception):
+    """The run was stopped (SIGINT/SIGTERM): finished repositories are recorded; rerun the
+    same command to resume."""
+
+
+# ------------------------------------------------------------------------ policy hash
+
+
+def policy_hash(policy: Policy, category: str) -> str:
+    """SHA-256 over everything outside a repository that can change its verdict: the policy
+    file, each baseline layer it names (as loaded: `extends` resolved), the central exception
+    registries, the rule directories' files, and the SARIF category. tether's own rules and
+    baselines change only with its version, which the state keys separately."""
+    h = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        h.update(f"{label}\0{len(data)}\0".encode())
+        h.update(data)
+
+    add("category", category.encode())
+    if policy.file:
+        with contextlib.suppress(OSError):
+            add("policy", Path(policy.file).read_bytes())
+    add("policy-value", repr(_policy_shape(policy)).encode())
+    names = {*policy.baselines, *policy.overlays.values()}
+    for entry in policy.repos:
+        names.update(entry.baselines)
+    names.add("default")
+    for name in sorted(names):
+        data = baseline_mod.load([name]).data
+        add(f"baseline:{name}", json.dumps(data, sort_keys=True, default=str).encode())
+        for exc in data.get("_exception_files") or []:
+            with contextlib.suppress(OSError):
+                add(f"exceptions:{exc}", Path(exc).read_bytes())
+    for exc in policy.exceptions:
+        with contextlib.suppress(OSError):
+            add(f"exceptions:{exc}", Path(exc).read_bytes())
+    for directory in policy.rule_dirs:
+        for path in sorted(Path(directory).rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                add(f"rules:{path.relative_to(directory).as_posix()}", path.read_bytes())
+    return h.hexdigest()
+
+
+def _policy_shape(policy: Policy) -> tuple[Any, ...]:
+    return (
+        policy.baselines,
+        tuple(sorted(policy.overlays.items())),
+        policy.excludes,
+        policy.fail_on,
+        policy.repo_config,
+        tuple(sorted(policy.repo_allow)),
+        tuple(sorted(policy.repo_self_service)),
+        tuple(sorted(policy.approvers)),
+        policy.ticket_pattern,
+        policy.inline_ignores,
+        tuple(sorted(policy.self_service)),
+        tuple(
+            (r.name, r.topic, tuple(sorted(r.properties.items())), r.baselines)
+            for r in policy.repos
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class _Clients:
+    """One GitHub client per thread (PyGithub's requester is not shared across threads);
+    every client is closed at the end and its request count kept."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._all: list[GitHubClient] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> GitHubClient:
+        gh: GitHubClient | None = getattr(self._local, "client", None)
+        if gh is None:
+            gh = self._factory()
+            self._local.client = gh
+            with self._lock:
+                self._all.append(gh)
+        return gh
+
+    @property
+    def requests(self) -> int:
+        with self._lock:
+            return sum(getattr(c, "requests_made", 0) for c in self._all)
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._all:
+                c.close()
+            self._all.clear()
+
+
+class _Budget:
+    """At most ``per_hour`` uploads in any rolling hour."""
+
+    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_hour = per_hour
+        self._clock = clock
+        self._times: list[float] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._times = [t for t in self._times if now - t < 3600]
+            if len(self._times) >= self._per_hour:
+                return False
+            self._times.append(now)
+            return True
+
+
+@dataclass
+class RunResult:
+    summary: Summary
+    requests: int  # HTTP requests sent to GitHub
+    plan: list[str] = field(default_factory=list)  # --dry-run: what would be done
+
+    @property
+    def failed(self) -> list[RepoOutcome]:
+        bad = [r for r in self.summary.repos if r.status == "failed"]
+        bad += [
+            r
+            for r in self.summary.repos
+            if r.status != "failed"
+            and any((d or {}).get("status") == "failed" for d in (r.upload, r.dashboard))
+        ]
+        return bad
+
+
+def run_org(
+    options: OrgOptions,
+    clients: ClientFactory,
+    progress: Progress | None = None,
+    *,
+    stop: threading.Event | None = None,
+    clock: Callable[[], str] | None = None,
+) -> RunResult:
+    """One org scan (see the module docstring). Raises ConfigError for a bad credential or
+    policy (before any repository is judged), :class:`Interrupted` when ``stop`` is set or
+    the main thread is interrupted (finished repositories are recorded; the summary is not
+    written)."""
+    progress = progress or _Quiet()
+    stop = stop or threading.Event()
+    now = clock or _now
+    started = now()
+    category = options.run_category
+    phash = policy_hash(options.policy, category)
+    _check_policy(options)
+    pool = _Clients(clients)
+    with contextlib.ExitStack() as stack:
+        stack.callback(pool.close)
+        state_dir = options.state_dir
+        if state_dir is None:
+            state_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="tether-state-"))
+            )
+        state = stack.enter_context(StateStore(state_dir))
+        tmp_root = state_dir / TMP_DIR
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        tmp_root.mkdir(mode=0o700)
+        stack.callback(shutil.rmtree, tmp_root, True)
+        gh = pool.get()
+        listing = gh.org_repos(options.org, cache=state)
+        needs_props = options.filters.needs_properties or any(
+            e.properties for e in options.policy.repos
+        )
+        props: dict[str, PropertyValues] = {}
+        if needs_props:
+            try:
+                props = dict(gh.org_custom_properties(options.org, cache=state))
+            except GitHubError as e:
+                raise ConfigError(
+                    "custom properties",
+                    None,
+                    f"the policy or --property needs the org's custom property values, and "
+                    f"GitHub refused them ({e.message}); the credential needs the "
+                    "organization's custom properties: read permission",
+                ) from None
+        chosen = select(listing, options.filters, props)
+        if options.dry_run:
+            return RunResult(
+                _summary(options, phash, started, now(), chosen, {}, dry_run=True),
+                pool.requests,
+                _plan(options, chosen, state, phash),
+            )
+        run_id = state.resume_or_start(phash, __version__)
+        earlier = state.results(run_id)
+        ctx = _Context(
+            options, state, run_id, phash, props, tmp_root, _Budget(options.upload_budget)
+        )
+        outcomes: dict[str, RepoOutcome] = {}
+        reused = sum(
+            1
+            for r in chosen.selected
+            if r.full_name in earlier and earlier[r.full_name].status != "failed"
+        )
+        progress.start(len(chosen.selected), reused)
+        try:
+            _judge_all(ctx, chosen, earlier, pool, progress, stop, outcomes)
+        except (KeyboardInterrupt, Interrupted):
+            progress.note("interrupted: finished repositories are recorded; rerun to resume")
+            raise Interrupted() from None
+        finally:
+            progress.finish()
+        summary = _summary(options, phash, started, now(), chosen, outcomes, dry_run=False)
+        write_summary(options.out, summary)
+        state.finish(
+            run_id, "failed" if any(o.status == "failed" for o in outcomes.values()) else "complete"
+        )
+        state.prune()
+        return RunResult(summary, pool.requests)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_policy(options: OrgOptions) -> None:
+    """A bad policy fails the run before any repository (exit 2), not each repository."""
+    from ..pr import scan_repository
+
+    with tempfile.TemporaryDirectory(prefix="tether-policy-check-") as empty:
+        scan_repository(Path(empty), _scan_options(options, None, {}))
+        for entry in options.policy.repos:
+            baseline_mod.load([*(options.policy.baselines or ["default"]), *entry.baselines])
+
+
+def _scan_options(options: OrgOptions, repo: RepoInfo | None, props: PropertyValues) -> ScanOptions:
+    return ScanOptions(
+        policy=options.policy,
+        repo_name=repo.full_name if repo else None,
+        repo_topics=repo.topics if repo else (),
+        repo_properties=dict(props),
+        jobs=1,  # repositories run in parallel already
+        today=options.today,
+    )
+
+
+@dataclass
+class _Context:
+    options: OrgOptions
+    state: StateStore
+    run_id: int
+    policy_hash: str
+    props: Mapping[str, PropertyValues]
+    tmp_root: Path
+    budget: _Budget
+
+
+def _judge_all(
+    ctx: _Context,
+    chosen: Selection,
+    earlier: Mapping[str, Result],
+    pool: _Clients,
+    progress: Progress,
+    stop: threading.Event,
+    outcomes: dict[str, RepoOutcome],
+) -> None:
+    for skipped in chosen.skipped:
+        outcomes[skipped.repo.full_name] = RepoOutcome(
+            skipped.repo.full_name, "skipped", skipped.reason
+        )
+    pending = list(chosen.selected)
+    executor = ThreadPoolExecutor(
+        max_workers=max(1, ctx.options.jobs), thread_name_prefix="tether-org"
+    )
+    running: dict[Future[RepoOutcome], RepoInfo] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, ctx.options.jobs) and not stop.is_set():
+                repo = pending.pop(0)
+                running[
+                    executor.submit(_judge_one, ctx, repo, earlier.get(repo.full_name), pool, stop)
+                ] = repo
+            if stop.is_set() and not running:
+                raise Interrupted()
+            finished, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                repo = running.pop(fut)
+                outcome = fut.result()
+                outcomes[repo.full_name] = outcome
+                progress.done(outcome)
+            if stop.is_set() and pending:
+                pending.clear()
+        if stop.is_set():
+            raise Interrupted()
+    except BaseException:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _judge_one(
+    ctx: _Context, repo: RepoInfo, earlier: Result | None, pool: _Clients, stop: threading.Event
+) -> RepoOutcome:
+    """One repository, never raising: a failure is an outcome."""
+    try:
+        outcome = _judge(ctx, repo, earlier, pool, stop)
+    except Interrupted:
+        raise
+    except ConfigError as e:
+        outcome = RepoOutcome(repo.full_name, "failed", f"configuration: {e}")
+    except GitHubError as e:
+        outcome = RepoOutcome(repo.full_name, "failed", f"GitHub: {e.message}")
+    except OSError as e:
+        outcome = RepoOutcome(repo.full_name, "failed", f"{type(e).__name__}: {e.strerror or e}")
+    except Exception as e:  # noqa: BLE001 - one repository must not end the org scan
+        outcome = RepoOutcome(repo.full_name, "failed", f"internal error: {type(e).__name__}: {e}")
+    outcome.reason = clip(redact(outcome.reason), 500)
+    if outcome.status == "failed":
+        ctx.state.record(
+            ctx.run_id,
+            Result(
+                repo=repo.full_name,
+                status="failed",
+                policy_hash=ctx.policy_hash,
+                tether_version=__version__,
+                pushed_at=_iso(repo.pushed_at),
+                reason=outcome.reason,
+            ),
+        )
+    return outcome
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
+def _judge(
+    ctx: _Context, repo: RepoInfo, earlier: Result | None, pool: _Clients, stop: threading.Event
+) -> RepoOutcome:
+    opts = ctx.options
+    name = repo.full_name
+    pushed = _iso(repo.pushed_at)
+    # 1. finished in this run already (resumed), or unchanged since a stored result
+    if earlier is not None and earlier.status != "failed":
+        reused = _reuse(ctx, earlier, keep_status=True)
+        if reused is not None:
+            return reused
+    prev = ctx.state.unchanged(name, pushed, ctx.policy_hash, __version__, opts.today.isoformat())
+    if prev is not None:
+        reused = _reuse(ctx, prev, pushed=pushed, pool=pool)
+        if reused is not None:
+            return reused
+    if stop.is_set():
+        raise Interrupted()
+    gh = pool.get()
+    _pace(gh, opts, stop)
+    sha = gh.branch_head(name, repo.default_branch)
+    # 2. the same commit judged before under the same policy (a push to another branch)
+    last = ctx.state.last_result(name)
+    if (
+        last is not None
+        and last.status in ("scanned", "unchanged")
+        and last.commit == sha
+        and last.policy_hash == ctx.policy_hash
+        and last.tether_version == __version__
+        and (last.valid_until is None or opts.today.isoformat() < last.valid_until)
+    ):
+        reused = _reuse(ctx, last, pushed=pushed, pool=pool)
+        if reused is not None:
+            return reused
+    # 3. fetch and scan
+    props = ctx.props.get(name, {})
+    with tempfile.TemporaryDirectory(prefix="repo-", dir=ctx.tmp_root) as tmp:
+        archive = Path(tmp) / "snapshot.tar.gz"
+        with open(archive, "wb") as fh:
+            gh.download_tarball(name, sha, fh, max_bytes=MAX_DOWNLOAD)
+        if stop.is_set():
+            raise Interrupted()
+        tree = Path(tmp) / "tree"
+        tree.mkdir(mode=0o700)
+        with open(archive, "rb") as fh:
+            try:
+                extracted = fetch.extract(fh, tree)
+            except (OSError, EOFError, tarfile.TarError) as e:
+                return RepoOutcome(
+                    name,
+                    "failed",
+                    f"the snapshot of {sha[:12]} is not a readable archive: "
+                    f"{type(e).__name__}: {e}",
+                )
+        archive.unlink()
+        if extracted.refused is not None:
+            return RepoOutcome(
+                name, "failed", f"snapshot of {sha[:12]} refused: {extracted.refused}"
+            )
+        from ..pr import scan_repository
+        from ..report import sarif
+
+        report = scan_repository(tree, _scan_options(opts, repo, props))
+        report.diagnostics.extend(_extraction_diagnostics(extracted))
+        log = sarif.build(
+            report, category=opts.run_category, levels=report.levels, local_root=False
+        )
+    data = (json.dumps(log, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    ctx.state.put_sarif(digest, gzip.compress(data, mtime=0))
+    rel = sarif_path(name)
+    write_atomic(opts.out / rel, data)
+    outcome = _outcome(report, name, "scanned", sha, repo.default_branch, pushed, rel)
+    return _deliver(
+        ctx, outcome, data, digest, prev_upload=_uploaded(ctx, name), pool=pool, log=log
+    )
+
+
+def _uploaded(ctx: _Context, name: str) -> tuple[str | None, str | None]:
+    last = ctx.state.last_result(name)
+    return (last.uploaded_for, last.sarif_sha256) if last else (None, None)
+
+
+def _reuse(
+    ctx: _Context,
+    prev: Result,
+    *,
+    keep_status: bool = False,
+    pushed: str | None = None,
+    pool: _Clients | None = None,
+) -> RepoOutcome | None:
+    """The stored result as this run's outcome, its SARIF written to --out again; None when
+    the stored SARIF is gone (the repository is scanned again)."""
+    stored = prev.extra.get("outcome")
+    if not isinstance(stored, dict) or prev.sarif_sha256 is None:
+        return None
+    gz = ctx.state.sarif(prev.sarif_sha256)
+    if gz is None:
+        return None
+    data = gzip.decompress(gz)
+    outcome = RepoOutcome.from_json(stored)
+    outcome.status = prev.status if keep_status else "unchanged"
+    outcome.reason = ""
+    if pushed is not None:
+        outcome.pushed_at = pushed
+    rel = sarif_path(prev.repo)
+    target = ctx.options.out / rel
+    if not (
+        target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == prev.sarif_sha256
+    ):
+        write_atomic(target, data)
+    outcome.sarif = rel
+    if keep_status:
+        return outcome  # recorded in this run already, deliveries included
+    return _deliver(
+        ctx,
+        outcome,
+        data,
+        prev.sarif_sha256,
+        prev_upload=(prev.uploaded_for, prev.sarif_sha256),
+        pool=pool,
+        log=None,
+        prev_dashboard=prev.extra.get("dashboard_for"),
+    )
+
+
+def _outcome(
+    report: Report,
+    name: str,
+    status: str,
+    sha: str,
+    branch: str,
+    pushed: str | None,
+    rel: str,
+) -> RepoOutcome:
+    by_category: dict[str, int] = {}
+    by_rule: dict[str, int] = {}
+    by_level: dict[str, int] = {}
+    for f in report.findings:
+        by_category[f.category.value] = by_category.get(f.category.value, 0) + 1
+        by_rule[f.rule_id] = by_rule.get(f.rule_id, 0) + 1
+        if f.enforced:
+            by_level[f.level.value] = by_level.get(f.level.value, 0) + 1
+    return RepoOutcome(
+        repo=name,
+        status=status,
+        commit=sha,
+        default_branch=branch,
+        pushed_at=pushed,
+        layers=[_layer_name(n) for n in report.layers],
+        matched=report.layers_matched,
+        findings=len(report.findings),
+        excepted=len(report.excepted),
+        diagnostics=len(report.diagnostics),
+        by_category=by_category,
+        by_rule=by_rule,
+        by_level=by_level,
+        sarif=rel,
+        valid_until=report.valid_until.isoformat() if report.valid_until else None,
+    )
+
+
+def _layer_name(name: str) -> str:
+    """A baseline layer as the summary shows it: an embedded name, or the file's name."""
+    return Path(name).name if ("/" in name or os.sep in name) else name
+
+
+def _extraction_diagnostics(extracted: fetch.Extracted) -> list[Diagnostic]:
+    out = [
+        Diagnostic(path, Span(1, 1, 1, 1), "not-extracted", why, Level.WARNING)
+        for path, why in extracted.notes
+    ]
+    if extracted.truncated:
+        out.append(
+            Diagnostic(
+                ".",
+                Span(1, 1, 1, 1),
+                "snapshot-truncated",
+                "the repository's snapshot is larger than the org scan extracts "
+                f"({fetch.MAX_ARCHIVE_BYTES // (1 << 20)} MiB of configuration files or "
+                f"{fetch.MAX_MEMBERS} entries): files after that point were not scanned",
+                Level.ERROR,
+            )
+        )
+    return out
+
+
+def _pace(gh: GitHubClient, opts: OrgOptions, stop: threading.Event) -> None:
+    """Keep ``rate_reserve`` requests back: below it, wait for the reset (at most
+    ``max_rate_wait`` seconds, in steps that notice a stop), else fail the repository."""
+    limit = gh.rate_limit()
+    if limit.remaining < 0 or limit.remaining > opts.rate_reserve or limit.reset is None:
+        return
+    wait_s = (limit.reset - dt.datetime.now(dt.timezone.utc)).total_seconds() + 1
+    if wait_s <= 0:
+        return
+    if wait_s > opts.max_rate_wait:
+        raise GitHubError(
+            None,
+            f"rate limit: {limit.remaining} requests left until {limit.reset:%H:%M:%S} UTC; "
+            "the next run picks this repository up",
+        )
+    stop.wait(wait_s)
+    if stop.is_set():
+        raise Interrupted()
+
+
+# ------------------------------------------------------------------------------ delivery
+
+
+def _deliver(
+    ctx: _Context,
+    outcome: RepoOutcome,
+    data: bytes,
+    digest: str,
+    *,
+    prev_upload: tuple[str | None, str | None],
+    pool: _Clients | None,
+    log: dict[str, Any] | None,
+    prev_dashboard: str | None = None,
+) -> RepoOutcome:
+    from . import deliver
+
+    opts = ctx.options
+    uploaded_for: str | None = prev_upload[0] if prev_upload[1] == digest else None
+    dashboard_for = prev_dashboard
+    if opts.upload and pool is not None and outcome.commit:
+        if prev_upload == (outcome.commit, digest):
+            outcome.upload = {"status": "already-uploaded"}
+        elif not ctx.budget.take():
+            outcome.upload = {
+                "status": "deferred",
+                "reason": f"upload budget of {opts.upload_budget} an hour used; "
+                "the next run uploads it",
+            }
+        else:
+            outcome.upload = deliver.upload(
+                pool.get(), outcome, data, outcome.default_branch or "", opts.upload_wait
+            )
+        if outcome.upload["status"] in ("uploaded", "pending", "already-uploaded"):
+            uploaded_for = outcome.commit
+    if opts.dashboard and pool is not None:
+        key = f"{digest}:{outcome.commit}"
+        if prev_dashboard == key:
+            outcome.dashboard = {"status": "up-to-date"}
+        else:
+            sarif_log = log if log is not None else json.loads(data)
+            outcome.dashboard = deliver.dashboard(pool.get(), outcome, sarif_log, opts.run_category)
+            if outcome.dashboard["status"] in (
+                "created",
+                "updated",
+                "closed",
+                "up-to-date",
+                "clean",
+            ):
+                dashboard_for = key
+    stored = outcome.to_json()
+    stored.pop("upload", None)
+    stored.pop("dashboard", None)
+    ctx.state.record(
+        ctx.run_id,
+        Result(
+            repo=outcome.repo,
+            status="scanned" if outcome.status == "scanned" else "unchanged",
+            policy_hash=ctx.policy_hash,
+            tether_version=__version__,
+            commit=outcome.commit,
+            pushed_at=outcome.pushed_at,
+            counts_by_category=outcome.by_category,
+            counts_by_rule=outcome.by_rule,
+            layers=", ".join(outcome.layers),
+            sarif_sha256=digest,
+            uploaded_for=uploaded_for,
+            valid_until=outcome.valid_until,
+            extra={
+                "outcome": {**stored, "valid_until": outcome.valid_until},
+                "dashboard_for": dashboard_for,
+                "upload": outcome.upload,
+                "dashboard": outcome.dashboard,
+            },
+        ),
+    )
+    return outcome
+
+
+# ------------------------------------------------------------------------------ summary
+
+
+def _summary(
+    options: OrgOptions,
+    phash: str,
+    started: str,
+    finished: str,
+    chosen: Selection,
+    outcomes: Mapping[str, RepoOutcome],
+    *,
+    dry_run: bool,
+) -> Summary:
+    repos = list(outcomes.values())
+    if dry_run:
+        repos = [RepoOutcome(s.repo.full_name, "skipped", s.reason) for s in chosen.skipped]
+    return Summary(
+        org=options.org,
+        tether_version=__version__,
+        policy_file=options.policy.file,
+        policy_hash=phash,
+        category=options.run_category,
+        started_at=started,
+        finished_at=finished,
+        shards=[str(options.filters.shard)],
+        repos=repos,
+        dry_run=dry_run,
+    )
+
+
+def _plan(options: OrgOptions, chosen: Selection, state: StateStore, phash: str) -> list[str]:
+    lines = []
+    today = options.today.isoformat()
+    for repo in chosen.selected:
+        prev = state.unchanged(repo.full_name, _iso(repo.pushed_at), phash, __version__, today)
+        if prev is not None:
+            what = "unchanged since the last scan: reuse its result"
+            if options.upload and prev.uploaded_for != prev.commit:
+                what += ", upload its SARIF"
+        else:
+            what = f"fetch {repo.default_branch} as a tarball, scan"
+            if options.upload:
+                what += ", upload to code scanning"
+        if options.dashboard:
+            what += ", update the dashboard issue"
+        lines.append(f"{repo.full_name}: {what}")
+    lines += [f"{s.repo.full_name}: skip ({s.reason})" for s in chosen.skipped]
+    if chosen.other_shards:
+        lines.append(f"({chosen.other_shards} repositories belong to other shards)")
+    return lines
