@@ -22,6 +22,7 @@ from typing import Any
 from .errors import ConfigError
 from .gate import failing
 from .model import Finding, Report
+from .org.lookup import needs_lookup, repository_facts, without_token_note
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
 from .pr import scan_repository
@@ -128,7 +129,18 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     try:
         policy_path = env.get("TETHER_POLICY") or ""
         policy = load_policy(workspace / policy_path) if policy_path else Policy()
+        topics: tuple[str, ...] = ()
+        properties: dict[str, str | list[str]] = {}
+        if repo_name and needs_lookup(policy):
+            lookup_env = {**env, "GITHUB_TOKEN": env.get("TETHER_GITHUB_TOKEN", "")}
+            note = without_token_note(policy, lookup_env)
+            if note is not None:
+                print(f"::warning title=tether::{_escape_data(note)}")
+            else:
+                topics, properties = repository_facts(repo_name, lookup_env)
         options = ScanOptions(
+            repo_topics=topics,
+            repo_properties=properties,
             baselines=baselines,
             exceptions=[e for e in (env.get("TETHER_EXCEPTIONS") or "").split() if e],
             today=dt.date.today(),

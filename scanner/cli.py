@@ -185,7 +185,10 @@ def scan_cmd(
     """Scan the repository at PATH against the golden-path baseline."""
     try:
         policy = load_policy(policy_file) if policy_file is not None else Policy()
+        topics, properties = _repository_facts(policy, repo_name)
         options = ScanOptions(
+            repo_topics=topics,
+            repo_properties=properties,
             baselines=baselines,
             rule_dirs=rule_dirs,
             excludes=excludes,
@@ -253,6 +256,22 @@ def scan_cmd(
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+
+
+def _repository_facts(policy: Policy, repo_name: str | None) -> tuple[Any, Any]:
+    """Topics and custom properties for the policy's `repos:` entries, read through the API
+    when they are needed and a token is present (as the org scan reads them)."""
+    import os
+
+    from .org.lookup import needs_lookup, repository_facts, without_token_note
+
+    if repo_name is None or not needs_lookup(policy):
+        return (), {}
+    note = without_token_note(policy, os.environ)
+    if note is not None:
+        click.echo(f"tether: warning: {note}", err=True)
+        return (), {}
+    return repository_facts(repo_name, os.environ)
 
 
 def _repo(value: str | None) -> str | None:

@@ -3,7 +3,8 @@ drive the real PyGithub client (no network).
 
 Served under ``/api/v3`` (a GHES-shaped base URL): ``/orgs/{org}/repos`` and
 ``/orgs/{org}/properties/values`` (paginated with ``Link`` headers, ``page_size`` items a
-page), ``/repos/{o}/{r}``, ``/repos/{o}/{r}/branches/{b}``, ``/rate_limit``, ``/user``,
+page), ``/repos/{o}/{r}``, ``/repos/{o}/{r}/properties/values``,
+``/repos/{o}/{r}/branches/{b}``, ``/rate_limit``, ``/user``,
 code scanning SARIF uploads (``POST /repos/{o}/{r}/code-scanning/sarifs`` and
 ``GET …/sarifs/{id}``), issues (``GET``/``POST /repos/{o}/{r}/issues``, ``PATCH
 …/issues/{n}``), and for a GitHub App ``/app/installations``, ``/orgs/{org}/installation``
@@ -259,6 +260,10 @@ class FakeGitHub:
                 f"{self.origin}/codeload/{m.group(1)}/tar.gz/{m.group(2)}?token=DL{m.group(2)[:8]}"
             )
             return 302, None, {"Location": where}
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/properties/values", route):
+            if m.group(1) not in self.repos:
+                return 404, {"message": "Not Found"}, {}
+            return 200, self.properties.get(m.group(1), []), {}
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/branches/(.+)", route):
             sha = self.branches.get((m.group(1), m.group(2)))
             if sha is None:

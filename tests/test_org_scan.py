@@ -503,3 +503,69 @@ def test_secrets_never_reach_outputs_logs_or_state(world: World, tmp_path: Path)
         for s in secrets:
             assert s not in b
     assert base64.b64encode(world.fake.token.encode()).decode() not in "".join(blobs)
+
+
+# --------------------------------------------------- a single repository, as the org scan
+
+
+def test_scan_with_policy_and_repo_reads_topics_and_properties_like_the_org_scan(
+    world: World, tmp_path: Path
+) -> None:
+    policy = policy_file(tmp_path)
+    checkout = world.repo_dir("payments-api")
+    runner = CliRunner()
+    env = {"GITHUB_TOKEN": world.fake.token, "GITHUB_API_URL": world.fake.url}
+
+    def scan(repo: str, environ: dict[str, str]) -> Any:
+        return runner.invoke(
+            main,
+            ["scan", str(checkout), "--policy", str(policy), "--repo", repo, "--format", "json"],
+            env=environ,
+        )
+
+    res = scan("acme/payments-api", env)
+    assert res.exit_code in (0, 1), res.output
+    got = json.loads(res.stdout)["policy"]
+    org(world, tmp_path)
+    weekly = load_summary(tmp_path / "out" / "summary.json")
+    row = next(r for r in weekly["repositories"] if r["repo"] == "acme/payments-api")
+    assert got["repos_entry"] == row["matched"] == "repos[0]: property team=payments"
+    assert [Path(x).name for x in got["layers"]] == row["layers"]
+    res = scan("acme/java-svc", env)
+    assert json.loads(res.stdout)["policy"]["repos_entry"] == "repos[1]: topic java-service"
+    # without a token: said, and only name globs can match
+    res = scan("acme/payments-api", {"GITHUB_TOKEN": ""})
+    assert "only their name globs can match" in res.stderr
+    assert json.loads(res.stdout)["policy"]["repos_entry"] is None
+    # a repository the token cannot read: a configuration error, not other layers
+    res = scan("acme/missing", env)
+    assert res.exit_code == 2 and "cannot read the topics" in res.stderr
+
+
+def test_action_applies_the_same_layers_with_its_token(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scanner import action
+
+    policy = policy_file(tmp_path)
+    checkout = world.repo_dir("java-svc")
+    (tmp_path / "summary.md").write_text("")
+    (tmp_path / "output.txt").write_text("")
+    env = {
+        "GITHUB_WORKSPACE": str(checkout),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REPOSITORY": "acme/java-svc",
+        "GITHUB_API_URL": world.fake.url,
+        "TETHER_POLICY": str(policy),
+        "TETHER_FAIL_ON": "never",
+        "TETHER_GITHUB_TOKEN": world.fake.token,
+        "TETHER_SARIF_FILE": str(tmp_path / "a.sarif"),
+    }
+    assert action.run(env) == 0
+    sarif = json.loads((tmp_path / "a.sarif").read_text())
+    layers = sarif["runs"][0]["properties"]["tether/baselines"]
+    assert any(Path(x).name == "java.yml" for x in layers)
+    assert ("GET", "/repos/acme/java-svc") in {(r.method, r.route) for r in world.fake.requests}
+    assert world.fake.token not in capsys.readouterr().out

@@ -369,17 +369,14 @@ class GitHubClient:
         ``cache`` is given). Unset (null) values are left out."""
         out: dict[str, dict[str, str | list[str]]] = {}
         for item in self._paginate(f"/orgs/{_q(org)}/properties/values", {}, cache):
-            values: dict[str, str | list[str]] = {}
-            for prop in item.get("properties") or []:
-                name, value = prop.get("property_name"), prop.get("value")
-                if not isinstance(name, str):
-                    continue
-                if isinstance(value, str):
-                    values[name] = value
-                elif isinstance(value, list):
-                    values[name] = [str(v) for v in value]
-            out[str(item["repository_full_name"])] = values
+            out[str(item["repository_full_name"])] = _property_values(item.get("properties") or [])
         return out
+
+    def repo_custom_properties(self, full_name: str) -> dict[str, str | list[str]]:
+        """The custom property values of one repository (``GET /repos/{o}/{r}/properties/
+        values``); unset (null) values are left out."""
+        _, data = self._get(f"/repos/{_full_name(full_name)}/properties/values")
+        return _property_values(data if isinstance(data, list) else [])
 
     def repo_info(self, full_name: str) -> RepoInfo:
         """One repository, by ``owner/name``."""
@@ -867,3 +864,18 @@ def _timestamp(text: str) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _property_values(items: list[Any]) -> dict[str, str | list[str]]:
+    values: dict[str, str | list[str]] = {}
+    for prop in items:
+        if not isinstance(prop, dict):
+            continue
+        name, value = prop.get("property_name"), prop.get("value")
+        if not isinstance(name, str):
+            continue
+        if isinstance(value, str):
+            values[name] = value
+        elif isinstance(value, list):
+            values[name] = [str(v) for v in value]
+    return values

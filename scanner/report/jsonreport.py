@@ -116,6 +116,7 @@ def build(report: Report) -> dict[str, Any]:
         "policy": {
             "file": report.policy_file,
             "repos_entry": report.layers_matched,
+            "layers": list(report.layers),
         },
         "timings": dataclasses.asdict(report.timings),
     }
