@@ -563,7 +563,14 @@ def org_cmd(
     try:
         filters.check()
         policy = load_policy(policy_file) if policy_file is not None else Policy()
-        clients = _client_factory(org, github_url, app_id, app_private_key)
+        permissions = {"contents": "read", "metadata": "read"}
+        if upload:
+            permissions["security_events"] = "write"
+        if dashboard_issues:
+            permissions["issues"] = "write"
+        if filters.needs_properties or any(e.properties for e in policy.repos):
+            permissions["organization_custom_properties"] = "read"
+        clients = _client_factory(org, github_url, app_id, app_private_key, permissions)
         options = OrgOptions(
             org=org,
             out=out,
@@ -619,7 +626,13 @@ def org_cmd(
     sys.exit(EXIT_CLEAN)
 
 
-def _client_factory(org: str, github_url: str, app_id: str | None, key_file: Path | None) -> Any:
+def _client_factory(
+    org: str,
+    github_url: str,
+    app_id: str | None,
+    key_file: Path | None,
+    permissions: dict[str, str],
+) -> Any:
     """A function building one authenticated client (called once per worker thread). The
     credential is checked here, before any repository is judged."""
     import os
@@ -635,7 +648,9 @@ def _client_factory(org: str, github_url: str, app_id: str | None, key_file: Pat
             ) from None
 
         def app() -> GitHubClient:
-            return GitHubClient.from_app(app_id, pem, org, base_url=github_url)
+            return GitHubClient.from_app(
+                app_id, pem, org, base_url=github_url, permissions=permissions
+            )
 
         app().close()  # the installation lookup: a bad id, key or org fails now
         return app

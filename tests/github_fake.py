@@ -113,6 +113,7 @@ class FakeGitHub:
     installations: dict[str, int] = field(default_factory=dict)
     token_lifetime: timedelta = timedelta(hours=1)
     minted: list[str] = field(default_factory=list)
+    minted_permissions: list[dict[str, str]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     rate_remaining: int = 5000
@@ -221,7 +222,7 @@ class FakeGitHub:
         if route.startswith("/app/") or re.fullmatch(r"/orgs/[^/]+/installation", route):
             if not self._valid_jwt(auth):
                 return 401, BAD_CREDENTIALS, {}
-            return self._app(method, route)
+            return self._app(method, route, body)
         if not self._valid_token(auth):
             return 401, BAD_CREDENTIALS, {}
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/code-scanning/sarifs(?:/([^/]+))?", route):
@@ -485,7 +486,7 @@ class FakeGitHub:
                     return dict(issue)
         return None
 
-    def _app(self, method: str, route: str) -> tuple[int, Any, dict[str, str]]:
+    def _app(self, method: str, route: str, body: bytes = b"") -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and route == "/app/installations":
             return 200, [self._installation(org, i) for org, i in self.installations.items()], {}
         if method == "GET" and (m := re.fullmatch(r"/orgs/([^/]+)/installation", route)):
@@ -495,17 +496,20 @@ class FakeGitHub:
             return 200, self._installation(org, self.installations[org]), {}
         m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", route)
         if method == "POST" and m and int(m.group(1)) in self.installations.values():
+            asked = json.loads(body or b"{}").get("permissions")
+            granted = asked or {"contents": "read", "metadata": "read"}
             with self._lock:
                 token = f"ghs_Minted{len(self.minted):04d}abcdefghijklmnopqrstuvwxyzAB"
                 self.minted.append(token)
+                self.minted_permissions.append(granted)
             expires = datetime.now(timezone.utc) + self.token_lifetime
-            body = {
+            answer = {
                 "token": token,
                 "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "permissions": {"contents": "read", "metadata": "read"},
+                "permissions": granted,
                 "repository_selection": "all",
             }
-            return 201, body, {}
+            return 201, answer, {}
         return 404, {"message": "Not Found"}, {}
 
     def _installation(self, org: str, installation_id: int) -> dict[str, Any]:

@@ -484,6 +484,12 @@ def test_secrets_never_reach_outputs_logs_or_state(world: World, tmp_path: Path)
     )
     assert res.exit_code == 0, res.output
     assert world.fake.minted  # the App's installation token did the work
+    # each token narrowed to what the scan needs
+    assert world.fake.minted_permissions[-1] == {
+        "contents": "read",
+        "metadata": "read",
+        "security_events": "write",
+    }
     res2 = run_cli(
         world, tmp_path, "--state", str(tmp_path / "s2"), "--upload", "--upload-wait", "0"
     )

@@ -285,12 +285,14 @@ class GitHubClient:
         base_url: str = DEFAULT_API_URL,
         retry: RetryPolicy | None = None,
         timeout: int = 30,
+        permissions: Mapping[str, str] | None = None,
     ) -> GitHubClient:
         """A client authenticated as the GitHub App's installation on ``org``: the
         installation is looked up now (one request, signed with a JWT) and its token minted
         on the first call. PyGithub's ``AppInstallationAuth`` mints a fresh installation
         token whenever the current one is within 20 seconds of expiring, so a scan longer
-        than the token's hour keeps working."""
+        than the token's hour keeps working. ``permissions`` narrows each minted token to
+        what the scan needs (e.g. ``{"contents": "read", "metadata": "read"}``)."""
         ctx = _Context(
             _check_base_url(base_url), f"GitHub App {app_id}", retry or RetryPolicy(), timeout
         )
@@ -326,7 +328,9 @@ class GitHubClient:
             raise
         finally:
             integration.close()
-        auth = app_auth.get_installation_auth(installation_id)
+        auth = app_auth.get_installation_auth(
+            installation_id, dict(permissions) if permissions else None
+        )
         return cls(_github(ctx, auth), ctx)
 
     def close(self) -> None:
