@@ -461,10 +461,9 @@ def _judge(
     _pace(gh, opts, stop)
     sha = gh.branch_head(name, repo.default_branch)
     # 2. the same commit judged before under the same policy (a push to another branch)
-    last = ctx.state.last_result(name)
+    last = ctx.state.last_reusable(name)
     if (
         last is not None
-        and last.status in ("scanned", "unchanged")
         and last.commit == sha
         and last.policy_hash == ctx.policy_hash
         and last.tether_version == __version__
@@ -518,7 +517,9 @@ def _judge(
 
 
 def _uploaded(ctx: _Context, name: str) -> tuple[str | None, str | None]:
-    last = ctx.state.last_result(name)
+    """The commit and SARIF of the repository's last upload (a failed attempt in between
+    does not forget it)."""
+    last = ctx.state.last_reusable(name)
     return (last.uploaded_for, last.sarif_sha256) if last else (None, None)
 
 
@@ -552,7 +553,10 @@ def _reuse(
         write_atomic(target, data)
     outcome.sarif = rel
     if keep_status:
-        return outcome  # recorded in this run already, deliveries included
+        # recorded in this run already, deliveries included
+        outcome.upload = prev.extra.get("upload")
+        outcome.dashboard = prev.extra.get("dashboard")
+        return outcome
     return _deliver(
         ctx,
         outcome,

@@ -430,6 +430,21 @@ class StateStore:
             )
         return None if row is None else _result(row)
 
+    def last_reusable(self, repo: str) -> Result | None:
+        """The repository's newest scanned or unchanged result, in any run."""
+        marks = ", ".join("?" for _ in REUSABLE)
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT {_RESULT_COLUMNS} FROM results WHERE repo = ?"
+                    f" AND status IN ({marks}) ORDER BY run_id DESC LIMIT 1",
+                    (repo, *REUSABLE),
+                )
+                .fetchone()
+            )
+        return None if row is None else _result(row)
+
     def unchanged(
         self,
         repo: str,
