@@ -575,3 +575,22 @@ def test_action_applies_the_same_layers_with_its_token(
     assert any(Path(x).name == "java.yml" for x in layers)
     assert ("GET", "/repos/acme/java-svc") in {(r.method, r.route) for r in world.fake.requests}
     assert world.fake.token not in capsys.readouterr().out
+
+
+def test_transient_faults_are_retried_and_an_empty_repository_is_skipped(
+    world: World, tmp_path: Path
+) -> None:
+    fake = world.fake
+    fake.fail_next(r"/orgs/acme/repos", 502, {"message": "Server Error"})
+    fake.fail_next(r"/repos/acme/java-svc/branches/main", 429, headers={"Retry-After": "0"})
+    fake.fail_next(r"/repos/acme/payments-api/tarball/[0-9a-f]+", 503)
+    fake.fail_next(
+        r"/repos/acme/legacy-app/branches/main", 409, {"message": "Git Repository is empty."}
+    )
+    result = org(world, tmp_path)
+    got = statuses(result)
+    assert got["acme/java-svc"] == got["acme/payments-api"] == "scanned"
+    reason = next(r.reason for r in result.summary.repos if r.repo == "acme/legacy-app")
+    assert got["acme/legacy-app"] == "skipped" and "empty" in reason
+    assert not fake.faults  # each fault was served, then the request retried
+    assert result.failed == []

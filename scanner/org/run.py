@@ -459,7 +459,12 @@ def _judge(
         raise Interrupted()
     gh = pool.get()
     _pace(gh, opts, stop)
-    sha = gh.branch_head(name, repo.default_branch)
+    try:
+        sha = gh.branch_head(name, repo.default_branch)
+    except GitHubError as e:
+        if e.status == 409:  # GitHub's answer for a repository without commits
+            return RepoOutcome(name, "skipped", f"empty: {e.message}")
+        raise
     # 2. the same commit judged before under the same policy (a push to another branch)
     last = ctx.state.last_reusable(name)
     if (
