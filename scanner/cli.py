@@ -541,8 +541,11 @@ def org_cmd(
     upload_wait: float,
 ) -> None:
     """Scan every repository of the GitHub organization ORG (token in GITHUB_TOKEN, or a
-    GitHub App). Exit 0: every selected repository judged; 1: a repository failed (see
-    summary.md) or findings reach --fail-on; 2: bad credentials, policy or flags."""
+    GitHub App) and write ORG/REPO.sarif, summary.json and summary.md in --out.
+
+    Exit 0: every selected repository judged; 1: a repository, an upload or a dashboard
+    update failed (summary.md says which and why), or findings reach --fail-on; 2: bad
+    credentials, policy or flags; 130: interrupted (rerun the same command to resume)."""
     from .github.client import GitHubError
     from .org.progress import ConsoleProgress
     from .org.run import Interrupted, OrgOptions, run_org
@@ -613,17 +616,18 @@ def org_cmd(
         f"summary in {out / 'summary.md'}",
         err=True,
     )
-    failed = result.failed
-    for r in failed:
-        why = r.reason or "; ".join(
-            f"{k}: {(d or {}).get('reason', '')}"
-            for k, d in (("upload", r.upload), ("dashboard", r.dashboard))
-            if (d or {}).get("status") == "failed"
+    problems = result.summary.failures()
+    for why in problems:
+        click.echo(f"tether org: failed: {why}", err=True)
+    gated = [r.repo for r in result.summary.repos if r.fails(fail_on)]
+    if gated:
+        click.echo(
+            f"tether org: {len(gated)} repositories have enforced findings at {fail_on} or "
+            f"above (--fail-on {fail_on}): {', '.join(gated[:10])}"
+            f"{', …' if len(gated) > 10 else ''}",
+            err=True,
         )
-        click.echo(f"tether org: {r.repo} failed: {why}", err=True)
-    if failed or any(r.fails(fail_on) for r in result.summary.repos):
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if problems or gated else EXIT_CLEAN)
 
 
 def _client_factory(
@@ -695,8 +699,10 @@ class _terminate_as_interrupt:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
     """Combine the outputs of `tether org --shard K/N` runs into one org summary (SARIF
-    files copied beside it). Exit 1 when a shard is missing or a repository failed."""
-    from .org.summary import merge, missing_shards
+    files copied beside it). A shard directory without summary.json (a shard that never
+    finished) is reported missing. Exit 1 when a shard is missing or a repository or a
+    delivery failed; 2 when the shards do not belong to one scan."""
+    from .org.summary import merge
 
     try:
         summary = merge(list(shard_dirs), out)
@@ -707,15 +713,21 @@ def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     totals = summary.totals()
-    missing = missing_shards(summary.shards)
     click.echo(
-        f"tether merge: {len(shard_dirs)} shards, {totals['repositories']} repositories "
+        f"tether merge: {len(summary.shards)} shards, {totals['repositories']} repositories "
         f"({totals['failed']} failed), {totals['findings']} findings; {out / 'summary.md'}",
         err=True,
     )
-    if missing:
-        click.echo(f"tether merge: shards missing: {', '.join(missing)}", err=True)
-    sys.exit(EXIT_FINDINGS if missing or totals["failed"] else EXIT_CLEAN)
+    for d in shard_dirs:
+        if not (d / "summary.json").exists():
+            click.echo(f"tether merge: {d}: no summary.json (the shard did not finish)", err=True)
+    if summary.missing_shards:
+        click.echo(f"tether merge: shards missing: {', '.join(summary.missing_shards)}", err=True)
+    problems = summary.failures()
+    for why in problems:
+        if not why.startswith("shard "):
+            click.echo(f"tether merge: failed: {why}", err=True)
+    sys.exit(EXIT_FINDINGS if problems else EXIT_CLEAN)
 
 
 if __name__ == "__main__":  # pragma: no cover

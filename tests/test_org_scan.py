@@ -292,8 +292,10 @@ def test_upload_sends_each_sarif_once_per_commit(world: World, tmp_path: Path) -
         "id": by["acme/payments-api"].upload["id"],
     }  # type: ignore[index]
     assert by["acme/legacy-app"].upload["status"] == "unavailable"  # type: ignore[index]
-    assert "Code scanning unavailable" in (tmp_path / "out" / "summary.md").read_text()
-    assert result.failed == []
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "Deliveries that did not land" in md
+    assert "| `acme/legacy-app` | upload | unavailable |" in md
+    assert result.summary.failures() == []
     # nothing changed: nothing is uploaded again
     again = org(world, tmp_path, upload=True)
     assert len(world.fake.uploads) == 2
@@ -348,11 +350,12 @@ def test_dashboard_issue_is_created_once_edited_in_place_and_closed(
 
 def test_dry_run_lists_the_plan_and_writes_nothing(world: World, tmp_path: Path) -> None:
     result = org(world, tmp_path, dry_run=True, upload=True, dashboard=True)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
     assert all(r.method == "GET" for r in world.fake.requests)
     assert per_repo_calls(world.fake) == []
     plan = "\n".join(result.plan)
     assert "acme/payments-api: fetch main as a tarball, scan, upload to code scanning" in plan
+    assert "layers default, payments.yml (repos[0]: property team=payments)" in plan
     assert "acme/old: skip (archived" in plan
 
 
@@ -382,11 +385,20 @@ def test_interrupted_run_resumes_without_redoing_finished_repositories(
     )
     with pytest.raises(Interrupted):
         run_org(options, factory(world.fake), StopAfterOne(), stop=stop)
-    assert len(seen) == 1 and not (tmp_path / "out" / "summary.json").exists()
+    assert len(seen) == 1
+    # the summary says what was done, and lists what was not as failed: never as judged
+    partial = load_summary(tmp_path / "out" / "summary.json")
+    assert partial["complete"] is False
+    rows = {r["repo"]: r for r in partial["repositories"]}
+    assert rows[seen[0]]["status"] == "scanned"
+    unjudged = [r for r in rows.values() if r["status"] == "failed"]
+    assert len(unjudged) == 2 and all("interrupted" in r["reason"] for r in unjudged)
+    assert "**Incomplete**" in (tmp_path / "out" / "summary.md").read_text()
     assert not any((tmp_path / "state" / "tmp").glob("*"))
     mark = len(world.fake.requests)
     result = run_org(options, factory(world.fake))
     assert statuses(result)[seen[0]] == "scanned"
+    assert load_summary(tmp_path / "out" / "summary.json")["complete"] is True
     fetched = [p for p in per_repo_calls(world.fake, mark) if "/tarball/" in p]
     assert len(fetched) == 2 and not any(seen[0].split("/")[1] in p for p in fetched)
 
@@ -416,8 +428,15 @@ def test_shards_partition_the_org_and_merge_back(world: World, tmp_path: Path) -
     assert (tmp_path / "org" / "acme" / "payments-api.sarif").is_file()
     res = runner.invoke(main, ["merge", str(dirs[0]), "--out", str(tmp_path / "part")])
     assert res.exit_code == 1 and "shards missing: 2/3, 3/3" in res.output
+    part = load_summary(tmp_path / "part" / "summary.json")
+    assert part["complete"] is False and part["missing_shards"] == ["2/3", "3/3"]
+    assert "shards 2/3, 3/3 are missing" in (tmp_path / "part" / "summary.md").read_text()
+    # a shard killed before it wrote anything: the others are merged, it shows missing
+    (dirs[1] / "summary.json").unlink()
+    res = runner.invoke(main, ["merge", *map(str, dirs), "--out", str(tmp_path / "two")])
+    assert res.exit_code == 1 and "no summary.json" in res.output and "2/3" in res.output
     res = runner.invoke(main, ["merge", str(dirs[0]), str(dirs[0]), "--out", str(tmp_path / "x")])
-    assert res.exit_code == 2
+    assert res.exit_code == 2 and "given twice" in res.output
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -437,7 +456,9 @@ def test_cli_exit_codes(world: World, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "[1/3] acme/" in res.output and "\x1b[" not in res.output
     res = run_cli(world, tmp_path, "--state", str(tmp_path / "s"), "--fail-on", "error")
-    assert res.exit_code == 1
+    assert res.exit_code == 1 and "enforced findings at error or above" in res.output
+    res = run_cli(world, tmp_path, "--github-url", world.fake.origin)  # no /api/v3
+    assert res.exit_code == 2 and "check the organization's name, --github-url" in res.output
     mark = len(world.fake.requests)
     res = run_cli(world, tmp_path, env={"GITHUB_TOKEN": "ghp_wrongwrongwrongwrongwrongwrongwrong1"})
     assert res.exit_code == 2 and "rejected" in res.output
@@ -464,6 +485,7 @@ def test_secrets_never_reach_outputs_logs_or_state(world: World, tmp_path: Path)
     world.fake.installations["acme"] = 77
     key_file = tmp_path / "app.pem"
     key_file.write_text(pem)
+    world.fake.code_scanning_disabled["acme/legacy-app"] = 403
     # a repository that commits a token of its own: redacted like everything else
     world.publish(
         "java-svc",
@@ -484,6 +506,9 @@ def test_secrets_never_reach_outputs_logs_or_state(world: World, tmp_path: Path)
     )
     assert res.exit_code == 0, res.output
     assert world.fake.minted  # the App's installation token did the work
+    # an expected answer (code scanning not enabled) is reported once, as a status, not as
+    # a bare library log line
+    assert "upload unavailable" in res.output and "failed with 403" not in res.output
     # each token narrowed to what the scan needs
     assert world.fake.minted_permissions[-1] == {
         "contents": "read",
@@ -593,4 +618,4 @@ def test_transient_faults_are_retried_and_an_empty_repository_is_skipped(
     reason = next(r.reason for r in result.summary.repos if r.repo == "acme/legacy-app")
     assert got["acme/legacy-app"] == "skipped" and "empty" in reason
     assert not fake.faults  # each fault was served, then the request retried
-    assert result.failed == []
+    assert result.summary.failures() == []

@@ -25,6 +25,7 @@ import base64
 import contextvars
 import gzip
 import json
+import logging
 import os
 import re
 import threading
@@ -60,6 +61,12 @@ __all__ = [
     "RetryPolicy",
     "SarifStatus",
 ]
+
+# PyGithub logs a warning for every 4xx it raises ("Request POST ... failed with 403"), even
+# for answers the caller expects and reports itself (code scanning not enabled); with no
+# logging configured Python would print them bare on stderr. Its debug records name download
+# URLs with their tokens: nothing here turns them on.
+logging.getLogger("github").addHandler(logging.NullHandler())
 
 DEFAULT_API_URL: Final = "https://api.github.com"
 TOKEN_ENV: Final = "GITHUB_TOKEN"

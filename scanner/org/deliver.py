@@ -20,7 +20,7 @@ from typing import Any
 from ..github.client import GitHubClient, GitHubError, IssueInfo
 from ..redact import clip, redact
 from ..report.markdown import md_text
-from .summary import CATEGORIES, RepoOutcome
+from .summary import CATEGORIES, RepoOutcome, code_cell
 
 LABEL = "tether-dashboard"
 MARKER = "<!-- tether:org-dashboard v1 -->"
@@ -136,7 +136,7 @@ def render(outcome: RepoOutcome, log: dict[str, Any], category: str) -> str:
     if outcome.findings == 0:
         lines += [
             f"tether found nothing off the golden path at `{commit}` "
-            f"of `{md_text(outcome.default_branch or '')}`. Closed automatically.",
+            f"of {code_cell(outcome.default_branch or '')}. Closed automatically.",
         ]
         return "\n".join(lines) + "\n"
     counts = ", ".join(
@@ -144,7 +144,7 @@ def render(outcome: RepoOutcome, log: dict[str, Any], category: str) -> str:
     )
     lines += [
         f"The weekly tether org scan found **{outcome.findings}** findings ({counts}) at "
-        f"`{commit}` of `{md_text(outcome.default_branch or '')}`. This issue is edited in "
+        f"`{commit}` of {code_cell(outcome.default_branch or '')}. This issue is edited in "
         "place by every scan and closed when the repository is clean; fix the findings, or "
         "record an exception (`.tether/exceptions.yaml`, see the rule's help).",
         "",
@@ -153,10 +153,10 @@ def render(outcome: RepoOutcome, log: dict[str, Any], category: str) -> str:
     ]
     rows = _rows(log)
     for rule, level, where, message in rows[:MAX_ROWS]:
-        lines.append(f"| {md_text(rule)} | {level} | {md_text(where)} | {md_text(message)} |")
+        lines.append(f"| {code_cell(rule)} | {level} | {code_cell(where)} | {md_text(message)} |")
     if len(rows) > MAX_ROWS:
         lines.append(f"\n_{len(rows) - MAX_ROWS} more: see the SARIF of this scan._")
-    lines += ["", f"<sub>tether, code scanning category `{md_text(category)}`</sub>"]
+    lines += ["", f"<sub>tether, code scanning category {code_cell(category)}</sub>"]
     text = "\n".join(lines) + "\n"
     if len(text) > MAX_BODY:
         cut = text.rfind("\n", 0, MAX_BODY - 100)

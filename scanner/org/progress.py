@@ -56,6 +56,8 @@ class ConsoleProgress:
                 detail = f", {outcome.findings} findings"
                 if outcome.upload:
                     detail += f", upload {outcome.upload['status']}"
+                if outcome.dashboard:
+                    detail += f", dashboard issue {outcome.dashboard['status']}"
             elif outcome.reason:
                 detail = f": {clip(redact(outcome.reason), 160)}"
             width = len(str(self._total))

@@ -42,12 +42,12 @@ from ..errors import ConfigError
 from ..github.client import GitHubClient, GitHubError, RepoInfo
 from ..model import Diagnostic, Level, Report, Span
 from ..policy import baseline as baseline_mod
-from ..policy.operator import Policy
+from ..policy.operator import Policy, RepoFacts
 from ..redact import clip, redact
 from ..scan import ScanOptions
 from . import fetch
 from .select import Filters, PropertyValues, Selection, select
-from .state import Result, StateStore
+from .state import STATE_FILE, Result, StateStore
 from .summary import RepoOutcome, Summary, sarif_path, write_atomic, write_summary
 
 MAX_DOWNLOAD = 1 << 30  # bytes of one repository's tar.gz
@@ -227,17 +227,6 @@ class RunResult:
     requests: int  # HTTP requests sent to GitHub
     plan: list[str] = field(default_factory=list)  # --dry-run: what would be done
 
-    @property
-    def failed(self) -> list[RepoOutcome]:
-        bad = [r for r in self.summary.repos if r.status == "failed"]
-        bad += [
-            r
-            for r in self.summary.repos
-            if r.status != "failed"
-            and any((d or {}).get("status") == "failed" for d in (r.upload, r.dashboard))
-        ]
-        return bad
-
 
 def run_org(
     options: OrgOptions,
@@ -262,17 +251,34 @@ def run_org(
     with contextlib.ExitStack() as stack:
         stack.callback(pool.close)
         state_dir = options.state_dir
-        if state_dir is None:
-            state_dir = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="tether-state-"))
-            )
+        if state_dir is None or options.dry_run:
+            # a dry run reads a copy of the state: it writes nothing, not even ETags
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tether-state-")))
+            if state_dir is not None and (state_dir / STATE_FILE).is_file():
+                for suffix in ("", "-wal"):
+                    src = state_dir / (STATE_FILE + suffix)
+                    if src.is_file():
+                        shutil.copyfile(src, scratch / (STATE_FILE + suffix))
+            state_dir = scratch
         state = stack.enter_context(StateStore(state_dir))
         tmp_root = state_dir / TMP_DIR
         shutil.rmtree(tmp_root, ignore_errors=True)
         tmp_root.mkdir(mode=0o700)
         stack.callback(shutil.rmtree, tmp_root, True)
         gh = pool.get()
-        listing = gh.org_repos(options.org, cache=state)
+        try:
+            listing = gh.org_repos(options.org, cache=state)
+        except GitHubError as e:
+            if e.status in (403, 404):
+                raise ConfigError(
+                    options.org,
+                    None,
+                    f"GitHub at {gh.base_url} did not list organization {options.org} "
+                    f"({e.message}): check the organization's name, --github-url (GitHub "
+                    "Enterprise Server: https://HOST/api/v3) and that the credential can "
+                    "see the organization",
+                ) from None
+            raise
         needs_props = options.filters.needs_properties or any(
             e.properties for e in options.policy.repos
         )
@@ -291,9 +297,9 @@ def run_org(
         chosen = select(listing, options.filters, props)
         if options.dry_run:
             return RunResult(
-                _summary(options, phash, started, now(), chosen, {}, dry_run=True),
+                _summary(options, phash, started, now(), chosen, {}),
                 pool.requests,
-                _plan(options, chosen, state, phash),
+                _plan(options, chosen, state, phash, props),
             )
         run_id = state.resume_or_start(phash, __version__)
         earlier = state.results(run_id)
@@ -310,11 +316,26 @@ def run_org(
         try:
             _judge_all(ctx, chosen, earlier, pool, progress, stop, outcomes)
         except (KeyboardInterrupt, Interrupted):
-            progress.note("interrupted: finished repositories are recorded; rerun to resume")
-            raise Interrupted() from None
-        finally:
             progress.finish()
-        summary = _summary(options, phash, started, now(), chosen, outcomes, dry_run=False)
+            progress.note("interrupted: finished repositories are recorded; rerun to resume")
+            # what was done is summarised (a merge of the shards still works); what was not
+            # is listed as failed, so nothing looks judged that was not
+            for r in chosen.selected:
+                outcomes.setdefault(
+                    r.full_name,
+                    RepoOutcome(
+                        r.full_name,
+                        "failed",
+                        "not judged: the run was interrupted first; rerun to resume",
+                    ),
+                )
+            summary = _summary(options, phash, started, now(), chosen, outcomes)
+            summary.interrupted = True
+            with contextlib.suppress(OSError, ConfigError):
+                write_summary(options.out, summary)
+            raise Interrupted() from None
+        progress.finish()
+        summary = _summary(options, phash, started, now(), chosen, outcomes)
         write_summary(options.out, summary)
         state.finish(
             run_id, "failed" if any(o.status == "failed" for o in outcomes.values()) else "complete"
@@ -482,7 +503,15 @@ def _judge(
     with tempfile.TemporaryDirectory(prefix="repo-", dir=ctx.tmp_root) as tmp:
         archive = Path(tmp) / "snapshot.tar.gz"
         with open(archive, "wb") as fh:
-            gh.download_tarball(name, sha, fh, max_bytes=MAX_DOWNLOAD)
+            try:
+                gh.download_tarball(name, sha, fh, max_bytes=MAX_DOWNLOAD)
+            except GitHubError as e:
+                if e.status in (403, 404):
+                    raise GitHubError(
+                        e.status,
+                        f"{e.message} (does the credential have Contents: read on {name}?)",
+                    ) from None
+                raise
         if stop.is_set():
             raise Interrupted()
         tree = Path(tmp) / "tree"
@@ -743,12 +772,10 @@ def _summary(
     finished: str,
     chosen: Selection,
     outcomes: Mapping[str, RepoOutcome],
-    *,
-    dry_run: bool,
 ) -> Summary:
-    repos = list(outcomes.values())
-    if dry_run:
-        repos = [RepoOutcome(s.repo.full_name, "skipped", s.reason) for s in chosen.skipped]
+    repos = list(outcomes.values()) or [
+        RepoOutcome(s.repo.full_name, "skipped", s.reason) for s in chosen.skipped
+    ]
     return Summary(
         org=options.org,
         tether_version=__version__,
@@ -759,14 +786,25 @@ def _summary(
         finished_at=finished,
         shards=[str(options.filters.shard)],
         repos=repos,
-        dry_run=dry_run,
     )
 
 
-def _plan(options: OrgOptions, chosen: Selection, state: StateStore, phash: str) -> list[str]:
+def _plan(
+    options: OrgOptions,
+    chosen: Selection,
+    state: StateStore,
+    phash: str,
+    props: Mapping[str, PropertyValues],
+) -> list[str]:
     lines = []
     today = options.today.isoformat()
+    base = list(options.policy.baselines or ["default"])
     for repo in chosen.selected:
+        extra, why = options.policy.layers_for(
+            RepoFacts(repo.full_name, repo.topics, dict(props.get(repo.full_name, {})))
+        )
+        layers = ", ".join(_layer_name(n) for n in [*base, *extra])
+        layers += f" ({why})" if why else ""
         prev = state.unchanged(repo.full_name, _iso(repo.pushed_at), phash, __version__, today)
         if prev is not None:
             what = "unchanged since the last scan: reuse its result"
@@ -778,7 +816,7 @@ def _plan(options: OrgOptions, chosen: Selection, state: StateStore, phash: str)
                 what += ", upload to code scanning"
         if options.dashboard:
             what += ", update the dashboard issue"
-        lines.append(f"{repo.full_name}: {what}")
+        lines.append(f"{repo.full_name}: {what}; layers {layers}")
     lines += [f"{s.repo.full_name}: skip ({s.reason})" for s in chosen.skipped]
     if chosen.other_shards:
         lines.append(f"({chosen.other_shards} repositories belong to other shards)")

@@ -119,7 +119,29 @@ class Summary:
     finished_at: str
     shards: list[str]  # "K/N" of each shard this summary covers ("1/1": a whole org)
     repos: list[RepoOutcome]
-    dry_run: bool = False
+    interrupted: bool = False  # stopped early: unjudged repositories are listed as failed
+    missing_shards: list[str] = field(default_factory=list)  # after a merge
+
+    def delivery_problems(self) -> list[tuple[RepoOutcome, str, dict[str, Any]]]:
+        """(repository, "upload"|"dashboard", status) for every delivery that did not land."""
+        out = []
+        for r in sorted(self.repos, key=lambda r: r.repo):
+            for kind, d in (("upload", r.upload), ("dashboard", r.dashboard)):
+                if d and d.get("status") in ("failed", "deferred", "pending", "unavailable"):
+                    out.append((r, kind, d))
+        return out
+
+    def failures(self) -> list[str]:
+        """Why this summary means exit 1: failed repositories, failed deliveries, missing
+        shards (empty: none)."""
+        why = [f"{r.repo}: {r.reason}" for r in self.repos if r.status == "failed"]
+        why += [
+            f"{r.repo}: {kind} failed: {d.get('reason', '')}"
+            for r, kind, d in self.delivery_problems()
+            if d.get("status") == "failed"
+        ]
+        why += [f"shard {s} missing" for s in self.missing_shards]
+        return why
 
     def totals(self) -> dict[str, Any]:
         status = Counter(r.status for r in self.repos)
@@ -152,7 +174,8 @@ class Summary:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "shards": sorted(self.shards, key=_shard_key),
-            "dry_run": self.dry_run,
+            "complete": not self.interrupted and not self.missing_shards,
+            "missing_shards": self.missing_shards,
             "totals": self.totals(),
             "repositories": [r.to_json() for r in sorted(self.repos, key=lambda r: r.repo)],
         }
@@ -173,6 +196,22 @@ def _repo_cell(name: str) -> str:
     """A repository name for a Markdown cell: a code span (GitHub's names hold no backtick),
     escaped text for anything a listing should not have named."""
     return f"`{name}`" if valid_name(name) else md_escape(name)
+
+
+def code_cell(text: str, limit: int = 200) -> str:
+    """A path, rule id or category as a Markdown code span, which renders its text as is
+    (no escaping needed inside); text a code span cannot hold (a backtick, a pipe, a
+    control character, or too long) is escaped text instead."""
+    if (
+        text
+        and len(text) <= limit
+        and text.isprintable()
+        and "`" not in text
+        and "|" not in text
+        and text.strip() == text
+    ):
+        return f"`{text}`"
+    return md_escape(text)
 
 
 def _shard_key(text: str) -> tuple[int, int]:
@@ -244,12 +283,22 @@ def markdown(summary: Summary) -> str:
         *(f"| {c} | {t['by_category'][c]} |" for c in CATEGORIES),
         "",
     ]
-    if summary.dry_run:
-        lines[2:2] = ["**Dry run**: nothing was fetched, scanned or uploaded.", ""]
+    if summary.interrupted:
+        lines[2:2] = [
+            "**Incomplete**: the run was interrupted; repositories it did not reach are "
+            "listed as failed. Rerun the same command to resume.",
+            "",
+        ]
+    if summary.missing_shards:
+        lines[2:2] = [
+            f"**Incomplete**: shards {', '.join(summary.missing_shards)} are missing; "
+            "their repositories are not in this summary.",
+            "",
+        ]
     shards = ", ".join(sorted(summary.shards, key=_shard_key))
     lines.append(
         f"tether {summary.tether_version}, policy {md_escape(summary.policy_file or '(none)')} "
-        f"(`{summary.policy_hash[:12]}`), shards {shards}, category `{summary.category}`."
+        f"(`{summary.policy_hash[:12]}`), shards {shards}, category {code_cell(summary.category)}."
     )
     lines.append("")
     failed = [r for r in summary.repos if r.status == "failed"]
@@ -275,19 +324,20 @@ def markdown(summary: Summary) -> str:
     if t["by_rule"]:
         top = sorted(t["by_rule"].items(), key=lambda kv: (-kv[1], kv[0]))[:15]
         lines += ["### Most frequent rules", "", "| Rule | Findings |", "| --- | ---: |"]
-        lines += [f"| {rid} | {n} |" for rid, n in top]
+        lines += [f"| {code_cell(rid)} | {n} |" for rid, n in top]
         lines.append("")
-    unavailable = [r for r in summary.repos if r.upload and r.upload.get("status") == "unavailable"]
-    if unavailable:
+    problems = summary.delivery_problems()
+    if problems:
         lines += [
-            "### Code scanning unavailable",
+            "### Deliveries that did not land",
             "",
-            "| Repository | Reason |",
-            "| --- | --- |",
+            "| Repository | Delivery | Status | Reason |",
+            "| --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {_repo_cell(r.repo)} | {md_escape(str((r.upload or {}).get('reason', '')))} |"
-            for r in unavailable
+            f"| {_repo_cell(r.repo)} | {kind} | {d['status']} | "
+            f"{md_escape(str(d.get('reason', '')))} |"
+            for r, kind, d in problems
         ]
         lines.append("")
     skipped = [r for r in summary.repos if r.status == "skipped"]
@@ -323,7 +373,17 @@ def merge(shard_dirs: Sequence[Path], out: Path) -> Summary:
     name the same repository twice."""
     if not shard_dirs:
         raise ConfigError("tether merge", None, "no shard directories given")
-    loaded = [(d, load_summary(d / "summary.json")) for d in shard_dirs]
+    seen_dirs: set[Path] = set()
+    for d in shard_dirs:
+        if d.resolve() in seen_dirs:
+            raise ConfigError(str(d), None, "this shard directory is given twice")
+        seen_dirs.add(d.resolve())
+    # a shard that never finished (killed, timed out before writing anything) has no summary:
+    # the others are merged, and it shows as a missing shard
+    present = [d for d in shard_dirs if (d / "summary.json").exists()]
+    if not present:
+        raise ConfigError("tether merge", None, "no summary.json in any shard directory")
+    loaded = [(d, load_summary(d / "summary.json")) for d in present]
     first = loaded[0][1]
     for key in ("org", "tether_version", "category"):
         for d, data in loaded[1:]:
@@ -377,8 +437,9 @@ def merge(shard_dirs: Sequence[Path], out: Path) -> Summary:
         finished_at=max(data["finished_at"] for _, data in loaded),
         shards=shards,
         repos=list(repos.values()),
-        dry_run=any(data["dry_run"] for _, data in loaded),
+        interrupted=any(not data["complete"] and not data["missing_shards"] for _, data in loaded),
     )
+    summary.missing_shards = missing_shards(summary.shards)
     write_summary(out, summary)
     return summary
 
