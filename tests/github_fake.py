@@ -107,6 +107,11 @@ class FakeGitHub:
     branches: dict[tuple[str, str], str] = field(default_factory=dict)
     # (full_name, sha) -> tar.gz bytes served from the download host after a 302
     tarballs: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    # (full_name, commit sha) -> recursive tree entries as GitHub lists them, and
+    # (full_name, blob sha) -> content; a tree longer than tree_limit is served truncated
+    trees: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    blobs: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    tree_limit: int = 100_000
     # GitHub App: id, public key PEM, installations by org, minted token lifetime
     app_id: int | None = None
     app_public_key: str | None = None
@@ -261,6 +266,28 @@ class FakeGitHub:
                 f"{self.origin}/codeload/{m.group(1)}/tar.gz/{m.group(2)}?token=DL{m.group(2)[:8]}"
             )
             return 302, None, {"Location": where}
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/git/trees/([0-9a-f]{40})", route):
+            entries = self.trees.get((m.group(1), m.group(2)))
+            if entries is None:
+                return 404, {"message": "Not Found"}, {}
+            truncated = len(entries) > self.tree_limit
+            body = {
+                "sha": m.group(2),
+                "url": f"{self.url}{route}",
+                "tree": entries[: self.tree_limit],
+                "truncated": truncated,
+            }
+            return 200, body, {}
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/git/blobs/([0-9a-f]{40})", route):
+            data = self.blobs.get((m.group(1), m.group(2)))
+            if data is None:
+                return 404, {"message": "Not Found"}, {}
+            encoded = base64.encodebytes(data).decode()  # GitHub wraps at 60 characters
+            return (
+                200,
+                {"sha": m.group(2), "size": len(data), "encoding": "base64", "content": encoded},
+                {},
+            )
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/properties/values", route):
             if m.group(1) not in self.repos:
                 return 404, {"message": "Not Found"}, {}

@@ -71,7 +71,7 @@ class World:
         branch, tarball, ``pushed_at`` one minute later than the last push."""
         repo = self.repo_dir(name)
         if not (repo / ".git").exists():
-            repo.mkdir(parents=True)
+            repo.mkdir(parents=True, exist_ok=True)
             _git(repo, "init", "-q", "-b", "main")
         for rel, content in files.items():
             path = repo / rel
@@ -104,7 +104,39 @@ class World:
         )
         self.fake.branches[(full, self.fake.repos[full]["default_branch"])] = sha
         self.fake.tarballs[(full, sha)] = tarball
+        self.fake.trees[(full, sha)] = self._tree(repo, sha)
         return sha
+
+    def _tree(self, repo: Path, sha: str) -> list[dict[str, Any]]:
+        """The commit's recursive tree as GitHub's git/trees API lists it, its blobs served
+        from the git/blobs API."""
+        out = subprocess.run(
+            ["git", "-C", str(repo), "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", sha],
+            check=True,
+            capture_output=True,
+        ).stdout
+        entries: list[dict[str, Any]] = []
+        full = f"{self.org}/{repo.name}"
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, path = record.split(b"\t", 1)
+            mode, kind, oid, size = meta.split()
+            entry: dict[str, Any] = {
+                "path": path.decode("utf-8", "surrogateescape"),
+                "mode": mode.decode(),
+                "type": kind.decode(),
+                "sha": oid.decode(),
+            }
+            if kind == b"blob":
+                entry["size"] = int(size)
+                self.fake.blobs[(full, oid.decode())] = subprocess.run(
+                    ["git", "-C", str(repo), "cat-file", "blob", oid.decode()],
+                    check=True,
+                    capture_output=True,
+                ).stdout
+            entries.append(entry)
+        return entries
 
     def set_properties(self, name: str, **values: str) -> None:
         self.fake.properties[f"{self.org}/{name}"] = [

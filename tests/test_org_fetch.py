@@ -7,6 +7,8 @@ import io
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from scanner.org.fetch import extract
 from scanner.scan import ScanOptions, scan
 from scanner.source import MAX_FILE_BYTES
@@ -69,8 +71,9 @@ def test_only_wanted_files_inside_the_destination(tmp_path: Path) -> None:
         ("acme-app-abc/../outside.yaml", unsafe),
         ("/etc/passwd.yaml", unsafe),
         ("acme-app-abc/.git/config.yaml", unsafe),
-        ("k8s/link.yaml", "a link in the snapshot; not followed"),
     ]
+    # links are recorded, never written here: complete() recreates what the commit holds
+    assert got.links == {"k8s/link.yaml": "/etc/passwd"}
     report = scan(dest, ScanOptions())
     assert "K8S001" in [f.rule_id for f in report.findings]
 
@@ -127,3 +130,30 @@ def test_hostile_headers_do_not_break_extraction(tmp_path: Path) -> None:
     out = extract(_pax("top/big.yaml", 1 << 62, b""), huge)
     assert out.refused and "claims 4611686018427387904 bytes" in out.refused
     assert out.files == 0 and not any(huge.iterdir())
+
+
+def test_complete_refuses_what_it_cannot_check(tmp_path: Path) -> None:
+    from scanner.github.client import TreeEntry
+    from scanner.org.fetch import Extracted, Refused, complete
+
+    dest = tmp_path / "t"
+    dest.mkdir()
+    with pytest.raises(Refused, match="truncated"):
+        complete(dest, Extracted(), [], True, lambda sha, n: b"")
+    many = [TreeEntry(f"k8s/{i}.yaml", "100644", "blob", "a" * 40, 10) for i in range(5)]
+    with pytest.raises(Refused, match="more than 3 configuration files"):
+        complete(dest, Extracted(), many, False, lambda sha, n: b"kind: Pod\n", max_fetch=3)
+
+
+def test_an_archive_expanding_past_the_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scanner.org.fetch as fetch_mod
+
+    monkeypatch.setattr(fetch_mod, "MAX_EXPANDED_BYTES", 1 << 20)
+    blob = b"\0" * (600 << 10)
+    stream = _tarball(
+        [("top/", None, "dir"), *((f"top/bin{i}.dat", blob, "file") for i in range(3))]
+    )
+    got = extract(stream, tmp_path)
+    assert got.refused and "expands to more than" in got.refused

@@ -234,13 +234,18 @@ def _hostile_tarball(prefix: str) -> bytes:
         add("/tmp/tether-absolute.yaml", b"kind: Pod\n")
         add(prefix + "k8s/out.yaml", kind=tarfile.SYMTYPE, link="/etc/passwd")
         add(prefix + "k8s/dev.yaml", kind=tarfile.CHRTYPE)
+        add(prefix + "k8s/planted.yaml", b"kind: Pod\n")
     return buf.getvalue()
 
 
 def test_hostile_snapshot_is_reported_not_extracted_outside(world: World, tmp_path: Path) -> None:
     full = "acme/legacy-app"
-    sha = world.fake.branches[(full, "main")]
-    world.fake.tarballs[(full, sha)] = _hostile_tarball(f"acme-legacy-app-{sha[:7]}/")
+    repo_dir = world.repo_dir("legacy-app")
+    (repo_dir / "k8s").mkdir()
+    (repo_dir / "k8s" / "out.yaml").symlink_to("/etc/passwd")
+    sha = world.publish("legacy-app", {"k8s/ok.yaml": GOLDEN_POD})
+    hostile = _hostile_tarball(f"acme-legacy-app-{sha[:7]}/")
+    world.fake.tarballs[(full, sha)] = hostile
     result = org(world, tmp_path)
     assert statuses(result)[full] == "scanned"
     assert not Path("/tmp/tether-absolute.yaml").exists()
@@ -248,7 +253,11 @@ def test_hostile_snapshot_is_reported_not_extracted_outside(world: World, tmp_pa
     log = json.loads((tmp_path / "out" / "acme" / "legacy-app.sarif").read_text())
     notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     texts = " ".join(n["message"]["text"] for n in notes)
-    assert "escape.yaml" in texts and "tether-absolute.yaml" in texts and "out.yaml" in texts
+    assert "escape.yaml" in texts and "tether-absolute.yaml" in texts
+    # the link is what the commit holds, judged as in a checkout (pointing outside: reported)
+    assert "k8s/out.yaml" in texts
+    # what the archive holds and the commit does not is not judged as the repository's
+    assert "k8s/planted.yaml:1: in the archive but not in the commit" in texts
     assert any(r["ruleId"] == "K8S003" for r in log["runs"][0]["results"])
     validate_sarif(tmp_path / "out" / "acme" / "legacy-app.sarif")
 
@@ -619,3 +628,70 @@ def test_transient_faults_are_retried_and_an_empty_repository_is_skipped(
     assert got["acme/legacy-app"] == "skipped" and "empty" in reason
     assert not fake.faults  # each fault was served, then the request retried
     assert result.summary.failures() == []
+
+
+def _results(log: dict[str, Any]) -> set[tuple[str, str, int]]:
+    out = set()
+    for res in log["runs"][0]["results"]:
+        loc = res["locations"][0]["physicalLocation"]
+        out.add((res["ruleId"], loc["artifactLocation"]["uri"], loc["region"]["startLine"]))
+    return out
+
+
+def test_the_org_scan_judges_what_a_checkout_holds_whatever_gitattributes_says(
+    world: World, tmp_path: Path
+) -> None:
+    """GitHub's tarball honours the repository's .gitattributes (export-ignore drops files,
+    export-subst rewrites them): the org scan reads the commit's file list and judges what a
+    checkout holds, links and file presence included."""
+    name = "sneaky"
+    repo_dir = world.repo_dir(name)
+    repo_dir.mkdir(parents=True)
+    (repo_dir / "k8s").mkdir()
+    (repo_dir / "docs").mkdir()
+    (repo_dir / "docs" / "deploy.txt").write_text(GOLDEN_POD.replace("name: api", "name: linked"))
+    (repo_dir / "k8s" / "linked.yaml").symlink_to("../docs/deploy.txt")
+    world.publish(
+        name,
+        {
+            "k8s/deploy.yaml": GOLDEN_POD,
+            "k8s/subst.yaml": GOLDEN_POD.replace("name: api", "name: subst") + "# $Format:%H$\n",
+            "k8s\\odd.yaml": GOLDEN_POD.replace("name: api", "name: odd"),
+            "LICENSE": "MIT\n",
+            ".gitattributes": "k8s/deploy.yaml export-ignore\nk8s/subst.yaml export-subst\n"
+            ".gitattributes export-ignore\n",
+        },
+    )
+    policy_dir = tmp_path / "pol"
+    policy_dir.mkdir()
+    (policy_dir / "layer.yml").write_text(
+        "extends: [default]\nrepository:\n  required_files: [LICENSE, [Makefile, justfile]]\n"
+    )
+    (policy_dir / "policy.yml").write_text("baseline: [layer.yml]\noverlays: {}\n")
+    policy = load_policy(policy_dir / "policy.yml")
+    result = org(world, tmp_path, policy=policy, filters=Filters(include=(name,)))
+    assert statuses(result)[f"acme/{name}"] == "scanned"
+    org_log = json.loads((tmp_path / "out" / "acme" / f"{name}.sarif").read_text())
+    local = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            str(repo_dir),
+            "--policy",
+            str(policy_dir / "policy.yml"),
+            "--format",
+            "sarif",
+            "--repo",
+            f"acme/{name}",
+        ],
+    )
+    local_log = json.loads(local.stdout)
+    assert _results(org_log) == _results(local_log)
+    paths = {uri for _, uri, _ in _results(org_log)}
+    assert {"k8s/deploy.yaml", "k8s/subst.yaml"} <= paths
+    assert "k8s/linked.yaml" in paths  # an in-repository link, judged under its own name
+    messages = " ".join(r["message"]["text"] for r in org_log["runs"][0]["results"])
+    assert "LICENSE" not in messages  # present in the commit, so not "missing"
+    assert "Makefile" in messages
+    notes = org_log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert any("read from the commit" in n["message"]["text"] for n in notes)

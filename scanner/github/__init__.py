@@ -15,6 +15,7 @@ from .client import (
     RepoInfo,
     RetryPolicy,
     SarifStatus,
+    TreeEntry,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "RepoInfo",
     "RetryPolicy",
     "SarifStatus",
+    "TreeEntry",
 ]

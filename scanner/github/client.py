@@ -60,6 +60,7 @@ __all__ = [
     "RepoInfo",
     "RetryPolicy",
     "SarifStatus",
+    "TreeEntry",
 ]
 
 # PyGithub logs a warning for every 4xx it raises ("Request POST ... failed with 403"), even
@@ -156,6 +157,18 @@ class RepoInfo:
         """GitHub reports no "empty" flag; a size of 0 KB is how an empty repository shows
         in a listing (a repository pushed seconds ago may briefly show 0 too)."""
         return self.size_kb == 0
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of a commit's recursive tree: ``type`` blob, tree or commit (a submodule);
+    ``mode`` 100644/100755 (file), 120000 (symbolic link), 160000, 040000."""
+
+    path: str
+    mode: str
+    type: str
+    sha: str
+    size: int | None
 
 
 @dataclass(frozen=True)
@@ -382,6 +395,50 @@ class GitHubClient:
         for item in self._paginate(f"/orgs/{_q(org)}/properties/values", {}, cache):
             out[str(item["repository_full_name"])] = _property_values(item.get("properties") or [])
         return out
+
+    def commit_tree(self, full_name: str, sha: str) -> tuple[list[TreeEntry], bool]:
+        """Every entry of the tree of commit ``sha`` (``GET /repos/{o}/{r}/git/trees/{sha}
+        ?recursive=1``: one request), and whether GitHub truncated the listing (it lists at
+        most 100,000 entries)."""
+        if not _SHA.fullmatch(sha):
+            raise ValueError(f"not a full commit SHA: {sha[:60]!r}")
+        _, data = self._get(
+            f"/repos/{_full_name(full_name)}/git/trees/{sha}", {"recursive": "1"}
+        )
+        if not isinstance(data, dict) or not isinstance(data.get("tree"), list):
+            raise GitHubError(None, f"{full_name}@{sha[:12]}: no tree in the answer")
+        entries = []
+        for item in data["tree"]:
+            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+                continue
+            size = item.get("size")
+            entries.append(
+                TreeEntry(
+                    path=item["path"],
+                    mode=str(item.get("mode", "")),
+                    type=str(item.get("type", "")),
+                    sha=str(item.get("sha", "")),
+                    size=int(size) if isinstance(size, int) else None,
+                )
+            )
+        return entries, bool(data.get("truncated"))
+
+    def blob(self, full_name: str, sha: str, *, max_bytes: int = 10 << 20) -> bytes:
+        """The content of blob ``sha`` (``GET /repos/{o}/{r}/git/blobs/{sha}``); a blob over
+        ``max_bytes`` is a GitHubError (ask for its size in the tree first)."""
+        if not _SHA.fullmatch(sha):
+            raise ValueError(f"not a blob SHA: {sha[:60]!r}")
+        _, data = self._get(f"/repos/{_full_name(full_name)}/git/blobs/{sha}")
+        if not isinstance(data, dict) or data.get("encoding") != "base64":
+            raise GitHubError(None, f"{full_name} blob {sha[:12]}: no base64 content")
+        text = str(data.get("content") or "")
+        try:
+            content = base64.b64decode(text, validate=False)
+        except ValueError:
+            raise GitHubError(None, f"{full_name} blob {sha[:12]}: bad base64") from None
+        if len(content) > max_bytes:
+            raise GitHubError(None, f"{full_name} blob {sha[:12]}: over {max_bytes} bytes")
+        return content
 
     def repo_custom_properties(self, full_name: str) -> dict[str, str | list[str]]:
         """The custom property values of one repository (``GET /repos/{o}/{r}/properties/

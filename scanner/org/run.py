@@ -518,7 +518,9 @@ def _judge(
         tree.mkdir(mode=0o700)
         with open(archive, "rb") as fh:
             try:
-                extracted = fetch.extract(fh, tree)
+                extracted = fetch.extract(fh, tree, stop=stop.is_set)
+            except InterruptedError:
+                raise Interrupted() from None
             except (OSError, EOFError, tarfile.TarError) as e:
                 return RepoOutcome(
                     name,
@@ -531,6 +533,27 @@ def _judge(
             return RepoOutcome(
                 name, "failed", f"snapshot of {sha[:12]} refused: {extracted.refused}"
             )
+        if extracted.truncated:
+            return RepoOutcome(
+                name,
+                "failed",
+                f"the snapshot of {sha[:12]} holds more configuration than the org scan "
+                f"reads ({fetch.MAX_ARCHIVE_BYTES >> 20} MiB or {fetch.MAX_MEMBERS} entries); "
+                "scan this repository from a checkout (tether scan, or the Action)",
+            )
+        # the archive is what the repository's .gitattributes lets `git archive` export:
+        # checked and completed against the commit's own file list
+        entries, listing_truncated = gh.commit_tree(name, sha)
+        try:
+            fetch.complete(
+                tree,
+                extracted,
+                entries,
+                listing_truncated,
+                lambda oid, limit: gh.blob(name, oid, max_bytes=limit),
+            )
+        except fetch.Refused as e:
+            return RepoOutcome(name, "failed", f"snapshot of {sha[:12]} refused: {e}")
         from ..pr import scan_repository
         from ..report import sarif
 
@@ -649,16 +672,18 @@ def _extraction_diagnostics(extracted: fetch.Extracted) -> list[Diagnostic]:
         Diagnostic(path, Span(1, 1, 1, 1), "not-extracted", why, Level.WARNING)
         for path, why in extracted.notes
     ]
-    if extracted.truncated:
+    if extracted.restored:
+        shown = ", ".join(extracted.restored[:10])
+        more = f" and {len(extracted.restored) - 10} more" if len(extracted.restored) > 10 else ""
         out.append(
             Diagnostic(
-                ".",
+                extracted.restored[0],
                 Span(1, 1, 1, 1),
-                "snapshot-truncated",
-                "the repository's snapshot is larger than the org scan extracts "
-                f"({fetch.MAX_ARCHIVE_BYTES // (1 << 20)} MiB of configuration files or "
-                f"{fetch.MAX_MEMBERS} entries): files after that point were not scanned",
-                Level.ERROR,
+                "read-from-commit",
+                f"{len(extracted.restored)} files left out of GitHub's archive or rewritten in "
+                f"it (.gitattributes export-ignore or export-subst) were read from the commit "
+                f"instead: {shown}{more}",
+                Level.NOTE,
             )
         )
     return out
