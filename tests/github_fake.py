@@ -224,7 +224,11 @@ class FakeGitHub:
         route, _, query = path.partition("?")
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         auth = headers.get("authorization", "")
-        if route.startswith("/app/") or re.fullmatch(r"/orgs/[^/]+/installation", route):
+        if (
+            route == "/app"
+            or route.startswith("/app/")
+            or re.fullmatch(r"/orgs/[^/]+/installation", route)
+        ):
             if not self._valid_jwt(auth):
                 return 401, BAD_CREDENTIALS, {}
             return self._app(method, route, body)
@@ -514,6 +518,13 @@ class FakeGitHub:
         return None
 
     def _app(self, method: str, route: str, body: bytes = b"") -> tuple[int, Any, dict[str, str]]:
+        if method == "GET" and route == "/app":
+            slug = self.app_login.removesuffix("[bot]")
+            return (
+                200,
+                {"id": self.app_id, "slug": slug, "name": slug, "owner": {"login": "acme"}},
+                {},
+            )
         if method == "GET" and route == "/app/installations":
             return 200, [self._installation(org, i) for org, i in self.installations.items()], {}
         if method == "GET" and (m := re.fullmatch(r"/orgs/([^/]+)/installation", route)):

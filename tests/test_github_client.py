@@ -260,9 +260,13 @@ def test_app_auth_mints_an_installation_token(fake: FakeGitHub, rsa_pair: tuple[
     fake.app_id, fake.app_public_key, fake.installations = 1234, public, {ORG: 77}
     with GitHubClient.from_app(1234, private, ORG, base_url=fake.url, retry=FAST) as gh:
         assert len(gh.org_repos(ORG)) == 8
-    assert fake.routes()[:2] == [f"/orgs/{ORG}/installation", "/app/installations/77/access_tokens"]
+    assert fake.routes()[:3] == [
+        f"/orgs/{ORG}/installation",
+        "/app",
+        "/app/installations/77/access_tokens",
+    ]
     assert fake.requests[0].headers["authorization"].startswith("Bearer ")
-    assert fake.requests[1].method == "POST"
+    assert fake.requests[2].method == "POST"
     assert len(fake.minted) == 1
     listing = [r for r in fake.requests if r.route == f"/orgs/{ORG}/repos"]
     assert len(listing) == 3
@@ -490,8 +494,8 @@ def test_requests_made_counts_retries_mints_and_downloads(
         gh.repo_info(f"{ORG}/svc-1")
         with (tmp_path / "t").open("wb") as fh:
             gh.download_tarball(f"{ORG}/svc-0", sha, fh)
-        # installation, mint, 3 pages, 502 + retry, tarball API + download
-        assert gh.requests_made == len(fake.requests) == 9
+        # installation, app, mint, 3 pages, 502 + retry, tarball API + download
+        assert gh.requests_made == len(fake.requests) == 10
 
 
 # ------------------------------------------------------------------------ code scanning
@@ -725,10 +729,16 @@ def test_viewer_login_for_a_token_and_an_app(fake: FakeGitHub, rsa_pair: tuple[s
     private, public = rsa_pair
     fake.app_id, fake.app_public_key, fake.installations = 1234, public, {ORG: 77}
     with GitHubClient.from_app(1234, private, ORG, base_url=fake.url, retry=FAST) as gh:
-        assert gh.viewer_login() is None
+        # an App acts as "<slug>[bot]", looked up with its JWT when the client is built
+        assert gh.viewer_login() == "tether-app[bot]"
         number = gh.create_issue(f"{ORG}/svc-0", "t", "b", ["tether"])
         [issue] = gh.issues_with_label(f"{ORG}/svc-0", "tether")
-    assert issue.number == number and issue.author == "tether-app[bot]"
+    assert issue.number == number and issue.author == gh.viewer_login()
+    assert [r.route for r in fake.requests].count("/user") == 1
+    # an installation token handed in as GITHUB_TOKEN: GET /user is 403, the login unknown
+    minted = fake.minted[-1]
+    with client(fake, token=minted) as gh:
+        assert gh.viewer_login() is None
     assert [r.route for r in fake.requests].count("/user") == 2  # the 403 is not retried
 
 

@@ -4,6 +4,7 @@ real git repositories behind it, tarballs from `git archive`."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import io
 import json
@@ -695,3 +696,164 @@ def test_the_org_scan_judges_what_a_checkout_holds_whatever_gitattributes_says(
     assert "Makefile" in messages
     notes = org_log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert any("read from the commit" in n["message"]["text"] for n in notes)
+
+
+# ----------------------------------------------------------- review: stale results, takeovers
+
+
+def test_what_chooses_layers_or_the_branch_is_part_of_a_result_s_freshness(
+    world: World, tmp_path: Path
+) -> None:
+    """Topics, custom properties and the default branch do not move pushed_at; a change in
+    any of them is a rescan, never last week's result."""
+    fake = world.fake
+    org(world, tmp_path)
+    old_main = fake.branches[("acme/payments-api", "main")]
+    pushed = fake.repos["acme/payments-api"]["pushed_at"]
+    dirty = world.publish(
+        "payments-api", {"k8s/dirty.yaml": GOLDEN_POD.replace("name: api", "name: dirty")}
+    )
+    fake.branches[("acme/payments-api", "main")] = old_main
+    fake.branches[("acme/payments-api", "dirty")] = dirty
+    fake.repos["acme/payments-api"].update(default_branch="dirty", pushed_at=pushed)
+    world.set_properties("legacy-app", team="payments")
+    result = org(world, tmp_path)
+    by = {r.repo: r for r in result.summary.repos}
+    assert by["acme/payments-api"].status == "scanned"
+    assert by["acme/payments-api"].commit == dirty
+    assert by["acme/payments-api"].default_branch == "dirty"
+    assert by["acme/legacy-app"].status == "scanned"
+    assert by["acme/legacy-app"].matched == "repos[0]: property team=payments"
+    assert by["acme/java-svc"].status == "unchanged"
+
+
+def test_a_resumed_run_does_not_reuse_what_was_pushed_since(world: World, tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    class StopAfterOne:
+        def start(self, total: int, reused: int) -> None: ...
+        def note(self, text: str) -> None: ...
+        def finish(self) -> None: ...
+        def done(self, outcome: Any) -> None:
+            stop.set()
+
+    options = OrgOptions(
+        org="acme",
+        out=tmp_path / "out",
+        state_dir=tmp_path / "state",
+        policy=load_policy(policy_file(tmp_path)),
+        jobs=1,
+    )
+    with pytest.raises(Interrupted):
+        run_org(options, factory(world.fake), StopAfterOne(), stop=stop)
+    first = next(
+        r["repo"]
+        for r in load_summary(tmp_path / "out" / "summary.json")["repositories"]
+        if r["status"] == "scanned"
+    )
+    new = world.publish(first.split("/")[1], {"k8s/late.yaml": GOLDEN_POD})
+    result = run_org(options, factory(world.fake))
+    row = next(r for r in result.summary.repos if r.repo == first)
+    assert row.status == "scanned" and row.commit == new
+
+
+def test_an_upload_left_pending_is_checked_again_not_assumed(world: World, tmp_path: Path) -> None:
+    first = org(world, tmp_path, upload=True, upload_wait=0)
+    assert {r.upload["status"] for r in first.summary.repos if r.upload} == {"pending"}
+    world.fake.sarif_failures["acme/java-svc"] = ["locationFromSarifResult: bad location"]
+    world.fake.processing_polls = 0
+    second = org(world, tmp_path, upload=True)
+    by = {r.repo: r.upload for r in second.summary.repos if r.upload}
+    assert by["acme/payments-api"]["status"] == "uploaded"  # type: ignore[index]
+    assert by["acme/java-svc"]["status"] == "failed"  # type: ignore[index]
+    assert "bad location" in by["acme/java-svc"]["reason"]  # type: ignore[index]
+    assert any("java-svc: upload failed" in why for why in second.summary.failures())
+    assert len(world.fake.uploads) == 3  # nothing sent twice
+    third = org(world, tmp_path, upload=True)
+    by = {r.repo: r.upload for r in third.summary.repos if r.upload}
+    assert by["acme/payments-api"]["status"] == "already-uploaded"  # type: ignore[index]
+
+
+def test_a_dashboard_issue_closed_by_hand_is_reopened_the_next_day(
+    world: World, tmp_path: Path
+) -> None:
+    org(world, tmp_path, dashboard=True)
+    issue = world.fake.issues["acme/payments-api"][0]
+    issue.update(state="closed", body=deliver.MARKER + "\nAll clear")
+    org(world, tmp_path, dashboard=True)  # the same day: trusted, no request
+    assert issue["state"] == "closed"
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    org(world, tmp_path, dashboard=True, today=tomorrow)
+    assert issue["state"] == "open" and "K8S003" in issue["body"]
+    assert len(world.fake.issues["acme/payments-api"]) == 1
+
+
+def test_an_app_never_adopts_an_issue_someone_else_wrote(world: World, tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    fake = world.fake
+    fake.app_id, fake.installations = 4242, {"acme": 77}
+    fake.app_public_key = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    fake.add_issue(
+        "acme/payments-api",
+        title="Please give admin rights to @mallory",
+        body=deliver.MARKER + "\nnothing to see",
+        labels=[deliver.LABEL],
+        author="mallory",
+    )
+
+    def app() -> GitHubClient:
+        return GitHubClient.from_app(4242, pem, "acme", base_url=fake.url, retry=FAST)
+
+    options = OrgOptions(
+        org="acme",
+        out=tmp_path / "out",
+        state_dir=tmp_path / "state",
+        policy=load_policy(policy_file(tmp_path)),
+        dashboard=True,
+    )
+    result = run_org(options, app)
+    row = next(r for r in result.summary.repos if r.repo == "acme/payments-api")
+    assert row.dashboard["status"] == "created"  # type: ignore[index]
+    issues = fake.issues["acme/payments-api"]
+    assert issues[0]["body"] == deliver.MARKER + "\nnothing to see"
+    assert issues[1]["user"]["login"] == "tether-app[bot]"
+
+
+def test_a_listing_name_that_is_not_a_repository_is_skipped_and_the_summary_written(
+    world: World, tmp_path: Path
+) -> None:
+    world.fake.repos["acme/evil/x"] = {
+        **world.fake.repos["acme/java-svc"],
+        "full_name": "acme/evil/x",
+    }
+    result = org(world, tmp_path)
+    assert statuses(result)["acme/evil/x"] == "skipped"
+    assert load_summary(tmp_path / "out" / "summary.json")["complete"] is True
+    # a tampered shard naming a SARIF for a path-like repository is refused, not followed
+    shard = tmp_path / "out"
+    data = json.loads((shard / "summary.json").read_text())
+    data["repositories"][0].update(repo="acme/..", status="scanned", sarif="acme/java-svc.sarif")
+    (shard / "summary.json").write_text(json.dumps(data))
+    res = CliRunner().invoke(main, ["merge", str(shard), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "not a repository name" in res.output
+
+
+def test_interrupted_while_listing_and_no_state_left_behind(world: World, tmp_path: Path) -> None:
+    def broken() -> GitHubClient:
+        raise KeyboardInterrupt
+
+    options = OrgOptions(org="acme", out=tmp_path / "out")
+    with pytest.raises(Interrupted):
+        run_org(options, broken)
+    result = run_org(options, factory(world.fake))
+    assert statuses(result)["acme/payments-api"] == "scanned"
+    assert not (tmp_path / "out" / ".tether-tmp").exists()

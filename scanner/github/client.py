@@ -259,6 +259,7 @@ class _Context:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: int = 30
     counter: _Counter = field(default_factory=_Counter)
+    app_login: str | None = None  # a GitHub App acts as "<slug>[bot]"
 
 
 class GitHubClient:
@@ -336,6 +337,9 @@ class GitHubClient:
             with _translated(ctx, "GET", f"/orgs/{org}/installation"):
                 installation = integration.get_org_installation(org)
                 installation_id = int(installation.id)
+            with _translated(ctx, "GET", "/app"):
+                slug = integration.get_app().slug
+            ctx.app_login = f"{slug}[bot]" if isinstance(slug, str) and slug else None
         except (ValueError, TypeError, jwt.PyJWTError) as exc:  # a key that cannot sign
             raise ConfigError(
                 ctx.credential, None, f"the private key cannot sign: {type(exc).__name__}"
@@ -516,8 +520,11 @@ class GitHubClient:
         )
 
     def viewer_login(self) -> str | None:
-        """The login the credential acts as (``GET /user``, asked once), or None for a GitHub
-        App installation token, to which GitHub answers 403 there."""
+        """The login the credential acts as: ``<slug>[bot]`` for a GitHub App (looked up when
+        the client was built), else ``GET /user`` (asked once; None when GitHub answers 403,
+        as it does for an installation token handed in as GITHUB_TOKEN)."""
+        if self._ctx.app_login is not None:
+            return self._ctx.app_login
         if self._viewer is None:
             try:
                 _, data = self._get("/user")

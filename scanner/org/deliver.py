@@ -69,6 +69,20 @@ def upload(
     }
 
 
+def recheck(gh: GitHubClient, outcome: RepoOutcome, sarif_id: str) -> dict[str, Any]:
+    """The status of an upload an earlier run left pending (one request)."""
+    try:
+        status = gh.sarif_status(outcome.repo, sarif_id)
+    except GitHubError as e:
+        return {"status": "pending", "id": sarif_id, "reason": _short(f"status: {e.message}")}
+    if status.processing_status == "complete":
+        return {"status": "uploaded", "id": sarif_id}
+    if status.processing_status == "failed":
+        errors = "; ".join(status.errors) or "no reason given"
+        return {"status": "failed", "id": sarif_id, "reason": _short(f"rejected: {errors}")}
+    return {"status": "pending", "id": sarif_id, "reason": "still processing"}
+
+
 def _short(text: str) -> str:
     return clip(redact(text), 400)
 
@@ -84,20 +98,30 @@ def _login(gh: GitHubClient) -> str | None:
     return login
 
 
-def _ours(issue: IssueInfo, login: str | None) -> bool:
+def _ours(issue: IssueInfo, login: str | None, known: int | None) -> bool:
+    """Whether tether wrote this issue: the marker, and the author tether acts as; when that
+    is unknown (an installation token given as GITHUB_TOKEN), only the issue number an
+    earlier run recorded. Anyone may add a label and copy a marker."""
     if MARKER not in issue.body:
         return False
-    return login is None or issue.author is None or issue.author.lower() == login.lower()
+    if login is not None:
+        return issue.author is not None and issue.author.lower() == login.lower()
+    return known is not None and issue.number == known
 
 
 def dashboard(
-    gh: GitHubClient, outcome: RepoOutcome, log: dict[str, Any], category: str
+    gh: GitHubClient,
+    outcome: RepoOutcome,
+    log: dict[str, Any],
+    category: str,
+    known: int | None = None,
 ) -> dict[str, Any]:
-    """Create, edit, reopen or close the repository's dashboard issue to match ``log``."""
+    """Create, edit, reopen or close the repository's dashboard issue to match ``log``
+    (``known``: the issue number an earlier run created or edited)."""
     try:
         login = _login(gh)
         mine = sorted(
-            (i for i in gh.issues_with_label(outcome.repo, LABEL) if _ours(i, login)),
+            (i for i in gh.issues_with_label(outcome.repo, LABEL) if _ours(i, login, known)),
             key=lambda i: i.number,
         )
         issue = next((i for i in mine if i.state == "open"), mine[0] if mine else None)

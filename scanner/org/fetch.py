@@ -273,8 +273,7 @@ def complete(
         del got.sizes[rel]
         got.notes.append((rel, "in the archive but not in the commit; not scanned"))
     targets = {
-        e.path: got.links.get(e.path)
-        or read_blob(e.sha, 4096).decode("utf-8", "surrogateescape")
+        e.path: got.links.get(e.path) or read_blob(e.sha, 4096).decode("utf-8", "surrogateescape")
         for e in links
     }
     by_path = {e.path: e for e in entries if e.type == "blob"}

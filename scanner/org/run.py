@@ -143,7 +143,7 @@ def policy_hash(policy: Policy, category: str) -> str:
             add(f"exceptions:{exc}", Path(exc).read_bytes())
     for directory in policy.rule_dirs:
         for path in sorted(Path(directory).rglob("*")):
-            if path.is_file() and not path.is_symlink():
+            if path.is_file():  # a linked rule file is read by the loader: hashed too
                 add(f"rules:{path.relative_to(directory).as_posix()}", path.read_bytes())
     return h.hexdigest()
 
@@ -240,8 +240,19 @@ def run_org(
     policy (before any repository is judged), :class:`Interrupted` when ``stop`` is set or
     the main thread is interrupted (finished repositories are recorded; the summary is not
     written)."""
-    progress = progress or _Quiet()
-    stop = stop or threading.Event()
+    try:
+        return _run_org(options, clients, progress or _Quiet(), stop or threading.Event(), clock)
+    except KeyboardInterrupt:
+        raise Interrupted() from None
+
+
+def _run_org(
+    options: OrgOptions,
+    clients: ClientFactory,
+    progress: Progress,
+    stop: threading.Event,
+    clock: Callable[[], str] | None,
+) -> RunResult:
     now = clock or _now
     started = now()
     category = options.run_category
@@ -251,15 +262,21 @@ def run_org(
     with contextlib.ExitStack() as stack:
         stack.callback(pool.close)
         state_dir = options.state_dir
-        if state_dir is None or options.dry_run:
-            # a dry run reads a copy of the state: it writes nothing, not even ETags
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tether-state-")))
-            if state_dir is not None and (state_dir / STATE_FILE).is_file():
+        if options.dry_run:
+            # a dry run reads a copy of the state (beside it: it holds SARIF logs of private
+            # repositories) and writes nothing else, not even ETags
+            existing = state_dir is not None and (state_dir / STATE_FILE).is_file()
+            scratch = _scratch(stack, state_dir / "dry-run" if state_dir and existing else None)
+            if state_dir is not None and existing:
                 for suffix in ("", "-wal"):
                     src = state_dir / (STATE_FILE + suffix)
                     if src.is_file():
                         shutil.copyfile(src, scratch / (STATE_FILE + suffix))
             state_dir = scratch
+        elif state_dir is None:
+            # without --state, the run's state lives in --out/.tether-tmp, never in a shared
+            # temporary directory, and is wiped at the next start if a kill left it behind
+            state_dir = _scratch(stack, options.out / ".tether-tmp")
         state = stack.enter_context(StateStore(state_dir))
         tmp_root = state_dir / TMP_DIR
         shutil.rmtree(tmp_root, ignore_errors=True)
@@ -342,6 +359,17 @@ def run_org(
         )
         state.prune()
         return RunResult(summary, pool.requests)
+
+
+def _scratch(stack: contextlib.ExitStack, where: Path | None) -> Path:
+    """A private scratch directory, removed when the run ends: `where` (wiped first: a run
+    killed with SIGKILL could not remove it), else one in the system's temporary directory."""
+    if where is None:
+        return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tether-state-")))
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(mode=0o700, parents=True)
+    stack.callback(shutil.rmtree, where, True)
+    return where
 
 
 def _now() -> str:
@@ -466,14 +494,29 @@ def _judge(
     opts = ctx.options
     name = repo.full_name
     pushed = _iso(repo.pushed_at)
-    # 1. finished in this run already (resumed), or unchanged since a stored result
-    if earlier is not None and earlier.status != "failed":
-        reused = _reuse(ctx, earlier, keep_status=True)
+    props = ctx.props.get(name, {})
+    ident = identity(repo, props)
+    today = opts.today.isoformat()
+
+    def fresh(prev: Result | None) -> bool:
+        """A stored result still says what a scan would say today: nothing pushed since,
+        the same default branch, topics and properties (they choose layers), still valid."""
+        return (
+            prev is not None
+            and prev.pushed_at == pushed
+            and prev.extra.get("identity") == ident
+            and (prev.valid_until is None or today < prev.valid_until)
+        )
+
+    # 1. finished in this run already (a resumed run), if nothing changed since
+    if earlier is not None and earlier.status != "failed" and fresh(earlier):
+        reused = _reuse(ctx, earlier, ident, keep_status=True)
         if reused is not None:
             return reused
-    prev = ctx.state.unchanged(name, pushed, ctx.policy_hash, __version__, opts.today.isoformat())
-    if prev is not None:
-        reused = _reuse(ctx, prev, pushed=pushed, pool=pool)
+    # ... or unchanged since a stored result of another run
+    prev = ctx.state.unchanged(name, pushed, ctx.policy_hash, __version__, today)
+    if prev is not None and fresh(prev):
+        reused = _reuse(ctx, prev, ident, pool=pool)
         if reused is not None:
             return reused
     if stop.is_set():
@@ -493,13 +536,13 @@ def _judge(
         and last.commit == sha
         and last.policy_hash == ctx.policy_hash
         and last.tether_version == __version__
-        and (last.valid_until is None or opts.today.isoformat() < last.valid_until)
+        and last.extra.get("identity") == ident
+        and (last.valid_until is None or today < last.valid_until)
     ):
-        reused = _reuse(ctx, last, pushed=pushed, pool=pool)
+        reused = _reuse(ctx, last, ident, pushed=pushed, pool=pool)
         if reused is not None:
             return reused
     # 3. fetch and scan
-    props = ctx.props.get(name, {})
     with tempfile.TemporaryDirectory(prefix="repo-", dir=ctx.tmp_root) as tmp:
         archive = Path(tmp) / "snapshot.tar.gz"
         with open(archive, "wb") as fh:
@@ -516,9 +559,9 @@ def _judge(
             raise Interrupted()
         tree = Path(tmp) / "tree"
         tree.mkdir(mode=0o700)
-        with open(archive, "rb") as fh:
+        with open(archive, "rb") as src:
             try:
-                extracted = fetch.extract(fh, tree, stop=stop.is_set)
+                extracted = fetch.extract(src, tree, stop=stop.is_set)
             except InterruptedError:
                 raise Interrupted() from None
             except (OSError, EOFError, tarfile.TarError) as e:
@@ -568,21 +611,24 @@ def _judge(
     rel = sarif_path(name)
     write_atomic(opts.out / rel, data)
     outcome = _outcome(report, name, "scanned", sha, repo.default_branch, pushed, rel)
-    return _deliver(
-        ctx, outcome, data, digest, prev_upload=_uploaded(ctx, name), pool=pool, log=log
-    )
+    return _deliver(ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log)
 
 
-def _uploaded(ctx: _Context, name: str) -> tuple[str | None, str | None]:
-    """The commit and SARIF of the repository's last upload (a failed attempt in between
-    does not forget it)."""
-    last = ctx.state.last_reusable(name)
-    return (last.uploaded_for, last.sarif_sha256) if last else (None, None)
+def identity(repo: RepoInfo, props: PropertyValues) -> str:
+    """What besides its commits decides a repository's verdict and does not move its
+    ``pushed_at``: the default branch, topics and custom properties (they choose layers)."""
+    data = {
+        "default_branch": repo.default_branch,
+        "topics": sorted(repo.topics),
+        "properties": {k: props[k] for k in sorted(props)},
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _reuse(
     ctx: _Context,
     prev: Result,
+    ident: str,
     *,
     keep_status: bool = False,
     pushed: str | None = None,
@@ -614,16 +660,7 @@ def _reuse(
         outcome.upload = prev.extra.get("upload")
         outcome.dashboard = prev.extra.get("dashboard")
         return outcome
-    return _deliver(
-        ctx,
-        outcome,
-        data,
-        prev.sarif_sha256,
-        prev_upload=(prev.uploaded_for, prev.sarif_sha256),
-        pool=pool,
-        log=None,
-        prev_dashboard=prev.extra.get("dashboard_for"),
-    )
+    return _deliver(ctx, outcome, data, prev.sarif_sha256, prev, ident, pool, None)
 
 
 def _outcome(
@@ -717,20 +754,28 @@ def _deliver(
     outcome: RepoOutcome,
     data: bytes,
     digest: str,
-    *,
-    prev_upload: tuple[str | None, str | None],
+    prev: Result | None,
+    ident: str,
     pool: _Clients | None,
     log: dict[str, Any] | None,
-    prev_dashboard: str | None = None,
 ) -> RepoOutcome:
+    """Upload and update the dashboard issue as asked, then record the result. ``prev`` is
+    the repository's last stored result (what was uploaded, what the issue shows)."""
     from . import deliver
 
     opts = ctx.options
-    uploaded_for: str | None = prev_upload[0] if prev_upload[1] == digest else None
-    dashboard_for = prev_dashboard
+    extra = prev.extra if prev is not None else {}
+    same_log = prev is not None and prev.sarif_sha256 == digest
+    # an upload counts only once GitHub has processed it: a pending one is checked again
+    uploaded_for = prev.uploaded_for if prev is not None and same_log else None
+    pending = extra.get("pending_upload") if same_log else None
+    if not (isinstance(pending, dict) and pending.get("commit") == outcome.commit):
+        pending = None
     if opts.upload and pool is not None and outcome.commit:
-        if prev_upload == (outcome.commit, digest):
+        if uploaded_for == outcome.commit:
             outcome.upload = {"status": "already-uploaded"}
+        elif pending is not None:
+            outcome.upload = deliver.recheck(pool.get(), outcome, str(pending.get("id")))
         elif not ctx.budget.take():
             outcome.upload = {
                 "status": "deferred",
@@ -741,15 +786,29 @@ def _deliver(
             outcome.upload = deliver.upload(
                 pool.get(), outcome, data, outcome.default_branch or "", opts.upload_wait
             )
-        if outcome.upload["status"] in ("uploaded", "pending", "already-uploaded"):
-            uploaded_for = outcome.commit
+        status = outcome.upload["status"]
+        if status in ("uploaded", "already-uploaded"):
+            uploaded_for, pending = outcome.commit, None
+        elif status == "pending":
+            pending = {"id": outcome.upload.get("id"), "commit": outcome.commit}
+        else:
+            pending = None
+    dashboard_for = extra.get("dashboard_for")
+    checked = extra.get("dashboard_checked")
+    known = (extra.get("dashboard") or {}).get("number") or extra.get("dashboard_number")
     if opts.dashboard and pool is not None:
         key = f"{digest}:{outcome.commit}"
-        if prev_dashboard == key:
+        today = opts.today.isoformat()
+        # the issue is read back once a day: a team may have closed or edited it
+        if dashboard_for == key and checked == today:
             outcome.dashboard = {"status": "up-to-date"}
+            if known:
+                outcome.dashboard["number"] = int(known)
         else:
             sarif_log = log if log is not None else json.loads(data)
-            outcome.dashboard = deliver.dashboard(pool.get(), outcome, sarif_log, opts.run_category)
+            outcome.dashboard = deliver.dashboard(
+                pool.get(), outcome, sarif_log, opts.run_category, int(known) if known else None
+            )
             if outcome.dashboard["status"] in (
                 "created",
                 "updated",
@@ -757,7 +816,8 @@ def _deliver(
                 "up-to-date",
                 "clean",
             ):
-                dashboard_for = key
+                dashboard_for, checked = key, today
+                known = outcome.dashboard.get("number", known)
     stored = outcome.to_json()
     stored.pop("upload", None)
     stored.pop("dashboard", None)
@@ -778,7 +838,11 @@ def _deliver(
             valid_until=outcome.valid_until,
             extra={
                 "outcome": {**stored, "valid_until": outcome.valid_until},
+                "identity": ident,
+                "pending_upload": pending,
                 "dashboard_for": dashboard_for,
+                "dashboard_checked": checked,
+                "dashboard_number": known,
                 "upload": outcome.upload,
                 "dashboard": outcome.dashboard,
             },

@@ -415,6 +415,12 @@ def merge(shard_dirs: Sequence[Path], out: Path) -> Summary:
                     f"{outcome.repo} is in two shards: were they scanned with the same N?",
                 )
             if outcome.sarif is not None:
+                if not valid_name(outcome.repo):
+                    raise ConfigError(
+                        str(d / "summary.json"),
+                        None,
+                        f"{outcome.repo[:80]!r} is not a repository name but has a SARIF file",
+                    )
                 src = _inside(d, outcome.sarif)
                 if src is None or not src.is_file():
                     raise ConfigError(
