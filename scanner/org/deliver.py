@@ -175,6 +175,17 @@ def render(outcome: RepoOutcome, log: dict[str, Any], category: str) -> str:
         "| Rule | Level | Where | What to do |",
         "| --- | --- | --- | --- |",
     ]
+    notes = sum(
+        len(inv.get("toolExecutionNotifications") or [])
+        for run in log.get("runs") or []
+        for inv in run.get("invocations") or []
+    )
+    if notes:
+        lines[-3:-3] = [
+            "",
+            f"_{notes} diagnostics: files tether could not read or left out; see the tool "
+            "notifications of this scan's SARIF. Findings in those files may be missing._",
+        ]
     rows = _rows(log)
     for rule, level, where, message in rows[:MAX_ROWS]:
         lines.append(f"| {code_cell(rule)} | {level} | {code_cell(where)} | {md_text(message)} |")

@@ -326,6 +326,22 @@ def markdown(summary: Summary) -> str:
         lines += ["### Most frequent rules", "", "| Rule | Findings |", "| --- | ---: |"]
         lines += [f"| {code_cell(rid)} | {n} |" for rid, n in top]
         lines.append("")
+    unread = sorted(
+        (r for r in summary.repos if r.status in ("scanned", "unchanged") and r.diagnostics),
+        key=lambda r: (-r.diagnostics, r.repo),
+    )
+    if unread:
+        lines += [
+            "### Repositories with diagnostics",
+            "",
+            "Files tether could not read or left out (the SARIF's tool notifications say "
+            "which and why); their findings may be incomplete.",
+            "",
+            "| Repository | Diagnostics |",
+            "| --- | ---: |",
+        ]
+        lines += [f"| {_repo_cell(r.repo)} | {r.diagnostics} |" for r in unread]
+        lines.append("")
     problems = summary.delivery_problems()
     if problems:
         lines += [
