@@ -857,3 +857,48 @@ def test_interrupted_while_listing_and_no_state_left_behind(world: World, tmp_pa
     result = run_org(options, factory(world.fake))
     assert statuses(result)["acme/payments-api"] == "scanned"
     assert not (tmp_path / "out" / ".tether-tmp").exists()
+
+
+def test_sigterm_stops_the_cli_cleanly_and_a_rerun_resumes(world: World, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GITHUB_TOKEN": world.fake.token, "NO_COLOR": "1"}
+    args = [
+        sys.executable,
+        "-m",
+        "scanner.cli",
+        "org",
+        "acme",
+        "--out",
+        str(tmp_path / "out"),
+        "--state",
+        str(tmp_path / "state"),
+        "--github-url",
+        world.fake.url,
+        "--jobs",
+        "1",
+    ]
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "[1/3]" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, "".join(lines) + rest
+    assert "rerun the same command to resume" in rest
+    assert not (tmp_path / "state" / "tmp").exists()  # temporary trees removed
+    partial = load_summary(tmp_path / "out" / "summary.json")
+    done = [r["repo"] for r in partial["repositories"] if r["status"] == "scanned"]
+    assert partial["complete"] is False and len(done) >= 1
+    mark = len(world.fake.requests)
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    fetched = [p for p in per_repo_calls(world.fake, mark) if "/tarball/" in p]
+    assert not any(d.split("/")[1] + "/" in p for d in done for p in fetched)
+    assert load_summary(tmp_path / "out" / "summary.json")["complete"] is True
