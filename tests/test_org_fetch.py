@@ -157,3 +157,28 @@ def test_an_archive_expanding_past_the_cap_is_refused(
     )
     got = extract(stream, tmp_path)
     assert got.refused and "expands to more than" in got.refused
+
+
+def test_complete_rereads_a_file_the_archive_rewrote_at_the_same_size(tmp_path: Path) -> None:
+    import hashlib
+
+    from scanner.github.client import TreeEntry
+    from scanner.org.fetch import Extracted, complete
+
+    real = b"image: evil:latest\n"
+    shown = b"image: good:1.2.3x\n"  # what an export-subst rewrite could leave, same size
+    assert len(real) == len(shown)
+    oid = hashlib.sha1(b"blob %d\0" % len(real) + real).hexdigest()
+    dest = tmp_path / "t"
+    (dest / "k8s").mkdir(parents=True)
+    (dest / "k8s" / "a.yaml").write_bytes(shown)
+    got = Extracted(sizes={"k8s/a.yaml": len(shown)})
+    asked: list[str] = []
+
+    def blob(sha: str, limit: int) -> bytes:
+        asked.append(sha)
+        return real
+
+    complete(dest, got, [TreeEntry("k8s/a.yaml", "100644", "blob", oid, len(real))], False, blob)
+    assert (dest / "k8s" / "a.yaml").read_bytes() == real and asked == [oid]
+    assert got.restored == ["k8s/a.yaml"]

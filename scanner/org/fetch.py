@@ -10,6 +10,8 @@ for a reason the scan should know about is returned as a note, never silently dr
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import tarfile
 from collections.abc import Callable, Sequence
@@ -246,8 +248,8 @@ def complete(
                 if handle is not None:
                     handle.close()
             continue
-        if have == size:
-            continue
+        if have == size and (size > max_file or _blob_id(os.path.join(root, rel)) == e.sha):
+            continue  # byte for byte what the commit holds (export-subst rewrites are not)
         if have is not None:
             os.unlink(os.path.join(root, rel))
         if size <= max_file:
@@ -288,7 +290,8 @@ def complete(
                 fetched += 1
                 if fetched > max_fetch:
                     raise Refused(f"more than {max_fetch} files must be read from the commit")
-            os.unlink(os.path.join(root, real))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(root, real))
             handle = _open_new(root, real)
             if handle is not None:
                 with handle as fh:
@@ -300,6 +303,16 @@ def complete(
     for e in links:
         if not _make_link(root, e.path, targets[e.path]):
             got.notes.append((e.path, "a link that cannot be recreated safely; not scanned"))
+
+
+def _blob_id(path: str) -> str | None:
+    """Git's object id of the file's content (SHA-1 over "blob <size>\\0" and the bytes)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _resolve(rel: str, targets: dict[str, str]) -> str | None:
