@@ -170,20 +170,26 @@ def _copy(src: IO[bytes] | None, dst: IO[bytes], size: int) -> None:
         remaining -= len(chunk)
 
 
-def _open_new(root: str, rel: str) -> IO[bytes] | None:
-    """Create `rel` under `root` for writing: every directory created here (never through a
-    link), the file created exclusively, never following a link."""
+def _new_path(root: str, rel: str) -> str:
+    """The path of `rel` under `root` with every directory on the way created here, never
+    through a link (OSError when one is a link or cannot be made)."""
     parts = rel.split("/")
     d = root
+    for p in parts[:-1]:
+        d = os.path.join(d, p)
+        if os.path.islink(d):
+            raise OSError(f"a link on the way: {p}")
+        if not os.path.isdir(d):
+            os.mkdir(d, 0o700)
+    return os.path.join(d, parts[-1])
+
+
+def _open_new(root: str, rel: str) -> IO[bytes] | None:
+    """Create `rel` under `root` for writing: the file created exclusively, never following a
+    link (None when that cannot be done safely)."""
     try:
-        for p in parts[:-1]:
-            d = os.path.join(d, p)
-            if os.path.islink(d):
-                return None
-            if not os.path.isdir(d):
-                os.mkdir(d, 0o700)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(os.path.join(d, parts[-1]), flags, 0o600)
+        fd = os.open(_new_path(root, rel), flags, 0o600)
     except OSError:
         return None
     return os.fdopen(fd, "wb")
@@ -345,16 +351,8 @@ def _make_link(root: str, rel: str, target: str) -> bool:
     the repository, and reports it, as it does in a checkout."""
     if "\0" in target or not target:
         return False
-    parts = rel.split("/")
-    d = root
     try:
-        for p in parts[:-1]:
-            d = os.path.join(d, p)
-            if os.path.islink(d):
-                return False
-            if not os.path.isdir(d):
-                os.mkdir(d, 0o700)
-        os.symlink(target, os.path.join(d, parts[-1]))
+        os.symlink(target, _new_path(root, rel))
     except OSError:
         return False
     return True
