@@ -135,16 +135,18 @@ class _Judge:
         self.fields = rule.verdict_fields
         self.all_fields = rule.fact_fields
         self.cache: dict[tuple[Any, ...], _Verdict] = {}
-        self._view: dict[str, Any] = {}
+        # the fact under evaluation, in a cell the resolver closes over: the CEL context (a
+        # native object the garbage collector cannot see into) must not hold this judge, or
+        # the judge, its rule, baseline and verdict cache would live as long as the process
+        # (measured: ~1 MB per repository of an org scan)
+        view: list[dict[str, Any]] = [{}]
+        self._view = view
         base = project(baseline.data, rule.baseline_paths, rule.presence_paths)
         self._ctx = cel.Context(variables={"baseline": base}, functions=dict(FUNCTIONS))
-        self._ctx.set_variable_resolver(self._resolve)
-
-    def _resolve(self, name: str) -> Any:
-        return self._view if name == "fact" else None
+        self._ctx.set_variable_resolver(lambda name: view[0] if name == "fact" else None)
 
     def _context(self, data: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
-        self._view = {f: data.get(f) for f in fields}
+        self._view[0] = {f: data.get(f) for f in fields}
         return self._ctx
 
     def verdict(self, fact: Fact) -> _Verdict:
