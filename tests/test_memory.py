@@ -21,3 +21,23 @@ def test_no_rule_judge_survives_its_scan() -> None:
     del report
     gc.collect()
     assert [o for o in gc.get_objects() if isinstance(o, engine._Judge)] == []
+
+
+def test_the_org_scan_builds_each_rule_once_and_nothing_else_does(tmp_path: Path) -> None:
+    from scanner.policy import rules as rules_mod
+    from scanner.scan import embedded_rules_dir
+
+    first = rules_mod.load_rules([embedded_rules_dir()])
+    assert rules_mod.load_rules([embedded_rules_dir()])["K8S003"] is not first["K8S003"]
+    with rules_mod.reuse_built_rules():
+        a = rules_mod.load_rules([embedded_rules_dir()])
+        assert rules_mod.load_rules([embedded_rules_dir()])["K8S003"] is a["K8S003"]
+        # an edited file is a new rule
+        d = tmp_path / "rules"
+        d.mkdir()
+        src = (embedded_rules_dir() / "kubernetes" / "K8S003.yml").read_text()
+        (d / "K8S003.yml").write_text(src)
+        one = rules_mod.load_rules([d])["K8S003"]
+        (d / "K8S003.yml").write_text(src.replace("severity: error", "severity: warning"))
+        assert rules_mod.load_rules([d])["K8S003"] is not one
+    assert rules_mod._BUILT == {}

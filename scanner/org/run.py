@@ -43,6 +43,7 @@ from ..github.client import GitHubClient, GitHubError, RepoInfo
 from ..model import Diagnostic, Level, Report, Span
 from ..policy import baseline as baseline_mod
 from ..policy.operator import Policy, RepoFacts
+from ..policy.rules import reuse_built_rules
 from ..redact import clip, redact
 from ..scan import ScanOptions
 from . import fetch
@@ -241,7 +242,10 @@ def run_org(
     the main thread is interrupted (finished repositories are recorded; the summary is not
     written)."""
     try:
-        return _run_org(options, clients, progress or _Quiet(), stop or threading.Event(), clock)
+        with reuse_built_rules():
+            return _run_org(
+                options, clients, progress or _Quiet(), stop or threading.Event(), clock
+            )
     except KeyboardInterrupt:
         raise Interrupted() from None
 
