@@ -8,7 +8,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from .policy import baseline as baseline_mod
 from .policy import engine, operator
 from .policy.operator import Policy
 from .policy.rules import Rule, load_rules
-from .source import SourceFile, file_diagnostic, read, walk
+from .source import MAX_FILE_BYTES, SourceFile, file_diagnostic, read, walk
 
 T = TypeVar("T")
 _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomization")
@@ -312,6 +312,34 @@ def _listed_unwalked(root: Path, facts: Sequence[Fact], walked: set[str]) -> lis
             if os.path.isfile(real):
                 out[rel] = SourceFile(rel, real, "yaml")
     return list(out.values())
+
+
+def kustomization_listed(root: Path, paths: Iterable[str]) -> list[str]:
+    """The repository paths the kustomizations among `paths` (files under `root`) list:
+    what kustomize reads, as YAML, whatever the names (the org scan fetches those it did not
+    extract). A file counts as a kustomization by name or when its text names the kind."""
+    files = []
+    for rel in paths:
+        base = posixpath.basename(rel)
+        abspath = os.path.join(root, rel)
+        if base not in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+            try:
+                with open(abspath, "rb") as fh:
+                    head = fh.read(MAX_FILE_BYTES)
+            except OSError:
+                continue
+            if b"Kustomization" not in head and b"kustomize.config.k8s.io" not in head:
+                continue
+        files.append(SourceFile(rel, abspath, "yaml"))
+    facts, _ = _observe(files, Timings())
+    return sorted(
+        {
+            str(p)
+            for f in facts
+            if f.kind == "k8s.kustomization"
+            for p in f.data.get("local_paths") or []
+        }
+    )
 
 
 def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact], list[Diagnostic]]:
@@ -628,6 +656,9 @@ def _valid_until(
     for rec in records:
         if rec.expires is not None and rec.expires >= today:
             days.append(rec.expires + dt.timedelta(days=1))
+            if rec.created is None:
+                # its length is counted from today (max_days): it changes every day
+                days.append(today + dt.timedelta(days=1))
         if rec.created is not None and rec.created > today:
             days.append(rec.created)
     for rid in rules:

@@ -140,9 +140,21 @@ def test_complete_refuses_what_it_cannot_check(tmp_path: Path) -> None:
     dest.mkdir()
     with pytest.raises(Refused, match="truncated"):
         complete(dest, Extracted(), [], True, lambda sha, n: b"")
-    many = [TreeEntry(f"k8s/{i}.yaml", "100644", "blob", "a" * 40, 10) for i in range(5)]
-    with pytest.raises(Refused, match="more than 3 configuration files"):
-        complete(dest, Extracted(), many, False, lambda sha, n: b"kind: Pod\n", max_fetch=3)
+    many = [TreeEntry(f"k8s/{i}.yaml", "100644", "blob", f"{i:040x}", 10) for i in range(5)]
+    asked: list[str] = []
+
+    def blob(sha: str, limit: int) -> bytes:
+        asked.append(sha)
+        return b"kind: Pod\n"
+
+    with pytest.raises(Refused, match="more than 3 files would have to be read"):
+        complete(dest, Extracted(), many, False, blob, max_fetch=3)
+    assert asked == []  # counted before the first request: a refusal costs nothing more
+    # the same blob under many names is one read's worth of budget
+    same = [TreeEntry(f"k8s/{i}.yaml", "100644", "blob", "a" * 40, 10) for i in range(5)]
+    complete(dest, Extracted(), same, False, blob, max_fetch=3)
+    assert asked == ["a" * 40]  # read once, copied to the other names
+    assert all((dest / "k8s" / f"{i}.yaml").read_bytes() == b"kind: Pod\n" for i in range(5))
 
 
 def test_an_archive_expanding_past_the_cap_is_refused(

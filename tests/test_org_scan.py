@@ -281,6 +281,11 @@ def test_a_member_claiming_two_gigabytes_fails_the_repository(world: World, tmp_
     result = org(world, tmp_path)
     failed = {r.repo: r.reason for r in result.summary.repos if r.status == "failed"}
     assert "claims 2147483648 bytes" in failed[full]
+    # the same commit is refused again without a second download
+    mark = len(world.fake.requests)
+    again = org(world, tmp_path)
+    assert {r.repo: r.reason for r in again.summary.repos if r.status == "failed"} == failed
+    assert not [p for p in per_repo_calls(world.fake, mark) if "/tarball/" in p]
 
 
 # ------------------------------------------------------------------------------ delivery
@@ -902,3 +907,73 @@ def test_sigterm_stops_the_cli_cleanly_and_a_rerun_resumes(world: World, tmp_pat
     fetched = [p for p in per_repo_calls(world.fake, mark) if "/tarball/" in p]
     assert not any(d.split("/")[1] + "/" in p for d in done for p in fetched)
     assert load_summary(tmp_path / "out" / "summary.json")["complete"] is True
+
+
+def test_kustomize_listed_files_and_links_through_directories_are_judged_as_in_a_checkout(
+    world: World, tmp_path: Path
+) -> None:
+    """Second review: a kustomization reads any file it lists as YAML (miner.txt), and a link
+    may pass through a link to a directory: the org scan judges both as a checkout does."""
+    name = "tricky"
+    repo_dir = world.repo_dir(name)
+    (repo_dir / "real").mkdir(parents=True)
+    (repo_dir / "k8s").mkdir()
+    (repo_dir / "real" / "pod.txt").write_text(GOLDEN_POD.replace("name: api", "name: linked"))
+    (repo_dir / "lnk").symlink_to("real")
+    (repo_dir / "k8s" / "pod.yaml").symlink_to("../lnk/pod.txt")
+    world.publish(
+        name,
+        {
+            "deploy/kustomization.yaml": "resources: [miner.txt, sub/app.manifest]\n",
+            "deploy/miner.txt": GOLDEN_POD.replace("name: api", "name: miner"),
+            "deploy/sub/app.manifest": GOLDEN_POD.replace("name: api", "name: app"),
+        },
+    )
+    policy = load_policy(policy_file(tmp_path))
+    org(world, tmp_path, policy=policy, filters=Filters(include=(name,)))
+    org_log = json.loads((tmp_path / "out" / "acme" / f"{name}.sarif").read_text())
+    local = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            str(repo_dir),
+            "--policy",
+            str(policy.file),
+            "--format",
+            "sarif",
+            "--repo",
+            f"acme/{name}",
+        ],
+    )
+    assert _results(org_log) == _results(json.loads(local.stdout))
+    paths = {uri for _, uri, _ in _results(org_log)}
+    assert {"deploy/miner.txt", "deploy/sub/app.manifest", "k8s/pod.yaml"} <= paths
+
+
+def test_two_repositories_swapping_names_do_not_swap_results(world: World, tmp_path: Path) -> None:
+    fake = world.fake
+    world.publish("clean", {"README.md": "# clean\n"})
+    world.publish("dirty", {"k8s/deploy.yaml": GOLDEN_POD})
+    when = "2026-11-30T11:00:00Z"
+    fake.repos["acme/clean"]["pushed_at"] = fake.repos["acme/dirty"]["pushed_at"] = when
+    first = org(world, tmp_path, filters=Filters(include=("clean", "dirty")))
+    before = {r.repo: r.findings for r in first.summary.repos}
+    assert before["acme/dirty"] > before["acme/clean"]
+    # an admin swaps the names: same pushed_at, branch, topics, properties; other ids
+    clean, dirty = fake.repos.pop("acme/clean"), fake.repos.pop("acme/dirty")
+    fake.repos["acme/clean"] = {**dirty, "full_name": "acme/clean", "name": "clean"}
+    fake.repos["acme/dirty"] = {**clean, "full_name": "acme/dirty", "name": "dirty"}
+    c_sha, d_sha = fake.branches[("acme/clean", "main")], fake.branches[("acme/dirty", "main")]
+    fake.branches[("acme/clean", "main")], fake.branches[("acme/dirty", "main")] = d_sha, c_sha
+    for (repo, sha), data in list(fake.tarballs.items()):
+        other = {"acme/clean": "acme/dirty", "acme/dirty": "acme/clean"}.get(repo)
+        if other:
+            fake.tarballs[(other, sha)] = data
+            fake.trees[(other, sha)] = fake.trees[(repo, sha)]
+    for (repo, sha), data in list(fake.blobs.items()):
+        if repo in ("acme/clean", "acme/dirty"):
+            fake.blobs[({"acme/clean": "acme/dirty"}.get(repo, "acme/clean"), sha)] = data
+    second = org(world, tmp_path, filters=Filters(include=("clean", "dirty")))
+    after = {r.repo: (r.status, r.findings) for r in second.summary.repos}
+    assert after["acme/clean"] == ("scanned", before["acme/dirty"])
+    assert after["acme/dirty"] == ("scanned", before["acme/clean"])

@@ -151,6 +151,7 @@ class RepoInfo:
     topics: tuple[str, ...]
     pushed_at: datetime | None
     visibility: str
+    id: int | None = None  # stable across renames and transfers, unlike the name
 
     @property
     def empty(self) -> bool:
@@ -406,9 +407,7 @@ class GitHubClient:
         most 100,000 entries)."""
         if not _SHA.fullmatch(sha):
             raise ValueError(f"not a full commit SHA: {sha[:60]!r}")
-        _, data = self._get(
-            f"/repos/{_full_name(full_name)}/git/trees/{sha}", {"recursive": "1"}
-        )
+        _, data = self._get(f"/repos/{_full_name(full_name)}/git/trees/{sha}", {"recursive": "1"})
         if not isinstance(data, dict) or not isinstance(data.get("tree"), list):
             raise GitHubError(None, f"{full_name}@{sha[:12]}: no tree in the answer")
         entries = []
@@ -901,6 +900,7 @@ def _repo_info(data: Any) -> RepoInfo:
         topics=tuple(str(t) for t in topics),
         pushed_at=_timestamp(pushed) if isinstance(pushed, str) else None,
         visibility=str(data.get("visibility") or ("private" if data.get("private") else "public")),
+        id=data["id"] if isinstance(data.get("id"), int) else None,
     )
 
 

@@ -15,6 +15,7 @@ findings return, closed when the repository is clean; never a second issue, neve
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from ..github.client import GitHubClient, GitHubError, IssueInfo
@@ -28,7 +29,7 @@ TITLE = "tether: golden-path findings"
 MAX_BODY = 60_000  # GitHub's limit is 65,536 characters
 MAX_ROWS = 200
 
-_logins: dict[int, str | None] = {}
+_logins: weakref.WeakKeyDictionary[GitHubClient, tuple[str | None]] = weakref.WeakKeyDictionary()
 _logins_lock = threading.Lock()
 
 
@@ -88,13 +89,14 @@ def _short(text: str) -> str:
 
 
 def _login(gh: GitHubClient) -> str | None:
-    key = id(gh)
+    """Who the client acts as, asked once per client."""
     with _logins_lock:
-        if key in _logins:
-            return _logins[key]
+        known = _logins.get(gh)
+    if known is not None:
+        return known[0]
     login = gh.viewer_login()
     with _logins_lock:
-        _logins[key] = login
+        _logins[gh] = (login,)
     return login
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -211,6 +212,7 @@ def complete(
     read_blob: Callable[[str, int], bytes],
     *,
     want: Callable[[str], bool] = wanted,
+    listed: Callable[[Path], Iterable[str]] | None = None,
     max_file: int = MAX_FILE_BYTES,
     max_fetch: int = MAX_BLOB_FETCHES,
 ) -> None:
@@ -219,96 +221,128 @@ def complete(
 
     GitHub builds the tarball with `git archive`, which honours the repository's own
     `.gitattributes`: `export-ignore` leaves files out, `export-subst` rewrites them. So a
-    wanted file the archive lacks, or holds at another size, is read from the commit
+    wanted file the archive lacks, or holds with other bytes, is read from the commit
     (`read_blob(sha, max_bytes)`); an archive entry the commit does not have is removed;
     every other file of the commit is created empty (a scan reads only what it knows, but
-    repository-level rules look at which files exist); symbolic links are recreated as links,
-    last, so that the scan treats them as it treats a checkout's. Raises :class:`Refused`
-    when the commit's list is truncated or more than `max_fetch` files must be read one by
-    one."""
+    repository-level rules look at which files exist), except the files a kustomization
+    lists (`listed(dest)`: kustomize reads them as YAML whatever their names) and the files
+    a wanted name links to, which are read too; symbolic links are recreated as links, last,
+    so that the scan treats them as it treats a checkout's.
+
+    Raises :class:`Refused` when the commit's list is truncated or more than `max_fetch`
+    distinct blobs would have to be read one by one; the count is made before the first
+    request, so a refused repository costs no more than its archive."""
     if truncated:
         raise Refused(
             "GitHub truncated the commit's file list (over 100,000 entries): the archive "
             "cannot be checked against it; scan this repository from a checkout"
         )
     root = os.path.realpath(dest)
-    in_commit: set[str] = set()
-    links: list[TreeEntry] = []
-    fetched = 0
+    files: dict[str, TreeEntry] = {}
+    links: dict[str, TreeEntry] = {}
     for e in entries:
         if e.type != "blob":
             continue
-        rel = e.path
-        if not _safe_rel(rel):
-            got.notes.append((_shown(rel), "unsafe path in the commit; not scanned"))
-            continue
-        in_commit.add(rel)
-        if e.mode == "120000":
-            links.append(e)
-            continue
-        size = e.size or 0
-        have = got.sizes.get(rel)
-        if not want(rel):
-            if have is None:
-                handle = _open_new(root, rel)
-                if handle is not None:
-                    handle.close()
-            continue
-        if have == size and (size > max_file or _blob_id(os.path.join(root, rel)) == e.sha):
-            continue  # byte for byte what the commit holds (export-subst rewrites are not)
-        if have is not None:
-            os.unlink(os.path.join(root, rel))
-        if size <= max_file:
-            fetched += 1
-            if fetched > max_fetch:
-                raise Refused(
-                    f"more than {max_fetch} configuration files are left out of GitHub's "
-                    "archive (.gitattributes export-ignore) or rewritten in it (export-subst)"
-                )
-        target = _open_new(root, rel)
-        if target is None:
-            got.notes.append((rel, "path cannot be written safely; not scanned"))
-            continue
-        with target as fh:
-            if size > max_file:
-                fh.truncate(size)  # sparse: the scan says "too large", as in a checkout
-            else:
-                fh.write(read_blob(e.sha, max_file))
-        got.sizes[rel] = size
-        got.restored.append(rel)
-    for rel in sorted(set(got.sizes) - in_commit):
+        if not _safe_rel(e.path):
+            got.notes.append((_shown(e.path), "unsafe path in the commit; not scanned"))
+        elif e.mode == "120000":
+            links[e.path] = e
+        else:
+            files[e.path] = e
+    budget = _Budget(max_fetch)
+    written: dict[str, str] = {}  # blob sha -> a path already holding it: read once
+    # what the archive holds and the commit does not is not the repository's
+    for rel in sorted(set(got.sizes) - set(files)):
         os.unlink(os.path.join(root, rel))
         del got.sizes[rel]
         got.notes.append((rel, "in the archive but not in the commit; not scanned"))
-    targets = {
-        e.path: got.links.get(e.path) or read_blob(e.sha, 4096).decode("utf-8", "surrogateescape")
-        for e in links
-    }
-    by_path = {e.path: e for e in entries if e.type == "blob"}
-    for e in links:
-        # a wanted name whose link resolves to a file of the commit is scanned under that
-        # name, as in a checkout: the file it names needs its content, not a placeholder
-        real = _resolve(e.path, targets) if want(e.path) else None
-        if real is not None and real in by_path and real not in got.sizes:
-            entry = by_path[real]
-            size = entry.size or 0
-            if size <= max_file:
-                fetched += 1
-                if fetched > max_fetch:
-                    raise Refused(f"more than {max_fetch} files must be read from the commit")
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(root, real))
-            handle = _open_new(root, real)
+    need = [
+        e
+        for rel, e in files.items()
+        if want(rel)
+        and not (
+            got.sizes.get(rel) == (e.size or 0)
+            and ((e.size or 0) > max_file or _blob_id(os.path.join(root, rel)) == e.sha)
+        )
+    ]
+    link_reads = [e for rel, e in links.items() if rel not in got.links]
+    budget.plan([*(e.sha for e in need if (e.size or 0) <= max_file), *(e.sha for e in link_reads)])
+    for e in need:
+        _replace(root, e, got, read_blob, max_file, written, restored=True)
+    for rel in files:
+        if rel not in got.sizes:
+            handle = _open_new(root, rel)  # a placeholder: present, never read
             if handle is not None:
-                with handle as fh:
-                    if size > max_file:
-                        fh.truncate(size)
-                    else:
-                        fh.write(read_blob(entry.sha, max_file))
-                got.sizes[real] = size
-    for e in links:
-        if not _make_link(root, e.path, targets[e.path]):
-            got.notes.append((e.path, "a link that cannot be recreated safely; not scanned"))
+                handle.close()
+    targets = dict(got.links)
+    link_text: dict[str, str] = {}  # by blob sha: many links to one target, one read
+    for e in link_reads:
+        if e.sha not in link_text:
+            link_text[e.sha] = read_blob(e.sha, 4096).decode("utf-8", "surrogateescape")
+        targets[e.path] = link_text[e.sha]
+    # a wanted name that links to a file of the commit is judged under that name, and a
+    # kustomization's listed files are read: both need the file's content
+    extra = {_resolve(rel, targets) for rel in links if want(rel)}
+    if listed is not None:
+        extra |= {_resolve(rel, targets) for rel in listed(dest)}
+    more = [files[r] for r in sorted(p for p in extra if p is not None) if r in files]
+    more = [e for e in more if e.path not in got.sizes]
+    budget.plan([e.sha for e in more if (e.size or 0) <= max_file])
+    for e in more:
+        _replace(root, e, got, read_blob, max_file, written, restored=False)
+    for rel in links:
+        if not _make_link(root, rel, targets[rel]):
+            got.notes.append((rel, "a link that cannot be recreated safely; not scanned"))
+
+
+class _Budget:
+    """Distinct blobs read one by one, checked against the cap before they are read."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.shas: set[str] = set()
+
+    def plan(self, shas: Iterable[str]) -> None:
+        self.shas.update(shas)
+        if len(self.shas) > self.cap:
+            raise Refused(
+                f"more than {self.cap} files would have to be read one by one from the commit "
+                "(left out of GitHub's archive by .gitattributes export-ignore, rewritten by "
+                "export-subst, or linked)"
+            )
+
+
+def _replace(
+    root: str,
+    e: TreeEntry,
+    got: Extracted,
+    read_blob: Callable[[str, int], bytes],
+    max_file: int,
+    written: dict[str, str],
+    *,
+    restored: bool,
+) -> None:
+    """Write the commit's content of `e` in place of what the archive (or a placeholder)
+    left there."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(root, e.path))
+    size = e.size or 0
+    handle = _open_new(root, e.path)
+    if handle is None:
+        got.notes.append((e.path, "path cannot be written safely; not scanned"))
+        return
+    with handle as fh:
+        if size > max_file:
+            fh.truncate(size)  # sparse: the scan says "too large", as in a checkout
+        elif e.sha in written:
+            with open(written[e.sha], "rb") as src:
+                shutil.copyfileobj(src, fh)
+        else:
+            fh.write(read_blob(e.sha, max_file))
+            written[e.sha] = os.path.join(root, e.path)
+    got.sizes[e.path] = size
+    if restored:
+        got.restored.append(e.path)
 
 
 def _blob_id(path: str) -> str | None:
@@ -321,28 +355,31 @@ def _blob_id(path: str) -> str | None:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-def _resolve(rel: str, targets: dict[str, str]) -> str | None:
-    """The path inside the repository a link resolves to, following links among `targets`
-    (at most 40, as the kernel does); None when it leaves the repository."""
-    path = rel
-    for _ in range(40):
-        target = targets.get(path)
-        if target is None:
-            return path
-        if target.startswith("/"):
-            return None
-        parts: list[str] = path.split("/")[:-1]
-        for p in target.split("/"):
-            if p in ("", "."):
-                continue
-            if p == "..":
-                if not parts:
-                    return None
-                parts.pop()
-            else:
-                parts.append(p)
-        path = "/".join(parts)
-    return None
+def _resolve(rel: str, targets: Mapping[str, str]) -> str | None:
+    """The path inside the repository that `rel` names once every link on the way is
+    followed, component by component as the kernel does (a link to a directory in the
+    middle, `..` after a link; at most 40 links); None when it leaves the repository."""
+    pending = rel.split("/")
+    done: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not done:
+                return None
+            done.pop()
+            continue
+        done.append(part)
+        target = targets.get("/".join(done))
+        if target is not None:
+            hops += 1
+            if hops > 40 or target.startswith("/"):
+                return None
+            done.pop()  # a link's target is relative to the directory holding it
+            pending = target.split("/") + pending
+    return "/".join(done) or None
 
 
 def _make_link(root: str, rel: str, target: str) -> bool:

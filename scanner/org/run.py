@@ -45,7 +45,7 @@ from ..policy import baseline as baseline_mod
 from ..policy.operator import Policy, RepoFacts
 from ..policy.rules import reuse_built_rules
 from ..redact import clip, redact
-from ..scan import ScanOptions
+from ..scan import ScanOptions, kustomization_listed
 from . import fetch
 from .select import Filters, PropertyValues, Selection, select
 from .state import STATE_FILE, Result, StateStore
@@ -483,9 +483,19 @@ def _judge_one(
                 tether_version=__version__,
                 pushed_at=_iso(repo.pushed_at),
                 reason=outcome.reason,
+                commit=outcome.commit if outcome.refused else None,
+                extra={"refused": outcome.refused},
             ),
         )
     return outcome
+
+
+def _refused(name: str, sha: str, why: str) -> RepoOutcome:
+    """A snapshot tether will not judge (too large, hostile): the same commit is refused
+    again by later runs without being downloaded again."""
+    return RepoOutcome(
+        name, "failed", f"snapshot of {sha[:12]} refused: {why}", commit=sha, refused=True
+    )
 
 
 def _iso(when: dt.datetime | None) -> str | None:
@@ -533,6 +543,16 @@ def _judge(
         if e.status == 409:  # GitHub's answer for a repository without commits
             return RepoOutcome(name, "skipped", f"empty: {e.message}")
         raise
+    # a commit refused before costs no second download (under the same tether version)
+    latest = ctx.state.last_result(name)
+    if (
+        latest is not None
+        and latest.status == "failed"
+        and latest.extra.get("refused")
+        and latest.commit == sha
+        and latest.tether_version == __version__
+    ):
+        return RepoOutcome(name, "failed", latest.reason, commit=sha, refused=True)
     # 2. the same commit judged before under the same policy (a push to another branch)
     last = ctx.state.last_reusable(name)
     if (
@@ -577,15 +597,13 @@ def _judge(
                 )
         archive.unlink()
         if extracted.refused is not None:
-            return RepoOutcome(
-                name, "failed", f"snapshot of {sha[:12]} refused: {extracted.refused}"
-            )
+            return _refused(name, sha, extracted.refused)
         if extracted.truncated:
-            return RepoOutcome(
+            return _refused(
                 name,
-                "failed",
-                f"the snapshot of {sha[:12]} holds more configuration than the org scan "
-                f"reads ({fetch.MAX_ARCHIVE_BYTES >> 20} MiB or {fetch.MAX_MEMBERS} entries); "
+                sha,
+                f"it holds more configuration than the org scan reads "
+                f"({fetch.MAX_ARCHIVE_BYTES >> 20} MiB or {fetch.MAX_MEMBERS} entries); "
                 "scan this repository from a checkout (tether scan, or the Action)",
             )
         # the archive is what the repository's .gitattributes lets `git archive` export:
@@ -598,9 +616,10 @@ def _judge(
                 entries,
                 listing_truncated,
                 lambda oid, limit: gh.blob(name, oid, max_bytes=limit),
+                listed=lambda root: kustomization_listed(root, list(extracted.sizes)),
             )
         except fetch.Refused as e:
-            return RepoOutcome(name, "failed", f"snapshot of {sha[:12]} refused: {e}")
+            return _refused(name, sha, str(e))
         from ..pr import scan_repository
         from ..report import sarif
 
@@ -615,13 +634,16 @@ def _judge(
     rel = sarif_path(name)
     write_atomic(opts.out / rel, data)
     outcome = _outcome(report, name, "scanned", sha, repo.default_branch, pushed, rel)
-    return _deliver(ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log)
+    return _deliver(
+        ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log, repo.id
+    )
 
 
 def identity(repo: RepoInfo, props: PropertyValues) -> str:
     """What besides its commits decides a repository's verdict and does not move its
     ``pushed_at``: the default branch, topics and custom properties (they choose layers)."""
     data = {
+        "id": repo.id,  # two repositories swapping names swap their results
         "default_branch": repo.default_branch,
         "topics": sorted(repo.topics),
         "properties": {k: props[k] for k in sorted(props)},
@@ -664,7 +686,9 @@ def _reuse(
         outcome.upload = prev.extra.get("upload")
         outcome.dashboard = prev.extra.get("dashboard")
         return outcome
-    return _deliver(ctx, outcome, data, prev.sarif_sha256, prev, ident, pool, None)
+    return _deliver(
+        ctx, outcome, data, prev.sarif_sha256, prev, ident, pool, None, prev.extra.get("repo_id")
+    )
 
 
 def _outcome(
@@ -762,12 +786,16 @@ def _deliver(
     ident: str,
     pool: _Clients | None,
     log: dict[str, Any] | None,
+    repo_id: int | None,
 ) -> RepoOutcome:
     """Upload and update the dashboard issue as asked, then record the result. ``prev`` is
-    the repository's last stored result (what was uploaded, what the issue shows)."""
+    the repository's last stored result (what was uploaded, what the issue shows), ignored
+    when it belonged to another repository of the same name (renamed or transferred)."""
     from . import deliver
 
     opts = ctx.options
+    if prev is not None and prev.extra.get("repo_id") != repo_id:
+        prev = None
     extra = prev.extra if prev is not None else {}
     same_log = prev is not None and prev.sarif_sha256 == digest
     # an upload counts only once GitHub has processed it: a pending one is checked again
@@ -843,6 +871,7 @@ def _deliver(
             extra={
                 "outcome": {**stored, "valid_until": outcome.valid_until},
                 "identity": ident,
+                "repo_id": repo_id,
                 "pending_upload": pending,
                 "dashboard_for": dashboard_for,
                 "dashboard_checked": checked,
@@ -899,7 +928,8 @@ def _plan(
         layers = ", ".join(_layer_name(n) for n in [*base, *extra])
         layers += f" ({why})" if why else ""
         prev = state.unchanged(repo.full_name, _iso(repo.pushed_at), phash, __version__, today)
-        if prev is not None:
+        ident = identity(repo, props.get(repo.full_name, {}))
+        if prev is not None and prev.extra.get("identity") == ident:
             what = "unchanged since the last scan: reuse its result"
             if options.upload and prev.uploaded_for != prev.commit:
                 what += ", upload its SARIF"

@@ -51,6 +51,7 @@ class RepoOutcome:
     upload: dict[str, Any] | None = None  # {"status", "id"?, "reason"?}
     dashboard: dict[str, Any] | None = None  # {"status", "number"?, "reason"?}
     valid_until: str | None = None  # kept in the state only (see Report.valid_until)
+    refused: bool = False  # the snapshot was refused: kept in the state only
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"repo": self.repo, "status": self.status}
