@@ -6,12 +6,14 @@ from .model import Level, Report
 
 
 def failing(report: Report, fail_on: str, strict: bool) -> bool:
-    """Findings at or above `fail_on`, or, with `strict`, diagnostics of warning level or
-    above. In PR mode both count only what the change introduces (new findings, files that
-    became unreadable). Staged rules that are not enforced never fail."""
+    """Findings at or above `fail_on`; a diagnostic printed as an error (a file tether could
+    not read: it may hide anything), whatever `fail_on` says; with `strict`, warning-level
+    diagnostics too. In PR mode all three count only what the change introduces (new
+    findings, files that became unreadable). Staged rules that are not enforced never fail."""
     diff = report.diff
     diags = diff.new_diagnostics if diff is not None else report.diagnostics
-    if strict and any(d.level.rank >= Level.WARNING.rank for d in diags):
+    floor = Level.WARNING if strict else Level.ERROR
+    if any(d.level.rank >= floor.rank for d in diags):
         return True
     if fail_on == "never":
         return False

@@ -67,7 +67,10 @@ def test_clean_repo_exits_zero() -> None:
         ({"README.md": "x\n", ".tether.yaml": "fail_on: warning\n"}, [], 1),
         ({"README.md": "x\n"}, [], 0),
         ({"main.tf": BAD_PROVIDER, ".tether.yaml": "fail_on: never\n"}, ["--fail-on", "error"], 1),
-        ({"main.tf": "resource {{{\n"}, [], 0),
+        # a file tether cannot read is printed as an error and fails the run (issue 9): it
+        # may hide anything; --strict also fails on warning-level diagnostics
+        ({"main.tf": "resource {{{\n"}, [], 1),
+        ({"main.tf": "resource {{{\n"}, ["--fail-on", "never"], 1),
         ({"main.tf": "resource {{{\n"}, ["--strict"], 1),
     ],
 )

@@ -4,18 +4,20 @@ applicable; failures become findings with the baseline layer that set the judged
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigError
 from ..facts.subjects import subject as subject_of
 from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally
 from . import celrt as cel
 from .baseline import Baseline
 from .functions import FUNCTIONS
-from .rules import Rule
+from .rules import _HAS_BASELINE, Rule
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ class _Judge:
     rule reads) and the functions, converted once; the fact is handed to CEL through a
     variable resolver, so each evaluation converts only the fact's few fields."""
 
-    def __init__(self, rule: Rule, st: Staging, baseline: Baseline) -> None:
+    def __init__(
+        self, rule: Rule, st: Staging, baseline: Baseline, params: Mapping[str, Any]
+    ) -> None:
         self.rule = rule
         self.staging = st
         self.baseline = baseline
@@ -142,7 +146,9 @@ class _Judge:
         view: list[dict[str, Any]] = [{}]
         self._view = view
         base = project(baseline.data, rule.baseline_paths, rule.presence_paths)
-        self._ctx = cel.Context(variables={"baseline": base}, functions=dict(FUNCTIONS))
+        self._ctx = cel.Context(
+            variables={"baseline": base, "params": dict(params)}, functions=dict(FUNCTIONS)
+        )
         self._ctx.set_variable_resolver(lambda name: view[0] if name == "fact" else None)
 
     def _context(self, data: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
@@ -186,6 +192,138 @@ class _Judge:
         return message, refs
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What the policy check found before any fact is judged."""
+
+    params: dict[str, dict[str, Any]]  # rule id -> its parameters (defaults applied)
+    inapplicable: dict[str, str]  # rule id -> why it does not apply (a `requires:` key unset)
+
+
+def _present(data: Any, path: Sequence[str]) -> bool:
+    node = data
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _guarded(rule: Rule) -> set[tuple[str, ...]]:
+    """Baseline paths the rule tests with has() before reading under them."""
+    text = " ".join(
+        [rule.when_src or "", rule.assert_src, rule.message_src, *rule.extra.get("keys_src", [])]
+    )
+    return {tuple(m.split(".")[1:]) for m in _HAS_BASELINE.findall(text)}
+
+
+def _where(baseline: Baseline, dotted: str) -> tuple[str, int | None]:
+    ref = baseline.ref(dotted)
+    if ref is not None and ref.key == dotted:
+        return ref.file, ref.line
+    return (baseline.files[-1] if baseline.files else "baseline"), None
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def prepare(
+    rules: Mapping[str, Rule], baseline: Baseline, today: dt.date, preview: bool = False
+) -> Prepared:
+    """Check the policy as a whole before judging anything; a problem is a ConfigError
+    (exit 2) naming the rule, the key and the baseline layers, never a per-fact runtime
+    error or a silently dead rule:
+
+    * every rule id under `rules:` and every pack under `packs:` exists;
+    * every baseline key a running rule reads is set, unless the rule tests it with has()
+      first, or declares it under `requires:` (then the rule does not apply, and says so);
+    * every rule's parameters (`packs.<pack>.params`, then `rules.<ID>.params`, over the
+      `default`s of the rule's `params:` schema) are valid against that schema."""
+    layers = ", ".join(baseline.files) or "(no baseline)"
+    settings = baseline.data.get("rules") or {}
+    for rid in settings:
+        if rid not in rules:
+            where, line = _where(baseline, f"rules.{rid}")
+            raise ConfigError(where, line, f"rules: no rule {rid}{_did_you_mean(rid, rules)}")
+    packs_cfg = baseline.data.get("packs") or {}
+    known_packs = {r.pack for r in rules.values()}
+    for name in packs_cfg:
+        if name not in known_packs:
+            where, line = _where(baseline, f"packs.{name}")
+            raise ConfigError(
+                where, line, f"packs: no pack {name}{_did_you_mean(name, known_packs)}"
+            )
+    params: dict[str, dict[str, Any]] = {}
+    inapplicable: dict[str, str] = {}
+    for rule in rules.values():
+        if not staging(rule, baseline, today, preview).enabled:
+            continue
+        unset = [k for k in rule.requires if not _present(baseline.data, k.split("."))]
+        if unset:
+            inapplicable[rule.id] = f"needs baseline key {', '.join(unset)} (requires:)"
+            continue
+        guarded = _guarded(rule)
+        for path in rule.baseline_paths:
+            # has(baseline.a.b) answers for b, but a itself must exist (CEL raises otherwise)
+            tested = next((i for i in range(1, len(path) + 1) if path[:i] in guarded), None)
+            needed = path if tested is None else path[: tested - 1]
+            if needed and not _present(baseline.data, needed):
+                key = ".".join(
+                    next(
+                        needed[:i]
+                        for i in range(1, len(needed) + 1)
+                        if not _present(baseline.data, needed[:i])
+                    )
+                )
+                raise ConfigError(
+                    rule.file,
+                    None,
+                    f"{rule.id} reads baseline key {key}, which none of the layers sets "
+                    f"({layers}): set it (or extend the `default` baseline), disable the rule "
+                    f"(rules: {{{rule.id}: {{enabled: false}}}}), or declare requires: [{key}] "
+                    "in the rule",
+                )
+        params[rule.id] = _params(rule, baseline, packs_cfg)
+    return Prepared(params, inapplicable)
+
+
+def _params(rule: Rule, baseline: Baseline, packs_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    pack_values = dict((packs_cfg.get(rule.pack) or {}).get("params") or {})
+    rule_values = dict(baseline.rule_settings(rule.id).get("params") or {})
+    schema = rule.params_schema
+    if schema is None:
+        if rule_values:
+            where, line = _where(baseline, f"rules.{rule.id}.params")
+            raise ConfigError(
+                where, line, f"{rule.id} takes no parameters (no params: in {rule.file})"
+            )
+        return {}
+    declared = schema.get("properties") or {}
+    # a pack's params reach the rules that declare them
+    merged = {k: v for k, v in pack_values.items() if k in declared}
+    merged.update(rule_values)
+    for name, sub in declared.items():
+        if name not in merged and isinstance(sub, Mapping) and "default" in sub:
+            merged[name] = sub["default"]
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(merged)
+    )
+    if error is not None:
+        path = ".".join(str(p) for p in error.absolute_path)
+        dotted = f"rules.{rule.id}.params" + (f".{path}" if path else "")
+        if path and path.split(".")[0] not in rule_values:
+            dotted = f"packs.{rule.pack}.params.{path}"
+        where, line = _where(baseline, dotted)
+        raise ConfigError(
+            where, line, f"{rule.id} params{'.' + path if path else ''}: {error.message}"
+        )
+    return merged
+
+
 def evaluate(
     facts: Iterable[Fact],
     rules: Mapping[str, Rule],
@@ -193,6 +331,7 @@ def evaluate(
     today: dt.date,
     preview: bool = False,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
+    ready = prepare(rules, baseline, today, preview)
     # judges are built on the first fact of their kind: a rule with nothing to judge costs
     # no CEL context
     pending: dict[str, list[tuple[Rule, Staging]]] = defaultdict(list)
@@ -200,7 +339,7 @@ def evaluate(
     tallies: dict[str, RuleTally] = {}
     for rule in rules.values():
         st = staging(rule, baseline, today, preview)
-        if not st.enabled:
+        if not st.enabled or rule.id in ready.inapplicable:
             continue
         pending[rule.applies_to].append((rule, st))
         tallies[rule.id] = RuleTally(counted=st.counted)
@@ -211,7 +350,8 @@ def evaluate(
         judges = by_kind.get(fact.kind)
         if judges is None:
             judges = by_kind[fact.kind] = [
-                _Judge(rule, st, baseline) for rule, st in pending.get(fact.kind, ())
+                _Judge(rule, st, baseline, ready.params.get(rule.id, {}))
+                for rule, st in pending.get(fact.kind, ())
             ]
         for judge in judges:
             rule = judge.rule

@@ -30,7 +30,7 @@ from .functions import FUNCTIONS
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _COMPREHENSION_VAR = re.compile(r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
-VARIABLES = frozenset({"fact", "baseline"})
+VARIABLES = frozenset({"fact", "baseline", "params"})
 # CEL's standard functions (macros such as has/all/exists never appear as references)
 CEL_BUILTINS = frozenset(
     {
@@ -119,6 +119,9 @@ class Rule:
     tags: tuple[str, ...]
     file: str
     extra: dict[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()  # baseline keys without which the rule does not apply
+    params_schema: dict[str, Any] | None = None  # JSON Schema of params.*
+    help_uri: str | None = None
 
     @cached_property
     def fact_fields(self) -> tuple[str, ...]:
@@ -180,6 +183,7 @@ class Rule:
 
 
 _FACT_FIELD = re.compile(r"\bfact\.([A-Za-z_]\w*)")
+_PARAM = re.compile(r"\bparams\.([A-Za-z_]\w*)")
 _BASELINE_SECTION = re.compile(r"\bbaseline\.([A-Za-z_]\w*)")
 _BASELINE_PATH = re.compile(r"\bbaseline((?:\.[A-Za-z_]\w*)+)")
 _HAS_BASELINE = re.compile(r"\bhas\(\s*baseline((?:\.[A-Za-z_]\w*)+)\s*\)")
@@ -245,14 +249,26 @@ def _template(src: str, shown: str, line: int | None, checked: bool = False) -> 
     parts: list[str | Any] = []
     pos = 0
     for m in _TEMPLATE.finditer(src):
+        if "{{" in src[pos : m.start()]:
+            break  # `{{ a {{ b }}`: reported below
         if m.start() > pos:
             parts.append(src[pos : m.start()])
-        parts.append(
-            _compile(m.group(1).strip(), shown, line, f"message expression {m.group(0)!r}", checked)
-        )
+        expr = m.group(1).strip()
+        if not expr:
+            raise ConfigError(shown, line, "message has an empty {{ }} expression")
+        parts.append(_compile(expr, shown, line, f"message expression {m.group(0)!r}", checked))
         pos = m.end()
-    if pos < len(src):
-        parts.append(src[pos:])
+    rest = src[pos:]
+    if "{{" in rest or "}}" in rest:
+        broken = rest[rest.find("{{") if "{{" in rest else rest.find("}}") :]
+        raise ConfigError(
+            shown,
+            line,
+            f"message has an unclosed or unopened template near {clip(broken)!r}: write "
+            "{{ expression }}",
+        )
+    if rest:
+        parts.append(rest)
     return MessageTemplate(tuple(parts))
 
 
@@ -343,15 +359,53 @@ def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
             f"unknown fact kind {clip(kind)!r}; known kinds: {', '.join(sorted(KINDS))}",
         )
     rule = _build(data, shown, node, checked=trusted)
-    unknown = sorted(set(rule.fact_fields) - set(KINDS[kind]))
-    if unknown:
+    known = set(KINDS[kind])
+    # each unknown field is reported where it is written
+    for key, text in (
+        ("when", data.get("when") or ""),
+        ("assert", data["assert"]),
+        ("message", data["message"]),
+        ("baseline_keys", " ".join(data.get("baseline_keys") or ())),
+    ):
+        unknown = sorted(set(_FACT_FIELD.findall(text)) - known)
+        if unknown:
+            raise ConfigError(
+                shown,
+                line_of(node, [key]),
+                f"{key}: {kind} facts have no field(s) {', '.join(clip(u) for u in unknown)}; "
+                f"fields: {', '.join(sorted(known))}",
+            )
+    _check_params(rule, data, shown, node)
+    return rule
+
+
+def _check_params(rule: Rule, data: dict[str, Any], shown: str, node: Any) -> None:
+    """`params:` must be a usable JSON Schema, and every params.NAME the rule reads must be
+    declared in it."""
+    text = " ".join(
+        [rule.when_src or "", rule.assert_src, rule.message_src, *rule.extra["keys_src"]]
+    )
+    read = sorted(set(_PARAM.findall(text)))
+    schema = rule.params_schema
+    if schema is not None:
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.exceptions.SchemaError as e:
+            raise ConfigError(
+                shown, line_of(node, ["params"]), f"params is not a valid JSON Schema: {e.message}"
+            ) from None
+    declared = set((schema or {}).get("properties") or {})
+    undeclared = [p for p in read if p not in declared]
+    if undeclared:
         raise ConfigError(
             shown,
-            line_of(node, ["assert"]),
-            f"{kind} facts have no field(s) {', '.join(clip(u) for u in unknown)}; "
-            f"fields: {', '.join(sorted(KINDS[kind]))}",
+            line_of(node, ["params"]) or line_of(node, ["assert"]),
+            f"reads params.{', params.'.join(undeclared)} but declares "
+            + (f"only {', '.join(sorted(declared))}" if declared else "no params:")
+            + " (params: {type: object, properties: {NAME: {type: ..., default: ...}}})",
         )
-    return rule
 
 
 def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -> Rule:
@@ -391,6 +445,9 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
             "keys_src": list(data.get("baseline_keys", ())),
             "exceptions": data.get("exceptions") or {},
         },
+        requires=tuple(data.get("requires") or ()),
+        params_schema=data.get("params"),
+        help_uri=data.get("help_uri"),
     )
 
 

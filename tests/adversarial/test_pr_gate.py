@@ -724,7 +724,8 @@ def test_rewriting_an_unreadable_file_is_a_new_unreadable_file(
     r = repo({"k8s/broken.yaml": "apiVersion: v1\nkind: Pod\nmetadata: [\n"})
     change(r, {"k8s/broken.yaml": NEW_VIOLATION + "extra: [\n"})
     res, _ = gate(r, policy)
-    assert res.exit_code == 0  # not strict: findings only
+    # a file the change made unreadable is printed as an error: it fails, strict or not
+    assert res.exit_code == 1, res.output
     res, _ = gate(r, policy, "--strict")
     assert res.exit_code == 1, res.output
     # an untouched unreadable file stays old debt

@@ -1,0 +1,193 @@
+"""Issue 9: policy errors are errors, and custom packs take typed parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+from scanner.errors import ConfigError
+from scanner.policy import baseline as baseline_mod
+from scanner.policy.rules import load_rules
+from scanner.scan import ScanOptions, embedded_rules_dir, scan
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme-payments"
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+    - name: c
+      image: docker.io/library/nginx:latest
+"""
+
+RULE = """\
+id: ACME001
+name: replicas-bounded
+pack: acme-platform
+category: compliance
+severity: warning
+status: stable
+applies_to: k8s.container
+{extra}assert: {assert_}
+message: {message}
+docs:
+  what: Containers of Acme workloads are checked against the platform's limits.
+  why: A parameter lets each team's baseline tune the rule without editing CEL.
+  example: "image: nginx:latest"
+  use_instead: "image: nginx:1.27.0"
+"""
+
+
+def rule_dir(tmp_path: Path, **kw: str) -> Path:
+    d = tmp_path / "rules"
+    d.mkdir(exist_ok=True)
+    text = RULE.format(
+        extra=kw.get("extra", ""),
+        assert_=kw.get("assert_", "'fact.name != \"\"'"),
+        message=kw.get("message", "'Container {{fact.name}} is off the golden path.'"),
+    )
+    (d / "ACME001.yml").write_text(text)
+    return d
+
+
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "repo"
+    (r / "k8s").mkdir(parents=True)
+    (r / "k8s" / "pod.yaml").write_text(POD)
+    return r
+
+
+def test_a_baseline_from_scratch_is_a_configuration_error_not_dead_rules(
+    tmp_path: Path,
+) -> None:
+    """Seen: 19 built-in rules raised KeyError on every fact (80 rule-error diagnostics) and
+    the scan exited 0."""
+    base = tmp_path / "base.yml"
+    base.write_text("name: scratch\nkubernetes:\n  registries: [ghcr.io/acme/**]\n")
+    res = CliRunner().invoke(main, ["scan", str(EXAMPLE), "--baseline", str(base)])
+    assert res.exit_code == 2, res.output
+    assert "reads baseline key" in res.output and "base.yml" in res.output
+    assert "rule-error" not in res.output
+
+
+def test_requires_makes_a_rule_not_applicable_instead(tmp_path: Path) -> None:
+    d = rule_dir(
+        tmp_path,
+        extra="requires: [acme.limits]\n",
+        assert_="'fact.name in baseline.acme.limits'",
+    )
+    base = tmp_path / "b.yml"
+    base.write_text("extends: [default]\n")
+    report = scan(repo(tmp_path), ScanOptions(rule_dirs=[d], baselines=[str(base)]))
+    assert "ACME001" not in report.tallies
+    assert not [x for x in report.diagnostics if x.code == "rule-error"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "wanted"),
+    [
+        ("rules:\n  K8S999: {enabled: false}\n", "no rule K8S999"),
+        ("rules:\n  K8S00: {enabled: false}\n", "key 'K8S00' is not allowed here"),
+        ("rules:\n  DOCKR002: {enabled: false}\n", "did you mean DOCKER002?"),
+        ("packs:\n  kubernets: {help_uri: 'https://x.example'}\n", "did you mean kubernetes?"),
+    ],
+)
+def test_unknown_rule_ids_and_packs_in_a_baseline_are_errors(
+    tmp_path: Path, settings: str, wanted: str
+) -> None:
+    base = tmp_path / "b.yml"
+    base.write_text("extends: [default]\n" + settings)
+    with pytest.raises(ConfigError, match=wanted) as err:
+        scan(repo(tmp_path), ScanOptions(baselines=[str(base)]))
+    assert err.value.file.endswith("b.yml") and err.value.line in (2, 3)
+
+
+def test_any_pack_name_and_typed_parameters(tmp_path: Path) -> None:
+    d = rule_dir(
+        tmp_path,
+        extra=(
+            "params:\n  type: object\n  properties:\n"
+            "    banned: {type: string, default: latest}\n"
+            "  additionalProperties: false\n"
+            "help_uri: https://platform.acme.example/rules/acme001\n"
+        ),
+        assert_="'fact.tag != params.banned'",
+        message="'Container {{fact.name}} uses the banned tag {{params.banned}}.'",
+    )
+    rules = load_rules([embedded_rules_dir(), d])
+    assert rules["ACME001"].pack == "acme-platform"
+    r = repo(tmp_path)
+    report = scan(r, ScanOptions(rule_dirs=[d]))
+    [f] = [f for f in report.findings if f.rule_id == "ACME001"]
+    assert f.message == "Container docker.io/library/nginx uses the banned tag latest."
+    base = tmp_path / "b.yml"
+    base.write_text("extends: [default]\nrules:\n  ACME001:\n    params: {banned: '1.0'}\n")
+    report = scan(r, ScanOptions(rule_dirs=[d], baselines=[str(base)]))
+    assert not [f for f in report.findings if f.rule_id == "ACME001"]
+    # a pack-level value reaches every rule of the pack that declares the parameter
+    base.write_text("extends: [default]\npacks:\n  acme-platform:\n    params: {banned: latest}\n")
+    assert [
+        f
+        for f in scan(r, ScanOptions(rule_dirs=[d], baselines=[str(base)])).findings
+        if f.rule_id == "ACME001"
+    ]
+    # a wrong type or an undeclared parameter: file:line of the baseline value
+    base.write_text("extends: [default]\nrules:\n  ACME001:\n    params: {banned: 3}\n")
+    with pytest.raises(ConfigError, match="ACME001 params.banned: 3 is not of type 'string'") as e:
+        scan(r, ScanOptions(rule_dirs=[d], baselines=[str(base)]))
+    assert e.value.file.endswith("b.yml") and e.value.line == 4
+    base.write_text("extends: [default]\nrules:\n  ACME001:\n    params: {bannned: x}\n")
+    with pytest.raises(ConfigError, match="Additional properties are not allowed"):
+        scan(r, ScanOptions(rule_dirs=[d], baselines=[str(base)]))
+
+
+def test_a_rule_reading_an_undeclared_parameter_fails_at_load(tmp_path: Path) -> None:
+    d = rule_dir(tmp_path, assert_="'fact.tag != params.banned'")
+    with pytest.raises(ConfigError, match="reads params.banned but declares no params"):
+        load_rules([d])
+
+
+@pytest.mark.parametrize(
+    ("message", "wanted", "line"),
+    [
+        ("'Container {{fact.name} is off.'", "unclosed or unopened template", 9),
+        (
+            "'Container {{fact.nam}} is off the golden path.'",
+            "message: k8s.container facts have no field(s) nam",
+            9,
+        ),
+        ("'Container {{ }} is off the golden path.'", "empty {{ }} expression", 9),
+    ],
+)
+def test_message_templates_are_checked_at_load_at_the_message_line(
+    tmp_path: Path, message: str, wanted: str, line: int
+) -> None:
+    """Seen: an unclosed {{ was printed literally; an error in message: was reported at the
+    assert line."""
+    d = rule_dir(tmp_path, message=message)
+    with pytest.raises(ConfigError, match=wanted.replace("(", r"\(").replace(")", r"\)")) as e:
+        load_rules([d])
+    assert e.value.line == line
+
+
+def test_a_diagnostic_printed_as_an_error_fails_the_run(tmp_path: Path) -> None:
+    r = tmp_path / "r"
+    r.mkdir()
+    (r / "main.tf").write_text("resource {{{\n")
+    res = CliRunner().invoke(main, ["scan", str(r), "--fail-on", "never"])
+    assert res.exit_code == 1 and "parse-error" in res.output
+
+
+def test_the_embedded_baselines_satisfy_every_built_in_rule() -> None:
+    rules = load_rules([embedded_rules_dir()])
+    import datetime as dt
+
+    from scanner.policy.engine import prepare
+
+    for name in ("default",):
+        prepare(rules, baseline_mod.load([name]), dt.date.today())
