@@ -13,6 +13,7 @@ only central approval is allowed, matching nothing) are judged by ordinary rules
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -374,6 +375,16 @@ def apply(
                 )
             continue  # another repository's exception: neither applied nor judged here
         ids = expand(rec.rule, rules)
+        if not ids:
+            # a typo would otherwise except nothing and say so only in a note
+            known = sorted({*rules, *(r.pack for r in rules.values())})
+            close = difflib.get_close_matches(str(rec.rule), known, n=1, cutoff=0.6)
+            raise ConfigError(
+                rec.file,
+                rec.span.start_line,
+                f"exception for {rec.rule!r}: no rule or pack of that name"
+                + (f"; did you mean {close[0]}?" if close else ""),
+            )
         local_ok: dict[str, bool] = {}
         max_by_rule: dict[str, int | None] = {}
         for rid in ids or [rec.rule]:

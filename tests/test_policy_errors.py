@@ -191,3 +191,21 @@ def test_the_embedded_baselines_satisfy_every_built_in_rule() -> None:
 
     for name in ("default",):
         prepare(rules, baseline_mod.load([name]), dt.date.today())
+
+
+def test_an_exception_naming_no_rule_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    """Seen: `rule: DOCKR002` in an exception was only a note-level 'stale' finding."""
+    r = repo(tmp_path)
+    (r / ".tether").mkdir()
+    (r / ".tether" / "exceptions.yaml").write_text(
+        "exceptions:\n"
+        "  - rule: DOCKR002\n"
+        "    scope: {path: Dockerfile}\n"
+        "    justification: Vendor image until the migration in PLAT-9 is done.\n"
+        "    owner: team-a\n"
+        "    expires: 2027-01-31\n"
+    )
+    res = CliRunner().invoke(main, ["scan", str(r)])
+    assert res.exit_code == 2, res.output
+    assert "no rule or pack of that name; did you mean DOCKER002?" in res.output
+    assert "exceptions.yaml:2" in res.output
