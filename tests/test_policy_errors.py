@@ -209,3 +209,57 @@ def test_an_exception_naming_no_rule_is_an_error_with_a_suggestion(tmp_path: Pat
     assert res.exit_code == 2, res.output
     assert "no rule or pack of that name; did you mean DOCKER002?" in res.output
     assert "exceptions.yaml:2" in res.output
+
+
+def test_errors_about_referenced_files_name_the_referencing_file_and_line(
+    tmp_path: Path,
+) -> None:
+    """Seen: `baseline: nope.yml` and `extends: [defualt]` lost the referencing file:line, with
+    no did-you-mean; `--baseline nope` did not list the embedded names."""
+    from scanner.policy.operator import load as load_policy
+
+    pol = tmp_path / "policy.yml"
+    pol.write_text("overlays: {}\nbaseline:\n  - default\n  - nope.yml\n")
+    with pytest.raises(ConfigError, match="'nope.yml' not found") as e:
+        load_policy(pol)
+    assert (e.value.file, e.value.line) == (str(pol), 4)
+    pol.write_text("overlays: {}\nrepos:\n  - match: {topic: x}\n    baseline: [java]\n")
+    with pytest.raises(ConfigError) as e:
+        load_policy(pol)
+    assert e.value.line == 4
+    layer = tmp_path / "layer.yml"
+    layer.write_text("name: l\nextends: [defualt]\n")
+    with pytest.raises(ConfigError, match="did you mean default\\?") as e:
+        baseline_mod.load([str(layer)])
+    assert e.value.line == 2 and e.value.file.endswith("layer.yml")
+    res = CliRunner().invoke(main, ["scan", str(EXAMPLE), "--baseline", "defalt"])
+    assert res.exit_code == 2 and "embedded baseline (default" in res.output
+    assert "did you mean default?" in res.output
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (".tether.yaml", "exclude: [a]\nexclude: [b]\n"),
+        ("base.yml", "extends: [default]\nrules:\n  K8S003: {}\n  K8S003: {}\n"),
+        (
+            ".tether/exceptions.yaml",
+            "exceptions:\n  - rule: K8S003\n    rule: K8S004\n    justification: x\n",
+        ),
+    ],
+)
+def test_duplicate_keys_are_refused(tmp_path: Path, name: str, text: str) -> None:
+    r = repo(tmp_path)
+    (r / name).parent.mkdir(parents=True, exist_ok=True)
+    (r / name).write_text(text)
+    args = ["scan", str(r)] + (["--baseline", str(r / name)] if name == "base.yml" else [])
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "duplicate key" in res.output, res.output
+
+
+def test_a_rule_file_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    d = rule_dir(tmp_path)
+    text = (d / "ACME001.yml").read_text()
+    (d / "ACME001.yml").write_text(text + "severity: error\n")
+    with pytest.raises(ConfigError, match="duplicate key 'severity'"):
+        load_rules([d])

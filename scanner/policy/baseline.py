@@ -3,6 +3,7 @@ file and line that set it."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..model import BaselineRef
 from ..parsers.yaml import Node
-from .documents import load_yaml, validate
+from .documents import line_of, load_yaml, validate
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def embedded_dir() -> Path:
     )
 
 
-def resolve_name(name: str, relative_to: Path | None) -> Path:
+def resolve_name(name: str, relative_to: Path | None, line: int | None = None) -> Path:
     """`default` and other bare names come from the embedded baselines; paths are relative to
     the file that names them."""
     if relative_to is not None:
@@ -113,11 +114,14 @@ def resolve_name(name: str, relative_to: Path | None) -> Path:
         if c.is_file():
             return c
     names = sorted(p.stem for p in emb.glob("*.y*ml"))
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     raise ConfigError(
         str(relative_to) if relative_to else name,
-        None,
-        f"baseline {name!r} not found: not a file, nor an embedded baseline "
-        f"({', '.join(names)})",
+        line,
+        f"baseline {name!r} not found: not a file"
+        + (f" beside {relative_to.name}" if relative_to else "")
+        + f", nor an embedded baseline ({', '.join(names)})"
+        + (f"; did you mean {close[0]}?" if close else ""),
     )
 
 
@@ -155,8 +159,10 @@ def load(names: list[str]) -> Baseline:
             raise ConfigError(shown, 1, "a baseline must be a YAML mapping")
         validate("baseline", layer, root, shown)
         parents = layer.get("extends") or []
-        for parent in [parents] if isinstance(parents, str) else parents:
-            apply(resolve_name(parent, path), (*stack, real))
+        listed = [parents] if isinstance(parents, str) else parents
+        for i, parent in enumerate(listed):
+            at = line_of(root, ["extends"] if isinstance(parents, str) else ["extends", i])
+            apply(resolve_name(parent, path, at), (*stack, real))
         seen.add(real)
         body = {
             k: v

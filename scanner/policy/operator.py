@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .documents import load_yaml, validate
+from . import baseline as baseline_mod
+from .documents import line_of, load_yaml, validate
 from .functions import check_patterns, glob_match
 
 REPO_KEYS = ("exclude", "baseline", "fail_on", "rules")
@@ -151,9 +152,24 @@ def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> P
                 return str(cand)
         return name
 
+    def checked(name: str, where: list[Any]) -> str:
+        """A layer the policy names exists: a file beside it or an embedded name (an error
+        names the policy's own line, not just the missing file)."""
+        resolved = rel(name)
+        try:
+            baseline_mod.resolve_name(resolved, None)
+        except ConfigError as e:
+            raise ConfigError(shown, line_of(node, where), e.message) from None
+        return resolved
+
     base = data.get("baseline") or []
-    baselines = tuple(rel(b) for b in ([base] if isinstance(base, str) else base))
-    overlays = {str(k): rel(str(v)) for k, v in (data.get("overlays") or {}).items()}
+    baselines = tuple(
+        checked(b, ["baseline"] if isinstance(base, str) else ["baseline", i])
+        for i, b in enumerate([base] if isinstance(base, str) else base)
+    )
+    overlays = {
+        str(k): checked(str(v), ["overlays", k]) for k, v in (data.get("overlays") or {}).items()
+    }
     rule_dirs = tuple(here / d for d in data.get("rules") or [])
     exceptions = tuple(str(here / e) for e in data.get("exceptions") or [])
     check_patterns(data.get("exclude") or [], shown, key="exclude")
@@ -168,9 +184,16 @@ def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> P
                 shown, None, f"approvals.ticket is not a valid pattern: {e}"
             ) from None
     repos = []
-    for entry in data.get("repos") or []:
+    for n, entry in enumerate(data.get("repos") or []):
         match = entry["match"]
         layers = entry["baseline"]
+        for i, layer in enumerate([layers] if isinstance(layers, str) else layers):
+            checked(
+                layer,
+                ["repos", n, "baseline"]
+                if isinstance(layers, str)
+                else ["repos", n, "baseline", i],
+            )
         repos.append(
             RepoLayer(
                 name=match.get("name"),
