@@ -177,7 +177,7 @@ def test_finding_records_the_baseline_layer_it_was_judged_against(tmp_path: Path
         ("terraform:\n  providers:\n    hashicorp/aws: {min: five}\n", 3, "aws/min: is not in"),
         ("rules:\n  TF001: {enforce_from: tomorrow}\n", 2, "enforce_from"),
         ("colour: blue\n", 1, "colour"),
-        ("extends: [nowhere]\n", None, "not found"),
+        ("extends: [nowhere]\n", 1, "not found"),  # the line that names it (issue 9)
     ],
 )
 def test_broken_baseline_is_config_error(
