@@ -263,3 +263,16 @@ def test_a_rule_file_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
     (d / "ACME001.yml").write_text(text + "severity: error\n")
     with pytest.raises(ConfigError, match="duplicate key 'severity'"):
         load_rules([d])
+
+
+def test_baseline_show_prints_each_value_with_the_layer_that_set_it(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    layer = tmp_path / "org.yml"
+    layer.write_text("extends: [default]\nkubernetes:\n  registries: [ghcr.io/acme/**]\n")
+    b = baseline_mod.load([str(layer)])
+    text = baseline_mod.show(b)
+    assert YAML(typ="safe").load(text)["kubernetes"]["registries"] == ["ghcr.io/acme/**"]
+    line = next(x for x in text.splitlines() if x.strip().startswith("registries:"))
+    assert line.endswith("org.yml:3")
+    assert "default.yml:" in text

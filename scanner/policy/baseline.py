@@ -4,6 +4,8 @@ file and line that set it."""
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -189,3 +191,34 @@ def load(names: list[str]) -> Baseline:
     for n in names:
         apply(resolve_name(n, None), ())
     return Baseline(data, tuple(files), prov)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./@*-]*")
+
+
+def show(baseline: Baseline) -> str:
+    """The merged baseline as YAML (values as JSON flow, which YAML reads), each key with a
+    comment naming the file and line that set it: what `tether baseline show` prints."""
+    lines = ["# the effective baseline; layers, base first: " + ", ".join(baseline.files)]
+
+    def key_text(k: Any) -> str:
+        text = str(k)
+        return text if _PLAIN_KEY.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+    def emit(node: dict[str, Any], path: tuple[str, ...], depth: int) -> None:
+        for k, v in node.items():
+            if depth == 0 and str(k).startswith("_"):
+                continue
+            here = (*path, str(k))
+            src = baseline.provenance.get(here)
+            note = f"  # {src[0]}:{src[1]}" if src else ""
+            pad = "  " * depth
+            if isinstance(v, dict) and v:
+                lines.append(f"{pad}{key_text(k)}:{note}")
+                emit(v, here, depth + 1)
+            else:
+                value = json.dumps(v, ensure_ascii=False, default=str)
+                lines.append(f"{pad}{key_text(k)}: {value}{note}")
+
+    emit(baseline.data, (), 0)
+    return "\n".join(lines) + "\n"
