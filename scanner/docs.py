@@ -1,11 +1,17 @@
 """Generated reference docs: `docs/rules.md` from the rule files, `docs/facts.md` from the
-fact-kind registry. `python -m scanner.docs` writes them; `--check` fails when they are stale
-(CI runs it)."""
+fact-kind registry, `docs/cel-functions.md` from the CEL function registry (each function's
+signature and docstring, and examples evaluated when the page is generated).
+`python -m scanner.docs` writes them; `--check` fails when they are stale (CI runs it)."""
 
 from __future__ import annotations
 
+import inspect
+import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .facts.kinds import KINDS
 from .policy.rules import Rule, load_rules
@@ -141,9 +147,354 @@ def facts_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+# The CEL function reference: groups (in page order) with their functions, and examples for
+# each function. Every registered function must be in one group and have an example (tests
+# check it); each example is evaluated when the page is generated, so the result shown is what
+# tether computes.
+CEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "Versions": (
+        "parse_version",
+        "semver_compare",
+        "version_at_least",
+        "major_of",
+        "versions_behind",
+        "versions_behind_text",
+        "tag_version",
+        "tag_at_least",
+    ),
+    "Constraints": (
+        "constraint_allows",
+        "constraint_min",
+        "constraint_max",
+        "constraint_admits",
+        "constraint_bounded",
+        "constraint_behind_text",
+    ),
+    "Git refs and actions": ("ref_kind", "ref_version", "pin_policy"),
+    "Globs and names": ("glob_match", "matches_any", "in_scope", "lower", "missing_prefixes"),
+    "Images": ("image",),
+    "Maps and lists": ("find_key", "keys", "join", "default"),
+    "Kubernetes and repository files": ("missing_resources", "missing_paths"),
+}
+CEL_GROUP_NOTES = {
+    "Versions": (
+        "Versions are read tolerantly (`v1`, `1.2`, `1.2.3.4`, `1.2.3-rc.1+build`), because "
+        "refs in the wild (action tags, provider pins, image tags) rarely follow strict "
+        "semver: missing components are zero (`v4` is `4.0.0`), prereleases order as semver "
+        "orders them, build metadata is ignored. A value from the repository that is not a "
+        "version (a branch, a SHA) gives false or null; a baseline value that is not one is "
+        "an error, since that is a policy bug."
+    ),
+    "Git refs and actions": (
+        "Workflow steps pin actions by a full commit SHA, a version tag or a branch "
+        "(`gha.step_uses` facts: `ref`, `sha_pinned`, `version`)."
+    ),
+    "Globs and names": (
+        "Globs are whole-string and case-sensitive: `*` matches within a path segment, `**` "
+        "across segments, `?` one character other than `/`; anything else is literal. "
+        "Baselines list globs (`registries`, `base_images`, `runners`, ...)."
+    ),
+    "Images": (
+        "Image facts (`k8s.container`, `docker.from`, `gha.image`) are parsed already (`registry`,"
+        " `repository`, `name`, `tag`, `digest`, `image_valid`); `image()` parses any other "
+        "string."
+    ),
+    "Maps and lists": (
+        "Reading a map key that is absent is an error in CEL: test it with `has(m.key)` or "
+        "`key in m` first, or look it up with `find_key`."
+    ),
+}
+CEL_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "parse_version": ('parse_version("v1.2.3-rc.1")', 'parse_version("main")'),
+    "semver_compare": ('semver_compare("1.2.0", "1.10.0")', 'semver_compare("v2", "2.0.0")'),
+    "version_at_least": (
+        'version_at_least("5.2.1", "5.2")',
+        'version_at_least("v4", "4.1.0")',
+        'version_at_least("main", "1.0")',
+    ),
+    "major_of": ('major_of("v4.1.2")', 'major_of("main")'),
+    "versions_behind": (
+        'versions_behind("1.5.0", "3.1.0")',
+        'versions_behind("3.1.2", "3.4.0")',
+        'versions_behind("3.4.0", "3.1.0")',
+    ),
+    "versions_behind_text": (
+        'versions_behind_text("5.2.0", "5.40.0")',
+        'versions_behind_text("2.0", "3.1.0")',
+        'versions_behind_text("3.1.0", "3.1.0")',
+    ),
+    "tag_version": ('tag_version("3.11-slim")', 'tag_version("20")', 'tag_version("latest")'),
+    "tag_at_least": ('tag_at_least("3.12", "3.12.4")', 'tag_at_least("3.11", "3.12.4")'),
+    "constraint_allows": (
+        'constraint_allows("~> 5.2", "5.9.0")',
+        'constraint_allows("~> 5.2", "6.0.0")',
+        'constraint_allows("^1.2.3", "1.9.0")',
+        'constraint_allows(">= 1.0", "1.3.0-rc.1")',
+    ),
+    "constraint_min": ('constraint_min("~> 5.2")', 'constraint_min("< 2.0")'),
+    "constraint_max": (
+        'constraint_max("~> 4.67")',
+        'constraint_max("< 5.30.2")',
+        'constraint_max(">= 4.0")',
+    ),
+    "constraint_admits": (
+        'constraint_admits("~> 4.0", "5.40.0")',
+        'constraint_admits(">= 4.0", "5.40.0")',
+        'constraint_admits(">= 5.0, < 5.30", "5.40.0")',
+    ),
+    "constraint_bounded": ('constraint_bounded("~> 5.8")', 'constraint_bounded(">= 5.0")'),
+    "constraint_behind_text": (
+        'constraint_behind_text("~> 4.67", "5.40.0")',
+        'constraint_behind_text("< 5.30", "5.40.0")',
+        'constraint_behind_text(">= 4.0", "5.40.0")',
+    ),
+    "ref_kind": (
+        'ref_kind("v4.1.1")',
+        'ref_kind("main")',
+        'ref_kind("b4ffde65f46336ab88eb53be808477a3936bae11")',
+        'ref_kind("b4ffde6")',
+    ),
+    "ref_version": (
+        'ref_version("v5.8.1")',
+        'ref_version("modules/vpc/v1.2.0")',
+        'ref_version("main")',
+    ),
+    "pin_policy": (
+        'pin_policy("actions/checkout", {"actions/*": "tag", "*": "sha"})',
+        'pin_policy("acme/deploy", {"actions/*": "tag", "*": "sha"})',
+        'pin_policy("acme/deploy", {})',
+    ),
+    "glob_match": (
+        'glob_match("ghcr.io/acme/web", "ghcr.io/**")',
+        'glob_match("docker.io/acme/web", "docker.io/*")',
+        'glob_match("deploy-prod", "deploy*")',
+    ),
+    "matches_any": (
+        'matches_any("quay.io/vendor/agent", ["ghcr.io/**", "quay.io/vendor/*"])',
+        'matches_any("latest", "latest")',
+    ),
+    "in_scope": (
+        'in_scope("ghcr.io/acme/web", true)',
+        'in_scope("ghcr.io/acme/web", ["ghcr.io/acme/**"])',
+        'in_scope("ghcr.io/acme/web", null)',
+    ),
+    "lower": ('lower("Azure/login")', 'lower(["Azure/*", "actions/*"])'),
+    "missing_prefixes": (
+        'missing_prefixes(["acme/scan", "acme/test"], ["acme/scan/sarif", "acme/build"])',
+    ),
+    "image": (
+        'image("nginx:1.27")',
+        'image("ghcr.io/acme/web:2.1").registry',
+        'image("Not An Image").valid',
+    ),
+    "find_key": (
+        'find_key({"acme/ci": "v2", "acme/ci/.github/workflows/deploy.yml": "v3"}, '
+        '["acme/ci/.github/workflows/deploy.yml", "acme/ci"])',
+        'find_key({"Azure/login": "v2"}, ["azure/login"])',
+        'find_key({"acme/ci": "v2"}, [null, "other/ci"])',
+    ),
+    "keys": ('keys({"b": 1, "a": 2})',),
+    "join": ('join(["a", 1, true, null], ", ")',),
+    "default": ('default(null, "none")', 'default("x", "none")'),
+    "missing_resources": (
+        'missing_resources({"limits": {"memory": "1Gi"}}, '
+        '["requests.cpu", "requests.memory", "limits.memory"])',
+        'missing_resources(null, ["limits.memory"])',
+    ),
+    "missing_paths": (
+        'missing_paths(["README.md", ["SECURITY.md", ".github/SECURITY.md"]], ["README.md"])',
+        'missing_paths([".github/workflows/*.yml"], [".github/workflows/ci.yml"])',
+    ),
+}
+# where a function's docstring describes its Python face rather than what a rule sees
+CEL_DOC_OVERRIDES = {
+    "parse_version": (
+        "The parts of a version as a map (`major`, `minor`, `patch`, `revision`, "
+        "`prerelease`), or null when the string is not a version (`main`, a commit SHA)."
+    ),
+}
+_CEL_TYPES = {
+    "str": "string",
+    "int": "int",
+    "bool": "bool",
+    "float": "double",
+    "None": "null",
+    "object": "dyn",
+    "T": "dyn",
+    "U": "dyn",
+    "Sequence": "list",
+    "list": "list",
+    "tuple": "list",
+    "Mapping": "map",
+    "dict": "map",
+}
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """`text` split at `sep` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def cel_type(annotation: str) -> str:
+    """A Python annotation as the CEL type a rule passes or gets (`Sequence[str] | None` is
+    `list(string) | null`)."""
+    out = []
+    for alt in _split_top(annotation, "|"):
+        name, _, rest = alt.partition("[")
+        base = _CEL_TYPES.get(name.strip(), "dyn")
+        if rest:
+            args = ", ".join(cel_type(a) for a in _split_top(rest[:-1], ","))
+            out.append(f"{base}({args})")
+        else:
+            out.append(base)
+    return " | ".join(dict.fromkeys(out))
+
+
+def cel_signature(name: str, fn: Callable[..., object]) -> str:
+    sig = inspect.signature(fn)
+    params = ", ".join(f"{p.name}: {cel_type(str(p.annotation))}" for p in sig.parameters.values())
+    return f"{name}({params}) -> {cel_type(str(sig.return_annotation))}"
+
+
+def cel_literal(value: Any) -> str:
+    """A value as CEL writes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(cel_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+        return "{" + ", ".join(f"{cel_literal(k)}: {cel_literal(v)}" for k, v in items) + "}"
+    return str(value)
+
+
+def cel_evaluate(expression: str) -> Any:
+    """Evaluate a CEL expression with tether's functions (and no fact or baseline)."""
+    from .policy import celrt as cel
+    from .policy.functions import FUNCTIONS
+
+    context = cel.Context(variables={}, functions=dict(FUNCTIONS))
+    return cel.compile(expression).execute(context)
+
+
+def _docstring_markdown(text: str, cel_names: dict[str, str]) -> str:
+    """A reStructuredText docstring as Markdown: ``code`` as `code`, :func:`f` as a link to
+    the CEL function (or code, for a Python helper that is not one)."""
+
+    def func(m: re.Match[str]) -> str:
+        name = cel_names.get(m.group(1), m.group(1))
+        return f"[`{name}`](#{name})" if name in CEL_EXAMPLES else f"`{name}`"
+
+    text = re.sub(r":func:`([A-Za-z_]\w*)`", func, text)
+    text = re.sub(r"``(.+?)``", r"`\1`", text, flags=re.DOTALL)
+    text = text.replace("`None`", "`null`")
+    # a Python exception is an evaluation error in a rule
+    text = re.sub(r"(^|[.:] )ValueError", r"\1An error", text, flags=re.MULTILINE)
+    text = text.replace("ValueError", "an error")
+    return text.replace(
+        "See the module docstring for syntax.", "Syntax: see [Constraints](#constraints)."
+    )
+
+
+def _module_sections(doc: str) -> dict[str, str]:
+    """The `Title\n-----` sections of a module docstring, by title."""
+    out: dict[str, str] = {}
+    lines = doc.splitlines()
+    title = None
+    body: list[str] = []
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"} and line.strip():
+            if title:
+                out[title] = "\n".join(body).strip()
+            title, body = line.strip(), []
+        elif title and set(line.strip()) != {"-"}:
+            body.append(line)
+    if title:
+        out[title] = "\n".join(body).strip()
+    return out
+
+
+def cel_functions_markdown() -> str:
+    from .policy import functions
+    from .policy.functions import FUNCTIONS
+
+    grouped = [n for names in CEL_GROUPS.values() for n in names]
+    if sorted(grouped) != sorted(FUNCTIONS) or sorted(CEL_EXAMPLES) != sorted(FUNCTIONS):
+        raise ValueError(
+            "scanner/docs.py CEL_GROUPS and CEL_EXAMPLES must name every registered function "
+            f"once: {sorted(set(FUNCTIONS) ^ set(grouped) ^ set(CEL_EXAMPLES))}"
+        )
+    cel_names = {fn.__name__: name for name, fn in FUNCTIONS.items()}
+    cel_names.update({name: name for name in FUNCTIONS})
+    sections = _module_sections(functions.__doc__ or "")
+    out = [
+        "# CEL functions",
+        "",
+        "<!-- generated by `python -m scanner.docs` from scanner/policy/functions.py; do not "
+        "edit -->",
+        "",
+        "A rule's `when` and `assert`, and the `{{ }}` parts of its `message` and "
+        "`baseline_keys`, are [CEL](https://cel.dev) (the Common Expression "
+        "Language) over two variables: `fact` (the judged fact's fields, see "
+        "[facts.md](facts.md)) and `baseline` (the effective baseline). CEL's standard "
+        "operators and functions work (`==`, `in`, `&&`, `? :`, `size`, `contains`, "
+        "`startsWith`, `endsWith`, `matches`, `has()`, and the macros `all`, `exists`, "
+        "`exists_one`, `map`, `filter`); these are the functions tether adds. An error in one "
+        "(a value that is not a version where one is required) makes the rule report a "
+        "`rule-error` for that fact. Writing a rule: [writing-rules.md](writing-rules.md).",
+        "",
+    ]
+    for group, names in CEL_GROUPS.items():
+        links = ", ".join(f"[`{n}`](#{n})" for n in names)
+        out.append(f"- {group}: {links}")
+    out.append("")
+    for group, names in CEL_GROUPS.items():
+        out += [f"## {group}", ""]
+        note = CEL_GROUP_NOTES.get(group) or sections.get(group)
+        if note:
+            out += [_docstring_markdown(note, cel_names), ""]
+        for name in names:
+            fn = FUNCTIONS[name]
+            out += [
+                f"### {name}",
+                "",
+                "```",
+                cel_signature(name, fn),
+                "```",
+                "",
+                CEL_DOC_OVERRIDES.get(name)
+                or _docstring_markdown(inspect.getdoc(fn) or "", cel_names),
+                "",
+                "Examples:",
+                "",
+            ]
+            for example in CEL_EXAMPLES[name]:
+                out.append(f"- `{example}` → `{cel_literal(cel_evaluate(example))}`")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def outputs(docs_dir: Path) -> dict[Path, str]:
     rules = load_rules([embedded_rules_dir()])
-    return {docs_dir / "rules.md": rules_markdown(rules), docs_dir / "facts.md": facts_markdown()}
+    return {
+        docs_dir / "rules.md": rules_markdown(rules),
+        docs_dir / "facts.md": facts_markdown(),
+        docs_dir / "cel-functions.md": cel_functions_markdown(),
+    }
 
 
 def main(argv: list[str]) -> int:
