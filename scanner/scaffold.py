@@ -20,7 +20,7 @@ from . import __version__
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCHEMA_URL = "https://raw.githubusercontent.com/tether-scanner/tether/v{version}/scanner/schemas/{name}.schema.json"
-_TOKEN = re.compile(r"@(SCHEMA|PREFIX|VERSION)(?::([a-z][a-z-]*))?@")
+_TOKEN = re.compile(r"@(SCHEMA|PREFIX|PACK|VERSION)(?::([a-z][a-z-]*))?@")
 PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
 DEFAULT_PREFIX = "ORG"
 
@@ -34,14 +34,7 @@ REPO_FILES: Mapping[str, str] = {
 def policy_files(prefix: str) -> dict[str, str]:
     """The policy repository's files. The sample rule judges Kubernetes workloads under the
     built-in `kubernetes` pack, with its value written in CEL."""
-    # TODO(params): once rules declare typed parameters (`params:`, a JSON Schema fragment)
-    # and packs may have any name (issue 9), the sample rule moves to its own pack
-    # (`pack: <prefix lower-case>`, rules/<pack>/) and reads its value as a parameter:
-    #   params: {namespaces: {type: array, items: {type: string}, default: ["*"]}}
-    #   assert: fact.namespace != null && fact.namespace != "default"
-    #           && matches_any(fact.namespace, params.namespaces)
-    # with `rules: {<ID>: {params: {namespaces: [...]}}}` (or `packs.<pack>.params`) in
-    # baselines/org.yml, and cases for a namespace outside the list.
+    # the sample rule is in the organisation's own pack (@PACK@) and takes a typed parameter
     rule_id = f"{prefix}001"
     return {
         "README.md": "policy/README.md",
@@ -69,6 +62,8 @@ def render(template: str, prefix: str = DEFAULT_PREFIX) -> str:
             if arg is None:
                 raise ValueError(f"{template}: @SCHEMA@ needs a schema name")
             return schema_url(arg)
+        if kind == "PACK":
+            return f"{prefix.lower()}-platform"
         return prefix if kind == "PREFIX" else __version__
 
     return _TOKEN.sub(sub, text)

@@ -171,7 +171,7 @@ def test_init_policy_files(policy_repo: Path) -> None:
 def test_init_policy_passes_verify_as_created(policy_repo: Path) -> None:
     result = tether("verify")
     assert result.exit_code == 0, result.output
-    assert "4 case(s): 4 passed, 0 failed; 1 rule(s) under test, 0 rule check(s) failed" in (
+    assert "5 case(s): 5 passed, 0 failed; 1 rule(s) under test, 0 rule check(s) failed" in (
         result.output
     )
 
