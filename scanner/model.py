@@ -161,3 +161,6 @@ class Report:
     layers_matched: str | None = None  # which policy `repos:` entry chose layers, and why
     layers: tuple[str, ...] = ()  # the baseline layers applied, in order
     valid_until: dt.date | None = None  # see scan._valid_until
+    # what was scanned, repository-relative (files and directories); empty: the whole
+    # repository (the only scan that runs repository-level rules)
+    paths: tuple[str, ...] = ()

@@ -35,6 +35,7 @@ from .source import MAX_FILE_BYTES, SourceFile, file_diagnostic, read, walk
 
 T = TypeVar("T")
 _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomization")
+_STALE = "exception-stale"  # the rule (EXC004) judging records that matched no finding
 
 
 @dataclass(frozen=True)
@@ -437,17 +438,19 @@ def collect(
     jobs: int | None = None,
     seen: list[str] | None = None,
     only: Collection[str] | None = None,
+    scope: Collection[str] | None = None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     """Facts and diagnostics of every file under root, in path order. Files are parsed in
     `jobs` worker processes where that pays (see parallel.py); results are identical.
     `seen`, when given, receives the path of every file present, read or not (for
     `repository_summary`); `only` restricts the scan to a file set (PR mode: what git
-    tracks, plus untracked files it does not ignore)."""
+    tracks, plus untracked files it does not ignore); `scope` to the repository paths
+    (files or directories) a scan was asked for."""
     diags: list[Diagnostic] = []
     t0 = time.perf_counter()
     files: list[SourceFile] = []
     try:
-        for item in walk(root, tuple(excludes), seen, only):
+        for item in walk(root, tuple(excludes), seen, only, scope):
             if isinstance(item, Diagnostic):
                 diags.append(item)
             else:
@@ -497,10 +500,28 @@ def repository_summary(root: Path, seen: list[str]) -> Fact | None:
     return repository.summary(seen, texts)
 
 
-def _templates_outside_charts(diags: list[Diagnostic], seen: Sequence[str]) -> list[Diagnostic]:
+def _chart_on_disk(root: Path, path: str) -> bool:
+    """Whether a repository path lies in a `templates/` directory beside a Chart.yaml (a
+    regular file inside the repository): for scans of a part of the repository, whose walk
+    did not pass the chart's own files."""
+    parts = path.split("/")
+    real_root = os.path.realpath(root)
+    for i, part in enumerate(parts[:-1]):
+        if part != "templates":
+            continue
+        chart = os.path.realpath(os.path.join(real_root, *parts[:i], "Chart.yaml"))
+        if chart.startswith(real_root + os.sep) and os.path.isfile(chart):
+            return True
+    return False
+
+
+def _templates_outside_charts(
+    diags: list[Diagnostic], seen: Sequence[str], root: Path | None = None
+) -> list[Diagnostic]:
     """A file that is not valid YAML is a template (a note) only inside a Helm chart's
     templates/ directory; anywhere else a `{{` in a comment must not turn a broken manifest,
-    which kubectl may still apply, into a note that --strict lets through."""
+    which kubectl may still apply, into a note that --strict lets through. `root`, for a
+    scan of a part of the repository: charts are also looked for on disk."""
     charts = tuple(
         p[: -len("Chart.yaml")] + "templates/"
         for p in seen
@@ -508,7 +529,11 @@ def _templates_outside_charts(diags: list[Diagnostic], seen: Sequence[str]) -> l
     )
     out = []
     for d in diags:
-        if d.code == "not-scanned-template" and not d.path.startswith(charts):
+        if (
+            d.code == "not-scanned-template"
+            and not d.path.startswith(charts)
+            and not (root is not None and _chart_on_disk(root, d.path))
+        ):
             d = Diagnostic(
                 d.path,
                 d.span,
@@ -544,8 +569,16 @@ def scan(
     config_facts: Sequence[Fact] | None = None,
     exceptions_root: Path | None = None,
     rules_root: Path | None = None,
+    paths: Collection[str] | None = None,
 ) -> Report:
     """Scan one repository on disk. Raises ConfigError for bad rules, baselines or policy.
+
+    `root` is the repository's root: its configuration applies and every path in the report
+    is relative to it. `paths` restricts the scan to some of its files and directories
+    (repository-relative, POSIX; see `pr.resolve`; None, empty or naming the root: the whole
+    repository). Repository-level rules (`repo.summary`: ownership, required files) and the
+    staleness of exception records (which needs every finding) are judged only by a scan of
+    the whole repository.
 
     `config` is the repository configuration to apply (judged against the policy: what the
     policy refuses is ignored and reported). PR mode passes the merge base's configuration,
@@ -570,13 +603,16 @@ def scan(
     )
     _check_self_service(policy, rules)
     timings = Timings(load=clock() - start)
+    if paths is not None and (not paths or "" in paths):
+        paths = None  # the root itself: the whole repository
+    whole = paths is None
     seen: list[str] = []
     facts, diags = collect(
-        root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files
+        root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files, paths
     )
-    diags = _templates_outside_charts(diags, seen)
+    diags = _templates_outside_charts(diags, seen, None if whole else root)
     t = clock()
-    summary = repository_summary(root, seen)
+    summary = repository_summary(root, seen) if whole else None
     if summary is not None:
         facts.append(summary)
     facts.extend(config_mod.facts(cfg, policy) if config_facts is None else config_facts)
@@ -597,8 +633,11 @@ def scan(
     outcome = exceptions_mod.apply(
         findings, records, rules, baseline, opts.today, opts.repo_name, policy, approved
     )
+    # a record that matched nothing in a part of the repository may match elsewhere: only a
+    # whole-repository scan can say it is stale
+    exc_rules = rules if whole else {k: r for k, r in rules.items() if r.name != _STALE}
     exc_findings, exc_diags, exc_tallies = engine.evaluate(
-        outcome.facts, rules, baseline, opts.today, opts.preview
+        outcome.facts, exc_rules, baseline, opts.today, opts.preview
     )
     # findings about central registries lie outside the repository: never in code scanning
     outside = {r.file for r in central}
@@ -640,6 +679,7 @@ def scan(
         layers_matched=layers_why,
         layers=tuple(baseline_names),
         valid_until=_valid_until(records, baseline, rules, opts.today),
+        paths=() if paths is None else tuple(sorted(set(paths))),
     )
 
 

@@ -154,11 +154,25 @@ def _dir_excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
+def within(rel: str, scope: Collection[str]) -> bool:
+    """Whether a repository path is one of `scope`'s paths (files or directories) or lies
+    under one of them."""
+    if rel in scope:
+        return True
+    i = rel.find("/")
+    while i != -1:
+        if rel[:i] in scope:
+            return True
+        i = rel.find("/", i + 1)
+    return False
+
+
 def walk(
     root: Path,
     excludes: tuple[str, ...] = (),
     seen: list[str] | None = None,
     only: Collection[str] | None = None,
+    scope: Collection[str] | None = None,
 ) -> Iterator[SourceFile | Diagnostic]:
     """Files under root in a stable order. Symlinks are never followed: a link that points
     outside the repository is reported, one inside is skipped (its target is scanned where it
@@ -170,6 +184,12 @@ def walk(
     untracked-but-not-ignored files; marked directories are then not skipped, because what
     git tracks is the repository's content.
 
+    `scope` restricts the walk to some of the repository's paths (files or directories,
+    repo-relative, as `tether scan PATH...` names them), the rest of the tree being entered
+    only on the way to them. A directory it names, or one on the way to it, is walked even
+    when marked (it was asked for by name); excludes still apply, and a file it names that
+    an exclude covers is reported rather than passed over silently.
+
     `seen`, when given, receives the path of every file the walk passes that is not excluded,
     whatever its kind and without reading it (repository-level facts: which files exist). A
     symbolic link counts as present only when it resolves to a file inside the repository."""
@@ -178,16 +198,20 @@ def walk(
     wanted_dirs: frozenset[str] = frozenset()
     if only is not None:
         wanted = frozenset(only)
-        wanted_dirs = frozenset(
-            p[:i] for p in wanted for i in range(len(p)) if p[i] == "/"
-        )
+        wanted_dirs = _parents(wanted)
+    named: frozenset[str] | None = None  # scope's own paths
+    on_the_way: frozenset[str] = frozenset()  # directories above them
+    if scope is not None:
+        named = frozenset(scope)
+        on_the_way = _parents(named)
     errors: list[OSError] = []
     walker = os.walk(root_real, onerror=errors.append, followlinks=False)
     for dirpath, dirnames, filenames in walker:
         yield from _walk_errors(root_real, errors)
         rel_dir = os.path.relpath(dirpath, root_real)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
-        if rel_dir and wanted is None:
+        asked = named is not None and (rel_dir in on_the_way or rel_dir in named)
+        if rel_dir and wanted is None and not asked:
             what = marked(os.path.basename(dirpath), dirnames, filenames)
             if what is not None:
                 dirnames[:] = []
@@ -206,9 +230,13 @@ def walk(
                 continue
             if wanted is not None and rel not in wanted_dirs:
                 continue
+            if named is not None and rel not in on_the_way and not within(rel, named):
+                continue
             if _dir_excluded(rel, excludes):
                 yield file_diagnostic(
-                    rel, "excluded-directory", "not scanned: excluded by configuration",
+                    rel,
+                    "excluded-directory",
+                    "not scanned: excluded by configuration",
                     Level.NOTE,
                 )
                 continue
@@ -227,6 +255,8 @@ def walk(
             rel = f"{rel_dir}/{f}" if rel_dir else f
             if wanted is not None and rel not in wanted:
                 continue
+            if named is not None and not within(rel, named):
+                continue
             if not _utf8(rel):
                 if classify(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")):
                     yield _bad_name(rel, "file")
@@ -235,6 +265,10 @@ def walk(
             if kind is None and seen is None:
                 continue
             excluded = _excluded(rel, excludes)
+            if excluded and kind is not None and named is not None and rel in named:
+                yield file_diagnostic(
+                    rel, "excluded-file", "not scanned: excluded by configuration", Level.NOTE
+                )
             if seen is not None and not excluded:
                 if links is None:
                     links = _symlinks(dirpath)
@@ -256,6 +290,11 @@ def walk(
                 continue
             yield SourceFile(rel, full, kind)
     yield from _walk_errors(root_real, errors)
+
+
+def _parents(paths: frozenset[str]) -> frozenset[str]:
+    """Every directory above the given repository paths ('' excluded)."""
+    return frozenset(p[:i] for p in paths for i in range(len(p)) if p[i] == "/")
 
 
 def file_diagnostic(path: str, code: str, message: str, level: Level) -> Diagnostic:

@@ -86,6 +86,9 @@ def build(report: Report) -> dict[str, Any]:
             for rid, t in sorted(report.tallies.items())
         },
         "facts": report.facts_count,
+        # what was scanned, relative to the repository root like every path here; an empty
+        # list: the whole repository (repository-level rules ran)
+        "paths": list(report.paths),
         "diff": None
         if report.diff is None
         else {

@@ -123,6 +123,14 @@ def _diagnostic_row(d: Any) -> str:
 
 def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
     out = [f"## {md_text(title, 100)}: golden-path check", ""]
+    if report.paths:
+        shown = ", ".join(md_text(p, 200) for p in report.paths[:10])
+        more = f" and {len(report.paths) - 10} more" if len(report.paths) > 10 else ""
+        out += [
+            f"Scanned {shown}{more} (part of the repository: repository-level rules and "
+            "stale exceptions are judged by a whole-repository scan).",
+            "",
+        ]
     diff: Any = report.diff
     if diff is not None:
         new, fixed, unchanged = diff.new, diff.fixed, diff.unchanged
@@ -171,8 +179,7 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
             ]
         if diff.excepted_now:
             out += [
-                f"### Existing debt this change puts under an exception "
-                f"({len(diff.excepted_now)})",
+                f"### Existing debt this change puts under an exception ({len(diff.excepted_now)})",
                 "",
                 "Not fixed: still a deviation, now with a recorded justification.",
                 "",

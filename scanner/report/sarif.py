@@ -238,6 +238,9 @@ def build(
                 rid: {"pass": t.passed, "fail": t.failed, "not_applicable": t.not_applicable}
                 for rid, t in sorted(report.tallies.items())
             },
+            # a scan of part of the repository says which part (URIs stay relative to the
+            # repository root, SRCROOT, whatever was scanned)
+            **({"tether/paths": list(report.paths)} if report.paths else {}),
         },
     )
     log = om.SarifLog(version="2.1.0", schema_uri=SCHEMA, runs=[run])

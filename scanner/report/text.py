@@ -72,7 +72,15 @@ def summary(report: Report) -> str:
     diag = f"; {d} diagnostic{'s' if d != 1 else ''}" if d else ""
     x = len(report.excepted)
     exc = f"; {x} excepted" if x else ""
-    return f"{head}{exc}{diag}; {report.timings.files} files scanned with {len(report.rules)} rules"
+    where = ""
+    if report.paths:
+        shown = ", ".join(_say(p) for p in report.paths[:3])
+        more = f" and {len(report.paths) - 3} more" if len(report.paths) > 3 else ""
+        where = f" in {shown}{more}"
+    return (
+        f"{head}{exc}{diag}; {report.timings.files} files scanned{where} with "
+        f"{len(report.rules)} rules"
+    )
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F]}
