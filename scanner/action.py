@@ -25,7 +25,7 @@ from .model import Finding, Report
 from .org.lookup import needs_lookup, repository_facts, without_token_note
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
-from .pr import scan_repository
+from .pr import TargetError, resolve, scan_repository
 from .redact import redact
 from .report import markdown, sarif, text
 from .scan import ScanOptions
@@ -111,7 +111,11 @@ def _append(path: str | None, content: str) -> None:
 def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     """Everything the action does, driven by `env` (tests pass a simulated GITHUB_* set)."""
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
-    target = (workspace / env.get("TETHER_PATH", ".")).resolve()
+    try:
+        target = resolve([workspace / (env.get("TETHER_PATH") or ".")])
+    except TargetError as e:
+        print(f"::error title=tether::invalid path input: {_escape_data(redact(str(e)))}")
+        return 2
     sarif_file = Path(env.get("TETHER_SARIF_FILE") or "tether.sarif")
     if not sarif_file.is_absolute():
         sarif_file = workspace / sarif_file
@@ -163,8 +167,10 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     print(f"::{token}::")
     gated = report.diff.new if report.diff is not None else report.findings
     gated = [f for f in gated if not f.external]
+    # findings are relative to the repository root; annotations to the workspace (where
+    # the repository is usually checked out)
     try:
-        prefix = target.relative_to(workspace.resolve()).as_posix()
+        prefix = Path(report.root).relative_to(workspace.resolve()).as_posix()
     except ValueError:
         prefix = ""
     prefix = "" if prefix in ("", ".") else prefix + "/"

@@ -33,7 +33,18 @@ def main() -> None:
 
 
 @main.command("scan")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.argument(
+    "paths", nargs=-1, metavar="[PATH]...", type=click.Path(exists=True, path_type=Path)
+)
+@click.option(
+    "--root",
+    "root",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The repository root, instead of the top of the git work tree holding PATH: a "
+    "directory that stands for a repository of its own (PATH defaults to it). Not with "
+    "--diff-base.",
+)
 @click.option(
     "--baseline",
     "baselines",
@@ -159,7 +170,8 @@ def main() -> None:
 @click.option("--timings", is_flag=True, help="Print where the time went.")
 @click.option("--color/--no-color", default=None, help="Colour the console output.")
 def scan_cmd(
-    path: Path,
+    paths: tuple[Path, ...],
+    root: Path | None,
     baselines: tuple[str, ...],
     rule_dirs: tuple[Path, ...],
     fmt: str,
@@ -182,7 +194,24 @@ def scan_cmd(
     timings: bool,
     color: bool | None,
 ) -> None:
-    """Scan the repository at PATH against the golden-path baseline."""
+    """Scan the repository at PATH (default: the current directory) against the golden-path
+    baseline; or only some of its files and directories (PATH...).
+
+    The repository's root (the top of the git work tree holding PATH, else PATH itself, or
+    --root) gives the configuration (.tether.yaml, .tether/exceptions.yaml), and every
+    reported path is relative to it. Repository-level rules (ownership, required files)
+    and stale exceptions are judged only when the whole repository is scanned."""
+    from .pr import TargetError, resolve, scan_repository
+
+    if root is not None and diff_base:
+        raise click.UsageError(
+            "--root and --diff-base do not go together: PR mode compares the git work tree "
+            "from its top"
+        )
+    try:
+        target = resolve(paths, root)
+    except TargetError as e:
+        raise click.UsageError(str(e)) from None
     try:
         policy = load_policy(policy_file) if policy_file is not None else Policy()
         topics, properties = _repository_facts(policy, repo_name)
@@ -200,9 +229,7 @@ def scan_cmd(
             fail_on=fail_on,
             repo_config=not no_config,
         )
-        from .pr import scan_repository
-
-        report = scan_repository(path, options, diff_base)
+        report = scan_repository(target, options, diff_base)
     except ConfigError as e:
         click.echo(f"tether: configuration error: {e}", err=True)
         sys.exit(EXIT_CONFIG)

@@ -13,6 +13,8 @@ import dataclasses
 import hashlib
 import os
 import stat
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import config as config_mod
@@ -23,94 +25,243 @@ from .errors import ConfigError
 from .model import Diagnostic, Level, Report
 from .policy import operator
 from .scan import ScanOptions, scan
-from .source import file_diagnostic
+from .source import file_diagnostic, within
 
 
-def scan_repository(root: Path, options: ScanOptions, diff_base: str | None = None) -> Report:
-    """The one entry point the CLI and the Action share: PR mode against `diff_base` when
-    given, else a full scan with the repository's own configuration (when the policy reads
-    it)."""
+@dataclass(frozen=True)
+class Target:
+    """What a scan covers: the repository's root (its configuration applies, and every
+    reported path is relative to it) and the paths under it that were asked for
+    (repository-relative, POSIX, files or directories); none: the whole repository."""
+
+    root: Path
+    paths: tuple[str, ...] = ()
+
+    @property
+    def whole(self) -> bool:
+        return not self.paths
+
+
+class TargetError(ValueError):
+    """Paths that cannot be scanned (missing), or not together (in different repositories)."""
+
+
+def resolve(paths: Sequence[Path], root: Path | None = None) -> Target:
+    """The repository root holding `paths` and the paths inside it, as `tether scan PATH...`
+    and the Action's `path` name them. The root is the top of the git work tree holding
+    them, else (no git work tree, or git unable to read it) the nearest directory above
+    holding a `.git`, else the path itself (a file's own directory). Every path must lie in
+    one repository: a path in another one (a nested checkout, a submodule) is refused.
+
+    `root` (`--root`) says where the root is instead (a directory standing for a repository
+    of its own inside another one, such as the bundled examples); the paths default to it
+    and must lie inside it."""
+    if not paths:
+        paths = [root if root is not None else Path(".")]
+    found: list[tuple[str, bool]] = []  # real path, is a directory
+    for p in paths:
+        absolute = os.path.abspath(p)
+        if not os.path.lexists(absolute):
+            raise TargetError(f"{p}: no such file or directory")
+        if os.path.isdir(absolute):
+            found.append((os.path.realpath(absolute), True))
+        else:
+            # the file under its own name (a link is scanned as the link), in its real directory
+            real_dir = os.path.realpath(os.path.dirname(absolute))
+            found.append((os.path.join(real_dir, os.path.basename(absolute)), False))
+    if root is not None:
+        if not os.path.isdir(root):
+            raise TargetError(f"--root {root}: not a directory")
+        given = os.path.realpath(root)
+        outside = [
+            str(p) for p, (real, _) in zip(paths, found, strict=True) if not _inside(given, real)
+        ]
+        if outside:
+            raise TargetError(f"{outside[0]} is not inside --root {root}")
+        return _target(given, found)
+    roots: dict[str, tuple[str, bool]] = {}  # directory -> (root, found by git or .git)
+    chosen: list[tuple[str, bool]] = []
+    for real, is_dir in found:
+        where = real if is_dir else os.path.dirname(real)
+        known = next((r for r in roots.values() if r[1] and _same_repository(r[0], where)), None)
+        if known is None:
+            if where not in roots:
+                roots[where] = _root_of(where)
+            known = roots[where]
+        chosen.append(known)
+    top = chosen[0][0]
+    if len({r for r, _ in chosen}) > 1:
+        if any(g for _, g in chosen):
+            shown = ", ".join(sorted({r for r, _ in chosen}))
+            raise TargetError(
+                f"the paths lie in different repositories ({shown}); scan each on its own"
+            )
+        # no repository anywhere: the outermost directory named, when it holds the others
+        top = min((r for r, _ in chosen), key=len)
+        if not all(_same_repository(top, r) for r, _ in chosen):
+            raise TargetError(
+                "the paths lie in no common directory given on the command line and in no "
+                "git repository; scan each on its own, or name the directory holding them"
+            )
+    return _target(top, found)
+
+
+def _target(root: str, found: Sequence[tuple[str, bool]]) -> Target:
+    rels: set[str] = set()
+    for real, _ in found:
+        rel = os.path.relpath(real, root)
+        if rel == ".":
+            return Target(Path(root))
+        rels.add(rel.replace(os.sep, "/"))
+    # a path under another one named is covered by it
+    kept = tuple(sorted(r for r in rels if not within(r, rels - {r})))
+    return Target(Path(root), kept)
+
+
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _root_of(directory: str) -> tuple[str, bool]:
+    """The repository root of a directory, and whether a repository was found (git's work
+    tree top, else the nearest directory holding `.git`) or the directory stands for
+    itself."""
+    try:
+        return os.path.realpath(gitdiff.locate(Path(directory))[0]), True
+    except ConfigError:
+        pass  # no git, no work tree, or a repository git refuses to read (safe.directory)
+    here = directory
+    while True:
+        if os.path.lexists(os.path.join(here, ".git")):
+            return here, True
+        up = os.path.dirname(here)
+        if up == here:
+            return directory, False
+        here = up
+
+
+def _same_repository(root: str, path: str) -> bool:
+    """Whether `path` lies in the repository at `root` (at or under it, with no nested
+    repository, a `.git` directory or file, on the way)."""
+    if path == root:
+        return True
+    if not _inside(root, path):
+        return False
+    here = path
+    while here != root:
+        if os.path.lexists(os.path.join(here, ".git")):
+            return False
+        here = os.path.dirname(here)
+    return True
+
+
+def scan_repository(
+    target: Path | Target, options: ScanOptions, diff_base: str | None = None
+) -> Report:
+    """The one entry point the CLI, the Action and the org scan share: PR mode against
+    `diff_base` when given, else a full scan with the repository's own configuration (when
+    the policy reads it). A bare path is taken as the repository root (the org scan's
+    snapshot); the CLI and the Action pass what `resolve` found for the paths named."""
+    t = target if isinstance(target, Target) else Target(target)
     if diff_base:
-        return scan_pr(root, diff_base, options)
+        return scan_pr(t.root, diff_base, options, paths=t.paths)
     repo_config = options.effective_policy().repo_config
-    return scan(root, options, config=config_mod.discover(root) if repo_config else RepoConfig())
+    return scan(
+        t.root,
+        options,
+        config=config_mod.discover(t.root) if repo_config else RepoConfig(),
+        paths=t.paths or None,
+    )
 
 
 def scan_pr(
-    root: Path, base_ref: str, options: ScanOptions, config: RepoConfig | None = None
+    root: Path,
+    base_ref: str,
+    options: ScanOptions,
+    config: RepoConfig | None = None,
+    *,
+    paths: Sequence[str] = (),
 ) -> Report:
-    """Scan `root` (a directory inside a git work tree) and the same directory at the merge
-    base of HEAD and `base_ref`, with the same policy; the report's findings are the head's,
-    and `report.diff` says which are new, fixed, unchanged or newly excepted, and which
-    diagnostics are new.
+    """Scan the git work tree holding `root` and the same tree at the merge base of HEAD
+    and `base_ref`, with the same policy, over the same paths (`root` itself when it is a
+    subdirectory, or `paths`, relative to `root`; a path the change renamed is compared
+    with its old name); the report's findings are the head's, with paths relative to the
+    work tree's top, and `report.diff` says which are new, fixed, unchanged or newly
+    excepted, and which diagnostics are new.
 
-    The repository's configuration, exception records and rule directories are the approved
-    ones: as `base_ref` has them now (the branch the change merges into; the merge base when
-    that is the same commit). `config` is ignored (kept for API compatibility)."""
+    The repository's configuration (at the top of the work tree), exception records and
+    rule directories are the approved ones: as `base_ref` has them now (the branch the
+    change merges into; the merge base when that is the same commit). `config` is ignored
+    (kept for API compatibility)."""
     del config
     top, prefix = gitdiff.locate(root)
+    scope: frozenset[str] | None = None
+    if paths:
+        scope = frozenset(prefix + p for p in paths)
+    elif prefix:
+        scope = frozenset([prefix.rstrip("/")])
     base = gitdiff.merge_base(top, base_ref)
     tip = gitdiff.commit_of(top, base_ref)
     base_cfg = RepoConfig()
     base_records: list[exceptions_mod.ExceptionRecord] = []
-    before: Report | None = None
     policy_rel = _policy_in_repository(options, top, tip)
-    # a policy inside the repository needs its approved copy: export the whole tree then
-    export_prefix = "" if policy_rel is not None else prefix
+    # the whole tree, whatever the paths: the configuration, the rule directories, the
+    # charts and kustomize bases a scanned file relies on lie anywhere in it
     with contextlib.ExitStack() as stack:
-        tree = stack.enter_context(gitdiff.exported(top, base, prefix=export_prefix))
-        approved_tree = (
-            tree
-            if tip == base
-            else stack.enter_context(gitdiff.exported(top, tip, prefix=export_prefix))
-        )
+        tree = stack.enter_context(gitdiff.exported(top, base))
+        approved_tree = tree if tip == base else stack.enter_context(gitdiff.exported(top, tip))
         options = _policy_from_base(options, policy_rel, approved_tree)
         policy = options.effective_policy()
-        base_root = tree / prefix if prefix else tree
-        cfg_root = approved_tree / prefix if prefix else approved_tree
-        if policy.repo_config and cfg_root.is_dir():
+        cfg_root = approved_tree
+        if policy.repo_config:
             base_cfg = config_mod.discover(cfg_root)
             base_records = exceptions_mod.load_repo(cfg_root)
-        # a scanned directory that is new in this change had no findings before
-        if base_root.is_dir():
-            before = scan(
-                base_root,
-                options,
-                config=base_cfg,
-                files=_all_files(base_root),
-                exceptions_root=cfg_root,
-                rules_root=cfg_root,
-            )
-        rename = gitdiff.renames(top, base, prefix)
-        head_cfg = config_mod.discover(root) if policy.repo_config else RepoConfig()
+        rename = gitdiff.renames(top, base, "")
+        # what the change renamed into the paths was under its old name before
+        base_scope = (
+            None
+            if scope is None
+            else frozenset(scope).union(old for old, new in rename.items() if within(new, scope))
+        )
+        before = scan(
+            tree,
+            options,
+            config=base_cfg,
+            files=_all_files(tree),
+            exceptions_root=cfg_root,
+            rules_root=cfg_root,
+            paths=base_scope,
+        )
+        head_cfg = config_mod.discover(top) if policy.repo_config else RepoConfig()
         applied, _ = config_mod.judge(base_cfg, policy)
         cfg_facts = config_mod.facts(
             head_cfg,
             policy,
             base_cfg if base_cfg.file is not None else None,
             pr=True,
-            edited=("rules",) if _rules_edited(applied, cfg_root, root) else (),
+            edited=("rules",) if _rules_edited(applied, cfg_root, top) else (),
         )
         head = scan(
-            root,
+            top,
             options,
             config=base_cfg,
-            files=gitdiff.worktree_files(top, prefix),
+            files=gitdiff.worktree_files(top, ""),
             approved=_approved(before, base_records, rename),
             config_facts=cfg_facts,
             rules_root=cfg_root,
+            paths=scope,
         )
-        head_links = gitdiff.gitlinks(top, None, prefix)
-        base_links = gitdiff.gitlinks(top, base, prefix)
+        head_links = _scoped(gitdiff.gitlinks(top, None, ""), scope)
+        base_links = _scoped(gitdiff.gitlinks(top, base, ""), base_scope)
         head_diags = [*head.diagnostics, *_submodule_notes(head_links)]
-        base_diags = [*(before.diagnostics if before else []), *_submodule_notes(base_links)]
         back = {new: old for old, new in rename.items()}
-        changed = _changed_files(head_diags, back, root, base_root)
+        base_diags = [*before.diagnostics, *_submodule_notes(base_links)]
+        changed = _changed_files(head_diags, back, top, tree)
         # a submodule that now pins another commit (or another repository) is new content
         changed |= {p for p, sha in head_links.items() if base_links.get(back.get(p, p)) != sha}
     diff = prdiff.classify(
         head.findings,
-        before.findings if before else [],
+        before.findings,
         rename,
         base_ref,
         base,
@@ -120,6 +271,11 @@ def scan_pr(
         changed_paths=changed,
     )
     return dataclasses.replace(head, diff=diff, diagnostics=head_diags)
+
+
+def _scoped(found: dict[str, str], scope: Collection[str] | None) -> dict[str, str]:
+    """The entries of `found` (submodule path -> commit) inside the scanned paths."""
+    return found if scope is None else {p: v for p, v in found.items() if within(p, scope)}
 
 
 def _submodule_notes(gitlinks: dict[str, str]) -> list[Diagnostic]:

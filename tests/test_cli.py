@@ -33,7 +33,7 @@ def run(*args: str) -> Any:
 
 
 def test_findings_print_as_path_line_col_rule_category_message() -> None:
-    r = run("scan", str(EXAMPLES / "acme-payments"))
+    r = run("scan", "--root", str(EXAMPLES / "acme-payments"))
     assert r.exit_code == 1
     lines = [m for m in map(LINE.match, r.output.splitlines()) if m]
     assert len(lines) >= 12
@@ -47,7 +47,7 @@ def test_findings_print_as_path_line_col_rule_category_message() -> None:
 
 
 def test_clean_repo_exits_zero() -> None:
-    r = run("scan", str(EXAMPLES / "golden-service"))
+    r = run("scan", "--root", str(EXAMPLES / "golden-service"))
     assert r.exit_code == 0, r.output
     assert r.output.startswith("No findings")
 
@@ -106,7 +106,9 @@ def test_configuration_and_usage_errors_exit_two(
 
 def test_one_run_writes_text_sarif_and_json(tmp_path: Path) -> None:
     sarif, js = tmp_path / "out/t.sarif", tmp_path / "t.json"
-    r = run("scan", str(EXAMPLES / "acme-payments"), "--sarif", str(sarif), "--json", str(js))
+    r = run(
+        "scan", "--root", str(EXAMPLES / "acme-payments"), "--sarif", str(sarif), "--json", str(js)
+    )
     assert r.exit_code == 1
     assert LINE.match(r.output.splitlines()[0])
     s = json.loads(sarif.read_text())
@@ -120,7 +122,8 @@ def test_one_run_writes_text_sarif_and_json(tmp_path: Path) -> None:
 def test_format_json_to_output_file_keeps_summary_on_stderr(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     r = CliRunner().invoke(
-        main, ["scan", str(EXAMPLES / "acme-payments"), "--format", "json", "-o", str(out)]
+        main,
+        ["scan", "--root", str(EXAMPLES / "acme-payments"), "--format", "json", "-o", str(out)],
     )
     assert r.exit_code == 1
     data = json.loads(out.read_text())
@@ -185,11 +188,11 @@ def test_explain_prints_the_four_doc_sections() -> None:
 def test_unknown_pack_and_empty_category_are_usage_errors() -> None:
     r = run("rules", "--pack", "nope")
     assert r.exit_code == 2 and "no pack nope" in r.output
-    r = run("scan", str(EXAMPLES / "golden-service"), "--category", "")
+    r = run("scan", "--root", str(EXAMPLES / "golden-service"), "--category", "")
     assert r.exit_code == 2
 
 
 def test_a_baseline_passed_as_policy_says_so(tmp_path: Path) -> None:
     baseline = ROOT / "baselines" / "default.yml"
-    r = run("scan", str(EXAMPLES / "golden-service"), "--policy", str(baseline))
+    r = run("scan", "--root", str(EXAMPLES / "golden-service"), "--policy", str(baseline))
     assert r.exit_code == 2 and "looks like a baseline" in r.output

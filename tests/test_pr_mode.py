@@ -133,4 +133,5 @@ def test_diff_base_errors_are_configuration_errors(repo: Path, tmp_path: Path) -
 def test_scanning_a_subdirectory_compares_the_same_subdirectory(repo: Path) -> None:
     report = scan_pr(repo / "infra", "main", ScanOptions(), RepoConfig())
     assert report.diff.new == []
-    assert _ids(report.diff.unchanged) == {("TF001", "main.tf")}
+    # paths stay relative to the repository root (issue 9): infra/main.tf, not main.tf
+    assert _ids(report.diff.unchanged) == {("TF001", "infra/main.tf")}

@@ -20,7 +20,8 @@ from .conftest import EXAMPLES, validate_sarif
 
 
 def _sarif_of(repo: Path, out: Path, *extra: str) -> dict[str, Any]:
-    result = CliRunner().invoke(main, ["scan", str(repo), "--sarif", str(out), *extra])
+    # --root: the example directories stand for repositories of their own
+    result = CliRunner().invoke(main, ["scan", "--root", str(repo), "--sarif", str(out), *extra])
     assert result.exit_code in (0, 1), result.output
     data: dict[str, Any] = json.loads(out.read_text())
     return data
