@@ -456,19 +456,36 @@ def discover(
     return Layout(root, policy, policy_file, rule_dirs, case_paths)
 
 
-def check_policy(policy: Policy) -> None:
+def layout_rules(layout: Layout) -> dict[str, Rule]:
+    """tether's rules and the layout's rule directories, as a scan with the policy loads."""
+    from .scan import embedded_rules_dir
+
+    embedded = embedded_rules_dir().resolve()
+    extra = [d for d in layout.rule_dirs if d.resolve() != embedded]
+    return load_rules([embedded_rules_dir(), *extra])
+
+
+def check_policy(policy: Policy, rules: Mapping[str, Any] | None = None) -> None:
     """Load what the policy names, as a scan would, so a malformed file is a configuration
     error here rather than in every case: the baseline layers (with each overlay and each
-    `repos:` entry's layers on top) and the central exception registries."""
+    `repos:` entry's layers on top), the central exception registries, and, given the
+    rules, the policy check a scan makes before judging (unknown rule ids and packs, unset
+    baseline keys, parameter values)."""
+    import datetime as dt
+
     from .exceptions import load_central
     from .policy import baseline as baseline_mod
+    from .policy.engine import prepare
 
     base = list(policy.baselines or ("default",))
     stacks = [base, *([*base, o] for o in policy.overlays.values())]
     stacks += [[*base, *entry.baselines] for entry in policy.repos]
     registries = list(policy.exceptions)
     for stack in stacks:
-        registries += baseline_mod.load(stack).exception_files
+        loaded = baseline_mod.load(stack)
+        registries += loaded.exception_files
+        if rules is not None:
+            prepare(rules, loaded, dt.date.today(), preview=True)
     load_central(dict.fromkeys(registries))
 
 
@@ -554,7 +571,8 @@ def verify(
 
     embedded = embedded_rules_dir().resolve()
     extra = [d for d in layout.rule_dirs if d.resolve() != embedded]
-    rules = load_rules([embedded_rules_dir(), *extra])
+    rules = layout_rules(layout)
+    check_policy(layout.policy, rules)
     files = _rule_files(layout.rule_dirs)
     wanted = {r.upper() for r in only}
     unknown = sorted(wanted - set(rules))
