@@ -273,7 +273,78 @@ def baselines_cmd(fmt: str) -> None:
         click.echo(f"{n:<{width}}  {d or ''}".rstrip())
 
 
+@click.group("baseline")
+def baseline_group() -> None:
+    """Inspect the effective baseline."""
+
+
+@baseline_group.command("show")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The operator's policy: its layers (and, with --overlay/--repo layers, theirs).",
+)
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="FILE|NAME",
+    help="Layers after the policy's (repeatable), as tether scan --baseline.",
+)
+@click.option("--overlay", help="An overlay of the policy a repository may choose.")
+@click.option(
+    "--repo",
+    "repo_name",
+    metavar="OWNER/NAME",
+    help="Add the layers the policy's repos: entries give this repository (by name; topics "
+    "and properties with --topic/--property).",
+)
+@click.option("--topic", "topics", multiple=True, help="A topic of --repo (repeatable).")
+@click.option(
+    "--property", "properties", multiple=True, metavar="NAME=VALUE", help="A custom property."
+)
+def baseline_show_cmd(
+    policy_file: Path | None,
+    baselines: tuple[str, ...],
+    overlay: str | None,
+    repo_name: str | None,
+    topics: tuple[str, ...],
+    properties: tuple[str, ...],
+) -> None:
+    """Print the merged baseline, each value with the file:line that set it."""
+    from .policy import baseline as baseline_mod
+    from .policy.operator import Policy, RepoFacts
+    from .policy.operator import load as load_policy
+
+    try:
+        policy = load_policy(policy_file) if policy_file is not None else Policy()
+        names = [*(policy.baselines or ["default"])]
+        props: dict[str, str | list[str]] = {}
+        for item in properties:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise click.BadParameter("NAME=VALUE", param_hint="--property")
+            props[key] = value
+        if repo_name is not None:
+            extra, why = policy.layers_for(RepoFacts(repo_name, topics, props))
+            names += extra
+            if why:
+                click.echo(f"# {repo_name}: {why}")
+        if overlay is not None:
+            if overlay not in policy.overlays:
+                known = ", ".join(sorted(policy.overlays)) or "none"
+                raise ConfigError(
+                    str(policy_file or "--overlay"), None, f"no overlay {overlay!r} ({known})"
+                )
+            names.append(policy.overlays[overlay])
+        names += baselines
+        click.echo(baseline_mod.show(baseline_mod.load(names)), nl=False)
+    except ConfigError as e:
+        _fail_config(str(e))
+
+
 def register(main: click.Group) -> None:
     """Add the policy repository commands to the `tether` group."""
-    for command in (verify_cmd, init_group, schema_cmd, baselines_cmd):
+    for command in (verify_cmd, init_group, schema_cmd, baselines_cmd, baseline_group):
         main.add_command(command)

@@ -276,3 +276,36 @@ def test_baseline_show_prints_each_value_with_the_layer_that_set_it(tmp_path: Pa
     line = next(x for x in text.splitlines() if x.strip().startswith("registries:"))
     assert line.endswith("org.yml:3")
     assert "default.yml:" in text
+
+
+def test_tether_baseline_show_from_a_policy_with_a_repository_layer(tmp_path: Path) -> None:
+    import click
+
+    from scanner.policy_cli import register
+
+    group = click.Group("tether")
+    register(group)
+    (tmp_path / "pay.yml").write_text("kubernetes:\n  registries: [ghcr.io/pay/**]\n")
+    pol = tmp_path / "policy.yml"
+    pol.write_text(
+        "overlays: {}\nrepos:\n  - match: {property: {team: payments}}\n    baseline: pay.yml\n"
+    )
+    res = CliRunner().invoke(
+        group,
+        [
+            "baseline",
+            "show",
+            "--policy",
+            str(pol),
+            "--repo",
+            "acme/api",
+            "--property",
+            "team=payments",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "# acme/api: repos[0]: property team=payments" in res.output
+    line = next(x for x in res.output.splitlines() if x.strip().startswith("registries:"))
+    assert '["ghcr.io/pay/**"]' in line and line.endswith("pay.yml:2")
+    res = CliRunner().invoke(group, ["baseline", "show", "--policy", str(pol), "--overlay", "x"])
+    assert res.exit_code == 2 and "no overlay 'x'" in res.output
