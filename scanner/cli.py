@@ -95,7 +95,10 @@ def main() -> None:
     "else error; a repository's .tether.yaml may only make it stricter.",
 )
 @click.option(
-    "--strict", is_flag=True, help="Also fail on diagnostics (files tether could not read)."
+    "--strict",
+    is_flag=True,
+    help="Also fail on warning-level diagnostics (error-level ones, such as a file tether "
+    "could not read, always fail).",
 )
 @click.option(
     "--exclude",
@@ -352,6 +355,20 @@ def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:
     help="Extra rule directory (repeatable).",
 )
 @click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Show each rule as this policy's baseline sets it (its rules: directories too).",
+)
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="FILE|NAME",
+    help="Show each rule as these baseline layers set it (after the policy's).",
+)
+@click.option("--preview", is_flag=True, help="As a scan with --preview would run them.")
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def rules_cmd(
@@ -359,10 +376,41 @@ def rules_cmd(
     categories: tuple[str, ...],
     statuses: tuple[str, ...],
     rule_dirs: tuple[Path, ...],
+    policy_file: Path | None,
+    baselines: tuple[str, ...],
+    preview: bool,
     fmt: str,
 ) -> None:
-    """List the rules (id, pack, category, severity, status, title)."""
-    loaded = _load_rules(rule_dirs)
+    """List the rules (id, pack, category, severity, status, title) and, under the effective
+    baseline (the policy's layers and --baseline, else the embedded default), whether each
+    runs, at which level, from when, and why not."""
+    import datetime as dt
+
+    from .policy import baseline as baseline_mod
+    from .policy.engine import prepare, staging
+
+    try:
+        policy = load_policy(policy_file) if policy_file is not None else Policy()
+        loaded = _load_rules((*policy.rule_dirs, *rule_dirs))
+        baseline = baseline_mod.load([*(policy.baselines or ["default"]), *baselines])
+        today = dt.date.today()
+        ready = prepare(loaded, baseline, today, preview)
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+    def effective(rule: Any) -> dict[str, Any]:
+        st = staging(rule, baseline, today, preview)
+        state = "off" if not st.enabled else "n/a" if rule.id in ready.inapplicable else "on"
+        return {
+            "runs": state,
+            "level": st.level.value,
+            "note": ready.inapplicable.get(rule.id)
+            or st.note
+            or ("disabled" if not st.enabled else ""),
+            "enforce_from": baseline.rule_settings(rule.id).get("enforce_from"),
+        }
+
     unknown = sorted(set(pack) - {r.pack for r in loaded.values()})
     if unknown:
         known = ", ".join(sorted({r.pack for r in loaded.values()}))
@@ -386,15 +434,24 @@ def rules_cmd(
                 "severity": r.severity.value,
                 "status": r.status,
                 "title": r.title,
+                "requires": list(r.requires),
+                "params": r.params_schema,
+                "effective": effective(r),
             }
             for r in rules
         ]
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, default=str))
         return
+    # one line per rule on stdout (for grep and cut); what it was judged under on stderr
+    click.echo(
+        f"# under {', '.join(baseline.files)}; runs: on, off, or n/a (requires: unset)", err=True
+    )
     for r in rules:
+        row = effective(r)
+        note = f"  [{row['note']}]" if row["note"] else ""
         click.echo(
-            f"{r.id:<10} {r.pack:<15} {r.category.value:<17} {r.severity.value:<8} "
-            f"{r.status:<10} {r.title}"
+            f"{r.id:<10} {r.pack:<15} {r.category.value:<17} {row['level']:<8} "
+            f"{r.status:<10} {row['runs']:<4} {r.title}{note}"
         )
 
 
@@ -755,6 +812,15 @@ def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
         if not why.startswith("shard "):
             click.echo(f"tether merge: failed: {why}", err=True)
     sys.exit(EXIT_FINDINGS if problems else EXIT_CLEAN)
+
+
+def _register_policy_commands() -> None:
+    from .policy_cli import register
+
+    register(main)
+
+
+_register_policy_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -160,6 +160,7 @@ class Report:
     approvers: tuple[str, ...] = ()  # the policy's, for the requested-exceptions summary
     layers_matched: str | None = None  # which policy `repos:` entry chose layers, and why
     layers: tuple[str, ...] = ()  # the baseline layers applied, in order
+    help_uris: dict[str, str] = field(default_factory=dict)  # rule id -> documentation
     valid_until: dt.date | None = None  # see scan._valid_until
     # what was scanned, repository-relative (files and directories); empty: the whole
     # repository (the only scan that runs repository-level rules)

@@ -678,9 +678,29 @@ def scan(
         approvers=tuple(sorted(policy.approvers)),
         layers_matched=layers_why,
         layers=tuple(baseline_names),
+        help_uris=help_uris(rules, baseline),
         valid_until=_valid_until(records, baseline, rules, opts.today),
         paths=() if paths is None else tuple(sorted(set(paths))),
     )
+
+
+RULES_DOC_URI = "https://github.com/tether-scanner/tether/blob/main/docs/rules.md"
+
+
+def help_uris(rules: Mapping[str, Rule], baseline: baseline_mod.Baseline) -> dict[str, str]:
+    """Where each rule is documented (SARIF helpUri): its own help_uri, else its pack's
+    (`packs.<pack>.help_uri` in the baseline), else tether's rule reference for tether's own
+    rules; a custom rule without any has none (not an anchor in tether's docs)."""
+    packs = baseline.data.get("packs") or {}
+    builtin = embedded_rules_dir().resolve()
+    out = {}
+    for rid, rule in rules.items():
+        uri = rule.help_uri or (packs.get(rule.pack) or {}).get("help_uri")
+        if uri is None and Path(rule.file).resolve().is_relative_to(builtin):
+            uri = f"{RULES_DOC_URI}#{rule.help_anchor}"
+        if uri:
+            out[rid] = str(uri)
+    return out
 
 
 def _valid_until(

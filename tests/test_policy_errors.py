@@ -309,3 +309,38 @@ def test_tether_baseline_show_from_a_policy_with_a_repository_layer(tmp_path: Pa
     assert '["ghcr.io/pay/**"]' in line and line.endswith("pay.yml:2")
     res = CliRunner().invoke(group, ["baseline", "show", "--policy", str(pol), "--overlay", "x"])
     assert res.exit_code == 2 and "no overlay 'x'" in res.output
+
+
+def test_tether_rules_shows_the_effective_state_under_a_baseline(tmp_path: Path) -> None:
+    d = rule_dir(
+        tmp_path,
+        extra="requires: [acme.limits]\nhelp_uri: https://platform.acme.example/acme001\n",
+        assert_="'fact.name in baseline.acme.limits'",
+    )
+    base = tmp_path / "b.yml"
+    base.write_text(
+        "extends: [default]\nrules:\n  K8S005: {enforce_from: '2999-01-01'}\n"
+        "  K8S004: {enabled: false}\n"
+    )
+    res = CliRunner().invoke(main, ["rules", "--rules", str(d), "--baseline", str(base)])
+    assert res.exit_code == 0, res.output
+    rows = {line.split()[0]: line for line in res.stdout.splitlines()}
+    assert "# under" in res.stderr
+    assert " n/a " in rows["ACME001"] and "needs baseline key acme.limits" in rows["ACME001"]
+    assert " off " in rows["K8S004"]
+    assert "becomes warning on 2999-01-01" in rows["K8S005"] or "2999-01-01" in rows["K8S005"]
+    # SARIF: a custom rule's own documentation, tether's only for tether's rules
+    r = repo(tmp_path)
+    res = CliRunner().invoke(
+        main,
+        ["scan", "--root", str(r), "--rules", str(d), "--format", "sarif", "--fail-on", "never"],
+    )
+    import json
+
+    driver = json.loads(res.stdout)["runs"][0]["tool"]["driver"]
+    uris = {x["id"]: x.get("helpUri") for x in driver["rules"]}
+    assert uris["ACME001"] == "https://platform.acme.example/acme001"
+    assert (
+        uris["K8S003"].endswith("docs/rules.md#k8s003-image-tag-pinned")
+        or "rules.md#k8s003" in uris["K8S003"]
+    )

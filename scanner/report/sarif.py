@@ -27,7 +27,6 @@ SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 INFORMATION_URI = "https://github.com/tether-scanner/tether"
-RULES_DOC_URI = INFORMATION_URI + "/blob/main/docs/rules.md"
 SRCROOT = "SRCROOT"
 _ALWAYS = {"level"}  # fields written even when equal to their default
 _PROBLEM_SEVERITY = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "recommendation"}
@@ -57,7 +56,7 @@ def _clip(s: str) -> str:
     return clip(s, _MAX_DESC)
 
 
-def _help_markdown(rule: Rule) -> str:
+def _help_markdown(rule: Rule, help_uri: str | None) -> str:
     d = rule.docs
     parts = [
         f"**{rule.id} {rule.name}** ({rule.category.value}, {rule.status})",
@@ -68,7 +67,8 @@ def _help_markdown(rule: Rule) -> str:
     ]
     if d.get("exception"):
         parts.append(f"### Recording an exception\n{d['exception']}")
-    parts.append(f"[Rule reference]({RULES_DOC_URI}#{rule.help_anchor})")
+    if help_uri:
+        parts.append(f"[Rule reference]({help_uri})")
     return "\n\n".join(parts)
 
 
@@ -83,7 +83,7 @@ def _help_text(rule: Rule) -> str:
     return text
 
 
-def _descriptor(rule: Rule, level: Level) -> om.ReportingDescriptor:
+def _descriptor(rule: Rule, level: Level, help_uri: str | None) -> om.ReportingDescriptor:
     props: dict[str, Any] = {
         "tags": [rule.category.value, rule.pack, *rule.tags][:20],
         "precision": rule.precision,
@@ -99,8 +99,10 @@ def _descriptor(rule: Rule, level: Level) -> om.ReportingDescriptor:
         name=_camel(rule.name),
         short_description=om.MultiformatMessageString(text=_clip(rule.title)),
         full_description=om.MultiformatMessageString(text=_clip(rule.docs["what"])),
-        help=om.MultiformatMessageString(text=_help_text(rule), markdown=_help_markdown(rule)),
-        help_uri=f"{RULES_DOC_URI}#{rule.help_anchor}",
+        help=om.MultiformatMessageString(
+            text=_help_text(rule), markdown=_help_markdown(rule, help_uri)
+        ),
+        help_uri=help_uri,
         default_configuration=om.ReportingConfiguration(level=level.value),
         properties=props,
     )
@@ -173,7 +175,11 @@ def build(
     rule_ids = sorted(report.rules)
     index = {rid: i for i, rid in enumerate(rule_ids)}
     descriptors = [
-        _descriptor(report.rules[rid], levels.get(rid, report.rules[rid].severity))
+        _descriptor(
+            report.rules[rid],
+            levels.get(rid, report.rules[rid].severity),
+            report.help_uris.get(rid),
+        )
         for rid in rule_ids
     ]
     hashes = _Hashes(report.root)
