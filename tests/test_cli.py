@@ -171,7 +171,7 @@ def test_version() -> None:
 def test_rules_lists_and_filters() -> None:
     r = run("rules", "--pack", "kubernetes")
     assert r.exit_code == 0
-    ids = [line.split()[0] for line in r.output.splitlines()]
+    ids = [line.split()[0] for line in r.stdout.splitlines()]
     assert ids and all(i.startswith("K8S") for i in ids)
     j = json.loads(run("rules", "--category", "drift", "--format", "json").output)
     assert j and {x["category"] for x in j} == {"drift"}
