@@ -344,3 +344,41 @@ def test_tether_rules_shows_the_effective_state_under_a_baseline(tmp_path: Path)
         uris["K8S003"].endswith("docs/rules.md#k8s003-image-tag-pinned")
         or "rules.md#k8s003" in uris["K8S003"]
     )
+
+
+def test_a_custom_rule_without_docs_of_its_own_gets_no_helpuri_into_tethers_docs(
+    tmp_path: Path,
+) -> None:
+    """Seen: custom rules got a helpUri into tether's docs, at an anchor that does not exist;
+    a pack's help_uri in the baseline serves every rule of the pack without its own."""
+    import json
+
+    d = rule_dir(tmp_path)
+    r = repo(tmp_path)
+
+    def uri(*extra: str) -> str | None:
+        res = CliRunner().invoke(
+            main,
+            [
+                "scan",
+                "--root",
+                str(r),
+                "--rules",
+                str(d),
+                "--format",
+                "sarif",
+                "--fail-on",
+                "never",
+                *extra,
+            ],
+        )
+        rules = json.loads(res.stdout)["runs"][0]["tool"]["driver"]["rules"]
+        found: str | None = next(x for x in rules if x["id"] == "ACME001").get("helpUri")
+        return found
+
+    assert uri() is None
+    base = tmp_path / "b.yml"
+    base.write_text(
+        "extends: [default]\npacks:\n  acme-platform: {help_uri: 'https://docs.acme.example/'}\n"
+    )
+    assert uri("--baseline", str(base)) == "https://docs.acme.example/"
