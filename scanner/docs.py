@@ -449,8 +449,9 @@ def cel_functions_markdown() -> str:
         "",
         "A rule's `when` and `assert`, and the `{{ }}` parts of its `message` and "
         "`baseline_keys`, are [CEL](https://cel.dev) (the Common Expression "
-        "Language) over two variables: `fact` (the judged fact's fields, see "
-        "[facts.md](facts.md)) and `baseline` (the effective baseline). CEL's standard "
+        "Language) over three variables: `fact` (the judged fact's fields, see "
+        "[facts.md](facts.md)), `baseline` (the effective baseline) and `params` (the "
+        "rule's parameters, declared in its `params:` schema). CEL's standard "
         "operators and functions work (`==`, `in`, `&&`, `? :`, `size`, `contains`, "
         "`startsWith`, `endsWith`, `matches`, `has()`, and the macros `all`, `exists`, "
         "`exists_one`, `map`, `filter`); these are the functions tether adds. An error in one "

@@ -71,7 +71,8 @@ def test_a_baseline_from_scratch_is_a_configuration_error_not_dead_rules(
     base.write_text("name: scratch\nkubernetes:\n  registries: [ghcr.io/acme/**]\n")
     res = CliRunner().invoke(main, ["scan", str(EXAMPLE), "--baseline", str(base)])
     assert res.exit_code == 2, res.output
-    assert "reads baseline key" in res.output and "base.yml" in res.output
+    assert "running rules read baseline keys no layer sets" in res.output
+    assert "extends: [default]" in res.output and "base.yml:" in res.output
     assert "rule-error" not in res.output
 
 
@@ -144,6 +145,12 @@ def test_any_pack_name_and_typed_parameters(tmp_path: Path) -> None:
     base.write_text("extends: [default]\nrules:\n  ACME001:\n    params: {bannned: x}\n")
     with pytest.raises(ConfigError, match="Additional properties are not allowed"):
         scan(r, ScanOptions(rule_dirs=[d], baselines=[str(base)]))
+    # new-user review: a misspelt pack-level parameter was silently dropped (the rule fell
+    # back to its default and the gate went quiet)
+    base.write_text("extends: [default]\npacks:\n  acme-platform:\n    params:\n      bannned: x\n")
+    with pytest.raises(ConfigError, match="no rule of pack acme-platform declares") as e:
+        scan(r, ScanOptions(rule_dirs=[d], baselines=[str(base)]))
+    assert e.value.line == 5 and "did you mean banned?" in e.value.message
 
 
 def test_a_rule_reading_an_undeclared_parameter_fails_at_load(tmp_path: Path) -> None:

@@ -168,7 +168,7 @@ def test_a_parameter_value_the_schema_refuses_is_reported_as_the_guide_quotes(
 
 def test_a_baseline_key_no_layer_sets_is_reported_as_the_guide_quotes(policy_repo: Path) -> None:
     (policy_repo / "baselines/scratch.yml").write_text("name: scratch\n")
-    quoted = next(b.strip() for b in _plain_blocks() if "reads baseline key" in b)
+    quoted = next(b.strip() for b in _plain_blocks() if "no layer sets" in b)
     rules = load_rules([Path("rules")])
     with pytest.raises(ConfigError) as err:
         prepare(rules, baseline_mod.load(["baselines/scratch.yml"]), dt.date.today())

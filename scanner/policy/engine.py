@@ -218,8 +218,10 @@ def _guarded(rule: Rule) -> set[tuple[str, ...]]:
 
 
 def _where(baseline: Baseline, dotted: str) -> tuple[str, int | None]:
+    """The file and line that set `dotted`, or its nearest ancestor that has one (a list
+    item is located at its list)."""
     ref = baseline.ref(dotted)
-    if ref is not None and ref.key == dotted:
+    if ref is not None:
         return ref.file, ref.line
     return (baseline.files[-1] if baseline.files else "baseline"), None
 
@@ -257,12 +259,30 @@ def prepare(
             )
     params: dict[str, dict[str, Any]] = {}
     inapplicable: dict[str, str] = {}
+    unset: list[tuple[str, str]] = []  # (rule id, baseline key) a running rule reads
+    for name, cfg in packs_cfg.items():
+        given = set((cfg or {}).get("params") or {})
+        declared = {
+            p
+            for r in rules.values()
+            if r.pack == name
+            for p in ((r.params_schema or {}).get("properties") or {})
+        }
+        for extra in sorted(given - declared):
+            where, line = _where(baseline, f"packs.{name}.params.{extra}")
+            raise ConfigError(
+                where,
+                line,
+                f"packs.{name}.params.{extra}: no rule of pack {name} declares this parameter"
+                + (f" ({', '.join(sorted(declared))})" if declared else "")
+                + _did_you_mean(extra, declared),
+            )
     for rule in rules.values():
         if not staging(rule, baseline, today, preview).enabled:
             continue
-        unset = [k for k in rule.requires if not _present(baseline.data, k.split("."))]
-        if unset:
-            inapplicable[rule.id] = f"needs baseline key {', '.join(unset)} (requires:)"
+        lacking = [k for k in rule.requires if not _present(baseline.data, k.split("."))]
+        if lacking:
+            inapplicable[rule.id] = f"needs baseline key {', '.join(lacking)} (requires:)"
             continue
         guarded = _guarded(rule)
         for path in rule.baseline_paths:
@@ -277,15 +297,21 @@ def prepare(
                         if not _present(baseline.data, needed[:i])
                     )
                 )
-                raise ConfigError(
-                    rule.file,
-                    None,
-                    f"{rule.id} reads baseline key {key}, which none of the layers sets "
-                    f"({layers}): set it (or extend the `default` baseline), disable the rule "
-                    f"(rules: {{{rule.id}: {{enabled: false}}}}), or declare requires: [{key}] "
-                    "in the rule",
-                )
+                unset.append((rule.id, key))
+                break
         params[rule.id] = _params(rule, baseline, packs_cfg)
+    if unset:
+        keys = sorted({k for _, k in unset})
+        listed = ", ".join(f"{rid} ({key})" for rid, key in unset[:8])
+        more = f" and {len(unset) - 8} more" if len(unset) > 8 else ""
+        raise ConfigError(
+            baseline.files[-1] if baseline.files else "baseline",
+            None,
+            f"{len(unset)} running rule{'s' if len(unset) > 1 else ''} read"
+            f"{'' if len(unset) > 1 else 's'} baseline keys no layer sets ({', '.join(keys)}): "
+            "extend the embedded default (extends: [default]) or set them; or disable each "
+            f"rule (rules: {{ID: {{enabled: false}}}}): {listed}{more}. Layers: {layers}",
+        )
     return Prepared(params, inapplicable)
 
 
