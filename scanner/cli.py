@@ -465,20 +465,55 @@ def rules_cmd(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Extra rule directory (repeatable).",
 )
-def explain_cmd(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
-    """Print a rule's documentation: what it does, why, an example and what to use instead."""
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also the rule directories this policy names.",
+)
+def explain_cmd(rule_id: str, rule_dirs: tuple[Path, ...], policy_file: Path | None) -> None:
+    """Print a rule's documentation: what it does, why, an example and what to use instead,
+    and, for a rule with parameters, each parameter's type and default."""
+    import difflib
+
     from .docs import rule_markdown
 
-    rules = _load_rules(rule_dirs)
+    try:
+        policy = load_policy(policy_file) if policy_file is not None else Policy()
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    rules = _load_rules((*policy.rule_dirs, *rule_dirs))
     rule = rules.get(rule_id.upper())
     if rule is None:
         close = [r for r in rules if rule_id.lower() in (r.lower(), rules[r].name)]
         if close:
             rule = rules[close[0]]
         else:
-            click.echo(f"tether: no rule {rule_id!r}; `tether rules` lists them", err=True)
+            near = difflib.get_close_matches(rule_id.upper(), sorted(rules), n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            click.echo(
+                f"tether: no rule {rule_id!r}{hint} (`tether rules` lists them; a rule of your "
+                "own needs --rules DIR or --policy FILE)",
+                err=True,
+            )
             sys.exit(EXIT_CONFIG)
-    click.echo(rule_markdown(rule))
+    text = rule_markdown(rule)
+    schema = rule.params_schema or {}
+    props = schema.get("properties") or {}
+    if props:
+        rows = [
+            f"- `{name}`: {spec.get('type', 'any')}"
+            + (f", default `{json.dumps(spec['default'])}`" if "default" in spec else "")
+            + (f" — {spec['description']}" if spec.get("description") else "")
+            for name, spec in props.items()
+            if isinstance(spec, dict)
+        ]
+        text += "\n\n### Parameters\nSet under `rules." + rule.id + ".params` or `packs."
+        text += rule.pack + ".params` in a baseline:\n" + "\n".join(rows)
+    if rule.help_uri:
+        text += f"\n\nMore: {rule.help_uri}"
+    click.echo(text)
 
 
 def _org_name(value: str) -> str:

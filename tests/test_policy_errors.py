@@ -389,3 +389,21 @@ def test_a_custom_rule_without_docs_of_its_own_gets_no_helpuri_into_tethers_docs
         "extends: [default]\npacks:\n  acme-platform: {help_uri: 'https://docs.acme.example/'}\n"
     )
     assert uri("--baseline", str(base)) == "https://docs.acme.example/"
+
+
+def test_explain_finds_a_policy_s_rules_and_shows_parameters(tmp_path: Path) -> None:
+    d = rule_dir(
+        tmp_path,
+        extra=(
+            "params:\n  type: object\n  properties:\n"
+            "    banned: {type: string, default: latest, description: the tag nobody uses}\n"
+        ),
+        assert_="'fact.tag != params.banned'",
+    )
+    pol = tmp_path / "policy.yml"
+    pol.write_text(f"overlays: {{}}\nrules: [{d}]\n")
+    res = CliRunner().invoke(main, ["explain", "acme001", "--policy", str(pol)])
+    assert res.exit_code == 0, res.output
+    assert '- `banned`: string, default `"latest"` — the tag nobody uses' in res.output
+    res = CliRunner().invoke(main, ["explain", "ACME01", "--policy", str(pol)])
+    assert res.exit_code == 2 and "did you mean ACME001?" in res.output
