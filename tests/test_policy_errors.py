@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -407,3 +408,44 @@ def test_explain_finds_a_policy_s_rules_and_shows_parameters(tmp_path: Path) -> 
     assert '- `banned`: string, default `"latest"` — the tag nobody uses' in res.output
     res = CliRunner().invoke(main, ["explain", "ACME01", "--policy", str(pol)])
     assert res.exit_code == 2 and "did you mean ACME001?" in res.output
+
+
+@pytest.mark.parametrize(
+    ("schema", "refused"),
+    [
+        ('{x: {"$ref": "http://127.0.0.1:9/x.json", default: a}}', "$ref"),
+        ('{x: {"$ref": "file:///etc/passwd"}}', "$ref"),
+        ('{x: {type: string, pattern: "^(a+)+$", default: aaaa}}', "pattern"),
+        ("{x: {type: object, patternProperties: {'^(a+)+$': {}}}}", "patternProperties"),
+        ("{x: {type: string, format: regex}}", "format: regex"),
+    ],
+)
+def test_a_parameter_schema_cannot_fetch_read_or_backtrack(
+    tmp_path: Path, schema: str, refused: str
+) -> None:
+    """Hostile review: a repository rule's params schema fetched URLs and read local files
+    ($ref, echoing what it read in the error), and a pattern took exponential time."""
+    d = rule_dir(
+        tmp_path,
+        extra=f"params:\n  type: object\n  properties: {schema}\n",
+        assert_="'fact.tag != \"\"'",
+    )
+    with pytest.raises(ConfigError, match=f"params may not use {re.escape(refused)}"):
+        load_rules([d])
+
+
+def test_a_parameter_named_like_a_keyword_is_fine_and_defaults_are_checked(
+    tmp_path: Path,
+) -> None:
+    d = rule_dir(
+        tmp_path,
+        extra="params:\n  type: object\n  properties: {pattern: {type: string, default: x}}\n",
+        assert_="'fact.tag != params.pattern'",
+    )
+    assert "ACME001" in load_rules([d])
+    d = rule_dir(
+        tmp_path,
+        extra="params:\n  type: object\n  properties: {n: {type: integer, default: two}}\n",
+    )
+    with pytest.raises(ConfigError, match="params.n: its default is invalid"):
+        load_rules([d])

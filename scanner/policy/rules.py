@@ -379,6 +379,52 @@ def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
     return rule
 
 
+_UNSAFE_KEYWORDS = frozenset(
+    {
+        "$ref",
+        "$dynamicRef",
+        "$recursiveRef",
+        "$id",
+        "$schema",
+        "$anchor",
+        "$dynamicAnchor",
+        "pattern",
+        "patternProperties",
+        "$vocabulary",
+    }
+)
+
+
+def _unsafe_schema_keyword(node: Any, depth: int = 0) -> str | None:
+    """The first keyword a parameter schema may not use (see _check_params), anywhere in it;
+    a schema nested deeper than 32 levels is refused too."""
+    if depth > 32:
+        return "nesting deeper than 32 levels"
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("properties", "$defs", "definitions", "dependentSchemas") and isinstance(
+                value, dict
+            ):
+                # names of parameters (or definitions), not keywords: only their schemas count
+                found = _unsafe_schema_keyword(list(value.values()), depth + 1)
+                if found is not None:
+                    return found
+                continue
+            if key in _UNSAFE_KEYWORDS:
+                return str(key)
+            if key == "format" and value == "regex":
+                return "format: regex"
+            found = _unsafe_schema_keyword(value, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for item in node:
+            found = _unsafe_schema_keyword(item, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def _check_params(rule: Rule, data: dict[str, Any], shown: str, node: Any) -> None:
     """`params:` must be a usable JSON Schema, and every params.NAME the rule reads must be
     declared in it."""
@@ -390,12 +436,33 @@ def _check_params(rule: Rule, data: dict[str, Any], shown: str, node: Any) -> No
     if schema is not None:
         import jsonschema
 
+        where = line_of(node, ["params"])
+        refused = _unsafe_schema_keyword(schema)
+        if refused is not None:
+            # a reference would fetch a URL or read a file; a regular expression could take
+            # exponential time (Python's re backtracks): a rule may come from a repository
+            raise ConfigError(
+                shown,
+                where,
+                f"params may not use {refused} (references and regular expressions are not "
+                "allowed in a parameter schema: use enum, or check the value in CEL with "
+                "glob_match/matches_any)",
+            )
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.exceptions.SchemaError as e:
             raise ConfigError(
-                shown, line_of(node, ["params"]), f"params is not a valid JSON Schema: {e.message}"
+                shown, where, f"params is not a valid JSON Schema: {e.message}"
             ) from None
+        for name, sub in (schema.get("properties") or {}).items():
+            if isinstance(sub, dict) and "default" in sub:
+                error = jsonschema.exceptions.best_match(
+                    jsonschema.Draft202012Validator(sub).iter_errors(sub["default"])
+                )
+                if error is not None:
+                    raise ConfigError(
+                        shown, where, f"params.{name}: its default is invalid: {error.message}"
+                    )
     declared = set((schema or {}).get("properties") or {})
     undeclared = [p for p in read if p not in declared]
     if undeclared:
