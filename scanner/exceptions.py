@@ -151,6 +151,8 @@ class Outcome:
     facts: list[Fact] = field(default_factory=list)
     requested: list[Requested] = field(default_factory=list)
     notes: list[tuple[ExceptionRecord, str]] = field(default_factory=list)
+    # records naming no rule or pack: printed as errors (the run fails), the record unused
+    errors: list[tuple[ExceptionRecord, str]] = field(default_factory=list)
 
 
 def justification_ok(text: str) -> bool:
@@ -359,6 +361,7 @@ def apply(
     pol = policy or Policy()
     states: list[_State] = []
     notes: list[tuple[ExceptionRecord, str]] = []
+    errors: list[tuple[ExceptionRecord, str]] = []
     for rec in records:
         if (
             rec.repo
@@ -376,15 +379,21 @@ def apply(
             continue  # another repository's exception: neither applied nor judged here
         ids = expand(rec.rule, rules)
         if not ids:
-            # a typo would otherwise except nothing and say so only in a note
+            # a typo would otherwise except nothing and say so only in a note. An error-level
+            # diagnostic, not a configuration error: it fails a scan, but in PR mode only the
+            # change that adds it (a record a renamed rule left behind must not lock every
+            # pull request, the one removing it included)
             known = sorted({*rules, *(r.pack for r in rules.values())})
             close = difflib.get_close_matches(str(rec.rule), known, n=1, cutoff=0.6)
-            raise ConfigError(
-                rec.file,
-                rec.span.start_line,
-                f"exception for {rec.rule!r}: no rule or pack of that name"
-                + (f"; did you mean {close[0]}?" if close else ""),
+            errors.append(
+                (
+                    rec,
+                    f"exception for {rec.rule!r}: no rule or pack of that name"
+                    + (f"; did you mean {close[0]}?" if close else "")
+                    + "; the record excepts nothing",
+                )
             )
+            continue
         local_ok: dict[str, bool] = {}
         max_by_rule: dict[str, int | None] = {}
         for rid in ids or [rec.rule]:
@@ -499,4 +508,4 @@ def apply(
         if st.requested or st.widened:
             applied = st.self_service and bool(st.valid_rules)
             requested_list.append(Requested(st.rec, applied, tuple(st.matched)))
-    return Outcome(kept, excepted, facts, requested_list, notes)
+    return Outcome(kept, excepted, facts, requested_list, notes, errors)

@@ -649,6 +649,10 @@ def scan(
         key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id),
     )
     rule_diags += exc_diags
+    for rec, why in outcome.errors:
+        rule_diags.append(
+            Diagnostic(rec.file, rec.span, "exception-unknown-rule", why, Level.ERROR)
+        )
     for rec, note in outcome.notes:
         rule_diags.append(Diagnostic(rec.file, rec.span, "exception-scope", note, Level.WARNING))
     for rid, tally in exc_tallies.items():

@@ -486,7 +486,18 @@ def check_policy(policy: Policy, rules: Mapping[str, Any] | None = None) -> None
         registries += loaded.exception_files
         if rules is not None:
             prepare(rules, loaded, dt.date.today(), preview=True)
-    load_central(dict.fromkeys(registries))
+    records = load_central(dict.fromkeys(registries))
+    if rules is not None:
+        from .exceptions import expand
+
+        for rec in records:
+            if not expand(rec.rule, rules):
+                raise ConfigError(
+                    rec.file,
+                    rec.span.start_line,
+                    f"exception for {rec.rule!r}: no rule or pack of that name"
+                    f"{did_you_mean(str(rec.rule), rules)}",
+                )
 
 
 @dataclass(frozen=True)
