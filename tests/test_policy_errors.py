@@ -482,3 +482,18 @@ def test_a_stale_exception_merged_earlier_does_not_lock_every_pull_request(
     assert res.exit_code == 0, res.output  # old debt, not this change's
     full = CliRunner().invoke(main, ["scan", str(r), "--fail-on", "never"])
     assert full.exit_code == 1 and "ORG001" in full.output  # the full scan still says so
+
+
+def test_a_diagram_named_after_a_dockerfile_is_not_read_as_one(tmp_path: Path) -> None:
+    """Hostile review: docs/dockerfile-layers.png was read as a Dockerfile, reported as not
+    UTF-8 at error level, and (error-level diagnostics now fail a run) failed a benign repo."""
+    from scanner.source import classify
+
+    assert classify("docs/dockerfile-layers.png") is None
+    assert classify("__pycache__/dockerfile.cpython-311.pyc") is None
+    assert classify("Dockerfile-alpine") == "dockerfile"
+    r = tmp_path / "r"
+    (r / "docs").mkdir(parents=True)
+    (r / "docs" / "dockerfile-layers.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    res = CliRunner().invoke(main, ["scan", str(r), "--fail-on", "never"])
+    assert res.exit_code == 0, res.output
