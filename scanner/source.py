@@ -278,7 +278,9 @@ def walk(
                 yield _bad_name(rel, "directory")
                 continue
             if os.path.islink(full):
-                diag = _link_diag(root_real, full, rel)
+                diag = _link_diag(root_real, full, rel) or _dir_link_unjudged(
+                    root_real, full, rel, excludes
+                )
                 if diag:
                     yield diag
                 continue
@@ -417,6 +419,28 @@ def _link_diag(root_real: str, full: str, rel: str) -> Diagnostic | None:
         "symlink-outside-repo",
         "symbolic link points outside the repository; not followed",
         Level.NOTE,
+    )
+
+
+def _dir_link_unjudged(
+    root_real: str, full: str, rel: str, excludes: tuple[str, ...]
+) -> Diagnostic | None:
+    """A link to a directory inside the repository is not walked (its target is, where it
+    lives), unless the target is excluded or git's own: then nothing judges what a tool
+    following the link (`kubectl apply -f deploy/`) would read, and that is said."""
+    target = os.path.relpath(os.path.realpath(full), root_real).replace(os.sep, "/")
+    parts = target.split("/")
+    unjudged = any(p.lower() == ".git" for p in parts) or any(
+        _dir_excluded("/".join(parts[:i]), excludes) for i in range(1, len(parts) + 1)
+    )
+    if not unjudged:
+        return None
+    return file_diagnostic(
+        rel,
+        "link-to-unjudged-directory",
+        f"a link to {target}, which the excludes cover (or git's own directory): its files "
+        "are judged under neither name, yet tools that follow the link read them",
+        Level.WARNING,
     )
 
 

@@ -497,3 +497,19 @@ def test_a_diagram_named_after_a_dockerfile_is_not_read_as_one(tmp_path: Path) -
     (r / "docs" / "dockerfile-layers.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
     res = CliRunner().invoke(main, ["scan", str(r), "--fail-on", "never"])
     assert res.exit_code == 0, res.output
+
+
+def test_a_directory_link_into_an_excluded_path_is_reported(tmp_path: Path) -> None:
+    """Hostile review: `deploy -> vendor/x` with vendor/** excluded hid a deployable pod."""
+    r = tmp_path / "r"
+    (r / "vendor" / "x").mkdir(parents=True)
+    (r / "vendor" / "x" / "pod.yaml").write_text(POD)
+    (r / "deploy").symlink_to("vendor/x")
+    (r / ".tether.yaml").write_text("exclude: ['vendor/**']\n")
+    from scanner.config import discover
+
+    report = scan(r, config=discover(r))
+    [d] = [d for d in report.diagnostics if d.code == "link-to-unjudged-directory"]
+    assert d.path == "deploy" and "vendor/x" in d.message
+    res = CliRunner().invoke(main, ["scan", str(r), "--strict", "--fail-on", "never"])
+    assert res.exit_code == 1
