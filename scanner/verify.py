@@ -352,8 +352,8 @@ def run_case(
             report = scan(root, options, config=discover(root))
     except ConfigError as e:
         return CaseResult(case, (), (f"configuration error: {e}",))
-    except FileNotFoundError as e:
-        return CaseResult(case, (), (f"cannot build the case: {e}",))
+    except OSError as e:  # a file and a directory of one name, a name like "."
+        return CaseResult(case, (), (f"cannot build the case: {type(e).__name__}: {e}",))
     except subprocess.CalledProcessError as e:
         err = (e.stderr or b"").decode("utf-8", "replace").strip()
         return CaseResult(case, (), (f"cannot build the case's git repository: {err}",))
