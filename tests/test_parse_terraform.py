@@ -783,3 +783,25 @@ def test_an_error_deep_in_a_block_is_located_at_the_bad_token() -> None:
     assert [(d.span.start_line, d.span.start_col) for d in doc.diagnostics] == [(5, 17)]
     assert "unexpected '~'" in doc.diagnostics[0].message
     assert [b.type for b in doc.blocks] == ["resource"]  # the rest is still scanned
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "word"),
+    [
+        # issue 10: a stray `=` before the first block is reported where it is (was 3:30)
+        ('=\nresource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n', 1, "="),
+        ('# header\n=\n\nmodule "m" {\n  source = "x"\n}\n', 2, "="),
+        # tree-sitter-hcl read the newline as a space: `x` became the block type and the
+        # resource was judged by no rule and reported by nothing
+        ('x\nresource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n', 1, "x"),
+        ('resource "aws_s3_bucket" "b"\n{\n  bucket = "x"\n}\n', 1, "resource"),
+    ],
+)
+def test_stray_tokens_before_a_block_are_located_errors(text: str, line: int, word: str) -> None:
+    from scanner.parsers.terraform import parse_native
+
+    doc = parse_native("main.tf", text)
+    assert doc.diagnostics, "a file Terraform refuses must not pass silently"
+    d = doc.diagnostics[0]
+    assert d.code == "parse-error" and d.span.start_line == line and d.span.start_col == 1
+    assert repr(word) in d.message or word in d.message

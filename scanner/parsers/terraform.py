@@ -712,12 +712,40 @@ def _recover(data: bytes, root: Any) -> tuple[list[Any], list[Any]]:
     return blocks, trees
 
 
+def _split_headers(conv: _Native, blocks: list[Any]) -> tuple[list[Any], list[Diagnostic]]:
+    """HCL wants a block's type, labels and `{` on one line; tree-sitter-hcl reads newlines
+    there as spaces, so a stray word before a block (`x` then `resource "a" "b" {`) made the
+    resource a block of type `x`, judged by no rule and reported by nothing. Terraform
+    refuses such a file: so does the scan, for that block, with a located error."""
+    kept: list[Any] = []
+    diags: list[Diagnostic] = []
+    for b in blocks:
+        opener = next((c for c in b.children if c.type == "block_start"), None)
+        if opener is None or opener.start_point[0] == b.start_point[0]:
+            kept.append(b)
+            continue
+        start = conv.span(b)
+        word = conv.data[b.start_byte :].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+        diags.append(
+            Diagnostic(
+                conv.path,
+                Span(start.start_line, start.start_col, start.start_line, start.start_col + 1),
+                "parse-error",
+                f"Terraform syntax error: unexpected {word[:60]!r}: a block's type, labels and "
+                "`{` must be on one line; this block is not scanned",
+                Level.ERROR,
+            )
+        )
+    return kept, diags
+
+
 def parse_native(path: str, text: str) -> TerraformDocument:
     data = text.encode("utf-8")
     root = _parser().parse(data).root_node
     conv = _Native(path, data, LineIndex(text))
     if not root.has_error:
-        return TerraformDocument(path, None, [], _selector(conv, list(_top_blocks(root))))
+        kept, split = _split_headers(conv, list(_top_blocks(root)))
+        return TerraformDocument(path, None, split, _selector(conv, kept))
     nodes, pieces = _recover(data, root)
     diags: list[Diagnostic] = []
     for r in pieces:
@@ -725,7 +753,8 @@ def parse_native(path: str, text: str) -> TerraformDocument:
             diags.extend(_errors(conv, r, 5 - len(diags)))
     if not diags:  # the pieces parse where the whole did not
         diags = _errors(conv, root)
-    return TerraformDocument(path, None, diags, _selector(conv, list(nodes)))
+    kept, split = _split_headers(conv, list(nodes))
+    return TerraformDocument(path, None, [*diags, *split][:5], _selector(conv, kept))
 
 
 def _selector(conv: _Native, nodes: list[Any]) -> Callable[[frozenset[str] | None], list[Block]]:
