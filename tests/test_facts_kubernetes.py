@@ -237,7 +237,13 @@ def test_non_workload_objects_and_unnamed() -> None:
         """
     )
     objs = kind(facts, "k8s.object")
-    assert [o.target for o in objs] == ["Namespace/shop", "ConfigMap/shop/<unnamed#1>"]
+    # generateName: named as the API server names it, its prefix and a suffix (issue 10: was
+    # ConfigMap/shop/<unnamed#1>, which a Markdown summary swallowed as an HTML tag)
+    assert [o.target for o in objs] == ["Namespace/shop", "ConfigMap/shop/cm-*"]
+    nameless = k8s("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: shop}\n")
+    assert [o.target for o in kind(nameless, "k8s.object")] == [
+        "ConfigMap/shop/(unnamed, document 1)"
+    ]
     # label values are strings; null is the empty string
     assert objs[1].data["labels"] == {"a": "1", "b": "", "c": "True"}
     assert kind(facts, "k8s.workload") == []

@@ -273,6 +273,16 @@ class WorkloadView:
         return workload_spans(o.obj, o.meta, o.labels_pair, o.name_n)
 
 
+def _generated_name(meta: Node | None, doc_index: int) -> str:
+    """What to call an object without metadata.name: `pi-*` for generateName `pi-` (the API
+    server appends a random suffix), else its position in the file."""
+    gen = meta.get("generateName") if meta else None
+    prefix = gen.str_value() if gen is not None else None
+    if prefix:
+        return f"{prefix}*"
+    return f"(unnamed, document {doc_index + 1})"
+
+
 def object_view(obj: Node, doc_index: int) -> ObjectView:
     kind_n = obj.get("kind")
     meta = obj.get("metadata")
@@ -285,7 +295,7 @@ def object_view(obj: Node, doc_index: int) -> ObjectView:
         kind=(kind_n.str_value() if kind_n else "") or "",
         meta=meta,
         name_n=name_n,
-        name=(name_n.str_value() if name_n else None) or f"<unnamed#{doc_index}>",
+        name=(name_n.str_value() if name_n else None) or _generated_name(meta, doc_index),
         namespace=ns_n.str_value() if ns_n else None,
         labels_pair=labels_pair,
         labels=_labels(labels_pair[1] if labels_pair else None),
