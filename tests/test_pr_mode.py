@@ -135,3 +135,25 @@ def test_scanning_a_subdirectory_compares_the_same_subdirectory(repo: Path) -> N
     assert report.diff.new == []
     # paths stay relative to the repository root (issue 9): infra/main.tf, not main.tf
     assert _ids(report.diff.unchanged) == {("TF001", "infra/main.tf")}
+
+
+def test_json_diff_fixed_carries_the_fixed_findings_themselves(repo: Path) -> None:
+    """Issue 10: diff.fixed held bare fingerprints of findings that exist at the base only,
+    so nothing in the report said what was fixed."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "fix")
+    (repo / "infra" / "main.tf").write_text("# fixed\n")
+    git(repo, "commit", "-qam", "fix")
+    res = CliRunner().invoke(
+        main, ["scan", str(repo), "--diff-base", "main", "--format", "json", "--fail-on", "never"]
+    )
+    assert res.exit_code == 0, res.output
+    fixed = json.loads(res.stdout)["diff"]["fixed"]
+    assert fixed and fixed[0]["rule_id"] and fixed[0]["path"] == "infra/main.tf"
+    assert "message" in fixed[0] and "region" in fixed[0]

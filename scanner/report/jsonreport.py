@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from .. import __version__
-from ..model import Report, Span
+from ..model import Finding, Report, Span
 from ..redact import redact
 
 
@@ -23,29 +23,30 @@ def _opt(s: str | None) -> str | None:
     return None if s is None else redact(s)
 
 
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "rule_id": f.rule_id,
+        "category": f.category.value,
+        "level": f.level.value,
+        "enforced": f.enforced,
+        "path": f.path,
+        "region": _span(f.span),
+        "message": redact(f.message),
+        "target": redact(f.target),
+        "subject": redact(f.subject),
+        "external": f.external,
+        "fingerprint": f.fingerprint,
+        "baseline": [dataclasses.asdict(r) for r in f.baseline_refs],
+    }
+
+
 def build(report: Report) -> dict[str, Any]:
     """The JSON report. Messages, targets, justifications, owners, approvers and tickets are
     redacted (they quote repository text); paths and fingerprints are kept as they are."""
     return {
         "tool": {"name": "tether", "version": __version__},
         "baselines": report.baseline_files,
-        "findings": [
-            {
-                "rule_id": f.rule_id,
-                "category": f.category.value,
-                "level": f.level.value,
-                "enforced": f.enforced,
-                "path": f.path,
-                "region": _span(f.span),
-                "message": redact(f.message),
-                "target": redact(f.target),
-                "subject": redact(f.subject),
-                "external": f.external,
-                "fingerprint": f.fingerprint,
-                "baseline": [dataclasses.asdict(r) for r in f.baseline_refs],
-            }
-            for f in report.findings
-        ],
+        "findings": [_finding(f) for f in report.findings],
         "excepted": [
             {
                 "rule_id": e.finding.rule_id,
@@ -95,7 +96,9 @@ def build(report: Report) -> dict[str, Any]:
             "base_ref": redact(report.diff.base_ref),
             "base_commit": report.diff.base_commit,
             "new": [f.fingerprint for f in report.diff.new],
-            "fixed": [f.fingerprint for f in report.diff.fixed],
+            # the fixed findings themselves (they exist at the base only: nothing in
+            # `findings` names them); the other lists refer to `findings` by fingerprint
+            "fixed": [_finding(f) for f in report.diff.fixed],
             "unchanged": [f.fingerprint for f in report.diff.unchanged],
             "excepted_now": [f.fingerprint for f in report.diff.excepted_now],
             "new_diagnostics": [
