@@ -804,6 +804,15 @@ def test_constraint_top_agrees_with_allows_on_grid(constraint: str) -> None:
         ("v5", "tag", "5.0.0"),
         ("v2.0.0-rc.1", "tag", "2.0.0-rc.1"),
         ("refs/tags/v1.4.2", "tag", "1.4.2"),
+        ("tags/0.4.0", "tag", "0.4.0"),  # git resolves tags/X to refs/tags/X
+        ("tags/modules/vpc/v1.2.0", "tag", "1.2.0"),
+        ("tags/stable", "other", None),  # a tag, but not a version
+        ("tags/8f4b7f8", "other", None),  # a tag named like hex is not a commit
+        ("refs/tags/refs/tags/1.0", "other", None),  # one qualifier only
+        ("heads/v1.2.0", "branch", None),  # qualified as a branch, whatever its name
+        ("refs/heads/v1.2.0", "branch", None),
+        ("remotes/origin/v1.2.0", "branch", None),
+        ("refs/remotes/origin/main", "branch", None),
         ("vpc-v1.2.0", "tag", "1.2.0"),
         ("modules/vpc/v1.2.0", "tag", "1.2.0"),
         ("mesh_v0.3.1", "tag", "0.3.1"),

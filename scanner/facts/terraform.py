@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from ..model import Fact, Span
 from ..parsers.terraform import Attribute, Block, Call, TerraformDocument, Unknown, to_json_value
@@ -76,9 +77,9 @@ def module_source(source: str) -> dict[str, Any]:
     if s.startswith(("./", "../")) or s in (".", ".."):
         info["source_type"] = "local"
         return info
-    ref_m = re.search(r"[?&]ref=([^&]+)", s)
-    if ref_m:
-        info["git_ref"] = ref_m.group(1)
+    ref_m = re.search(r"[?&]ref=([^&#]+)", s)
+    if ref_m:  # go-getter reads the query decoded: ?ref=tags%2Fv1.0 is tags/v1.0
+        info["git_ref"] = unquote(ref_m.group(1))
     if (
         s.startswith("git::")
         or s.startswith("git@")

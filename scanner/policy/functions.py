@@ -702,16 +702,36 @@ _BRANCH_NAMES: Final = frozenset(
 )
 
 
+# Qualified ref names git resolves by its rules (`git rev-parse`: <name>, refs/<name>,
+# refs/tags/<name>, refs/heads/<name>, refs/remotes/<name>...): `tags/X` is the tag X,
+# `heads/X` the branch X, `remotes/origin/X` a remote-tracking branch.
+_TAG_REF_PREFIXES: Final = ("refs/tags/", "tags/")
+_BRANCH_REF_PREFIXES: Final = ("refs/heads/", "heads/", "refs/remotes/", "remotes/")
+
+
+def _tag_name(ref: str) -> str:
+    """``ref`` without a ``refs/tags/`` or ``tags/`` qualifier (one of them, once)."""
+    for prefix in _TAG_REF_PREFIXES:
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref
+
+
 def ref_version(ref: str | None) -> str | None:
     """The version a version-like Git tag names, normalised (``v5.8.1`` -> ``"5.8.1"``), or null.
 
-    Plain versions (``v5``, ``5.8.1``, ``1.0.0-rc.1``), ``refs/tags/...`` and monorepo
-    tags that end in ``-v``/``_v``/``/v`` and a version (``vpc-v1.2.0``,
-    ``modules/vpc/v1.2.0``) count; branches and other names do not.
+    Plain versions (``v5``, ``5.8.1``, ``1.0.0-rc.1``), the same written as a tag ref
+    (``refs/tags/v1.4.2``, ``tags/0.4.0``: git resolves ``tags/X`` to ``refs/tags/X``) and
+    monorepo tags that end in ``-v``/``_v``/``/v`` and a version (``vpc-v1.2.0``,
+    ``modules/vpc/v1.2.0``) count; branches (``refs/heads/v1.2``, ``heads/v1.2``,
+    ``refs/remotes/origin/v1.2``) and other names do not.
     """
     if not isinstance(ref, str) or len(ref) > _MAX_VERSION_LEN:
         return None
-    r = ref.strip().removeprefix("refs/tags/")
+    r = ref.strip()
+    if r.startswith(_BRANCH_REF_PREFIXES):
+        return None
+    r = _tag_name(r)
     if _FULL_SHA_RE.fullmatch(r):
         return None
     version = parse_version(r)
@@ -723,14 +743,17 @@ def ref_version(ref: str | None) -> str | None:
 
 def ref_kind(ref: str | None) -> str:
     """What a Git ref pins: ``"sha"`` (a full 40- or 64-hex commit id), ``"tag"`` (a
-    version tag, see :func:`ref_version`), ``"short-sha"`` (7-39 hex digits), ``"branch"``
-    (``main``, ``master``, ``develop``, ``HEAD``, ``refs/heads/...``), ``"other"`` (any other
-    name: a branch or a non-version tag) or ``"none"`` (null or empty).
+    version tag, see :func:`ref_version`; also written ``refs/tags/v1.2.0`` or
+    ``tags/v1.2.0``, which git resolves to the same tag), ``"short-sha"`` (7-39 hex
+    digits), ``"branch"`` (``main``, ``master``, ``develop``, ``HEAD``, and any name
+    qualified as a branch: ``refs/heads/...``, ``heads/...``, ``refs/remotes/...``,
+    ``remotes/...``, whatever it looks like), ``"other"`` (any other name: a branch or a
+    non-version tag) or ``"none"`` (null or empty).
     """
     if not isinstance(ref, str) or not ref.strip():
         return "none"
     r = ref.strip()
-    if r.startswith("refs/heads/") or r.lower() in _BRANCH_NAMES:
+    if r.startswith(_BRANCH_REF_PREFIXES) or r.lower() in _BRANCH_NAMES:
         return "branch"
     if _FULL_SHA_RE.fullmatch(r):
         return "sha"
