@@ -171,7 +171,13 @@ def main() -> None:
     "large enough to gain; 1: no workers).",
 )
 @click.option("--timings", is_flag=True, help="Print where the time went.")
-@click.option("--color/--no-color", default=None, help="Colour the console output.")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the console output (default: on a terminal, unless NO_COLOR is set; "
+    "FORCE_COLOR forces it). Files written with -o never get colour codes.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary and the PASS/FAIL line.")
 def scan_cmd(
     paths: tuple[Path, ...],
     root: Path | None,
@@ -196,6 +202,7 @@ def scan_cmd(
     jobs: int | None,
     timings: bool,
     color: bool | None,
+    quiet: bool,
 ) -> None:
     """Scan the repository at PATH (default: the current directory) against the golden-path
     baseline; or only some of its files and directories (PATH...).
@@ -261,8 +268,16 @@ def scan_cmd(
             from .report import markdown
 
             return markdown.render(report) + "\n"
-        use_color = color if color is not None else (output is None and sys.stdout.isatty())
-        return text.render(report, color=use_color, show_timings=timings)
+        # the main output to a file: never colour codes, whatever --color says
+        use_color = output is None and _colour(color)
+        failed = failing(report, level, strict)
+        return text.render(
+            report,
+            color=use_color,
+            show_timings=timings,
+            quiet=quiet,
+            verdict=text.verdict_line(failed, level, strict, use_color),
+        )
 
     try:
         main_out = render(fmt)
@@ -270,7 +285,8 @@ def scan_cmd(
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(main_out, encoding="utf-8")
         else:
-            click.echo(main_out, nl=False)
+            # click strips colour codes off a pipe unless told: --color/FORCE_COLOR mean it
+            click.echo(main_out, nl=False, color=fmt == "text" and _colour(color))
         for extra, kind in (
             (sarif_file, "sarif"),
             (json_file, "json"),
@@ -286,6 +302,21 @@ def scan_cmd(
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+
+
+def _colour(flag: bool | None) -> bool:
+    """--color/--no-color, else FORCE_COLOR (non-empty, not "0"), else NO_COLOR (any value:
+    no colour), else whether standard output is a terminal."""
+    import os
+
+    if flag is not None:
+        return flag
+    force = os.environ.get("FORCE_COLOR", "")
+    if force and force != "0":
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
 
 
 def _repository_facts(policy: Policy, repo_name: str | None) -> tuple[Any, Any]:

@@ -40,7 +40,7 @@ def test_findings_print_as_path_line_col_rule_category_message() -> None:
     tf001 = next(m for m in lines if m["rule"] == "TF001")
     assert (tf001["path"], tf001["line"], tf001["col"]) == ("infra/main.tf", "10", "7")
     assert "exception in the central registry" in tf001["msg"]
-    summary = r.output.strip().splitlines()[-1]
+    summary = r.output.strip().splitlines()[-2]  # the last line is the verdict
     assert re.search(
         r"\d+ findings \(bounded-autonomy \d+, compliance \d+, drift \d+, ownership \d+;", summary
     )

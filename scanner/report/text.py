@@ -8,7 +8,19 @@ from ..model import Level, Report
 from ..redact import redact
 
 
-def render(report: Report, *, color: bool = False, show_timings: bool = False) -> str:
+def render(
+    report: Report,
+    *,
+    color: bool = False,
+    show_timings: bool = False,
+    quiet: bool = False,
+    verdict: str | None = None,
+) -> str:
+    """The console report; `quiet`: only the summary and the verdict line; `verdict`: the
+    final PASS/FAIL line (see :func:`verdict_line`)."""
+    if quiet:
+        tail = [summary(report)] + ([verdict] if verdict else [])
+        return "\n".join(tail) + "\n"
     lines: list[str] = []
     # paths and messages carry text from the scanned repository: control characters are
     # escaped so a file cannot forge console lines or terminal sequences, and messages,
@@ -48,12 +60,38 @@ def render(report: Report, *, color: bool = False, show_timings: bool = False) -
         ]
     if show_timings:
         t = report.timings
+        busy = t.parse + t.facts
+        # parse and facts are summed over worker processes: CPU time, which can exceed the
+        # wall time of the whole scan; say so rather than print a part larger than the total
+        cpu = " (CPU seconds summed over parse workers)" if busy > t.total else ""
         lines.append(
-            f"timings: {t.files} files, {t.bytes / 1024:.0f} KiB; load {t.load:.3f}s, "
+            f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:.0f} KiB; load {t.load:.3f}s, "
             f"discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
-            f"facts {t.facts:.3f}s, policy {t.policy:.3f}s, total {t.total:.3f}s"
+            f"facts {t.facts:.3f}s{cpu}, policy {t.policy:.3f}s, total {t.total:.3f}s wall"
         )
+    if verdict:
+        lines.append(verdict)
     return "\n".join(lines) + "\n"
+
+
+def verdict_line(failed: bool, fail_on: str, strict: bool, color: bool = False) -> str:
+    """The last console line: whether the run fails, and by what rule."""
+    what = (
+        "findings are reported, never failing (--fail-on never)"
+        if fail_on == "never"
+        else f"fails on {fail_on} findings or above"
+    )
+    what += "; error-level diagnostics fail"
+    if strict:
+        what += ", and with --strict warning-level ones"
+    word = "FAIL" if failed else "PASS"
+    if color:
+        word = f"\x1b[{'31' if failed else '32'}m{word}\x1b[0m"
+    return f"{word}: {what}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def summary(report: Report) -> str:
@@ -78,8 +116,8 @@ def summary(report: Report) -> str:
         more = f" and {len(report.paths) - 3} more" if len(report.paths) > 3 else ""
         where = f" in {shown}{more}"
     return (
-        f"{head}{exc}{diag}; {report.timings.files} files scanned{where} with "
-        f"{len(report.rules)} rules"
+        f"{head}{exc}{diag}; {_count(report.timings.files, 'file')} scanned{where} with "
+        f"{_count(len(report.rules), 'rule')}"
     )
 
 

@@ -1,0 +1,68 @@
+"""Issue 10, console: colour rules, quiet, the verdict line, plurals, honest timings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+
+POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+    "    - name: c\n      image: quay.io/x/y:latest\n"
+)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "r"
+    (r / "k8s").mkdir(parents=True)
+    (r / "k8s" / "pod.yaml").write_text(POD)
+    return r
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> object:
+    return CliRunner().invoke(main, ["scan", *args], env=env or {})
+
+
+def test_verdict_line_names_the_fail_level(repo: Path) -> None:
+    res = run("--root", str(repo))
+    assert res.exit_code == 1  # type: ignore[attr-defined]
+    last = res.stdout.rstrip().splitlines()[-1]  # type: ignore[attr-defined]
+    assert last.startswith("FAIL: fails on error findings or above")
+    res = run("--root", str(repo), "--fail-on", "never")
+    assert res.stdout.rstrip().splitlines()[-1].startswith("PASS: findings are reported")  # type: ignore[attr-defined]
+
+
+def test_quiet_prints_only_the_summary_and_the_verdict(repo: Path) -> None:
+    res = run("--root", str(repo), "-q")
+    lines = res.stdout.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 2 and "finding" in lines[0] and lines[1].startswith("FAIL")
+
+
+def test_plurals(repo: Path) -> None:
+    res = run("--root", str(repo / "k8s"))
+    assert "1 file scanned" in res.stdout  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "coloured"),
+    [
+        ([], {}, False),  # not a terminal
+        ([], {"FORCE_COLOR": "1"}, True),
+        ([], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, True),  # forcing wins, as documented
+        (["--color"], {"NO_COLOR": "1"}, True),  # the flag wins
+        (["--no-color"], {"FORCE_COLOR": "1"}, False),
+    ],
+)
+def test_colour_rules(repo: Path, args: list[str], env: dict[str, str], coloured: bool) -> None:
+    res = run("--root", str(repo), *args, env=env)
+    assert ("\x1b[" in res.stdout) is coloured  # type: ignore[attr-defined]
+
+
+def test_never_colour_in_an_output_file(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    run("--root", str(repo), "--color", "-o", str(out), env={"FORCE_COLOR": "1"})
+    assert "\x1b[" not in out.read_text() and "FAIL" in out.read_text()
