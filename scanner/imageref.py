@@ -58,6 +58,8 @@ _KNOWN_DIGESTS: Final = MappingProxyType(
 )
 # A bare 64-hex string is an image ID, not a name; Docker refuses it as a name.
 _IDENTIFIER_RE: Final = re.compile(r"[a-f0-9]{64}")
+# `node:sha256:<hex>`: a digest written where the tag goes
+_MISPLACED_DIGEST_RE: Final = re.compile(r":(?:sha256|sha384|sha512):[0-9a-fA-F]+$")
 _TEMPLATE_RE: Final = re.compile(r"\$|\{\{")
 _WHITESPACE_RE: Final = re.compile(r"\s")
 
@@ -130,6 +132,11 @@ def parse_image(ref: str) -> ImageRef:
             f"invalid image reference {ref!r}: a 64-character hex string is an image ID, not a name"
         )
 
+    if "@" not in ref and _MISPLACED_DIGEST_RE.search(ref):
+        raise ValueError(
+            f"invalid image reference {ref!r}: a digest follows '@', not ':' "
+            "(name@sha256:<64 hex chars>, or name:tag@sha256:...)"
+        )
     name_part, at, digest = ref.partition("@")
     digest_value: str | None = None
     if at:

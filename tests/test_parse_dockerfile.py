@@ -373,3 +373,44 @@ def test_builder_flags_as_buildkit_splits_them() -> None:
         "stage[build]/mount-from[2]",
         "stage[build]/onbuild-copy-from[0]",
     ]
+
+
+def test_a_literal_name_is_known_when_only_tag_or_digest_is_unresolved() -> None:
+    fs = froms(
+        """
+        ARG TAG
+        ARG SHA
+        FROM registry.example/team/app:${TAG}@${SHA}
+        FROM node@${SHA}
+        FROM node:${TAG}
+        FROM ${TAG}/app:1
+        FROM registry.example:${TAG}/app
+        """
+    )
+    assert [f.data["name"] for f in fs] == [
+        "registry.example/team/app",
+        "docker.io/library/node",
+        None,  # a tag `5000/x` would make node:5000 a registry
+        None,
+        None,
+    ]
+    assert all(f.data["unresolved"] and not f.data["image_valid"] for f in fs)
+    assert fs[0].data["tag"] is None and fs[0].data["digest"] is None
+
+
+def test_an_image_reference_buildkit_refuses_is_an_error_at_the_image() -> None:
+    d = df(
+        """
+        FROM node:sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef AS a
+        FROM a
+        FROM scratch
+        COPY --from=a /x /x
+        COPY --from=Node:18 /y /y
+        """
+    )
+    assert [(x.span.start_line, x.span.start_col, x.level) for x in d.diagnostics] == [
+        (1, 6, Level.ERROR),
+        (5, 13, Level.ERROR),
+    ]
+    assert "a digest follows '@', not ':'" in d.diagnostics[0].message
+    assert d.diagnostics[1].message.startswith("COPY --from: invalid image reference 'Node:18'")

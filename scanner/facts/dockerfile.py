@@ -6,11 +6,52 @@ foreign code as a base image, and the same approval rules judge them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from ..imageref import parse_image
 from ..model import Fact
 from ..parsers.dockerfile import DockerfileDocument
 from .kubernetes import image_data
+
+_VARIABLE = re.compile(r"\$|\{\{")
+
+
+def _image(image: str, unresolved: bool) -> dict[str, Any]:
+    """``image_data``, and for an image only whose tag or digest is still a build argument
+    (``registry.example/team/app:${TAG}@${SHA}``) the registry, repository and name, which
+    are then literal: DOCKER001 judges them."""
+    data = image_data(image)
+    if unresolved and not data["image_valid"]:
+        name = literal_name(image)
+        if name is not None:
+            ref = parse_image(name)
+            data.update(registry=ref.registry, repository=ref.repository, name=ref.name)
+    return data
+
+
+def literal_name(image: str) -> str | None:
+    """The name of ``image`` (without tag or digest) when no variable can change it, else None.
+
+    The name is literal when the text before the first variable ends it with ``@`` (a digest
+    holds no ``/``) or with the tag's ``:`` after a ``/`` (a tag holding ``/`` then makes the
+    reference invalid). In ``node:${TAG}`` a value ``5000/x`` would turn ``node:5000`` into a
+    registry, so a one-component name followed by a variable tag is not literal."""
+    m = _VARIABLE.search(image)
+    prefix = image if m is None else image[: m.start()]
+    at = prefix.find("@")
+    if at >= 0:
+        name = prefix[:at]
+    else:
+        colon, slash = prefix.rfind(":"), prefix.rfind("/")
+        if slash < 0 or colon < slash:
+            return None
+        name = prefix[:colon]
+    try:
+        ref = parse_image(name)
+    except ValueError:
+        return None
+    return name if ref.tag is None and ref.digest is None else None
 
 
 def extract(doc: DockerfileDocument) -> list[Fact]:
@@ -33,7 +74,7 @@ def extract(doc: DockerfileDocument) -> list[Fact]:
             "unresolved": f.unresolved,
             "image_raw": f.image_raw,
         }
-        data.update(image_data(f.image))
+        data.update(_image(f.image, f.unresolved))
         if stage_ref or scratch:
             data["image_valid"] = False
         target = f"stage[{f.alias or f.stage_index}]"
@@ -59,7 +100,7 @@ def extract(doc: DockerfileDocument) -> list[Fact]:
             "unresolved": u.unresolved,
             "image_raw": u.image_raw,
         }
-        data.update(image_data(u.image))
+        data.update(_image(u.image, u.unresolved))
         if scratch:
             data["image_valid"] = False
         target = f"stage[{stage.alias or u.stage_index}]/{u.via}[{n}]"
@@ -84,5 +125,5 @@ def _syntax(doc: DockerfileDocument) -> Fact:
         "unresolved": False,
         "image_raw": u.image_raw,
     }
-    data.update(image_data(u.image))
+    data.update(_image(u.image, u.unresolved))
     return Fact("docker.from", doc.path, u.image_span, "syntax", data, {"image": u.image_span})

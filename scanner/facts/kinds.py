@@ -270,7 +270,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "stage_ref": "FROM names an earlier stage",
                 "scratch": "FROM scratch",
                 "unresolved": "a build argument without a known value remains (declared "
-                "without a default, or a platform argument such as TARGETARCH)",
+                "without a default, or a platform argument such as TARGETARCH); registry, "
+                "repository and name are still set when only the tag or digest holds one "
+                "and no value could change the name (registry.example/app:${TAG}@${SHA})",
                 **_IMAGE,
             },
             "tether.exception": {

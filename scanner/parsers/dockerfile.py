@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ..imageref import parse_image
 from ..model import Diagnostic, Level, Span
 from ..redact import clip
 from .text import LineIndex
@@ -1116,7 +1117,42 @@ def parse(path: str, text: str) -> DockerfileDocument:
     stages = {f.alias.lower() for f in froms if f.alias}
     uses = [u for u in uses if u.image.lower() not in stages and not _STAGE_INDEX.match(u.image)]
     syntax = _syntax_use(lines, text, index)
+    # one error per image: an image BuildKit's lexer already refused is not checked again
+    refused = {d.span.start_line for d in diags if d.level is Level.ERROR}
+    diags.extend(d for d in _invalid_images(path, froms, uses) if d.span.start_line not in refused)
     return DockerfileDocument(path, [p.ins for p in parsed], froms, diags, uses, syntax)
+
+
+def _invalid_images(path: str, froms: list[FromLine], uses: list[ImageUse]) -> list[Diagnostic]:
+    """An error at each resolved image BuildKit refuses as a reference (`node:sha256:...`):
+    no rule can judge it, and the build fails. A FROM naming an earlier stage, `scratch`
+    and images a build argument without a value still holds are not references to check
+    (`--from` names of stages are already left out of ``uses``)."""
+    stages: set[str] = set()
+    items: list[tuple[str, str, bool, Span]] = []
+    for f in froms:
+        if f.image.lower() not in stages:
+            items.append(("FROM", f.image, f.unresolved, f.image_span))
+        if f.alias:
+            stages.add(f.alias.lower())
+    items.extend((_VIA_TEXT.get(u.via, u.via), u.image, u.unresolved, u.image_span) for u in uses)
+    out: list[Diagnostic] = []
+    for where, image, unresolved, span in items:
+        if unresolved or image == "scratch":
+            continue
+        try:
+            parse_image(image)
+        except ValueError as e:
+            out.append(Diagnostic(path, span, "parse-error", f"{where}: {e}", Level.ERROR))
+    return out
+
+
+_VIA_TEXT = {
+    "copy-from": "COPY --from",
+    "mount-from": "RUN --mount from=",
+    "onbuild-copy-from": "ONBUILD COPY --from",
+    "onbuild-mount-from": "ONBUILD RUN --mount from=",
+}
 
 
 def _plain(v: str | None | Dynamic) -> str | None:
