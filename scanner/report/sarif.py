@@ -165,12 +165,13 @@ def build(
     category: str = "tether",
     levels: Mapping[str, Level] | None = None,
     include_excepted: bool = False,
-    local_root: bool = True,
+    local_root: bool = False,
 ) -> dict[str, Any]:
     """The SARIF log of a report, as a JSON-ready dict. `levels` maps rule id to the level
     the baseline gives it (defaultConfiguration), defaulting to the rule's own severity.
-    `local_root=False` leaves out where SRCROOT lies on this machine (the org scan's
-    temporary snapshot: a path that means nothing elsewhere and changes every run)."""
+    SRCROOT's place on this machine is left out unless `local_root` (an absolute local path
+    means nothing where the SARIF lands, code scanning included, and names the runner's
+    directories; issue 10)."""
     levels = levels or {}
     rule_ids = sorted(report.rules)
     index = {rid: i for i, rid in enumerate(rule_ids)}
