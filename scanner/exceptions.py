@@ -30,7 +30,7 @@ from .policy.functions import check_patterns, glob_match
 from .policy.operator import Policy
 from .policy.rules import Rule
 from .prdiff import identity
-from .source import read_regular
+from .source import classify, read_regular
 
 REPO_FILES = (".tether/exceptions.yaml", ".tether/exceptions.yml")
 _RULE_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*\d{3}")
@@ -254,6 +254,10 @@ def inline_records(
                 continue
             ign = parse_inline(lines[n - 1], packs)
             if ign is None or not ign.names:
+                continue
+            if not ign.own_line and classify(f.path) == "dockerfile":
+                # a mid-line `#` is an instruction's argument there: refused (the parser
+                # reports it with the accepted form), never applied
                 continue
             seen.add((f.path, n))
             for rule in ign.names:

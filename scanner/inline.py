@@ -6,14 +6,18 @@ Syntax (one line; the comment may follow code)::
     // tether:ignore ...          /* tether:ignore ... */
 
 The comment marker is ``#``, ``//`` or ``/*``; ``tether:ignore`` follows it after optional
-whitespace, then whitespace and a comma-separated list of names. Names are rule ids
-(``K8S001``) or pack names; the first name that is neither, and everything after it, is the
-reason. An optional ``(until YYYY-MM-DD)`` and ``*/`` may close the line.
+whitespace, then whitespace and a list of names separated by commas or, for rule ids, by
+whitespace (``A, B reason`` and ``A B reason`` name both). Names are rule ids (``K8S001``:
+letters and digits ending in three digits) or pack names; the first name that is neither,
+and everything after it, is the reason. A pack name after a space begins the reason (write
+``A, kubernetes``); a rule-id-shaped word after a space is a name, so a rule that does not
+exist is reported, never read as the reason. An optional ``(until YYYY-MM-DD)`` and
+``*/`` may close the line.
 
-This accepts exactly what the regular expression it replaces accepted (see the tests), but
-with ``str.find`` and single forward scans: that expression's lazy reason followed by optional
-groups and ``\\s*$`` took minutes on a comment followed by a few thousand spaces, and a
-repository chooses its own lines.
+This accepts what the regular expression it replaced accepted (see the tests), and ids
+separated by whitespace, with ``str.find`` and single forward scans: that expression's lazy
+reason followed by optional groups and ``\\s*$`` took minutes on a comment followed by a
+few thousand spaces, and a repository chooses its own lines.
 """
 
 from __future__ import annotations
@@ -95,9 +99,23 @@ def _parse_names(line: str, marker: int, first: int, packs: Collection[str]) -> 
     name = _NAME.match(line, first)
     assert name is not None  # checked by the caller
     tokens, pos = [name.group()], name.end()
-    while (comma := _COMMA.match(line, pos)) and (name := _NAME.match(line, comma.end())):
-        tokens.append(name.group())
-        pos = name.end()
+    while True:
+        if (comma := _COMMA.match(line, pos)) and (name := _NAME.match(line, comma.end())):
+            tokens.append(name.group())
+            pos = name.end()
+        elif (
+            (space := _SPACES.match(line, pos))
+            and space.end() > pos
+            and (name := _NAME.match(line, space.end()))
+            and _RULE_ID.fullmatch(name.group())
+            and (len(tokens) == 1 or _RULE_ID.fullmatch(tokens[-1]) or tokens[-1] in packs)
+        ):
+            # `A B reason`: a further rule id after a space is a name, not the reason's first
+            # word (a pack name there is not: "kubernetes" may begin a reason)
+            tokens.append(name.group())
+            pos = name.end()
+        else:
+            break
     names: list[str] = []
     rest = ""
     for i, tok in enumerate(tokens):

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..imageref import parse_image
+from ..inline import parse_inline
 from ..model import Diagnostic, Level, Span
 from ..redact import clip
 from .text import LineIndex
@@ -1117,10 +1118,48 @@ def parse(path: str, text: str) -> DockerfileDocument:
     stages = {f.alias.lower() for f in froms if f.alias}
     uses = [u for u in uses if u.image.lower() not in stages and not _STAGE_INDEX.match(u.image)]
     syntax = _syntax_use(lines, text, index)
+    diags.extend(_mid_line_ignores(path, lines, index))
     # one error per image: an image BuildKit's lexer already refused is not checked again
     refused = {d.span.start_line for d in diags if d.level is Level.ERROR}
     diags.extend(d for d in _invalid_images(path, froms, uses) if d.span.start_line not in refused)
     return DockerfileDocument(path, [p.ins for p in parsed], froms, diags, uses, syntax)
+
+
+def _mid_line_ignores(path: str, lines: list[str], index: LineIndex) -> list[Diagnostic]:
+    """A `tether:ignore` after an instruction is refused: a Dockerfile comment is a whole line
+    starting with `#`, so a mid-line `# tether:ignore ...` is part of the instruction's
+    arguments (`FROM x # ...` no longer builds) and would except nothing it means to."""
+    out: list[Diagnostic] = []
+    for row, line in enumerate(lines):
+        if "tether:ignore" not in line or is_own_line_comment(line):
+            continue
+        ign = parse_inline(line)
+        if ign is None:
+            continue
+        comment = line[ign.col - 1 :].rstrip()
+        span = Span(
+            row + 1,
+            index.col_from_char(row, ign.col - 1),
+            row + 1,
+            index.col_from_char(row, len(line.rstrip())),
+        )
+        out.append(
+            Diagnostic(
+                path,
+                span,
+                "inline-ignore-refused",
+                "a `#` after a Dockerfile instruction is one of its arguments, not a comment: "
+                f"this ignore is refused; put it on its own line above the instruction: "
+                f"{clip(comment, 200)}",
+                Level.ERROR,
+            )
+        )
+    return out
+
+
+def is_own_line_comment(line: str) -> bool:
+    """A Dockerfile comment: a line whose first non-blank character is `#`."""
+    return line.lstrip().startswith("#")
 
 
 def _invalid_images(path: str, froms: list[FromLine], uses: list[ImageUse]) -> list[Diagnostic]:
