@@ -171,8 +171,9 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     # the repository is usually checked out)
     try:
         prefix = Path(report.root).relative_to(workspace.resolve()).as_posix()
+        in_workspace = True
     except ValueError:
-        prefix = ""
+        prefix, in_workspace = "", False
     prefix = "" if prefix in ("", ".") else prefix + "/"
     # the most severe first: annotations are capped, and errors are what block a merge
     for f in sorted(gated, key=lambda f: -f.level.rank)[:MAX_ANNOTATIONS]:
@@ -182,15 +183,30 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
             f"::notice title=tether::{len(gated) - MAX_ANNOTATIONS} more finding(s) "
             "in the job summary"
         )
-    _append(env.get("GITHUB_STEP_SUMMARY"), markdown.render(report) + "\n")
+    # strict by default: in PR mode only files the change made unreadable count
+    strict = env.get("TETHER_STRICT", "true") != "false"
+    # the summary links locations to the file at the commit the workflow runs on (the
+    # repository checked out in the workspace); a root outside the workspace stays plain text
+    links = (
+        markdown.links(
+            env.get("GITHUB_SERVER_URL"),
+            env.get("GITHUB_REPOSITORY"),
+            env.get("GITHUB_SHA"),
+            prefix,
+        )
+        if in_workspace
+        else None
+    )
+    _append(
+        env.get("GITHUB_STEP_SUMMARY"),
+        markdown.render(report, strict=strict, links=links) + "\n",
+    )
     outputs = {
         "sarif-file": str(sarif_file),
         "findings": str(len(report.findings)),
         "new-findings": str(len(gated)),
     }
     _append(env.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs.items()))
-    # strict by default: in PR mode only files the change made unreadable count
-    strict = env.get("TETHER_STRICT", "true") != "false"
     return 1 if failing(report, report.fail_on, strict) else 0
 
 

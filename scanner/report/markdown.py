@@ -12,6 +12,14 @@ do not work inside them.
 GitHub caps a step summary at 1 MiB. Each section (a table or list) has its own byte budget
 and lists at most ``limit`` items, saying how many were left out; one huge section (or
 message) cannot shrink the others.
+
+Rows are sorted by level (error, warning, note), then path and line (the report's order), so
+that a cap never hides an error behind warnings, and the row that says how many were left out
+counts them by level.
+A verdict line under the heading says whether the run passes, at which fail level, and why
+(the same decision as :func:`scanner.gate.failing`). Given :class:`Links` (the Action passes
+``GITHUB_SERVER_URL``, ``GITHUB_REPOSITORY`` and ``GITHUB_SHA``), locations link to the file at
+the commit; otherwise they are plain text.
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
+from urllib.parse import quote
 
-from ..model import Finding, Report
+from ..gate import failing
+from ..model import Finding, Level, Report
 from ..redact import clip, redact
 
 T = TypeVar("T")
@@ -32,6 +43,8 @@ MAX_CELL: Final = 300  # characters of one repository-controlled string
 _SECTIONS: Final = 8  # new, requested, excepted now, fixed, unchanged, excepted, diagnostics x2
 SECTION_BYTES: Final = (MAX_BYTES - 16 * 1024) // _SECTIONS  # headings and prose get the rest
 _ICON = {"error": "🔴", "warning": "🟠", "note": "🔵"}
+_LEVELS: Final = ("error", "warning", "note")  # most severe first
+LEGEND: Final = "Levels: 🔴 error · 🟠 warning · 🔵 note."
 _MORE = "more (see the SARIF or JSON report)"
 
 _ZWSP: Final = "\u200b"
@@ -42,6 +55,53 @@ _ESCAPES.update({c: " " for c in [*range(0x20), 0x7F]})
 # `actions/checkout@v4` or `image@sha256:...` stay copyable
 _AUTOLINK: Final = re.compile(r"(?i:www)(?=\.)|:(?=//)|@(?=[A-Za-z0-9_-]+\.[A-Za-z0-9])")
 _SAFE_ID: Final = re.compile(r"[A-Za-z0-9_.-]+")
+_SERVER: Final = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*")
+_REPO: Final = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_COMMIT: Final = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where locations link: ``{server}/{repo}/blob/{sha}/{prefix}{path}#L{line}``. Build it
+    with :func:`links`, which checks every part."""
+
+    repo_url: str  # {server}/{repo}
+    sha: str
+    prefix: str = ""  # the scanned root relative to the repository's checkout, "" or "dir/"
+
+    def url(self, path: str, line: int, sha: str | None = None) -> str | None:
+        """The blob URL of ``path`` at ``line`` (at ``sha``, default the scanned commit), or
+        None when ``path`` is not a plain repository-relative path or ``sha`` is no commit."""
+        sha = sha or self.sha
+        full = self.prefix + path
+        parts = full.split("/")
+        if not _COMMIT.fullmatch(sha) or not path or path.startswith("/") or "\\" in full:
+            return None
+        if any(part in ("", ".", "..") for part in parts):
+            return None
+        anchor = f"#L{line}" if line >= 1 else ""
+        # every character but unreserved ones and '/' percent-encoded: no ')' or space can end
+        # the link destination, no '#' or '?' can change what it points at
+        return f"{self.repo_url}/blob/{sha}/{quote(full, safe='/')}{anchor}"
+
+
+def links(server: str | None, repo: str | None, sha: str | None, prefix: str = "") -> Links | None:
+    """:class:`Links` for a GitHub server URL, ``owner/name`` and commit SHA (the Action's
+    ``GITHUB_SERVER_URL``, ``GITHUB_REPOSITORY``, ``GITHUB_SHA``), or None when any is missing
+    or malformed (locations are then plain text)."""
+    server = (server or "").rstrip("/")
+    if not (_SERVER.fullmatch(server) and repo and _REPO.fullmatch(repo)):
+        return None
+    if not (sha and _COMMIT.fullmatch(sha)):
+        return None
+    prefix = prefix.strip("/")
+    if prefix in ("", "."):
+        prefix = ""
+    elif any(part in ("", ".", "..") for part in prefix.split("/")):
+        return None
+    else:
+        prefix += "/"
+    return Links(f"{server}/{repo}", sha, prefix)
 
 
 def md_text(s: str, limit: int = MAX_CELL) -> str:
@@ -56,15 +116,34 @@ def _rule(rule_id: str) -> str:
     return f"`{rule_id}`" if _SAFE_ID.fullmatch(rule_id) else md_text(rule_id)
 
 
-def _where(path: str, line: int) -> str:
-    return f"{md_text(path)}:{line}"
+def _where(
+    path: str, line: int, to: Links | None = None, sha: str | None = None, linked: bool = True
+) -> str:
+    text = f"{md_text(path)}:{line}"
+    url = to.url(path, line, sha) if to is not None and linked else None
+    return f"[{text}]({url})" if url else text
+
+
+def _level_counts(levels: Iterable[str]) -> str:
+    c = Counter(levels)
+    return ", ".join(f"{_ICON[lv]} {c[lv]} {lv}" for lv in _LEVELS if c[lv])
+
+
+def _by_level(items: Iterable[T], level: Callable[[T], Level]) -> list[T]:
+    """``items`` most severe first; a stable sort, so within a level they keep the report's
+    order, which is by path and line (``scan`` sorts findings and diagnostics so)."""
+    return sorted(items, key=lambda i: -level(i).rank)
 
 
 def _bounded(
-    items: Sequence[T], limit: int, row: Callable[[T], str], more: Callable[[int], str]
+    items: Sequence[T],
+    limit: int,
+    row: Callable[[T], str],
+    more: Callable[[int, str], str],
+    level: Callable[[T], Level] | None = None,
 ) -> list[str]:
     """Rows for at most ``limit`` items within :data:`SECTION_BYTES`, then a row saying how
-    many were left out."""
+    many were left out (and, given ``level``, how many of each level)."""
     rows: list[str] = []
     used = 0
     for item in items[:limit]:
@@ -75,22 +154,34 @@ def _bounded(
         rows.append(text)
         used += size
     if len(rows) < len(items):
-        rows.append(more(len(items) - len(rows)))
+        folded = items[len(rows) :]
+        by_level = _level_counts(level(i).value for i in folded) if level is not None else ""
+        rows.append(more(len(folded), f": {by_level}" if by_level else ""))
     return rows
 
 
-def _finding_row(f: Finding) -> str:
+def _finding_row(f: Finding, to: Links | None = None, sha: str | None = None) -> str:
     return (
         f"| {_ICON.get(f.level.value, '')} | {_rule(f.rule_id)} {f.category.value} | "
-        f"{_where(f.path, f.span.start_line)} | {md_text(f.message)} |"
+        f"{_where(f.path, f.span.start_line, to, sha, not f.external)} | {md_text(f.message)} |"
     )
 
 
-def _table(findings: Sequence[Finding], limit: int) -> list[str]:
+def _table(
+    findings: Sequence[Finding], limit: int, to: Links | None = None, sha: str | None = None
+) -> list[str]:
+    """Findings most severe first (a cap must not hide errors behind warnings), then in the
+    report's order (path, line)."""
     return [
         "| | rule | location | message |",
         "| --- | --- | --- | --- |",
-        *_bounded(findings, limit, _finding_row, lambda n: f"| | | | … and {n} {_MORE} |"),
+        *_bounded(
+            _by_level(findings, lambda f: f.level),
+            limit,
+            lambda f: _finding_row(f, to, sha),
+            lambda n, by: f"| | | | … and {n} {_MORE}{by} |",
+            lambda f: f.level,
+        ),
     ]
 
 
@@ -99,30 +190,112 @@ def _counts(findings: Sequence[Finding]) -> str:
     return ", ".join(f"{n} {cat}" for cat, n in sorted(c.items())) or "none"
 
 
-def _excepted_row(e: Any) -> str:
+def _excepted_row(e: Any, to: Links | None = None) -> str:
     f, r = e.finding, e.record
     return (
-        f"| {_rule(f.rule_id)} | {_where(f.path, f.span.start_line)} | "
+        f"| {_rule(f.rule_id)} | {_where(f.path, f.span.start_line, to, None, not f.external)} | "
         f"{md_text(r.justification)} | {md_text(r.owner or '-', 100)} | "
         f"{r.expires.isoformat() if r.expires else '-'} |"
     )
 
 
-def _requested_row(q: Any) -> str:
+def _requested_row(q: Any, to: Links | None = None) -> str:
     r = q.record
     state = "applied (self-service)" if q.applied else "needs approval"
     return (
-        f"| {_rule(r.rule)} | {_where(r.file, r.span.start_line)} | {md_text(r.scope_text, 200)} | "
+        f"| {_rule(r.rule)} | {_where(r.file, r.span.start_line, to)} | "
+        f"{md_text(r.scope_text, 200)} | "
         f"{md_text(r.justification)} | {len(q.findings)} | {state} |"
     )
 
 
-def _diagnostic_row(d: Any) -> str:
-    return f"- {_where(d.path, d.span.start_line)} {md_text(d.code, 100)}: {md_text(d.message)}"
+def _diagnostic_row(d: Any, to: Links | None = None) -> str:
+    return (
+        f"- {_ICON.get(d.level.value, '')} {_where(d.path, d.span.start_line, to)} "
+        f"{md_text(d.code, 100)}: {md_text(d.message)}"
+    )
 
 
-def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
-    out = [f"## {md_text(title, 100)}: golden-path check", ""]
+def _diagnostics(diags: Sequence[Any], limit: int, to: Links | None) -> list[str]:
+    return _bounded(
+        _by_level(diags, lambda d: d.level),
+        limit,
+        lambda d: _diagnostic_row(d, to),
+        lambda n, by: f"- … and {n} {_MORE}{by}",
+        lambda d: d.level,
+    )
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}" + ("" if count == 1 else "s")
+
+
+def verdict(report: Report, strict: bool = False) -> tuple[bool, str]:
+    """Whether the run fails (:func:`scanner.gate.failing`, the exit status) and one line of
+    Markdown saying so: at which fail level, and why."""
+    failed = failing(report, report.fail_on, strict)
+    diff = report.diff
+    pr = diff is not None
+    gated: list[Finding] = list(diff.new if pr else report.findings)
+    diags = list(diff.new_diagnostics if pr else report.diagnostics)
+    new = "new " if pr else ""
+    fail_on = report.fail_on
+    if fail_on == "never":
+        level_text = "fail level never (findings do not fail the run)"
+        blocking: list[Finding] = []
+        staged: list[Finding] = []
+    else:
+        threshold = Level(fail_on).rank
+        above = [f for f in gated if f.level.rank >= threshold]
+        blocking = [f for f in above if f.enforced]
+        staged = [f for f in above if not f.enforced]
+        orhigher = "" if fail_on == "error" else " or higher"
+        level_text = f"fail level {fail_on} ({fail_on}{orhigher} findings fail the run)"
+    floor = Level.WARNING if strict else Level.ERROR
+    bad_diags = [d for d in diags if d.level.rank >= floor.rank]
+    reasons: list[str] = []
+    if blocking:
+        counts = _level_counts(f.level.value for f in blocking)
+        reasons.append(f"{_n(len(blocking), new + 'finding')} ({counts})")
+    if bad_diags:
+        which = "error or warning" if strict else "error"
+        made = "made unreadable by this change" if pr else "tether could not fully read"
+        reasons.append(
+            f"{_n(len(bad_diags), 'file')} {made} ({which}-level diagnostics fail the run"
+            + (", strict" if strict else "")
+            + ")"
+        )
+    if failed:
+        why = "; ".join(reasons) or "see the diagnostics"
+        return True, f"❌ Failed at {level_text}: {why}."
+    if fail_on == "never":
+        why = f"{_n(len(gated), new + 'finding')} reported"
+    elif gated:
+        why = f"no {new}findings at {fail_on}" + ("" if fail_on == "error" else " or higher")
+        why += f" ({_n(len(gated), new + 'finding')} below it)" if len(gated) > len(staged) else ""
+    else:
+        why = f"no {new}findings"
+    if staged:
+        why += f"; {_n(len(staged), 'finding')} of staged rules not yet enforced"
+    return False, f"✅ Passed at {level_text}: {why}."
+
+
+def render(
+    report: Report,
+    *,
+    title: str = "tether",
+    limit: int = 50,
+    strict: bool = False,
+    links: Links | None = None,
+) -> str:
+    """The summary of ``report``. ``strict`` as given to :func:`scanner.gate.failing` (for the
+    verdict line); ``links``: where locations link (see :func:`links`), plain text if None."""
+    failed, verdict_line = verdict(report, strict)
+    mark = "❌ failed" if failed else "✅ passed"
+    out = [f"## {md_text(title, 100)}: golden-path check, {mark}", "", verdict_line, ""]
+    has_rows = bool(report.findings or report.diagnostics or report.excepted or report.diff)
+    if has_rows:
+        out += [LEGEND, ""]
     if report.paths:
         shown = ", ".join(md_text(p, 200) for p in report.paths[:10])
         more = f" and {len(report.paths) - 10} more" if len(report.paths) > 10 else ""
@@ -141,16 +314,14 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
         )
         out.append("")
         if new:
-            out += [f"### New in this change ({_counts(new)})", "", *_table(new, limit), ""]
+            out += [f"### New in this change ({_counts(new)})", "", *_table(new, limit, links), ""]
         else:
             out += ["### No new findings", "", "This change adds no golden-path debt. ✅", ""]
         if diff.new_diagnostics:
             out += [
                 f"### Files this change made unreadable ({len(diff.new_diagnostics)})",
                 "",
-                *_bounded(
-                    diff.new_diagnostics, limit, _diagnostic_row, lambda n: f"- … and {n} {_MORE}"
-                ),
+                *_diagnostics(diff.new_diagnostics, limit, links),
                 "",
             ]
         if report.requested:
@@ -172,8 +343,8 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
                 *_bounded(
                     report.requested,
                     limit,
-                    _requested_row,
-                    lambda n: f"| | … and {n} {_MORE} | | | | |",
+                    lambda q: _requested_row(q, links),
+                    lambda n, _: f"| | … and {n} {_MORE} | | | | |",
                 ),
                 "",
             ]
@@ -183,14 +354,15 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
                 "",
                 "Not fixed: still a deviation, now with a recorded justification.",
                 "",
-                *_table(diff.excepted_now, limit),
+                *_table(diff.excepted_now, limit, links),
                 "",
             ]
         if fixed:
+            # where they were: at the merge base (they are gone from the scanned commit)
             out += [
                 f"### Fixed by this change: thank you! 🎉 ({len(fixed)})",
                 "",
-                *_table(fixed, limit),
+                *_table(fixed, limit, links, diff.base_commit),
                 "",
             ]
         if unchanged:
@@ -199,7 +371,7 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
                 f"<summary>Existing debt, not introduced here ({len(unchanged)}: "
                 f"{_counts(unchanged)})</summary>",
                 "",
-                *_table(unchanged, limit),
+                *_table(unchanged, limit, links),
                 "",
                 "</details>",
                 "",
@@ -209,7 +381,7 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
         out.append(f"**{len(found)} finding(s)** ({_counts(found)}).")
         out.append("")
         if found:
-            out += [*_table(found, limit), ""]
+            out += [*_table(found, limit, links), ""]
     if report.excepted:
         out += [
             "<details>",
@@ -218,7 +390,11 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
             "| rule | location | justification | owner | expires |",
             "| --- | --- | --- | --- | --- |",
             *_bounded(
-                report.excepted, limit, _excepted_row, lambda n: f"| | … and {n} {_MORE} | | | |"
+                _by_level(report.excepted, lambda e: e.finding.level),
+                limit,
+                lambda e: _excepted_row(e, links),
+                lambda n, by: f"| | … and {n} {_MORE}{by} | | | |",
+                lambda e: e.finding.level,
             ),
             "",
             "</details>",
@@ -230,7 +406,7 @@ def render(report: Report, *, title: str = "tether", limit: int = 50) -> str:
             f"<summary>Diagnostics: files tether could not fully read, skipped directories, "
             f"notes ({len(report.diagnostics)})</summary>",
             "",
-            *_bounded(report.diagnostics, limit, _diagnostic_row, lambda n: f"- … and {n} {_MORE}"),
+            *_diagnostics(report.diagnostics, limit, links),
             "",
             "</details>",
             "",
