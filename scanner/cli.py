@@ -267,7 +267,7 @@ def scan_cmd(
         if kind == "markdown":
             from .report import markdown
 
-            return markdown.render(report) + "\n"
+            return markdown.render(report, strict=strict) + "\n"
         # the main output to a file: never colour codes, whatever --color says
         use_color = output is None and _colour(color)
         failed = failing(report, level, strict)
