@@ -108,12 +108,12 @@ def _yaml_facts(
     as_json = kind == "json" and kubernetes.is_json_text(text)
     patch_only = False  # can only be a JSON 6902 patch that sets an image, not a manifest
     if kind in ("yaml", "json"):
-        tool = presence.by_name(sf.path)
+        tool = presence.detect(sf.path, text)
         if tool is not None:
             out.append(_presence(sf.path, text, tool))
         cfn = presence.template_tool(text)
         if cfn is not None:
-            out.append(_presence(sf.path, text, (cfn, "iac")))
+            out.append(_presence(sf.path, text, cfn))
         if not kustomization and not kubernetes.may_hold_manifest(text, as_json):
             if not kubernetes.may_set_image(text, as_json):
                 return  # not a manifest: other YAML and JSON is none of tether's business
@@ -237,8 +237,8 @@ def _yaml_facts(
         )
 
 
-def _presence(path: str, text: str, tool: tuple[str, str]) -> Fact:
-    f = presence.fact(path, tool[0], tool[1])
+def _presence(path: str, text: str, tool: presence.Detection) -> Fact:
+    f = presence.fact(path, tool[0], tool[1], {"found": tool[2]})
     return Fact(f.kind, f.path, _first_line(text), f.target, f.data, f.spans)
 
 
@@ -262,13 +262,13 @@ def facts_for(
         out.extend(docker_facts.extract(ddoc))
         out.extend(env_facts.extract_dockerfile(ddoc))
     elif k == "presence":
-        tool = presence.by_name(sf.path)
+        tool = presence.detect(sf.path, text)
         if tool is not None:
             out.append(_presence(sf.path, text, tool))
     elif k == "template":
         cfn = presence.template_tool(text)
         if cfn is not None:
-            out.append(_presence(sf.path, text, (cfn, "iac")))
+            out.append(_presence(sf.path, text, cfn))
     return out
 
 

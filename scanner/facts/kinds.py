@@ -318,6 +318,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "travis-ci, azure-pipelines, bitbucket-pipelines, codeowners, backstage",
                 "tool_kind": "iac, ci or ownership",
                 "path": "the file that shows the tool",
+                "found": "what the file is, with the content that shows the tool (an IaC "
+                "project needs the fields its tool requires: 'a Serverless Framework service "
+                "(service, provider)'); CI and ownership files are known by name",
             },
             # repository pack (scanner/facts/repository.py)
             "repo.summary": {
