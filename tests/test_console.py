@@ -66,3 +66,22 @@ def test_never_colour_in_an_output_file(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.txt"
     run("--root", str(repo), "--color", "-o", str(out), env={"FORCE_COLOR": "1"})
     assert "\x1b[" not in out.read_text() and "FAIL" in out.read_text()
+
+
+def test_helm_template_notes_are_one_line_per_chart(tmp_path: Path) -> None:
+    r = tmp_path / "r"
+    tpl = r / "charts" / "web" / "templates"
+    tpl.mkdir(parents=True)
+    (r / "charts" / "web" / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    for i in range(30):
+        (tpl / f"t{i}.yaml").write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.a }}-{{ .Values.b }}\n"
+        )
+    res = run("--root", str(r), "--fail-on", "never")
+    notes = [x for x in res.stdout.splitlines() if "not-scanned-template" in x]  # type: ignore[attr-defined]
+    assert len(notes) == 1 and notes[0].startswith("charts/web  ") and "30 templates" in notes[0]
+    res = run("--root", str(r), "--fail-on", "never", "--format", "json")
+    import json
+
+    diags = json.loads(res.stdout)["diagnostics"]  # type: ignore[attr-defined]
+    assert sum(d["code"] == "not-scanned-template" for d in diags) == 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
 
 from ..model import Level, Report
@@ -29,11 +30,25 @@ def render(
         where = f"{_say(f.path)}:{f.span.start_line}:{f.span.start_col}"
         level = _paint(f.level.value, f.level, color)
         lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {_say(f.message)}")
+    # a Helm-heavy repository has thousands of template notes: one line per chart here
+    # (every file stays in SARIF and JSON)
+    templates: Counter[str] = Counter()
     for d in report.diagnostics:
+        if d.code == "not-scanned-template" and d.level is Level.NOTE:
+            head, sep, _ = d.path.partition("/templates/")
+            templates[head if sep else posixpath.dirname(d.path) or "."] += 1
+            continue
         where = f"{_say(d.path)}:{d.span.start_line}:{d.span.start_col}"
         lines.append(
             f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  "
             f"{_say(d.message)}"
+        )
+    for chart, n in sorted(templates.items()):
+        lines.append(
+            f"{_say(chart)}  not-scanned-template  diagnostic  "
+            f"{_paint('note', Level.NOTE, color)}  {_count(n, 'template')} not scanned "
+            "(Go/Helm syntax that is not YAML as written); scan the rendered chart "
+            "(helm template ... > rendered.yaml) to check them; SARIF and JSON list each file"
         )
     for e in report.excepted:
         f, r = e.finding, e.record
