@@ -123,12 +123,18 @@ def test_check_patterns_limits() -> None:
 # Inline tether:ignore comments
 
 # the expression scanner/exceptions.py used before item 15: the semantics oracle
+# the reference grammar (issue 10: several ids as written, `A B reason` as well as `A, B`):
+# names joined by commas, or by spaces when the name is a rule id following the first name,
+# a rule id or a pack
 _OLD_INLINE = re.compile(
     r"(?:#|//|/\*)\s*tether:ignore\s+"
-    r"(?P<rules>[A-Za-z][A-Za-z0-9-]*(?:\s*,\s*[A-Za-z][A-Za-z0-9-]*)*)"
+    r"(?P<rules>[A-Za-z][A-Za-z0-9-]*"
+    r"(?:\s*,\s*[A-Za-z][A-Za-z0-9-]*|\s+[A-Za-z][A-Za-z0-9]*[0-9]{3}(?![A-Za-z0-9-]))*)"
     r"(?P<reason>.*?)"
     r"(?:\(\s*until\s+(?P<until>\d{4}-\d{2}-\d{2})\s*\))?\s*(?:\*/)?\s*$"
 )
+_JOINED = re.compile(r"(\s*,\s*|\s+)?([A-Za-z][A-Za-z0-9-]*)")
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*\d{3}")
 PACKS = frozenset({"github-actions", "kubernetes"})
 Parsed = tuple[int, list[str], str, "str | None", bool]
 
@@ -138,7 +144,17 @@ def _old_inline(line: str) -> Parsed | None:
     m = _OLD_INLINE.search(line)
     if m is None:
         return None
-    tokens = re.split(r"\s*,\s*", m.group("rules").strip())
+    # a space-joined id counts only after an id or a pack; otherwise it starts the reason
+    tokens: list[str] = []
+    taken = 0
+    for j in _JOINED.finditer(m.group("rules")):
+        sep, tok = j.group(1), j.group(2)
+        spaced = len(tokens) > 1 and sep is not None and "," not in sep
+        if spaced and not (_ID.fullmatch(tokens[-1]) or tokens[-1] in PACKS):
+            break
+        tokens.append(tok)
+        taken = j.end()
+    leftover = m.group("rules")[taken:]
     names: list[str] = []
     rest = ""
     for i, tok in enumerate(tokens):
@@ -147,7 +163,7 @@ def _old_inline(line: str) -> Parsed | None:
         else:
             rest = ", ".join(tokens[i:])
             break
-    reason = " ".join(f"{rest} {m.group('reason')}".split()).strip(" :-—,")
+    reason = " ".join(f"{rest} {leftover} {m.group('reason')}".split()).strip(" :-—,")
     own = line.lstrip().startswith(("#", "//", "/*"))
     return (m.start() + 1, names, reason, m.group("until"), own)
 
