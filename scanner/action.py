@@ -21,13 +21,14 @@ from typing import Any
 
 from .errors import ConfigError
 from .gate import failing
-from .model import Finding, Report
+from .model import Report
 from .org.lookup import needs_lookup, repository_facts, without_token_note
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
 from .pr import TargetError, resolve, scan_repository
 from .redact import redact
 from .report import markdown, sarif, text
+from .report.github import annotation, escape_data, escape_prop
 from .scan import ScanOptions
 
 MAX_ANNOTATIONS = 10
@@ -35,32 +36,9 @@ PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 
-def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_prop(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
-
-
-def annotation(f: Finding, prefix: str = "") -> str:
-    """A workflow command that GitHub shows as an annotation on the pull request's diff."""
-    kind = {"error": "error", "warning": "warning"}.get(f.level.value, "notice")
-    s = f.span
-    props = ",".join(
-        [
-            f"file={_escape_prop(prefix + f.path)}",
-            f"line={s.start_line}",
-            f"endLine={s.end_line}",
-            *(
-                [f"col={s.start_col}", f"endColumn={s.end_col}"]
-                if s.start_line == s.end_line
-                else []
-            ),
-            f"title={_escape_prop(f'{f.rule_id} ({f.category.value})')}",
-        ]
-    )
-    return f"::{kind} {props}::{_escape_data(redact(f.message))}"
+# one implementation of workflow commands for the Action and `tether scan --format github`
+_escape_data = escape_data
+_escape_prop = escape_prop
 
 
 def _event(env: Mapping[str, str]) -> dict[str, Any]:

@@ -64,10 +64,11 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif"]),
+    type=click.Choice(["text", "json", "sarif", "github", "markdown"]),
     default="text",
     show_default=True,
-    help="Format of the main output.",
+    help="Format of the main output (github: workflow-command annotations for a GitHub "
+    "Actions step; markdown: the job summary).",
 )
 @click.option(
     "--output",
@@ -268,6 +269,11 @@ def scan_cmd(
             from .report import markdown
 
             return markdown.render(report, strict=strict) + "\n"
+        if kind == "github":
+            from .report import github
+
+            # workflow commands, as ruff/zizmor print them: annotations when run in a step
+            return github.render(report)
         # the main output to a file: never colour codes, whatever --color says
         use_color = output is None and _colour(color)
         failed = failing(report, level, strict)

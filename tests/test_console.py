@@ -85,3 +85,16 @@ def test_helm_template_notes_are_one_line_per_chart(tmp_path: Path) -> None:
 
     diags = json.loads(res.stdout)["diagnostics"]  # type: ignore[attr-defined]
     assert sum(d["code"] == "not-scanned-template" for d in diags) == 30
+
+
+def test_format_github_and_markdown_from_the_plain_cli(repo: Path) -> None:
+    res = run("--root", str(repo), "--format", "github", "--fail-on", "never")
+    lines = res.stdout.splitlines()  # type: ignore[attr-defined]
+    assert lines and all(x.startswith(("::error ", "::warning ", "::notice ")) for x in lines)
+    assert lines[0].startswith("::error file=k8s/pod.yaml,line=")  # most severe first
+    res = run("--root", str(repo), "--format", "markdown", "--fail-on", "never")
+    assert res.stdout.startswith("## tether")  # type: ignore[attr-defined]
+    from scanner import action
+    from scanner.report import github
+
+    assert action.annotation is github.annotation  # the Action uses the same code
