@@ -123,6 +123,9 @@ def test_catalog_owner() -> None:
 def test_anchor() -> None:
     assert repository.anchor(["a.txt", "README", "README.md", "x/README.md"]) == "README.md"
     assert repository.anchor(["b.tf", "a.tf"]) == "a.tf"
+    # issue 10: without a README, the repository's own tether config, not whichever file
+    # sorts first (REPO001 showed up at Dockerfile:1)
+    assert repository.anchor(["Dockerfile", ".tether.yaml", "a.tf"]) == ".tether.yaml"
     assert repository.anchor(["x/y.tf", "w/z.tf"]) == "w/z.tf"
     assert repository.anchor([]) is None
 

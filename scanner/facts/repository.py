@@ -5,7 +5,8 @@ template.
 The summary sees every file the walk passes (names only: nothing is read but the few files
 ownership is declared in, and the anchor's first line). A scan has no file of its own, so the
 summary is reported at an anchor: the root README (the page a repository shows first), else
-the first file at the root, else the first file of the scan.
+the repository's .tether.yaml, else the first file at the root, else the first file of the
+scan.
 
 Template marker: a full-line YAML comment in a workflow,
 
@@ -40,6 +41,9 @@ def anchor(paths: Sequence[str]) -> str | None:
     readmes = [p for p in root if p.lower().startswith("readme")]
     if readmes:
         return min(readmes, key=lambda p: (p.lower() != "readme.md", p))
+    for config in (".tether.yaml", ".tether.yml"):  # the repository's own tether config
+        if config in root:
+            return config
     if root:
         return root[0]
     return min(paths) if paths else None
