@@ -493,7 +493,7 @@ def rules_cmd(
 
 
 @main.command("explain")
-@click.argument("rule_id")
+@click.argument("rule_ids", nargs=-1, required=True)
 @click.option(
     "--rules",
     "rule_dirs",
@@ -506,51 +506,124 @@ def rules_cmd(
     "--policy",
     "policy_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Also the rule directories this policy names.",
+    help="Also the rule directories this policy names, and its baseline for the values shown.",
 )
-def explain_cmd(rule_id: str, rule_dirs: tuple[Path, ...], policy_file: Path | None) -> None:
-    """Print a rule's documentation: what it does, why, an example and what to use instead,
-    and, for a rule with parameters, each parameter's type and default."""
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="FILE|NAME",
+    help="Baseline layers for the values shown (after the policy's; default: the embedded "
+    "default).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal; markdown as docs/rules.md shows it.",
+)
+def explain_cmd(
+    rule_ids: tuple[str, ...],
+    rule_dirs: tuple[Path, ...],
+    policy_file: Path | None,
+    baselines: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Print rules' documentation (several ids at once): what each does, why, an example,
+    what to use instead, its parameters, and the baseline keys it reads with their
+    effective values and where they were set."""
     import difflib
 
     from .docs import rule_markdown
+    from .policy import baseline as baseline_mod
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else Policy()
+        baseline = baseline_mod.load([*(policy.baselines or ["default"]), *baselines])
     except ConfigError as e:
         click.echo(f"tether: configuration error: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     rules = _load_rules((*policy.rule_dirs, *rule_dirs))
-    rule = rules.get(rule_id.upper())
-    if rule is None:
-        close = [r for r in rules if rule_id.lower() in (r.lower(), rules[r].name)]
-        if close:
+    chosen = []
+    for rule_id in rule_ids:
+        rule = rules.get(rule_id.upper())
+        if rule is None:
+            close = [r for r in rules if rule_id.lower() in (r.lower(), rules[r].name)]
+            if not close:
+                near = difflib.get_close_matches(rule_id.upper(), sorted(rules), n=1)
+                hint = f"; did you mean {near[0]}?" if near else ""
+                click.echo(
+                    f"tether: no rule {rule_id!r}{hint} (`tether rules` lists them; a rule of "
+                    "your own needs --rules DIR or --policy FILE)",
+                    err=True,
+                )
+                sys.exit(EXIT_CONFIG)
             rule = rules[close[0]]
+        chosen.append(rule)
+    parts = []
+    for rule in chosen:
+        text = rule_markdown(rule)
+        schema = rule.params_schema or {}
+        props = schema.get("properties") or {}
+        if props:
+            rows = [
+                f"- `{name}`: {spec.get('type', 'any')}"
+                + (f", default `{json.dumps(spec['default'])}`" if "default" in spec else "")
+                + (f" — {spec['description']}" if spec.get("description") else "")
+                for name, spec in props.items()
+                if isinstance(spec, dict)
+            ]
+            text += "\n\n### Parameters\nSet under `rules." + rule.id + ".params` or `packs."
+            text += rule.pack + ".params` in a baseline:\n" + "\n".join(rows)
+        keys = _baseline_values(rule, baseline)
+        if keys:
+            text += "\n\n### Baseline keys it reads\n" + "\n".join(keys)
+        if rule.help_uri:
+            text += f"\n\nMore: {rule.help_uri}"
+        parts.append(text if fmt == "markdown" else _terminal(text))
+    click.echo(("\n\n" if fmt == "markdown" else "\n\n" + "-" * 72 + "\n\n").join(parts))
+
+
+def _baseline_values(rule: Any, baseline: Any) -> list[str]:
+    """`- key = value (file:line)` for each baseline key the rule reads."""
+    out = []
+    for path in rule.baseline_paths:
+        node: Any = baseline.data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        dotted = ".".join(path)
+        value = "(not set)" if node is None else json.dumps(node, default=str)
+        if len(value) > 200:
+            value = value[:199] + "…"
+        ref = baseline.ref(dotted)
+        where = f" ({ref.file}:{ref.line})" if ref is not None and node is not None else ""
+        out.append(f"- `{dotted}` = {value}{where}")
+    return out
+
+
+def _terminal(markdown_text: str) -> str:
+    """Markdown as a terminal shows it well: headings as plain titles, code blocks indented,
+    inline code marks dropped."""
+    out = []
+    in_code = False
+    for line in markdown_text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            out.append("    " + line)
+            continue
+        stripped = line.lstrip("#").strip() if line.startswith("#") else line
+        stripped = stripped.replace("`", "").replace("**", "")
+        if stripped.startswith("*") and "*" in stripped[1:]:
+            stripped = stripped[1:].replace("*", "", 1)  # an emphasised sentence
+        if line.startswith("#"):
+            out += ["", stripped.upper() if line.startswith("# ") else stripped]
         else:
-            near = difflib.get_close_matches(rule_id.upper(), sorted(rules), n=1)
-            hint = f"; did you mean {near[0]}?" if near else ""
-            click.echo(
-                f"tether: no rule {rule_id!r}{hint} (`tether rules` lists them; a rule of your "
-                "own needs --rules DIR or --policy FILE)",
-                err=True,
-            )
-            sys.exit(EXIT_CONFIG)
-    text = rule_markdown(rule)
-    schema = rule.params_schema or {}
-    props = schema.get("properties") or {}
-    if props:
-        rows = [
-            f"- `{name}`: {spec.get('type', 'any')}"
-            + (f", default `{json.dumps(spec['default'])}`" if "default" in spec else "")
-            + (f" — {spec['description']}" if spec.get("description") else "")
-            for name, spec in props.items()
-            if isinstance(spec, dict)
-        ]
-        text += "\n\n### Parameters\nSet under `rules." + rule.id + ".params` or `packs."
-        text += rule.pack + ".params` in a baseline:\n" + "\n".join(rows)
-    if rule.help_uri:
-        text += f"\n\nMore: {rule.help_uri}"
-    click.echo(text)
+            out.append(stripped)
+    return "\n".join(out).strip() + "\n"
 
 
 def _org_name(value: str) -> str:

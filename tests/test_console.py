@@ -98,3 +98,12 @@ def test_format_github_and_markdown_from_the_plain_cli(repo: Path) -> None:
     from scanner.report import github
 
     assert action.annotation is github.annotation  # the Action uses the same code
+
+
+def test_explain_for_a_terminal_several_ids_and_the_values_it_reads() -> None:
+    res = CliRunner().invoke(main, ["explain", "K8S003", "gha002"])
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "K8S003 image-tag-pinned" in out and "GHA002" in out
+    assert "```" not in out and "### " not in out  # rendered, not raw Markdown
+    assert "kubernetes.floating_tags = [" in out and "default.yml:" in out

@@ -406,7 +406,9 @@ def test_explain_finds_a_policy_s_rules_and_shows_parameters(tmp_path: Path) -> 
     )
     pol = tmp_path / "policy.yml"
     pol.write_text(f"overlays: {{}}\nrules: [{d}]\n")
-    res = CliRunner().invoke(main, ["explain", "acme001", "--policy", str(pol)])
+    res = CliRunner().invoke(
+        main, ["explain", "acme001", "--policy", str(pol), "--format", "markdown"]
+    )
     assert res.exit_code == 0, res.output
     assert '- `banned`: string, default `"latest"` — the tag nobody uses' in res.output
     res = CliRunner().invoke(main, ["explain", "ACME01", "--policy", str(pol)])
