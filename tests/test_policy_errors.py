@@ -515,3 +515,11 @@ def test_a_directory_link_into_an_excluded_path_is_reported(tmp_path: Path) -> N
     assert d.path == "deploy" and "vendor/x" in d.message
     res = CliRunner().invoke(main, ["scan", str(r), "--strict", "--fail-on", "never"])
     assert res.exit_code == 1
+
+
+def test_one_security_severity_for_every_unapproved_source_of_code() -> None:
+    """Issue 10: an unapproved provider or module source is as much a supply-chain risk as an
+    unapproved action or image registry; code scanning ranks them alike."""
+    rules = load_rules([embedded_rules_dir()])
+    sources = ["GHA001", "GHA009", "TF001", "TF003", "K8S001", "K8S008", "DOCKER001"]
+    assert {rules[r].security_severity for r in sources} == {6.5}
