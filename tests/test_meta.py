@@ -71,3 +71,11 @@ def test_generated_docs_are_fresh() -> None:
 
     for path, text in outputs(ROOT / "docs").items():
         assert path.read_text("utf-8") == text, f"{path.name} is stale: python -m scanner.docs"
+
+
+def test_the_license_the_metadata_names_is_shipped() -> None:
+    """Issue 10: pyproject said Apache-2.0 and the repository had no LICENSE file."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert 'license = "Apache-2.0"' in (root / "pyproject.toml").read_text(encoding="utf-8")
