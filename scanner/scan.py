@@ -602,6 +602,8 @@ def scan(
         root=rules_root or root,
     )
     _check_self_service(policy, rules)
+    # the policy as a whole, once and before any file is read: a policy error costs no parse
+    ready = engine.prepare(rules, baseline, opts.today, opts.preview)
     timings = Timings(load=clock() - start)
     if paths is not None and (not paths or "" in paths):
         paths = None  # the root itself: the whole repository
@@ -624,7 +626,7 @@ def scan(
     ]
     t = clock()
     findings, rule_diags, tallies = engine.evaluate(
-        facts, rules, baseline, opts.today, opts.preview
+        facts, rules, baseline, opts.today, opts.preview, ready
     )
     # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
     packs = frozenset(r.pack for r in rules.values())
@@ -637,7 +639,7 @@ def scan(
     # whole-repository scan can say it is stale
     exc_rules = rules if whole else {k: r for k, r in rules.items() if r.name != _STALE}
     exc_findings, exc_diags, exc_tallies = engine.evaluate(
-        outcome.facts, exc_rules, baseline, opts.today, opts.preview
+        outcome.facts, exc_rules, baseline, opts.today, opts.preview, ready
     )
     # findings about central registries lie outside the repository: never in code scanning
     outside = {r.file for r in central}

@@ -523,3 +523,16 @@ def test_one_security_severity_for_every_unapproved_source_of_code() -> None:
     rules = load_rules([embedded_rules_dir()])
     sources = ["GHA001", "GHA009", "TF001", "TF003", "K8S001", "K8S008", "DOCKER001"]
     assert {rules[r].security_severity for r in sources} == {6.5}
+
+
+def test_a_partial_scan_under_a_baseline_that_configures_the_stale_rule(tmp_path: Path) -> None:
+    """Review: the policy check ran again on the exception rules of a partial scan, which
+    leave out EXC004, so `rules: {EXC004: ...}` in a baseline read as an unknown rule."""
+    r = repo(tmp_path)
+    base = tmp_path / "b.yml"
+    base.write_text("extends: [default]\nrules:\n  EXC004: {severity: warning}\n")
+    res = CliRunner().invoke(
+        main,
+        ["scan", str(r / "k8s"), "--root", str(r), "--baseline", str(base), "--fail-on", "never"],
+    )
+    assert res.exit_code == 0, res.output

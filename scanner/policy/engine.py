@@ -356,8 +356,12 @@ def evaluate(
     baseline: Baseline,
     today: dt.date,
     preview: bool = False,
+    ready: Prepared | None = None,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
-    ready = prepare(rules, baseline, today, preview)
+    """Judge `facts`. `ready`: the policy check already made for these rules (a scan makes it
+    once, before parsing anything); made here when not given."""
+    if ready is None:
+        ready = prepare(rules, baseline, today, preview)
     # judges are built on the first fact of their kind: a rule with nothing to judge costs
     # no CEL context
     pending: dict[str, list[tuple[Rule, Staging]]] = defaultdict(list)
