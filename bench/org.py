@@ -49,7 +49,7 @@ import tarfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ CHANGED_SHARE = 0.05
 WARM_GOAL_S = 15.0
 RSS_GOAL_MB = 300.0
 GEN_VERSION = 2  # bump when the generator changes: the cache key
-BASE_TIME = datetime(2026, 11, 1, 9, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 # tether with PyGithub's pacing default set to 0 (``--pacing none``); nothing else differs
 UNPACED = """
@@ -976,7 +976,7 @@ def main(argv: list[str] | None = None) -> int:
     results.write_text(
         json.dumps(
             {
-                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),

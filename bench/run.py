@@ -733,7 +733,7 @@ def _main(argv: list[str] | None) -> int:
         study = flag_study(checkov, corpus, args.flag_study_runs, args.timeout)
 
     results = {
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),

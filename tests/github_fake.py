@@ -28,7 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -540,7 +540,7 @@ class FakeGitHub:
                 token = f"ghs_Minted{len(self.minted):04d}abcdefghijklmnopqrstuvwxyzAB"
                 self.minted.append(token)
                 self.minted_permissions.append(granted)
-            expires = datetime.now(timezone.utc) + self.token_lifetime
+            expires = datetime.now(UTC) + self.token_lifetime
             answer = {
                 "token": token,
                 "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class World:
         self.fake = fake
         self.root = root
         self.org = org
-        self.clock = datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+        self.clock = datetime(2026, 11, 30, 10, tzinfo=UTC)
 
     def repo_dir(self, name: str) -> Path:
         return self.root / self.org / name

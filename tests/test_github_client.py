@@ -9,7 +9,7 @@ import os
 import time
 import traceback
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,7 @@ def test_org_repos_is_one_paginated_walk_of_plain_dataclasses(fake: FakeGitHub) 
     assert by_name[f"{ORG}/blank"].empty and by_name[f"{ORG}/blank"].pushed_at is None
     svc1 = by_name[f"{ORG}/svc-1"]
     assert svc1.topics == ("java-service",) and svc1.default_branch == "main"
-    assert svc1.pushed_at == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+    assert svc1.pushed_at == datetime(2026, 11, 30, 10, tzinfo=UTC)
     assert not svc1.empty and not svc1.disabled
     # 8 repositories, 3 a page on the fake: 3 pages, each asked exactly once, nothing else
     assert fake.routes() == [f"/orgs/{ORG}/repos"] * 3
@@ -228,7 +228,7 @@ def test_rate_limit_is_exposed(fake: FakeGitHub) -> None:
         gh.repo_info(f"{ORG}/svc-0")
         after = gh.rate_limit()  # from the last response's headers: no request
     assert after.remaining == 4998 and after.limit == 5000
-    assert after.reset == datetime.fromtimestamp(1_900_000_000, timezone.utc)
+    assert after.reset == datetime.fromtimestamp(1_900_000_000, UTC)
     assert len(fake.requests) == 2
 
 

@@ -132,7 +132,7 @@ class _Limited:
         self.limit = RateLimit(
             remaining,
             5000,
-            dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=reset_in),
+            dt.datetime.now(dt.UTC) + dt.timedelta(seconds=reset_in),
         )
 
     def rate_limit(self) -> RateLimit:

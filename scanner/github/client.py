@@ -33,7 +33,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Final, Protocol
 
@@ -511,11 +511,11 @@ class GitHubClient:
             return RateLimit(
                 int(core.get("remaining", -1)),
                 int(core.get("limit", -1)),
-                datetime.fromtimestamp(int(reset), timezone.utc) if reset else None,
+                datetime.fromtimestamp(int(reset), UTC) if reset else None,
             )
         resettime = requester.rate_limiting_resettime
         return RateLimit(
-            remaining, limit, datetime.fromtimestamp(resettime, timezone.utc) if resettime else None
+            remaining, limit, datetime.fromtimestamp(resettime, UTC) if resettime else None
         )
 
     def viewer_login(self) -> str | None:

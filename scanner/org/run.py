@@ -377,7 +377,7 @@ def _scratch(stack: contextlib.ExitStack, where: Path | None) -> Path:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_policy(options: OrgOptions) -> None:
@@ -499,7 +499,7 @@ def _refused(name: str, sha: str, why: str) -> RepoOutcome:
 
 
 def _iso(when: dt.datetime | None) -> str | None:
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
 
 
 def _judge(
@@ -760,7 +760,7 @@ def _pace(gh: GitHubClient, opts: OrgOptions, stop: threading.Event) -> None:
     limit = gh.rate_limit()
     if limit.remaining < 0 or limit.remaining > opts.rate_reserve or limit.reset is None:
         return
-    wait_s = (limit.reset - dt.datetime.now(dt.timezone.utc)).total_seconds() + 1
+    wait_s = (limit.reset - dt.datetime.now(dt.UTC)).total_seconds() + 1
     if wait_s <= 0:
         return
     if wait_s > opts.max_rate_wait:
