@@ -609,9 +609,11 @@ def scan(
         paths = None  # the root itself: the whole repository
     whole = paths is None
     seen: list[str] = []
-    facts, diags = collect(
-        root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files, paths
-    )
+    # where custom resources keep their pod templates (the baseline's table)
+    with kubernetes.pod_templates(kubernetes.pod_template_table(baseline.data)):
+        facts, diags = collect(
+            root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files, paths
+        )
     diags = _templates_outside_charts(diags, seen, None if whole else root)
     t = clock()
     summary = repository_summary(root, seen) if whole else None

@@ -167,7 +167,7 @@ def test_bare_pod() -> None:
 
 @pytest.mark.parametrize(
     "kind_name",
-    ["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController", "Rollout"],
+    ["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"],
 )
 def test_other_workload_kinds(kind_name: str) -> None:
     facts = k8s(
@@ -213,8 +213,9 @@ def test_templated_image_is_flagged() -> None:
 
 
 def test_container_without_image() -> None:
-    facts = k8s("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
-                "  - name: x\n")
+    facts = k8s(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: x\n"
+    )
     (c,) = kind(facts, "k8s.container")
     assert (c.data["image"], c.data["image_valid"]) == (None, False)
     assert c.span == Span(6, 5, 6, 12)  # the container's map
@@ -604,3 +605,161 @@ def test_inline_patches_are_located_in_the_kustomization() -> None:
     (override,) = kind(facts, "k8s.kustomize_image")
     assert override.span[:2] == (10, 12)  # a folded block: the patch as a whole
     assert override.target == "Kustomization/patches[1][0]/spec/containers/0/image"
+
+
+# --- patches recognised by what they lack, custom resources by the baseline's table ----------
+
+
+def test_a_workload_the_api_server_would_refuse_whole_is_a_patch() -> None:
+    facts = k8s(
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: web
+                  resources: {limits: {memory: 1Gi}}
+                - name: proxy
+                  image: evil.example/proxy:1
+                  securityContext: {privileged: true}
+        """
+    )
+    # no object, no workload: completeness is the patched object's; what it sets is judged
+    assert {f.kind for f in facts} == {"k8s.container"}
+    web, proxy = facts
+    assert web.data["patch"] and web.data["image"] is None
+    assert proxy.data["patch"] and proxy.data["name"] == "evil.example/proxy"
+    assert proxy.data["privileged"] is True
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "spec: {template: {metadata: {labels: {a: b}}}}",  # a template without a pod spec
+        "spec: {template: {spec: {nodeSelector: {a: b}}}}",  # a pod spec without containers
+    ],
+)
+def test_templates_without_containers_are_patches(spec: str) -> None:
+    facts = k8s(f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: w}}\n{spec}\n")
+    assert facts == []
+
+
+def test_only_what_makes_an_object_undeployable_makes_it_a_patch() -> None:
+    # `$patch` is ignored by the API server: the object is deployed whole and judged whole
+    facts = k8s(
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        $patch: merge
+        spec:
+          template:
+            spec:
+              containers: [{name: web, image: "nginx:1"}]
+        """
+    )
+    assert {f.kind for f in facts} == {"k8s.object", "k8s.workload", "k8s.container"}
+    assert not facts[-1].data["patch"]
+    # a bare Pod without a spec is not a template: not a patch either
+    assert [f.kind for f in k8s("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")] == [
+        "k8s.object",
+        "k8s.workload",
+    ]
+
+
+RAY = """
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: rc, namespace: ml}
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers: [{name: head, image: "ghcr.io/acme/ray:2"}]
+  workerGroupSpecs:
+    - groupName: small
+      template:
+        metadata: {labels: {team: ml}}
+        spec:
+          containers: [{name: worker, image: "ghcr.io/acme/ray:2"}]
+    - groupName: large
+      template:
+        spec:
+          containers: [{name: worker, image: "ghcr.io/acme/ray:2"}]
+"""
+
+
+def _default_table() -> dict[str, object]:
+    from scanner.facts.kubernetes import pod_template_table
+    from scanner.policy import baseline
+
+    return dict(pod_template_table(baseline.load(["default"]).data))
+
+
+def test_custom_resources_need_the_table() -> None:
+    from scanner.facts.kubernetes import pod_templates
+
+    assert kind(k8s(RAY), "k8s.container") == []  # no table: not a workload
+    with pod_templates(_default_table()):  # type: ignore[arg-type]
+        facts = k8s(RAY)
+    assert [f.target for f in kind(facts, "k8s.workload")] == [
+        "RayCluster/ml/rc[spec.headGroupSpec.template]",
+        "RayCluster/ml/rc[spec.workerGroupSpecs[0].template]",
+        "RayCluster/ml/rc[spec.workerGroupSpecs[1].template]",
+    ]
+    cs = kind(facts, "k8s.container")
+    # each template's containers are told apart (fingerprints, exceptions) and named by place
+    assert len({c.target for c in cs}) == 3
+    assert cs[1].data["workload_name"] == "rc spec.workerGroupSpecs[0].template"
+    assert cs[1].data["labels"] == {"team": "ml"}
+    assert not any(c.data["runs_to_completion"] for c in cs)
+    assert kind(k8s(RAY), "k8s.container") == []  # the table applies only inside the block
+
+
+def test_the_table_matches_group_and_kind_and_marks_batch_kinds() -> None:
+    from scanner.facts.kubernetes import pod_templates
+
+    job = """
+    apiVersion: jobset.x-k8s.io/v1alpha2
+    kind: JobSet
+    metadata: {name: js}
+    spec:
+      replicatedJobs:
+        - name: workers
+          template:
+            spec:
+              template:
+                spec:
+                  containers: [{name: w, image: "ghcr.io/acme/w:1"}]
+    """
+    with pod_templates(_default_table()):  # type: ignore[arg-type]
+        (c,) = kind(k8s(job), "k8s.container")
+        assert c.data["runs_to_completion"]
+        assert c.target == "JobSet/js[spec.replicatedJobs[0].template.spec.template]/w"
+        assert kind(k8s(RAY.replace("ray.io/v1", "example.com/v1")), "k8s.workload") == []
+    # Kubernetes' own batch kinds run to completion too
+    (c,) = kind(
+        k8s(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n"
+            "    spec:\n      containers: [{name: c, image: 'nginx:1'}]\n"
+        ),
+        "k8s.container",
+    )
+    assert c.data["runs_to_completion"]
+
+
+def test_fluxs_kustomization_is_not_a_kustomization() -> None:
+    flux = """
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata: {name: apps}
+    spec:
+      path: ./apps
+      images: [{name: x, newTag: latest}]
+    """
+    assert [f.kind for f in k8s(flux)] == ["k8s.object"]
+    own = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
+    assert "k8s.kustomization" in {f.kind for f in k8s(own)}

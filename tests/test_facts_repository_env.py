@@ -204,6 +204,7 @@ spec:
     spec:
       containers:
         - name: app
+          image: ghcr.io/acme/web:1.0.0
           env:
             - name: PLAIN
               value: https://api.openai.com/v1
@@ -255,8 +256,8 @@ spec:
     assert workload.data["env_hosts"] == ["api.openai.com", "db.shop.svc"]
     assert "DB_PASSWORD" in workload.data["env_names"]
     plain = next(f for f in facts if f.data.get("name") == "PLAIN")
-    assert plain.spans["name"] == Span(16, 21, 16, 26)
-    assert plain.spans["value"] == Span(17, 22, 17, 47)
+    assert plain.spans["name"] == Span(17, 21, 17, 26)
+    assert plain.spans["value"] == Span(18, 22, 18, 47)
 
 
 def test_workflow_env_at_every_level() -> None:

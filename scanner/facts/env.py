@@ -21,11 +21,14 @@ from ..parsers.dockerfile import DockerfileDocument, Instruction
 from ..parsers.yaml import Node
 from .kubernetes import (
     _CONTAINER_FIELDS,
+    ObjectView,
+    WorkloadView,
     _labels,
     _objects,
+    fragment_reason,
     object_view,
     shape_templated,
-    workload_view,
+    workload_views,
 )
 
 _SECRET_NAME = re.compile(
@@ -219,17 +222,21 @@ def _annotations(meta: Node | None) -> dict[str, Any]:
 
 def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
     o = object_view(obj, doc_index)
-    w = workload_view(o)
-    if w is None:
-        return
-    kind, name, namespace, target, meta = o.kind, o.name, o.namespace, o.target, o.meta
+    views = workload_views(o)
+    # a patch's env values are deployed, but it is not a workload (see fragment_reason)
+    fragment = fragment_reason(o, views) is not None
+    for w in views:
+        _pod(path, o, w, fragment, facts)
+
+
+def _pod(path: str, o: ObjectView, w: WorkloadView, fragment: bool, facts: list[Fact]) -> None:
+    kind, name, namespace, target, meta = o.kind, w.name, o.namespace, w.target, o.meta
     all_labels = w.all_labels
     pod_meta = w.pod_meta if w.templated else None
     annotations = {**_annotations(pod_meta), **_annotations(meta)}
     templated = ["labels"] if "all_labels" in w.templated_fields else []
     if any(
-        m is not None
-        and (m.is_template or (m.is_map and shape_templated(m.get("annotations"), 1)))
+        m is not None and (m.is_template or (m.is_map and shape_templated(m.get("annotations"), 1)))
         for m in (meta, pod_meta)
     ):
         templated.append("annotations")
@@ -271,6 +278,8 @@ def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
                 if data["host"]:
                     hosts.add(data["host"])
                 facts.append(_fact(path, data, pair[1].span, vnode.span if vnode else None))
+    if fragment:
+        return
     facts.append(
         Fact(
             "env.workload",

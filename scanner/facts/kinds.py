@@ -209,6 +209,8 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "container, or null (Kubernetes then allows escalation)",
                 "restart_policy": "the pod's restartPolicy (Always, OnFailure, Never), or null "
                 "(Always)",
+                "runs_to_completion": "the pod runs to completion: a Job's or CronJob's, or a "
+                "batch custom resource's (completes: true in kubernetes.pod_templates)",
                 "pod_resources": "pod-level resources (spec.resources), or null",
                 "pod_os": "the pod's spec.os.name (linux, windows), or null",
                 "pod_security_context": "pod-level securityContext, or null",

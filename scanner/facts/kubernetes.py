@@ -3,10 +3,12 @@ their labels, containers and their images, kustomizations."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,9 @@ from ..model import Fact, Span
 from ..parsers.yaml import Node, YamlError, compose_all, compose_json_values, json_values
 from ..source import classify
 
-# kind -> path from the object to its pod template's spec holder
+# Kubernetes' own pod-bearing kinds -> path from the object to its pod template (matched by
+# kind whatever the apiVersion). Custom resources keep theirs where their authors chose: the
+# baseline's `kubernetes.pod_templates` table (see `pod_templates`) says where.
 _POD_TEMPLATE: dict[str, tuple[str, ...]] = {
     "Pod": (),
     "Deployment": ("spec", "template"),
@@ -26,9 +30,68 @@ _POD_TEMPLATE: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
     "PodTemplate": ("template",),
-    "Rollout": ("spec", "template"),  # Argo Rollouts
-    "DeploymentConfig": ("spec", "template"),  # OpenShift
 }
+
+
+@dataclass(frozen=True)
+class CustomPods:
+    """Where a custom resource keeps its pod templates: key paths (`*` for every item of a
+    list or value of a map), and whether its pods run to completion (as a Job's)."""
+
+    templates: tuple[tuple[str, ...], ...]
+    completes: bool = False
+
+
+# "group/Kind" -> its pod templates; set for a scan by `pod_templates`
+PodTemplates = Mapping[str, CustomPods]
+_CUSTOM: ContextVar[PodTemplates | None] = ContextVar("pod_templates", default=None)
+
+
+def pod_template_table(baseline: Mapping[str, Any]) -> dict[str, CustomPods]:
+    """The baseline's `kubernetes.pod_templates` (validated by the baseline schema:
+    `group/Kind: {templates: [dotted.path, ...], completes: bool}`)."""
+    table = (baseline.get("kubernetes") or {}).get("pod_templates") or {}
+    return {
+        str(kind): CustomPods(
+            tuple(tuple(str(p).split(".")) for p in entry.get("templates") or ()),
+            bool(entry.get("completes")),
+        )
+        for kind, entry in table.items()
+        if isinstance(entry, Mapping)
+    }
+
+
+@contextlib.contextmanager
+def pod_templates(table: PodTemplates) -> Iterator[None]:
+    """Judge the pod templates of the custom resources in `table` while extracting (forked
+    parse workers inherit it)."""
+    token = _CUSTOM.set(table or None)
+    try:
+        yield
+    finally:
+        _CUSTOM.reset(token)
+
+
+def _resolve(node: Node, keys: tuple[str, ...], shown: str) -> Iterator[tuple[str, Node]]:
+    """The nodes at a key path (`*`: every list item or map value), each with its path as
+    shown to a reader (`spec.workerGroupSpecs[0].template`)."""
+    if not keys:
+        yield shown, node
+        return
+    key, rest = keys[0], keys[1:]
+    if key != "*":
+        child = node.get(key) if node.is_map else None
+        if child is not None:
+            yield from _resolve(child, rest, f"{shown}.{key}" if shown else key)
+        return
+    if node.is_seq:
+        for i, item in enumerate(node.items()):
+            yield from _resolve(item, rest, f"{shown}[{i}]")
+    elif node.is_map:
+        for k, v in node.items():
+            yield from _resolve(v, rest, f"{shown}.{k.str_value()}")
+
+
 # (field, init): ephemeral containers are debug containers added to a running pod
 _CONTAINER_FIELDS = (
     ("initContainers", True),
@@ -250,6 +313,20 @@ class WorkloadView:
     pod_spec: Node | None
     templated: bool  # the pod is a template inside the object (not a bare Pod)
     pod_labels_templated: bool  # a Go/Helm template action stands for the pod's labels
+    # where the template lies in a custom resource with several (`spec.workerGroupSpecs[0]
+    # .template`), else ""
+    where: str = ""
+    completes: bool = False  # its pods run to completion (a Job's, or a batch CRD's)
+
+    @property
+    def target(self) -> str:
+        return f"{self.object.target}[{self.where}]" if self.where else self.object.target
+
+    @property
+    def name(self) -> str:
+        """The workload as a reader names it: the object's name, and the template's place
+        where the object has several."""
+        return f"{self.object.name} {self.where}" if self.where else self.object.name
 
     @property
     def all_labels(self) -> dict[str, Any]:
@@ -304,27 +381,52 @@ def object_view(obj: Node, doc_index: int) -> ObjectView:
     )
 
 
-def workload_view(o: ObjectView) -> WorkloadView | None:
-    """The pod template of a workload kind, or None for other objects."""
+def workload_views(o: ObjectView) -> list[WorkloadView]:
+    """The pod templates of a workload: one for Kubernetes' own kinds, those the baseline's
+    table names for a custom resource (`kubernetes.pod_templates`), none for other objects."""
     tpl_path = _POD_TEMPLATE.get(o.kind)
-    if tpl_path is None:
-        return None
-    tpl = o.obj.path(*tpl_path) if tpl_path else o.obj
-    if tpl is None or not tpl.is_map:
-        return None
-    pod_meta = tpl.get("metadata") if tpl_path else o.meta
+    if tpl_path is not None:
+        tpl = o.obj.path(*tpl_path) if tpl_path else o.obj
+        completes = o.kind in ("Job", "CronJob")
+        if tpl is None or not tpl.is_map:
+            return []
+        return [_view(o, tpl, bool(tpl_path), "", completes)]
+    custom = _CUSTOM.get()
+    if not custom or not o.kind:
+        return []
+    api = o.obj.get("apiVersion")
+    api_s = (api.str_value() if api is not None else None) or ""
+    group = api_s.rsplit("/", 1)[0] if "/" in api_s else ""
+    entry = custom.get(f"{group}/{o.kind}")
+    if entry is None or not entry.templates:
+        return []
+    paths = entry.templates
+    # a template's place is part of the name only where the kind has several
+    several = len(paths) > 1 or any("*" in p for p in paths)
+    return [
+        _view(o, tpl, True, shown if several else "", entry.completes)
+        for keys in paths
+        for shown, tpl in _resolve(o.obj, keys, "")
+        if tpl.is_map
+    ]
+
+
+def _view(o: ObjectView, tpl: Node, templated: bool, where: str, completes: bool) -> WorkloadView:
+    pod_meta = tpl.get("metadata") if templated else o.meta
     pod_labels_pair = pod_meta.get_pair("labels") if pod_meta else None
     return WorkloadView(
         o,
         pod_meta,
         _labels(pod_labels_pair[1] if pod_labels_pair else None),
         tpl.get("spec"),
-        bool(tpl_path),
+        templated,
         pod_meta is not None
         and (
             pod_meta.is_template
             or shape_templated(pod_labels_pair[1] if pod_labels_pair else None, 1)
         ),
+        where,
+        completes,
     )
 
 
@@ -333,23 +435,30 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     api = obj.get_pair("apiVersion")
     kind, name, namespace, labels, target = o.kind, o.name, o.namespace, o.labels, o.target
     api_version = api[1].str_value() if api else None
-    facts.append(
-        Fact(
-            "k8s.object",
-            path,
-            o.span,
-            target,
-            {
-                "api_version": api_version,
-                "kind": kind,
-                "name": name,
-                "namespace": namespace,
-                "labels": labels,
-            },
-            {"api_version": api[1].span} if api else {},
+    views = workload_views(o)
+    fragment = fragment_reason(o, views) is not None
+    if not fragment:  # a patch's object is not an object: it only changes one
+        facts.append(
+            Fact(
+                "k8s.object",
+                path,
+                o.span,
+                target,
+                {
+                    "api_version": api_version,
+                    "kind": kind,
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": labels,
+                },
+                {"api_version": api[1].span} if api else {},
+            )
         )
-    )
-    if kind == "Kustomization" or (api_version or "").startswith("kustomize.config.k8s.io"):
+    # kustomize's own kinds; Flux's Kustomization (kustomize.toolkit.fluxcd.io) is a custom
+    # resource that points a controller at a directory, not a kustomization
+    if (kind == "Kustomization" and not api_version) or (api_version or "").startswith(
+        "kustomize.config.k8s.io"
+    ):
         facts.extend(extract_kustomization(path, obj, target))
         return
     if kind == "ImageTagTransformer":  # `transformers: [file]`: what `images:` does
@@ -359,30 +468,40 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
             if image is not None:
                 facts.append(image)
         return
-    w = workload_view(o)
-    if w is None:
-        return
+    for w in views:
+        _workload_facts(path, o, w, api_version, facts, fragment)
+
+
+def _workload_facts(
+    path: str,
+    o: ObjectView,
+    w: WorkloadView,
+    api_version: str | None,
+    facts: list[Fact],
+    fragment: bool,
+) -> None:
+    kind, namespace, labels, target = o.kind, o.namespace, o.labels, w.target
     pod_labels, pod_spec, kind_n = w.pod_labels, w.pod_spec, o.kind_n
-    spans = w.spans
-    facts.append(
-        Fact(
-            "k8s.workload",
-            path,
-            kind_n.span if kind_n else obj.span,
-            target,
-            {
-                "api_version": api_version,
-                "kind": kind,
-                "name": name,
-                "namespace": namespace,
-                "labels": labels,
-                "pod_labels": pod_labels,
-                "all_labels": {**pod_labels, **labels},
-                "templated_fields": w.templated_fields,
-            },
-            spans,
+    if not fragment:
+        facts.append(
+            Fact(
+                "k8s.workload",
+                path,
+                kind_n.span if kind_n else o.obj.span,
+                target,
+                {
+                    "api_version": api_version,
+                    "kind": kind,
+                    "name": w.name,
+                    "namespace": namespace,
+                    "labels": labels,
+                    "pod_labels": pod_labels,
+                    "all_labels": {**pod_labels, **labels},
+                    "templated_fields": w.templated_fields,
+                },
+                w.spans,
+            )
         )
-    )
     if pod_spec is None or not pod_spec.is_map:
         return
     # what every container of this pod shares
@@ -390,7 +509,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     pod_sc = pod_spec.get("securityContext")
     pod: dict[str, Any] = {
         "workload_kind": kind,
-        "workload_name": name,
+        "workload_name": w.name,
         "namespace": namespace,
         "labels": {**pod_labels, **labels},
         "restart_policy": _scalar_str(pod_spec.get("restartPolicy")),
@@ -398,6 +517,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         "pod_resources": None if _is_template(pod_res) else _python(pod_res),
         "pod_security_context": None if _is_template(pod_sc) else _python(pod_sc),
         "patch": False,  # drop_patch_facts marks the containers of kustomize patch files
+        "runs_to_completion": w.completes,
     }
     pod_templated = _templated_keys(pod_sc)
     pod_unknown = ["pod_resources"] if shape_templated(pod_res, 2) else []
@@ -410,11 +530,34 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         for i, c in enumerate(cs.items()):
             if not c.is_map:
                 continue
-            facts.append(
-                _container_fact(
-                    path, c, field, init, i, target, pod, (pod_templated, pod_unknown)
-                )
+            fact = _container_fact(
+                path, c, field, init, i, target, pod, (pod_templated, pod_unknown)
             )
+            facts.append(as_patch(fact) if fragment else fact)
+
+
+def fragment_reason(o: ObjectView, views: list[WorkloadView]) -> str | None:
+    """Why a workload object is a patch (strategic merge, as kustomize and kubeadm apply
+    them) and not an object the API server would accept, or None: only what makes the
+    object undeployable as written counts, so no file name, directory or `$patch` key (which
+    the API server ignores) can turn a real workload into a patch. A patch holds only the
+    fields it changes: its completeness (labels, resources, probes, security settings) is
+    the patched object's, while what it sets (an image, `privileged: true`) is deployed and
+    judged."""
+    for w in views:
+        pod = w.pod_spec
+        if pod is None and w.templated:
+            return "a pod template without spec"
+        if pod is None or not pod.is_map or pod.is_template:
+            continue
+        if pod.get_pair("containers") is None:
+            return "a pod template without containers"
+        for field, _init in _CONTAINER_FIELDS[:2]:
+            cs = pod.get(field)
+            for c in cs.items() if cs is not None and cs.is_seq else ():
+                if c.is_map and not c.is_template and c.get_pair("image") is None:
+                    return "a container without an image"
+    return None
 
 
 def _is_template(node: Node | None) -> bool:
@@ -709,12 +852,13 @@ def unjudged_kustomize(node: Node, kustomization: bool) -> list[tuple[Span, str]
     if kind in _UNMODELLED_TRANSFORMERS and is_manifest(node):
         k = node.get_pair("kind")
         where = k[1].span if k else node.span
-        out.append(
-            (where, f"not judged: a kustomize {kind} can change any field; {_RENDER}")
-        )
+        out.append((where, f"not judged: a kustomize {kind} can change any field; {_RENDER}"))
         return out
-    if not (kustomization or kind in ("Kustomization", "Component")
-            or api.startswith("kustomize.config.k8s.io")):
+    if not (
+        kustomization
+        or kind in ("Kustomization", "Component")
+        or api.startswith("kustomize.config.k8s.io")
+    ):
         return out
     reps = node.get("replacements")
     for item in reps.items() if reps is not None and reps.is_seq else ():
@@ -793,7 +937,9 @@ def _block_mover(node: Node) -> Any:
 
             def shift(sp: Span) -> Span:
                 return Span(
-                    sp.start_line + first, sp.start_col + indent, sp.end_line + first,
+                    sp.start_line + first,
+                    sp.start_col + indent,
+                    sp.end_line + first,
                     sp.end_col + indent,
                 )
 
@@ -882,9 +1028,7 @@ def _local_path(here: str, entry: str) -> str | None:
 # `host.tld/...` (kustomize reads `github.com/org/repo/path?ref=x` as a Git repository): a
 # first path segment that is a host name whose last label is letters (a TLD); `./` makes a
 # local directory of the same name explicit
-_HOST = re.compile(
-    r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}(?::[0-9]+)?$", re.IGNORECASE
-)
+_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}(?::[0-9]+)?$", re.IGNORECASE)
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):")
 
 
