@@ -209,6 +209,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "container, or null (Kubernetes then allows escalation)",
                 "restart_policy": "the pod's restartPolicy (Always, OnFailure, Never), or null "
                 "(Always)",
+                "tag_set_by": "the kustomizations whose images: override sets this "
+                "image's tag or digest in every build of its file (each root kustomization in "
+                "the scan, through its bases); [] when a build deploys the tag as written",
                 "runs_to_completion": "the pod runs to completion: a Job's or CronJob's, or a "
                 "batch custom resource's (completes: true in kubernetes.pod_templates)",
                 "pod_resources": "pod-level resources (spec.resources), or null",

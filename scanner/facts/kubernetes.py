@@ -518,6 +518,7 @@ def _workload_facts(
         "pod_security_context": None if _is_template(pod_sc) else _python(pod_sc),
         "patch": False,  # drop_patch_facts marks the containers of kustomize patch files
         "runs_to_completion": w.completes,
+        "tag_set_by": [],  # and those whose tag kustomize overrides set
     }
     pod_templated = _templated_keys(pod_sc)
     pod_unknown = ["pod_resources"] if shape_templated(pod_res, 2) else []
@@ -1130,6 +1131,7 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
     kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
     if not kustomizations:
         return facts
+    tag_set = _tags_set_by_overrides(facts, kustomizations)
     patches = {
         posixpath.normpath(posixpath.join(posixpath.dirname(f.path), p))
         for f in kustomizations
@@ -1151,8 +1153,83 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
                 continue
             if f.kind == "k8s.container":
                 f = as_patch(f)
+        if f.kind == "k8s.container" and f.path in tag_set:
+            by = _overridden_by(f.data.get("image"), tag_set[f.path])
+            if by:
+                f = dataclasses.replace(f, data={**f.data, "tag_set_by": by})
         out.append(f)
     return out
+
+
+# kustomization fields whose local entries kustomize builds into its output
+_BUILT = frozenset(("resources", "bases", "components"))
+_MAX_BUILD_STEPS = 100_000  # a bound on walking kustomizations (diamonds multiply paths)
+
+
+def _tags_set_by_overrides(
+    facts: list[Fact], kustomizations: list[Fact]
+) -> dict[str, list[dict[str, str]]]:
+    """For each file the kustomizations in the scan build, the image overrides that set a tag
+    or digest on every way it is built: one {name -> kustomization path} per root
+    kustomization (one no other kustomization in the scan builds) and path from it, since
+    each build deploys what its own overrides make of the file. kustomize applies a
+    kustomization's `images:` to everything it builds, its bases' output included."""
+    by_dir: dict[str, Fact] = {}
+    for k in kustomizations:
+        by_dir.setdefault(posixpath.dirname(k.path), k)
+    children: dict[str, list[str]] = {d: [] for d in by_dir}
+    pins: dict[str, dict[str, str]] = {d: {} for d in by_dir}
+    for f in facts:
+        here = posixpath.dirname(f.path)
+        if here not in by_dir or by_dir[here].path != f.path:
+            continue
+        if f.kind == "k8s.kustomize_resource" and f.data.get("field") in _BUILT:
+            local = f.data.get("local_path")
+            if local:
+                children[here].append(posixpath.normpath(local))
+        elif (
+            f.kind == "k8s.kustomize_image"
+            and f.data.get("via") == "images"
+            and f.data.get("original")
+            and (f.data.get("new_tag") or f.data.get("digest"))
+        ):
+            pins[here].setdefault(str(f.data["original"]), f.path)
+    built = {c for cs in children.values() for c in cs if c in by_dir}
+    out: dict[str, list[dict[str, str]]] = {}
+    steps = 0
+
+    def walk(d: str, acc: dict[str, str], stack: tuple[str, ...]) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > _MAX_BUILD_STEPS or d in stack:
+            return  # kustomize refuses a cycle; a bound keeps a hostile tree cheap
+        acc = {**pins[d], **acc}  # the outer kustomization's override applies last
+        for c in children[d]:
+            if c in by_dir:
+                walk(c, acc, (*stack, d))
+            else:
+                out.setdefault(c, []).append(acc)
+
+    for d in sorted(by_dir):
+        if d not in built:
+            walk(d, {}, ())
+    return out
+
+
+def _overridden_by(image: Any, builds: list[dict[str, str]]) -> list[str]:
+    """The kustomizations whose `images:` set this image's tag or digest, when every build
+    of its file has one (else []); names match as kustomize matches them: the image as
+    written, without its tag and digest."""
+    if not isinstance(image, str) or not image:
+        return []
+    name = image.split("@", 1)[0]
+    colon = name.rfind(":")
+    if colon > name.rfind("/"):
+        name = name[:colon]
+    hits = [b.get(name) for b in builds]
+    if not hits or any(h is None for h in hits):
+        return []
+    return sorted({h for h in hits if h is not None})
 
 
 def as_patch(f: Fact) -> Fact:
