@@ -104,6 +104,8 @@ def _yaml_facts(
     from .parsers import yaml as yaml_doc  # parsing helpers beside compose_each
 
     kind = sf.kind
+    if kind in ("yaml", "json") and _chart_values(sf):
+        return  # a Helm chart's values: the templates' input, never applied as it stands
     kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
     as_json = kind == "json" and kubernetes.is_json_text(text)
     patch_only = False  # can only be a JSON 6902 patch that sets an image, not a manifest
@@ -235,6 +237,18 @@ def _yaml_facts(
                 Level.ERROR,
             )
         )
+
+
+_VALUES_NAME = re.compile(r"values(?:[.\-_][^/]*)?\.(?:ya?ml|json)", re.IGNORECASE)
+
+
+def _chart_values(sf: SourceFile) -> bool:
+    """A values file of a Helm chart: `values.yaml` (or `values-prod.yaml`, ...) beside the
+    chart's Chart.yaml. Helm reads it as data for the templates; whatever apiVersion and kind
+    it holds are settings, not objects."""
+    if not _VALUES_NAME.fullmatch(posixpath.basename(sf.path)):
+        return False
+    return os.path.isfile(os.path.join(os.path.dirname(sf.abspath), "Chart.yaml"))
 
 
 def _presence(path: str, text: str, tool: presence.Detection) -> Fact:

@@ -87,6 +87,31 @@ def test_helm_template_notes_are_one_line_per_chart(tmp_path: Path) -> None:
     assert sum(d["code"] == "not-scanned-template" for d in diags) == 30
 
 
+def test_a_charts_values_files_are_not_manifests(tmp_path: Path) -> None:
+    """Issue 10: a chart's values.yaml is the templates' input (its `kind: Deployment` is a
+    setting), never a template or an object; the same file outside a chart is judged."""
+    r = tmp_path / "r"
+    chart = r / "charts" / "web"
+    chart.mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    values = (
+        "apiVersion: apps/v1\nkind: Deployment\nimage: {repository: nginx, tag: latest}\n"
+        "spec:\n  template:\n    spec:\n      containers: [{name: c, image: 'nginx:latest'}]\n"
+    )
+    for name in ("values.yaml", "values-prod.yaml", "values.dev.yml"):
+        (chart / name).write_text(values)
+    (r / "k8s").mkdir()
+    (r / "k8s" / "values.yaml").write_text(values)
+    import json
+
+    res = run("--root", str(r), "--fail-on", "never", "--format", "json")
+    data = json.loads(res.stdout)  # type: ignore[attr-defined]
+    assert {f["path"] for f in data["findings"] if f["rule_id"].startswith("K8S")} == {
+        "k8s/values.yaml"
+    }
+    assert not any(d["path"].startswith("charts/") for d in data["diagnostics"])
+
+
 def test_format_github_and_markdown_from_the_plain_cli(repo: Path) -> None:
     res = run("--root", str(repo), "--format", "github", "--fail-on", "never")
     lines = res.stdout.splitlines()  # type: ignore[attr-defined]
