@@ -95,11 +95,19 @@ class Fact:
 
 @dataclass(frozen=True, slots=True)
 class BaselineRef:
-    """Where a baseline value a finding was judged against was set."""
+    """Where a baseline value a finding was judged against was set, and that value.
+
+    ``file`` and ``layer`` name the layer as ``Baseline.files`` and the CLI do (layers are
+    named by their file: ``<embedded>/default.yml``, else the path relative to the working
+    directory when under it, else absolute), so today they are equal; ``value`` is the
+    effective value at ``key`` as ``tether baseline show`` prints it (JSON), redacted and
+    clipped to one short line."""
 
     key: str
     file: str
     line: int
+    value: str = ""
+    layer: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,11 @@ from typing import Any
 from ..errors import ConfigError
 from ..model import BaselineRef
 from ..parsers.yaml import Node
+from ..redact import clip, redact
 from .documents import line_of, load_yaml, validate
+
+REF_VALUE_CHARS = 120  # a value quoted in a finding (BaselineRef.value): one short line
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -24,17 +28,38 @@ class Baseline:
     provenance: dict[tuple[str, ...], tuple[str, int]]
 
     def ref(self, dotted: str) -> BaselineRef | None:
-        """Where the value at `a.b.c` (or its nearest set ancestor) came from. A key may hold
-        dots itself (`actions.minimum.acme/ci/.github/workflows/deploy.yml`): the dotted path
-        is matched against the joined key paths, longest first."""
+        """Where the value at `a.b.c` (or its nearest set ancestor) came from, with that value
+        as `tether baseline show` prints it (JSON), redacted, then clipped to REF_VALUE_CHARS.
+        A key may hold dots itself (`actions.minimum.acme/ci/.github/workflows/deploy.yml`):
+        the dotted path is matched against the joined key paths, longest first."""
         parts = dotted.split(".")
         joined = self._joined_keys
         for n in range(len(parts), 0, -1):
             key = joined.get(".".join(parts[:n]))
             if key is not None:
-                hit = self.provenance[key]
-                return BaselineRef(".".join(key), hit[0], hit[1])
+                ref = self._refs.get(key)
+                if ref is None:  # rendered once per key, however many findings read it
+                    file, line = self.provenance[key]
+                    node: Any = self.data
+                    for k in key:  # provenance keys are str(key): YAML may say 1.31 or true
+                        node = (
+                            next((v for kk, v in node.items() if str(kk) == k), _UNSET)
+                            if isinstance(node, dict)
+                            else _UNSET
+                        )
+                    shown = (
+                        "(not set)"
+                        if node is _UNSET
+                        else json.dumps(node, ensure_ascii=False, default=str)
+                    )
+                    value = clip(redact(shown), REF_VALUE_CHARS)
+                    ref = self._refs[key] = BaselineRef(".".join(key), file, line, value, file)
+                return ref
         return None
+
+    @cached_property
+    def _refs(self) -> dict[tuple[str, ...], BaselineRef]:
+        return {}
 
     @cached_property
     def _joined_keys(self) -> dict[str, tuple[str, ...]]:

@@ -36,7 +36,9 @@ def _finding(f: Finding) -> dict[str, Any]:
         "subject": redact(f.subject),
         "external": f.external,
         "fingerprint": f.fingerprint,
-        "baseline": [dataclasses.asdict(r) for r in f.baseline_refs],
+        # where each value the finding was judged against was set; the entries keep their
+        # shape (BaselineRef's value and layer are written to SARIF only, for now)
+        "baseline": [{"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs],
     }
 
 

@@ -17,7 +17,7 @@ import attrs
 import sarif_om as om
 
 from .. import __version__
-from ..model import Diagnostic, Finding, Level, Report, Span
+from ..model import BaselineRef, Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
 from ..redact import clip, redact
 from ..source import read_regular
@@ -54,6 +54,114 @@ def to_dict(obj: Any) -> Any:
 
 def _clip(s: str) -> str:
     return clip(s, _MAX_DESC)
+
+
+_LINK_CHARS = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]"})
+
+
+def _plain(text: str) -> str:
+    """Text for a plain text SARIF message with ``\\``, ``[`` and ``]`` backslash-escaped, so
+    text quoted from a repository or a baseline can never read as an embedded link
+    (``[text](1)``). SARIF 2.1.0 §3.11.6 requires this in link text and allows it elsewhere;
+    GitHub code scanning, like CodeQL, writes and reads every message this way."""
+    return text.translate(_LINK_CHARS)
+
+
+_EMBEDDED = "<embedded>/"
+
+
+class _Places:
+    """Where a baseline file is, for SARIF: (its repository-relative path or None, the name a
+    triager reads). A file in the scanned repository is linked; any other is named in text
+    only: an embedded baseline as the CLI names it (``<embedded>/default.yml``), a file of the
+    policy relative to the policy file's directory (whatever the working directory), else as
+    the CLI shows it when that is relative, else by its file name: an absolute local path
+    means nothing where the SARIF lands."""
+
+    def __init__(self, root: str, policy_file: str | None) -> None:
+        self.root = Path(root).resolve()
+        self.policy_dir = Path(policy_file).resolve().parent if policy_file else None
+        self.seen: dict[str, tuple[str | None, str]] = {}
+
+    def __call__(self, file: str) -> tuple[str | None, str]:
+        hit = self.seen.get(file)
+        if hit is None:
+            hit = self.seen[file] = self._place(file)
+        return hit
+
+    def _place(self, file: str) -> tuple[str | None, str]:
+        if file.startswith(_EMBEDDED):
+            return None, file
+        p = Path(file)
+        real = p.resolve()
+        inside = _under(real, self.root)
+        # a checkout of its own inside the tree (the central policy repository beside the
+        # scanned one in an Action workspace) is not part of the repository
+        if (
+            inside is not None
+            and real.is_file()
+            and not any((self.root / d / ".git").exists() for d in inside.parents if d != Path("."))
+        ):
+            return inside.as_posix(), inside.as_posix()
+        beside = _under(real, self.policy_dir) if self.policy_dir is not None else None
+        if beside is not None:
+            return None, beside.as_posix()
+        return None, p.name if p.is_absolute() else file
+
+
+def _under(path: Path, root: Path) -> Path | None:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return None
+
+
+def _baseline_note(
+    refs: tuple[BaselineRef, ...], places: _Places
+) -> tuple[str, list[om.Location], list[dict[str, Any]]]:
+    """The sentence a result message ends with, naming each baseline value the finding was
+    judged against and where it was set; the related locations its links point at (baseline
+    files in the repository); and the same facts for `properties.baseline`."""
+    parts: list[str] = []
+    related: dict[tuple[str, int], tuple[int, list[str]]] = {}
+    props: list[dict[str, Any]] = []
+    unique = list(dict.fromkeys(refs))  # two keys may resolve to the same ancestor
+    for r in unique:
+        key, value = redact(r.key), redact(r.value)
+        path, shown = places(r.file)
+        # a key the rule reads but no layer sets resolves to its nearest set ancestor; the
+        # sentence leaves out an ancestor of another value it names (`actions` beside
+        # `actions.allowed` when `actions.denied` is unset): it would only repeat it
+        if not any(o.key.startswith(r.key + ".") for o in unique):
+            where = f"{shown}:{r.line}"
+            if path is not None:
+                rid, keys = related.setdefault((path, r.line), (len(related) + 1, []))
+                keys.append(key)
+                where_text = f"[{_plain(where)}]({rid})"
+            else:
+                where_text = _plain(where)
+            parts.append(f"{_plain(key)} = {_plain(value)} (set in {where_text})")
+        props.append(
+            {
+                "key": key,
+                "value": value,
+                "file": shown,
+                "line": r.line,
+                "layer": places(r.layer or r.file)[1],
+            }
+        )
+    locations = [
+        om.Location(
+            id=rid,
+            physical_location=om.PhysicalLocation(
+                artifact_location=om.ArtifactLocation(uri=_uri(path), uri_base_id=SRCROOT),
+                region=om.Region(start_line=line),
+            ),
+            message=om.Message(text=_plain("baseline value " + ", ".join(keys))),
+        )
+        for (path, line), (rid, keys) in related.items()
+    ]
+    return "Baseline: " + "; ".join(parts) + ".", locations, props
 
 
 def _help_markdown(rule: Rule, help_uri: str | None) -> str:
@@ -194,14 +302,15 @@ def build(
             return None
         return "new" if id(f) in new_ids else "unchanged"
 
-    results = [_result(f, index, hashes, state(f)) for f in report.findings if _in_repo(f)]
+    places = _Places(report.root, report.policy_file)
+    results = [_result(f, index, hashes, places, state(f)) for f in report.findings if _in_repo(f)]
     if include_excepted:
         # code scanning ignores suppressions, so excepted findings are left out by default;
         # when asked for, they carry the justification as an external suppression
         for e in report.excepted:
             if not _in_repo(e.finding):
                 continue
-            res = _result(e.finding, index, hashes)
+            res = _result(e.finding, index, hashes, places)
             res.suppressions = [
                 om.Suppression(
                     kind="external",
@@ -240,7 +349,7 @@ def build(
         results=results,
         column_kind="utf16CodeUnits",
         properties={
-            "tether/baselines": report.baseline_files,
+            "tether/baselines": [places(f)[1] for f in report.baseline_files],
             "tether/tallies": {
                 rid: {"pass": t.passed, "fail": t.failed, "not_applicable": t.not_applicable}
                 for rid, t in sorted(report.tallies.items())
@@ -267,17 +376,24 @@ def _relative(path: str) -> bool:
 
 
 def _result(
-    f: Finding, index: Mapping[str, int], hashes: _Hashes, state: str | None = None
+    f: Finding,
+    index: Mapping[str, int],
+    hashes: _Hashes,
+    places: _Places,
+    state: str | None = None,
 ) -> om.Result:
     partial: dict[str, str] = {"tether/v1": f.fingerprint}
     h = hashes.get(f.path, f.span.start_line)
     if h is not None:
         partial["primaryLocationLineHash"] = h
     props: dict[str, Any] = {"category": f.category.value, "target": redact(f.target)}
+    text = _plain(redact(f.message))
+    related: list[om.Location] = []
     if f.baseline_refs:
-        props["baseline"] = [
-            {"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs
-        ]
+        # what the finding was judged against, where a triager reads: the message (code
+        # scanning shows no properties), linked to the line when the file is in the repository
+        note, related, props["baseline"] = _baseline_note(f.baseline_refs, places)
+        text = f"{text} {note}"
     if not f.enforced:
         props["enforced"] = False
     return om.Result(
@@ -285,8 +401,9 @@ def _result(
         rule_index=index[f.rule_id],
         level=f.level.value,
         kind="fail",
-        message=om.Message(text=redact(f.message)),
+        message=om.Message(text=text),
         locations=[_location(f.path, f.span)],
+        related_locations=related or None,
         partial_fingerprints=partial,
         properties=props,
         baseline_state=state,
