@@ -231,6 +231,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
             "k8s.kustomization": {
                 "resources": "resources listed",
                 "images": "image overrides",
+                "added_labels": "labels the kustomization puts on every object it builds "
+                "(commonLabels, and the pairs of each labels: entry); K8S002 counts them on "
+                "the workloads every build of a file passes through",
                 "patches": "files applied as patches (their objects are not judged as "
                 "workloads; their containers are judged with patch: true)",
                 "local_paths": "repository paths of the local files and directories it reads "

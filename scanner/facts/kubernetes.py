@@ -804,6 +804,7 @@ def extract_kustomization(path: str, obj: Node, target: str = "Kustomization") -
                 "images": images if isinstance(images, list) else [],
                 "patches": patches,
                 "local_paths": sorted(set(local)),
+                "added_labels": _added_labels(obj),
             },
         ),
         *overrides,
@@ -1061,6 +1062,21 @@ def _remote_host(entry: str) -> str | None:
     return host.lower() or None
 
 
+def _added_labels(obj: Node) -> dict[str, str]:
+    """The labels a kustomization puts on every object it builds: `commonLabels`, and the
+    `pairs` of each `labels:` entry (both land in metadata.labels)."""
+    out: dict[str, str] = {}
+    common = obj.get("commonLabels")
+    if common is not None and common.is_map and not common.is_template:
+        out.update(_labels(common))
+    entries = obj.get("labels")
+    for entry in entries.items() if entries is not None and entries.is_seq else ():
+        pairs = entry.get("pairs") if entry.is_map else None
+        if pairs is not None and pairs.is_map and not pairs.is_template:
+            out.update(_labels(pairs))
+    return out
+
+
 def image_override(path: str, entry: Node, target: str, via: str) -> Fact | None:
     """A kustomize image override (an `images:` entry, or an ImageTagTransformer's
     `imageTag`): the image that runs in place of `name`, judged like a container's. kustomize
@@ -1131,7 +1147,7 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
     kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
     if not kustomizations:
         return facts
-    tag_set = _tags_set_by_overrides(facts, kustomizations)
+    builds = _builds(facts, kustomizations)
     patches = {
         posixpath.normpath(posixpath.join(posixpath.dirname(f.path), p))
         for f in kustomizations
@@ -1153,12 +1169,28 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
                 continue
             if f.kind == "k8s.container":
                 f = as_patch(f)
-        if f.kind == "k8s.container" and f.path in tag_set:
-            by = _overridden_by(f.data.get("image"), tag_set[f.path])
-            if by:
-                f = dataclasses.replace(f, data={**f.data, "tag_set_by": by})
+        if f.path in builds:
+            f = _as_built(f, builds[f.path])
         out.append(f)
     return out
+
+
+def _as_built(f: Fact, builds: list[_Build]) -> Fact:
+    """A fact of a file kustomizations build, with what every build does to it: the tag an
+    `images:` override sets (`tag_set_by`), the labels `commonLabels`/`labels:` add."""
+    data = f.data
+    if f.kind == "k8s.container":
+        by = _overridden_by(data.get("image"), [b.pins for b in builds])
+        if by:
+            data = {**data, "tag_set_by": by}
+    added = dict(builds[0].labels)
+    for b in builds[1:]:
+        added = {k: v for k, v in added.items() if k in b.labels}
+    if added and f.kind in ("k8s.workload", "k8s.container", "env.workload"):
+        data = {**data, "labels": {**(data.get("labels") or {}), **added}}
+        if "all_labels" in data:
+            data["all_labels"] = {**data["all_labels"], **added}
+    return f if data is f.data else dataclasses.replace(f, data=data)
 
 
 # kustomization fields whose local entries kustomize builds into its output
@@ -1166,19 +1198,29 @@ _BUILT = frozenset(("resources", "bases", "components"))
 _MAX_BUILD_STEPS = 100_000  # a bound on walking kustomizations (diamonds multiply paths)
 
 
-def _tags_set_by_overrides(
-    facts: list[Fact], kustomizations: list[Fact]
-) -> dict[str, list[dict[str, str]]]:
-    """For each file the kustomizations in the scan build, the image overrides that set a tag
-    or digest on every way it is built: one {name -> kustomization path} per root
-    kustomization (one no other kustomization in the scan builds) and path from it, since
-    each build deploys what its own overrides make of the file. kustomize applies a
-    kustomization's `images:` to everything it builds, its bases' output included."""
+@dataclass(frozen=True)
+class _Build:
+    """What one way of building a file (a root kustomization, through its bases) does to it."""
+
+    pins: dict[str, str]  # image name -> the kustomization whose images: sets its tag
+    labels: dict[str, str]  # labels added to every object (commonLabels, labels: pairs)
+
+
+def _builds(facts: list[Fact], kustomizations: list[Fact]) -> dict[str, list[_Build]]:
+    """For each file the kustomizations in the scan build (resources, and the patches they
+    apply), what each way of building it does: one `_Build` per root kustomization (one no
+    other kustomization in the scan builds) and path from it, since each build deploys what
+    its own transformers make of the file. kustomize applies a kustomization's `images:`
+    and labels to everything it builds, its bases' output and its patches' included."""
     by_dir: dict[str, Fact] = {}
     for k in kustomizations:
         by_dir.setdefault(posixpath.dirname(k.path), k)
     children: dict[str, list[str]] = {d: [] for d in by_dir}
     pins: dict[str, dict[str, str]] = {d: {} for d in by_dir}
+    patched: dict[str, list[str]] = {
+        d: [posixpath.normpath(posixpath.join(d, p)) for p in k.data.get("patches") or []]
+        for d, k in by_dir.items()
+    }
     for f in facts:
         here = posixpath.dirname(f.path)
         if here not in by_dir or by_dir[here].path != f.path:
@@ -1195,15 +1237,21 @@ def _tags_set_by_overrides(
         ):
             pins[here].setdefault(str(f.data["original"]), f.path)
     built = {c for cs in children.values() for c in cs if c in by_dir}
-    out: dict[str, list[dict[str, str]]] = {}
+    out: dict[str, list[_Build]] = {}
     steps = 0
 
-    def walk(d: str, acc: dict[str, str], stack: tuple[str, ...]) -> None:
+    def walk(d: str, acc: _Build, stack: tuple[str, ...]) -> None:
         nonlocal steps
         steps += 1
         if steps > _MAX_BUILD_STEPS or d in stack:
             return  # kustomize refuses a cycle; a bound keeps a hostile tree cheap
-        acc = {**pins[d], **acc}  # the outer kustomization's override applies last
+        # the outer kustomization's transformers apply last
+        acc = _Build(
+            {**pins[d], **acc.pins},
+            {**(by_dir[d].data.get("added_labels") or {}), **acc.labels},
+        )
+        for p in patched[d]:
+            out.setdefault(p, []).append(acc)
         for c in children[d]:
             if c in by_dir:
                 walk(c, acc, (*stack, d))
@@ -1212,7 +1260,7 @@ def _tags_set_by_overrides(
 
     for d in sorted(by_dir):
         if d not in built:
-            walk(d, {}, ())
+            walk(d, _Build({}, {}), ())
     return out
 
 
