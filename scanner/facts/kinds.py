@@ -212,6 +212,9 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "tag_set_by": "the kustomizations whose images: override sets this "
                 "image's tag or digest in every build of its file (each root kustomization in "
                 "the scan, through its bases); [] when a build deploys the tag as written",
+                "probes_by_operator": "the custom resource's operator gives this container "
+                "liveness and readiness probes (the first container of a kind marked "
+                "operator_probes in kubernetes.pod_templates)",
                 "runs_to_completion": "the pod runs to completion: a Job's or CronJob's, or a "
                 "batch custom resource's (completes: true in kubernetes.pod_templates)",
                 "pod_resources": "pod-level resources (spec.resources), or null",

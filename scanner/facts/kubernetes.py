@@ -40,6 +40,7 @@ class CustomPods:
 
     templates: tuple[tuple[str, ...], ...]
     completes: bool = False
+    operator_probes: bool = False  # the operator probes each pod's first (main) container
 
 
 # "group/Kind" -> its pod templates; set for a scan by `pod_templates`
@@ -55,6 +56,7 @@ def pod_template_table(baseline: Mapping[str, Any]) -> dict[str, CustomPods]:
         str(kind): CustomPods(
             tuple(tuple(str(p).split(".")) for p in entry.get("templates") or ()),
             bool(entry.get("completes")),
+            bool(entry.get("operator_probes")),
         )
         for kind, entry in table.items()
         if isinstance(entry, Mapping)
@@ -317,6 +319,7 @@ class WorkloadView:
     # .template`), else ""
     where: str = ""
     completes: bool = False  # its pods run to completion (a Job's, or a batch CRD's)
+    operator_probes: bool = False  # its operator probes the first container (KubeRay's)
 
     @property
     def target(self) -> str:
@@ -404,14 +407,21 @@ def workload_views(o: ObjectView) -> list[WorkloadView]:
     # a template's place is part of the name only where the kind has several
     several = len(paths) > 1 or any("*" in p for p in paths)
     return [
-        _view(o, tpl, True, shown if several else "", entry.completes)
+        _view(o, tpl, True, shown if several else "", entry.completes, entry.operator_probes)
         for keys in paths
         for shown, tpl in _resolve(o.obj, keys, "")
         if tpl.is_map
     ]
 
 
-def _view(o: ObjectView, tpl: Node, templated: bool, where: str, completes: bool) -> WorkloadView:
+def _view(
+    o: ObjectView,
+    tpl: Node,
+    templated: bool,
+    where: str,
+    completes: bool,
+    operator_probes: bool = False,
+) -> WorkloadView:
     pod_meta = tpl.get("metadata") if templated else o.meta
     pod_labels_pair = pod_meta.get_pair("labels") if pod_meta else None
     return WorkloadView(
@@ -427,6 +437,7 @@ def _view(o: ObjectView, tpl: Node, templated: bool, where: str, completes: bool
         ),
         where,
         completes,
+        operator_probes,
     )
 
 
@@ -519,6 +530,7 @@ def _workload_facts(
         "patch": False,  # drop_patch_facts marks the containers of kustomize patch files
         "runs_to_completion": w.completes,
         "tag_set_by": [],  # and those whose tag kustomize overrides set
+        "probes_by_operator": False,
     }
     pod_templated = _templated_keys(pod_sc)
     pod_unknown = ["pod_resources"] if shape_templated(pod_res, 2) else []
@@ -534,6 +546,8 @@ def _workload_facts(
             fact = _container_fact(
                 path, c, field, init, i, target, pod, (pod_templated, pod_unknown)
             )
+            if w.operator_probes and field == "containers" and i == 0:
+                fact = dataclasses.replace(fact, data={**fact.data, "probes_by_operator": True})
             facts.append(as_patch(fact) if fragment else fact)
 
 
