@@ -34,9 +34,7 @@ _BY_NAME = {
     "catalog-info.yaml": ("backstage", "ownership"),
     "catalog-info.yml": ("backstage", "ownership"),
 }
-_CFN = re.compile(r"^\s*[\"']?AWSTemplateFormatVersion[\"']?\s*:", re.MULTILINE)
 _SAM = re.compile(r"AWS::Serverless-\d{4}-\d{2}-\d{2}")
-_CFN_RESOURCE = re.compile(r"[\"']?Type[\"']?\s*:\s*[\"']?AWS::[A-Za-z0-9]+::", re.MULTILINE)
 _CODEOWNERS_DIRS = {"", ".github", "docs"}
 
 
@@ -135,13 +133,43 @@ def fact(path: str, tool: str, kind: str, data: dict[str, object] | None = None)
 
 
 def template_tool(text: str) -> Detection | None:
-    """CloudFormation or SAM for a YAML/JSON template, with what marks it, else None."""
+    """CloudFormation or SAM for a YAML/JSON template, with what marks it, else None. Judged
+    on the parsed document, at its top level: a commented-out `# Type: AWS::S3::Bucket`, the
+    CloudFormation a serverless.yml embeds under `resources:`, or a CodeDeploy AppSpec's list
+    of `Resources` is no CloudFormation stack of its own."""
     if "AWS::" not in text and "AWSTemplateFormatVersion" not in text:
-        return None  # a substring test first: the regexes cost 20 ms a megabyte
-    if m := _SAM.search(text):
-        return "sam", "iac", f"an AWS SAM template ({m.group(0)})"
-    if _CFN.search(text):
+        return None  # a substring test first: parsing is for the few files that may be one
+    doc = _top_level(text)
+    if not isinstance(doc, dict):
+        return None
+    transform = doc.get("Transform")
+    transforms = transform if isinstance(transform, list) else [transform]
+    for t in transforms:
+        if isinstance(t, str) and (m := _SAM.search(t)):
+            return "sam", "iac", f"an AWS SAM template ({m.group(0)})"
+    if "AWSTemplateFormatVersion" in doc:
         return "cloudformation", "iac", "a CloudFormation template (AWSTemplateFormatVersion)"
-    if _CFN_RESOURCE.search(text) and "Resources" in text:
+    resources = doc.get("Resources")
+    if isinstance(resources, dict) and any(
+        isinstance(r, dict) and isinstance(r.get("Type"), str) and r["Type"].startswith("AWS::")
+        for r in resources.values()
+    ):
         return "cloudformation", "iac", "a CloudFormation template (Resources of AWS:: types)"
     return None
+
+
+def _top_level(text: str) -> object:
+    """The first document of a YAML or JSON file as plain data, or None when it does not
+    parse (a broken template is reported by whatever reads it as a manifest, if anything)."""
+    from ..parsers.yaml import YamlError, compose_all
+
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    try:
+        docs = compose_all(text)
+    except (YamlError, RecursionError, ValueError):
+        return None
+    return docs[0].to_python() if docs and docs[0] is not None else None
