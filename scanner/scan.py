@@ -31,7 +31,7 @@ from .policy import baseline as baseline_mod
 from .policy import engine, operator
 from .policy.operator import Policy
 from .policy.rules import Rule, load_rules
-from .source import MAX_FILE_BYTES, SourceFile, file_diagnostic, read, walk
+from .source import MAX_FILE_BYTES, SourceFile, classify, file_diagnostic, read, walk
 
 T = TypeVar("T")
 _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomization")
@@ -239,6 +239,35 @@ def _yaml_facts(
         )
 
 
+# a generator's input named after the Dockerfile it makes (`Dockerfile.template`,
+# `Dockerfile-alpine.tmpl`, `Dockerfile.j2`): template actions that docker never reads
+_TEMPLATE_SUFFIXES = (".template", ".tmpl", ".tpl", ".j2", ".jinja", ".jinja2", ".gotmpl")
+_TEMPLATE_ACTION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def _dockerfile_template(path: str, text: str, found: Sequence[Diagnostic]) -> Sequence[Diagnostic]:
+    """A Dockerfile template's errors, as one note: a file named as a template
+    (`Dockerfile.template`) that does not parse as written because of its template actions
+    (`{{ .alpine }}`, `{% if %}`) is a generator's input, like a Helm template, and is
+    judged where it parses; any other Dockerfile's errors stand as they are."""
+    errors = [d for d in found if d.level is Level.ERROR and d.code == "parse-error"]
+    if not errors or not path.lower().endswith(_TEMPLATE_SUFFIXES):
+        return found
+    if not _TEMPLATE_ACTION.search(text):
+        return found
+    note = Diagnostic(
+        path,
+        errors[0].span,
+        "not-scanned-template",
+        f"not scanned in full: template ({len(errors)} line"
+        f"{'' if len(errors) == 1 else 's'} with template actions that are not Dockerfile "
+        "syntax as written); the rest is judged. Scan the generated Dockerfiles to check "
+        "them",
+        Level.NOTE,
+    )
+    return [*(d for d in found if d not in errors), note]
+
+
 _VALUES_NAME = re.compile(r"values(?:[.\-_][^/]*)?\.(?:ya?ml|json)", re.IGNORECASE)
 
 
@@ -272,7 +301,7 @@ def facts_for(
         _yaml_facts(sf, text, out, diags, timings)
     elif k == "dockerfile":
         ddoc = _timed(timings, lambda: docker_parser.parse(sf.path, text))
-        diags.extend(ddoc.diagnostics)
+        diags.extend(_dockerfile_template(sf.path, text, ddoc.diagnostics))
         out.extend(docker_facts.extract(ddoc))
         out.extend(env_facts.extract_dockerfile(ddoc))
     elif k == "presence":
@@ -545,6 +574,7 @@ def _templates_outside_charts(
     for d in diags:
         if (
             d.code == "not-scanned-template"
+            and classify(d.path) != "dockerfile"  # a Dockerfile template is one by name
             and not d.path.startswith(charts)
             and not (root is not None and _chart_on_disk(root, d.path))
         ):

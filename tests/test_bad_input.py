@@ -196,10 +196,10 @@ def test_one_broken_document_costs_only_that_document(tmp_path: Path) -> None:
 
     (tmp_path / "multi.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
-        "    - {name: c, image: \"quay.io/x/a:1\"}\n"
+        '    - {name: c, image: "quay.io/x/a:1"}\n'
         "---\napiVersion: v1\nkind: Pod\nmetadata: [broken\n"
         "---\napiVersion: v1\nkind: Pod\nmetadata: {name: c}\nspec:\n  containers:\n"
-        "    - {name: c, image: \"quay.io/x/c:1\"}\n"
+        '    - {name: c, image: "quay.io/x/c:1"}\n'
     )
     report = scan(tmp_path, config=RepoConfig())
     assert [(d.code, d.span.start_line) for d in report.diagnostics] == [("parse-error", 10)]
@@ -221,7 +221,9 @@ def test_kustomization_without_api_version_is_recognised(tmp_path: Path) -> None
     ]
     # its override and its resource are facts of their own
     assert sorted(f.kind for f in facts) == [
-        "k8s.kustomization", "k8s.kustomize_image", "k8s.kustomize_resource"
+        "k8s.kustomization",
+        "k8s.kustomize_image",
+        "k8s.kustomize_resource",
     ]
 
 
@@ -231,6 +233,31 @@ def test_non_utf8_diagnostic_points_at_the_bad_byte(tmp_path: Path) -> None:
 
     (tmp_path / "main.tf").write_bytes(b'# ok\nvariable "x" { default = "caf\xe9" }\n')
     _, diags = collect(tmp_path, [], Timings())
-    assert [(d.code, d.span.start_line, d.span.start_col) for d in diags] == [
-        ("unreadable", 2, 30)
-    ]
+    assert [(d.code, d.span.start_line, d.span.start_col) for d in diags] == [("unreadable", 2, 30)]
+
+
+def test_a_dockerfile_template_is_a_note_where_it_is_a_template(make_repo: MakeRepo) -> None:
+    """Issue 10 (docker-library's Dockerfile-linux.template): a generator's input named as a
+    template is not a broken Dockerfile; what parses in it is still judged, and a template
+    suffix does not excuse an error that is not a template action, nor does template syntax
+    excuse a file named Dockerfile."""
+    tpl = "FROM alpine:{{ .alpine }}\nRUN true\nFROM quay.io/someone/tools:1 AS tools\n"
+    root = make_repo(
+        {
+            "linux/Dockerfile-linux.template": tpl,
+            "Dockerfile": tpl,
+            "broken/Dockerfile.tmpl": "FROM\n",
+        }
+    )
+    report = scanner.scan(root)
+    by_path = {d.path: d for d in report.diagnostics}
+    note = by_path["linux/Dockerfile-linux.template"]
+    assert (note.code, note.level, note.span.start_line) == (
+        "not-scanned-template",
+        Level.NOTE,
+        1,
+    )
+    assert (by_path["Dockerfile"].code, by_path["Dockerfile"].level) == ("parse-error", Level.ERROR)
+    assert by_path["broken/Dockerfile.tmpl"].level is Level.ERROR
+    judged = {(f.rule_id, f.path) for f in report.findings}
+    assert ("DOCKER001", "linux/Dockerfile-linux.template") in judged

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections import Counter
 
 from ..model import Level, Report
@@ -34,9 +33,9 @@ def render(
     # (every file stays in SARIF and JSON)
     templates: Counter[str] = Counter()
     for d in report.diagnostics:
-        if d.code == "not-scanned-template" and d.level is Level.NOTE:
-            head, sep, _ = d.path.partition("/templates/")
-            templates[head if sep else posixpath.dirname(d.path) or "."] += 1
+        head, sep, _ = f"/{d.path}".partition("/templates/")
+        if d.code == "not-scanned-template" and d.level is Level.NOTE and sep:
+            templates[head.lstrip("/") or "."] += 1
             continue
         where = f"{_say(d.path)}:{d.span.start_line}:{d.span.start_col}"
         lines.append(
