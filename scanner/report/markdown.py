@@ -378,7 +378,7 @@ def render(
             ]
     else:
         found = report.findings
-        out.append(f"**{len(found)} finding(s)** ({_counts(found)}).")
+        out.append(f"**{len(found)} finding{'' if len(found) == 1 else 's'}** ({_counts(found)}).")
         out.append("")
         if found:
             out += [*_table(found, limit, links), ""]
