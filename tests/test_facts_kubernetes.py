@@ -763,3 +763,23 @@ def test_fluxs_kustomization_is_not_a_kustomization() -> None:
     assert [f.kind for f in k8s(flux)] == ["k8s.object"]
     own = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
     assert "k8s.kustomization" in {f.kind for f in k8s(own)}
+
+
+def test_a_templated_name_reads_as_written() -> None:
+    facts = k8s(
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ include "app.fullname" . }}
+        spec:
+          template:
+            spec:
+              containers: [{name: web, image: "nginx:1"}]
+        """
+    )
+    (w,) = kind(facts, "k8s.workload")
+    assert w.target == 'Deployment/{{ include "app.fullname" . }}'
+    own = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
+    (k,) = kind(k8s(own), "k8s.kustomization")
+    assert k.target == "Kustomization"

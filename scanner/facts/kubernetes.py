@@ -363,6 +363,16 @@ def _generated_name(meta: Node | None, doc_index: int) -> str:
     return f"(unnamed, document {doc_index + 1})"
 
 
+def _name(node: Node | None) -> str | None:
+    """metadata.name as a reader knows it: the text, or the template action as written
+    (`{{ include "app.fullname" . }}`, which YAML reads as a flow mapping)."""
+    if node is None:
+        return None
+    if node.is_template and not node.is_scalar:
+        return " ".join(node.source().split())
+    return node.str_value()
+
+
 def object_view(obj: Node, doc_index: int) -> ObjectView:
     kind_n = obj.get("kind")
     meta = obj.get("metadata")
@@ -375,7 +385,7 @@ def object_view(obj: Node, doc_index: int) -> ObjectView:
         kind=(kind_n.str_value() if kind_n else "") or "",
         meta=meta,
         name_n=name_n,
-        name=(name_n.str_value() if name_n else None) or _generated_name(meta, doc_index),
+        name=_name(name_n) or _generated_name(meta, doc_index),
         namespace=ns_n.str_value() if ns_n else None,
         labels_pair=labels_pair,
         labels=_labels(labels_pair[1] if labels_pair else None),
@@ -470,7 +480,9 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     if (kind == "Kustomization" and not api_version) or (api_version or "").startswith(
         "kustomize.config.k8s.io"
     ):
-        facts.extend(extract_kustomization(path, obj, target))
+        # kustomize's own objects are files, not named objects: `Kustomization`, not
+        # `Kustomization/(unnamed, document 1)`
+        facts.extend(extract_kustomization(path, obj, target if o.name_n else kind))
         return
     if kind == "ImageTagTransformer":  # `transformers: [file]`: what `images:` does
         tag = obj.get("imageTag")
