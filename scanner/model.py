@@ -170,6 +170,9 @@ class Report:
     layers: tuple[str, ...] = ()  # the baseline layers applied, in order
     help_uris: dict[str, str] = field(default_factory=dict)  # rule id -> documentation
     valid_until: dt.date | None = None  # see scan._valid_until
+    # directories of the root kustomizations (none in the scan builds them): in PR mode the
+    # merge base's stay roots in the head's scan (see kubernetes.drop_patch_facts)
+    kustomize_roots: tuple[str, ...] = ()
     # what was scanned, repository-relative (files and directories); empty: the whole
     # repository (the only scan that runs repository-level rules)
     paths: tuple[str, ...] = ()

@@ -250,6 +250,9 @@ def scan_pr(
             config_facts=cfg_facts,
             rules_root=cfg_root,
             paths=scope,
+            # what the merge base deploys stays deployed: a new kustomization that builds a
+            # root overlay does not make that overlay's own build stop counting
+            kustomize_roots=[rename.get(r, r) for r in before.kustomize_roots],
         )
         head_links = _scoped(gitdiff.gitlinks(top, None, ""), scope)
         base_links = _scoped(gitdiff.gitlinks(top, base, ""), base_scope)

@@ -34,7 +34,7 @@ from .policy.rules import Rule, load_rules
 from .source import MAX_FILE_BYTES, SourceFile, classify, file_diagnostic, read, walk
 
 T = TypeVar("T")
-_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "kustomization")
+_KUSTOMIZATION_NAMES = kubernetes.KUSTOMIZATION_NAMES
 _STALE = "exception-stale"  # the rule (EXC004) judging records that matched no finding
 
 
@@ -104,8 +104,10 @@ def _yaml_facts(
     from .parsers import yaml as yaml_doc  # parsing helpers beside compose_each
 
     kind = sf.kind
-    if kind in ("yaml", "json") and _chart_values(sf):
-        return  # a Helm chart's values: the templates' input, never applied as it stands
+    # a Helm chart's values: the templates' input, whose `kind:` or `image:` are settings; a
+    # document in it that is a whole named object is judged all the same (kubectl -f and a
+    # kustomization's resources: would apply it)
+    values = kind in ("yaml", "json") and _chart_values(sf)
     kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
     as_json = kind == "json" and kubernetes.is_json_text(text)
     patch_only = False  # can only be a JSON 6902 patch that sets an image, not a manifest
@@ -156,6 +158,8 @@ def _yaml_facts(
         if doc is None:
             continue
         manifest = kubernetes.is_manifest(doc)
+        if values and not (manifest and _named(doc)):
+            continue
         # a workflow or action file's name does not make its manifests none of tether's
         # business (`k8s/action.yaml` is applied by kubectl like any other): a manifest is
         # judged as one, and as workflow or action metadata only when it has jobs or runs
@@ -181,6 +185,11 @@ def _yaml_facts(
         if manifest:
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
+            # containers of a custom resource the pod-template table does not list are said
+            diags.extend(
+                Diagnostic(sf.path, span, "pods-not-judged", message, Level.NOTE)
+                for span, message in kubernetes.unjudged_pods(doc)
+            )
         # what kustomize does that tether does not model is said, not passed over
         diags.extend(
             Diagnostic(sf.path, span, "kustomize-not-judged", message, Level.WARNING)
@@ -271,13 +280,33 @@ def _dockerfile_template(path: str, text: str, found: Sequence[Diagnostic]) -> S
 _VALUES_NAME = re.compile(r"values(?:[.\-_][^/]*)?\.(?:ya?ml|json)", re.IGNORECASE)
 
 
+_CHART_FIELDS = (
+    re.compile(r"^apiVersion:[ \t]*[\"']?v[12][\"']?[ \t]*(#.*)?$", re.MULTILINE),
+    re.compile(r"^name:[ \t]*[^\s#]", re.MULTILINE),
+    re.compile(r"^version:[ \t]*[^\s#]", re.MULTILINE),
+)
+
+
 def _chart_values(sf: SourceFile) -> bool:
-    """A values file of a Helm chart: `values.yaml` (or `values-prod.yaml`, ...) beside the
-    chart's Chart.yaml. Helm reads it as data for the templates; whatever apiVersion and kind
-    it holds are settings, not objects."""
+    """A values file of a Helm chart: `values.yaml` (or `values-prod.yaml`, ...) beside a
+    Chart.yaml that is one (apiVersion v1 or v2, name and version). Helm reads it as data for
+    the templates; whatever apiVersion and kind it holds are settings, not objects."""
     if not _VALUES_NAME.fullmatch(posixpath.basename(sf.path)):
         return False
-    return os.path.isfile(os.path.join(os.path.dirname(sf.abspath), "Chart.yaml"))
+    chart = os.path.join(os.path.dirname(sf.abspath), "Chart.yaml")
+    try:
+        with open(chart, "rb") as fh:
+            text = fh.read(64 * 1024).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return all(p.search(text) for p in _CHART_FIELDS)
+
+
+def _named(doc: Any) -> bool:
+    """An object with a literal metadata.name: what kubectl would create."""
+    meta = doc.get("metadata")
+    name = meta.get("name") if meta is not None and meta.is_map else None
+    return name is not None and bool(name.str_value())
 
 
 def _presence(path: str, text: str, tool: presence.Detection) -> Fact:
@@ -482,13 +511,15 @@ def collect(
     seen: list[str] | None = None,
     only: Collection[str] | None = None,
     scope: Collection[str] | None = None,
+    roots: Collection[str] = (),
 ) -> tuple[list[Fact], list[Diagnostic]]:
     """Facts and diagnostics of every file under root, in path order. Files are parsed in
     `jobs` worker processes where that pays (see parallel.py); results are identical.
     `seen`, when given, receives the path of every file present, read or not (for
     `repository_summary`); `only` restricts the scan to a file set (PR mode: what git
     tracks, plus untracked files it does not ignore); `scope` to the repository paths
-    (files or directories) a scan was asked for."""
+    (files or directories) a scan was asked for; `roots` to kustomization directories that
+    count as deployed whatever builds them (see kubernetes.drop_patch_facts)."""
     diags: list[Diagnostic] = []
     t0 = time.perf_counter()
     files: list[SourceFile] = []
@@ -523,7 +554,7 @@ def collect(
     # cross-file observations: a resource's provider default tags live in another block,
     # often another file, of the same module (or of a calling module)
     facts = tf_facts.link_module_facts(facts)
-    facts = kubernetes.drop_patch_facts(facts)
+    facts = kubernetes.drop_patch_facts(facts, roots)
     timings.facts += time.perf_counter() - t1
     return facts, diags + more
 
@@ -614,6 +645,7 @@ def scan(
     exceptions_root: Path | None = None,
     rules_root: Path | None = None,
     paths: Collection[str] | None = None,
+    kustomize_roots: Collection[str] = (),
 ) -> Report:
     """Scan one repository on disk. Raises ConfigError for bad rules, baselines or policy.
 
@@ -629,7 +661,9 @@ def scan(
     the head's working-tree file set (`files`), what the merge base approved (`approved`) and
     the facts about the head's configuration edits (`config_facts`), and where the approved
     repository exception file (`exceptions_root`) and rule directories (`rules_root`) are
-    read from (default: `root`)."""
+    read from (default: `root`), and the merge base's root kustomizations
+    (`kustomize_roots`: a change cannot make a deployed overlay stop counting by wrapping
+    it in a kustomization of its own)."""
     opts = options or ScanOptions()
     start = clock()
     policy = opts.effective_policy()
@@ -656,8 +690,16 @@ def scan(
     # where custom resources keep their pod templates (the baseline's table)
     with kubernetes.pod_templates(kubernetes.pod_template_table(baseline.data)):
         facts, diags = collect(
-            root, [*policy.excludes, *applied.excludes], timings, opts.jobs, seen, files, paths
+            root,
+            [*policy.excludes, *applied.excludes],
+            timings,
+            opts.jobs,
+            seen,
+            files,
+            paths,
+            kustomize_roots,
         )
+    roots = tuple(kubernetes.kustomize_roots(facts))
     diags = _templates_outside_charts(diags, seen, None if whole else root)
     t = clock()
     summary = repository_summary(root, seen) if whole else None
@@ -732,6 +774,7 @@ def scan(
         layers=tuple(baseline_names),
         help_uris=help_uris(rules, baseline),
         valid_until=_valid_until(records, baseline, rules, opts.today),
+        kustomize_roots=roots,
         paths=() if paths is None else tuple(sorted(set(paths))),
     )
 

@@ -530,7 +530,9 @@ def test_patch_files_keep_their_containers_marked() -> None:
     from scanner.facts.kubernetes import drop_patch_facts
 
     facts = [
-        *_kustomization("patches:\n  - path: ../../k8s/app.yaml\n"),
+        *_kustomization("patches:\n  - path: app.yaml\n", path="k8s/kustomization.yaml"),
+        # kustomize loads no patch from above the kustomization's directory
+        *_kustomization("patches:\n  - path: ../../k8s/other.yaml\n"),
         *k8s(DEPLOYMENT, path="k8s/app.yaml"),
         *k8s(DEPLOYMENT, path="k8s/other.yaml"),
     ]
@@ -611,6 +613,8 @@ def test_inline_patches_are_located_in_the_kustomization() -> None:
 
 
 def test_a_workload_the_api_server_would_refuse_whole_is_a_patch() -> None:
+    from scanner.facts.kubernetes import drop_patch_facts
+
     facts = k8s(
         """
         apiVersion: apps/v1
@@ -627,7 +631,10 @@ def test_a_workload_the_api_server_would_refuse_whole_is_a_patch() -> None:
                   securityContext: {privileged: true}
         """
     )
-    # no object, no workload: completeness is the patched object's; what it sets is judged
+    # marked while the file is read, settled by the cross-file pass: no object, no workload
+    # (completeness is the patched object's), and what it sets is judged
+    assert {f.data["fragment"] for f in facts} == {"a container without an image"}
+    facts = drop_patch_facts(facts)
     assert {f.kind for f in facts} == {"k8s.container"}
     web, proxy = facts
     assert web.data["patch"] and web.data["image"] is None
@@ -643,8 +650,15 @@ def test_a_workload_the_api_server_would_refuse_whole_is_a_patch() -> None:
     ],
 )
 def test_templates_without_containers_are_patches(spec: str) -> None:
-    facts = k8s(f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: w}}\n{spec}\n")
-    assert facts == []
+    from scanner.facts.kubernetes import drop_patch_facts
+
+    text = f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: w}}\n{spec}\n"
+    assert drop_patch_facts(k8s(text)) == []
+    # unless a kustomization builds the file as a resource: it may complete the object
+    kz = _kustomization("resources: [app.yaml]\n", path="deploy/kustomization.yaml")
+    kept = drop_patch_facts([*kz, *k8s(text)])
+    assert {f.kind for f in kept if f.path == "deploy/app.yaml"} == {"k8s.object", "k8s.workload"}
+    assert not any("fragment" in f.data for f in kept)
 
 
 def test_only_what_makes_an_object_undeployable_makes_it_a_patch() -> None:
@@ -707,13 +721,14 @@ def test_custom_resources_need_the_table() -> None:
         facts = k8s(RAY)
     assert [f.target for f in kind(facts, "k8s.workload")] == [
         "RayCluster/ml/rc[spec.headGroupSpec.template]",
-        "RayCluster/ml/rc[spec.workerGroupSpecs[0].template]",
-        "RayCluster/ml/rc[spec.workerGroupSpecs[1].template]",
+        # list items by their names (a reordering keeps targets), else by position
+        "RayCluster/ml/rc[spec.workerGroupSpecs[small].template]",
+        "RayCluster/ml/rc[spec.workerGroupSpecs[large].template]",
     ]
     cs = kind(facts, "k8s.container")
     # each template's containers are told apart (fingerprints, exceptions) and named by place
     assert len({c.target for c in cs}) == 3
-    assert cs[1].data["workload_name"] == "rc spec.workerGroupSpecs[0].template"
+    assert cs[1].data["workload_name"] == "rc spec.workerGroupSpecs[small].template"
     assert cs[1].data["labels"] == {"team": "ml"}
     assert not any(c.data["runs_to_completion"] for c in cs)
     assert kind(k8s(RAY), "k8s.container") == []  # the table applies only inside the block
@@ -738,7 +753,7 @@ def test_the_table_matches_group_and_kind_and_marks_batch_kinds() -> None:
     with pod_templates(_default_table()):  # type: ignore[arg-type]
         (c,) = kind(k8s(job), "k8s.container")
         assert c.data["runs_to_completion"]
-        assert c.target == "JobSet/js[spec.replicatedJobs[0].template.spec.template]/w"
+        assert c.target == "JobSet/js[spec.replicatedJobs[workers].template.spec.template]/w"
         assert kind(k8s(RAY.replace("ray.io/v1", "example.com/v1")), "k8s.workload") == []
     # Kubernetes' own batch kinds run to completion too
     (c,) = kind(
@@ -762,7 +777,10 @@ def test_fluxs_kustomization_is_not_a_kustomization() -> None:
     """
     assert [f.kind for f in k8s(flux)] == ["k8s.object"]
     own = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
-    assert "k8s.kustomization" in {f.kind for f in k8s(own)}
+    assert "k8s.kustomization" in {f.kind for f in k8s(own, path="k/kustomization.yaml")}
+    # kustomize reads a kustomization only from kustomization.yaml, .yml or Kustomization:
+    # the same object in another file builds nothing (and pins or patches nothing)
+    assert [f.kind for f in k8s(own, path="k/pins.yaml")] == ["k8s.object"]
 
 
 def test_a_templated_name_reads_as_written() -> None:
@@ -781,5 +799,33 @@ def test_a_templated_name_reads_as_written() -> None:
     (w,) = kind(facts, "k8s.workload")
     assert w.target == 'Deployment/{{ include "app.fullname" . }}'
     own = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
-    (k,) = kind(k8s(own), "k8s.kustomization")
+    (k,) = kind(k8s(own, path="kustomization.yaml"), "k8s.kustomization")
     assert k.target == "Kustomization"
+
+
+def test_containers_no_table_entry_covers_are_said_not_judged() -> None:
+    from scanner.facts.kubernetes import unjudged_pods
+
+    (doc,) = compose_all(
+        textwrap.dedent(
+            """\
+            apiVersion: argoproj.io/v1alpha1
+            kind: CronWorkflow
+            metadata: {name: nightly}
+            spec:
+              workflowSpec:
+                templates:
+                  - name: main
+                    container: {image: "quay.io/evil/miner:latest"}
+            """
+        )
+    )
+    assert doc is not None
+    ((span, message),) = unjudged_pods(doc)
+    assert span.start_line == 8
+    assert "CronWorkflow (argoproj.io)" in message
+    assert "spec.workflowSpec.templates[0].container" in message
+    crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec:\n"
+    crd += "  x:\n    containers: [{image: a}]\n"
+    (doc,) = compose_all(crd)
+    assert doc is not None and unjudged_pods(doc) == []

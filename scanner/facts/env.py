@@ -223,13 +223,16 @@ def _annotations(meta: Node | None) -> dict[str, Any]:
 def _workload(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> None:
     o = object_view(obj, doc_index)
     views = workload_views(o)
-    # a patch's env values are deployed, but it is not a workload (see fragment_reason)
-    fragment = fragment_reason(o, views) is not None
+    # a patch's env values are deployed, but it is not a workload (see fragment_reason;
+    # marked here, settled by kubernetes.drop_patch_facts)
+    fragment = fragment_reason(o, views)
     for w in views:
         _pod(path, o, w, fragment, facts)
 
 
-def _pod(path: str, o: ObjectView, w: WorkloadView, fragment: bool, facts: list[Fact]) -> None:
+def _pod(
+    path: str, o: ObjectView, w: WorkloadView, fragment: str | None, facts: list[Fact]
+) -> None:
     kind, name, namespace, target, meta = o.kind, w.name, o.namespace, w.target, o.meta
     all_labels = w.all_labels
     pod_meta = w.pod_meta if w.templated else None
@@ -278,8 +281,7 @@ def _pod(path: str, o: ObjectView, w: WorkloadView, fragment: bool, facts: list[
                 if data["host"]:
                     hosts.add(data["host"])
                 facts.append(_fact(path, data, pair[1].span, vnode.span if vnode else None))
-    if fragment:
-        return
+    mark = {"fragment": fragment} if fragment else {}
     facts.append(
         Fact(
             "env.workload",
@@ -296,6 +298,7 @@ def _pod(path: str, o: ObjectView, w: WorkloadView, fragment: bool, facts: list[
                 "env_names": sorted(names),
                 "env_hosts": sorted(hosts),
                 "templated_fields": templated,
+                **mark,
             },
             w.spans,
         )

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +74,18 @@ def pod_templates(table: PodTemplates) -> Iterator[None]:
         _CUSTOM.reset(token)
 
 
+def _item_name(item: Node) -> str | None:
+    """A list item's own name (`name`, or KubeRay's `groupName`), when it is plain text."""
+    if not item.is_map:
+        return None
+    for key in ("name", "groupName"):
+        n = item.get(key)
+        text = n.str_value() if n is not None and not n.is_template else None
+        if text and not text.isdigit() and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", text):
+            return text
+    return None
+
+
 def _resolve(node: Node, keys: tuple[str, ...], shown: str) -> Iterator[tuple[str, Node]]:
     """The nodes at a key path (`*`: every list item or map value), each with its path as
     shown to a reader (`spec.workerGroupSpecs[0].template`)."""
@@ -88,7 +100,9 @@ def _resolve(node: Node, keys: tuple[str, ...], shown: str) -> Iterator[tuple[st
         return
     if node.is_seq:
         for i, item in enumerate(node.items()):
-            yield from _resolve(item, rest, f"{shown}[{i}]")
+            # by name where the item has one (a worker group, a replicated job): the name
+            # outlives a reordering, so targets, fingerprints and exceptions stay put
+            yield from _resolve(item, rest, f"{shown}[{_item_name(item) or i}]")
     elif node.is_map:
         for k, v in node.items():
             yield from _resolve(v, rest, f"{shown}.{k.str_value()}")
@@ -457,28 +471,32 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     kind, name, namespace, labels, target = o.kind, o.name, o.namespace, o.labels, o.target
     api_version = api[1].str_value() if api else None
     views = workload_views(o)
-    fragment = fragment_reason(o, views) is not None
-    if not fragment:  # a patch's object is not an object: it only changes one
-        facts.append(
-            Fact(
-                "k8s.object",
-                path,
-                o.span,
-                target,
-                {
-                    "api_version": api_version,
-                    "kind": kind,
-                    "name": name,
-                    "namespace": namespace,
-                    "labels": labels,
-                },
-                {"api_version": api[1].span} if api else {},
-            )
+    # a patch's object is not an object, it only changes one: marked here, settled by
+    # drop_patch_facts once it is known whether a kustomization builds the file
+    fragment = fragment_reason(o, views)
+    mark = {"fragment": fragment} if fragment else {}
+    facts.append(
+        Fact(
+            "k8s.object",
+            path,
+            o.span,
+            target,
+            {
+                "api_version": api_version,
+                "kind": kind,
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+                **mark,
+            },
+            {"api_version": api[1].span} if api else {},
         )
+    )
     # kustomize's own kinds; Flux's Kustomization (kustomize.toolkit.fluxcd.io) is a custom
     # resource that points a controller at a directory, not a kustomization
-    if (kind == "Kustomization" and not api_version) or (api_version or "").startswith(
-        "kustomize.config.k8s.io"
+    if posixpath.basename(path).lower() in KUSTOMIZATION_NAMES and (
+        (kind == "Kustomization" and not api_version)
+        or (api_version or "").startswith("kustomize.config.k8s.io")
     ):
         # kustomize's own objects are files, not named objects: `Kustomization`, not
         # `Kustomization/(unnamed, document 1)`
@@ -495,36 +513,42 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
         _workload_facts(path, o, w, api_version, facts, fragment)
 
 
+# the names kustomize reads a kustomization from, in a directory it builds
+# (lower-case: case-insensitive file systems read `Kustomization.yaml` too)
+KUSTOMIZATION_NAMES = frozenset(("kustomization.yaml", "kustomization.yml", "kustomization"))
+
+
 def _workload_facts(
     path: str,
     o: ObjectView,
     w: WorkloadView,
     api_version: str | None,
     facts: list[Fact],
-    fragment: bool,
+    fragment: str | None,
 ) -> None:
     kind, namespace, labels, target = o.kind, o.namespace, o.labels, w.target
     pod_labels, pod_spec, kind_n = w.pod_labels, w.pod_spec, o.kind_n
-    if not fragment:
-        facts.append(
-            Fact(
-                "k8s.workload",
-                path,
-                kind_n.span if kind_n else o.obj.span,
-                target,
-                {
-                    "api_version": api_version,
-                    "kind": kind,
-                    "name": w.name,
-                    "namespace": namespace,
-                    "labels": labels,
-                    "pod_labels": pod_labels,
-                    "all_labels": {**pod_labels, **labels},
-                    "templated_fields": w.templated_fields,
-                },
-                w.spans,
-            )
+    mark = {"fragment": fragment} if fragment else {}
+    facts.append(
+        Fact(
+            "k8s.workload",
+            path,
+            kind_n.span if kind_n else o.obj.span,
+            target,
+            {
+                "api_version": api_version,
+                "kind": kind,
+                "name": w.name,
+                "namespace": namespace,
+                "labels": labels,
+                "pod_labels": pod_labels,
+                "all_labels": {**pod_labels, **labels},
+                "templated_fields": w.templated_fields,
+                **mark,
+            },
+            w.spans,
         )
+    )
     if pod_spec is None or not pod_spec.is_map:
         return
     # what every container of this pod shares
@@ -560,7 +584,9 @@ def _workload_facts(
             )
             if w.operator_probes and field == "containers" and i == 0:
                 fact = dataclasses.replace(fact, data={**fact.data, "probes_by_operator": True})
-            facts.append(as_patch(fact) if fragment else fact)
+            if fragment:
+                fact = dataclasses.replace(fact, data={**fact.data, "fragment": fragment})
+            facts.append(fact)
 
 
 def fragment_reason(o: ObjectView, views: list[WorkloadView]) -> str | None:
@@ -570,7 +596,10 @@ def fragment_reason(o: ObjectView, views: list[WorkloadView]) -> str | None:
     the API server ignores) can turn a real workload into a patch. A patch holds only the
     fields it changes: its completeness (labels, resources, probes, security settings) is
     the patched object's, while what it sets (an image, `privileged: true`) is deployed and
-    judged."""
+    judged. Only Kubernetes' own kinds: a custom resource's schema may not require an image
+    (an operator may supply it), so nothing it lacks makes it a patch."""
+    if o.kind not in _POD_TEMPLATE:
+        return None
     for w in views:
         pod = w.pod_spec
         if pod is None and w.templated:
@@ -853,6 +882,65 @@ def _remote_patch_facts(path: str, here: str, target: str, obj: Node) -> list[Fa
                 continue
             out.append(_input_fact(path, here, target, key, text.strip(), entry.span))
     return out
+
+
+def unjudged_pods(node: Node) -> list[tuple[Span, str]]:
+    """Containers tether does not judge, each object once, located with why: those of a
+    custom resource whose pod templates the baseline's `kubernetes.pod_templates` table does
+    not list (an Argo CronWorkflow's `container:`, a Kruise AdvancedCronJob's template)."""
+    out: list[tuple[Span, str]] = []
+    for obj in _objects(node):
+        o = object_view(obj, 0)
+        if not o.kind or o.kind in _NO_PODS or o.kind in _POD_TEMPLATE or workload_views(o):
+            continue
+        found = _first_container(obj, "", 0)
+        if found is None:
+            continue
+        where, span = found
+        api = obj.get("apiVersion")
+        api_s = (api.str_value() if api is not None else None) or ""
+        group = api_s.rsplit("/", 1)[0] if "/" in api_s else ""
+        out.append(
+            (
+                span,
+                f"not judged: {o.kind} ({group or 'core'}) holds containers ({where}) in no pod "
+                "template tether knows, so the workload and image rules do not see them; where "
+                "the kind keeps pod templates, list them in the baseline's "
+                f"kubernetes.pod_templates ({group}/{o.kind}: {{templates: [...]}})",
+            )
+        )
+    return out
+
+
+_MAX_CONTAINER_DEPTH = 12
+# kinds that hold no pods whatever their contents say (a CRD's schema describes containers)
+_NO_PODS = frozenset(("CustomResourceDefinition", "ConfigMap", "Secret", "Kustomization"))
+
+
+def _first_container(node: Node, at: str, depth: int) -> tuple[str, Span] | None:
+    """The first container (a mapping with an image, under `containers`, `initContainers`
+    or `container`) in a custom resource, with its path."""
+    if depth > _MAX_CONTAINER_DEPTH:
+        return None
+    if node.is_map:
+        for k, v in node.items():
+            key = k.str_value() or ""
+            here = f"{at}.{key}" if at else key
+            if key in ("containers", "initContainers") and v.is_seq:
+                for i, c in enumerate(v.items()):
+                    if c.is_map and c.get_pair("image") is not None:
+                        return f"{here}[{i}]", c.span
+            elif key == "container" and v.is_map and v.get_pair("image") is not None:
+                return here, v.span
+            found = _first_container(v, here, depth + 1)
+            if found is not None:
+                return found
+    elif node.is_seq:
+        for i, item in enumerate(node.items()):
+            found = _first_container(item, f"{at}[{i}]", depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 # kustomize transformer configs that can change any field of what is built: not modelled
@@ -1157,7 +1245,7 @@ def _patch_paths(obj: Node) -> list[str]:
 _FRAGMENT_KINDS = frozenset(("k8s.object", "k8s.workload", "env.workload"))
 
 
-def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
+def drop_patch_facts(facts: list[Fact], roots: Collection[str] = ()) -> list[Fact]:
     """The cross-file pass over Kubernetes facts.
 
     Files that a kustomization in the scan uses as patches hold only the fields they change,
@@ -1165,19 +1253,24 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
     `env.workload` facts are dropped), but what a patch sets is deployed: its containers are
     kept, marked `patch: true` (the registry and tag rules judge their images; completeness
     rules skip them), and so are its env values. A file named as a patch by a kustomization
-    that nothing uses loses nothing that decides what runs.
+    that nothing uses loses nothing that decides what runs. A workload the API server would
+    refuse whole (see `fragment_reason`) is treated the same way, unless a kustomization
+    builds its file as a resource: kustomize may complete it before anything is applied, so
+    it is judged as the object it is.
+
+    What kustomize does to the files it builds (see `_builds`) is applied: the tag an
+    `images:` override sets, the labels a kustomization adds. `roots` names kustomization
+    directories that count as deployed even when another kustomization builds them (in PR
+    mode, the merge base's roots: a change cannot make a deployed overlay stop counting by
+    wrapping it).
 
     A file that kustomizations list but whose name tether does not read as YAML is read
     once for each kustomization slice that lists it (see scan._observe): its facts are kept
     once."""
     kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
-    if not kustomizations:
-        return facts
-    builds = _builds(facts, kustomizations)
+    builds, built_resources = _builds(facts, kustomizations, roots)
     patches = {
-        posixpath.normpath(posixpath.join(posixpath.dirname(f.path), p))
-        for f in kustomizations
-        for p in f.data.get("patches") or []
+        p for f in kustomizations for p in _inside(posixpath.dirname(f.path), f.data.get("patches"))
     }
     extra = {
         p for f in kustomizations for p in f.data.get("local_paths") or [] if not reads_as_yaml(p)
@@ -1190,7 +1283,11 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
             if key in seen:
                 continue
             seen.add(key)
-        if f.path in patches:
+        fragment = "fragment" in f.data
+        if fragment:
+            f = dataclasses.replace(f, data={k: v for k, v in f.data.items() if k != "fragment"})
+            fragment = f.path not in built_resources
+        if f.path in patches or fragment:
             if f.kind in _FRAGMENT_KINDS:
                 continue
             if f.kind == "k8s.container":
@@ -1201,12 +1298,27 @@ def drop_patch_facts(facts: list[Fact]) -> list[Fact]:
     return out
 
 
+def _inside(here: str, entries: Any) -> list[str]:
+    """Repository paths of a kustomization's local file entries that kustomize loads: inside
+    its directory (by default kustomize refuses a file above it)."""
+    out = []
+    for p in entries or []:
+        path = posixpath.normpath(posixpath.join(here, p))
+        if (
+            path != ".."
+            and not path.startswith("../")
+            and (not here or path.startswith(here + "/"))
+        ):
+            out.append(path)
+    return out
+
+
 def _as_built(f: Fact, builds: list[_Build]) -> Fact:
     """A fact of a file kustomizations build, with what every build does to it: the tag an
     `images:` override sets (`tag_set_by`), the labels `commonLabels`/`labels:` add."""
     data = f.data
     if f.kind == "k8s.container":
-        by = _overridden_by(data.get("image"), [b.pins for b in builds])
+        by = _overridden_by(data.get("image"), builds)
         if by:
             data = {**data, "tag_set_by": by}
     added = dict(builds[0].labels)
@@ -1224,29 +1336,45 @@ _BUILT = frozenset(("resources", "bases", "components"))
 _MAX_BUILD_STEPS = 100_000  # a bound on walking kustomizations (diamonds multiply paths)
 
 
+_UNKNOWN = "\x00unknown"  # an image name no entry can match
+
+
+@dataclass(frozen=True)
+class _Override:
+    """One `images:` entry, as kustomize applies it: to every image named `name` (the
+    output of the entries and kustomizations applied before it)."""
+
+    name: str
+    new_name: str | None  # None: keeps the name; _UNKNOWN: a name not statically known
+    touches_tag: bool  # sets newTag or digest
+    sets_tag: bool  # ... as K8S010 judges it (a valid, literal reference)
+    where: str  # the kustomization
+
+
 @dataclass(frozen=True)
 class _Build:
-    """What one way of building a file (a root kustomization, through its bases) does to it."""
+    """One way of building a file: the kustomizations from a root down to the one that
+    lists it (outermost first), and the labels they add to every object."""
 
-    pins: dict[str, str]  # image name -> the kustomization whose images: sets its tag
-    labels: dict[str, str]  # labels added to every object (commonLabels, labels: pairs)
+    chain: tuple[tuple[_Override, ...], ...]  # each kustomization's images:, in order
+    labels: dict[str, str]
 
 
-def _builds(facts: list[Fact], kustomizations: list[Fact]) -> dict[str, list[_Build]]:
+def _builds(
+    facts: list[Fact], kustomizations: list[Fact], roots: Collection[str] = ()
+) -> tuple[dict[str, list[_Build]], set[str]]:
     """For each file the kustomizations in the scan build (resources, and the patches they
-    apply), what each way of building it does: one `_Build` per root kustomization (one no
-    other kustomization in the scan builds) and path from it, since each build deploys what
-    its own transformers make of the file. kustomize applies a kustomization's `images:`
-    and labels to everything it builds, its bases' output and its patches' included."""
+    apply), each way of building it: one `_Build` per root kustomization (one no other
+    kustomization in the scan builds, or one `roots` names) and path from it, since each
+    build deploys what its own transformers make of the file; and the files built as
+    resources. kustomize applies a kustomization's `images:` and labels to everything it
+    builds, its bases' output and its patches' included."""
     by_dir: dict[str, Fact] = {}
-    for k in kustomizations:
+    for k in sorted(kustomizations, key=lambda k: k.path):
         by_dir.setdefault(posixpath.dirname(k.path), k)
     children: dict[str, list[str]] = {d: [] for d in by_dir}
-    pins: dict[str, dict[str, str]] = {d: {} for d in by_dir}
-    patched: dict[str, list[str]] = {
-        d: [posixpath.normpath(posixpath.join(d, p)) for p in k.data.get("patches") or []]
-        for d, k in by_dir.items()
-    }
+    images: dict[str, list[_Override]] = {d: [] for d in by_dir}
+    patched = {d: _inside(d, k.data.get("patches")) for d, k in by_dir.items()}
     for f in facts:
         here = posixpath.dirname(f.path)
         if here not in by_dir or by_dir[here].path != f.path:
@@ -1255,15 +1383,24 @@ def _builds(facts: list[Fact], kustomizations: list[Fact]) -> dict[str, list[_Bu
             local = f.data.get("local_path")
             if local:
                 children[here].append(posixpath.normpath(local))
-        elif (
-            f.kind == "k8s.kustomize_image"
-            and f.data.get("via") == "images"
-            and f.data.get("original")
-            and (f.data.get("new_tag") or f.data.get("digest"))
-        ):
-            pins[here].setdefault(str(f.data["original"]), f.path)
+        elif f.kind == "k8s.kustomize_image" and f.data.get("via") == "images":
+            data = f.data
+            if data.get("original"):
+                literal = bool(data.get("image_valid")) and not data.get("templated")
+                touches = bool(data.get("new_tag") or data.get("digest"))
+                new_name = data.get("new_name")
+                images[here].append(
+                    _Override(
+                        str(data["original"]),
+                        (new_name if literal else _UNKNOWN) if new_name else None,
+                        touches,
+                        literal and touches,
+                        f.path,
+                    )
+                )
     built = {c for cs in children.values() for c in cs if c in by_dir}
     out: dict[str, list[_Build]] = {}
+    resources: set[str] = set()
     steps = 0
 
     def walk(d: str, acc: _Build, stack: tuple[str, ...]) -> None:
@@ -1271,9 +1408,9 @@ def _builds(facts: list[Fact], kustomizations: list[Fact]) -> dict[str, list[_Bu
         steps += 1
         if steps > _MAX_BUILD_STEPS or d in stack:
             return  # kustomize refuses a cycle; a bound keeps a hostile tree cheap
-        # the outer kustomization's transformers apply last
+        # an outer kustomization's labels apply last, over the inner ones'
         acc = _Build(
-            {**pins[d], **acc.pins},
+            (*acc.chain, tuple(images[d])),
             {**(by_dir[d].data.get("added_labels") or {}), **acc.labels},
         )
         for p in patched[d]:
@@ -1282,28 +1419,58 @@ def _builds(facts: list[Fact], kustomizations: list[Fact]) -> dict[str, list[_Bu
             if c in by_dir:
                 walk(c, acc, (*stack, d))
             else:
+                resources.add(c)
                 out.setdefault(c, []).append(acc)
 
     for d in sorted(by_dir):
-        if d not in built:
-            walk(d, _Build({}, {}), ())
-    return out
+        if d not in built or d in roots:
+            walk(d, _Build((), {}), ())
+    return out, resources
 
 
-def _overridden_by(image: Any, builds: list[dict[str, str]]) -> list[str]:
+def kustomize_roots(facts: Sequence[Fact]) -> list[str]:
+    """The directories of the root kustomizations among the facts (none builds them)."""
+    kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
+    dirs = {posixpath.dirname(k.path) for k in kustomizations}
+    built = {
+        posixpath.normpath(str(f.data["local_path"]))
+        for f in facts
+        if f.kind == "k8s.kustomize_resource"
+        and f.data.get("field") in _BUILT
+        and f.data.get("local_path")
+        and posixpath.dirname(f.path) in dirs
+    }
+    return sorted(dirs - built)
+
+
+def _overridden_by(image: Any, builds: list[_Build]) -> list[str]:
     """The kustomizations whose `images:` set this image's tag or digest, when every build
-    of its file has one (else []); names match as kustomize matches them: the image as
-    written, without its tag and digest."""
+    of its file has one (else []). Each build applies its kustomizations innermost first,
+    each one's entries in order, as kustomize does: an entry matches the image's current
+    name (the image as written without tag and digest, or what a `newName` before made of
+    it), and only an override K8S010 judges (a literal, valid reference) counts as setting
+    the tag."""
     if not isinstance(image, str) or not image:
         return []
     name = image.split("@", 1)[0]
     colon = name.rfind(":")
     if colon > name.rfind("/"):
         name = name[:colon]
-    hits = [b.get(name) for b in builds]
-    if not hits or any(h is None for h in hits):
-        return []
-    return sorted({h for h in hits if h is not None})
+    found: set[str] = set()
+    for build in builds:
+        current, set_by = name, None
+        for entries in reversed(build.chain):
+            for e in entries:
+                if e.name != current:
+                    continue
+                if e.touches_tag:  # a tag K8S010 cannot judge is no pin
+                    set_by = e.where if e.sets_tag else None
+                if e.new_name:
+                    current = e.new_name
+        if set_by is None:
+            return []
+        found.add(set_by)
+    return sorted(found)
 
 
 def as_patch(f: Fact) -> Fact:
