@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .errors import ConfigError
-from .gate import failing
+from .gate import decide
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
 from .report import jsonreport, text
@@ -74,7 +74,8 @@ def main() -> None:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the main output to FILE instead of standard output.",
+    help="Write the main output to FILE instead of standard output; the summary and the "
+    "PASS/FAIL line still go to standard error (for the CI log).",
 )
 @click.option(
     "--sarif",
@@ -245,6 +246,8 @@ def scan_cmd(
         click.echo(f"tether: configuration error: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     level = report.fail_on
+    # the exit status and every verdict line (console, Markdown) come from this one decision
+    decision = decide(report, level, strict)
 
     def render(kind: str) -> str:
         if kind == "sarif":
@@ -276,13 +279,12 @@ def scan_cmd(
             return github.render(report)
         # the main output to a file: never colour codes, whatever --color says
         use_color = output is None and _colour(color)
-        failed = failing(report, level, strict)
         return text.render(
             report,
             color=use_color,
             show_timings=timings,
             quiet=quiet,
-            verdict=text.verdict_line(failed, level, strict, use_color),
+            verdict=text.verdict_line(decision, use_color),
         )
 
     try:
@@ -301,18 +303,21 @@ def scan_cmd(
             if extra is not None:
                 extra.parent.mkdir(parents=True, exist_ok=True)
                 extra.write_text(render(kind), encoding="utf-8")
-        if output is not None and fmt != "text":
-            # the console still gets the summary when the main output went to a file
+        if output is not None:
+            # the main output went to a file: the console (a CI log) still says what was
+            # found and why the step passes or fails; colour only here, never in the file
+            err_color = _colour(color, sys.stderr)
             click.echo(text.summary(report), err=True)
+            click.echo(text.verdict_line(decision, err_color), err=True, color=err_color)
     except OSError as e:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(EXIT_FINDINGS if failing(report, level, strict) else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if decision.failed else EXIT_CLEAN)
 
 
-def _colour(flag: bool | None) -> bool:
+def _colour(flag: bool | None, stream: Any = None) -> bool:
     """--color/--no-color, else FORCE_COLOR (non-empty, not "0"), else NO_COLOR (any value:
-    no colour), else whether standard output is a terminal."""
+    no colour), else whether `stream` (default: standard output) is a terminal."""
     import os
 
     if flag is not None:
@@ -322,7 +327,7 @@ def _colour(flag: bool | None) -> bool:
         return True
     if os.environ.get("NO_COLOR"):
         return False
-    return sys.stdout.isatty()
+    return (stream or sys.stdout).isatty()
 
 
 def _repository_facts(policy: Policy, repo_name: str | None) -> tuple[Any, Any]:

@@ -77,6 +77,8 @@ def test_clean_repo_exits_zero() -> None:
 def test_exit_codes(make_repo: Any, files: dict[str, str], args: list[str], code: int) -> None:
     r = run("scan", str(make_repo(files)), *args)
     assert r.exit_code == code, r.output
+    # the verdict line comes from the same decision as the exit status
+    assert r.stdout.rstrip().splitlines()[-1].startswith("FAIL: " if code else "PASS: ")
 
 
 @pytest.mark.parametrize(
@@ -126,6 +128,10 @@ def test_format_json_to_output_file_keeps_summary_on_stderr(tmp_path: Path) -> N
         ["scan", "--root", str(EXAMPLES / "acme-payments"), "--format", "json", "-o", str(out)],
     )
     assert r.exit_code == 1
+    # the console (a CI log) still says what was found and why the step failed
+    summary, verdict = r.stderr.splitlines()
+    assert re.match(r"\d+ findings \(", summary)
+    assert re.fullmatch(r"FAIL: \d+ findings? at error level \(fail level: error\)", verdict)
     data = json.loads(out.read_text())
     assert {"findings", "diagnostics", "rules", "timings", "baselines"} <= set(data)
     f = next(x for x in data["findings"] if x["rule_id"] == "TF002")

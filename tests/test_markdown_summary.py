@@ -148,6 +148,35 @@ def test_verdict_in_pr_mode_counts_only_what_the_change_adds() -> None:
     assert _verdict(html).startswith("❌ Failed at fail level error") and "1 new finding" in html
 
 
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("fail_on", ["error", "warning", "note", "never"])
+def test_markdown_and_console_verdicts_are_the_gates_decision(fail_on: str, strict: bool) -> None:
+    """One decision (scanner.gate.decide) behind the exit status, the Markdown verdict and
+    the console's PASS/FAIL line: the three cannot disagree."""
+    from scanner.gate import decide, failing
+    from scanner.report import text
+
+    warn_diag = Diagnostic("x.yaml", Span(1, 1, 1, 2), "parse-error", "bad")
+    reports = [
+        _report(findings=[_finding("a.tf", level=lv)], fail_on=fail_on)
+        for lv in (Level.ERROR, Level.WARNING, Level.NOTE)
+    ] + [
+        _report(diagnostics=[warn_diag], fail_on=fail_on),
+        _report(findings=[_finding("d.tf", enforced=False)], fail_on=fail_on),
+        _report(
+            findings=[_finding("old.tf")],
+            fail_on=fail_on,
+            diff=Diff("main", BASE, new=[], fixed=[], unchanged=[_finding("old.tf")]),
+        ),
+    ]
+    for report in reports:
+        failed, line = markdown.verdict(report, strict)
+        console = text.verdict_line(decide(report, fail_on, strict))
+        assert failed is failing(report, fail_on, strict)
+        assert line.startswith("❌" if failed else "✅")
+        assert console.startswith("FAIL: " if failed else "PASS: ")
+
+
 def test_cap_shows_errors_first_and_counts_what_it_folded_by_level() -> None:
     # in path order (as the scan reports them) the two errors come after 121 warnings
     warnings = [_finding(f"a{i:03}.tf", f"w{i}", Level.WARNING) for i in range(121)]

@@ -105,6 +105,10 @@ def test_cli_fails_only_on_new_findings_and_writes_valid_sarif(repo: Path, tmp_p
     args = ["scan", str(repo), "--diff-base", "main", "--sarif", str(out), "--markdown", str(md)]
     r = CliRunner().invoke(main, [*args, "--json", str(js)])
     assert r.exit_code == 1  # the new DOCKER001 error
+    # the verdict counts what the gate counts: the one new error, not the existing debt
+    assert r.stdout.rstrip().splitlines()[-1] == (
+        "FAIL: 1 new finding at error level (fail level: error)"
+    )
     summary = md.read_text()
     assert summary.index("New in this change") < summary.index("Fixed by this change")
     assert "<details>" in summary and "Existing debt" in summary
@@ -117,6 +121,9 @@ def test_cli_fails_only_on_new_findings_and_writes_valid_sarif(repo: Path, tmp_p
     (repo / "Dockerfile").write_text("FROM python:3.12-slim\n")
     r2 = CliRunner().invoke(main, ["scan", str(repo), "--diff-base", "main"])
     assert r2.exit_code == 0, r2.output
+    last = r2.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("PASS: no new findings at error level or above"), last
+    assert "TF001" in r2.stdout  # the existing error is still reported, and does not count
 
 
 def test_diff_base_errors_are_configuration_errors(repo: Path, tmp_path: Path) -> None:

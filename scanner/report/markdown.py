@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
-from ..gate import failing
+from ..gate import decide
 from ..model import Finding, Level, Report
 from ..redact import clip, redact
 
@@ -231,28 +231,18 @@ def _n(count: int, what: str) -> str:
 
 
 def verdict(report: Report, strict: bool = False) -> tuple[bool, str]:
-    """Whether the run fails (:func:`scanner.gate.failing`, the exit status) and one line of
-    Markdown saying so: at which fail level, and why."""
-    failed = failing(report, report.fail_on, strict)
-    diff = report.diff
-    pr = diff is not None
-    gated: list[Finding] = list(diff.new if pr else report.findings)
-    diags = list(diff.new_diagnostics if pr else report.diagnostics)
+    """Whether the run fails (:func:`scanner.gate.decide`, the exit status) and one line of
+    Markdown saying so: at which fail level, and why (what the decision counted)."""
+    decision = decide(report, report.fail_on, strict)
+    failed, pr, fail_on = decision.failed, decision.pr, decision.fail_on
+    gated, blocking, staged = decision.gated, decision.blocking, decision.staged
+    bad_diags = decision.diagnostics
     new = "new " if pr else ""
-    fail_on = report.fail_on
     if fail_on == "never":
         level_text = "fail level never (findings do not fail the run)"
-        blocking: list[Finding] = []
-        staged: list[Finding] = []
     else:
-        threshold = Level(fail_on).rank
-        above = [f for f in gated if f.level.rank >= threshold]
-        blocking = [f for f in above if f.enforced]
-        staged = [f for f in above if not f.enforced]
         orhigher = "" if fail_on == "error" else " or higher"
         level_text = f"fail level {fail_on} ({fail_on}{orhigher} findings fail the run)"
-    floor = Level.WARNING if strict else Level.ERROR
-    bad_diags = [d for d in diags if d.level.rank >= floor.rank]
     reasons: list[str] = []
     if blocking:
         counts = _level_counts(f.level.value for f in blocking)

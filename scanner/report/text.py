@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..gate import Decision
 from ..model import Level, Report
 from ..redact import redact
 
@@ -88,20 +89,70 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def verdict_line(failed: bool, fail_on: str, strict: bool, color: bool = False) -> str:
-    """The last console line: whether the run fails, and by what rule."""
-    what = (
-        "findings are reported, never failing (--fail-on never)"
-        if fail_on == "never"
-        else f"fails on {fail_on} findings or above"
-    )
-    what += "; error-level diagnostics fail"
-    if strict:
-        what += ", and with --strict warning-level ones"
-    word = "FAIL" if failed else "PASS"
+def verdict_line(decision: Decision, color: bool = False) -> str:
+    """The last console line: PASS or FAIL, and why, from the gate's own decision (what
+    :func:`scanner.gate.decide` counted, new findings only in PR mode), e.g.
+    ``FAIL: 31 findings at error level (fail level: error)``,
+    ``FAIL: 2 error-level diagnostics (parse-error 2)``,
+    ``PASS: no findings at error level or above (12 warnings, 3 notes below the fail level)``."""
+    d = decision
+    new = "new " if d.pr else ""
+    if d.failed:
+        reasons: list[str] = []
+        if d.blocking:
+            levels = Counter(f.level for f in d.blocking)
+            n = _count(len(d.blocking), new + "finding")
+            if len(levels) == 1:
+                reasons.append(f"{n} at {next(iter(levels)).value} level (fail level: {d.fail_on})")
+            else:
+                reasons.append(
+                    f"{n} at {d.fail_on} level or above ({_by_level(levels, '')}; "
+                    f"fail level: {d.fail_on})"
+                )
+        if d.diagnostics:
+            levels = Counter(x.level for x in d.diagnostics)
+            kinds = " and ".join(
+                f"{levels[lv]} {new}{lv.value}-level" for lv in _LEVELS if levels[lv]
+            )
+            noun = "diagnostic" if len(d.diagnostics) == 1 else "diagnostics"
+            codes = Counter(x.code for x in d.diagnostics)
+            why = ", ".join(
+                _clean(c) + ("" if len(d.diagnostics) == 1 else f" {k}")
+                for c, k in codes.most_common()
+            )
+            # warning-level diagnostics fail only because of --strict: say so
+            if levels[Level.WARNING]:
+                why += "; --strict"
+            if d.fail_on == "never":
+                why += "; diagnostics fail the run whatever the fail level"
+            reasons.append(f"{kinds} {noun} ({why})")
+        text = "; ".join(reasons)
+    elif d.fail_on == "never":
+        found = _count(len(d.gated), new + "finding") if d.gated else f"no {new}findings"
+        text = f"fail level never ({found} reported; findings never fail the run)"
+    else:
+        text = f"no {new}findings at {d.fail_on} level or above"
+        notes: list[str] = []
+        below = Counter(f.level for f in d.below)
+        if below:
+            notes.append(f"{_by_level(below, new)} below the fail level")
+        if d.staged:
+            staged = _count(len(d.staged), new + "finding")
+            notes.append(f"{staged} of staged rules not yet enforced")
+        if notes:
+            text += f" ({'; '.join(notes)})"
+    word = "FAIL" if d.failed else "PASS"
     if color:
-        word = f"\x1b[{'31' if failed else '32'}m{word}\x1b[0m"
-    return f"{word}: {what}"
+        word = f"\x1b[{'31' if d.failed else '32'}m{word}\x1b[0m"
+    return f"{word}: {text}"
+
+
+_LEVELS = (Level.ERROR, Level.WARNING, Level.NOTE)  # most severe first
+
+
+def _by_level(levels: Counter[Level], prefix: str) -> str:
+    """``3 errors, 2 warnings``: counts by level, most severe first."""
+    return ", ".join(_count(levels[lv], prefix + lv.value) for lv in _LEVELS if levels[lv])
 
 
 def _count(n: int, noun: str) -> str:
