@@ -292,10 +292,9 @@ def test_explicit_bad_security_settings_in_a_patch_are_judged(tmp_path: Path) ->
     report = _scan(
         tmp_path,
         {
-            # a decoy kustomization names a complete, applied manifest as a patch
-            "decoy/kustomization.yaml": (
-                "patches:\n  - path: ../k8s/pod.yaml\n  - path: ../k8s/frag.yaml\n"
-            ),
+            # a decoy kustomization names a complete, applied manifest as a patch (from
+            # beside it: kustomize refuses a patch above its directory, so one there is none)
+            "k8s/kustomization.yaml": "patches:\n  - path: pod.yaml\n  - path: frag.yaml\n",
             "k8s/pod.yaml": _pod(f"{GOOD}:1", extra=sc),
             # a fragment that leaves its security context to the base: nothing to judge
             "k8s/frag.yaml": _pod(f"{GOOD}:2", name="q"),
