@@ -4,8 +4,10 @@ installs into a virtual environment of its own from a hash-locked requirements f
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -237,10 +239,12 @@ def test_action_installs_into_its_own_venv_from_the_lock() -> None:
     assert "scripts/action-install.sh" in install["run"]
     scan = _action_step("scan")
     assert scan["env"]["TETHER_ACTION_PYTHON"] == "${{ steps.install.outputs.python }}"
-    assert scan["run"].strip() == '"$TETHER_ACTION_PYTHON" -m scanner.action'
+    # isolated: nothing from the workspace (the pull request's files) is importable
+    assert scan["run"].strip() == '"$TETHER_ACTION_PYTHON" -I -m scanner.action'
     script = INSTALL_SCRIPT.read_text()
     assert "--require-hashes --only-binary :all: -r" in script
     assert "--no-deps --no-index --no-build-isolation" in script
+    assert '"$base_python" -I -m venv' in script and '"$python" -I -m pip' in script
 
 
 def _site_dists(python: str) -> set[str]:
@@ -254,12 +258,76 @@ def _site_dists(python: str) -> set[str]:
     return {n for n in map(canonicalize_name, out.stdout.split()) if n in names}
 
 
+# Modules a pull request could add at the root of the workspace, where the Action's steps start:
+# each would run in place of tether, pip, venv or ensurepip if the current directory were on
+# sys.path (`python -m X` puts it first), or at start-up (sitecustomize, usercustomize through
+# PYTHONPATH, which a job may point at its workspace). Each leaves a mark in a file and on both
+# streams; those standing in for a command exit 0, as an attacker's would, to look like success.
+_HOSTILE = {
+    "scanner/__init__.py": "",
+    "scanner/action.py": "exit",
+    "scanner/__main__.py": "exit",
+    "pip/__init__.py": "mark",
+    "pip/__main__.py": "exit",
+    "venv/__init__.py": "mark",
+    "venv/__main__.py": "exit",
+    "ensurepip/__init__.py": "mark",
+    "ensurepip/__main__.py": "exit",
+    "hatchling/__init__.py": "mark",
+    "sitecustomize.py": "mark",
+    "usercustomize.py": "mark",
+    "startup.py": "mark",
+}
+_MARKER = "PWNED-BY-THE-WORKSPACE"
+
+
 @pytest.fixture(scope="module")
-def action_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hostile_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pull request's checkout: an example repository with findings, plus Python modules at
+    its root that would take over any interpreter importing from the current directory."""
+    ws = tmp_path_factory.mktemp("workspace") / "repo"
+    shutil.copytree(EXAMPLES / "acme-payments", ws)
+    log = ws.parent / "pwned.log"
+    for rel, kind in _HOSTILE.items():
+        code = (
+            ""
+            if not kind
+            else "import sys\n"
+            f"open({str(log)!r}, 'a').write({rel!r} + '\\n')\n"
+            f"print({_MARKER!r}, {rel!r})\n"
+            f"print({_MARKER!r}, {rel!r}, file=sys.stderr)\n"
+            + ("raise SystemExit(0)\n" if kind == "exit" else "")
+        )
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(code)
+    return ws
+
+
+def _hostile_env(ws: Path) -> dict[str, str]:
+    """The job's environment as a workflow might set it: PYTHONPATH at the workspace (a common
+    job-level setting for a Python project's tests), PYTHONSTARTUP, a user base in it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return env | {
+        "PYTHONPATH": str(ws),
+        "PYTHONSTARTUP": str(ws / "startup.py"),
+        "PYTHONUSERBASE": str(ws),
+    }
+
+
+def _assert_not_taken_over(ws: Path, proc: subprocess.CompletedProcess[str]) -> None:
+    log = ws.parent / "pwned.log"
+    ran = log.read_text() if log.exists() else ""
+    assert not ran and _MARKER not in proc.stdout + proc.stderr, (
+        f"code from the workspace ran: {ran or proc.stdout + proc.stderr}"
+    )
+
+
+@pytest.fixture(scope="module")
+def action_python(tmp_path_factory: pytest.TempPathFactory, hostile_workspace: Path) -> Path:
     """Runs the Action's install step (its `run` script from action.yml, as the runner runs a
-    bash step) with this interpreter as the one setup-python gives; returns the python it
-    reports. Needs the package index: skipped when it is unreachable, failed instead when
-    TETHER_REQUIRE_NETWORK is set (CI sets it)."""
+    bash step) with this interpreter as the one setup-python gives, in a hostile workspace (the
+    directory steps start in); returns the python it reports. Needs the package index: skipped
+    when it is unreachable, failed instead when TETHER_REQUIRE_NETWORK is set (CI sets it)."""
     tmp = tmp_path_factory.mktemp("action-install")
     base = getattr(sys, "_base_executable", sys.executable)
     before = _site_dists(base)
@@ -267,7 +335,7 @@ def action_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output.write_text("")
     script = tmp / "install.sh"
     script.write_text(_action_step("install")["run"])
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = _hostile_env(hostile_workspace)
     env |= {
         "TETHER_ACTION_PATH": str(ROOT),
         "TETHER_BASE_PYTHON": base,
@@ -282,9 +350,10 @@ def action_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp,
+        cwd=hostile_workspace,
         timeout=600,
     )
+    _assert_not_taken_over(hostile_workspace, proc)
     if proc.returncode != 0:
         reason = _UNREACHABLE.search(proc.stderr + proc.stdout)
         if reason:
@@ -358,3 +427,41 @@ def test_action_scan_step_runs_from_the_installed_copy(action_python: Path, tmp_
         env=env,
     ).stdout
     assert str(action_python.parent.parent) in where  # the installed copy, not the checkout
+
+
+def test_action_runs_nothing_from_the_workspace(
+    action_python: Path, hostile_workspace: Path, tmp_path: Path
+) -> None:
+    """The install step (in the fixture) and the scan step start in the workspace, the pull
+    request's checkout: its `scanner/`, `pip/`, `venv/`, `sitecustomize.py` never run, and the
+    scan that runs is tether's, with its findings in the SARIF."""
+    scan = _action_step("scan")
+    output, summary = tmp_path / "github_output", tmp_path / "summary.md"
+    output.write_text("")
+    summary.write_text("")
+    env = _hostile_env(hostile_workspace) | {
+        "TETHER_ACTION_PYTHON": str(action_python),
+        "GITHUB_WORKSPACE": str(hostile_workspace),
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "TETHER_PATH": ".",
+        "TETHER_SARIF_FILE": str(tmp_path / "tether.sarif"),
+        "TETHER_FAIL_ON": "never",
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", scan["run"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=hostile_workspace,
+    )
+    _assert_not_taken_over(hostile_workspace, proc)
+    assert proc.returncode == 0, proc.stderr
+    log = json.loads((tmp_path / "tether.sarif").read_text())
+    (run,) = log["runs"]
+    assert run["tool"]["driver"]["name"] == "tether"
+    rule_ids = {r["ruleId"] for r in run["results"]}
+    assert {"TF001", "K8S001", "DOCKER001"} <= rule_ids, rule_ids
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert int(outputs["findings"]) == len(run["results"]) > 10
