@@ -10,8 +10,9 @@ import pytest
 
 from scanner import action
 from scanner.model import Category, Finding, Level, Span
+from scanner.scan import ScanOptions, scan
 
-from .conftest import validate_sarif, write_tree
+from .conftest import ROOT, validate_sarif, write_tree
 from .test_pr_mode import BAD_PROVIDER, git, repo  # noqa: F401 - the fixture
 
 __all__ = ["repo"]
@@ -114,3 +115,41 @@ def test_inputs_come_from_env_not_expressions() -> None:
     runs = [line for line in text.splitlines() if line.strip().startswith("run:")]
     assert runs and all("${{" not in line for line in runs)
     assert text.count("shell: bash") == len(runs)
+
+
+def _example_workflows(tmp: Path) -> Path:
+    """A repository using docs/workflows/ as they are meant to be copied."""
+    return write_tree(
+        tmp / "repo",
+        {
+            f".github/workflows/{p.name}": p.read_text()
+            for p in sorted((ROOT / "docs" / "workflows").glob("*.yml"))
+        },
+    )
+
+
+@pytest.mark.parametrize("baseline", ["default", "examples/acme/org"])
+def test_example_workflows_pass_the_shipped_baselines(tmp_path: Path, baseline: str) -> None:
+    """tether's own action is judged like any other (GHA001, the pin policy): the default
+    baseline approves it, and the ACME example, whose actions.allowed replaces the default's
+    list, lists it again (README, GitHub Action)."""
+    report = scan(_example_workflows(tmp_path), ScanOptions(baselines=[baseline]))
+    assert not [(f.rule_id, f.message) for f in report.findings if f.rule_id.startswith("GHA")]
+
+
+def test_a_baseline_replacing_allowed_actions_must_approve_tether_again(tmp_path: Path) -> None:
+    own = write_tree(
+        tmp_path / "policy",
+        {"org.yml": "name: org\nextends: [default]\nactions:\n  allowed: [actions/*, github/*]\n"},
+    )
+    report = scan(_example_workflows(tmp_path), ScanOptions(baselines=[str(own / "org.yml")]))
+    flagged = {f.path for f in report.findings if f.rule_id == "GHA001"}
+    assert flagged == {
+        ".github/workflows/tether-code-scanning.yml",
+        ".github/workflows/tether-pr-gate.yml",
+    }
+    assert all(
+        "tether-scanner/tether is not an approved action" in f.message
+        for f in report.findings
+        if f.rule_id == "GHA001"
+    )

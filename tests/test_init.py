@@ -229,6 +229,12 @@ def test_scaffolded_workflow_is_pinned_and_read_only(policy_repo: Path) -> None:
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
     runs = [s["run"] for job in workflow["jobs"].values() for s in job["steps"] if "run" in s]
     assert "tether verify ." in runs
+    # tether too is pinned by commit (a placeholder to replace), and installed as the Action
+    # installs it: hash-locked, isolated from the working directory (scripts/action-install.sh)
+    assert re.fullmatch(r"[0-9a-f]{40}", workflow["env"]["TETHER_REF"])
+    assert re.search(r'TETHER_REF: "[0-9a-f]{40}" # v\d', path.read_text())
+    assert any("bash .tether-src/scripts/action-install.sh python " in r for r in runs), runs
+    assert not any("pip install" in r for r in runs), runs
     for step in workflow["jobs"]["verify"]["steps"]:
         if str(step.get("uses", "")).startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
@@ -250,3 +256,23 @@ def test_scaffolded_workflow_passes_lint_actions(policy_repo: Path) -> None:
     if proc.returncode == 2 and not os.environ.get("TETHER_REQUIRE_LINT_ACTIONS"):
         pytest.skip(f"lint-actions could not install its linters: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# a plain YAML value cut short: ` #` starts a comment, so `owned by #platform-team` reads as
+# `owned by` (a comment written as such has a space after its `#`)
+_CUT_SHORT = re.compile(r"^\s*(?:- )?[\w.@-]+:[ \t]+[^\s\"'#|>&*!{\[][^#\n]*[ \t]#\S")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p
+        for d in ("scanner/templates", "baselines")
+        for p in (ROOT / d).rglob("*")
+        if p.suffix in (".yml", ".yaml")
+    ),
+    ids=lambda p: p.relative_to(ROOT).as_posix(),
+)
+def test_templates_and_baselines_have_no_value_cut_short_by_a_comment(path: Path) -> None:
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        assert not _CUT_SHORT.match(line), f"{path.name}:{n}: quote the value: {line.strip()}"
