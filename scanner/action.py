@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .gate import failing
+from .gate import decide
 from .model import Report
 from .org.lookup import needs_lookup, repository_facts, without_token_note
 from .policy.operator import Policy
@@ -139,9 +139,13 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
     sarif.write(sarif.build(report, category=category, levels=report.levels), sarif_file)
     # the runner reads workflow commands (`::error ...`) from stdout: the report, which quotes
     # the scanned repository, is printed with command processing stopped
+    # strict by default: in PR mode only files the change made unreadable count
+    strict = env.get("TETHER_STRICT", "true") != "false"
+    decision = decide(report, report.fail_on, strict)
     token = secrets.token_hex(16)
     print(f"::stop-commands::{token}")
-    print(text.render(report), end="")
+    # the log says why the step passes or fails, as the console does (the gate's decision)
+    print(text.render(report, verdict=text.verdict_line(decision)), end="")
     print(f"::{token}::")
     gated = report.diff.new if report.diff is not None else report.findings
     gated = [f for f in gated if not f.external]
@@ -161,8 +165,6 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
             f"::notice title=tether::{len(gated) - MAX_ANNOTATIONS} more finding(s) "
             "in the job summary"
         )
-    # strict by default: in PR mode only files the change made unreadable count
-    strict = env.get("TETHER_STRICT", "true") != "false"
     # the summary links locations to the file at the commit the workflow runs on (the
     # repository checked out in the workspace); a root outside the workspace stays plain text
     links = (
@@ -185,7 +187,7 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
         "new-findings": str(len(gated)),
     }
     _append(env.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs.items()))
-    return 1 if failing(report, report.fail_on, strict) else 0
+    return 1 if decision.failed else 0
 
 
 def main() -> None:

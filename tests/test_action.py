@@ -50,6 +50,8 @@ def test_pull_request_gates_only_new_findings(
     token = lines[0].removeprefix("::stop-commands::")
     assert lines[0].startswith("::stop-commands::") and f"::{token}::" in lines
     assert code == 1
+    # the log says why, from the same decision as the exit status: the one new finding
+    assert "FAIL: 1 new finding at error level (fail level: error)" in lines
     assert annotations == [
         next(a for a in annotations if a.startswith("::error file=Dockerfile,line=1,"))
     ]
