@@ -108,7 +108,7 @@ def _yaml_facts(
     # document in it that is a whole named object is judged all the same (kubectl -f and a
     # kustomization's resources: would apply it)
     values = kind in ("yaml", "json") and _chart_values(sf)
-    kustomization = posixpath.basename(sf.path).lower() in _KUSTOMIZATION_NAMES
+    kustomization = posixpath.basename(sf.path) in _KUSTOMIZATION_NAMES
     as_json = kind == "json" and kubernetes.is_json_text(text)
     patch_only = False  # can only be a JSON 6902 patch that sets an image, not a manifest
     if kind in ("yaml", "json"):

@@ -494,7 +494,7 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
     )
     # kustomize's own kinds; Flux's Kustomization (kustomize.toolkit.fluxcd.io) is a custom
     # resource that points a controller at a directory, not a kustomization
-    if posixpath.basename(path).lower() in KUSTOMIZATION_NAMES and (
+    if posixpath.basename(path) in KUSTOMIZATION_NAMES and (
         (kind == "Kustomization" and not api_version)
         or (api_version or "").startswith("kustomize.config.k8s.io")
     ):
@@ -514,8 +514,8 @@ def _object_facts(path: str, obj: Node, doc_index: int, facts: list[Fact]) -> No
 
 
 # the names kustomize reads a kustomization from, in a directory it builds
-# (lower-case: case-insensitive file systems read `Kustomization.yaml` too)
-KUSTOMIZATION_NAMES = frozenset(("kustomization.yaml", "kustomization.yml", "kustomization"))
+# (exactly: kustomize on Linux, where CI builds, reads no `Kustomization.yaml`)
+KUSTOMIZATION_NAMES = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
 
 
 def _workload_facts(
