@@ -61,7 +61,14 @@ def test_scalar_types_follow_yaml_1_2() -> None:
     (doc,) = compose_all("a: 1\nb: 1.5\nc: true\nd: null\ne: yes\nf: '1'\ng: 0x1F\nh: on\n")
     assert doc is not None
     assert doc.to_python() == {
-        "a": 1, "b": 1.5, "c": True, "d": None, "e": "yes", "f": "1", "g": 31, "h": "on",
+        "a": 1,
+        "b": 1.5,
+        "c": True,
+        "d": None,
+        "e": "yes",
+        "f": "1",
+        "g": 31,
+        "h": "on",
     }
 
 
@@ -152,8 +159,11 @@ spec:
 
 
 def test_multi_document_stream() -> None:
-    text = "---\n" + DEPLOY + "---\n# just a comment\n---\napiVersion: v1\nkind: Service\n" + (
-        "metadata:\n  name: web\n...\n"
+    text = (
+        "---\n"
+        + DEPLOY
+        + "---\n# just a comment\n---\napiVersion: v1\nkind: Service\n"
+        + ("metadata:\n  name: web\n...\n")
     )
     facts, diags = scan_text("k8s/app.yaml", text)
     assert diags == []
@@ -462,3 +472,26 @@ def test_collections_of_a_document_composed_apart_end_where_they_end() -> None:
     assert errors and docs[0] is not None
     meta = docs[0].get("metadata")
     assert meta is not None and meta.span == Span(4, 3, 5, 9)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("c: [{name: c, image: nginx:1.25}]\n", {"c": [{"name": "c", "image": "nginx:1.25"}]}),
+        (
+            "resources: [https://example.com/x.yaml]\n",
+            {"resources": ["https://example.com/x.yaml"]},
+        ),
+        ("t: [AWS::Serverless-2016-10-31]\n", {"t": ["AWS::Serverless-2016-10-31"]}),
+    ],
+)
+def test_a_colon_inside_a_flow_scalar_reads_as_kubectl_reads_it(text: str, value: object) -> None:
+    """YAML 1.2 and go-yaml (kubectl, kustomize) accept `:` inside a plain scalar in a flow
+    collection; libyaml's scanner (ruamel's C path) refuses it as YAML 1.1 did, which made
+    valid manifests parse errors. A `: ` there is still an error."""
+    from scanner.parsers.yaml import compose_all
+
+    (doc,) = compose_all(text)
+    assert doc is not None and doc.to_python() == value
+    with pytest.raises(YamlError):
+        compose_all("a: {b: c: d}\n")

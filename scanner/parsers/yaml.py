@@ -37,7 +37,7 @@ class YamlError(Exception):
 
 
 @cache
-def _yaml() -> Any:
+def _yaml(pure: bool = False) -> Any:
     class Resolver(VersionedResolver):
         """Tag resolution as ruamel's, faster. ruamel looks up the YAML version twice for
         every plain scalar, each time through two caught AttributeErrors on the C parser
@@ -57,7 +57,7 @@ def _yaml() -> Any:
             # not an implicitly typed scalar: ruamel's path and default tags
             return super().resolve(kind, value, (False, False))
 
-    y = YAML(typ="safe", pure=False)
+    y = YAML(typ="safe", pure=pure)
     y.Resolver = Resolver
     return y
 
@@ -427,7 +427,15 @@ def _compose_raw(text: str) -> tuple[Any, ...]:
     try:
         raws = tuple(_yaml().compose_all(io.StringIO(text)))
     except Exception as e:  # ruamel raises many error types; all are input errors here
-        raise YamlError(_error_message(e), _error_span(e, text)) from None
+        if "found unexpected ':'" not in str(e):
+            raise YamlError(_error_message(e), _error_span(e, text)) from None
+        # the C scanner keeps YAML 1.1's rule against `:` inside a plain scalar in a flow
+        # collection (`{image: nginx:1.25}`, `[https://x/y.yaml]`), which YAML 1.2 and
+        # go-yaml (kubectl, kustomize) accept; ruamel's Python scanner reads it as they do
+        try:
+            raws = tuple(_yaml(pure=True).compose_all(io.StringIO(text)))
+        except Exception as e2:
+            raise YamlError(_error_message(e2), _error_span(e2, text)) from None
     if _has_anchor(text):
         for r in raws:
             if r is not None:
