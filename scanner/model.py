@@ -173,6 +173,7 @@ class Report:
     # directories of the root kustomizations (none in the scan builds them): in PR mode the
     # merge base's stay roots in the head's scan (see kubernetes.drop_patch_facts)
     kustomize_roots: tuple[str, ...] = ()
+    kustomize_dirs: tuple[str, ...] = ()  # every kustomization's directory
     # what was scanned, repository-relative (files and directories); empty: the whole
     # repository (the only scan that runs repository-level rules)
     paths: tuple[str, ...] = ()

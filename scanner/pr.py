@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import posixpath
 import stat
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -251,8 +252,10 @@ def scan_pr(
             rules_root=cfg_root,
             paths=scope,
             # what the merge base deploys stays deployed: a new kustomization that builds a
-            # root overlay does not make that overlay's own build stop counting
-            kustomize_roots=[rename.get(r, r) for r in before.kustomize_roots],
+            # root overlay does not make that overlay's own build stop counting; one the
+            # change adds counts as deployed (a new overlay wrapped by a new decoy)
+            kustomize_roots=[_moved_dir(r, rename) for r in before.kustomize_roots],
+            kustomize_known=[_moved_dir(d, rename) for d in before.kustomize_dirs],
         )
         head_links = _scoped(gitdiff.gitlinks(top, None, ""), scope)
         base_links = _scoped(gitdiff.gitlinks(top, base, ""), base_scope)
@@ -274,6 +277,15 @@ def scan_pr(
         changed_paths=changed,
     )
     return dataclasses.replace(head, diff=diff, diagnostics=head_diags)
+
+
+def _moved_dir(directory: str, rename: dict[str, str]) -> str:
+    """Where a change moved a kustomization's directory: where its kustomization file went."""
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        old = f"{directory}/{name}" if directory else name
+        if old in rename:
+            return posixpath.dirname(rename[old])
+    return directory
 
 
 def _scoped(found: dict[str, str], scope: Collection[str] | None) -> dict[str, str]:

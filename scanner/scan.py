@@ -160,6 +160,19 @@ def _yaml_facts(
         manifest = kubernetes.is_manifest(doc)
         if values and not (manifest and _named(doc)):
             continue
+        if kustomization and i > 0:
+            # kustomize reads the first document of a kustomization file and no other
+            diags.append(
+                Diagnostic(
+                    sf.path,
+                    doc.span,
+                    "kustomize-not-judged",
+                    "ignored: kustomize reads only the first document of a kustomization "
+                    "file, so nothing in this one is built or applied; remove it",
+                    Level.WARNING,
+                )
+            )
+            continue
         # a workflow or action file's name does not make its manifests none of tether's
         # business (`k8s/action.yaml` is applied by kubectl like any other): a manifest is
         # judged as one, and as workflow or action metadata only when it has jobs or runs
@@ -177,14 +190,25 @@ def _yaml_facts(
             out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
         elif not manifest:
             # a JSON 6902 patch (kustomize's patches:) that sets an image: judged as an
-            # image override; other YAML is none of tether's business
+            # image override; what else it does to judged fields is said; other YAML is none
+            # of tether's business
             images = kubernetes.json_patch_images(sf.path, doc, "JsonPatch")
+            unjudged = kubernetes.patch_unjudged(doc) if doc.is_seq else []
+            diags.extend(
+                Diagnostic(sf.path, span, "kustomize-not-judged", message, Level.WARNING)
+                for span, message in unjudged
+            )
             if not images:
                 continue
             out.extend(images)
         if manifest:
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
+            if "$patch" in text:  # strategic-merge directives on judged fields are said
+                diags.extend(
+                    Diagnostic(sf.path, span, "kustomize-not-judged", message, Level.WARNING)
+                    for span, message in kubernetes.patch_unjudged(doc)
+                )
             # containers of a custom resource the pod-template table does not list are said
             diags.extend(
                 Diagnostic(sf.path, span, "pods-not-judged", message, Level.NOTE)
@@ -303,10 +327,13 @@ def _chart_values(sf: SourceFile) -> bool:
 
 
 def _named(doc: Any) -> bool:
-    """An object with a literal metadata.name: what kubectl would create."""
+    """An object with a literal metadata.name or generateName: what kubectl would create."""
     meta = doc.get("metadata")
-    name = meta.get("name") if meta is not None and meta.is_map else None
-    return name is not None and bool(name.str_value())
+    if meta is None or not meta.is_map:
+        return False
+    return any(
+        n is not None and bool(n.str_value()) for n in (meta.get("name"), meta.get("generateName"))
+    )
 
 
 def _presence(path: str, text: str, tool: presence.Detection) -> Fact:
@@ -373,12 +400,14 @@ def _listed_unwalked(root: Path, facts: Sequence[Fact], walked: set[str]) -> lis
     marked directory): regular files inside the repository, never under .git."""
     real_root = os.path.realpath(root)
     out: dict[str, SourceFile] = {}
+    checked: set[str] = set()  # a base many kustomizations list is looked at once
     for f in facts:
         if f.kind != "k8s.kustomization":
             continue
         for rel in f.data.get("local_paths") or []:
-            if rel in walked or rel in out or _under_git(rel):
+            if rel in walked or rel in checked or _under_git(rel):
                 continue
+            checked.add(rel)
             real = os.path.realpath(os.path.join(real_root, rel.replace("/", os.sep)))
             if not real.startswith(real_root + os.sep) or _under_git(real[len(real_root) + 1 :]):
                 continue
@@ -512,6 +541,7 @@ def collect(
     only: Collection[str] | None = None,
     scope: Collection[str] | None = None,
     roots: Collection[str] = (),
+    known: Collection[str] | None = None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     """Facts and diagnostics of every file under root, in path order. Files are parsed in
     `jobs` worker processes where that pays (see parallel.py); results are identical.
@@ -519,7 +549,9 @@ def collect(
     `repository_summary`); `only` restricts the scan to a file set (PR mode: what git
     tracks, plus untracked files it does not ignore); `scope` to the repository paths
     (files or directories) a scan was asked for; `roots` to kustomization directories that
-    count as deployed whatever builds them (see kubernetes.drop_patch_facts)."""
+    count as deployed whatever builds them, and `known` (the merge base's kustomization
+    directories, in PR mode) makes every other one count so too (see
+    kubernetes.drop_patch_facts)."""
     diags: list[Diagnostic] = []
     t0 = time.perf_counter()
     files: list[SourceFile] = []
@@ -554,7 +586,12 @@ def collect(
     # cross-file observations: a resource's provider default tags live in another block,
     # often another file, of the same module (or of a calling module)
     facts = tf_facts.link_module_facts(facts)
-    facts = kubernetes.drop_patch_facts(facts, roots)
+    said: list[tuple[str, Span, str]] = []
+    facts = kubernetes.drop_patch_facts(facts, roots, known, said)
+    diags.extend(
+        Diagnostic(path, span, "kustomize-not-judged", message, Level.WARNING)
+        for path, span, message in said
+    )
     timings.facts += time.perf_counter() - t1
     return facts, diags + more
 
@@ -646,6 +683,7 @@ def scan(
     rules_root: Path | None = None,
     paths: Collection[str] | None = None,
     kustomize_roots: Collection[str] = (),
+    kustomize_known: Collection[str] | None = None,
 ) -> Report:
     """Scan one repository on disk. Raises ConfigError for bad rules, baselines or policy.
 
@@ -661,9 +699,10 @@ def scan(
     the head's working-tree file set (`files`), what the merge base approved (`approved`) and
     the facts about the head's configuration edits (`config_facts`), and where the approved
     repository exception file (`exceptions_root`) and rule directories (`rules_root`) are
-    read from (default: `root`), and the merge base's root kustomizations
-    (`kustomize_roots`: a change cannot make a deployed overlay stop counting by wrapping
-    it in a kustomization of its own)."""
+    read from (default: `root`), and the merge base's root kustomizations and all its
+    kustomization directories (`kustomize_roots`, `kustomize_known`: a change cannot make a
+    deployed overlay stop counting by wrapping it in a kustomization of its own, and every
+    kustomization it adds counts as deployed)."""
     opts = options or ScanOptions()
     start = clock()
     policy = opts.effective_policy()
@@ -698,8 +737,12 @@ def scan(
             files,
             paths,
             kustomize_roots,
+            kustomize_known,
         )
     roots = tuple(kubernetes.kustomize_roots(facts))
+    kustomize_dirs = tuple(
+        sorted({posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"})
+    )
     diags = _templates_outside_charts(diags, seen, None if whole else root)
     t = clock()
     summary = repository_summary(root, seen) if whole else None
@@ -775,6 +818,7 @@ def scan(
         help_uris=help_uris(rules, baseline),
         valid_until=_valid_until(records, baseline, rules, opts.today),
         kustomize_roots=roots,
+        kustomize_dirs=kustomize_dirs,
         paths=() if paths is None else tuple(sorted(set(paths))),
     )
 

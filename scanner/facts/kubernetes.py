@@ -165,11 +165,17 @@ def may_set_image(text: str, json_text: bool = False) -> bool:
     0x56-0x72, as the letters of the manifest keys do)."""
     if "image" in text and _PATCH_OP_WORD.search(text) is not None:
         return True
+    # an operation patch_unjudged reports (a remove, a copy or move, an unsafe value)
+    if "op" in text and _UNMODELLED_OP.search(text) is not None:
+        return True
     if "\\" not in text:
         return False
     return (_JSON_KEY_ESCAPE if json_text else _KEY_ESCAPE).search(text) is not None
 
 
+_UNMODELLED_OP = re.compile(
+    r"\b(?:remove|copy|move|privileged|allowPrivilegeEscalation|runAsNonRoot|runAsUser|host(?:PID|IPC|Network))\b"
+)
 _JSON_START = re.compile(r"\A[ \t\r\n]*[{\[]")
 
 
@@ -976,6 +982,36 @@ def unjudged_kustomize(node: Node, kustomization: bool) -> list[tuple[Span, str]
         or api.startswith("kustomize.config.k8s.io")
     ):
         return out
+    for key in ("patches", "patchesJson6902", "patchesStrategicMerge"):
+        entries = node.get(key)
+        for item in entries.items() if entries is not None and entries.is_seq else ():
+            text_n = item.get("patch") if item.is_map else item
+            text = text_n.str_value() if text_n is not None and text_n.is_scalar else None
+            if text_n is None or text is None or (not item.is_map and not _inline_text(text)):
+                continue
+            try:
+                docs = compose_all(text)
+            except YamlError:
+                continue
+            move = _block_mover(text_n)
+            out.extend(
+                (move(span), message)
+                for doc in docs
+                if doc is not None
+                for span, message in patch_unjudged(doc)
+            )
+    charts = node.get("helmCharts")
+    for chart in charts.items() if charts is not None and charts.is_seq else ():
+        repo = _scalar_str(chart.get("repo")) if chart.is_map else None
+        if chart.is_map and not (repo and repo.strip()):
+            out.append(
+                (
+                    chart.span,
+                    "not judged: kustomize renders this local Helm chart with its values "
+                    "(valuesInline, valuesFile) when built with --enable-helm; render with "
+                    "`kustomize build --enable-helm` and scan the output",
+                )
+            )
     reps = node.get("replacements")
     for item in reps.items() if reps is not None and reps.is_seq else ():
         out.append(
@@ -1009,7 +1045,7 @@ def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:
             # patchesStrategicMerge lists file names and inline patches alike
             text_n = item.get("patch") if item.is_map else item
             text = text_n.str_value() if text_n is not None and text_n.is_scalar else None
-            if text_n is None or text is None or (not item.is_map and "\n" not in text):
+            if text_n is None or text is None or (not item.is_map and not _inline_text(text)):
                 continue
             try:
                 docs = compose_all(text)
@@ -1088,6 +1124,128 @@ def json_patch_images(path: str, doc: Node, target: str) -> list[Fact]:
                 out.append(_patch_image(path, value, here))
         else:
             out.extend(_patch_image(path, v, f"{here}{sub}") for sub, v in _images_in(value, ""))
+    return out
+
+
+# fields the workload rules judge: a patch that removes or replaces one is not modelled
+_JUDGED_FIELDS = frozenset(
+    (
+        "securityContext",
+        "resources",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "labels",
+        "runAsNonRoot",
+        "runAsUser",
+        "privileged",
+        "allowPrivilegeEscalation",
+        "containers",
+        "initContainers",
+        "template",
+        "metadata",
+    )
+)
+# values that make a pod less safe, whatever patch sets them
+_UNSAFE = {
+    "privileged": True,
+    "allowPrivilegeEscalation": True,
+    "runAsNonRoot": False,
+    "runAsUser": 0,
+    "hostPID": True,
+    "hostNetwork": True,
+    "hostIPC": True,
+}
+_PATCH_NOTE = "render with `kustomize build` and scan the output"
+
+
+def patch_unjudged(doc: Node) -> list[tuple[Span, str]]:
+    """What a patch does that the rules do not judge, located: in a JSON 6902 patch (a list
+    of operations), a `copy` or `move` into an image, a `remove` of a field the rules judge,
+    an `add` or `replace` that sets an unsafe value (privileged, host namespaces, root); in a
+    strategic-merge patch, a `$patch: delete` or `$patch: replace` directive on such a field.
+    A patch that only sets fields (an image, resources, probes) is judged where it is."""
+    out: list[tuple[Span, str]] = []
+    if doc.is_seq:
+        for op in doc.items():
+            if not op.is_map:
+                continue
+            kind = _scalar_str(op.get("op"))
+            where = _scalar_str(op.get("path")) or ""
+            parts = [p for p in where.split("/") if p]
+            if kind in ("copy", "move") and parts and parts[-1] == "image":
+                out.append(
+                    (
+                        op.span,
+                        f"not judged: this JSON patch "
+                        f"{'copies' if kind == 'copy' else 'moves'} a value into {where}, "
+                        f"so the image that runs is not known here; {_PATCH_NOTE}",
+                    )
+                )
+            elif kind == "remove" and _JUDGED_FIELDS.intersection(parts):
+                out.append(
+                    (
+                        op.span,
+                        f"not judged: this JSON patch removes {where}, which the workload "
+                        f"rules judge; {_PATCH_NOTE}",
+                    )
+                )
+            elif kind in _PATCH_OPS:
+                value = op.get("value")
+                bad = _unsafe_in(value, parts[-1] if parts else "")
+                if value is not None and bad:
+                    out.append(
+                        (
+                            value.span,
+                            f"not judged: this JSON patch sets {bad} at {where}; {_PATCH_NOTE}",
+                        )
+                    )
+    elif doc.is_map:
+        out.extend(_directives(doc, 0))
+    return out
+
+
+def _unsafe_in(node: Node | None, key: str, depth: int = 0) -> str | None:
+    """The first unsafe setting in a patch value (`privileged: true`), as text, or None."""
+    if node is None or depth > 12:
+        return None
+    if node.is_scalar:
+        want = _UNSAFE.get(key, ...)
+        return f"{key}: {node.str_value()}" if want is not ... and node.value == want else None
+    if node.is_map:
+        for k, v in node.items():
+            found = _unsafe_in(v, k.str_value() or "", depth + 1)
+            if found:
+                return found
+    elif node.is_seq:
+        for v in node.items():
+            found = _unsafe_in(v, key, depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _directives(node: Node, depth: int, judged: bool = False) -> list[tuple[Span, str]]:
+    """`$patch: delete|replace` directives on (or inside) fields the rules judge."""
+    out: list[tuple[Span, str]] = []
+    if depth > 16:
+        return out
+    if node.is_map:
+        for k, v in node.items():
+            key = k.str_value() or ""
+            if key == "$patch" and judged and _scalar_str(v) in ("delete", "replace"):
+                out.append(
+                    (
+                        k.span,
+                        f"not judged: a strategic-merge $patch: {_scalar_str(v)} removes or "
+                        f"replaces fields the workload rules judge; {_PATCH_NOTE}",
+                    )
+                )
+            elif not v.is_scalar:
+                out.extend(_directives(v, depth + 1, judged or key in _JUDGED_FIELDS))
+    elif node.is_seq:
+        for v in node.items():
+            out.extend(_directives(v, depth + 1, judged))
     return out
 
 
@@ -1225,6 +1383,12 @@ def image_override(path: str, entry: Node, target: str, via: str) -> Fact | None
     return Fact("k8s.kustomize_image", path, span, target, data, spans)
 
 
+def _inline_text(entry: str) -> bool:
+    """Whether a `patchesStrategicMerge:` string is the patch itself rather than a file name:
+    several lines, or one line of JSON (kustomize tries a file first, then the content)."""
+    return "\n" in entry.strip() or entry.lstrip().startswith(("{", "["))
+
+
 def _patch_paths(obj: Node) -> list[str]:
     """Files a kustomization applies as patches (partial objects, not workloads)."""
     out: list[str] = []
@@ -1232,7 +1396,7 @@ def _patch_paths(obj: Node) -> list[str]:
         node = obj.get(key)
         items = node.to_python() if node is not None else None
         for item in items if isinstance(items, list) else []:
-            if isinstance(item, str) and "\n" not in item:
+            if isinstance(item, str) and not _inline_text(item):
                 out.append(item)
             elif isinstance(item, dict) and isinstance(item.get("path"), str):
                 out.append(item["path"])
@@ -1245,7 +1409,12 @@ def _patch_paths(obj: Node) -> list[str]:
 _FRAGMENT_KINDS = frozenset(("k8s.object", "k8s.workload", "env.workload"))
 
 
-def drop_patch_facts(facts: list[Fact], roots: Collection[str] = ()) -> list[Fact]:
+def drop_patch_facts(
+    facts: list[Fact],
+    roots: Collection[str] = (),
+    known: Collection[str] | None = None,
+    diags: list[tuple[str, Span, str]] | None = None,
+) -> list[Fact]:
     """The cross-file pass over Kubernetes facts.
 
     Files that a kustomization in the scan uses as patches hold only the fields they change,
@@ -1262,15 +1431,24 @@ def drop_patch_facts(facts: list[Fact], roots: Collection[str] = ()) -> list[Fac
     `images:` override sets, the labels a kustomization adds. `roots` names kustomization
     directories that count as deployed even when another kustomization builds them (in PR
     mode, the merge base's roots: a change cannot make a deployed overlay stop counting by
-    wrapping it).
+    wrapping it); with `known` (the merge base's kustomization directories), every
+    kustomization the change adds counts as deployed too. What kustomize would refuse builds
+    nothing (`diags` receives (path, span, message) for what is said about it).
 
     A file that kustomizations list but whose name tether does not read as YAML is read
     once for each kustomization slice that lists it (see scan._observe): its facts are kept
     once."""
     kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
-    builds, built_resources = _builds(facts, kustomizations, roots)
+    if known is not None:
+        added = {posixpath.dirname(k.path) for k in kustomizations} - set(known)
+        roots = {*roots, *added}
+    builds, built_resources = _builds(facts, kustomizations, roots, diags)
+    # a file a kustomization builds as a resource is an object, whoever names it a patch
     patches = {
-        p for f in kustomizations for p in _inside(posixpath.dirname(f.path), f.data.get("patches"))
+        p
+        for f in kustomizations
+        for p in _inside(posixpath.dirname(f.path), f.data.get("patches"))
+        if p not in built_resources
     }
     extra = {
         p for f in kustomizations for p in f.data.get("local_paths") or [] if not reads_as_yaml(p)
@@ -1361,71 +1539,137 @@ class _Build:
 
 
 def _builds(
-    facts: list[Fact], kustomizations: list[Fact], roots: Collection[str] = ()
+    facts: list[Fact],
+    kustomizations: list[Fact],
+    roots: Collection[str] = (),
+    diags: list[tuple[str, Span, str]] | None = None,
 ) -> tuple[dict[str, list[_Build]], set[str]]:
     """For each file the kustomizations in the scan build (resources, and the patches they
     apply), each way of building it: one `_Build` per root kustomization (one no other
     kustomization in the scan builds, or one `roots` names) and path from it, since each
     build deploys what its own transformers make of the file; and the files built as
-    resources. kustomize applies a kustomization's `images:` and labels to everything it
-    builds, its bases' output and its patches' included."""
+    resources. kustomize applies a kustomization's `images:` (then its ImageTagTransformer
+    configs) and labels to everything it builds, its bases' output and its patches'
+    included; a component's, to its parent's resources, before the parent's own. What
+    kustomize refuses builds nothing: a directory with two kustomization files, a resource
+    file above the kustomization's directory. Past a bound on the walk, nothing is taken as
+    set by a build (images are judged as written) and that is said."""
+    files: dict[str, list[Fact]] = {}
+    for k in kustomizations:
+        files.setdefault(posixpath.dirname(k.path), []).append(k)
     by_dir: dict[str, Fact] = {}
-    for k in sorted(kustomizations, key=lambda k: k.path):
-        by_dir.setdefault(posixpath.dirname(k.path), k)
-    children: dict[str, list[str]] = {d: [] for d in by_dir}
+    for d, ks in files.items():
+        if len({k.path for k in ks}) > 1:
+            if diags is not None:
+                for k in ks:
+                    diags.append(
+                        (
+                            k.path,
+                            k.span,
+                            "not judged as a kustomization: its directory holds several "
+                            "kustomization files, which kustomize refuses to build",
+                        )
+                    )
+            continue
+        by_dir[d] = ks[0]
+    children: dict[str, list[tuple[str, str]]] = {d: [] for d in by_dir}
     images: dict[str, list[_Override]] = {d: [] for d in by_dir}
+    transformers: dict[str, list[str]] = {d: [] for d in by_dir}
+    by_file: dict[str, list[_Override]] = {}
     patched = {d: _inside(d, k.data.get("patches")) for d, k in by_dir.items()}
     for f in facts:
         here = posixpath.dirname(f.path)
+        if f.kind == "k8s.kustomize_image" and f.data.get("via") == "transformer":
+            o = _override(f)
+            if o is not None:
+                by_file.setdefault(f.path, []).append(o)
+            continue
         if here not in by_dir or by_dir[here].path != f.path:
             continue
-        if f.kind == "k8s.kustomize_resource" and f.data.get("field") in _BUILT:
+        if f.kind == "k8s.kustomize_resource":
             local = f.data.get("local_path")
-            if local:
-                children[here].append(posixpath.normpath(local))
+            field = f.data.get("field")
+            if local and field in _BUILT:
+                children[here].append((posixpath.normpath(local), str(field)))
+            elif local and field == "transformers":
+                transformers[here].append(posixpath.normpath(local))
         elif f.kind == "k8s.kustomize_image" and f.data.get("via") == "images":
-            data = f.data
-            if data.get("original"):
-                literal = bool(data.get("image_valid")) and not data.get("templated")
-                touches = bool(data.get("new_tag") or data.get("digest"))
-                new_name = data.get("new_name")
-                images[here].append(
-                    _Override(
-                        str(data["original"]),
-                        (new_name if literal else _UNKNOWN) if new_name else None,
-                        touches,
-                        literal and touches,
-                        f.path,
-                    )
-                )
-    built = {c for cs in children.values() for c in cs if c in by_dir}
+            o = _override(f)
+            if o is not None:
+                images[here].append(o)
+    # each kustomization's own image transformers: images:, then its ImageTagTransformers
+    own = {
+        d: (*images[d], *(o for t in transformers[d] for o in by_file.get(t, ()))) for d in by_dir
+    }
+    built = {c for cs in children.values() for c, _ in cs if c in by_dir}
     out: dict[str, list[_Build]] = {}
     resources: set[str] = set()
     steps = 0
-
-    def walk(d: str, acc: _Build, stack: tuple[str, ...]) -> None:
-        nonlocal steps
-        steps += 1
-        if steps > _MAX_BUILD_STEPS or d in stack:
-            return  # kustomize refuses a cycle; a bound keeps a hostile tree cheap
-        # an outer kustomization's labels apply last, over the inner ones'
-        acc = _Build(
-            (*acc.chain, tuple(images[d])),
-            {**(by_dir[d].data.get("added_labels") or {}), **acc.labels},
-        )
-        for p in patched[d]:
-            out.setdefault(p, []).append(acc)
-        for c in children[d]:
-            if c in by_dir:
-                walk(c, acc, (*stack, d))
-            else:
-                resources.add(c)
-                out.setdefault(c, []).append(acc)
-
-    for d in sorted(by_dir):
-        if d not in built or d in roots:
-            walk(d, _Build((), {}), ())
+    exhausted = False
+    for root in sorted(by_dir):
+        if root in built and root not in roots:
+            continue
+        # iterative: a chain of thousands of kustomizations must not exhaust Python's stack
+        stack: list[tuple[str, _Build, tuple[str, ...]]] = [(root, _Build((), {}), ())]
+        while stack:
+            d, acc, ancestors = stack.pop()
+            steps += 1
+            if steps > _MAX_BUILD_STEPS:
+                exhausted = True
+                break
+            if d in ancestors:
+                continue  # kustomize refuses a cycle
+            comps = [c for c, field in children[d] if field == "components" and c in by_dir]
+            # a component's transformers run on its parent's resources, in order, before the
+            # parent's own; an outer kustomization's after the inner ones' (chain: outermost
+            # first, applied in reverse)
+            chain = (*acc.chain, own[d], *(own[c] for c in reversed(comps)))
+            labels = {**(by_dir[d].data.get("added_labels") or {}), **acc.labels}
+            for c in comps:
+                labels = {**(by_dir[c].data.get("added_labels") or {}), **labels}
+            build = _Build(chain, labels)
+            for p in patched[d]:
+                out.setdefault(p, []).append(build)
+            for c, _field in reversed(children[d]):
+                if c in by_dir:
+                    stack.append((c, build, (*ancestors, d)))
+                elif not d or c.startswith(d + "/"):
+                    resources.add(c)
+                    out.setdefault(c, []).append(build)
+                # a resource file above the kustomization's directory: kustomize refuses it
+        if exhausted:
+            break
+    if exhausted:
+        if diags is not None:
+            first = by_dir[sorted(by_dir)[0]]
+            diags.append(
+                (
+                    first.path,
+                    first.span,
+                    f"kustomizations too many ways built (over {_MAX_BUILD_STEPS:,} steps): "
+                    "no image override or label they set is taken as applied; images are "
+                    "judged as written. Render with kustomize build and scan the output",
+                )
+            )
+        return {}, resources
     return out, resources
+
+
+def _override(f: Fact) -> _Override | None:
+    """An `images:` entry or ImageTagTransformer as kustomize applies it (see _Override)."""
+    data = f.data
+    if not data.get("original"):
+        return None
+    literal = bool(data.get("image_valid")) and not data.get("templated")
+    touches = bool(data.get("new_tag") or data.get("digest"))
+    new_name = data.get("new_name")
+    return _Override(
+        str(data["original"]),
+        (new_name if literal else _UNKNOWN) if new_name else None,
+        touches,
+        literal and touches,
+        f.path,
+    )
 
 
 def kustomize_roots(facts: Sequence[Fact]) -> list[str]:
