@@ -1140,12 +1140,10 @@ _JUDGED_FIELDS = frozenset(
         "runAsUser",
         "privileged",
         "allowPrivilegeEscalation",
-        "containers",
-        "initContainers",
-        "template",
-        "metadata",
     )
 )
+# ... and what holds them, when removed or replaced whole
+_JUDGED_HOLDERS = frozenset(("containers", "initContainers", "template", "metadata", "spec"))
 # values that make a pod less safe, whatever patch sets them
 _UNSAFE = {
     "privileged": True,
@@ -1182,7 +1180,9 @@ def patch_unjudged(doc: Node) -> list[tuple[Span, str]]:
                         f"so the image that runs is not known here; {_PATCH_NOTE}",
                     )
                 )
-            elif kind == "remove" and _JUDGED_FIELDS.intersection(parts):
+            elif kind == "remove" and (
+                _JUDGED_FIELDS.intersection(parts) or (parts and parts[-1] in _JUDGED_HOLDERS)
+            ):
                 out.append(
                     (
                         op.span,
@@ -1225,27 +1225,31 @@ def _unsafe_in(node: Node | None, key: str, depth: int = 0) -> str | None:
     return None
 
 
-def _directives(node: Node, depth: int, judged: bool = False) -> list[tuple[Span, str]]:
-    """`$patch: delete|replace` directives on (or inside) fields the rules judge."""
+def _directives(
+    node: Node, depth: int, judged: bool = False, key: str = ""
+) -> list[tuple[Span, str]]:
+    """`$patch: delete|replace` directives on (or inside) fields the rules judge, or on what
+    holds them whole (a container list, the pod template, the spec)."""
     out: list[tuple[Span, str]] = []
     if depth > 16:
         return out
     if node.is_map:
         for k, v in node.items():
-            key = k.str_value() or ""
-            if key == "$patch" and judged and _scalar_str(v) in ("delete", "replace"):
-                out.append(
-                    (
-                        k.span,
-                        f"not judged: a strategic-merge $patch: {_scalar_str(v)} removes or "
-                        f"replaces fields the workload rules judge; {_PATCH_NOTE}",
+            name = k.str_value() or ""
+            if name == "$patch" and (judged or key in _JUDGED_HOLDERS):
+                if _scalar_str(v) in ("delete", "replace"):
+                    out.append(
+                        (
+                            k.span,
+                            f"not judged: a strategic-merge $patch: {_scalar_str(v)} removes or "
+                            f"replaces fields the workload rules judge; {_PATCH_NOTE}",
+                        )
                     )
-                )
             elif not v.is_scalar:
-                out.extend(_directives(v, depth + 1, judged or key in _JUDGED_FIELDS))
+                out.extend(_directives(v, depth + 1, judged or name in _JUDGED_FIELDS, name))
     elif node.is_seq:
         for v in node.items():
-            out.extend(_directives(v, depth + 1, judged))
+            out.extend(_directives(v, depth + 1, judged, key))
     return out
 
 
