@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import os
 import posixpath
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -221,7 +223,8 @@ def _yaml_facts(
         )
         # judged: a key written twice is read differently by different tools
         dups.extend(yaml_doc.duplicate_keys(doc))
-        merges.extend(yaml_doc.ambiguous_merges(doc))
+        if "<<" in text:  # a merge key is `<<` as written, or there is none to judge
+            merges.extend(yaml_doc.ambiguous_merges(doc))
     for dup, first in dups[:max_listed]:
         key = str(dup.raw.value)
         shown = key if len(key) <= 60 else key[:57] + "..."
@@ -444,6 +447,28 @@ def kustomization_listed(root: Path, paths: Iterable[str]) -> list[str]:
     )
 
 
+# Python's cycle collector while files are parsed: the first generation collected every
+# 50,000 allocations instead of 700 (see _gc_steady)
+_GC_THRESHOLDS = (50000, 20, 10)
+
+
+@contextlib.contextmanager
+def _gc_steady() -> Iterator[None]:
+    """Python's cycle collector run less often while files are parsed (forked workers
+    inherit it). Parsing allocates millions of small objects that live until their file is
+    done, and at the default thresholds the collector's passes over them, and over the facts
+    kept so far, cost as much again as parsing (45% of parse time on kubeflow/manifests).
+    Fewer, larger passes free the same cycles: measured on kubeflow/manifests (1,126 files,
+    24 MB), 6.5 s -> 4.6 s with peak RSS 169 -> 173 MB, where switching the collector off
+    altogether would have nearly doubled peak memory."""
+    old = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact], list[Diagnostic]]:
     """Read, parse and observe files, in order; then the files that the kustomizations among
     them list but whose names tether does not read as YAML (kustomize reads every file it
@@ -571,7 +596,8 @@ def collect(
             )
         )
     timings.discover = time.perf_counter() - t0
-    facts, more = parallel.run(files, _observe, timings, jobs)
+    with _gc_steady():
+        facts, more = parallel.run(files, _observe, timings, jobs)
     # what a kustomization lists is deployed: a listed file the walk left out (an excluded or
     # marked path) is judged all the same, serially, once
     walked = {sf.path for sf in files}

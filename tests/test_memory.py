@@ -41,3 +41,31 @@ def test_the_org_scan_builds_each_rule_once_and_nothing_else_does(tmp_path: Path
         (d / "K8S003.yml").write_text(src.replace("severity: error", "severity: warning"))
         assert rules_mod.load_rules([d])["K8S003"] is not one
     assert rules_mod._BUILT == {}
+
+
+def test_the_collector_is_eased_only_while_files_are_parsed(tmp_path: Path) -> None:
+    """scan.collect runs Python's cycle collector less often while it parses (issue 11: the
+    default thresholds cost as much again as parsing) and gives the caller's settings back."""
+    import gc
+    import importlib
+
+    from scanner.model import Timings
+
+    scan_mod = importlib.import_module("scanner.scan")  # the module, not scanner.scan()
+
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n")
+    seen: list[tuple[int, int, int]] = []
+    real = scan_mod._observe
+
+    def spy(files, timings):  # type: ignore[no-untyped-def]
+        seen.append(gc.get_threshold())
+        return real(files, timings)
+
+    before = gc.get_threshold()
+    scan_mod._observe = spy  # type: ignore[assignment]
+    try:
+        scan_mod.collect(tmp_path, [], Timings(), 1)
+    finally:
+        scan_mod._observe = real  # type: ignore[assignment]
+    assert seen == [scan_mod._GC_THRESHOLDS]
+    assert gc.get_threshold() == before
