@@ -23,6 +23,7 @@ from . import exceptions as exceptions_mod
 from . import gitdiff, prdiff
 from .config import RepoConfig
 from .errors import ConfigError
+from .facts import kubernetes
 from .model import Diagnostic, Level, Report
 from .policy import operator
 from .scan import ScanOptions, scan
@@ -281,7 +282,7 @@ def scan_pr(
 
 def _moved_dir(directory: str, rename: dict[str, str]) -> str:
     """Where a change moved a kustomization's directory: where its kustomization file went."""
-    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+    for name in sorted(kubernetes.KUSTOMIZATION_NAMES):
         old = f"{directory}/{name}" if directory else name
         if old in rename:
             return posixpath.dirname(rename[old])

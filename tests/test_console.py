@@ -368,10 +368,15 @@ def test_a_charts_values_files_are_not_manifests(tmp_path: Path) -> None:
     (r / "k8s" / "values.yaml").write_text(values)
     import json
 
+    # a Chart.yaml that is a link (perhaps out of the repository) makes no chart
+    (r / "linked").mkdir()
+    (r / "linked" / "Chart.yaml").symlink_to(chart / "Chart.yaml")
+    (r / "linked" / "values.yaml").write_text(values)
     res = run("--root", str(r), "--fail-on", "never", "--format", "json")
     data = json.loads(res.stdout)  # type: ignore[attr-defined]
     assert {f["path"] for f in data["findings"] if f["rule_id"].startswith("K8S")} == {
-        "k8s/values.yaml"
+        "k8s/values.yaml",
+        "linked/values.yaml",
     }
     assert not any(d["path"].startswith("charts/") for d in data["diagnostics"])
 

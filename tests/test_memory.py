@@ -69,3 +69,28 @@ def test_the_collector_is_eased_only_while_files_are_parsed(tmp_path: Path) -> N
         scan_mod._observe = real  # type: ignore[assignment]
     assert seen == [scan_mod._GC_THRESHOLDS]
     assert gc.get_threshold() == before
+
+
+def test_concurrent_scans_give_the_collector_settings_back(tmp_path: Path) -> None:
+    """An org scan parses repositories in threads: thresholds are the process's, eased by the
+    first scan in and restored by the last one out, whatever order they finish in."""
+    import threading
+
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n")
+    before = gc.get_threshold()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in range(3):
+                scan(tmp_path)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert gc.get_threshold() == before

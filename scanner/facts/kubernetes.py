@@ -74,6 +74,9 @@ def pod_templates(table: PodTemplates) -> Iterator[None]:
         _CUSTOM.reset(token)
 
 
+_ITEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
 def _item_name(item: Node) -> str | None:
     """A list item's own name (`name`, or KubeRay's `groupName`), when it is plain text."""
     if not item.is_map:
@@ -81,7 +84,7 @@ def _item_name(item: Node) -> str | None:
     for key in ("name", "groupName"):
         n = item.get(key)
         text = n.str_value() if n is not None and not n.is_template else None
-        if text and not text.isdigit() and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", text):
+        if text and not text.isdigit() and _ITEM_NAME.fullmatch(text):
             return text
     return None
 
