@@ -34,15 +34,8 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def _k8s003(findings: object) -> list[tuple[str, int]]:
-    return [
-        (f.path, f.span.start_line)
-        for f in findings  # type: ignore[attr-defined]
-        if f.rule_id == "K8S003"
-    ]
-
-
-def test_a_wrapper_a_change_adds_does_not_unroot_the_merge_bases_overlay(tmp_path: Path) -> None:
+def _base_repo(tmp_path: Path) -> Path:
+    """A repository whose main branch holds BASE, checked out on a new branch."""
     r = tmp_path / "repo"
     r.mkdir()
     git(r, "init", "-q", "-b", "main")
@@ -52,6 +45,19 @@ def test_a_wrapper_a_change_adds_does_not_unroot_the_merge_bases_overlay(tmp_pat
     git(r, "add", "-A")
     git(r, "commit", "-qm", "base")
     git(r, "checkout", "-qb", "feature")
+    return r
+
+
+def _k8s003(findings: object) -> list[tuple[str, int]]:
+    return [
+        (f.path, f.span.start_line)
+        for f in findings  # type: ignore[attr-defined]
+        if f.rule_id == "K8S003"
+    ]
+
+
+def test_a_wrapper_a_change_adds_does_not_unroot_the_merge_bases_overlay(tmp_path: Path) -> None:
+    r = _base_repo(tmp_path)
     write_tree(r, {"base/pod.yaml": POD.replace("IMAGE_TAG", "latest"), **WRAPPER})
     git(r, "add", "-A")
     git(r, "commit", "-qm", "unpin behind a wrapper")
@@ -175,15 +181,7 @@ def test_deep_and_wide_kustomization_graphs_stay_cheap_and_safe(tmp_path: Path) 
 
 
 def test_a_renamed_overlay_and_a_new_one_stay_deployed_in_pr_mode(tmp_path: Path) -> None:
-    r = tmp_path / "repo"
-    r.mkdir()
-    git(r, "init", "-q", "-b", "main")
-    git(r, "config", "user.email", "t@example.com")
-    git(r, "config", "user.name", "t")
-    write_tree(r, BASE)
-    git(r, "add", "-A")
-    git(r, "commit", "-qm", "base")
-    git(r, "checkout", "-qb", "feature")
+    r = _base_repo(tmp_path)
     git(r, "mv", "overlays/prod", "overlays/production")
     write_tree(
         r,
