@@ -899,8 +899,12 @@ def unjudged_pods(node: Node) -> list[tuple[Span, str]]:
     not list (an Argo CronWorkflow's `container:`, a Kruise AdvancedCronJob's template)."""
     out: list[tuple[Span, str]] = []
     for obj in _objects(node):
+        kind = _scalar_str(obj.get("kind"))
+        # Kubernetes' own kinds are judged by extract already: no second look at them
+        if not kind or kind in _NO_PODS or kind in _POD_TEMPLATE:
+            continue
         o = object_view(obj, 0)
-        if not o.kind or o.kind in _NO_PODS or o.kind in _POD_TEMPLATE or workload_views(o):
+        if workload_views(o):
             continue
         found = _first_container(obj, "", 0)
         if found is None:
