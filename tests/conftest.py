@@ -8,8 +8,11 @@ import subprocess
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from scanner.model import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -26,6 +29,22 @@ def _isolated_rule_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         os.environ.pop("TETHER_CACHE_DIR", None)
     else:
         os.environ["TETHER_CACHE_DIR"] = old
+
+
+def make_report(**fields: Any) -> Report:
+    """A Report with every required field empty, overridden by `fields` (report tests)."""
+    from scanner.model import Timings
+
+    base: dict[str, Any] = {
+        "root": ".",
+        "findings": [],
+        "diagnostics": [],
+        "tallies": {},
+        "rules": {},
+        "baseline_files": [],
+        "timings": Timings(),
+    }
+    return Report(**{**base, **fields})
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

@@ -18,10 +18,11 @@ import pytest
 from markdown_it import MarkdownIt
 
 from scanner import action
-from scanner.model import Category, Diagnostic, Finding, Level, Report, Span, Timings
+from scanner.model import Category, Diagnostic, Finding, Level, Span
 from scanner.prdiff import Diff
 from scanner.report import markdown
 
+from .conftest import make_report as _report
 from .conftest import write_tree
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -61,19 +62,6 @@ def _finding(
         fact_kind="tf.required_provider",
         **extra,
     )
-
-
-def _report(**fields: Any) -> Report:
-    base: dict[str, Any] = {
-        "root": ".",
-        "findings": [],
-        "diagnostics": [],
-        "tallies": {},
-        "rules": {},
-        "baseline_files": [],
-        "timings": Timings(),
-    }
-    return Report(**{**base, **fields})
 
 
 def _text(html: str) -> str:

@@ -20,10 +20,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from scanner.config import RepoConfig
-from scanner.model import Category, Diagnostic, Finding, Level, Report, Span, Timings
+from scanner.model import Category, Diagnostic, Finding, Level, Report, Span
 from scanner.prdiff import Diff
 from scanner.report import jsonreport, markdown, sarif, text
 from scanner.scan import ScanOptions, scan
+from tests.conftest import make_report as _report
 from tests.conftest import validate_sarif
 
 MakeRepo = Callable[[Mapping[str, str]], Path]
@@ -65,19 +66,6 @@ def _excepted(f: Finding, justification: str, owner: str) -> Any:
         ticket=None,
     )
     return SimpleNamespace(finding=f, record=record)
-
-
-def _report(**fields: Any) -> Report:
-    base: dict[str, Any] = {
-        "root": ".",
-        "findings": [],
-        "diagnostics": [],
-        "tallies": {},
-        "rules": {},
-        "baseline_files": [],
-        "timings": Timings(),
-    }
-    return Report(**{**base, **fields})
 
 
 def _hostile_report() -> Report:
@@ -175,9 +163,7 @@ def test_every_section_stays_within_its_budget() -> None:
     # cells that escape to five bytes a character, in every section at once
     worst = "&" * 1000
     rows = [_finding("&" * 1000 + str(i), worst, line=i + 1) for i in range(50)]
-    diff = Diff(
-        base_ref=worst, base_commit="0" * 40, new=rows, fixed=rows, unchanged=rows
-    )
+    diff = Diff(base_ref=worst, base_commit="0" * 40, new=rows, fixed=rows, unchanged=rows)
     report = _report(
         findings=rows,
         diff=diff,
