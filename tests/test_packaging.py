@@ -394,6 +394,19 @@ def test_action_install_gives_a_working_tether(action_python: Path) -> None:
             assert pins.get(name) == version, f"{name}=={version} installed, not from the lock"
 
 
+def _run_step(
+    step: dict[str, Any], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run an Action step's `run:` script as the runner does (bash -eo pipefail)."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+
+
 def test_action_scan_step_runs_from_the_installed_copy(action_python: Path, tmp_path: Path) -> None:
     scan = _action_step("scan")
     output, summary = tmp_path / "github_output", tmp_path / "summary.md"
@@ -409,13 +422,7 @@ def test_action_scan_step_runs_from_the_installed_copy(action_python: Path, tmp_
         "TETHER_SARIF_FILE": str(tmp_path / "tether.sarif"),
         "TETHER_FAIL_ON": "never",
     }
-    proc = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", scan["run"]],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc = _run_step(scan, env, tmp_path)
     assert proc.returncode == 0, proc.stderr
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert int(outputs["findings"]) > 10 and (tmp_path / "tether.sarif").exists()
@@ -449,13 +456,7 @@ def test_action_runs_nothing_from_the_workspace(
         "TETHER_SARIF_FILE": str(tmp_path / "tether.sarif"),
         "TETHER_FAIL_ON": "never",
     }
-    proc = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", scan["run"]],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=hostile_workspace,
-    )
+    proc = _run_step(scan, env, hostile_workspace)
     _assert_not_taken_over(hostile_workspace, proc)
     assert proc.returncode == 0, proc.stderr
     log = json.loads((tmp_path / "tether.sarif").read_text())
