@@ -989,24 +989,14 @@ def unjudged_kustomize(node: Node, kustomization: bool) -> list[tuple[Span, str]
         or api.startswith("kustomize.config.k8s.io")
     ):
         return out
-    for key in ("patches", "patchesJson6902", "patchesStrategicMerge"):
-        entries = node.get(key)
-        for item in entries.items() if entries is not None and entries.is_seq else ():
-            text_n = item.get("patch") if item.is_map else item
-            text = text_n.str_value() if text_n is not None and text_n.is_scalar else None
-            if text_n is None or text is None or (not item.is_map and not _inline_text(text)):
-                continue
-            try:
-                docs = compose_all(text)
-            except YamlError:
-                continue
-            move = _block_mover(text_n)
-            out.extend(
-                (move(span), message)
-                for doc in docs
-                if doc is not None
-                for span, message in patch_unjudged(doc)
-            )
+    for _key, _i, text_n, docs in _inline_patches(node):
+        move = _block_mover(text_n)
+        out.extend(
+            (move(span), message)
+            for doc in docs
+            if doc is not None
+            for span, message in patch_unjudged(doc)
+        )
     charts = node.get("helmCharts")
     for chart in charts.items() if charts is not None and charts.is_seq else ():
         repo = _scalar_str(chart.get("repo")) if chart.is_map else None
@@ -1040,16 +1030,14 @@ def unjudged_kustomize(node: Node, kustomization: bool) -> list[tuple[Span, str]
     return out
 
 
-def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:
-    """What the patches written inside a kustomization set, as a patch file's facts: the
-    containers of a strategic-merge patch (marked `patch`) and the images a JSON 6902 patch
-    puts in place. Located in the kustomization: exactly, for a literal block (`patch: |`),
-    else at the patch's first line."""
-    out: list[Fact] = []
+def _inline_patches(obj: Node) -> Iterator[tuple[str, int, Node, list[Node | None]]]:
+    """The patches written inside a kustomization, composed: (field, index, the text's node,
+    its documents). `patchesStrategicMerge` lists file names and inline patches alike; a
+    patch that does not parse is left out (kustomize refuses the kustomization: nothing is
+    deployed)."""
     for key in ("patches", "patchesJson6902", "patchesStrategicMerge"):
         node = obj.get(key)
         for i, item in enumerate(node.items() if node is not None and node.is_seq else ()):
-            # patchesStrategicMerge lists file names and inline patches alike
             text_n = item.get("patch") if item.is_map else item
             text = text_n.str_value() if text_n is not None and text_n.is_scalar else None
             if text_n is None or text is None or (not item.is_map and not _inline_text(text)):
@@ -1057,25 +1045,35 @@ def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:
             try:
                 docs = compose_all(text)
             except YamlError:
-                continue  # kustomize refuses the kustomization: nothing is deployed
-            where = f"{target}/{key}[{i}]"
-            found: list[Fact] = []
-            for d, doc in enumerate(docs):
-                if doc is None:
-                    continue
-                if is_manifest(doc):
-                    found.extend(
-                        as_patch(f) for f in extract(path, doc, d) if f.kind == "k8s.container"
-                    )
-                else:
-                    found.extend(json_patch_images(path, doc, where))
-            move = _block_mover(text_n)
-            out.extend(
-                dataclasses.replace(
-                    f, span=move(f.span), spans={k: move(v) for k, v in f.spans.items()}
+                continue
+            yield key, i, text_n, docs
+
+
+def _inline_patch_facts(path: str, obj: Node, target: str) -> list[Fact]:
+    """What the patches written inside a kustomization set, as a patch file's facts: the
+    containers of a strategic-merge patch (marked `patch`) and the images a JSON 6902 patch
+    puts in place. Located in the kustomization: exactly, for a literal block (`patch: |`),
+    else at the patch's first line."""
+    out: list[Fact] = []
+    for key, i, text_n, docs in _inline_patches(obj):
+        where = f"{target}/{key}[{i}]"
+        found: list[Fact] = []
+        for d, doc in enumerate(docs):
+            if doc is None:
+                continue
+            if is_manifest(doc):
+                found.extend(
+                    as_patch(f) for f in extract(path, doc, d) if f.kind == "k8s.container"
                 )
-                for f in found
+            else:
+                found.extend(json_patch_images(path, doc, where))
+        move = _block_mover(text_n)
+        out.extend(
+            dataclasses.replace(
+                f, span=move(f.span), spans={k: move(v) for k, v in f.spans.items()}
             )
+            for f in found
+        )
     return out
 
 
