@@ -18,7 +18,7 @@ import threading
 import weakref
 from typing import Any
 
-from ..github.client import GitHubClient, GitHubError, IssueInfo
+from ..github.client import GitHubClient, GitHubError, IssueInfo, SarifStatus
 from ..redact import clip, redact
 from ..report.markdown import md_text
 from .summary import CATEGORIES, RepoOutcome, code_cell
@@ -58,16 +58,7 @@ def upload(
         status = gh.wait_sarif(outcome.repo, sarif_id, timeout=wait_s)
     except GitHubError as e:
         return {"status": "pending", "id": sarif_id, "reason": _short(f"status: {e.message}")}
-    if status.processing_status == "complete":
-        return {"status": "uploaded", "id": sarif_id}
-    if status.processing_status == "failed":
-        errors = "; ".join(status.errors) or "no reason given"
-        return {"status": "failed", "id": sarif_id, "reason": _short(f"rejected: {errors}")}
-    return {
-        "status": "pending",
-        "id": sarif_id,
-        "reason": f"still processing after {wait_s:g} s",
-    }
+    return _processed(status, sarif_id, f"still processing after {wait_s:g} s")
 
 
 def recheck(gh: GitHubClient, outcome: RepoOutcome, sarif_id: str) -> dict[str, Any]:
@@ -76,12 +67,17 @@ def recheck(gh: GitHubClient, outcome: RepoOutcome, sarif_id: str) -> dict[str, 
         status = gh.sarif_status(outcome.repo, sarif_id)
     except GitHubError as e:
         return {"status": "pending", "id": sarif_id, "reason": _short(f"status: {e.message}")}
+    return _processed(status, sarif_id, "still processing")
+
+
+def _processed(status: SarifStatus, sarif_id: str, pending: str) -> dict[str, Any]:
+    """An upload's outcome from code scanning's processing status."""
     if status.processing_status == "complete":
         return {"status": "uploaded", "id": sarif_id}
     if status.processing_status == "failed":
         errors = "; ".join(status.errors) or "no reason given"
         return {"status": "failed", "id": sarif_id, "reason": _short(f"rejected: {errors}")}
-    return {"status": "pending", "id": sarif_id, "reason": "still processing"}
+    return {"status": "pending", "id": sarif_id, "reason": pending}
 
 
 def _short(text: str) -> str:
