@@ -26,6 +26,37 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
 _FAIL_LEVELS = ("error", "warning", "note", "never")
 
 
+def _cache_settings(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """--cache-dir / --no-cache hold for the command's run (see policy.cache.settings)."""
+    from .policy import cache as cache_mod
+
+    if param.name == "no_cache" and value:
+        ctx.with_resource(cache_mod.settings(disabled=True))
+    elif param.name == "cache_dir" and value is not None:
+        ctx.with_resource(cache_mod.settings(cache_dir=value))
+
+
+def _cache_options(f: Any) -> Any:
+    f = click.option(
+        "--no-cache",
+        is_flag=True,
+        expose_value=False,
+        callback=_cache_settings,
+        help="Neither read nor write the cache (same as TETHER_NO_CACHE=1).",
+    )(f)
+    return click.option(
+        "--cache-dir",
+        metavar="DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_cache_settings,
+        help="Cache directory: what files yielded, by content, so an unchanged file is not "
+        "parsed again, and which rule files were checked (default: $TETHER_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/tether, else ~/.cache/tether; created 0700, used only when owned by "
+        "you and writable by no one else).",
+    )(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tether")
 def main() -> None:
@@ -180,6 +211,7 @@ def main() -> None:
     "FORCE_COLOR forces it). Files written with -o never get colour codes.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary and the PASS/FAIL line.")
+@_cache_options
 def scan_cmd(
     paths: tuple[Path, ...],
     root: Path | None,
@@ -750,6 +782,7 @@ def _properties(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     show_default=True,
     help="Seconds to wait for code scanning to process each upload (0: do not wait).",
 )
+@_cache_options
 def org_cmd(
     org: str,
     out: Path,

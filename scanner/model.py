@@ -147,6 +147,7 @@ class Timings:
     total: float = 0.0
     files: int = 0
     bytes: int = 0
+    cached: int = 0  # files whose facts came from the fact cache (see factcache.py)
 
 
 @dataclass(slots=True)

@@ -113,6 +113,7 @@ def run(
         timings.facts += t.facts
         timings.files += t.files
         timings.bytes += t.bytes
+        timings.cached += t.cached
         results.append((facts, diags))
     all_facts = [f for fs, _ in results for f in fs]
     all_diags = [d for _, ds in results for d in ds]

@@ -13,13 +13,14 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import config as config_mod
 from . import exceptions as exceptions_mod
-from . import parallel
+from . import factcache, parallel
 from .config import RepoConfig
 from .errors import ConfigError
 from .facts import dockerfile as docker_facts
@@ -105,7 +106,12 @@ def _timed(timings: Timings | None, fn: Callable[[], T]) -> T:
 
 
 def _yaml_facts(
-    sf: SourceFile, text: str, out: list[Fact], diags: list[Diagnostic], timings: Timings | None
+    sf: SourceFile,
+    text: str,
+    out: list[Fact],
+    diags: list[Diagnostic],
+    timings: Timings | None,
+    values: bool,
 ) -> None:
     """YAML and JSON: presence of tools, Kubernetes manifests, workflows and actions. Nothing
     a tool could apply is left unjudged without a word: a file showing a tool may hold
@@ -115,10 +121,6 @@ def _yaml_facts(
     from .parsers import yaml as yaml_doc  # parsing helpers beside compose_each
 
     kind = sf.kind
-    # a Helm chart's values: the templates' input, whose `kind:` or `image:` are settings; a
-    # document in it that is a whole named object is judged all the same (kubectl -f and a
-    # kustomization's resources: would apply it)
-    values = kind in ("yaml", "json") and _chart_values(sf)
     kustomization = posixpath.basename(sf.path) in kubernetes.KUSTOMIZATION_NAMES
     as_json = kind == "json" and kubernetes.is_json_text(text)
     patch_only = False  # can only be a JSON 6902 patch that sets an image, not a manifest
@@ -356,9 +358,14 @@ def _presence(path: str, text: str, tool: presence.Detection) -> Fact:
 
 
 def facts_for(
-    sf: SourceFile, text: str, diags: list[Diagnostic], timings: Timings | None = None
+    sf: SourceFile,
+    text: str,
+    diags: list[Diagnostic],
+    timings: Timings | None = None,
+    values: bool | None = None,
 ) -> list[Fact]:
-    """Parse one file and observe its facts; problems become diagnostics."""
+    """Parse one file and observe its facts; problems become diagnostics. `values`: whether
+    the file is a Helm chart's values file (see _chart_values; worked out when None)."""
     out: list[Fact] = []
     k = sf.kind
     if k in ("terraform", "terraform-json"):
@@ -368,7 +375,12 @@ def facts_for(
         out.extend(tf_facts.extract(doc))
         _timed(timings, doc.release)  # freeing the syntax tree is part of parsing's cost
     elif k in ("yaml", "json", "gha-workflow", "gha-action"):
-        _yaml_facts(sf, text, out, diags, timings)
+        # a Helm chart's values: the templates' input, whose `kind:` or `image:` are
+        # settings; a document in it that is a whole named object is judged all the same
+        # (kubectl -f and a kustomization's resources: would apply it)
+        if values is None:
+            values = k in ("yaml", "json") and _chart_values(sf)
+        _yaml_facts(sf, text, out, diags, timings, values)
     elif k == "dockerfile":
         ddoc = _timed(timings, lambda: docker_parser.parse(sf.path, text))
         diags.extend(_dockerfile_template(sf.path, text, ddoc.diagnostics))
@@ -458,6 +470,10 @@ def kustomization_listed(root: Path, paths: Iterable[str]) -> list[str]:
     )
 
 
+# what files yielded before, by content (see factcache.py); set for a scan by `scan`
+_FACT_CACHE: ContextVar[factcache.FactCache | None] = ContextVar("fact_cache", default=None)
+
+
 # Python's cycle collector while files are parsed: the first generation collected every
 # 50,000 allocations instead of 700 (see _gc_steady)
 _GC_THRESHOLDS = (50_000, 20, 10)
@@ -501,6 +517,7 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
     diags: list[Diagnostic] = []
     queue = list(files)
     listed: set[str] = set()
+    cache = _FACT_CACHE.get()
 
     def listed_files(sf: SourceFile, found: Sequence[Fact]) -> list[SourceFile]:
         suffix = os.sep + sf.path.replace("/", os.sep)
@@ -563,9 +580,27 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             continue
         t = time.perf_counter()
         parse_before = timings.parse
+        key = None
         try:
-            found = facts_for(sf, text, diags, timings)
+            if cache is not None:
+                values = sf.kind in ("yaml", "json") and _chart_values(sf)
+                key = cache.key(sf.path, sf.kind, data, values)
+                hit = cache.get(key)
+                if hit is not None:
+                    timings.cached += 1
+                    facts.extend(hit[0])
+                    diags.extend(hit[1])
+                    queue.extend(listed_files(sf, hit[0]))
+                    timings.facts += time.perf_counter() - t
+                    continue
+            else:
+                values = None
+            own: list[Diagnostic] = []
+            found = facts_for(sf, text, own, timings, values)
             facts.extend(found)
+            diags.extend(own)
+            if key is not None and time.perf_counter() - t >= factcache.MIN_SECONDS:
+                cache.put(key, found, own)  # type: ignore[union-attr]
             queue.extend(listed_files(sf, found))
         except Exception as e:  # a parser bug must not end the scan: report it, go on
             diags.append(
@@ -776,18 +811,23 @@ def scan(
     whole = paths is None
     seen: list[str] = []
     # where custom resources keep their pod templates (the baseline's table)
-    with kubernetes.pod_templates(kubernetes.pod_template_table(baseline.data)):
-        facts, diags = collect(
-            root,
-            [*policy.excludes, *applied.excludes],
-            timings,
-            opts.jobs,
-            seen,
-            files,
-            paths,
-            kustomize_roots,
-            kustomize_known,
-        )
+    table = kubernetes.pod_template_table(baseline.data)
+    cache_token = _FACT_CACHE.set(factcache.open_cache(table))
+    try:
+        with kubernetes.pod_templates(table):
+            facts, diags = collect(
+                root,
+                [*policy.excludes, *applied.excludes],
+                timings,
+                opts.jobs,
+                seen,
+                files,
+                paths,
+                kustomize_roots,
+                kustomize_known,
+            )
+    finally:
+        _FACT_CACHE.reset(cache_token)
     roots = tuple(kubernetes.kustomize_roots(facts))
     kustomize_dirs = tuple(
         sorted({posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"})

@@ -12,9 +12,10 @@ when built, or at its first evaluation), never change or disable a rule. Other u
 be able to plant entries: the directory is created 0700, and a directory (or cache file) that
 is not the current user's, or that others may write, is ignored: neither read nor written.
 
-The cache lives in $TETHER_CACHE_DIR, else $XDG_CACHE_HOME/tether, else ~/.cache/tether; set
-TETHER_NO_CACHE=1 to bypass it. It is an optimisation only: an unreadable or unwritable cache is
-ignored, and a corrupt one is rebuilt.
+The cache lives in --cache-dir or $TETHER_CACHE_DIR, else $XDG_CACHE_HOME/tether, else
+~/.cache/tether; --no-cache or TETHER_NO_CACHE=1 bypasses it (this and the fact cache,
+scanner/factcache.py, which shares the directory). It is an optimisation only: an
+unreadable or unwritable cache is ignored, and a corrupt one is rebuilt.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -43,10 +45,32 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
+# the command line's --no-cache / --cache-dir, for the command's duration (see `settings`):
+# a process-wide value, so an org scan's worker threads see it too
+_DISABLED = False
+_DIRECTORY: Path | None = None
+
+
+@contextlib.contextmanager
+def settings(*, disabled: bool = False, cache_dir: Path | None = None) -> Iterator[None]:
+    """Within this block, caching is off (`disabled`) or lives in `cache_dir`, whatever the
+    environment says; the previous settings come back on exit."""
+    global _DISABLED, _DIRECTORY
+    saved = _DISABLED, _DIRECTORY
+    _DISABLED = _DISABLED or disabled
+    _DIRECTORY = cache_dir if cache_dir is not None else _DIRECTORY
+    try:
+        yield
+    finally:
+        _DISABLED, _DIRECTORY = saved
+
+
 def directory() -> Path | None:
     """Where the cache should be (trusted or not: see trusted_directory)."""
-    if os.environ.get("TETHER_NO_CACHE"):
+    if _DISABLED or os.environ.get("TETHER_NO_CACHE"):
         return None
+    if _DIRECTORY is not None:
+        return _DIRECTORY
     if os.environ.get("TETHER_CACHE_DIR"):
         return Path(os.environ["TETHER_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

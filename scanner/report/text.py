@@ -83,6 +83,7 @@ def render(
             f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:.0f} KiB; load {t.load:.3f}s, "
             f"discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
             f"facts {t.facts:.3f}s{cpu}, policy {t.policy:.3f}s, total {t.total:.3f}s wall"
+            + (f"; {_count(t.cached, 'file')} from the fact cache" if t.cached else "")
         )
     if verdict:
         lines.append(verdict)

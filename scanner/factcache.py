@@ -1,0 +1,254 @@
+"""A content-addressed cache of what each file yields: its facts and its diagnostics.
+
+A file's facts are a pure function of its bytes, its repository path and kind, the code that
+parses and observes it, and the two pieces of context extraction reads besides the file (the
+baseline's pod-template table; whether a `values*.yaml` sits beside a Helm chart's
+Chart.yaml). The key hashes exactly those; nothing else a scanned repository controls goes
+in, so two repositories holding the same file at the same path share one entry, and a file
+that changes in any byte misses. The code's identity is a hash of tether's own sources and
+the parsers' versions, so an upgrade (or an edit in a development checkout) never reads an
+entry another version wrote.
+
+Entries live as one file each under `<cache dir>/facts-v1/`, where the cache directory is the
+one `scanner.policy.cache` trusts (created 0700, owned by the current user, not writable by
+anyone else; `--cache-dir` / $TETHER_CACHE_DIR, else $XDG_CACHE_HOME/tether, else
+~/.cache/tether; `--no-cache` / $TETHER_NO_CACHE=1 turns it off). Each is written to a
+temporary file and renamed into place, so concurrent scans (an org scan's threads, parallel
+CI jobs, forked parse workers) only ever see whole entries. An entry carries its own key and a
+digest of its payload; one whose digest, key or shape does not check out is treated as
+missing and rewritten: the cache can make a scan faster, never different. Entries hold JSON,
+never pickles, so decoding one runs no code.
+
+Outcomes that are not a file's own (an internal error, a file that could not be read) are
+never stored. Small results that cost next to nothing to recompute are not stored either, so
+the cache does not fill with entries for the many YAML files that are none of tether's
+business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import sys
+import zlib
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .model import Diagnostic, Fact, Level, Span
+
+FORMAT = 1
+DIR_NAME = f"facts-v{FORMAT}"
+# a result cheaper than this to compute is not written (reading an entry costs about this)
+MIN_SECONDS = 0.0002
+MAX_ENTRY_BYTES = 64 * 1024 * 1024  # compressed; a file's facts are far smaller
+_MAGIC = b"TETHERF1"
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_LEVELS = {lv.value: lv for lv in Level}
+
+
+@cache
+def code_identity() -> str:
+    """A hash of everything besides the file that decides its facts: tether's own sources
+    (parsers, extractors, their tables) and the versions of the parsing libraries."""
+    h = hashlib.sha256(f"{FORMAT}\0{sys.version_info[:2]}".encode())
+    pkg = Path(__file__).resolve().parent
+    for p in sorted(pkg.rglob("*")):
+        if p.suffix in (".py", ".json", ".yml", ".yaml") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(pkg)).encode() + b"\0")
+            try:
+                h.update(p.read_bytes())
+            except OSError:
+                h.update(b"\0unreadable")
+            h.update(b"\0")
+    for name in _PARSERS:
+        h.update(_installed(name).encode() + b"\0")
+    return h.hexdigest()
+
+
+_PARSERS = ("tree_sitter", "tree_sitter_hcl", "ruamel.yaml", "_ruamel_yaml")
+
+
+def _installed(name: str) -> str:
+    """Which build of a parsing library is installed, without importing it (every process
+    must agree, whatever it has imported so far): its files' names, sizes and times (an
+    upgrade or reinstall rewrites them)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        return f"{name}=-"
+    origin = Path(spec.origin)
+    files = sorted(origin.parent.iterdir()) if origin.name == "__init__.py" else [origin]
+    parts = [name]
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+class FactCache:
+    """One scan's view of the cache: `context` is what extraction reads besides each file
+    (the pod-template table), folded into every key."""
+
+    def __init__(self, directory: Path, context: Any = None) -> None:
+        self.dir = directory / DIR_NAME
+        seed = hashlib.sha256(code_identity().encode())
+        seed.update(json.dumps(context, sort_keys=True, default=str).encode())
+        self._seed = seed
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+
+    def key(self, path: str, kind: str, data: bytes, chart_values: bool) -> str:
+        h = self._seed.copy()
+        h.update(f"\0{kind}\0{path}\0{int(chart_values)}\0{len(data)}\0".encode())
+        h.update(data)
+        return h.hexdigest()
+
+    def _entry(self, key: str) -> Path:
+        return self.dir / key[:2] / key[2:]
+
+    def get(self, key: str) -> tuple[list[Fact], list[Diagnostic]] | None:
+        raw = _read(self._entry(key))
+        got = _decode(raw, key) if raw is not None else None
+        if got is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return got
+
+    def put(self, key: str, facts: Sequence[Fact], diags: Sequence[Diagnostic]) -> None:
+        try:
+            payload = zlib.compress(_encode(facts, diags), 1)
+        except (TypeError, ValueError):  # not plain JSON after all: simply not cached
+            return
+        blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
+        entry = self._entry(key)
+        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+        try:
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
+            except FileNotFoundError:
+                entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(blob)
+                os.replace(tmp, entry)
+                self.writes += 1
+            except BaseException:
+                _unlink(tmp)
+                raise
+        except OSError:
+            pass  # a cache that cannot be written is simply not kept
+
+
+def _unlink(p: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(p)
+
+
+def _read(entry: Path) -> bytes | None:
+    try:
+        fd = os.open(entry, os.O_RDONLY | _O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+                return None
+            return fh.read(MAX_ENTRY_BYTES + 1)
+    except OSError:
+        return None
+
+
+def _span(v: Any) -> Span:
+    a, b, c, d = v
+    if not (type(a) is type(b) is type(c) is type(d) is int):
+        raise TypeError("span")
+    return Span(a, b, c, d)
+
+
+def _encode(facts: Sequence[Fact], diags: Sequence[Diagnostic]) -> bytes:
+    doc = {
+        "facts": [
+            [
+                f.kind,
+                f.path,
+                list(f.span),
+                f.target,
+                f.data,
+                {k: list(s) for k, s in f.spans.items()},
+            ]
+            for f in facts
+        ],
+        "diags": [[d.path, list(d.span), d.code, d.message, d.level.value] for d in diags],
+    }
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _decode(raw: bytes, key: str) -> tuple[list[Fact], list[Diagnostic]] | None:
+    """An entry's facts and diagnostics, or None unless it is whole, ours and well-formed."""
+    head = len(_MAGIC) + len(key) + 32
+    if (
+        len(raw) < head
+        or not raw.startswith(_MAGIC)
+        or raw[len(_MAGIC) : head - 32] != key.encode()
+    ):
+        return None
+    digest, payload = raw[head - 32 : head], raw[head:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        doc = json.loads(zlib.decompress(payload))
+        facts = [
+            Fact(
+                _str(kind),
+                _str(path),
+                _span(span),
+                _str(target),
+                _mapping(data),
+                {_str(k): _span(s) for k, s in _mapping(spans).items()},
+            )
+            for kind, path, span, target, data, spans in doc["facts"]
+        ]
+        diags = [
+            Diagnostic(_str(path), _span(span), _str(code), _str(message), _LEVELS[level])
+            for path, span, code, message, level in doc["diags"]
+        ]
+    except (ValueError, TypeError, KeyError, zlib.error):
+        return None
+    return facts, diags
+
+
+def _str(v: Any) -> str:
+    if type(v) is not str:
+        raise TypeError("str")
+    return v
+
+
+def _mapping(v: Any) -> Mapping[str, Any]:
+    if type(v) is not dict:
+        raise TypeError("mapping")
+    return v
+
+
+def open_cache(context: Any = None) -> FactCache | None:
+    """The cache for a scan, or None when caching is off or no trusted directory exists."""
+    from .policy.cache import trusted_directory
+
+    d = trusted_directory()
+    return FactCache(d, context) if d is not None else None

@@ -1,0 +1,306 @@
+"""The fact cache (scanner/factcache.py): a rescan answers unchanged files from the cache with
+the very same report, a changed file (or changed context) misses, and nothing in the cache
+directory that is not a whole entry tether wrote can change a scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner import scan as scan_fn
+from scanner.cli import main
+from scanner.factcache import DIR_NAME
+from scanner.report import jsonreport
+from scanner.scan import ScanOptions
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {team: payments}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: docker.io/library/nginx:latest
+"""
+
+MAIN_TF = """\
+module "vpc" {
+  source = "git::https://example.com/vpc.git?ref=main"
+}
+"""
+
+WORKFLOW = """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v3
+"""
+
+VALUES = """\
+image:
+  repository: docker.io/library/nginx
+kind: Deployment
+apiVersion: apps/v1
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: x
+"""
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "k8s").mkdir(parents=True)
+    (root / "k8s" / "deploy.yaml").write_text(DEPLOY)
+    (root / "infra").mkdir()
+    (root / "infra" / "main.tf").write_text(MAIN_TF)
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+    return root
+
+
+def _report(root: Path) -> dict:
+    rep = scan_fn(root, ScanOptions(jobs=1))
+    doc = json.loads(json.dumps(jsonreport.build(rep), default=str))
+    timings = doc.pop("timings")
+    doc["_cached"] = timings["cached"]
+    doc["_files"] = timings["files"]
+    return doc
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(d))
+    monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
+    return d
+
+
+def _entries(cache_dir: Path) -> list[Path]:
+    return sorted(p for p in (cache_dir / DIR_NAME).rglob("*") if p.is_file())
+
+
+def _strip(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def test_rescan_answers_from_the_cache_with_the_same_report(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    cold = _report(root)
+    assert cold["_cached"] == 0 and cold["findings"]
+    assert len(_entries(cache_dir)) == 3  # one per parsed file
+
+    scan_module = sys.modules["scanner.scan"]  # `scanner.scan` is also the function
+
+    def no_parsing(*_a: object, **_k: object) -> None:
+        raise AssertionError("an unchanged file was parsed again")
+
+    monkeypatch.setattr(scan_module, "facts_for", no_parsing)
+    warm = _report(root)
+    assert warm["_cached"] == 3 and warm["_files"] == 3
+    assert _strip(warm) == _strip(cold)
+
+
+def test_a_changed_file_alone_is_parsed_again(tmp_path: Path, cache_dir: Path) -> None:
+    root = _repo(tmp_path)
+    _report(root)
+    (root / "infra" / "main.tf").write_text(MAIN_TF.replace("ref=main", "ref=v1.2.0"))
+    warm = _report(root)
+    assert warm["_cached"] == 2
+    targets = {(f["rule_id"], f["path"]) for f in warm["findings"]}
+    # the edit took effect: the module is pinned now, so the floating-ref finding is gone
+    assert not any(p == "infra/main.tf" and r == "TF005" for r, p in targets)
+    assert _strip(warm) == _strip(_report_uncached(root))
+
+
+def _report_uncached(root: Path) -> dict:
+    saved = os.environ.get("TETHER_NO_CACHE")
+    os.environ["TETHER_NO_CACHE"] = "1"
+    try:
+        return _report(root)
+    finally:
+        if saved is None:
+            del os.environ["TETHER_NO_CACHE"]
+        else:
+            os.environ["TETHER_NO_CACHE"] = saved
+
+
+def test_the_same_bytes_at_another_path_are_another_entry(tmp_path: Path, cache_dir: Path) -> None:
+    """Facts carry their path (targets, spans' file): content alone is not the key."""
+    root = _repo(tmp_path)
+    _report(root)
+    (root / "k8s" / "deploy.yaml").rename(root / "k8s" / "web.yaml")
+    warm = _report(root)
+    assert warm["_cached"] == 2
+    assert {f["path"] for f in warm["findings"] if f["path"].startswith("k8s/")} == {"k8s/web.yaml"}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "swap", "garbage", "directory"])
+def test_a_damaged_or_foreign_entry_is_a_miss(tmp_path: Path, cache_dir: Path, damage: str) -> None:
+    root = _repo(tmp_path)
+    cold = _report(root)
+    entries = _entries(cache_dir)
+    victim = entries[0]
+    raw = victim.read_bytes()
+    if damage == "truncate":
+        victim.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":
+        victim.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    elif damage == "swap":  # a whole, valid entry under another file's key
+        victim.write_bytes(entries[1].read_bytes())
+    elif damage == "garbage":
+        victim.write_bytes(b"\x80\x04\x95" + os.urandom(64))  # pickle-looking bytes
+    else:
+        victim.unlink()
+        victim.mkdir()
+    warm = _report(root)
+    assert warm["_cached"] == 2
+    assert _strip(warm) == _strip(cold)
+    if damage != "directory":  # rewritten whole
+        assert _report(root)["_cached"] == 3
+
+
+def test_a_forged_entry_with_a_valid_digest_but_wrong_shape_is_a_miss(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    import hashlib
+    import zlib
+
+    from scanner import factcache
+
+    root = _repo(tmp_path)
+    cold = _report(root)
+    victim = _entries(cache_dir)[0]
+    key = victim.parent.name + victim.name
+    payload = zlib.compress(
+        json.dumps({"facts": [["x", 1, [1], "t", [], {}]], "diags": []}).encode()
+    )
+    victim.write_bytes(factcache._MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload)
+    assert _strip(_report(root)) == _strip(cold)
+
+
+def test_chart_context_is_part_of_the_key(tmp_path: Path, cache_dir: Path) -> None:
+    """values.yaml beside a Chart.yaml is the chart's input, not a manifest: adding the
+    Chart.yaml changes what the unchanged values file yields."""
+    root = tmp_path / "repo"
+    (root / "chart").mkdir(parents=True)
+    (root / "chart" / "values.yaml").write_text(VALUES)
+    before = _report(root)
+    assert any(f["path"] == "chart/values.yaml" for f in before["findings"])
+    (root / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    after = _report(root)
+    assert not any(f["path"] == "chart/values.yaml" for f in after["findings"])
+    assert _strip(after) == _strip(_report_uncached(root))
+
+
+def test_the_baseline_pod_template_table_is_part_of_the_key(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "widget.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec:\n  pod:\n    spec:\n      containers:\n        - name: a\n          image: nginx\n"
+    )
+    plain = _report(root)
+    layer = tmp_path / "layer.yml"
+    layer.write_text(
+        "extends: [default]\nkubernetes:\n  pod_templates:\n"
+        "    example.com/Widget: {templates: [spec.pod]}\n"
+    )
+    rep = scan_fn(root, ScanOptions(jobs=1, baselines=("default", str(layer))))
+    assert rep.timings.cached == 0
+    judged = {f.rule_id for f in rep.findings if f.path == "widget.yaml"}
+    assert judged - {f["rule_id"] for f in plain["findings"] if f["path"] == "widget.yaml"}
+
+
+def test_no_cache_and_cache_dir_flags(tmp_path: Path, cache_dir: Path) -> None:
+    root = _repo(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    runner = CliRunner()
+    r = runner.invoke(main, ["scan", str(root), "--root", str(root), "--no-cache", "-q"])
+    assert r.exit_code == 1, r.output
+    assert not (cache_dir / DIR_NAME).exists()
+    r = runner.invoke(main, ["scan", "--root", str(root), "--cache-dir", str(elsewhere), "-q"])
+    assert r.exit_code == 1, r.output
+    assert len(_entries(elsewhere)) == 3 and not (cache_dir / DIR_NAME).exists()
+    # the flags held for that command only
+    from scanner.policy import cache as cache_mod
+
+    assert cache_mod.directory() == cache_dir
+
+
+def test_a_cache_directory_others_can_write_is_not_used(tmp_path: Path, cache_dir: Path) -> None:
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX permissions")
+    cache_dir.mkdir(mode=0o700)
+    os.chmod(cache_dir, 0o777)
+    root = _repo(tmp_path)
+    _report(root)
+    assert not (cache_dir / DIR_NAME).exists()
+
+
+def test_entries_are_written_whole(tmp_path: Path, cache_dir: Path) -> None:
+    """Written to a private temporary file and renamed: no partial entry, no leftovers, and
+    nothing readable by others."""
+    root = _repo(tmp_path)
+    _report(root)
+    files = [p for p in (cache_dir / DIR_NAME).rglob("*") if p.is_file()]
+    assert files and not [p for p in files if p.name.endswith(".tmp")]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files)
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (cache_dir / DIR_NAME).iterdir())
+
+
+def test_concurrent_scans_share_the_cache(tmp_path: Path, cache_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    root = _repo(tmp_path)
+    for i in range(20):
+        (root / "k8s" / f"d{i}.yaml").write_text(DEPLOY.replace("web", f"web{i}"))
+    expected = _report_uncached(root)
+    env = {**os.environ, "TETHER_CACHE_DIR": str(cache_dir)}
+    outs = [tmp_path / f"out{i}.json" for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scanner.cli",
+                "scan",
+                "--root",
+                str(root),
+                "-j",
+                "1",
+                "--format",
+                "json",
+                "-o",
+                str(o),
+                "-q",
+            ],
+            env=env,
+        )
+        for o in outs
+    ]
+    assert all(p.wait(timeout=120) == 1 for p in procs)
+    for o in outs:
+        doc = json.loads(o.read_text())
+        doc.pop("timings")
+        assert doc == _strip(expected)
+    assert _report(root)["_cached"] == 23
