@@ -17,7 +17,7 @@ from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally
 from . import celrt as cel
 from .baseline import Baseline
 from .functions import FUNCTIONS
-from .rules import _HAS_BASELINE, Rule
+from .rules import _HAS_BASELINE, Rule, freeze
 
 
 @dataclass(frozen=True)
@@ -103,14 +103,6 @@ def fingerprint(rule_id: str, path: str, target: str, occurrence: int) -> str:
     return h[:32]
 
 
-def _frozen(v: Any) -> Any:
-    if isinstance(v, dict):
-        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
-    if isinstance(v, list):
-        return tuple(_frozen(x) for x in v)
-    return v
-
-
 @dataclass(frozen=True)
 class _Verdict:
     """A rule's verdict for one combination of the fact fields its when/assert read."""
@@ -139,6 +131,8 @@ class _Judge:
         self.fields = rule.verdict_fields
         self.all_fields = rule.fact_fields
         self.cache: dict[tuple[Any, ...], _Verdict] = {}
+        # message and baseline-key texts, by expression and the values of the fields it reads
+        self._memos: list[dict[Any, str]] = [{} for _ in range(1 + len(rule.baseline_keys))]
         # the fact under evaluation, in a cell the resolver closes over: the CEL context (a
         # native object the garbage collector cannot see into) must not hold this judge, or
         # the judge, its rule, baseline and verdict cache would live as long as the process
@@ -158,7 +152,7 @@ class _Judge:
     def verdict(self, fact: Fact) -> _Verdict:
         data = fact.data
         try:
-            key: tuple[Any, ...] | None = tuple(_frozen(data.get(f)) for f in self.fields)
+            key: tuple[Any, ...] | None = tuple(freeze(data.get(f)) for f in self.fields)
             hit = self.cache.get(key)  # type: ignore[arg-type]
         except TypeError:  # an unhashable oddity: judge without the memo
             key, hit = None, None
@@ -181,12 +175,15 @@ class _Judge:
     def explain(self, fact: Fact) -> tuple[str, tuple[BaselineRef, ...]]:
         """Message and baseline provenance of a failure."""
         ctx = self._context(fact.data, self.all_fields)
-        message = self.rule.message.render(ctx)
+        message = self.rule.message.render(ctx, self._view[0], self._memos[0])
         if self.staging.note:
             message = f"{message} [staged: {self.staging.note}]"
         refs = tuple(
             r
-            for r in (self.baseline.ref(k.render(ctx)) for k in self.rule.baseline_keys)
+            for r in (
+                self.baseline.ref(k.render(ctx, self._view[0], memo))
+                for k, memo in zip(self.rule.baseline_keys, self._memos[1:], strict=True)
+            )
             if r is not None
         )
         return message, refs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,23 +63,100 @@ CEL_BUILTINS = frozenset(
 )
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+class FactField:
+    """A `{{ fact.field }}` message part (two in three are): the field's value is read
+    straight from the fact rather than through a CEL call, for the values whose CEL result is
+    that same value (strings, booleans, null, 64-bit integers, doubles); any other value goes
+    through CEL as before, so the text is the same either way."""
+
+    __slots__ = ("name", "program")
+
+    def __init__(self, name: str, program: Any) -> None:
+        self.name = name
+        self.program = program
+
+    def execute(self, ctx: Any, fact: Mapping[str, Any] | None = None) -> Any:
+        if fact is not None:
+            v = fact.get(self.name)
+            if v is None or type(v) in (str, bool, float) or (type(v) is int and v in _INT64):
+                return v
+        return self.program.execute(ctx)
+
+
+class Expr:
+    """Any other `{{ expression }}` part, with the fact fields it reads (None when it uses
+    `fact` other than as `fact.field`): its text is a function of those fields alone (the
+    baseline, parameters and functions are fixed for a scan), so a memo keyed by their values
+    renders each distinct combination once."""
+
+    __slots__ = ("fields", "program")
+
+    def __init__(self, program: Any, src: str) -> None:
+        self.program = program
+        self.fields = (
+            None if _BARE_FACT.search(src) else tuple(sorted(set(_FACT_FIELD.findall(src))))
+        )
+
+
+def freeze(v: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal only for equal values of the same types
+    (True, 1 and 1.0 are equal in Python, not in CEL; nor are a map and a list of pairs)."""
+    t = type(v)
+    if t is str or v is None:
+        return v
+    if t is dict:
+        return ("{", tuple(sorted((k, freeze(x)) for k, x in v.items())))
+    if t is list or t is tuple:
+        return ("[", tuple(freeze(x) for x in v))
+    return (t.__name__, v)
+
+
 @dataclass(frozen=True)
 class MessageTemplate:
     """`text {{ cel expression }} text`: each expression compiled once."""
 
-    parts: tuple[str | Any, ...]  # str literals and compiled cel.Program objects
+    parts: tuple[str | FactField | Expr, ...]
 
-    def render(self, ctx: Any) -> str:
+    def render(
+        self,
+        ctx: Any,
+        fact: Mapping[str, Any] | None = None,
+        memo: dict[Any, str] | None = None,
+    ) -> str:
+        """The text for the CEL context `ctx`; `fact`, when given, is the data `ctx` binds
+        to `fact` (read directly by FactField parts), and `memo` keeps each expression's text
+        by the values of the fields it reads (one memo per template and context)."""
         out: list[str] = []
-        for p in self.parts:
+        for i, p in enumerate(self.parts):
             if isinstance(p, str):
                 out.append(p)
                 continue
+            key: Any = None
+            if (
+                isinstance(p, Expr)
+                and memo is not None
+                and fact is not None
+                and p.fields is not None
+            ):
+                try:
+                    key = (i, tuple(freeze(fact.get(f)) for f in p.fields))
+                    hit = memo.get(key)
+                except TypeError:  # an unhashable oddity: rendered without the memo
+                    key, hit = None, None
+                if hit is not None:
+                    out.append(hit)
+                    continue
             try:
-                v = p.execute(ctx)
+                v = p.execute(ctx, fact) if isinstance(p, FactField) else p.program.execute(ctx)
             except Exception:  # a message must never lose a finding
                 v = "?"
-            out.append(_text(v))
+            text = _text(v)
+            if key is not None:
+                memo[key] = text  # type: ignore[index]
+            out.append(text)
         return "".join(out)
 
 
@@ -183,6 +260,8 @@ class Rule:
 
 
 _FACT_FIELD = re.compile(r"\bfact\.([A-Za-z_]\w*)")
+_BARE_FACT = re.compile(r"\bfact\b(?!\.[A-Za-z_])")  # `fact` not as `fact.field`
+_PLAIN_FIELD = re.compile(r"fact\.([A-Za-z_]\w*)")  # a whole expression that is one field
 _PARAM = re.compile(r"\bparams\.([A-Za-z_]\w*)")
 _BASELINE_SECTION = re.compile(r"\bbaseline\.([A-Za-z_]\w*)")
 _BASELINE_PATH = re.compile(r"\bbaseline((?:\.[A-Za-z_]\w*)+)")
@@ -246,7 +325,7 @@ def _compile(src: str, shown: str, line: int | None, what: str, checked: bool = 
 
 
 def _template(src: str, shown: str, line: int | None, checked: bool = False) -> MessageTemplate:
-    parts: list[str | Any] = []
+    parts: list[str | FactField | Expr] = []
     pos = 0
     for m in _TEMPLATE.finditer(src):
         if "{{" in src[pos : m.start()]:
@@ -256,7 +335,9 @@ def _template(src: str, shown: str, line: int | None, checked: bool = False) -> 
         expr = m.group(1).strip()
         if not expr:
             raise ConfigError(shown, line, "message has an empty {{ }} expression")
-        parts.append(_compile(expr, shown, line, f"message expression {m.group(0)!r}", checked))
+        program = _compile(expr, shown, line, f"message expression {m.group(0)!r}", checked)
+        plain = _PLAIN_FIELD.fullmatch(expr)
+        parts.append(FactField(plain.group(1), program) if plain else Expr(program, expr))
         pos = m.end()
     rest = src[pos:]
     if "{{" in rest or "}}" in rest:
