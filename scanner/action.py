@@ -121,6 +121,10 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
             else:
                 topics, properties = repository_facts(repo_name, lookup_env)
         options = ScanOptions(
+            # a gate on a runner where the change's own code may have run before this step:
+            # nothing read from the runner's cache (see factcache.py); a fresh runner has
+            # none to gain from anyway
+            fact_cache=False,
             repo_topics=topics,
             repo_properties=properties,
             baselines=baselines,

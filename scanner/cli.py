@@ -260,6 +260,9 @@ def scan_cmd(
         policy = load_policy(policy_file) if policy_file is not None else Policy()
         topics, properties = _repository_facts(policy, repo_name)
         options = ScanOptions(
+            # a pull request's gate judges what the change holds, never what the runner's
+            # cache says it held (see factcache.py)
+            fact_cache=not diff_base,
             repo_topics=topics,
             repo_properties=properties,
             baselines=baselines,

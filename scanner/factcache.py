@@ -19,6 +19,13 @@ digest of its payload; one whose digest, key or shape does not check out is trea
 missing and rewritten: the cache can make a scan faster, never different. Entries hold JSON,
 never pickles, so decoding one runs no code.
 
+What an entry says is trusted as the scan's own result, so the cache is only as safe as the
+directory: like golangci-lint's result cache, it is for a user's own machine and for the
+platform team's org scans. A pull request's gate never uses it: `tether scan --diff-base`
+and the GitHub Action judge every file afresh, because a change's own code may have run
+on the runner before the gate (a build step) and written anything the user can write.
+(The rule cache, scanner/policy/cache.py, keeps only hashes for the same reason.)
+
 Outcomes that are not a file's own (an internal error, a file that could not be read) are
 never stored. Small results that cost next to nothing to recompute are not stored either, so
 the cache does not fill with entries for the many YAML files that are none of tether's
@@ -53,21 +60,42 @@ _LEVELS = {lv.value: lv for lv in Level}
 
 @cache
 def code_identity() -> str:
-    """A hash of everything besides the file that decides its facts: tether's own sources
-    (parsers, extractors, their tables) and the versions of the parsing libraries."""
+    """What decides a file's facts besides the file: tether's own sources (parsers,
+    extractors, their tables) and the parsing libraries, each file by name, size and
+    modification time, as Python's own bytecode cache judges a source (an upgrade, a
+    reinstall or an edit in a development checkout changes them)."""
     h = hashlib.sha256(f"{FORMAT}\0{sys.version_info[:2]}".encode())
-    pkg = Path(__file__).resolve().parent
-    for p in sorted(pkg.rglob("*")):
-        if p.suffix in (".py", ".json", ".yml", ".yaml") and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(pkg)).encode() + b"\0")
-            try:
-                h.update(p.read_bytes())
-            except OSError:
-                h.update(b"\0unreadable")
-            h.update(b"\0")
+    h.update(_stats(os.path.dirname(os.path.abspath(__file__)), recursive=True).encode())
     for name in _PARSERS:
         h.update(_installed(name).encode() + b"\0")
     return h.hexdigest()
+
+
+def _stats(top: str, *, recursive: bool = False, only: str | None = None) -> str:
+    """Each regular file under `top` (or only the one named `only`): relative name, size,
+    modification time."""
+    parts = []
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            if only is not None and e.name != only:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if recursive and e.name != "__pycache__":
+                        stack.append(e.path)
+                    continue
+                st = e.stat()
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                parts.append(f"{os.path.relpath(e.path, top)}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(sorted(parts))
 
 
 _PARSERS = ("tree_sitter", "tree_sitter_hcl", "ruamel.yaml", "_ruamel_yaml")
@@ -85,17 +113,10 @@ def _installed(name: str) -> str:
         spec = None
     if spec is None or spec.origin is None:
         return f"{name}=-"
-    origin = Path(spec.origin)
-    files = sorted(origin.parent.iterdir()) if origin.name == "__init__.py" else [origin]
-    parts = [name]
-    for f in files:
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
-    return "|".join(parts)
+    origin = spec.origin
+    package = os.path.basename(origin) == "__init__.py"
+    found = _stats(os.path.dirname(origin), only=None if package else os.path.basename(origin))
+    return f"{name}={found}"
 
 
 class FactCache:

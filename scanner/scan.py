@@ -20,16 +20,11 @@ from typing import Any, TypeVar
 
 from . import config as config_mod
 from . import exceptions as exceptions_mod
-from . import factcache, parallel
+from . import factcache
 from .config import RepoConfig
 from .errors import ConfigError
-from .facts import dockerfile as docker_facts
-from .facts import env as env_facts
-from .facts import github_actions, kubernetes, presence, repository
-from .facts import terraform as tf_facts
+from .facts import kubernetes, presence, repository
 from .model import Diagnostic, Fact, Level, Report, Span, Timings
-from .parsers import dockerfile as docker_parser
-from .parsers import terraform as tf_parser
 from .parsers.text import LineIndex, decode
 from .parsers.yaml import YamlError, compose_each
 from .policy import baseline as baseline_mod
@@ -70,6 +65,8 @@ class ScanOptions:
     # them through the API)
     repo_topics: Sequence[str] = ()
     repo_properties: Mapping[str, str | list[str]] = field(default_factory=dict)
+    # read and write the fact cache (see factcache.py); off for a pull request's gate
+    fact_cache: bool = True
 
     def effective_policy(self) -> Policy:
         return operator.with_flags(
@@ -118,6 +115,8 @@ def _yaml_facts(
     manifests too, a manifest may be JSON or spell its keys with escapes, and a file that
     parses as YAML is judged even when it holds template actions (only one that does not
     parse is a template note)."""
+    from .facts import env as env_facts
+    from .facts import github_actions
     from .parsers import yaml as yaml_doc  # parsing helpers beside compose_each
 
     kind = sf.kind
@@ -368,7 +367,12 @@ def facts_for(
     the file is a Helm chart's values file (see _chart_values; worked out when None)."""
     out: list[Fact] = []
     k = sf.kind
+    # each kind's parser and extractors are imported when a file of that kind is met: a
+    # scan pays only for the kinds a repository has (start-up time, issue 11)
     if k in ("terraform", "terraform-json"):
+        from .facts import terraform as tf_facts
+        from .parsers import terraform as tf_parser
+
         parse = tf_parser.parse_json if k == "terraform-json" else tf_parser.parse_native
         doc = _timed(timings, lambda: parse(sf.path, text))
         diags.extend(doc.diagnostics)
@@ -382,6 +386,10 @@ def facts_for(
             values = k in ("yaml", "json") and _chart_values(sf)
         _yaml_facts(sf, text, out, diags, timings, values)
     elif k == "dockerfile":
+        from .facts import dockerfile as docker_facts
+        from .facts import env as env_facts
+        from .parsers import dockerfile as docker_parser
+
         ddoc = _timed(timings, lambda: docker_parser.parse(sf.path, text))
         diags.extend(_dockerfile_template(sf.path, text, ddoc.diagnostics))
         out.extend(docker_facts.extract(ddoc))
@@ -654,6 +662,9 @@ def collect(
             )
         )
     timings.discover = time.perf_counter() - t0
+    from . import parallel
+    from .facts import terraform as tf_facts
+
     with _gc_steady():
         facts, more = parallel.run(files, _observe, timings, jobs)
     # what a kustomization lists is deployed: a listed file the walk left out (an excluded or
@@ -812,7 +823,7 @@ def scan(
     seen: list[str] = []
     # where custom resources keep their pod templates (the baseline's table)
     table = kubernetes.pod_template_table(baseline.data)
-    cache_token = _FACT_CACHE.set(factcache.open_cache(table))
+    cache_token = _FACT_CACHE.set(factcache.open_cache(table) if opts.fact_cache else None)
     try:
         with kubernetes.pod_templates(table):
             facts, diags = collect(

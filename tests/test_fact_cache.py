@@ -304,3 +304,71 @@ def test_concurrent_scans_share_the_cache(tmp_path: Path, cache_dir: Path) -> No
         doc.pop("timings")
         assert doc == _strip(expected)
     assert _report(root)["_cached"] == 23
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_pull_requests_gate_never_uses_the_cache(tmp_path: Path, cache_dir: Path) -> None:
+    """PR mode judges every file afresh: the change's own code may have run on the runner
+    before the gate and could have written the cache."""
+    root = _repo(tmp_path)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "base")
+    (root / "k8s" / "deploy.yaml").write_text(DEPLOY.replace("web", "api"))
+    r = CliRunner().invoke(main, ["scan", str(root), "--diff-base", "main", "-q"])
+    assert r.exit_code in (0, 1), r.output
+    assert not (cache_dir / DIR_NAME).exists()
+
+
+def test_the_action_never_uses_the_cache(
+    tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A push scan by the Action is a gate too: a planted entry for a file's exact bytes
+    (here: a cached empty result for the Deployment) changes nothing, and nothing is written."""
+    from scanner import action
+
+    root = _repo(tmp_path)
+    cold = _report(root)  # fills the cache
+    assert any(f["path"] == "k8s/deploy.yaml" for f in cold["findings"])
+    for entry in _entries(cache_dir):  # every entry now says: no facts, no diagnostics
+        key = entry.parent.name + entry.name
+        _plant(entry, key)
+    assert not any(f["path"] == "k8s/deploy.yaml" for f in _report(root)["findings"])
+    before = _entries(cache_dir)
+    summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
+    env = {
+        "GITHUB_WORKSPACE": str(root),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_EVENT_NAME": "push",
+        "TETHER_SARIF_FILE": str(tmp_path / "out" / "tether.sarif"),
+        "TETHER_FAIL_ON": "never",
+    }
+    assert action.run(env) == 0
+    capsys.readouterr()
+    results = json.loads((tmp_path / "out" / "tether.sarif").read_text())["runs"][0]["results"]
+    assert any(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "k8s/deploy.yaml"
+        for r in results
+    )
+    assert _entries(cache_dir) == before
+
+
+def _plant(entry: Path, key: str) -> None:
+    import hashlib
+    import zlib
+
+    from scanner import factcache
+
+    payload = zlib.compress(json.dumps({"facts": [], "diags": []}).encode())
+    entry.write_bytes(factcache._MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload)
