@@ -296,6 +296,7 @@ def bench_corpus(tools: Tools, kind: str, scale: int, corpus: Path, runs: int) -
     tmp = WORK_DIR / "perf-run"
     tmp.mkdir(parents=True, exist_ok=True)
     stats_corpus = corpus_stats(corpus)
+    load_before = loadavg()
     notes: list[str] = []
     tether_env = tools.tether_env()
 
@@ -426,6 +427,7 @@ def bench_corpus(tools: Tools, kind: str, scale: int, corpus: Path, runs: int) -
                     f"{name} run {i + 1}: {r.inproc['cached']:.0f} files came from the fact "
                     "cache (not parsed)"
                 )
+    load_after = loadavg()
     summary = {name: summarise(rs) for name, rs in results.items() if rs}
     ratios = compute_ratios(summary)
     return {
@@ -436,8 +438,17 @@ def bench_corpus(tools: Tools, kind: str, scale: int, corpus: Path, runs: int) -
         "summary": summary,
         "ratios": ratios,
         "notes": sorted(set(notes)),
+        "loadavg": {"before": load_before, "after": load_after},
         "runs": {name: [asdict(r) for r in rs] for name, rs in results.items()},
     }
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other work on the machine shows in them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def summarise(runs: Sequence[Run]) -> dict[str, Any]:
@@ -457,6 +468,10 @@ def compute_ratios(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, float 
         s = summary.get(tool)
         return float(s["median_wall_s"]) if s else None
 
+    def cpu(tool: str) -> float | None:
+        s = summary.get(tool)
+        return float(s["median_cpu_s"]) if s else None
+
     floor = inproc("parse floor", "parse")
     out: dict[str, float | None] = {}
     for tool in ("tether", "tether -j 1"):
@@ -465,6 +480,9 @@ def compute_ratios(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, float 
         out[f"{tool}: total/floor"] = total / floor if total and floor else None
         w, z = wall(tool), wall("zizmor")
         out[f"{tool}: wall/zizmor"] = w / z if w and z else None
+        c, fc, zc = cpu(tool), cpu("parse floor"), cpu("zizmor")
+        out[f"{tool}: cpu/floor cpu"] = c / fc if c and fc else None
+        out[f"{tool}: cpu/zizmor cpu"] = c / zc if c and zc else None
     return out
 
 
@@ -485,8 +503,8 @@ def corpus_table(res: Mapping[str, Any]) -> list[str]:
         f"### {res['kind']} x{res['scale']} ({c['files']} files, {c['bytes'] / 1024:.0f} KiB)",
         "",
         "| tool | median wall s | peak RSS MiB | CPU s | parse s | facts s | policy s | total s "
-        "| total/parse | total/floor | wall vs zizmor |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| total/parse | total/floor | CPU/floor CPU | wall vs zizmor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ratios = res["ratios"]
     for tool, s in res["summary"].items():
@@ -507,6 +525,7 @@ def corpus_table(res: Mapping[str, Any]) -> list[str]:
                     fmt(total),
                     fmt(total / parse if total and parse else None, ".2f", "x"),
                     fmt(ratios.get(f"{tool}: total/floor") if is_tether else None, ".2f", "x"),
+                    fmt(ratios.get(f"{tool}: cpu/floor cpu") if is_tether else None, ".2f", "x"),
                     fmt(ratios.get(f"{tool}: wall/zizmor") if is_tether else None, ".2f", "x"),
                 ]
             )
@@ -518,7 +537,14 @@ def corpus_table(res: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"parse floor: parse {fmt(floor.get('parse'))} s, read {fmt(floor.get('read'))} s, "
             f"discover {fmt(floor.get('discover'))} s (the floor's total is all three). "
-            "total/floor = tether's in-process total over the floor's parse."
+            "total/floor = tether's in-process total over the floor's parse; CPU/floor CPU = "
+            "process CPU (user + system, start-up included) over the floor process's."
+        )
+    load = res.get("loadavg", {})
+    if load.get("before"):
+        lines.append(
+            f"load average (1/5/15 min) before {load['before']}, after {load.get('after')}, "
+            f"on {os.cpu_count()} CPUs (above the CPU count: other work shared the machine)."
         )
     goal = ratios.get("tether -j 1: total/floor")
     if goal is not None:
@@ -544,8 +570,10 @@ def corpus_table(res: Mapping[str, Any]) -> list[str]:
 def summary_table(all_results: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = [
         "| corpus | files | KiB | tether s | tether -j 1 s | floor parse s | -j 1 total s "
-        "| total/floor | tether RSS MiB | zizmor s | zizmor RSS MiB | tether/zizmor |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| total/floor | -j 1 CPU/floor CPU | tether RSS MiB | zizmor s | zizmor RSS MiB "
+        "| tether/zizmor | CPU tether/zizmor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for res in all_results:
         s = res["summary"]
@@ -563,10 +591,12 @@ def summary_table(all_results: Sequence[Mapping[str, Any]]) -> list[str]:
                     fmt(s["parse floor"].get("inproc", {}).get("parse")),
                     fmt(s["tether -j 1"].get("inproc", {}).get("total")),
                     fmt(r.get("tether -j 1: total/floor"), ".2f", "x"),
+                    fmt(r.get("tether -j 1: cpu/floor cpu"), ".2f", "x"),
                     fmt(s["tether"]["median_max_rss_mib"], ".1f"),
                     fmt(z.get("median_wall_s")),
                     fmt(z.get("median_max_rss_mib"), ".1f"),
                     fmt(r.get("tether: wall/zizmor"), ".2f", "x"),
+                    fmt(r.get("tether: cpu/zizmor cpu"), ".2f", "x"),
                 ]
             )
             + " |"
