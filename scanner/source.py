@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,21 @@ def marked(name: str, dirnames: list[str], filenames: list[str]) -> str | None:
 
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+
+# Files a tree holds without their bytes on disk, by the tree's real path: directory ('' at the
+# top) -> file names. PR mode writes out only the base revision's files that the scan reads;
+# `walk` passes the others as present all the same (repository-level facts list every file).
+_UNWRITTEN: dict[str, Mapping[str, Collection[str]]] = {}
+
+
+def unwritten(root: str, names: Mapping[str, Collection[str]] | None) -> None:
+    """Say which files under `root` (a real path) are present though not on disk, for `walk`
+    (None: no more). Only files of no kind may be named: they are counted, never read. The
+    mapping is read at each walk, so it may change in between (a file written out later)."""
+    if names is None:
+        _UNWRITTEN.pop(root, None)
+    else:
+        _UNWRITTEN[root] = names
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +254,14 @@ def walk(
         named = frozenset(scope)
         on_the_way = _parents(named)
     errors: list[OSError] = []
+    absent = _UNWRITTEN.get(root_real)  # present, not on disk (see unwritten)
     walker = os.walk(root_real, onerror=errors.append, followlinks=False)
     for dirpath, dirnames, filenames in walker:
         yield from _walk_errors(root_real, errors)
         rel_dir = os.path.relpath(dirpath, root_real)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        if absent is not None and rel_dir in absent:
+            filenames = [*filenames, *absent[rel_dir]]
         asked = named is not None and (rel_dir in on_the_way or rel_dir in named)
         if rel_dir and wanted is None and not asked:
             what = marked(os.path.basename(dirpath), dirnames, filenames)
