@@ -19,6 +19,13 @@ Guarantees (issue 7, items 7, 9 and 18):
   it judges the head's (a link inside is skipped, one leading out is reported). Submodules
   are skipped. Blobs over the scanner's size limit are written as sparse files of their size
   (the scanner reports them as too large on both sides, and never reads them).
+- Only what the scan reads is written (`export`, issue 11): the files `source.classify`
+  gives a kind, the links and the files they point to, and what the caller asks for later
+  (the files kustomizations list, the repository summary's anchor, rule directories). Every
+  other file is present for `source.walk` by name only, where a whole export would have
+  written it, so repository-level facts see the same files. Sizes come first from `git
+  cat-file --batch-check`: a blob over the limit is never read from git, nor its bytes
+  written (unselected: nothing on disk; selected: a sparse file of its size).
 - Both sides are the same kind of file set: the head is what git tracks plus untracked files
   that are not ignored (`worktree_files`, so ignored build output such as `dist/` is not
   "new"), the base is the committed tree.
@@ -30,7 +37,9 @@ Guarantees (issue 7, items 7, 9 and 18):
   images often set it system-wide), and no program configured there can run, as no command
   used here reaches one.
 
-Known limits: renames not yet committed are not followed (the head's finding at the new path
+Known limits: the names a selective export leaves unwritten are placed as a whole export
+would place them on a case-sensitive file system (a crafted tree's case clashes are not
+resolved); renames not yet committed are not followed (the head's finding at the new path
 is new, the base's at the old path fixed, until the rename is committed); with git-lfs the base
 has the pointer files; in a partial clone, git fetches missing base blobs from the configured
 remote as any read would.
@@ -42,16 +51,16 @@ import errno
 import os
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
+from . import source
 from .errors import ConfigError
-from .source import MAX_FILE_BYTES
 
 # git must never run repository- or user-configured programs: no pager, no external diff, no
 # textconv, no fsmonitor, no hooks, no credential prompts, no attributes from outside the tree
@@ -96,6 +105,8 @@ _GIT_SAFE = (
     "core.attributesFile=/dev/null",
 )
 
+# how os.fsdecode decodes a path from git (one C call per path: a revision may have 200k)
+_FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 _MODES = {b"100644": 0o644, b"100755": 0o755, b"120000": None}  # None: a symbolic link
 _MAX_LINK = 4096  # PATH_MAX: a longer blob cannot be a symbolic link's target
 # a name the file system refuses, or a path already taken (a duplicate in a crafted tree, a
@@ -298,17 +309,18 @@ def worktree_files(top: Path, prefix: str) -> list[str]:
     return sorted(files)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     oid: bytes
     path: bytes
     mode: int | None  # None: a symbolic link
 
 
 def _safe_path(path: bytes) -> bool:
-    if path.startswith(b"/"):
+    if not path or path.startswith(b"/") or path.endswith(b"/") or b"//" in path:
         return False
-    return all(p and p not in (b".", b"..") and p.lower() != b".git" for p in path.split(b"/"))
+    if not path.startswith(b".") and b"/." not in path:
+        return True  # no name starts with a dot (nearly every path: checked first, fast)
+    return all(p not in (b".", b"..") and p.lower() != b".git" for p in path.split(b"/"))
 
 
 def _entries(listing: bytes, prefix: bytes) -> list[_Entry]:
@@ -325,14 +337,48 @@ def _entries(listing: bytes, prefix: bytes) -> list[_Entry]:
     return out
 
 
+def _placeable(entries: list[_Entry], root: bytes) -> list[_Entry]:
+    """The entries that writing every entry in order under `root` would place (see _Tree):
+    not one whose path, or a directory on whose path, an earlier entry took (a duplicate or a
+    file beside a directory of the same name, in a crafted tree), nor one whose name the file
+    system refuses for its length. What a selective export leaves unwritten is then present
+    exactly where a whole export would have written it."""
+    try:
+        name_max = os.pathconf(root, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    path_max = 4096 - len(root) - 1  # PATH_MAX, the terminating NUL included
+    taken: set[bytes] = set()  # files and links
+    dirs: set[bytes] = {b""}
+    out = []
+    for e in entries:
+        path = e.path
+        if path in taken or path in dirs or len(path) >= path_max:
+            continue
+        head, _, name = path.rpartition(b"/")
+        if head not in dirs:
+            parts = head.split(b"/")
+            chain = [b"/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+            if any(d in taken or len(p) > name_max for d, p in zip(chain, parts, strict=True)):
+                continue
+            dirs.update(chain)  # made on the way, as _Tree does, even when the name is refused
+        if len(name) > name_max:
+            continue
+        taken.add(path)
+        out.append(e)
+    return out
+
+
 class _Tree:
     """Writes files and links under a directory it owns, never through a link: every
     directory on a path is one it created (or found to be a real directory: one it created
-    under another spelling, on a case-insensitive file system)."""
+    under another spelling, on a case-insensitive file system). Remembers what it wrote."""
 
     def __init__(self, root: bytes) -> None:
         self.root = root
         self.dirs: set[bytes] = {b""}
+        self.written: set[bytes] = set()  # files and links
+        self.links: dict[bytes, bytes] = {}  # link -> its target text
 
     def _place(self, path: bytes) -> bytes | None:
         head = path.rpartition(b"/")[0]
@@ -360,10 +406,12 @@ class _Tree:
             return None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         try:
-            return os.open(full, flags | getattr(os, "O_CLOEXEC", 0), mode)
+            fd = os.open(full, flags | getattr(os, "O_CLOEXEC", 0), mode)
         except OSError as e:
             _skippable(e)
             return None
+        self.written.add(path)
+        return fd
 
     def link(self, path: bytes, target: bytes) -> None:
         full = self._place(path)
@@ -373,6 +421,9 @@ class _Tree:
             os.symlink(target, full)
         except OSError as e:
             _skippable(e)
+            return
+        self.written.add(path)
+        self.links[path] = target
 
 
 def _skippable(e: OSError) -> None:
@@ -407,26 +458,23 @@ def _feed(stdin: IO[bytes], oids: list[bytes]) -> None:
         pass  # git exited early: the reader reports why
 
 
-def _write(repo: Path, entries: list[_Entry], dest: bytes) -> None:
-    """Every entry's blob, raw, from one `git cat-file --batch` process, one file at a time."""
-    tree = _Tree(dest)
+def _cat_file(repo: Path, mode: str, oids: list[bytes], read: Callable[[IO[bytes]], None]) -> None:
+    """One `git cat-file --batch` (or `--batch-check`) process fed `oids`, its output read by
+    `read`, which raises EOFError when the output ends early."""
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            _argv(repo, ["cat-file", "--batch", "--buffer"]),
+            _argv(repo, ["cat-file", mode, "--buffer"]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
             env=_env(),
         )
         assert proc.stdin is not None and proc.stdout is not None
-        feeder = threading.Thread(
-            target=_feed, args=(proc.stdin, [e.oid for e in entries]), daemon=True
-        )
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, oids), daemon=True)
         feeder.start()
         done = False
         try:
-            for e in entries:
-                _copy(proc.stdout, e, tree)
+            read(proc.stdout)
             done = True
         except EOFError:
             pass
@@ -441,16 +489,51 @@ def _write(repo: Path, entries: list[_Entry], dest: bytes) -> None:
             raise ConfigError(str(repo), None, f"git cat-file failed: {_reason(errors.read())}")
 
 
+def _write(repo: Path, entries: list[_Entry], tree: _Tree) -> None:
+    """Every entry's blob, raw, from one `git cat-file --batch` process, one file at a time."""
+
+    def read(out: IO[bytes]) -> None:
+        for e in entries:
+            _copy(out, e, tree)
+
+    _cat_file(repo, "--batch", [e.oid for e in entries], read)
+
+
+def _sizes(repo: Path, entries: list[_Entry]) -> dict[bytes, int]:
+    """The size of every entry's blob, from one `git cat-file --batch-check` (no content is
+    read: git looks at the object's header)."""
+    oids = list(dict.fromkeys(e.oid for e in entries))
+    by_oid = {e.oid: e for e in entries}
+    sizes: dict[bytes, int] = {}
+
+    def read(out: IO[bytes]) -> None:
+        for oid in oids:
+            header = out.readline()
+            fields = header.split()
+            if len(fields) != 3 or fields[0] != oid or fields[1] != b"blob":
+                if not header:
+                    raise EOFError
+                _unreadable(by_oid[oid], header)
+            sizes[oid] = int(fields[2])
+
+    _cat_file(repo, "--batch-check", oids, read)
+    return sizes
+
+
+def _unreadable(e: _Entry, header: bytes) -> None:
+    shown = os.fsdecode(e.path).encode("utf-8", "backslashreplace").decode()
+    raise ConfigError(
+        "git", None, f"cannot read {shown!r} of the base revision ({_reason(header)})"
+    )
+
+
 def _copy(out: IO[bytes], e: _Entry, tree: _Tree) -> None:
     header = out.readline()
     fields = header.split()
     if len(fields) != 3 or fields[0] != e.oid or fields[1] != b"blob":
         if not header:
             raise EOFError
-        shown = os.fsdecode(e.path).encode("utf-8", "backslashreplace").decode()
-        raise ConfigError(
-            "git", None, f"cannot read {shown!r} of the base revision ({_reason(header)})"
-        )
+        _unreadable(e, header)
     size = int(fields[2])
     if e.mode is None:
         if size > _MAX_LINK:
@@ -463,7 +546,7 @@ def _copy(out: IO[bytes], e: _Entry, tree: _Tree) -> None:
             _discard(out, size)
         else:
             with open(fd, "wb") as fh:
-                if size > MAX_FILE_BYTES:
+                if size > source.MAX_FILE_BYTES:
                     # never read by the scanner, which reports its size: sparse, no disk used
                     fh.truncate(size)
                     _discard(out, size)
@@ -472,17 +555,190 @@ def _copy(out: IO[bytes], e: _Entry, tree: _Tree) -> None:
     _read(out, 1)  # the newline after the content
 
 
+def _resolve(path: bytes, links: Mapping[bytes, bytes]) -> bytes | None:
+    """The path inside the tree that `path` names once every link on the way is followed,
+    component by component as the kernel does (a link to a directory in the middle, `..`
+    after a link; at most 40 links); None when it leaves the tree."""
+    pending = path.split(b"/")
+    pending.reverse()
+    done: list[bytes] = []
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part in (b"", b"."):
+            continue
+        if part == b"..":
+            if not done:
+                return None
+            done.pop()
+            continue
+        done.append(part)
+        target = links.get(b"/".join(done))
+        if target is not None:
+            hops += 1
+            if hops > 40 or target.startswith(b"/"):
+                return None
+            done.pop()  # a link's target is relative to the directory holding it
+            pending.extend(reversed(target.split(b"/")))
+    return b"/".join(done) or None
+
+
+class Export:
+    """A revision written out under a private temporary directory (`root`): the files asked
+    for, with their raw committed bytes, and the symbolic links with what they point to (see
+    `export`); more of it on request (`write`, `write_under`)."""
+
+    def __init__(self, repo: Path, dest: bytes, entries: list[_Entry]) -> None:
+        self.root = Path(os.fsdecode(dest))
+        self._repo = repo
+        self._tree = _Tree(dest)
+        self._entries = {e.path: e for e in entries}
+        # every file and link of the revision that has a place here, written or not
+        self.files = [e.path.decode(*_FS) for e in entries]
+        self._absent: dict[str, set[str]] = {}  # directory -> names present, not written
+
+    @property
+    def written(self) -> list[str]:
+        """The files and links written so far."""
+        return sorted(os.fsdecode(p) for p in self._tree.written)
+
+    def write(self, paths: Iterable[str]) -> list[str]:
+        """Write the files `paths` name (inside the revision, a link on the way followed as
+        the file system would), those not written yet; the paths written, each where its
+        file lies."""
+        links = self._tree.links
+        todo = []
+        for p in paths:
+            real = _resolve(os.fsencode(p), links)
+            e = self._entries.get(real) if real is not None else None
+            if e is not None and e.mode is not None and real not in self._tree.written:
+                todo.append(e)
+        return self._put(list(dict.fromkeys(todo)))
+
+    def write_under(self, directory: str) -> list[str]:
+        """Write every file under `directory` ('' for the whole revision), those not written
+        yet (links in it are written already); the paths written."""
+        pre = os.fsencode(directory.strip("/"))
+        pre = pre + b"/" if pre else b""
+        done = self._tree.written
+        return self._put(
+            [
+                e
+                for p, e in self._entries.items()
+                if p.startswith(pre) and e.mode is not None and p not in done
+            ]
+        )
+
+    def _put(self, entries: list[_Entry]) -> list[str]:
+        """Write entries: links and blobs up to the size limit from one `git cat-file
+        --batch`, after their sizes; a larger blob as a sparse file of its size, never read
+        (the scan reports it as too large, as it would in a checkout)."""
+        if not entries:
+            return []
+        sizes = _sizes(self._repo, entries)
+        fetched = []
+        for e in entries:
+            size = sizes[e.oid]
+            if e.mode is None:
+                if size <= _MAX_LINK:  # a longer one cannot be a link's target: skipped
+                    fetched.append(e)
+            elif size <= source.MAX_FILE_BYTES:
+                fetched.append(e)
+            else:
+                fd = self._tree.create(e.path, e.mode)
+                if fd is not None:
+                    try:
+                        os.ftruncate(fd, size)
+                    finally:
+                        os.close(fd)
+        if fetched:
+            _write(self._repo, fetched, self._tree)
+        out = []
+        for e in entries:
+            if e.path in self._tree.written:
+                path = e.path.decode(*_FS)
+                head, _, name = path.rpartition("/")
+                self._absent.get(head, set()).discard(name)
+                out.append(path)
+        return out
+
+    def _start(self, want: Callable[[str], bool] | None) -> None:
+        """The first writing: every directory, the links, the files `want` selects (what a
+        scan reads, when None), then the files the links point to. With `want` None the
+        files left unwritten are present for `walk` (source.unwritten)."""
+        made: dict[bytes, bool] = {}  # directory -> whether it could be made
+        kinds: dict[bytes, bool] = {}  # name -> whether classify gives it a kind
+        first = []
+        for e in self._entries.values():
+            head, _, name = e.path.rpartition(b"/")
+            ok = made.get(head)
+            if ok is None:
+                ok = made[head] = self._tree._place(e.path) is not None
+            if not ok:
+                continue  # cannot be written (a crafted tree): as a whole export skips it
+            if e.mode is None:
+                first.append(e)
+                continue
+            if want is not None:
+                if want(e.path.decode("utf-8", "replace")):
+                    first.append(e)
+                continue
+            # whether a path has a kind depends on its name alone (the directory picks only
+            # which one), and names repeat: decided once per name, as the walk decides it
+            kind = kinds.get(name)
+            if kind is None:
+                kind = kinds[name] = source.classify(name.decode("utf-8", "replace")) is not None
+            if kind:
+                first.append(e)
+            else:
+                self._absent.setdefault(head.decode(*_FS), set()).add(name.decode(*_FS))
+        self._put(first)
+        self.write(p.decode(*_FS) for p in self._tree.links)
+
+
+@contextmanager
+def export(
+    repo: Path, rev: str, *, want: Callable[[str], bool] | None = None, prefix: str = ""
+) -> Iterator[Export]:
+    """The files of `rev` that a scan of it reads (or `want` selects: it is given each path
+    as text, undecodable bytes replaced), in a private temporary directory removed on exit,
+    with the symbolic links and the files they point to; with `prefix` ('sub/dir/'), only
+    those under it. Every directory of the revision is made.
+
+    With `want` None the export is for scanning: the files `source.classify` gives a kind
+    are written, and every other file is present for `source.walk` (which lists it, without
+    reading it, as a checkout's) though not on disk; write out what else the scan reads
+    (the files kustomizations list, the repository summary's anchor) before scanning. A blob
+    over the size limit is never read, nor its bytes written: a sparse file of its size
+    stands for it when selected."""
+    _check_ref(repo, rev)
+    listing = _run(repo, "ls-tree", "-r", "-z", "--full-tree", rev)
+    entries = _entries(listing, os.fsencode(prefix))
+    with tempfile.TemporaryDirectory(prefix="tether-base-") as tmp:
+        dest = os.fsencode(tmp)
+        exp = Export(repo, dest, _placeable(entries, os.fsencode(os.path.realpath(tmp))))
+        key = os.path.realpath(tmp)
+        try:
+            if want is None:
+                source.unwritten(key, exp._absent)
+            exp._start(want)
+            yield exp
+        finally:
+            source.unwritten(key, None)
+
+
 @contextmanager
 def exported(repo: Path, rev: str, *, prefix: str = "") -> Iterator[Path]:
-    """The files of `rev` with their raw committed bytes, in a private temporary directory
-    removed on exit; with `prefix` ('sub/dir/'), only those under it (then the tree's
-    `prefix` directory, if any, is a real directory, never a link out of the tree)."""
+    """All the files of `rev` with their raw committed bytes, in a private temporary
+    directory removed on exit, from one `git cat-file --batch`; with `prefix` ('sub/dir/'),
+    only those under it (then the tree's `prefix` directory, if any, is a real directory,
+    never a link out of the tree)."""
     _check_ref(repo, rev)
     listing = _run(repo, "ls-tree", "-r", "-z", "--full-tree", rev)
     entries = _entries(listing, os.fsencode(prefix))
     with tempfile.TemporaryDirectory(prefix="tether-base-") as tmp:
         if entries:
-            _write(repo, entries, os.fsencode(tmp))
+            _write(repo, entries, _Tree(os.fsencode(tmp)))
         yield Path(tmp)
 
 
