@@ -27,7 +27,7 @@ from .facts import kubernetes
 from .model import Diagnostic, Level, Report
 from .policy import operator
 from .scan import ScanOptions, scan
-from .source import file_diagnostic, within
+from .source import file_diagnostic, walk, within
 
 
 @dataclass(frozen=True)
@@ -207,17 +207,30 @@ def scan_pr(
     base_cfg = RepoConfig()
     base_records: list[exceptions_mod.ExceptionRecord] = []
     policy_rel = _policy_in_repository(options, top, tip)
-    # the whole tree, whatever the paths: the configuration, the rule directories, the
-    # charts and kustomize bases a scanned file relies on lie anywhere in it
+    # the whole tree, whatever the paths (the configuration, the rule directories, the charts
+    # and kustomize bases a scanned file relies on lie anywhere in it), but only the files the
+    # scan reads are written out; a policy kept in the repository names its baselines, rules
+    # and registries anywhere beside it: its approved revision is written out whole
+    everything = None if policy_rel is None else _everything
     with contextlib.ExitStack() as stack:
-        tree = stack.enter_context(gitdiff.exported(top, base))
-        approved_tree = tree if tip == base else stack.enter_context(gitdiff.exported(top, tip))
+        base_tree = stack.enter_context(
+            gitdiff.export(top, base, want=everything if tip == base else None)
+        )
+        approved = (
+            base_tree
+            if tip == base
+            else stack.enter_context(gitdiff.export(top, tip, want=everything or _nothing))
+        )
+        approved.write(_CONFIGURATION)
+        tree, approved_tree = base_tree.root, approved.root
         options = _policy_from_base(options, policy_rel, approved_tree)
         policy = options.effective_policy()
         cfg_root = approved_tree
         if policy.repo_config:
             base_cfg = config_mod.discover(cfg_root)
             base_records = exceptions_mod.load_repo(cfg_root)
+        applied, _ = config_mod.judge(base_cfg, policy)
+        _write_rule_dirs(approved, applied)
         rename = gitdiff.renames(top, base, "")
         # what the change renamed into the paths was under its old name before
         base_scope = (
@@ -225,17 +238,21 @@ def scan_pr(
             if scope is None
             else frozenset(scope).union(old for old, new in rename.items() if within(new, scope))
         )
+        _write_read(
+            base_tree,
+            [*policy.excludes, *applied.excludes],
+            whole=not base_scope or "" in base_scope,
+        )
         before = scan(
             tree,
             options,
             config=base_cfg,
-            files=_all_files(tree),
+            files=base_tree.files,
             exceptions_root=cfg_root,
             rules_root=cfg_root,
             paths=base_scope,
         )
         head_cfg = config_mod.discover(top) if policy.repo_config else RepoConfig()
-        applied, _ = config_mod.judge(base_cfg, policy)
         cfg_facts = config_mod.facts(
             head_cfg,
             policy,
@@ -439,12 +456,57 @@ def _approved(
     )
 
 
-def _all_files(root: Path) -> list[str]:
-    """Every file of an exported revision: all of it is tracked content, scanned as the head's
-    tracked files are (no directory skipped for its markers on one side only)."""
-    out = []
-    for dirpath, _dirs, files in os.walk(root):
-        rel = os.path.relpath(dirpath, root)
-        for f in files:
-            out.append(f if rel == "." else f"{rel}/{f}".replace(os.sep, "/"))
-    return out
+# what the approved revision's configuration is read from (config.discover, exceptions.load_repo)
+_CONFIGURATION = (*config_mod.CONFIG_NAMES, *exceptions_mod.REPO_FILES)
+
+
+def _everything(path: str) -> bool:
+    return True
+
+
+def _nothing(path: str) -> bool:
+    return False
+
+
+def _write_rule_dirs(tree: gitdiff.Export, applied: config_mod.Applied) -> None:
+    """Write out the repository rule directories the configuration names, every file in
+    them: their rules are loaded, and the whole directory is compared with the head's
+    (_rules_edited). One outside the repository is left to the scan to refuse."""
+    try:
+        dirs = config_mod.resolve_rule_dirs(applied, tree.root)
+    except ConfigError:
+        return
+    real = os.path.realpath(tree.root)
+    for d in dirs:
+        rel = os.path.relpath(d, real)
+        tree.write_under("" if rel == "." else rel.replace(os.sep, "/"))
+
+
+def _write_read(tree: gitdiff.Export, excludes: Sequence[str], *, whole: bool) -> None:
+    """Write out what the scan of an exported revision reads beyond the files it classifies:
+    the files kustomizations list (kustomize reads them as YAML whatever their names, and a
+    listed kustomization lists more), and, for a scan of the whole repository, the file its
+    repository-level findings are shown at (the summary's anchor, whose first line is read),
+    found as the scan finds it (the excludes apply)."""
+    from .facts import repository
+    from .scan import kustomization_listed
+
+    names = kubernetes.KUSTOMIZATION_NAMES
+    done: set[str] = set()
+    todo = [p for p in tree.written if posixpath.basename(p) in names]
+    while todo:
+        done.update(todo)
+        listed = kustomization_listed(tree.root, todo)
+        tree.write(listed)
+        todo = [p for p in listed if posixpath.basename(p) in names and p not in done]
+    if not whole:
+        return
+    seen: list[str] = []
+    for _ in walk(tree.root, tuple(excludes), seen, [p for p in tree.files if "/" not in p]):
+        pass
+    if not seen:  # no file at the top: the anchor is the first of all
+        for _ in walk(tree.root, tuple(excludes), seen, tree.files):
+            pass
+    anchor = repository.anchor(seen)
+    if anchor is not None:
+        tree.write([anchor])
