@@ -20,7 +20,7 @@ from .gate import decide
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
 from .report import jsonreport, text
-from .scan import ScanOptions
+from .scan import MAX_FACTS, MAX_FINDINGS, ScanOptions
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
 _FAIL_LEVELS = ("error", "warning", "note", "never")
@@ -203,6 +203,21 @@ def main() -> None:
     help="Parse in N worker processes (default: one per CPU when the repository is "
     "large enough to gain; 1: no workers).",
 )
+@click.option(
+    "--max-facts",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Stop reading files once the scan holds N facts (default 250,000): the rest is "
+    "reported as not judged, an error.",
+)
+@click.option(
+    "--max-findings",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Stop judging once the scan has N findings (default 50,000), an error.",
+)
 @click.option("--timings", is_flag=True, help="Print where the time went.")
 @click.option(
     "--color/--no-color",
@@ -234,6 +249,8 @@ def scan_cmd(
     diff_base: str | None,
     markdown_file: Path | None,
     jobs: int | None,
+    max_facts: int | None,
+    max_findings: int | None,
     timings: bool,
     color: bool | None,
     quiet: bool,
@@ -263,6 +280,8 @@ def scan_cmd(
             # a pull request's gate judges what the change holds, never what the runner's
             # cache says it held (see factcache.py)
             fact_cache=not diff_base,
+            max_facts=max_facts or MAX_FACTS,
+            max_findings=max_findings or MAX_FINDINGS,
             repo_topics=topics,
             repo_properties=properties,
             baselines=baselines,

@@ -89,11 +89,16 @@ def classify(
     bd = set(_diag_keys(base_diagnostics, rename))
     hd = _diag_keys(head_diagnostics, {})
     changed = set(changed_paths)
+    # a scan that stopped at its limit may leave the change itself unjudged: always new
     new_diags = [
-        d for d, k in zip(head_diagnostics, hd, strict=True) if k not in bd or d.path in changed
+        d
+        for d, k in zip(head_diagnostics, hd, strict=True)
+        if k not in bd or d.path in changed or d.code == "scan-limit"
     ]
     old_diags = [
-        d for d, k in zip(head_diagnostics, hd, strict=True) if k in bd and d.path not in changed
+        d
+        for d, k in zip(head_diagnostics, hd, strict=True)
+        if k in bd and d.path not in changed and d.code != "scan-limit"
     ]
     return Diff(base_ref, base_commit, new, fixed, unchanged, excepted_now, new_diags, old_diags)
 

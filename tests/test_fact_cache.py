@@ -303,7 +303,13 @@ def test_concurrent_scans_share_the_cache(tmp_path: Path, cache_dir: Path) -> No
         doc = json.loads(o.read_text())
         doc.pop("timings")
         assert doc == _strip(expected)
-    assert _report(root)["_cached"] == 23
+    again = subprocess.run(
+        [sys.executable, "-m", "scanner.cli", "scan", "--root", str(root), "-j", "1"]
+        + ["--format", "json", "-o", str(outs[0]), "-q"],
+        env=env,
+    )
+    assert again.returncode == 1
+    assert json.loads(outs[0].read_text())["timings"]["cached"] == 23
 
 
 def _git(root: Path, *args: str) -> None:

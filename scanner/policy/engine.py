@@ -354,9 +354,12 @@ def evaluate(
     today: dt.date,
     preview: bool = False,
     ready: Prepared | None = None,
+    max_findings: int | None = None,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
     """Judge `facts`. `ready`: the policy check already made for these rules (a scan makes it
-    once, before parsing anything); made here when not given."""
+    once, before parsing anything); made here when not given. `max_findings`: stop judging
+    once that many findings are made, with an error-level `scan-limit` diagnostic where it
+    stopped (a repository, or a change, must not make a scan hold millions of findings)."""
     if ready is None:
         ready = prepare(rules, baseline, today, preview)
     # judges are built on the first fact of their kind: a rule with nothing to judge costs
@@ -374,6 +377,19 @@ def evaluate(
     diagnostics: list[Diagnostic] = []
     occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
     for fact in facts:
+        if max_findings is not None and len(findings) >= max_findings:
+            diagnostics.append(
+                Diagnostic(
+                    fact.path,
+                    fact.span,
+                    "scan-limit",
+                    f"not judged from here on: the scan reached its limit of {max_findings:,} "
+                    "findings (--max-findings); fix or except the findings so far, or raise "
+                    "the limit",
+                    Level.ERROR,
+                )
+            )
+            break
         judges = by_kind.get(fact.kind)
         if judges is None:
             judges = by_kind[fact.kind] = [

@@ -1,0 +1,98 @@
+"""Per-scan bounds (issue 11): a repository, or a change, that would make one scan hold
+millions of facts or findings stops at the limit with an error-level `scan-limit` diagnostic
+saying where and what was not judged; the gate fails on it, in PR mode too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from scanner import ScanOptions, scan
+from scanner.cli import main
+
+from .test_pr_mode import git
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web{i}, labels: {{team: a}}}}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx:latest
+"""
+
+
+def _files(root: Path, names: list[str], per_file: int = 3) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (root / n).write_text("---\n".join(DEPLOY.format(i=f"{n}-{i}") for i in range(per_file)))
+
+
+def test_the_fact_limit_stops_reading_and_says_what_was_not_judged(tmp_path: Path) -> None:
+    _files(tmp_path, ["a.yaml", "b.yaml", "c.yaml", "d.yaml"])
+    full = scan(tmp_path, ScanOptions(jobs=1))
+    per_file = full.facts_count // 4
+    rep = scan(tmp_path, ScanOptions(jobs=1, max_facts=per_file + 1))
+    limit = [d for d in rep.diagnostics if d.code == "scan-limit"]
+    assert len(limit) == 1 and limit[0].level.value == "error"
+    assert limit[0].path == "b.yaml"  # the file that reached the limit, kept whole
+    assert "2 later files not judged; the first is c.yaml" in limit[0].message
+    assert {f.path for f in rep.findings} <= {"a.yaml", "b.yaml"}
+    assert {f.path for f in rep.findings} == {"a.yaml", "b.yaml"}
+
+
+def test_a_limit_reached_exactly_at_a_file_boundary_still_says_so(tmp_path: Path) -> None:
+    _files(tmp_path, ["a.yaml", "b.yaml", "c.yaml"])
+    per_file = scan(tmp_path, ScanOptions(jobs=1, max_facts=10**6)).facts_count // 3
+    rep = scan(tmp_path, ScanOptions(jobs=1, max_facts=per_file - 1))
+    (limit,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
+    assert "2 later files not judged; the first is b.yaml" in limit.message
+
+
+def test_the_finding_limit_stops_judging(tmp_path: Path) -> None:
+    _files(tmp_path, ["a.yaml"], per_file=10)
+    rep = scan(tmp_path, ScanOptions(jobs=1, max_findings=5))
+    assert len(rep.findings) == 5
+    (limit,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
+    assert limit.path == "a.yaml" and "limit of 5 findings" in limit.message
+
+
+def test_the_limits_fail_the_run_from_the_command_line(tmp_path: Path) -> None:
+    _files(tmp_path, ["a.yaml", "b.yaml"])
+    r = CliRunner().invoke(
+        main, ["scan", "--root", str(tmp_path), "--max-findings", "1", "--fail-on", "never"]
+    )
+    assert r.exit_code == 1, r.output
+    assert "scan-limit" in r.output and "FAIL" in r.output
+
+
+def test_a_change_cannot_hide_behind_the_limit(tmp_path: Path) -> None:
+    """The base already reached the limit at the same place: a PR adding a violation after it
+    still fails, on the limit itself."""
+    repo = tmp_path / "repo"
+    _files(repo, ["a.yaml", "b.yaml"])
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    _files(repo, ["z.yaml"])
+    git(repo, "add", ".")
+    full = scan(repo, ScanOptions(jobs=1))
+    r = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            str(repo),
+            "--diff-base",
+            "main",
+            "--max-facts",
+            str(full.facts_count // 3),
+            "--fail-on",
+            "never",
+        ],
+    )
+    assert r.exit_code == 1, r.output
+    assert "scan-limit" in r.output
