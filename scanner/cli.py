@@ -10,17 +10,17 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .errors import ConfigError
-from .gate import decide
-from .policy.operator import Policy
-from .policy.operator import load as load_policy
-from .report import jsonreport, text
-from .scan import MAX_FACTS, MAX_FINDINGS, ScanOptions
+
+if TYPE_CHECKING:
+    from .policy.operator import Policy
+
+# each command imports what it uses when it runs: `tether --version`, `tether rules` and
+# the rest do not pay for the scanner's imports (tests/test_startup.py holds the budget)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG = 0, 1, 2
 _FAIL_LEVELS = ("error", "warning", "note", "never")
@@ -262,7 +262,13 @@ def scan_cmd(
     --root) gives the configuration (.tether.yaml, .tether/exceptions.yaml), and every
     reported path is relative to it. Repository-level rules (ownership, required files)
     and stale exceptions are judged only when the whole repository is scanned."""
+    from .errors import ConfigError
+    from .gate import decide
+    from .policy.operator import Policy
+    from .policy.operator import load as load_policy
     from .pr import TargetError, resolve, scan_repository
+    from .report import jsonreport, text
+    from .scan import MAX_FACTS, MAX_FINDINGS, ScanOptions
 
     if root is not None and diff_base:
         raise click.UsageError(
@@ -416,6 +422,7 @@ def _category(value: str) -> str:
 
 
 def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:
+    from .errors import ConfigError
     from .policy.rules import load_rules
     from .scan import embedded_rules_dir
 
@@ -482,8 +489,11 @@ def rules_cmd(
     runs, at which level, from when, and why not."""
     import datetime as dt
 
+    from .errors import ConfigError
     from .policy import baseline as baseline_mod
     from .policy.engine import prepare, staging
+    from .policy.operator import Policy
+    from .policy.operator import load as load_policy
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else Policy()
@@ -596,7 +606,10 @@ def explain_cmd(
     import difflib
 
     from .docs import rule_markdown
+    from .errors import ConfigError
     from .policy import baseline as baseline_mod
+    from .policy.operator import Policy
+    from .policy.operator import load as load_policy
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else Policy()
@@ -835,10 +848,13 @@ def org_cmd(
     Exit 0: every selected repository judged; 1: a repository, an upload or a dashboard
     update failed (summary.md says which and why), or findings reach --fail-on; 2: bad
     credentials, policy or flags; 130: interrupted (rerun the same command to resume)."""
+    from .errors import ConfigError
     from .github.client import GitHubError
     from .org.progress import ConsoleProgress
     from .org.run import Interrupted, OrgOptions, run_org
     from .org.select import Filters
+    from .policy.operator import Policy
+    from .policy.operator import load as load_policy
 
     if bool(app_id) != bool(app_private_key):
         raise click.UsageError("--app-id and --app-private-key go together")
@@ -930,6 +946,7 @@ def _client_factory(
     credential is checked here, before any repository is judged."""
     import os
 
+    from .errors import ConfigError
     from .github.client import GitHubClient
 
     if app_id and key_file is not None:
@@ -991,6 +1008,7 @@ def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
     files copied beside it). A shard directory without summary.json (a shard that never
     finished) is reported missing. Exit 1 when a shard is missing or a repository or a
     delivery failed; 2 when the shards do not belong to one scan."""
+    from .errors import ConfigError
     from .org.summary import merge
 
     try:
