@@ -593,9 +593,13 @@ class Export:
         self._repo = repo
         self._tree = _Tree(dest)
         self._entries = {e.path: e for e in entries}
-        # every file and link of the revision that has a place here, written or not
-        self.files = [e.path.decode(*_FS) for e in entries]
         self._absent: dict[str, set[str]] = {}  # directory -> names present, not written
+
+    @property
+    def files(self) -> list[str]:
+        """Every file and link of the revision that has a place here, written or not (made
+        on each call: a revision may have 200k)."""
+        return [p.decode(*_FS) for p in self._entries]
 
     @property
     def written(self) -> list[str]:
@@ -712,12 +716,11 @@ def export(
     over the size limit is never read, nor its bytes written: a sparse file of its size
     stands for it when selected."""
     _check_ref(repo, rev)
-    listing = _run(repo, "ls-tree", "-r", "-z", "--full-tree", rev)
-    entries = _entries(listing, os.fsencode(prefix))
+    entries = _entries(_run(repo, "ls-tree", "-r", "-z", "--full-tree", rev), os.fsencode(prefix))
     with tempfile.TemporaryDirectory(prefix="tether-base-") as tmp:
-        dest = os.fsencode(tmp)
-        exp = Export(repo, dest, _placeable(entries, os.fsencode(os.path.realpath(tmp))))
         key = os.path.realpath(tmp)
+        exp = Export(repo, os.fsencode(tmp), _placeable(entries, os.fsencode(key)))
+        del entries  # held by the export from here on (the listing is freed already)
         try:
             if want is None:
                 source.unwritten(key, exp._absent)
