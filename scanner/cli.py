@@ -313,21 +313,16 @@ def scan_cmd(
         if kind == "sarif":
             from .report import sarif  # sarif-om/attrs load only when SARIF is asked for
 
-            return (
-                json.dumps(
-                    sarif.build(
-                        report,
-                        category=category,
-                        levels=report.levels,
-                        include_excepted=include_excepted,
-                    ),
-                    indent=2,
-                    ensure_ascii=False,
+            return sarif.dumps(
+                sarif.build(
+                    report,
+                    category=category,
+                    levels=report.levels,
+                    include_excepted=include_excepted,
                 )
-                + "\n"
             )
         if kind == "json":
-            return json.dumps(jsonreport.build(report), indent=2, ensure_ascii=False) + "\n"
+            return jsonreport.dumps(jsonreport.build(report))
         if kind == "markdown":
             from .report import markdown
 

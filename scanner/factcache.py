@@ -40,8 +40,9 @@ import json
 import os
 import stat
 import sys
+import threading
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from .model import Diagnostic, Fact, Level, Span
 
 FORMAT = 1
 DIR_NAME = f"facts-v{FORMAT}"
+LINES_DIR = f"lines-v{FORMAT}"  # SARIF line hashes, by file content
 # a result cheaper than this to compute is not written (reading an entry costs about this)
 MIN_SECONDS = 0.0002
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # compressed; a file's facts are far smaller
@@ -124,6 +126,7 @@ class FactCache:
     (the pod-template table), folded into every key."""
 
     def __init__(self, directory: Path, context: Any = None) -> None:
+        self.root = directory
         self.dir = directory / DIR_NAME
         seed = hashlib.sha256(code_identity().encode())
         seed.update(json.dumps(context, sort_keys=True, default=str).encode())
@@ -138,12 +141,9 @@ class FactCache:
         h.update(data)
         return h.hexdigest()
 
-    def _entry(self, key: str) -> Path:
-        return self.dir / key[:2] / key[2:]
-
     def get(self, key: str) -> tuple[list[Fact], list[Diagnostic]] | None:
-        raw = _read(self._entry(key))
-        got = _decode(raw, key) if raw is not None else None
+        payload = _load(self.dir, key)
+        got = _decode(payload) if payload is not None else None
         if got is None:
             self.misses += 1
         else:
@@ -152,28 +152,81 @@ class FactCache:
 
     def put(self, key: str, facts: Sequence[Fact], diags: Sequence[Diagnostic]) -> None:
         try:
-            payload = zlib.compress(_encode(facts, diags), 1)
+            payload = _encode(facts, diags)
         except (TypeError, ValueError):  # not plain JSON after all: simply not cached
             return
-        blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
-        entry = self._entry(key)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+        if _store(self.dir, key, payload):
+            self.writes += 1
+
+
+def line_hashes_cached(
+    directory: Path | None, data: bytes, compute: Callable[[], Sequence[str]], upto: int
+) -> Sequence[str]:
+    """SARIF's line hashes of a file (see report/fingerprint.py), at least its first `upto`
+    lines, kept by the file's content: hashing every line up to the last one a finding is on
+    costs more than the rest of writing the SARIF, and an unchanged file hashes the same.
+    `compute()` gives all of them; an entry that does not decode to strings is computed
+    again."""
+    if directory is None:
+        return compute()
+    where = directory / LINES_DIR
+    key = hashlib.sha256(f"{code_identity()}\0lines\0".encode() + data).hexdigest()
+    payload = _load(where, key)
+    if payload is not None:
         try:
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
-            except FileNotFoundError:
-                entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(blob)
-                os.replace(tmp, entry)
-                self.writes += 1
-            except BaseException:
-                _unlink(tmp)
-                raise
-        except OSError:
-            pass  # a cache that cannot be written is simply not kept
+            got = json.loads(payload)
+        except ValueError:
+            got = None
+        if isinstance(got, list) and len(got) >= upto and all(type(h) is str for h in got):
+            return got
+    hashes = list(compute())
+    _store(where, key, json.dumps(hashes, separators=(",", ":")).encode())
+    return hashes
+
+
+def _entry(directory: Path, key: str) -> Path:
+    return directory / key[:2] / key[2:]
+
+
+def _load(directory: Path, key: str) -> bytes | None:
+    """An entry's payload, or None unless it is whole and written under this key."""
+    raw = _read(_entry(directory, key))
+    if raw is None:
+        return None
+    head = len(_MAGIC) + len(key) + 32
+    if len(raw) < head or raw[: head - 32] != _MAGIC + key.encode():
+        return None
+    digest, payload = raw[head - 32 : head], raw[head:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        return zlib.decompress(payload)
+    except zlib.error:
+        return None
+
+
+def _store(directory: Path, key: str, data: bytes) -> bool:
+    """Write an entry whole: a private temporary file renamed into place."""
+    payload = zlib.compress(data, 1)
+    blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
+    entry = _entry(directory, key)
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
+        except FileNotFoundError:
+            entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, entry)
+        except BaseException:
+            _unlink(tmp)
+            raise
+    except OSError:
+        return False  # a cache that cannot be written is simply not kept
+    return True
 
 
 def _unlink(p: Path) -> None:
@@ -221,20 +274,10 @@ def _encode(facts: Sequence[Fact], diags: Sequence[Diagnostic]) -> bytes:
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _decode(raw: bytes, key: str) -> tuple[list[Fact], list[Diagnostic]] | None:
-    """An entry's facts and diagnostics, or None unless it is whole, ours and well-formed."""
-    head = len(_MAGIC) + len(key) + 32
-    if (
-        len(raw) < head
-        or not raw.startswith(_MAGIC)
-        or raw[len(_MAGIC) : head - 32] != key.encode()
-    ):
-        return None
-    digest, payload = raw[head - 32 : head], raw[head:]
-    if hashlib.sha256(payload).digest() != digest:
-        return None
+def _decode(payload: bytes) -> tuple[list[Fact], list[Diagnostic]] | None:
+    """An entry's facts and diagnostics, or None unless they have the shape written."""
     try:
-        doc = json.loads(zlib.decompress(payload))
+        doc = json.loads(payload)
         facts = [
             Fact(
                 _str(kind),

@@ -178,3 +178,6 @@ class Report:
     # what was scanned, repository-relative (files and directories); empty: the whole
     # repository (the only scan that runs repository-level rules)
     paths: tuple[str, ...] = ()
+    # the cache directory the scan read facts from (None: none, as in PR mode): reports may
+    # keep what they derive from file contents there too (SARIF line hashes)
+    cache_dir: str | None = None

@@ -868,7 +868,8 @@ def scan(
     seen: list[str] = []
     # where custom resources keep their pod templates (the baseline's table)
     table = kubernetes.pod_template_table(baseline.data)
-    cache_token = _FACT_CACHE.set(factcache.open_cache(table) if opts.fact_cache else None)
+    fact_cache = factcache.open_cache(table) if opts.fact_cache else None
+    cache_token = _FACT_CACHE.set(fact_cache)
     limit_token = _MAX_FACTS.set(opts.max_facts)
     try:
         with kubernetes.pod_templates(table):
@@ -967,6 +968,7 @@ def scan(
         kustomize_roots=roots,
         kustomize_dirs=kustomize_dirs,
         paths=() if paths is None else tuple(sorted(set(paths))),
+        cache_dir=str(fact_cache.root) if fact_cache is not None else None,
     )
 
 

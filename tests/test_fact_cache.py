@@ -378,3 +378,25 @@ def _plant(entry: Path, key: str) -> None:
 
     payload = zlib.compress(json.dumps({"facts": [], "diags": []}).encode())
     entry.write_bytes(factcache._MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload)
+
+
+def test_sarif_line_hashes_come_back_the_same_from_the_cache(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    from scanner.report import sarif
+
+    root = _repo(tmp_path)
+
+    def fingerprints() -> list[dict[str, str]]:
+        rep = scan_fn(root, ScanOptions(jobs=1))
+        doc = sarif.build(rep, category="t", levels=rep.levels)
+        return [r["partialFingerprints"] for r in doc["runs"][0]["results"]]
+
+    cold = fingerprints()
+    assert cold and all("primaryLocationLineHash" in f for f in cold)
+    assert (cache_dir / "lines-v1").is_dir()
+    assert fingerprints() == cold
+    for entry in (cache_dir / "lines-v1").rglob("*"):  # damaged: computed again
+        if entry.is_file():
+            entry.write_bytes(entry.read_bytes()[:-3])
+    assert fingerprints() == cold

@@ -628,7 +628,7 @@ def _judge(
         log = sarif.build(
             report, category=opts.run_category, levels=report.levels, local_root=False
         )
-    data = (json.dumps(log, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    data = sarif.dumps(log).encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     ctx.state.put_sarif(digest, gzip.compress(data, mtime=0))
     rel = sarif_path(name)

@@ -128,3 +128,10 @@ def build(report: Report) -> dict[str, Any]:
         },
         "timings": dataclasses.asdict(report.timings),
     }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """The JSON report's text: indented, one finding (and diagnostic) per line."""
+    from .jsonfmt import dumps as layout
+
+    return layout(data, frozenset({"findings", "diagnostics", "excepted"})) + "\n"

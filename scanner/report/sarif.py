@@ -7,9 +7,9 @@ writes every field that was set, keeps `level` always, and is tested on the JSON
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from ..model import BaselineRef, Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
 from ..redact import clip, redact
 from ..source import read_regular
-from .fingerprint import LineHasher, decode_source
+from . import jsonfmt
+from .fingerprint import decode_source, line_hashes
 
 SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -252,19 +253,36 @@ def _uri(path: str) -> str:
 
 
 class _Hashes:
-    """primaryLocationLineHash per (file, line), each file read and hashed once."""
+    """primaryLocationLineHash per (file, line), each file read and hashed once; with the
+    scan's cache directory (see factcache.line_hashes_cached), an unchanged file's hashes
+    are read back instead of computed."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, cache_dir: str | None = None) -> None:
         self.root = root
-        self.hasher = LineHasher(max_files=64)
-        self.texts: dict[str, str | None] = {}
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.files: OrderedDict[str, Sequence[str] | None] = OrderedDict()
 
     def get(self, path: str, line: int) -> str | None:
-        if path not in self.texts:
+        found = self.files.get(path, _UNREAD)
+        if found is _UNREAD:
             data = read_regular(os.path.join(self.root, path))
-            self.texts[path] = None if data is None else decode_source(data)
-        text = self.texts[path]
-        return None if text is None else self.hasher.get(text, line)
+            found = None if data is None else self._hashes(data, line)
+            self.files[path] = found
+            if len(self.files) > 64:
+                self.files.popitem(last=False)
+        if found is None:
+            return None
+        return found[line - 1] if 1 <= line <= len(found) else None
+
+    def _hashes(self, data: bytes, line: int) -> Sequence[str]:
+        from ..factcache import line_hashes_cached
+
+        return line_hashes_cached(
+            self.cache_dir, data, lambda: line_hashes(decode_source(data)), line
+        )
+
+
+_UNREAD: Any = object()
 
 
 def build(
@@ -291,7 +309,7 @@ def build(
         )
         for rid in rule_ids
     ]
-    hashes = _Hashes(report.root)
+    hashes = _Hashes(report.root, report.cache_dir)
     # only findings located in the repository: a central exception registry outside it has no
     # place in code scanning (its findings stay in text, JSON and Markdown)
     # in PR mode each result says whether the change introduced it (SARIF baselineState)
@@ -422,4 +440,12 @@ def _notification(d: Diagnostic) -> om.Notification:
 
 def write(data: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(dumps(data), encoding="utf-8")
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """The SARIF text: indented, one result (and notification) per line."""
+    return jsonfmt.dumps(data, _LONG_LISTS) + "\n"
+
+
+_LONG_LISTS = frozenset({"results", "toolExecutionNotifications"})
