@@ -7,8 +7,10 @@ with --strict, diagnostics), 2 usage or configuration error.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,7 +220,12 @@ def main() -> None:
     metavar="N",
     help="Stop judging once the scan has N findings (default 50,000), an error.",
 )
-@click.option("--timings", is_flag=True, help="Print where the time went.")
+@click.option(
+    "--timings",
+    is_flag=True,
+    help="Print where the time went, on standard error: the scan's phases, writing the "
+    "reports, and the command's wall and CPU time.",
+)
 @click.option(
     "--color/--no-color",
     default=None,
@@ -267,6 +274,8 @@ def scan_cmd(
     from .policy.operator import Policy
     from .policy.operator import load as load_policy
     from .pr import TargetError, resolve, scan_repository
+
+    started, cpu_start = time.perf_counter(), os.times()
     from .report import jsonreport, text
     from .scan import MAX_FACTS, MAX_FINDINGS, ScanOptions
 
@@ -337,11 +346,11 @@ def scan_cmd(
         return text.render(
             report,
             color=use_color,
-            show_timings=timings,
             quiet=quiet,
             verdict=text.verdict_line(decision, use_color),
         )
 
+    reports_start = time.perf_counter()
     try:
         main_out = render(fmt)
         if output is not None:
@@ -367,6 +376,17 @@ def scan_cmd(
     except OSError as e:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
+    if timings:
+        end, cpu_end = time.perf_counter(), os.times()
+        click.echo(
+            text.timings_line(
+                report.timings,
+                reports=end - reports_start,
+                wall=end - started,
+                cpu=sum(cpu_end[:4]) - sum(cpu_start[:4]),
+            ),
+            err=True,
+        )
     sys.exit(EXIT_FINDINGS if decision.failed else EXIT_CLEAN)
 
 

@@ -204,3 +204,20 @@ def test_a_baseline_passed_as_policy_says_so(tmp_path: Path) -> None:
     baseline = ROOT / "baselines" / "default.yml"
     r = run("scan", "--root", str(EXAMPLES / "golden-service"), "--policy", str(baseline))
     assert r.exit_code == 2 and "looks like a baseline" in r.output
+
+
+def test_timings_go_to_stderr_with_reports_and_cpu(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path / "r", {"k8s/d.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"}
+    )
+    r = CliRunner().invoke(
+        main, ["scan", "--root", str(root), "-q", "--timings", "--fail-on", "never"]
+    )
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith("timings: ")]
+    assert re.search(
+        r"scan \d+\.\d{3}s wall, reports \d+\.\d{3}s; command \d+\.\d{3}s wall, "
+        r"\d+\.\d{3}s CPU$",
+        line,
+    ), line
+    assert "timings" not in r.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..gate import Decision
-from ..model import Level, Report
+from ..model import Level, Report, Timings
 from ..redact import redact
 
 
@@ -13,7 +13,6 @@ def render(
     report: Report,
     *,
     color: bool = False,
-    show_timings: bool = False,
     quiet: bool = False,
     verdict: str | None = None,
 ) -> str:
@@ -73,21 +72,25 @@ def render(
             for f in report.findings
             if id(f) in new
         ]
-    if show_timings:
-        t = report.timings
-        busy = t.parse + t.facts
-        # parse and facts are summed over worker processes: CPU time, which can exceed the
-        # wall time of the whole scan; say so rather than print a part larger than the total
-        cpu = " (CPU seconds summed over parse workers)" if busy > t.total else ""
-        lines.append(
-            f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:.0f} KiB; load {t.load:.3f}s, "
-            f"discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
-            f"facts {t.facts:.3f}s{cpu}, policy {t.policy:.3f}s, total {t.total:.3f}s wall"
-            + (f"; {_count(t.cached, 'file')} from the fact cache" if t.cached else "")
-        )
     if verdict:
         lines.append(verdict)
     return "\n".join(lines) + "\n"
+
+
+def timings_line(t: Timings, reports: float, wall: float, cpu: float) -> str:
+    """Where the time went, for --timings: the scan's phases (parse and facts are each
+    worker's time summed over parse workers, so together they may exceed the scan's wall
+    time), writing the reports, and the command's own wall time and CPU time (workers
+    included): wall against wall, CPU against CPU, never a sum over processes against wall."""
+    busy = t.parse + t.facts
+    summed = " (summed over parse workers)" if busy > t.total else ""
+    cached = f", {_count(t.cached, 'file')} from the fact cache" if t.cached else ""
+    return (
+        f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:.0f} KiB{cached}; "
+        f"load {t.load:.3f}s, discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
+        f"facts {t.facts:.3f}s{summed}, policy {t.policy:.3f}s; scan {t.total:.3f}s wall, "
+        f"reports {reports:.3f}s; command {wall:.3f}s wall, {cpu:.3f}s CPU"
+    )
 
 
 def verdict_line(decision: Decision, color: bool = False) -> str:
