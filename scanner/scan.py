@@ -172,6 +172,10 @@ def _yaml_facts(
             Diagnostic(sf.path, e.span, "parse-error", e.message, Level.ERROR) for e in errors
         )
     max_listed = 20  # duplicate keys listed one by one: one file must not flood the reports
+    # looked for once per file, not once per document (a file of 10,000 documents)
+    has_patch_directive = "$patch" in text
+    has_merge_key = "<<" in text
+    lines = text.split("\n") if kind in ("gha-workflow", "gha-action") else []
     dups: list[tuple[Any, Any]] = []
     merges: list[Any] = []
     for i, doc in enumerate(docs):
@@ -202,12 +206,12 @@ def _yaml_facts(
         if kustomization and not manifest:
             out.extend(kubernetes.extract_kustomization(sf.path, doc))
         elif gha and kind == "gha-workflow":
-            out.extend(github_actions.extract_workflow(sf.path, doc, text.split("\n")))
+            out.extend(github_actions.extract_workflow(sf.path, doc, lines))
             out.extend(env_facts.extract_gha(sf.path, doc))
             if i == 0:
                 out.extend(repository.template_facts(sf.path, doc, text))
         elif gha:
-            out.extend(github_actions.extract_action(sf.path, doc, text.split("\n")))
+            out.extend(github_actions.extract_action(sf.path, doc, lines))
         elif not manifest:
             # a JSON 6902 patch (kustomize's patches:) that sets an image: judged as an
             # image override; what else it does to judged fields is said; other YAML is none
@@ -224,7 +228,7 @@ def _yaml_facts(
         if manifest:
             out.extend(kubernetes.extract(sf.path, doc, i))
             out.extend(env_facts.extract_k8s(sf.path, doc, i))
-            if "$patch" in text:  # strategic-merge directives on judged fields are said
+            if has_patch_directive:  # strategic-merge directives on judged fields are said
                 diags.extend(
                     Diagnostic(sf.path, span, "kustomize-not-judged", message, Level.WARNING)
                     for span, message in kubernetes.patch_unjudged(doc)
@@ -241,7 +245,7 @@ def _yaml_facts(
         )
         # judged: a key written twice is read differently by different tools
         dups.extend(yaml_doc.duplicate_keys(doc))
-        if "<<" in text:  # a merge key is `<<` as written, or there is none to judge
+        if has_merge_key:  # a merge key is `<<` as written, or there is none to judge
             merges.extend(yaml_doc.ambiguous_merges(doc))
     for dup, first in dups[:max_listed]:
         key = str(dup.raw.value)

@@ -495,3 +495,49 @@ def test_a_colon_inside_a_flow_scalar_reads_as_kubectl_reads_it(text: str, value
     assert doc is not None and doc.to_python() == value
     with pytest.raises(YamlError):
         compose_all("a: {b: c: d}\n")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a: " + "[" * 230 + "]" * 230,  # flow, composed first then measured
+        "a: " + "{b: " * 205 + "x" + "}" * 205,
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 215)) + "  " * 215 + "v",
+        "a: " + "[" * 120 + "]" * 120 + "\nb: " + "[" * 201 + "]" * 201,  # the second one
+        "a: &x " + "[" * 150 + "]" * 150 + "\nb: " + "[" * 60 + "*x" + "]" * 60,  # alias: no level
+        "a: " + "[" * 230 + "]" * 229 + "\nb: [",  # too deep and broken: depth said first
+    ],
+)
+def test_nesting_measured_after_composing_is_the_same_verdict(body: str) -> None:
+    """Texts whose cheap bound is not enough are composed first and measured on the nodes:
+    the verdict, and the location of a refusal, are those of the parser's events."""
+    from scanner.parsers import yaml as y
+
+    text = "apiVersion: v1\nkind: ConfigMap\n" + body + "\n"
+    assert y.MAX_DEPTH <= y._depth_bound(text) < y._COMPOSE_FIRST_BELOW
+    try:
+        y._check_depth(text)
+        expected: tuple[str, Span] | None = None
+    except y.YamlError as e:
+        expected = (e.message, e.span)
+    y._compose_cached.cache_clear()
+    try:
+        y.compose_all(text)
+        got: tuple[str, Span] | None = None
+    except y.YamlError as e:
+        got = (e.message, e.span)
+    if expected is not None:
+        assert got == expected
+    else:
+        assert got is None or "nesting deeper" not in got[0]
+
+
+def test_the_flow_colon_fallback_does_not_bypass_the_depth_limit() -> None:
+    """A `:` the C scanner refuses inside flow collections sends the text to the pure-Python
+    parser, whose event check then failed silently: a document 230 levels deep went through
+    to the recursive readers. It is refused like any other."""
+    text = "apiVersion: v1\nkind: ConfigMap\na: " + "[" * 230 + "x: y:" + "]" * 230 + "\n"
+    facts, diags = scan_text("deep.yaml", text)
+    assert facts == []
+    (d,) = diags
+    assert d.code == "parse-error" and "nesting deeper than 200 levels" in d.message

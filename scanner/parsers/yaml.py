@@ -423,10 +423,15 @@ def _compose_cached(text: str) -> tuple[Any, ...]:
 
 
 def _compose_raw(text: str) -> tuple[Any, ...]:
-    _check_depth(text)
+    bound = _depth_bound(text)
+    after = MAX_DEPTH <= bound < _COMPOSE_FIRST_BELOW
+    if bound >= _COMPOSE_FIRST_BELOW:
+        _check_depth(text)
     try:
         raws = tuple(_yaml().compose_all(io.StringIO(text)))
     except Exception as e:  # ruamel raises many error types; all are input errors here
+        if after:  # too deep before it is broken: the same error the check first gives
+            _check_depth(text)
         if "found unexpected ':'" not in str(e):
             raise YamlError(_error_message(e), _error_span(e, text)) from None
         # the C scanner keeps YAML 1.1's rule against `:` inside a plain scalar in a flow
@@ -436,6 +441,10 @@ def _compose_raw(text: str) -> tuple[Any, ...]:
             raws = tuple(_yaml(pure=True).compose_all(io.StringIO(text)))
         except Exception as e2:
             raise YamlError(_error_message(e2), _error_span(e2, text)) from None
+    if after:
+        for r in raws:
+            if r is not None:
+                _check_tree_depth(r, text)
     if _has_anchor(text):
         for r in raws:
             if r is not None:
@@ -443,15 +452,61 @@ def _compose_raw(text: str) -> tuple[Any, ...]:
     return raws
 
 
-def _check_depth(text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH. A cheap upper bound first (every bracket may
-    open a flow level; block levels are bounded by the indentation structure), the exact
-    depth from the parser's events only when the bound is not enough."""
+# Below this bound on nesting, libyaml's C composer is safe (it recurses in C per level and
+# overflows an 8 MB stack only near 50 000; a thread's may be smaller), so a text whose cheap
+# bound is not enough is composed first and its exact depth read off the nodes, a tenth of the
+# cost of parsing it again for its events (26 CRD files of kubeflow/manifests: 1.4 s). Nothing
+# recursive in Python runs before that check; a text that fails to compose gets the event
+# check first (so the pure-Python composer, which recurses in Python, never sees one too deep).
+_COMPOSE_FIRST_BELOW = 5_000
+
+
+def _depth_bound(text: str) -> int:
+    """A cheap upper bound on nesting: every bracket may open a flow level; block levels are
+    bounded by the indentation structure."""
     flow = text.count("[") + text.count("{")
-    if flow < MAX_DEPTH:
-        widest = max(map(len, _LEADING.findall(text)), default=0)
-        if 2 * (widest + 1) + flow < MAX_DEPTH or 2 * _block_levels(text) + flow < MAX_DEPTH:
-            return
+    if flow >= _COMPOSE_FIRST_BELOW:
+        return flow
+    widest = max(map(len, _LEADING.findall(text)), default=0)
+    bound = 2 * (widest + 1) + flow
+    if bound < MAX_DEPTH:
+        return bound
+    return min(bound, 2 * _block_levels(text) + flow)
+
+
+def _too_deep(text: str, mark: Any) -> YamlError:
+    c = LineIndex(text).col_from_char(mark.line, mark.column)
+    return YamlError(
+        f"nesting deeper than {MAX_DEPTH} levels; not scanned",
+        Span(mark.line + 1, c, mark.line + 1, c + 1),
+    )
+
+
+def _check_tree_depth(root: Any, text: str) -> None:
+    """The exact nesting of a composed document, as the parser's events count it (each
+    collection written inside another; an alias is not a level), in document order, so the
+    first collection too deep is the one _check_depth names."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        value = node.value
+        if not isinstance(value, list) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _too_deep(text, node.start_mark)
+        items = (
+            [x for pair in value for x in pair] if value and isinstance(value[0], tuple) else value
+        )
+        stack.extend((child, depth + 1) for child in reversed(items))
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH: the cheap bound first, the exact depth from the
+    parser's events when the bound is not enough."""
+    if _depth_bound(text) < MAX_DEPTH:
+        return
     depth = 0
     try:
         for ev in _yaml().parse(io.StringIO(text)):
@@ -459,12 +514,7 @@ def _check_depth(text: str) -> None:
             if name in ("MappingStartEvent", "SequenceStartEvent"):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    m = ev.start_mark
-                    c = LineIndex(text).col_from_char(m.line, m.column)
-                    raise YamlError(
-                        f"nesting deeper than {MAX_DEPTH} levels; not scanned",
-                        Span(m.line + 1, c, m.line + 1, c + 1),
-                    )
+                    raise _too_deep(text, ev.start_mark)
             elif name in ("MappingEndEvent", "SequenceEndEvent"):
                 depth -= 1
     except YamlError:
