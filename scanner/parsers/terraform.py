@@ -7,21 +7,35 @@ file. python-hcl2 remains the reference oracle in the test suite (tests/test_par
 
 The document is lazy: attributes are converted to Python values only when a fact extractor
 asks for them, because most of a large module is never looked at by any rule.
+
+Memory: tree-sitter holds 80-300 bytes of tree per byte of input, so a file at the size cap
+(5 MiB) parsed whole peaked over 1 GiB. A file larger than WHOLE_BYTES is therefore parsed a
+chunk of about CHUNK_BYTES at a time, each cut lexically where a top-level block ends
+(strings, heredocs and comments respected), and the facts of a chunk are observed before the
+next one is parsed (`TerraformDocument.observed`). A block larger than MAX_BLOCK_BYTES is
+parsed a few of its items at a time, keeping only what `facts.terraform.READS` says the
+extractors read of it. A single construct larger than MAX_BLOCK_BYTES that cannot be cut (a
+5 MiB list literal) is not parsed: a `too-large` warning says so where it begins, and the
+block holding it is not judged if the extractors read it. Syntax errors are reported as for a
+whole file, chunk by chunk, up to MAX_ERRORS; a large file with errors is recovered chunk by
+chunk, so the errors after the first may be located a little differently than in a whole-file
+parse.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache, partial
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import tree_sitter
 import tree_sitter_hcl
 
-from ..model import Diagnostic, Level, Span
+from ..model import Diagnostic, Fact, Level, Span
 from .text import LineIndex
 from .yaml import YamlError, compose_json
 
@@ -197,7 +211,7 @@ class TerraformDocument:
     `blocks_of("resource", "module")` never touches the hundreds of variables and outputs
     of a large module."""
 
-    __slots__ = ("_blocks", "_select", "diagnostics", "path")
+    __slots__ = ("_blocks", "_select", "diagnostics", "observed", "path")
 
     def __init__(
         self,
@@ -210,6 +224,9 @@ class TerraformDocument:
         self.diagnostics = diagnostics
         self._blocks = blocks
         self._select = select
+        # the facts of a large file, observed chunk by chunk while each syntax tree was
+        # alive (see parse_native); None: observe them from the blocks
+        self.observed: list[Fact] | None = None
 
     @property
     def blocks(self) -> list[Block]:
@@ -221,6 +238,7 @@ class TerraformDocument:
         """Drop the syntax tree now (facts never hold on to it)."""
         self._blocks = []
         self._select = None
+        self.observed = None
 
     def blocks_of(self, *types: str) -> list[Block]:
         if self._blocks is None and self._select is not None:
@@ -299,6 +317,21 @@ class _Native:
         self.path = path
         self.data = data
         self.index = index
+        self._heredocs: list[tuple[int, int]] | None = None
+
+    def headers(self, lo: int, hi: int) -> list[int]:
+        """Where the lines of data[lo:hi] that look like a top-level block header begin,
+        outside heredoc bodies: where the recovery of a broken stretch cuts it."""
+        if self._heredocs is None:
+            self._heredocs = _heredoc_bodies(self.data)
+        heredocs = self._heredocs
+        starts = [h[0] for h in heredocs]
+
+        def in_heredoc(offset: int) -> bool:
+            i = bisect.bisect_right(starts, offset) - 1
+            return i >= 0 and heredocs[i][0] < offset < heredocs[i][1]
+
+        return [m.start() for m in _HEADER.finditer(self.data, lo, hi) if not in_heredoc(m.start())]
 
     def span(self, node: Any) -> Span:
         return self.index.span_from_bytes(node.start_point, node.end_point)
@@ -339,6 +372,34 @@ class _Native:
             return self.find_attribute(body, name)
 
         return Block(type_, tuple(labels), spans, load, node.has_error, find)
+
+    def items_of(self, root: Any) -> Iterator[Any]:
+        """The top-level attributes and blocks of a tree (a piece of a block's body)."""
+        for top in root.children:
+            yield from top.children if top.type == "body" else (top,)
+
+    def items(self, roots: list[Any]) -> tuple[dict[str, Attribute], list[Block]]:
+        """A body parsed in pieces, as `body` makes one."""
+        attrs: dict[str, Attribute] = {}
+        blocks: list[Block] = []
+        for root in roots:
+            for child in self.items_of(root):
+                if child.type == "attribute":
+                    a = self.attribute(child)
+                    if a is not None:
+                        attrs[a.name] = a
+                elif child.type == "block":
+                    blocks.append(self.block(child))
+        return attrs, blocks
+
+    def find_in(self, roots: list[Any], name: str) -> Attribute | None:
+        """`find_attribute` over a body parsed in pieces."""
+        found = None
+        for root in roots:
+            for body in root.children:
+                if body.type == "body":
+                    found = self.find_attribute(body, name) or found
+        return found
 
     def find_attribute(self, body: Any, name: str) -> Attribute | None:
         """The last attribute called `name` (as a body would map it), comparing key bytes
@@ -668,8 +729,55 @@ def _heredoc_bodies(data: bytes) -> list[tuple[int, int]]:
     return out
 
 
-def _recover(data: bytes, root: Any) -> tuple[list[Any], list[Any]]:
-    """Top-level blocks of a broken file, and the trees of its re-parsed pieces.
+class _Points:
+    """tree-sitter points (row, byte column) of byte offsets, counting newlines from the last
+    offset asked: a file's chunks and pieces are asked for in order, so each newline is
+    counted about once (a table of line starts would cost ~40 bytes a line)."""
+
+    __slots__ = ("_data", "_offset", "_row")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._offset = 0
+        self._row = 0
+
+    def __call__(self, offset: int) -> Any:
+        data = self._data
+        if offset >= self._offset:
+            self._row += data.count(b"\n", self._offset, offset)
+        else:
+            self._row -= data.count(b"\n", offset, self._offset)
+        self._offset = offset
+        return tree_sitter.Point(self._row, offset - (data.rfind(b"\n", 0, offset) + 1))
+
+
+class _Ranges:
+    """Parses ranges of one file's bytes, each alone, with the positions it has in the file."""
+
+    __slots__ = ("_data", "_parser", "points")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._parser: Any = None
+        self.points = _Points(data)
+
+    def parse(self, *bounds: int) -> Any:
+        """The tree of data[lo:hi] (of data[a:b] + data[c:d], ...: bounds in pairs)."""
+        if self._parser is None:
+            self._parser = tree_sitter.Parser(_language())
+        points = self.points
+        self._parser.included_ranges = [
+            tree_sitter.Range(points(lo), points(hi), lo, hi)
+            for lo, hi in zip(bounds[::2], bounds[1::2], strict=True)
+        ]
+        return self._parser.parse(self._data).root_node
+
+
+def _recover(
+    conv: _Native, root: Any, lo: int, hi: int, ranges: _Ranges
+) -> tuple[list[Any], list[Any]]:
+    """Top-level blocks of a broken file (or chunk: data[lo:hi]), and the trees of its
+    re-parsed pieces.
 
     tree-sitter's recovery can let one broken block swallow the rest of the file (an
     unterminated string, or `x = = 1` read as a heredoc start). The blocks that parsed
@@ -677,35 +785,21 @@ def _recover(data: bytes, root: Any) -> tuple[list[Any], list[Any]]:
     piece parsed on its own, so the damage stays in the block that has it. Header-like
     lines inside heredoc bodies are not split at."""
 
+    data = conv.data
     good = [b for b in _top_blocks(root) if not b.has_error]
-    heredocs = _heredoc_bodies(data)
-    heredoc_starts = [h[0] for h in heredocs]
-    line_starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
-
-    def point(offset: int) -> Any:
-        row = bisect.bisect_right(line_starts, offset) - 1
-        return tree_sitter.Point(row, offset - line_starts[row])
-
-    def in_heredoc(offset: int) -> bool:
-        i = bisect.bisect_right(heredoc_starts, offset) - 1
-        return i >= 0 and heredocs[i][0] < offset < heredocs[i][1]
-
     gaps: list[tuple[int, int]] = []
-    pos = 0
+    pos = lo
     for b in good:
         gaps.append((pos, b.start_byte))
         pos = b.end_byte
-    gaps.append((pos, len(data)))
-    parser = tree_sitter.Parser(_language())
+    gaps.append((pos, hi))
     trees = []
     for gs, ge in gaps:
         if not data[gs:ge].strip():
             continue
-        cuts = [m.start() for m in _HEADER.finditer(data, gs, ge) if not in_heredoc(m.start())]
-        bounds = sorted({gs, *cuts, ge})
+        bounds = sorted({gs, *conv.headers(gs, ge), ge})
         for s, e in zip(bounds, bounds[1:], strict=False):
-            parser.included_ranges = [tree_sitter.Range(point(s), point(e), s, e)]
-            trees.append(parser.parse(data).root_node)
+            trees.append(ranges.parse(s, e))
     blocks = sorted(
         [*good, *(b for t in trees for b in _top_blocks(t))], key=lambda b: b.start_byte
     )
@@ -739,32 +833,492 @@ def _split_headers(conv: _Native, blocks: list[Any]) -> tuple[list[Any], list[Di
     return kept, diags
 
 
-def parse_native(path: str, text: str) -> TerraformDocument:
-    data = text.encode("utf-8")
-    root = _parser().parse(data).root_node
-    conv = _Native(path, data, LineIndex(text))
-    if not root.has_error:
+def _unit(
+    conv: _Native,
+    root: Any,
+    lo: int,
+    hi: int,
+    ranges: _Ranges,
+    limit: int,
+) -> tuple[list[Any], list[Diagnostic], list[Diagnostic]]:
+    """The top-level block nodes of a parsed file or chunk (data[lo:hi]), its syntax errors
+    (at most `limit`) and its block headers split over lines. Past the first errors of a
+    file (`limit` 0) a broken chunk is not recovered piece by piece: it keeps the blocks
+    tree-sitter made of it, clean or not."""
+    if not root.has_error or limit <= 0:
         kept, split = _split_headers(conv, list(_top_blocks(root)))
-        return TerraformDocument(path, None, split, _selector(conv, kept))
-    nodes, pieces = _recover(data, root)
+        return kept, [], split
+    nodes, pieces = _recover(conv, root, lo, hi, ranges)
     diags: list[Diagnostic] = []
     for r in pieces:
-        if r.has_error and len(diags) < 5:
-            diags.extend(_errors(conv, r, 5 - len(diags)))
+        if r.has_error and len(diags) < limit:
+            diags.extend(_errors(conv, r, limit - len(diags)))
     if not diags:  # the pieces parse where the whole did not
-        diags = _errors(conv, root)
+        diags = _errors(conv, root, limit)
     kept, split = _split_headers(conv, list(nodes))
-    return TerraformDocument(path, None, [*diags, *split][:5], _selector(conv, kept))
+    return kept, diags, split
 
 
-def _selector(conv: _Native, nodes: list[Any]) -> Callable[[frozenset[str] | None], list[Block]]:
+# Parsing a large file in bounded memory (see the module's docstring). At 64 KiB a chunk's
+# tree and nodes take 5-20 MB; 512 KiB of the densest text tree-sitter is given (brackets
+# nested) takes ~150 MB. Real modules stay far below: their largest block is ~50 KiB.
+WHOLE_BYTES = 256 * 1024  # files up to this size are parsed whole
+CHUNK_BYTES = 64 * 1024
+MAX_BLOCK_BYTES = 512 * 1024  # larger blocks are parsed in pieces; other constructs not at all
+MAX_ERRORS = 5  # syntax errors reported per file: the first few are what a reader fixes first
+
+
+class _Lexer:
+    """Compiled once, on first use: patterns that cut Terraform text into runs of top-level
+    items without parsing it."""
+
+    def __init__(self) -> None:
+        # the body of a quoted template up to its end, an interpolation or a newline
+        quoted = rb'(?:[^"\\$%\n]++|\\[^\n]|\$\$\{|%%\{|[$%](?!\{))*+'
+        # a quoted template whose interpolations hold no braces, quotes or newlines
+        simple = rb'"(?:[^"\\$%\n]++|\\[^\n]|\$\$\{|%%\{|[$%]\{[^{}"\n]*+\}|[$%](?!\{))*+"'
+        atom = (
+            rb'[^"{}\[\]()#/<]++|' + simple + rb"|#[^\n]*+|//[^\n]*+"
+            rb"|/\*(?:[^*]++|\*(?!/))*+\*/|/(?![/*])|<(?!<)"
+        )
+        group = rb"[{\[(](?:" + atom + rb")*+[}\])]"
+        for _ in range(5):  # brackets nested six deep
+            group = rb"[{\[(](?:" + atom + rb"|" + group + rb")*+[}\])]"
+        eol = rb"[ \t\r]*+(?:(?:#|//)[^\n]*+)?"
+        # whole top-level items, each ending with the line of its last closing bracket:
+        # most files are matched in a few calls, by the regular expression engine alone
+        self.items = re.compile(rb"(?:(?:" + atom + rb")*+" + group + eol + rb"\n)*+")
+        # token by token, for what that cannot match (heredocs, templates with nested
+        # quotes or braces, deeper nesting, broken text)
+        self.run = re.compile(rb'(?:[^"{}\[\]()#/<]++|"' + quoted + rb'"|/(?![/*])|<(?!<))*+')
+        self.line = re.compile(rb'(?:[^"{}\[\]()#/<\n]++|"' + quoted + rb'"|/(?![/*])|<(?!<))*+')
+        self.quoted = re.compile(quoted)
+        # blanks and comments, then the first token and the name it starts with, if any
+        self.lead = re.compile(
+            rb"(?:\s++|#[^\n]*+|//[^\n]*+|/\*(?:[^*]++|\*(?!/))*+\*/)*+(([A-Za-z_][A-Za-z0-9_-]*)?)"
+        )
+        self.eol = re.compile(eol + rb"(?:\n|\Z)")
+        self.heredoc = re.compile(rb"<<-?([A-Za-z_][A-Za-z0-9_-]*)[ \t]*\r?\n")
+        self.openers = re.compile(rb"[{\[(]*+")
+        self.closers = re.compile(rb"[}\])]*+")
+
+
+@cache
+def _lexer() -> _Lexer:
+    return _Lexer()
+
+
+def _item(lex: _Lexer, data: bytes, pos: int, hi: int) -> tuple[int, bool]:
+    """The end of the top-level item at pos, token by token, and whether it looked well
+    formed."""
+    ok = True
+    frames: list[int] = []  # the depth outside each open `${` or `%{`, innermost last
+    depth = 0  # open brackets in the innermost code
+    in_string = False
+    while pos < hi:
+        if in_string:
+            pos = lex.quoted.match(data, pos, hi).end()  # type: ignore[union-attr]
+            if pos >= hi:
+                break
+            c = data[pos]
+            if c == 0x22:  # "
+                pos += 1
+            elif c in b"$%":  # `${` or `%{` (the pattern stops at no other `$` or `%`)
+                frames.append(depth)
+                depth = 0
+                pos += 2
+            else:  # a newline (or a backslash before one) inside a quoted string
+                ok = False
+            in_string = False
+            continue
+        pos = lex.run.match(data, pos, hi).end()  # type: ignore[union-attr]
+        if pos >= hi:
+            break
+        c = data[pos]
+        pos += 1
+        if c == 0x22:
+            in_string = True
+        elif c in b"{[(":
+            end = lex.openers.match(data, pos, hi).end()  # type: ignore[union-attr]
+            depth += 1 + end - pos
+            pos = end
+        elif c in b"}])":
+            end = lex.closers.match(data, pos, hi).end()  # type: ignore[union-attr]
+            if depth > 1 + end - pos and not frames:  # `]]]]`: none of them closes an item
+                depth -= 1 + end - pos
+                pos = end
+            elif depth:
+                depth -= 1
+                if not depth and not frames and (m := lex.eol.match(data, pos, hi)) is not None:
+                    return m.end(), ok
+            elif frames and c == 0x7D:  # the end of an interpolation
+                depth = frames.pop()
+                in_string = True
+            else:
+                ok = False
+        elif c == 0x23 or (c == 0x2F and data[pos] == 0x2F):  # `#` or `//` to the line's end
+            nl = data.find(b"\n", pos, hi)
+            pos = hi if nl < 0 else nl
+        elif c == 0x2F:  # `/* */` (the run stops at no other `/`)
+            end = data.find(b"*/", pos + 1, hi)
+            ok = ok and end >= 0
+            pos = hi if end < 0 else end + 2
+        elif (m := lex.heredoc.match(data, pos - 1, hi)) is not None:
+            close = re.compile(rb"^[ \t]*" + re.escape(m.group(1)) + rb"[ \t]*\r?$", re.MULTILINE)
+            end_m = close.search(data, m.end(), hi)
+            ok = ok and end_m is not None
+            pos = hi if end_m is None else end_m.end()
+        else:  # `<<` that starts no heredoc
+            pos += 1
+    return hi, ok and not depth and not frames and not in_string
+
+
+class _Part(NamedTuple):
+    """A stretch of a large file and how it is parsed: `body` None, as a whole; empty, not
+    at all (too large); otherwise it is one block whose body is parsed a piece at a time,
+    and `body` holds the pieces' bounds (just after its `{` ... at its closing `}`)."""
+
+    lo: int
+    hi: int
+    body: tuple[int, ...] | None = None
+
+
+def _plan(conv: _Native) -> list[_Part]:
+    """The chunks of a large file, in order. Each is cut lexically where a top-level item
+    ends (the line of a block's closing `}`): strings, heredocs and comments respected,
+    tree-sitter has the last word on what the text is."""
+    data, n = conv.data, len(conv.data)
+    lex = _lexer()
+    plan: list[_Part] = []
+    lo = pos = 0  # the chunk so far: data[lo:pos]
+    while pos < n:
+        end = lex.items.match(data, pos, min(n, lo + CHUNK_BYTES)).end()  # type: ignore[union-attr]
+        if end > pos:
+            pos = end
+            continue
+        # an item that does not fit, or that only the token by token lexer reads
+        end, ok = _item(lex, data, pos, n)
+        if end - pos > MAX_BLOCK_BYTES and not ok:
+            # unbalanced, often from a broken block to the end of the file: cut where the
+            # recovery of a broken file would, at block headers
+            bounds = sorted({pos, *conv.headers(pos, end), end})
+            pieces: Iterable[tuple[int, int]] = zip(bounds, bounds[1:], strict=False)
+        else:
+            pieces = ((pos, end),)
+        for ps, pe in pieces:
+            if pe - ps > MAX_BLOCK_BYTES:
+                if ps > lo:
+                    plan.append(_Part(lo, ps))
+                plan.append(_Part(ps, pe, _body(lex, data, ps, pe, CHUNK_BYTES) or ()))
+                lo = pe
+            elif pe - lo > CHUNK_BYTES and ps > lo:
+                plan.append(_Part(lo, ps))
+                lo = ps
+        pos = end
+    if n > lo:
+        plan.append(_Part(lo, n))
+    return plan
+
+
+def _body(lex: _Lexer, data: bytes, lo: int, hi: int, size: int) -> tuple[int, ...] | None:
+    """Where to cut the body of the block data[lo:hi] (which may follow comments): just
+    after its `{`, at line ends between its items at least `size` bytes apart, and at its
+    closing `}`. None when data[lo:hi] does not look like one well-formed block."""
+    bounds: list[int] = []
+    item = lo  # where the body's last item ended
+    frames: list[int] = []
+    depth = 0
+    in_string = False
+    pos = lo
+    while pos < hi:
+        if in_string:
+            pos = lex.quoted.match(data, pos, hi).end()  # type: ignore[union-attr]
+            if pos >= hi or data[pos] not in b'"$%':
+                return None
+            if data[pos] == 0x22:
+                pos += 1
+            else:
+                frames.append(depth)
+                depth = 0
+                pos += 2
+            in_string = False
+            continue
+        pos = lex.line.match(data, pos, hi).end()  # type: ignore[union-attr]
+        if pos >= hi:
+            return None
+        c = data[pos]
+        pos += 1
+        if c == 0x0A:
+            if depth == 1 and not frames:  # the end of an item, or a blank or comment line
+                if pos - item > size and item > bounds[-1]:
+                    bounds.append(item)  # a large item is a piece of its own
+                if pos - bounds[-1] >= size:
+                    bounds.append(pos)
+                item = pos
+        elif c == 0x22:
+            in_string = True
+        elif c in b"{[(":
+            if not depth and not frames:
+                if c != 0x7B or bounds:
+                    return None  # not a block
+                bounds.append(pos)
+                item = pos
+                depth = 1
+            else:
+                end = lex.openers.match(data, pos, hi).end()  # type: ignore[union-attr]
+                depth += 1 + end - pos
+                pos = end
+        elif c in b"}])":
+            end = lex.closers.match(data, pos, hi).end()  # type: ignore[union-attr]
+            if depth > 1 + end - pos:  # `]]]]` that close neither the block nor a `${`
+                depth -= 1 + end - pos
+                pos = end
+            elif depth:
+                depth -= 1
+                if not depth and not frames:
+                    m = lex.eol.match(data, pos, hi)
+                    if m is None or m.end() != hi:
+                        return None
+                    if pos - 1 - item > size and item > bounds[-1]:
+                        bounds.append(item)
+                    return (*bounds, pos - 1)
+            elif frames and c == 0x7D:
+                depth = frames.pop()
+                in_string = True
+            else:
+                return None
+        elif c == 0x23 or (c == 0x2F and data[pos] == 0x2F):
+            nl = data.find(b"\n", pos, hi)
+            pos = hi if nl < 0 else nl
+        elif c == 0x2F:
+            end = data.find(b"*/", pos + 1, hi)
+            if end < 0:
+                return None
+            pos = end + 2
+        elif (m := lex.heredoc.match(data, pos - 1, hi)) is not None:
+            close = re.compile(rb"^[ \t]*" + re.escape(m.group(1)) + rb"[ \t]*\r?$", re.MULTILINE)
+            end_m = close.search(data, m.end(), hi)
+            if end_m is None:
+                return None
+            pos = end_m.end()
+        else:
+            pos += 1
+    return None
+
+
+def _too_large(
+    conv: _Native, points: _Points, lo: int, hi: int, block: str | None = None
+) -> Diagnostic:
+    """A construct too large to parse, located on its first line (comments skipped)."""
+    data = conv.data
+    start = _lexer().lead.match(data, lo, hi).start(1)  # type: ignore[union-attr]
+    line_end = data.find(b"\n", start, hi)
+    first = data[start : hi if line_end < 0 else line_end].rstrip(b"\r")
+    span = conv.index.span_from_bytes(points(start), points(start + len(first)))
+    snippet = first.decode("utf-8", "replace").strip()[:40]
+    then = f"; the block {block!r} is not judged either" if block else ""
+    return Diagnostic(
+        conv.path,
+        span,
+        "too-large",
+        f"not scanned: {snippet!r} is {_size(hi - lo)}, over the {_size(MAX_BLOCK_BYTES)} "
+        f"Terraform tether parses at once (its syntax is not checked either){then}",
+        Level.WARNING,
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
+
+
+class _Chunk(NamedTuple):
+    nodes: list[Any]  # top-level block nodes of the chunk's tree
+    blocks: list[Block]  # or the one block parsed in pieces
+    errors: list[Diagnostic]  # syntax errors
+    split: list[Diagnostic]  # block headers split over lines
+    large: list[Diagnostic]  # constructs too large to parse
+
+
+def _chunks(conv: _Native, plan: list[_Part], keep: bool = False) -> Iterator[_Chunk]:
+    """The chunks of a large file, parsed one at a time: a chunk's tree is freed once the
+    caller lets go of its nodes. Blocks parsed in pieces keep, of their body, only what
+    `extract` reads (all of it with `keep`, and every piece's tree with it)."""
+    ranges = _Ranges(conv.data)
+    errors = 0
+    for part in plan:
+        if part.body is None:
+            root = ranges.parse(part.lo, part.hi)
+            kept, errs, split = _unit(conv, root, part.lo, part.hi, ranges, MAX_ERRORS - errors)
+            del root
+            errors += len(errs)
+            yield _Chunk(kept, [], errs, split, [])
+            del kept
+        elif not part.body:
+            yield _Chunk([], [], [], [], [_too_large(conv, ranges.points, part.lo, part.hi)])
+        else:
+            chunk = _pieces(conv, ranges, part, keep, MAX_ERRORS - errors)
+            errors += len(chunk.errors)
+            yield chunk
+            del chunk
+
+
+def _pieces(conv: _Native, ranges: _Ranges, part: _Part, keep: bool, limit: int) -> _Chunk:
+    """A block too large to parse at once: its header and closing brace are parsed
+    together, its body a piece (several whole items) at a time. A syntax error makes it a
+    broken block, reported once, as a block parsed whole is."""
+    from ..facts.terraform import READS
+
+    data, body = conv.data, part.body
+    assert body
+    head = ranges.parse(part.lo, body[0], body[-1], part.hi)
+    node = next(reversed(list(_top_blocks(head))), None)  # comments may come first
+    opener = next((c for c in node.children if c.type == "block_start"), None) if node else None
+    if node is None or opener is None or opener.end_byte != body[0]:
+        return _Chunk([], [], [], [], [_too_large(conv, ranges.points, part.lo, part.hi)])
+    errs = _errors(conv, head, limit) if head.has_error and limit > 0 else []
+    kept, split = _split_headers(conv, [node])
+    if not kept:
+        return _Chunk([], [], errs, split, [])
+    block = conv.block(node)
+    attr_reads, block_reads = READS.get(block.type, (frozenset(), frozenset()))
+    wanted = {n.encode() for n in attr_reads | block_reads}
+    broken = bool(node.has_error)
+    large: list[Diagnostic] = []
+    roots: list[Any] = []
+    attrs: dict[str, Attribute] = {}
+    nested: list[Block] = []
+    for lo, hi in itertools.pairwise(body):
+        if hi - lo > MAX_BLOCK_BYTES:
+            name = _lexer().lead.match(data, lo, hi).group(2)  # type: ignore[union-attr]
+            read = block.type in READS and (name is None or name in wanted)
+            header = data[node.start_byte : body[0]].decode("utf-8", "replace")
+            large.append(_too_large(conv, ranges.points, lo, hi, header if read else None))
+            broken = broken or read
+            continue
+        root = ranges.parse(lo, hi)
+        if root.has_error and not broken and len(errs) < limit:
+            errs.extend(_errors(conv, root, 1))
+        broken = broken or root.has_error
+        if keep:
+            roots.append(root)
+            continue
+        for item in conv.items_of(root):
+            if item.type not in ("attribute", "block") or not item.child_count:
+                continue
+            key = item.child(0)
+            if data[key.start_byte : key.end_byte] not in wanted:
+                continue
+            if item.type == "attribute" and (a := conv.attribute(item)) is not None:
+                attrs[a.name] = _detached(a)
+            elif item.type == "block":
+                nested.append(_detached_block(conv.block(item)))
+    if keep:
+        whole = Block(
+            block.type,
+            block.labels,
+            partial(tuple, (block.span, block.header_span)),
+            partial(conv.items, roots),
+            broken,
+            partial(conv.find_in, roots),
+        )
+    else:
+        whole = Block(
+            block.type,
+            block.labels,
+            partial(tuple, (block.span, block.header_span)),
+            partial(_const, (attrs, nested)),
+            broken,
+        )
+    return _Chunk([], [whole], errs, split, large)
+
+
+_T = TypeVar("_T")
+
+
+def _const(value: _T) -> _T:
+    return value
+
+
+def _detached(a: Attribute) -> Attribute:
+    """An attribute with its value and spans worked out, holding no syntax tree."""
+    return Attribute(
+        a.name,
+        partial(tuple, (a.span, a.key_span, a.value_span)),
+        partial(_const, (a.value, a.item_spans)),
+    )
+
+
+def _detached_block(b: Block, depth: int = 0) -> Block:
+    """A block with its body worked out, holding no syntax tree."""
+    attrs = {name: _detached(a) for name, a in b.attributes.items()}
+    blocks = [_detached_block(c, depth + 1) for c in b.blocks] if depth < MAX_VALUE_DEPTH else []
+    return Block(
+        b.type,
+        b.labels,
+        partial(tuple, (b.span, b.header_span)),
+        partial(_const, (attrs, blocks)),
+        b.has_error,
+    )
+
+
+def parse_native(path: str, text: str) -> TerraformDocument:
+    data = text.encode("utf-8")
+    conv = _Native(path, data, LineIndex(text))
+    if len(data) > WHOLE_BYTES:
+        return _parse_chunked(conv)
+    root = _parser().parse(data).root_node
+    kept, errs, split = _unit(conv, root, 0, len(data), _Ranges(data), MAX_ERRORS)
+    return TerraformDocument(path, None, [*errs, *split][:MAX_ERRORS], _selector(conv, kept))
+
+
+def _parse_chunked(conv: _Native) -> TerraformDocument:
+    """A large file, a chunk at a time: the facts of each chunk are observed while its tree
+    is alive (`TerraformDocument.observed`), then the tree is freed. Blocks asked for
+    afterwards (not by the scan) come from parsing the file again, all of it."""
+    from ..facts.terraform import extract  # facts of a chunk, observed as it is parsed
+
+    plan = _plan(conv)
+    errs: list[Diagnostic] = []
+    split: list[Diagnostic] = []
+    large: list[Diagnostic] = []
+    facts: list[Fact] = []
+    for chunk in _chunks(conv, plan):
+        errs.extend(chunk.errors)
+        split.extend(chunk.split)
+        large.extend(chunk.large)
+        if chunk.nodes or chunk.blocks:
+            select = _selector(conv, chunk.nodes, chunk.blocks)
+            facts.extend(extract(TerraformDocument(conv.path, None, [], select)))
+        del chunk
+    diags = [*large, *[*errs, *split][:MAX_ERRORS]]
+    blocks: list[Block] | None = None
+
+    def select_all(types: frozenset[str] | None) -> list[Block]:
+        nonlocal blocks
+        if blocks is None:
+            blocks = [
+                b
+                for chunk in _chunks(conv, plan, keep=True)
+                for b in (*(conv.block(n) for n in chunk.nodes), *chunk.blocks)
+            ]
+        return [b for b in blocks if types is None or b.type in types]
+
+    doc = TerraformDocument(conv.path, None, diags, select_all)
+    doc.observed = facts
+    return doc
+
+
+def _selector(
+    conv: _Native, nodes: list[Any], built: list[Block] | None = None
+) -> Callable[[frozenset[str] | None], list[Block]]:
     data = conv.data
 
     def select(types: frozenset[str] | None) -> list[Block]:
+        made = [b for b in built or () if types is None or b.type in types]
         if types is None:
-            return [conv.block(n) for n in nodes]
+            return [*made, *(conv.block(n) for n in nodes)]
         wanted = {t.encode() for t in types}
-        out = []
+        out = made
         for n in nodes:
             head = n.child(0)
             if head is not None and data[head.start_byte : head.end_byte] in wanted:
