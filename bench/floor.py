@@ -10,7 +10,7 @@ In one process, this discovers files as ``tether scan CORPUS --root CORPUS`` doe
 (``scanner.source.walk`` from the corpus root, no excludes), reads and decodes each one as
 the scan does (``scanner.source.read``, ``scanner.parsers.text.decode``; Git LFS pointers
 and undecodable files skipped), and then runs only the parser entry points that
-``scanner.scan.facts_for`` times as ``parse``, with the same cheap gates in front of them:
+the scan module's ``facts_for`` times as ``parse``, with the same cheap gates in front of them:
 
 * Terraform: ``parsers.terraform.parse_native`` / ``parse_json`` and ``release()`` (the
   syntax tree's freeing, which the scan counts as parsing too);
@@ -24,8 +24,9 @@ and undecodable files skipped), and then runs only the parser entry points that
 No facts are extracted, no rules loaded, no policy evaluated. Each call is timed as the
 scan's ``_timed`` does, and the parse seconds are printed (or written as JSON with
 ``--output``), with the discover and read times, by kind. The cycle collector runs at the
-thresholds the scan sets while it parses (``scanner.scan._GC_THRESHOLDS``) unless
-``--gc default``.
+thresholds the scan sets while it parses (the scan module's ``_GC_THRESHOLDS``) unless
+``--gc default``. The scan module is ``scanner.scanning``, or ``scanner.scan`` in tether
+before that rename (``bench/perf.py --rev`` may measure either).
 
 Not modelled: files that a kustomization lists under a name tether does not read as YAML
 (the scan parses those too); the generated corpora have none.
@@ -62,8 +63,20 @@ from scanner.parsers import yaml as yaml_parser  # noqa: E402
 from scanner.parsers.text import decode  # noqa: E402
 from scanner.source import SourceFile, read, walk  # noqa: E402
 
-# the module (the package's `scan` attribute is the function of that name)
-scan_mod = importlib.import_module("scanner.scan")
+
+def _scan_module() -> Any:
+    """The scan pipeline's module: `scanner.scanning`, `scanner.scan` before the rename (there
+    the package's `scan` attribute is the function, hence import_module)."""
+    for name in ("scanner.scanning", "scanner.scan"):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    raise ImportError("tether's scan module (scanner.scanning or scanner.scan) is missing")
+
+
+scan_mod = _scan_module()
 
 YAML_KINDS = ("yaml", "json", "gha-workflow", "gha-action")
 DEFAULT_GC = (50_000, 20, 10)
