@@ -29,7 +29,7 @@ from .pr import TargetError, resolve, scan_repository
 from .redact import redact
 from .report import markdown, sarif, text
 from .report.github import annotation, escape_data, escape_prop
-from .scan import ScanOptions
+from .scanning import ScanOptions
 
 MAX_ANNOTATIONS = 10
 PR_EVENTS = ("pull_request", "pull_request_target", "merge_group")

@@ -277,7 +277,7 @@ def scan_cmd(
 
     started, cpu_start = time.perf_counter(), os.times()
     from .report import jsonreport, text
-    from .scan import MAX_FACTS, MAX_FINDINGS, ScanOptions
+    from .scanning import MAX_FACTS, MAX_FINDINGS, ScanOptions
 
     if root is not None and diff_base:
         raise click.UsageError(
@@ -439,7 +439,7 @@ def _category(value: str) -> str:
 def _load_rules(rule_dirs: tuple[Path, ...]) -> dict[str, Any]:
     from .errors import ConfigError
     from .policy.rules import load_rules
-    from .scan import embedded_rules_dir
+    from .scanning import embedded_rules_dir
 
     try:
         return load_rules([embedded_rules_dir(), *rule_dirs])

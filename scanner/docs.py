@@ -15,7 +15,7 @@ from typing import Any
 
 from .facts.kinds import KINDS
 from .policy.rules import Rule, load_rules
-from .scan import embedded_rules_dir
+from .scanning import embedded_rules_dir
 
 PACK_TITLES = {
     "terraform": "Terraform",

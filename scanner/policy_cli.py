@@ -189,7 +189,7 @@ def init_policy_cmd(directory: Path, prefix: str, force: bool) -> None:
     `tether verify`, and a README. It passes `tether verify` as written."""
     from .policy.rules import load_rules
     from .scaffold import check_prefix, plan_policy
-    from .scan import embedded_rules_dir
+    from .scanning import embedded_rules_dir
 
     taken = {r.rstrip("0123456789") for r in load_rules([embedded_rules_dir()])}
     problem = check_prefix(prefix, taken)

@@ -26,7 +26,7 @@ from .errors import ConfigError
 from .facts import kubernetes
 from .model import Diagnostic, Level, Report
 from .policy import operator
-from .scan import ScanOptions, scan
+from .scanning import ScanOptions, scan
 from .source import file_diagnostic, walk, within
 
 
@@ -489,7 +489,7 @@ def _write_read(tree: gitdiff.Export, excludes: Sequence[str], *, whole: bool) -
     repository-level findings are shown at (the summary's anchor, whose first line is read),
     found as the scan finds it (the excludes apply)."""
     from .facts import repository
-    from .scan import kustomization_listed
+    from .scanning import kustomization_listed
 
     names = kubernetes.KUSTOMIZATION_NAMES
     done: set[str] = set()

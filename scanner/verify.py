@@ -317,7 +317,7 @@ def run_case(
             )
     from .config import discover
     from .pr import scan_pr
-    from .scan import ScanOptions, scan
+    from .scanning import ScanOptions, scan
 
     try:
         layers: list[str] = []
@@ -458,7 +458,7 @@ def discover(
 
 def layout_rules(layout: Layout) -> dict[str, Rule]:
     """tether's rules and the layout's rule directories, as a scan with the policy loads."""
-    from .scan import embedded_rules_dir
+    from .scanning import embedded_rules_dir
 
     embedded = embedded_rules_dir().resolve()
     extra = [d for d in layout.rule_dirs if d.resolve() != embedded]
@@ -578,7 +578,7 @@ def verify(
 ) -> Verification:
     """Run the layout's cases and check the rules under test. ConfigError when the policy,
     a rule or a case file is malformed, or a case or `only` names no rule."""
-    from .scan import embedded_rules_dir
+    from .scanning import embedded_rules_dir
 
     embedded = embedded_rules_dir().resolve()
     extra = [d for d in layout.rule_dirs if d.resolve() != embedded]

@@ -10,7 +10,7 @@ import pytest
 
 from scanner import action
 from scanner.model import Category, Finding, Level, Span
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from .conftest import ROOT, validate_sarif, write_tree
 from .test_pr_mode import BAD_PROVIDER, git, repo  # noqa: F401 - the fixture

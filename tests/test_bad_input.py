@@ -209,7 +209,7 @@ def test_one_broken_document_costs_only_that_document(tmp_path: Path) -> None:
 
 def test_kustomization_without_api_version_is_recognised(tmp_path: Path) -> None:
     from scanner.model import Timings
-    from scanner.scan import collect
+    from scanner.scanning import collect
 
     (tmp_path / "kustomization.yaml").write_text(
         "resources: [deploy.yaml]\nimages:\n  - name: app\n    newTag: '1.2'\n"
@@ -229,7 +229,7 @@ def test_kustomization_without_api_version_is_recognised(tmp_path: Path) -> None
 
 def test_non_utf8_diagnostic_points_at_the_bad_byte(tmp_path: Path) -> None:
     from scanner.model import Timings
-    from scanner.scan import collect
+    from scanner.scanning import collect
 
     (tmp_path / "main.tf").write_bytes(b'# ok\nvariable "x" { default = "caf\xe9" }\n')
     _, diags = collect(tmp_path, [], Timings())

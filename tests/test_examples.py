@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from scanner import scan
 from scanner.config import RepoConfig, discover
 from scanner.policy.rules import load_rules
-from scanner.scan import ScanOptions, embedded_rules_dir
+from scanner.scanning import ScanOptions, embedded_rules_dir
 
 from .conftest import EXAMPLES
 

@@ -14,7 +14,7 @@ from scanner import ConfigError, scan
 from scanner.cli import main
 from scanner.config import RepoConfig
 from scanner.exceptions import justification_ok
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 
 from .conftest import validate_sarif
 

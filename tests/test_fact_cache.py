@@ -16,7 +16,7 @@ from scanner import scan as scan_fn
 from scanner.cli import main
 from scanner.factcache import DIR_NAME
 from scanner.report import jsonreport
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 
 DEPLOY = """\
 apiVersion: apps/v1
@@ -106,7 +106,7 @@ def test_rescan_answers_from_the_cache_with_the_same_report(
     assert cold["_cached"] == 0 and cold["findings"]
     assert len(_entries(cache_dir)) == 3  # one per parsed file
 
-    scan_module = sys.modules["scanner.scan"]  # `scanner.scan` is also the function
+    scan_module = sys.modules["scanner.scanning"]  # `scanner.scan` is also the function
 
     def no_parsing(*_a: object, **_k: object) -> None:
         raise AssertionError("an unchanged file was parsed again")

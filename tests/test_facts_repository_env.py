@@ -21,7 +21,7 @@ from scanner.facts.kinds import KINDS
 from scanner.model import Fact, Span, Timings
 from scanner.parsers import dockerfile as docker_parser
 from scanner.parsers.yaml import compose_all
-from scanner.scan import collect, repository_summary
+from scanner.scanning import collect, repository_summary
 
 from .conftest import EXAMPLES
 

@@ -339,7 +339,7 @@ def test_tarball_download_then_safe_extraction_then_scan(fake: FakeGitHub, tmp_p
     import tarfile
 
     from scanner.org.fetch import extract
-    from scanner.scan import ScanOptions, scan
+    from scanner.scanning import ScanOptions, scan
 
     sha = "a" * 40
     pod = (

@@ -22,7 +22,7 @@ from scanner.policy.documents import load_yaml, validate
 from scanner.policy.operator import load as load_policy
 from scanner.policy_cli import register, schema_names
 from scanner.scaffold import schema_url
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from .conftest import ROOT, write_tree
 

@@ -14,7 +14,7 @@ from scanner.config import RepoConfig
 from scanner.inline import parse_inline
 from scanner.model import Level
 from scanner.parsers.dockerfile import parse
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 
 
 def _rules(report: Any) -> list[str]:

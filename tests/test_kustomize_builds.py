@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from scanner.pr import scan_pr
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from .conftest import write_tree
 

@@ -6,7 +6,7 @@ import gc
 from pathlib import Path
 
 from scanner.policy import engine
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme-payments"
 
@@ -25,7 +25,7 @@ def test_no_rule_judge_survives_its_scan() -> None:
 
 def test_the_org_scan_builds_each_rule_once_and_nothing_else_does(tmp_path: Path) -> None:
     from scanner.policy import rules as rules_mod
-    from scanner.scan import embedded_rules_dir
+    from scanner.scanning import embedded_rules_dir
 
     first = rules_mod.load_rules([embedded_rules_dir()])
     assert rules_mod.load_rules([embedded_rules_dir()])["K8S003"] is not first["K8S003"]
@@ -51,7 +51,7 @@ def test_the_collector_is_eased_only_while_files_are_parsed(tmp_path: Path) -> N
 
     from scanner.model import Timings
 
-    scan_mod = importlib.import_module("scanner.scan")  # the module, not scanner.scan()
+    scan_mod = importlib.import_module("scanner.scanning")  # the module, not scanner.scan()
 
     (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n")
     seen: list[tuple[int, int, int]] = []

@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 
 from scanner.policy import baseline as baseline_mod
 from scanner.policy.rules import load_rules
-from scanner.scan import embedded_rules_dir
+from scanner.scanning import embedded_rules_dir
 
 CASES = Path(__file__).parent / "rule_cases"
 RULES = load_rules([embedded_rules_dir()])
@@ -49,7 +49,7 @@ def test_facts_match_the_kind_registry() -> None:
     """Extractors emit only registered kinds and fields, so rules can rely on docs/facts.md."""
     from scanner.facts.kinds import KINDS
     from scanner.model import Timings
-    from scanner.scan import collect
+    from scanner.scanning import collect
 
     from .conftest import EXAMPLES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scanner.org.fetch import extract
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 from scanner.source import MAX_FILE_BYTES
 
 POD = (

@@ -12,7 +12,7 @@ import pytest
 
 from scanner import parallel
 from scanner.model import Diagnostic, Fact, Timings
-from scanner.scan import _observe, collect
+from scanner.scanning import _observe, collect
 from scanner.source import SourceFile, walk
 
 from .conftest import ROOT

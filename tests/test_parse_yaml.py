@@ -18,7 +18,7 @@ from scanner.parsers.yaml import (
     duplicate_keys,
     looks_like_go_template,
 )
-from scanner.scan import facts_for
+from scanner.scanning import facts_for
 from scanner.source import SourceFile, classify
 
 

@@ -13,7 +13,7 @@ from scanner.config import RepoConfig
 from scanner.policy import baseline as baseline_mod
 from scanner.policy.engine import staging
 from scanner.policy.rules import load_rule, load_rules
-from scanner.scan import embedded_rules_dir
+from scanner.scanning import embedded_rules_dir
 
 RULE = """\
 id: ACME001

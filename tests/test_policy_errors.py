@@ -12,7 +12,7 @@ from scanner.cli import main
 from scanner.errors import ConfigError
 from scanner.policy import baseline as baseline_mod
 from scanner.policy.rules import load_rules
-from scanner.scan import ScanOptions, embedded_rules_dir, scan
+from scanner.scanning import ScanOptions, embedded_rules_dir, scan
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme-payments"
 

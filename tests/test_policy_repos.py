@@ -15,7 +15,7 @@ from scanner.config import discover
 from scanner.errors import ConfigError
 from scanner.policy.operator import RepoFacts
 from scanner.policy.operator import load as load_policy
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from .conftest import write_tree
 

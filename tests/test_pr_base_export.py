@@ -20,7 +20,7 @@ from scanner import gitdiff, source
 from scanner.model import Report
 from scanner.policy import operator
 from scanner.pr import scan_pr
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 from scanner.source import classify, walk
 
 POD = (

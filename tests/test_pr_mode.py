@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from scanner.cli import main
 from scanner.config import RepoConfig
 from scanner.pr import scan_pr
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 
 from .conftest import validate_sarif, write_tree
 

@@ -104,7 +104,7 @@ def test_base_revision_with_links_out_of_the_repository(tmp_path: Path) -> None:
 def test_inline_reason_after_a_trailing_comma(make_repo: Any, comment: str, reason: str) -> None:
     import datetime as dt
 
-    from scanner.scan import ScanOptions
+    from scanner.scanning import ScanOptions
 
     repo = make_repo({"Dockerfile": f"{comment}\nFROM evil/x:1\n"})
     report = scan(repo, ScanOptions(today=dt.date(2026, 12, 1)), config=RepoConfig())

@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from scanner import action
 from scanner.cli import main
 from scanner.pr import Target, TargetError, resolve, scan_pr
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 from scanner.source import classify
 
 from .conftest import validate_sarif, write_tree

@@ -13,7 +13,7 @@ import pytest
 from scanner import source
 from scanner.model import Diagnostic, Level, Span, Timings
 from scanner.parsers.text import decode
-from scanner.scan import collect
+from scanner.scanning import collect
 from scanner.source import SourceFile, classify, read, walk
 
 MakeRepo = Callable[[Mapping[str, str]], Path]

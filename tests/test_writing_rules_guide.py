@@ -25,7 +25,7 @@ from scanner.policy.operator import load as load_policy
 from scanner.policy.rules import load_rules
 from scanner.policy_cli import register
 from scanner.scaffold import schema_url
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from .conftest import ROOT, write_tree
 

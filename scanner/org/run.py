@@ -45,7 +45,7 @@ from ..policy import baseline as baseline_mod
 from ..policy.operator import Policy, RepoFacts
 from ..policy.rules import reuse_built_rules
 from ..redact import clip, redact
-from ..scan import ScanOptions, kustomization_listed
+from ..scanning import ScanOptions, kustomization_listed
 from . import fetch
 from .select import Filters, PropertyValues, Selection, select
 from .state import STATE_FILE, Result, StateStore

@@ -21,7 +21,7 @@ from scanner.config import RepoConfig
 from scanner.policy import baseline as baseline_mod
 from scanner.policy import cache as cache_mod
 from scanner.policy.rules import LazyProgram, load_rules
-from scanner.scan import embedded_rules_dir
+from scanner.scanning import embedded_rules_dir
 
 RULE = """\
 id: ACME001

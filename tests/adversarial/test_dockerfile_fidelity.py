@@ -20,7 +20,7 @@ import pytest
 
 from scanner.config import RepoConfig
 from scanner.model import Finding, Report
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from ..conftest import write_tree
 

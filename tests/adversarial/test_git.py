@@ -17,7 +17,7 @@ from scanner.cli import main
 from scanner.errors import ConfigError
 from scanner.model import Diagnostic
 from scanner.pr import scan_pr
-from scanner.scan import ScanOptions
+from scanner.scanning import ScanOptions
 from scanner.source import MAX_FILE_BYTES, walk
 
 POD = (

@@ -17,7 +17,7 @@ from scanner.errors import MAX_MESSAGE, ConfigError
 from scanner.model import Report
 from scanner.redact import REDACTED, clip, looks_random, redact
 from scanner.report import jsonreport, markdown, sarif, text
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 MakeRepo = Callable[[Mapping[str, str]], Path]
 

@@ -23,7 +23,7 @@ from scanner.config import RepoConfig
 from scanner.model import Category, Diagnostic, Finding, Level, Report, Span
 from scanner.prdiff import Diff
 from scanner.report import jsonreport, markdown, sarif, text
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 from tests.conftest import make_report as _report
 from tests.conftest import validate_sarif
 

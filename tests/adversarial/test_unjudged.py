@@ -10,7 +10,7 @@ from pathlib import Path
 
 from scanner.config import RepoConfig
 from scanner.model import Diagnostic, Finding, Level, Report
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 
 from ..conftest import write_tree
 

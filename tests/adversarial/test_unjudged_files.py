@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from scanner.action import run as run_action
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 from scanner.source import MAX_FILE_BYTES
 
 from ..conftest import write_tree

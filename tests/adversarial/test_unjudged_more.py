@@ -22,7 +22,7 @@ import pytest
 
 from scanner.config import RepoConfig
 from scanner.model import Diagnostic, Level, Report
-from scanner.scan import ScanOptions, scan
+from scanner.scanning import ScanOptions, scan
 from scanner.source import SourceFile, in_repo_link, walk
 
 from ..conftest import write_tree
