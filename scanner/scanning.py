@@ -667,6 +667,10 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
                 )
             )
         timings.facts += time.perf_counter() - t - (timings.parse - parse_before)
+    if cache is not None:
+        t = time.perf_counter()
+        cache.flush()  # this worker's new entries, in one transaction
+        timings.facts += time.perf_counter() - t
     return facts, diags
 
 

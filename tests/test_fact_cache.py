@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from scanner import scan as scan_fn
 from scanner.cli import main
-from scanner.factcache import DIR_NAME
+from scanner.factcache import DB_NAME
 from scanner.report import jsonreport
 from scanner.scanning import ScanOptions
 
@@ -90,8 +91,30 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def _entries(cache_dir: Path) -> list[Path]:
-    return sorted(p for p in (cache_dir / DIR_NAME).rglob("*") if p.is_file())
+class _Entry:
+    """One row of the cache database, read and written as the tests damage it."""
+
+    def __init__(self, db: Path, key: str) -> None:
+        self.db, self.key = db, key
+
+    def read_bytes(self) -> bytes:
+        with sqlite3.connect(self.db) as conn:
+            return bytes(
+                conn.execute("SELECT value FROM entries WHERE key = ?", (self.key,)).fetchone()[0]
+            )
+
+    def write_bytes(self, value: bytes) -> None:
+        with sqlite3.connect(self.db) as conn:
+            conn.execute("UPDATE entries SET value = ? WHERE key = ?", (value, self.key))
+
+
+def _entries(cache_dir: Path) -> list[_Entry]:
+    db = cache_dir / DB_NAME
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        keys = [k for (k,) in conn.execute("SELECT key FROM entries ORDER BY key")]
+    return [_Entry(db, k) for k in keys]
 
 
 def _strip(doc: dict) -> dict:
@@ -151,7 +174,7 @@ def test_the_same_bytes_at_another_path_are_another_entry(tmp_path: Path, cache_
     assert {f["path"] for f in warm["findings"] if f["path"].startswith("k8s/")} == {"k8s/web.yaml"}
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "swap", "garbage", "directory"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "swap", "garbage", "empty"])
 def test_a_damaged_or_foreign_entry_is_a_miss(tmp_path: Path, cache_dir: Path, damage: str) -> None:
     root = _repo(tmp_path)
     cold = _report(root)
@@ -167,13 +190,33 @@ def test_a_damaged_or_foreign_entry_is_a_miss(tmp_path: Path, cache_dir: Path, d
     elif damage == "garbage":
         victim.write_bytes(b"\x80\x04\x95" + os.urandom(64))  # pickle-looking bytes
     else:
-        victim.unlink()
-        victim.mkdir()
+        victim.write_bytes(b"")
     warm = _report(root)
     assert warm["_cached"] == 2
     assert _strip(warm) == _strip(cold)
-    if damage != "directory":  # rewritten whole
-        assert _report(root)["_cached"] == 3
+    assert _report(root)["_cached"] == 3  # rewritten whole
+
+
+@pytest.mark.parametrize("damage", ["garbage", "link", "shared"])
+def test_a_damaged_or_foreign_database_is_not_used(
+    tmp_path: Path, cache_dir: Path, damage: str
+) -> None:
+    root = _repo(tmp_path)
+    cold = _report(root)
+    db = cache_dir / DB_NAME
+    for extra in (cache_dir / (DB_NAME + "-wal"), cache_dir / (DB_NAME + "-shm")):
+        extra.unlink(missing_ok=True)
+    if damage == "garbage":
+        db.write_bytes(b"not a database" * 100)
+    elif damage == "link":  # someone else's file behind a link: neither read nor written
+        other = tmp_path / "elsewhere.sqlite3"
+        db.rename(other)
+        db.symlink_to(other)
+    else:
+        os.chmod(db, 0o666)
+    warm = _report(root)
+    assert warm["_cached"] == 0
+    assert _strip(warm) == _strip(cold)
 
 
 def test_a_forged_entry_with_a_valid_digest_but_wrong_shape_is_a_miss(
@@ -187,7 +230,7 @@ def test_a_forged_entry_with_a_valid_digest_but_wrong_shape_is_a_miss(
     root = _repo(tmp_path)
     cold = _report(root)
     victim = _entries(cache_dir)[0]
-    key = victim.parent.name + victim.name
+    key = victim.key
     payload = zlib.compress(
         json.dumps({"facts": [["x", 1, [1], "t", [], {}]], "diags": []}).encode()
     )
@@ -236,10 +279,10 @@ def test_no_cache_and_cache_dir_flags(tmp_path: Path, cache_dir: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(main, ["scan", str(root), "--root", str(root), "--no-cache", "-q"])
     assert r.exit_code == 1, r.output
-    assert not (cache_dir / DIR_NAME).exists()
+    assert not (cache_dir / DB_NAME).exists()
     r = runner.invoke(main, ["scan", "--root", str(root), "--cache-dir", str(elsewhere), "-q"])
     assert r.exit_code == 1, r.output
-    assert len(_entries(elsewhere)) == 3 and not (cache_dir / DIR_NAME).exists()
+    assert len(_entries(elsewhere)) == 3 and not (cache_dir / DB_NAME).exists()
     # the flags held for that command only
     from scanner.policy import cache as cache_mod
 
@@ -253,18 +296,15 @@ def test_a_cache_directory_others_can_write_is_not_used(tmp_path: Path, cache_di
     os.chmod(cache_dir, 0o777)
     root = _repo(tmp_path)
     _report(root)
-    assert not (cache_dir / DIR_NAME).exists()
+    assert not (cache_dir / DB_NAME).exists()
 
 
-def test_entries_are_written_whole(tmp_path: Path, cache_dir: Path) -> None:
-    """Written to a private temporary file and renamed: no partial entry, no leftovers, and
-    nothing readable by others."""
+def test_the_database_is_private(tmp_path: Path, cache_dir: Path) -> None:
     root = _repo(tmp_path)
     _report(root)
-    files = [p for p in (cache_dir / DIR_NAME).rglob("*") if p.is_file()]
-    assert files and not [p for p in files if p.name.endswith(".tmp")]
-    assert all(p.stat().st_mode & 0o077 == 0 for p in files)
-    assert all(p.stat().st_mode & 0o077 == 0 for p in (cache_dir / DIR_NAME).iterdir())
+    files = [p for p in cache_dir.iterdir() if p.name.startswith(DB_NAME)]
+    assert files and all(p.stat().st_mode & 0o077 == 0 for p in files if p.name == DB_NAME)
+    assert cache_dir.stat().st_mode & 0o077 == 0
 
 
 def test_concurrent_scans_share_the_cache(tmp_path: Path, cache_dir: Path) -> None:
@@ -333,7 +373,7 @@ def test_a_pull_requests_gate_never_uses_the_cache(tmp_path: Path, cache_dir: Pa
     (root / "k8s" / "deploy.yaml").write_text(DEPLOY.replace("web", "api"))
     r = CliRunner().invoke(main, ["scan", str(root), "--diff-base", "main", "-q"])
     assert r.exit_code in (0, 1), r.output
-    assert not (cache_dir / DIR_NAME).exists()
+    assert not (cache_dir / DB_NAME).exists()
 
 
 def test_the_action_never_uses_the_cache(
@@ -347,10 +387,9 @@ def test_the_action_never_uses_the_cache(
     cold = _report(root)  # fills the cache
     assert any(f["path"] == "k8s/deploy.yaml" for f in cold["findings"])
     for entry in _entries(cache_dir):  # every entry now says: no facts, no diagnostics
-        key = entry.parent.name + entry.name
-        _plant(entry, key)
+        _plant(entry, entry.key)
     assert not any(f["path"] == "k8s/deploy.yaml" for f in _report(root)["findings"])
-    before = _entries(cache_dir)
+    before = [(e.key, e.read_bytes()) for e in _entries(cache_dir)]
     summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
     env = {
         "GITHUB_WORKSPACE": str(root),
@@ -367,10 +406,10 @@ def test_the_action_never_uses_the_cache(
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "k8s/deploy.yaml"
         for r in results
     )
-    assert _entries(cache_dir) == before
+    assert [(e.key, e.read_bytes()) for e in _entries(cache_dir)] == before
 
 
-def _plant(entry: Path, key: str) -> None:
+def _plant(entry: _Entry, key: str) -> None:
     import hashlib
     import zlib
 
@@ -392,11 +431,11 @@ def test_sarif_line_hashes_come_back_the_same_from_the_cache(
         doc = sarif.build(rep, category="t", levels=rep.levels)
         return [r["partialFingerprints"] for r in doc["runs"][0]["results"]]
 
+    facts_only = len(_entries(cache_dir))
     cold = fingerprints()
     assert cold and all("primaryLocationLineHash" in f for f in cold)
-    assert (cache_dir / "lines-v1").is_dir()
+    assert len(_entries(cache_dir)) > facts_only  # the files' line hashes were kept
     assert fingerprints() == cold
-    for entry in (cache_dir / "lines-v1").rglob("*"):  # damaged: computed again
-        if entry.is_file():
-            entry.write_bytes(entry.read_bytes()[:-3])
+    for entry in _entries(cache_dir):  # damaged: computed again
+        entry.write_bytes(entry.read_bytes()[:-3])
     assert fingerprints() == cold
