@@ -69,6 +69,9 @@ ZIZMOR_TARGET = 1.0  # tether's wall time over zizmor's
 ZIZMOR_FINDING_CODES = (10, 11, 12, 13, 14)  # zizmor's "findings at severity X" exit codes
 ZIZMOR_ENV_DROP = ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")
 TOOLS = ("tether", "tether -j 1", "parse floor", "zizmor")
+# the rule cache's files in tether's cache directory (scanner/policy/cache.py: rules-v2.json,
+# validated-v1.json), kept by --cache cold-facts; everything else there is dropped
+RULE_CACHE_PREFIXES = ("rules-", "validated-")
 
 SetupError = harness.SetupError
 Run = harness.Run
@@ -175,44 +178,6 @@ def tether_python(tether: Path) -> str:
     return sys.executable
 
 
-def export_rev(rev: str) -> Path:
-    """tether's sources at a git revision, extracted under bench/.work/ (run with
-    PYTHONPATH pointing there): figures for a commit, whatever the work tree holds."""
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise SetupError(f"--rev {rev}: not a commit ({exc})") from None
-    dest = WORK_DIR / f"src-{sha[:12]}"
-    if (dest / "scanner" / "__init__.py").is_file():
-        return dest
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    archive = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(REPO_ROOT),
-            "archive",
-            "--format=tar",
-            sha,
-            "scanner",
-            "rules",
-            "baselines",
-        ],
-        check=False,
-        capture_output=True,
-    )
-    if archive.returncode != 0:
-        raise SetupError(f"git archive {sha} failed: {archive.stderr.decode()[-500:]}")
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
-    return dest
-
-
 class Tools:
     def __init__(self, args: argparse.Namespace) -> None:
         self.tether = harness.find_tether(args.tether)
@@ -220,7 +185,7 @@ class Tools:
         self.zizmor: Path | None = None
         if "workflows" in args.kinds and not args.skip_zizmor:
             self.zizmor = ensure_zizmor(args.zizmor, args.zizmor_spec)
-        self.src = export_rev(args.rev) if args.rev else None
+        self.src = harness.export_rev(args.rev) if args.rev else None
         self.cache_mode = args.cache
         self.cache_dir = WORK_DIR / "tether-cache"
         self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -243,14 +208,21 @@ class Tools:
         return env
 
     def forget_facts(self) -> None:
-        """cold-facts: drop the fact cache (if this tether has one) and keep the compiled
-        rules, so every timed scan parses every file, as it does on content it has not
-        seen."""
+        """cold-facts: drop everything in the cache but the rule cache's files, so every
+        timed scan parses every file, as it does on content it has not seen, and keeps the
+        compiled-rule checks. What is dropped is whatever the fact cache is at this tether's
+        revision (a `facts-v1/` directory of entry files, or a `facts-v1.sqlite3` database
+        with its `-wal`/`-shm` files) and any other per-content cache (SARIF line hashes):
+        keeping only what is known to be the rule cache cannot leave a new one warm."""
         if self.cache_mode != "cold-facts" or not self.cache_dir.is_dir():
             return
         for entry in self.cache_dir.iterdir():
-            if entry.name.startswith("facts") and entry.is_dir():
+            if entry.name.startswith(RULE_CACHE_PREFIXES) and entry.is_file():
+                continue
+            if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def tether_argv(self, corpus: Path, out: Path, jobs1: bool) -> list[str]:
         argv = [str(self.tether), "scan", str(corpus), "--root", str(corpus)]

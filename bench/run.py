@@ -4,11 +4,20 @@
 Usage::
 
     python bench/run.py [--runs 5] [--corpus DIR] [--kb 400] [--checkov PATH] [--tether PATH]
+                        [--warm | --no-cache] [--rev REV]
 
 Both tools are run as child processes, alternating (tether, checkov, tether, ...) after one
 untimed warm-up each.  Each run is started by a tiny launcher process that forks and execs
 the tool: the wall time is taken there around fork and reap, and the peak resident set
 size and CPU time come from the ``rusage`` that ``os.wait4`` returns for the tool.
+
+tether scans the corpus as a repository of its own (``--root CORPUS``: the corpus lives
+inside this repository's git work tree) and every timed tether run is cold: it gets a fresh,
+empty ``--cache-dir`` under bench/.work/, as a first ``tether scan`` on a fresh CI runner
+does (it parses every file and writes the fact and rule caches).  ``--warm`` also times a
+second run on the same cache directory (a rescan of unchanged files); ``--no-cache`` times
+tether with ``--no-cache`` instead of a fresh directory (no cache read or written, close to
+what the GitHub Action's gate, which never uses the fact cache, pays).
 
 This is a report, not a gate: it exits 0 once the tools have run, whether or not the
 targets hold (it prints PASS/FAIL for each), and 2 only on a setup error such as a missing
@@ -33,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import venv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,7 +276,95 @@ def checkov_argv(checkov: Path, corpus: Path, skip_download: bool = True) -> lis
 
 
 def tether_argv(tether: Path, corpus: Path, output: Path, extra: Sequence[str] = ()) -> list[str]:
-    return [str(tether), "scan", str(corpus), "--format", "json", "--output", str(output), *extra]
+    # --root: the corpus is a repository of its own, not a part of the git work tree that
+    # holds bench/.work/ (which would change the scope: no repository-level rules)
+    return [
+        str(tether),
+        "scan",
+        str(corpus),
+        "--root",
+        str(corpus),
+        "--format",
+        "json",
+        "--output",
+        str(output),
+        *extra,
+    ]
+
+
+def tether_env(src: Path | None = None) -> dict[str, str]:
+    """tether's environment: ours, minus the variables that would move or turn off its cache
+    behind the command line's back (each run says which cache it uses), plus PYTHONPATH for
+    --rev."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TETHER_NO_CACHE", "TETHER_CACHE_DIR")}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return env
+
+
+def export_rev(rev: str) -> Path:
+    """tether's sources at a git revision, extracted under bench/.work/ (run with
+    PYTHONPATH pointing there): figures for a commit, whatever the work tree holds."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SetupError(f"--rev {rev}: not a commit ({exc})") from None
+    dest = WORK_DIR / f"src-{sha[:12]}"
+    if (dest / "scanner" / "__init__.py").is_file():
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(REPO_ROOT),
+            "archive",
+            "--format=tar",
+            sha,
+            "scanner",
+            "rules",
+            "baselines",
+        ],
+        check=False,
+        capture_output=True,
+    )
+    if archive.returncode != 0:
+        raise SetupError(f"git archive {sha} failed: {archive.stderr.decode()[-500:]}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def work_tree_state() -> dict[str, Any]:
+    """HEAD and whether tether's sources in the work tree differ from it (the figures are
+    for the commit only when they do not, or with --rev)."""
+    state: dict[str, Any] = {"head": None, "sources_modified": None}
+    with contextlib.suppress(OSError):
+        git = ["git", "-C", str(REPO_ROOT)]
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+        if head.returncode == 0:
+            state["head"] = head.stdout.strip()
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--", "scanner", "rules", "baselines"],
+            capture_output=True,
+            text=True,
+        )
+        if status.returncode == 0:
+            state["sources_modified"] = [line[3:] for line in status.stdout.splitlines()]
+    return state
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other work on the machine shows in them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def tool_version(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
@@ -389,12 +486,12 @@ def summarise(runs: Sequence[Run]) -> dict[str, float]:
 
 
 def print_table(stats: Mapping[str, Mapping[str, float]]) -> None:
-    head = f"{'tool':<9} {'median s':>9} {'min s':>8} {'max s':>8} {'RSS MiB':>9} {'CPU s':>8}"
+    head = f"{'tool':<15} {'median s':>9} {'min s':>8} {'max s':>8} {'RSS MiB':>9} {'CPU s':>8}"
     print(head)
     print("-" * len(head))
     for tool, s in stats.items():
         print(
-            f"{tool:<9} {s['median_wall_s']:>9.3f} {s['min_wall_s']:>8.3f} "
+            f"{tool:<15} {s['median_wall_s']:>9.3f} {s['min_wall_s']:>8.3f} "
             f"{s['max_wall_s']:>8.3f} {s['median_max_rss_mib']:>9.1f} {s['median_cpu_s']:>8.2f}"
         )
 
@@ -499,6 +596,24 @@ def _main(argv: list[str] | None) -> int:
         "--flag-study", action="store_true", help="also time Checkov with/without the offline flags"
     )
     parser.add_argument("--flag-study-runs", type=int, default=1)
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--warm",
+        action="store_true",
+        help="after each cold tether run (a fresh, empty --cache-dir), time a second run on "
+        "the same cache directory too: a rescan of unchanged files",
+    )
+    cache.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="time tether with --no-cache instead of a fresh cache directory (no cache "
+        "read or written, as the GitHub Action's gate, which never uses the fact cache)",
+    )
+    parser.add_argument(
+        "--rev",
+        help="measure tether's sources at this git revision (extracted under bench/.work/ and "
+        "put first on PYTHONPATH) instead of the work tree",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per-run timeout in seconds")
     parser.add_argument("--results", type=Path, default=WORK_DIR / "results.json")
     args = parser.parse_args(argv)
@@ -508,6 +623,7 @@ def _main(argv: list[str] | None) -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     try:
         tether = None if args.skip_tether else find_tether(args.tether)
+        src = export_rev(args.rev) if args.rev and tether else None
         checkov = None if args.skip_checkov else ensure_checkov(args.checkov, args.checkov_spec)
         seed = load_generator().DEFAULT_SEED if args.seed is None else args.seed
         corpus = prepare_corpus(args.corpus, args.kb, seed)
@@ -527,29 +643,83 @@ def _main(argv: list[str] | None) -> int:
     versions: dict[str, str] = {}
     if checkov:
         versions["checkov"] = tool_version([str(checkov), "--version"], checkov_env())
+    env_tether = tether_env(src)
+    tree = work_tree_state()
     if tether:
-        versions["tether"] = tool_version([str(tether), "--version"])
+        versions["tether"] = tool_version([str(tether), "--version"], env_tether)
     for tool, path in (("tether", tether), ("checkov", checkov)):
         if path:
             print(f"{tool}: {path} ({versions.get(tool, '?')})")
+    cache_mode = "no-cache" if args.no_cache else "fresh-dir"
+    if tether:
+        if src is not None:
+            where = f"sources of {args.rev} from {src}"
+        else:
+            where = f"work tree at {(tree['head'] or '?')[:7]}"
+            if tree["sources_modified"]:
+                where += f" + uncommitted changes to {', '.join(tree['sources_modified'])}"
+        print(f"tether code: {where}")
+        print(
+            "tether cache: "
+            + (
+                "--no-cache (nothing read or written)"
+                if args.no_cache
+                else "a fresh, empty --cache-dir for each cold run"
+                + (", then a warm rerun on the same directory" if args.warm else "")
+            )
+        )
+    load_before = loadavg()
 
     tmp = Path(tempfile.mkdtemp(prefix="run-", dir=WORK_DIR))
     tether_out = tmp / "tether.json"
     checkov_out = tmp / "checkov.json"
+    caches = tmp / "tether-caches"
+    caches.mkdir()
+    cache_problems: list[str] = []
 
-    def run_tether(name: str = "tether", extra: Sequence[str] = ()) -> Run:
+    def new_cache_dir() -> Path:
+        # mkdtemp: created 0700, owned by us, as tether wants its cache directory
+        return Path(tempfile.mkdtemp(prefix="cache-", dir=caches))
+
+    def run_tether(name: str, extra: Sequence[str], cache_dir: Path | None) -> Run:
         assert tether is not None
         tether_out.unlink(missing_ok=True)
+        cache_args = ["--no-cache"] if cache_dir is None else ["--cache-dir", str(cache_dir)]
         run = measure(
             name,
-            tether_argv(tether, corpus, tether_out, extra),
+            tether_argv(tether, corpus, tether_out, [*extra, *cache_args]),
             tmp / "tether.stdout",
             tmp / "tether.stderr",
-            None,
+            env_tether,
             args.timeout,
         )
         run.inproc = tether_timings(tether_report(tether_out))
         return run
+
+    def run_tether_cold(name: str = "tether", extra: Sequence[str] = ()) -> list[Run]:
+        """One cold run (a fresh cache directory, or --no-cache) and, with --warm, a second
+        run on the same directory."""
+        if args.no_cache:
+            return [run_tether(name, extra, None)]
+        cache_dir = new_cache_dir()
+        try:
+            cold = run_tether(name, extra, cache_dir)
+            if cold.inproc.get("cached"):
+                cache_problems.append(
+                    f"{name}: {cold.inproc['cached']:.0f} files came from a fresh cache directory"
+                )
+            if not any(cache_dir.iterdir()):
+                cache_problems.append(
+                    f"{name}: tether wrote nothing to its --cache-dir (cache not used?)"
+                )
+            if not args.warm:
+                return [cold]
+            warm = run_tether(f"{name} warm", extra, cache_dir)
+            if warm.inproc and not warm.inproc.get("cached"):
+                cache_problems.append(f"{name} warm: no file came from the cache")
+            return [cold, warm]
+        finally:
+            shutil.rmtree(cache_dir, ignore_errors=True)
 
     def run_checkov() -> Run:
         assert checkov is not None
@@ -568,7 +738,7 @@ def _main(argv: list[str] | None) -> int:
     tether_info: dict[str, Any] = {}
     if tether:
         print("warm-up: tether ...", flush=True)
-        warm = run_tether()
+        warm = run_tether_cold()[0]
         report = tether_report(tether_out)
         if report is None:
             print(
@@ -617,33 +787,56 @@ def _main(argv: list[str] | None) -> int:
             )
 
     # tether runs twice per round: as users run it (parse workers where they pay) and with
-    # -j 1 (one process), so the serial overhead over parsing is visible too
-    runs: dict[str, list[Run]] = {"tether": [], "tether-j1": [], "checkov": []}
+    # -j 1 (one process), so the serial overhead over parsing is visible too; each cold, and
+    # with --warm each followed by its warm rerun
+    tether_names = ["tether", "tether-j1"]
+    if args.warm:
+        tether_names = ["tether", "tether warm", "tether-j1", "tether-j1 warm"]
+    runs: dict[str, list[Run]] = {name: [] for name in [*tether_names, "checkov"]}
+
+    def run_checkov_round() -> list[Run]:
+        return [run_checkov()]
+
+    steps: list[Callable[[], list[Run]]] = []
+    if tether:
+        steps += [run_tether_cold, functools.partial(run_tether_cold, "tether-j1", ["--jobs", "1"])]
+    if checkov:
+        steps.append(run_checkov_round)
     for i in range(args.runs):
-        for name, fn, enabled in (
-            ("tether", run_tether, tether),
-            ("tether-j1", functools.partial(run_tether, "tether-j1", ["--jobs", "1"]), tether),
-            ("checkov", run_checkov, checkov),
-        ):
-            if not enabled:
-                continue
-            run = fn()
-            runs[name].append(run)
-            flag = " TIMEOUT" if run.timed_out else ""
-            print(
-                f"run {i + 1}/{args.runs} {name:<8} {run.wall_s:8.3f} s "
-                f"{run.max_rss_mib:8.1f} MiB  exit {run.exit_code}{flag}",
-                flush=True,
-            )
-            if run.timed_out:
-                problems.append(f"{name} run {i + 1} timed out after {args.timeout} s")
+        for step in steps:
+            for run in step():
+                name = run.tool
+                runs[name].append(run)
+                flag = " TIMEOUT" if run.timed_out else ""
+                cached_note = ""
+                if "cached" in run.inproc:
+                    cached_note = (
+                        f"  cached {run.inproc['cached']:.0f}/{run.inproc.get('files', 0):.0f}"
+                    )
+                print(
+                    f"run {i + 1}/{args.runs} {name:<14} {run.wall_s:8.3f} s "
+                    f"{run.max_rss_mib:8.1f} MiB  exit {run.exit_code}{flag}{cached_note}",
+                    flush=True,
+                )
+                if run.timed_out:
+                    problems.append(f"{name} run {i + 1} timed out after {args.timeout} s")
+    load_after = loadavg()
+    problems += sorted(set(cache_problems))
 
     stats = {name: summarise(rs) for name, rs in runs.items() if rs}
     print(
         f"\ncorpus: {stats_corpus['kib']} KiB, {stats_corpus['files']} files; "
         f"{args.runs} timed runs per tool, alternating, after one warm-up each; "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs; load average (1/5/15 min) before {load_before}, "
+        f"after {load_after}"
     )
+    if tether:
+        print(
+            "tether runs are cold ("
+            + ("--no-cache" if args.no_cache else "a fresh, empty --cache-dir each")
+            + ")"
+            + ("; 'warm' rows: the same cache directory, second run" if args.warm else "")
+        )
     print_table(stats)
 
     verdicts: dict[str, Any] = {}
@@ -660,7 +853,7 @@ def _main(argv: list[str] | None) -> int:
         verdicts["rss_ratio"] = mem
 
     breakdown: dict[str, Any] = {}
-    for variant in ("tether", "tether-j1"):
+    for variant in tether_names:
         if not runs[variant]:
             continue
         inproc = [r.inproc for r in runs[variant] if r.inproc]
@@ -679,16 +872,29 @@ def _main(argv: list[str] | None) -> int:
                 f'\n{variant} in-process breakdown (medians, from its JSON "timings"; parse is '
                 "parse work summed over workers):"
             )
+            counts = ("total", "files", "bytes", "cached")
             phases = [k for k in PHASE_ORDER if k in medians]
-            phases += [k for k in keys if k not in phases and k not in ("total", "files", "bytes")]
+            phases += [k for k in keys if k not in phases and k not in counts]
             for k in phases:
                 print(f"  {k:<10} {medians[k]:8.4f} s")
             print(
                 f"  {'total':<10} {total:8.4f} s   (files {medians.get('files', 0):.0f}, "
                 f"bytes {medians.get('bytes', 0):.0f})"
             )
+            cached_counts = [d["cached"] for d in inproc if "cached" in d]
+            if cached_counts:
+                print(
+                    f"  cached     {med(cached_counts):8.0f}     files answered from the fact "
+                    f"cache (runs: {', '.join(f'{c:.0f}' for c in cached_counts)})"
+                )
+            else:
+                print('  cached          n/a     (no "cached" in this tether\'s timings)')
             print(f"  rest       {rest:8.4f} s   (total - parse)")
-            print(f"  total/parse {overhead:7.2f}x")
+            is_warm = variant.endswith(" warm")
+            print(
+                f"  total/parse {overhead:7.2f}x"
+                + ("   (not a target: cached files are not parsed)" if is_warm else "")
+            )
             print(
                 f"  process wall {wall:.4f} s vs in-process total {total:.4f} s: "
                 f"{startup:.4f} s interpreter start-up, imports and exit"
@@ -699,13 +905,23 @@ def _main(argv: list[str] | None) -> int:
                 "total_over_parse": overhead,
                 "startup_s": startup,
             }
-            verdicts[f"overhead:{variant}"] = {
-                "value": overhead,
-                "target": OVERHEAD_TARGET,
-                "holds": overhead <= OVERHEAD_TARGET,
-            }
+            cold_name = variant.removesuffix(" warm")
+            if is_warm and cold_name in stats:
+                cold_wall = stats[cold_name]["median_wall_s"]
+                cold_total = breakdown.get(cold_name, {}).get("medians", {}).get("total")
+                line = f"  warm vs cold: wall {wall:.4f} s vs {cold_wall:.4f} s"
+                if cold_total:
+                    line += f", in-process total {total:.4f} s vs {cold_total:.4f} s"
+                print(line + f" ({ratio(cold_wall, wall):.2f}x faster wall)")
+                breakdown[variant]["cold_over_warm_wall"] = ratio(cold_wall, wall)
+            if not is_warm:
+                verdicts[f"overhead:{variant}"] = {
+                    "value": overhead,
+                    "target": OVERHEAD_TARGET,
+                    "holds": overhead <= OVERHEAD_TARGET,
+                }
         else:
-            print('\ntether in-process breakdown: not available (no "timings" in its JSON)')
+            print(f'\n{variant} in-process breakdown: not available (no "timings" in its JSON)')
 
     print("\ntargets:")
     if "speedup" in verdicts:
@@ -720,7 +936,7 @@ def _main(argv: list[str] | None) -> int:
     for key in overheads:
         v = verdicts[key]
         print(
-            f"  [{'PASS' if v['holds'] else 'FAIL'}] {key.split(':', 1)[1]} total <= "
+            f"  [{'PASS' if v['holds'] else 'FAIL'}] {key.split(':', 1)[1]} (cold) total <= "
             f"{OVERHEAD_TARGET}x parse: {v['value']:.2f}x"
         )
     if not overheads:
@@ -738,7 +954,12 @@ def _main(argv: list[str] | None) -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
+            "loadavg": {"before": load_before, "after": load_after},
         },
+        "work_tree": tree,
+        "rev": args.rev,
+        "tether_sources": str(src) if src else None,
+        "tether_cache": {"cold": cache_mode, "warm_rerun": args.warm},
         "corpus": {
             **stats_corpus,
             "seed": None if args.corpus else seed,
@@ -746,7 +967,14 @@ def _main(argv: list[str] | None) -> int:
         },
         "versions": versions,
         "commands": {
-            "tether": tether_argv(tether, corpus, Path("OUT.json")) if tether else None,
+            "tether": tether_argv(
+                tether,
+                corpus,
+                Path("OUT.json"),
+                ["--no-cache"] if args.no_cache else ["--cache-dir", "FRESH_EMPTY_DIR"],
+            )
+            if tether
+            else None,
             "checkov": checkov_argv(checkov, corpus) if checkov else None,
             "checkov_env": CHECKOV_OFFLINE_ENV,
         },
