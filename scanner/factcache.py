@@ -38,6 +38,7 @@ business.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -162,6 +163,9 @@ class FactCache:
     def flush(self) -> None:
         self.store.flush()
 
+    def close(self) -> None:
+        self.store.close()
+
 
 class _Store:
     """The SQLite table of entries, one connection per process (a forked parse worker opens
@@ -190,9 +194,29 @@ class _Store:
                 if not stat.S_ISREG(st.st_mode) or not _private(st):
                     self._broken = True
                     return None
-            conn = sqlite3.connect(
-                self.path, timeout=2.0, isolation_level=None, check_same_thread=False
-            )
+            try:
+                conn = self._open()
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError):
+                    raise  # locked, unreadable: not ours to remove
+                # not a database (a torn write, a disk error): start a new one
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{self.path}{suffix}")
+                conn = self._open()
+        except (sqlite3.Error, OSError):
+            self._broken = True
+            return None
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _open(self) -> Any:
+        import sqlite3
+
+        conn = sqlite3.connect(
+            self.path, timeout=2.0, isolation_level=None, check_same_thread=False
+        )
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
@@ -200,11 +224,19 @@ class _Store:
                 "(key TEXT PRIMARY KEY, value BLOB NOT NULL, written INTEGER NOT NULL)"
             )
             os.chmod(self.path, 0o600)
-        except (sqlite3.Error, OSError):
-            self._broken = True
-            return None
-        self._conn, self._pid = conn, os.getpid()
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def close(self) -> None:
+        """Write what is pending and let the connection go (in this process only: one a
+        parse worker inherited belongs to the parent)."""
+        self.flush()
+        if self._conn is not None and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn, self._pid = None, -1
 
     def load(self, key: str) -> bytes | None:
         """An entry's payload, or None unless it is whole and written under this key."""

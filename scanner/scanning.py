@@ -895,6 +895,8 @@ def scan(
     finally:
         _FACT_CACHE.reset(cache_token)
         _MAX_FACTS.reset(limit_token)
+        if fact_cache is not None:
+            fact_cache.close()
     roots = tuple(kubernetes.kustomize_roots(facts))
     kustomize_dirs = tuple(
         sorted({posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"})

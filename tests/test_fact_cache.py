@@ -217,6 +217,10 @@ def test_a_damaged_or_foreign_database_is_not_used(
     warm = _report(root)
     assert warm["_cached"] == 0
     assert _strip(warm) == _strip(cold)
+    if damage == "garbage":  # not a database: replaced by a new one, used from then on
+        assert _report(root)["_cached"] == 3
+    else:  # never written through
+        assert _report(root)["_cached"] == 0
 
 
 def test_a_forged_entry_with_a_valid_digest_but_wrong_shape_is_a_miss(
