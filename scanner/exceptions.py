@@ -13,7 +13,6 @@ only central approval is allowed, matching nothing) are judged by ordinary rules
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -388,6 +387,8 @@ def apply(
             # change that adds it (a record a renamed rule left behind must not lock every
             # pull request, the one removing it included)
             known = sorted({*rules, *(r.pack for r in rules.values())})
+            import difflib  # (only on this error path)
+
             close = difflib.get_close_matches(str(rec.rule), known, n=1, cutoff=0.6)
             errors.append(
                 (

@@ -11,7 +11,6 @@ in any way has its slice redone in the parent.
 from __future__ import annotations
 
 import os
-import pickle
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,6 +59,8 @@ def _child(r: int, w: int, work: Sequence[SourceFile], observe: Observe) -> None
     try:
         t = Timings()
         facts, diags = observe(work, t)
+        import pickle
+
         payload = pickle.dumps((facts, diags, t), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
         while view:
@@ -87,6 +88,8 @@ def run(
     slices = plan(files, jobs)
     if len(slices) == 1:
         return observe(files, timings)
+    import pickle  # only when there are workers to hear from
+
     children: list[tuple[int, int, Sequence[SourceFile]]] = []
     for work in slices[1:]:
         r, w = os.pipe()

@@ -714,7 +714,6 @@ def collect(
         )
     timings.discover = time.perf_counter() - t0
     from . import parallel
-    from .facts import terraform as tf_facts
 
     with _gc_steady():
         facts, more = parallel.run(files, _observe, timings, jobs)
@@ -733,7 +732,10 @@ def collect(
     t1 = time.perf_counter()
     # cross-file observations: a resource's provider default tags live in another block,
     # often another file, of the same module (or of a calling module)
-    facts = tf_facts.link_module_facts(facts)
+    if any(f.kind == "tf.resource" for f in facts):  # (tree-sitter loads only then)
+        from .facts import terraform as tf_facts
+
+        facts = tf_facts.link_module_facts(facts)
     said: list[tuple[str, Span, str]] = []
     facts = kubernetes.drop_patch_facts(facts, roots, known, said)
     diags.extend(

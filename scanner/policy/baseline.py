@@ -3,7 +3,6 @@ file and line that set it."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -141,6 +140,8 @@ def resolve_name(name: str, relative_to: Path | None, line: int | None = None) -
         if c.is_file():
             return c
     names = sorted(p.stem for p in emb.glob("*.y*ml"))
+    import difflib  # (only on this error path)
+
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     raise ConfigError(
         str(relative_to) if relative_to else name,

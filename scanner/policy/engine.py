@@ -4,7 +4,6 @@ applicable; failures become findings with the baseline layer that set the judged
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -224,6 +223,8 @@ def _where(baseline: Baseline, dotted: str) -> tuple[str, int | None]:
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    import difflib  # (only on this error path)
+
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 
