@@ -6,19 +6,24 @@ offsets and ruamel.yaml reports code points. These helpers convert, with an ASCI
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..model import Span
 
 
 class LineIndex:
     """Maps byte or code-point columns of one file to 1-based UTF-16 columns."""
 
-    __slots__ = ("_ascii", "_lines_b", "_lines_s", "_text")
+    __slots__ = ("_ascii", "_lines_b", "_lines_s", "_text", "maps")
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._ascii = text.isascii()
         self._lines_b: list[bytes] | None = None
         self._lines_s: list[str] | None = None
+        # the YAML layer's key tables of this text's mappings (see parsers.yaml.Node.get_pair),
+        # kept as long as the text's nodes are
+        self.maps: dict[int, tuple[Any, Any]] = {}
 
     def _line_str(self, row: int) -> str:
         if self._lines_s is None:

@@ -144,18 +144,27 @@ class Node:
     def get_pair(self, key: str) -> tuple[Node, Node] | None:
         """The key's pair as kubectl reads it (see `items`): its last occurrence, or what a
         merge key written after it puts in its place."""
-        if not self.is_map:
+        raw = self.raw
+        if raw.id != "mapping":
             return None
+        # a mapping is looked up again and again (every field an extractor reads): its keys
+        # are tabled on the first lookup, the pairs as kubectl reads them (last occurrence),
+        # unless a merge key makes the reading positional
+        maps = self._index.maps
+        table = maps.get(id(raw))
+        if table is None or table[0] is not raw:
+            pairs = raw.value
+            if any(_is_merge(k) for k, _ in pairs):
+                lookup = None
+            else:
+                lookup = {k.value: (k, v) for k, v in pairs if k.id == "scalar"}
+            table = maps[id(raw)] = (raw, lookup)
+        lookup = table[1]
         found = None
-        merges = False
-        for k, v in self.raw.value:
-            if _is_merge(k):
-                merges = True
-            elif k.id == "scalar" and k.value == key:
-                found = (k, v)
-        if merges:
-            found = None
-            for k, v in _resolved(self.raw):
+        if lookup is not None:
+            found = lookup.get(key)
+        else:
+            for k, v in _resolved(raw):
                 if k.id == "scalar" and k.value == key and not _is_merge(k):
                     found = (k, v)
         if found is not None:
