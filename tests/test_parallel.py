@@ -32,6 +32,24 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def small_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 400 KiB corpus is split as a larger repository would be."""
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 128 * 1024)
+
+
+def test_default_workers_follow_idle_cpus_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(parallel, "_memory_room", lambda: 8 << 30)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # this process alone
+    assert parallel.default_jobs() == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.2, 2.0, 2.0))  # the other CPU is busy
+    assert parallel.default_jobs() == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(parallel, "_memory_room", lambda: 400 << 20)  # room for one worker
+    assert parallel.default_jobs() == 1
+
+
 def test_plan_splits_large_inputs_into_balanced_contiguous_slices(corpus: Path) -> None:
     files = [f for f in walk(corpus) if isinstance(f, SourceFile)]
     slices = parallel.plan(files, 2)
