@@ -571,11 +571,18 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
     listed: set[str] = set()
     cache = _FACT_CACHE.get()
 
+    roots: dict[str, str] = {}  # the repository root as written -> resolved, once
+
     def listed_files(sf: SourceFile, found: Sequence[Fact]) -> list[SourceFile]:
+        if not any(f.kind == "k8s.kustomization" for f in found):
+            return []
         suffix = os.sep + sf.path.replace("/", os.sep)
         if not sf.abspath.endswith(suffix):
             return []  # read through a link: the repository root is not known here
-        root = os.path.realpath(sf.abspath[: -len(suffix)])
+        top = sf.abspath[: -len(suffix)]
+        root = roots.get(top)
+        if root is None:
+            root = roots[top] = os.path.realpath(top)
         out = []
         for f in found:
             if f.kind != "k8s.kustomization":

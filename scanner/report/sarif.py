@@ -36,21 +36,39 @@ _MAX_DESC = 1024
 
 def to_dict(obj: Any) -> Any:
     """Serialise sarif-om objects (attrs classes) by their SARIF property names."""
-    if attrs.has(type(obj)):
+    plan = _PLANS.get(type(obj))
+    if plan is None and attrs.has(type(obj)):
+        plan = _PLANS[type(obj)] = _plan(type(obj))
+    if plan is not None:
         out: dict[str, Any] = {}
-        for f in attrs.fields(type(obj)):
-            v = getattr(obj, f.name)
-            if v is None:
+        for name, prop, default in plan:
+            v = getattr(obj, name)
+            if v is None or (default is not _KEEP and v == default):
                 continue
-            if f.name not in _ALWAYS and f.default is not attrs.NOTHING and v == f.default:
-                continue
-            out[f.metadata.get("schema_property_name", f.name)] = to_dict(v)
+            out[prop] = to_dict(v)
         return out
     if isinstance(obj, Mapping):
         return {k: to_dict(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, list | tuple):
         return [to_dict(v) for v in obj]
     return obj
+
+
+_KEEP: Any = object()  # a field written whatever its value (no default, or always)
+_PLANS: dict[type, tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """Each field's attribute name, SARIF property name and the default that leaves it out:
+    read off attrs once per class, not for every object (293,000 objects for 10,000 results)."""
+    return tuple(
+        (
+            f.name,
+            f.metadata.get("schema_property_name", f.name),
+            _KEEP if f.name in _ALWAYS or f.default is attrs.NOTHING else f.default,
+        )
+        for f in attrs.fields(cls)
+    )
 
 
 def _clip(s: str) -> str:
