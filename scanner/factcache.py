@@ -46,7 +46,7 @@ import stat
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -377,39 +377,33 @@ def _encode(facts: Sequence[Fact], diags: Sequence[Diagnostic]) -> bytes:
 
 
 def _decode(payload: bytes) -> tuple[list[Fact], list[Diagnostic]] | None:
-    """An entry's facts and diagnostics, or None unless they have the shape written."""
+    """An entry's facts and diagnostics, or None unless they have the shape written (the
+    checks are inline: a warm rescan decodes every fact of the repository)."""
     try:
         doc = json.loads(payload)
-        facts = [
-            Fact(
-                _str(kind),
-                _str(path),
-                _span(span),
-                _str(target),
-                _mapping(data),
-                {_str(k): _span(s) for k, s in _mapping(spans).items()},
+        facts: list[Fact] = []
+        append = facts.append
+        for kind, path, span, target, data, spans in doc["facts"]:
+            if not (
+                type(kind) is str
+                and type(path) is str
+                and type(target) is str
+                and type(data) is dict
+                and type(spans) is dict
+            ):
+                raise TypeError("fact")
+            # JSON object keys are strings already
+            append(
+                Fact(kind, path, _span(span), target, data, {k: _span(v) for k, v in spans.items()})
             )
-            for kind, path, span, target, data, spans in doc["facts"]
-        ]
-        diags = [
-            Diagnostic(_str(path), _span(span), _str(code), _str(message), _LEVELS[level])
-            for path, span, code, message, level in doc["diags"]
-        ]
+        diags = []
+        for path, span, code, message, level in doc["diags"]:
+            if not (type(path) is str and type(code) is str and type(message) is str):
+                raise TypeError("diagnostic")
+            diags.append(Diagnostic(path, _span(span), code, message, _LEVELS[level]))
     except (ValueError, TypeError, KeyError, zlib.error):
         return None
     return facts, diags
-
-
-def _str(v: Any) -> str:
-    if type(v) is not str:
-        raise TypeError("str")
-    return v
-
-
-def _mapping(v: Any) -> Mapping[str, Any]:
-    if type(v) is not dict:
-        raise TypeError("mapping")
-    return v
 
 
 def open_cache(context: Any = None) -> FactCache | None:
