@@ -223,8 +223,10 @@ def main() -> None:
 @click.option(
     "--timings",
     is_flag=True,
-    help="Print where the time went, on standard error: the scan's phases, writing the "
-    "reports, and the command's wall and CPU time.",
+    help="Print where the time went, on standard error: the scan's phases (load: rules and "
+    "baselines; discover: walking the tree; parse; facts: observing, the fact cache, "
+    "cross-file work; policy: judging and exceptions), writing the reports, and tether's wall "
+    "and CPU time after interpreter start-up.",
 )
 @click.option(
     "--color/--no-color",
@@ -376,6 +378,11 @@ def scan_cmd(
     except OSError as e:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
+    from .policy.cache import refusal
+
+    refused = refusal()
+    if refused is not None:
+        click.echo(f"tether: note: {refused}", err=True)
     if timings:
         end, cpu_end = time.perf_counter(), os.times()
         click.echo(
@@ -384,6 +391,7 @@ def scan_cmd(
                 reports=end - reports_start,
                 wall=end - started,
                 cpu=sum(cpu_end[:4]) - sum(cpu_start[:4]),
+                pr=report.diff is not None,
             ),
             err=True,
         )

@@ -31,9 +31,10 @@ on the runner before the gate (a build step) and written anything the user can w
 (The rule cache, scanner/policy/cache.py, keeps only hashes for the same reason.)
 
 Outcomes that are not a file's own (an internal error, a file that could not be read) are
-never stored. Small results that cost next to nothing to recompute are not stored either, so
-the cache does not fill with entries for the many YAML files that are none of tether's
-business.
+never stored. Nor is the empty result of a small file (MIN_BYTES), so the cache does not fill
+with entries for the many YAML files that are none of tether's business; which files are
+stored depends on nothing but their content, so a rescan of an unchanged tree answers the same
+files from the cache every time.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ from .model import Diagnostic, Fact, Level, Span
 
 FORMAT = 1
 DB_NAME = f"facts-v{FORMAT}.sqlite3"
-# a result cheaper than this to compute is not written (reading an entry costs about this)
-MIN_SECONDS = 0.0002
+# a small file that yields nothing (most YAML and JSON is none of tether's business, and says
+# so at a glance) is not written: reading it again costs less than an entry
+MIN_BYTES = 4096
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # compressed; a file's facts are far smaller
 MAX_DB_BYTES = 1024 * 1024 * 1024
 _MAGIC = b"TETHERF1"

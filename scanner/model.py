@@ -148,6 +148,7 @@ class Timings:
     files: int = 0
     bytes: int = 0
     cached: int = 0  # files whose facts came from the fact cache (see factcache.py)
+    workers: int = 1  # processes that parsed (see parallel.py)
 
 
 @dataclass(slots=True)

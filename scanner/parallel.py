@@ -122,6 +122,8 @@ def run(
         return observe(files, timings)
     import pickle  # only when there are workers to hear from
 
+    timings.workers = len(slices)
+
     children: list[tuple[int, int, Sequence[SourceFile]]] = []
     for work in slices[1:]:
         r, w = os.pipe()

@@ -661,7 +661,7 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             found = facts_for(sf, text, own, timings, values)
             facts.extend(found)
             diags.extend(own)
-            if key is not None and time.perf_counter() - t >= factcache.MIN_SECONDS:
+            if key is not None and (found or own or len(data) >= factcache.MIN_BYTES):
                 cache.put(key, found, own)  # type: ignore[union-attr]
             queue.extend(listed_files(sf, found))
         except Exception as e:  # a parser bug must not end the scan: report it, go on

@@ -216,8 +216,12 @@ def test_timings_go_to_stderr_with_reports_and_cpu(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     (line,) = [x for x in r.stderr.splitlines() if x.startswith("timings: ")]
     assert re.search(
-        r"scan \d+\.\d{3}s wall, reports \d+\.\d{3}s; command \d+\.\d{3}s wall, "
-        r"\d+\.\d{3}s CPU$",
+        r"; 1 process; load \d+\.\d{3}s, .* other \d+\.\d{3}s; scan \d+\.\d{3}s wall; "
+        r"reports \d+\.\d{3}s; tether \d+\.\d{3}s wall, \d+\.\d{3}s CPU \(after start-up\)$",
         line,
     ), line
+    # with one process the phases and `other` add up to the scan's wall time
+    parts = dict(re.findall(r"(load|discover|parse|facts|policy|other) (\d+\.\d+)s", line))
+    wall = float(re.search(r"scan (\d+\.\d+)s wall", line).group(1))  # type: ignore[union-attr]
+    assert abs(sum(map(float, parts.values())) - wall) < 0.01
     assert "timings" not in r.stdout

@@ -443,3 +443,18 @@ def test_sarif_line_hashes_come_back_the_same_from_the_cache(
     for entry in _entries(cache_dir):  # damaged: computed again
         entry.write_bytes(entry.read_bytes()[:-3])
     assert fingerprints() == cold
+
+
+def test_a_refused_cache_directory_is_said(tmp_path: Path, cache_dir: Path) -> None:
+    if not hasattr(os, "getuid"):
+        pytest.skip("POSIX permissions")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    root = _repo(tmp_path)
+    r = CliRunner().invoke(main, ["scan", "--root", str(root), "--cache-dir", str(shared), "-q"])
+    assert r.exit_code == 1, r.output
+    assert f"tether: note: cache directory {shared} not used: " in r.stderr
+    assert "writable by others" in r.stderr
+    r = CliRunner().invoke(main, ["scan", "--root", str(root), "-q"])  # the default: no note
+    assert "cache directory" not in r.stderr

@@ -59,6 +59,14 @@ def test_the_finding_limit_stops_judging(tmp_path: Path) -> None:
     assert len(rep.findings) == 5
     (limit,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
     assert limit.path == "a.yaml" and "limit of 5 findings" in limit.message
+    assert "facts) was not judged" in limit.message
+    from scanner.report import sarif
+
+    doc = sarif.build(rep, category="t", levels=rep.levels)
+    assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    full = scan(tmp_path, ScanOptions(jobs=1))
+    doc = sarif.build(full, category="t", levels=full.levels)
+    assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is True
 
 
 def test_the_limits_fail_the_run_from_the_command_line(tmp_path: Path) -> None:

@@ -100,11 +100,27 @@ def trusted_directory() -> Path | None:
             with contextlib.suppress(FileExistsError):  # another scan made it: judged below
                 os.mkdir(d, 0o700)
             st = os.lstat(d)
-    except OSError:
+    except OSError as e:
+        _REFUSED[str(d)] = f"cannot be created or read ({e.strerror or e})"
         return None
-    if not stat.S_ISDIR(st.st_mode) or not _ours(st):
+    if not stat.S_ISDIR(st.st_mode):
+        _REFUSED[str(d)] = "not a directory" + (" (a link)" if stat.S_ISLNK(st.st_mode) else "")
+        return None
+    if not _ours(st):
+        _REFUSED[str(d)] = "owned by another user or writable by others (chmod 700 it)"
         return None
     return d
+
+
+_REFUSED: dict[str, str] = {}  # directory -> why it was not used, for refusal()
+
+
+def refusal() -> str | None:
+    """Why the configured cache directory was not used, if it was asked for and refused: a
+    command says so once rather than running uncached without a word."""
+    d = directory()
+    why = _REFUSED.get(str(d)) if d is not None else None
+    return f"cache directory {d} not used: {why}" if why else None
 
 
 def _read(d: Path, name: str) -> Any:

@@ -377,16 +377,19 @@ def evaluate(
     findings: list[Finding] = []
     diagnostics: list[Diagnostic] = []
     occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
-    for fact in facts:
+    total = len(facts) if isinstance(facts, Sequence) else None
+    for n, fact in enumerate(facts):
         if max_findings is not None and len(findings) >= max_findings:
+            left = f" ({total - n:,} facts)" if total is not None else ""
             diagnostics.append(
                 Diagnostic(
                     fact.path,
                     fact.span,
                     "scan-limit",
-                    f"not judged from here on: the scan reached its limit of {max_findings:,} "
-                    "findings (--max-findings); fix or except the findings so far, or raise "
-                    "the limit",
+                    f"the scan reached its limit of {max_findings:,} findings (--max-findings) "
+                    f"while judging this file: what is observed from here in it and in the "
+                    f"files judged after it{left} was not judged; fix or except the findings "
+                    "so far, scan directories on their own, or raise the limit",
                     Level.ERROR,
                 )
             )

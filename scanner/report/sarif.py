@@ -378,7 +378,8 @@ def build(
         ),
         invocations=[
             om.Invocation(
-                execution_successful=True,
+                # a scan that stopped at its limits did not judge everything
+                execution_successful=not any(d.code == "scan-limit" for d in report.diagnostics),
                 tool_execution_notifications=notifications or None,
             )
         ],

@@ -77,19 +77,30 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def timings_line(t: Timings, reports: float, wall: float, cpu: float) -> str:
-    """Where the time went, for --timings: the scan's phases (parse and facts are each
-    worker's time summed over parse workers, so together they may exceed the scan's wall
-    time), writing the reports, and the command's own wall time and CPU time (workers
-    included): wall against wall, CPU against CPU, never a sum over processes against wall."""
-    busy = t.parse + t.facts
-    summed = " (summed over parse workers)" if busy > t.total else ""
-    cached = f", {_count(t.cached, 'file')} from the fact cache" if t.cached else ""
-    return (
-        f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:.0f} KiB{cached}; "
+def timings_line(t: Timings, reports: float, wall: float, cpu: float, pr: bool = False) -> str:
+    """Where the time went, for --timings. The scan's phases: load (rules, baselines,
+    configuration), discover (walking the tree), parse, facts (observing what was parsed, the
+    fact cache, cross-file work) and policy (judging, exceptions); with one process they add
+    up to the scan's wall time (`other` is the rest), with parse workers parse and facts are
+    summed over them and may exceed it. Then writing the reports, and tether's own wall and CPU
+    time (workers included) from the command's start, after the interpreter's start-up: wall
+    against wall, CPU against CPU, never a sum over processes against wall. In PR mode the
+    phases are the head's scan (the merge base is scanned too, inside the command's time)."""
+    cached = f", {t.cached:,} from the fact cache" if t.cached else ""
+    phases = (
         f"load {t.load:.3f}s, discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
-        f"facts {t.facts:.3f}s{summed}, policy {t.policy:.3f}s; scan {t.total:.3f}s wall, "
-        f"reports {reports:.3f}s; command {wall:.3f}s wall, {cpu:.3f}s CPU"
+        f"facts {t.facts:.3f}s, policy {t.policy:.3f}s"
+    )
+    if t.workers > 1:
+        how = f"{t.workers} parse workers (parse and facts summed over them)"
+    else:
+        other = max(0.0, t.total - t.load - t.discover - t.parse - t.facts - t.policy)
+        how = "1 process"
+        phases += f", other {other:.3f}s"
+    return (
+        f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:,.0f} KiB{cached}; {how}; "
+        f"{phases}; {'head ' if pr else ''}scan {t.total:.3f}s wall; reports {reports:.3f}s; "
+        f"tether {wall:.3f}s wall, {cpu:.3f}s CPU (after start-up)"
     )
 
 
