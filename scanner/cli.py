@@ -1018,6 +1018,62 @@ class _terminate_as_interrupt:
             signal.signal(signal.SIGTERM, self._old)
 
 
+@main.group("cache")
+def cache_group() -> None:
+    """The cache: which rule files were checked, and what each file yielded (see README)."""
+
+
+@cache_group.command("info")
+@_cache_options
+def cache_info_cmd() -> None:
+    """Where the cache is, whether it is used, and what it holds."""
+    from .factcache import DB_NAME, entry_count
+    from .policy import cache as cache_mod
+
+    d = cache_mod.directory()
+    if d is None:
+        click.echo("cache: off (--no-cache or TETHER_NO_CACHE)")
+        return
+    trusted = cache_mod.trusted_directory()
+    click.echo(f"cache directory: {d}")
+    if trusted is None:
+        click.echo(f"not used: {(cache_mod.refusal() or '').split(': ', 1)[-1]}")
+        return
+    db = trusted / DB_NAME
+    if db.is_file():
+        size = sum(p.stat().st_size for p in trusted.glob(DB_NAME + "*") if p.is_file())
+        click.echo(f"fact cache: {db} ({entry_count(trusted):,} entries, {size / 2**20:.1f} MiB)")
+    else:
+        click.echo(f"fact cache: none yet ({db})")
+    for name in (cache_mod.FILE_NAME, cache_mod.VALIDATED_FILE):
+        p = trusted / name
+        if p.is_file():
+            click.echo(f"checked documents: {p} ({p.stat().st_size:,} bytes, hashes only)")
+
+
+@cache_group.command("clear")
+@_cache_options
+def cache_clear_cmd() -> None:
+    """Remove tether's cache files (the next scan parses and checks everything again)."""
+    from .factcache import DB_NAME
+    from .policy import cache as cache_mod
+
+    d = cache_mod.trusted_directory()
+    if d is None:
+        click.echo(cache_mod.refusal() or "cache: off (--no-cache or TETHER_NO_CACHE)")
+        return
+    removed = 0
+    for p in [*d.glob(DB_NAME + "*"), d / cache_mod.FILE_NAME, d / cache_mod.VALIDATED_FILE]:
+        try:
+            p.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise click.ClickException(f"cannot remove {p}: {e.strerror or e}") from None
+    click.echo(f"removed {removed} file{'' if removed == 1 else 's'} from {d}")
+
+
 @main.command("merge")
 @click.argument(
     "shard_dirs",

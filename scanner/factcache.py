@@ -408,6 +408,22 @@ def _decode(payload: bytes) -> tuple[list[Fact], list[Diagnostic]] | None:
     return facts, diags
 
 
+def entry_count(directory: Path) -> int:
+    """How many entries the cache database in `directory` holds (0 when none)."""
+    store = _Store(directory / DB_NAME)
+    if not store.path.exists():
+        return 0
+    conn = store._connection()
+    if conn is None:
+        return 0
+    try:
+        return int(conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+    except Exception:  # not readable as ours: nothing to count
+        return 0
+    finally:
+        store.close()
+
+
 def open_cache(context: Any = None) -> FactCache | None:
     """The cache for a scan, or None when caching is off or no trusted directory exists."""
     from .policy.cache import trusted_directory

@@ -458,3 +458,18 @@ def test_a_refused_cache_directory_is_said(tmp_path: Path, cache_dir: Path) -> N
     assert "writable by others" in r.stderr
     r = CliRunner().invoke(main, ["scan", "--root", str(root), "-q"])  # the default: no note
     assert "cache directory" not in r.stderr
+
+
+def test_cache_info_and_clear(tmp_path: Path, cache_dir: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(main, ["cache", "info"])
+    assert r.exit_code == 0 and f"cache directory: {cache_dir}" in r.output
+    assert "fact cache: none yet" in r.output
+    _report(_repo(tmp_path))
+    r = runner.invoke(main, ["cache", "info"])
+    assert "fact cache: " in r.output and "(3 entries," in r.output, r.output
+    r = runner.invoke(main, ["cache", "clear"])
+    assert r.exit_code == 0 and r.output.startswith("removed ")
+    assert not (cache_dir / DB_NAME).exists() and _report(_repo(tmp_path / "again"))["_cached"] == 0
+    r = runner.invoke(main, ["cache", "info", "--no-cache"])
+    assert "cache: off" in r.output
