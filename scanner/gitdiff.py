@@ -5,12 +5,16 @@ Guarantees (issue 7, items 7, 9 and 18):
 
 - Nothing the repository chooses is executed. Every git call runs with hooks pointed at
   /dev/null, fsmonitor off, no pager, no external diff, no textconv and no terminal prompt, and
-  none asks git to convert content. The base revision is read as raw blobs (`git ls-tree` and
-  one `git cat-file --batch`), not with `git archive`, so no smudge, clean or `process` filter
-  driver (git-lfs included) runs and no `export-subst`, `export-ignore` or `eol` attribute
-  applies, whatever `.gitattributes` and the user's or CI's git configuration say. Renames come
-  from a tree-to-tree `git diff-tree`: no working tree is read, so no clean filter runs. From
-  the repository git reads data only: objects, the index, `.gitignore` files.
+  none asks git to convert content. The base revision is read as raw blobs (`git ls-tree`, then
+  `git cat-file --batch-check` and `git cat-file --batch`, see `export`), not with `git
+  archive`, so no smudge, clean or `process` filter driver (git-lfs included) runs and no
+  `export-subst`, `export-ignore` or `eol` attribute applies, whatever `.gitattributes` and the
+  user's or CI's git configuration say. Renames come from a tree-to-tree `git diff-tree`: no
+  working tree is read, so no clean filter runs. Whether the change rewrote a file is decided by
+  blob ids (`changed`): the base's from its listing, the head's from the index (`git ls-files
+  --debug`, which reads no working tree) when the file's stat data matches it, else hashed
+  here from its raw bytes. From the repository git reads data only: objects, the index,
+  `.gitignore` files.
 - The base is written under a private temporary directory with its raw committed bytes and no
   path escapes: paths from git are refused when absolute, when a component is empty, `.`, `..`
   or `.git` (any case); files are created with O_EXCL|O_NOFOLLOW under directories this module
@@ -18,7 +22,8 @@ Guarantees (issue 7, items 7, 9 and 18):
   links with their committed target text, never followed here, so the walker judges them as
   it judges the head's (a link inside is skipped, one leading out is reported). Submodules
   are skipped. Blobs over the scanner's size limit are written as sparse files of their size
-  (the scanner reports them as too large on both sides, and never reads them).
+  (the scanner reports them as too large on both sides, and never reads them; whether the
+  change rewrote one is decided by its blob id, never by these bytes).
 - Only what the scan reads is written (`export`, issue 11): the files `source.classify`
   gives a kind, the links and the files they point to, and what the caller asks for later
   (the files kustomizations list, the repository summary's anchor, rule directories). Every
@@ -41,20 +46,24 @@ Known limits: the names a selective export leaves unwritten are placed as a whol
 would place them on a case-sensitive file system (a crafted tree's case clashes are not
 resolved); renames not yet committed are not followed (the head's finding at the new path
 is new, the base's at the old path fixed, until the rename is committed); with git-lfs the base
-has the pointer files; in a partial clone, git fetches missing base blobs from the configured
-remote as any read would.
+has the pointer files; a head file that git converts (a clean filter such as git-lfs, eol
+conversion) counts as rewritten unless the index shows it unchanged, its raw bytes being hashed
+unconverted (on the side of "new"); in a partial clone, git fetches missing base blobs from the
+configured remote as any read would.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import re
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -558,7 +567,7 @@ def _copy(out: IO[bytes], e: _Entry, tree: _Tree) -> None:
 def _resolve(path: bytes, links: Mapping[bytes, bytes]) -> bytes | None:
     """The path inside the tree that `path` names once every link on the way is followed,
     component by component as the kernel does (a link to a directory in the middle, `..`
-    after a link; at most 40 links); None when it leaves the tree."""
+    after a link; at most 40 links); b"" for the tree's top, None when it leaves the tree."""
     pending = path.split(b"/")
     pending.reverse()
     done: list[bytes] = []
@@ -580,7 +589,16 @@ def _resolve(path: bytes, links: Mapping[bytes, bytes]) -> bytes | None:
                 return None
             done.pop()  # a link's target is relative to the directory holding it
             pending.extend(reversed(target.split(b"/")))
-    return b"/".join(done) or None
+    return b"/".join(done)
+
+
+class _Node(NamedTuple):
+    """A base path's content as git identifies it: a regular file's blob id (`link` None), or
+    a symbolic link's text and the blob id of the regular file it leads to (None: none, or
+    none inside the bound asked for)."""
+
+    link: bytes | None
+    oid: bytes | None
 
 
 class Export:
@@ -594,6 +612,7 @@ class Export:
         self._tree = _Tree(dest)
         self._entries = {e.path: e for e in entries}
         self._absent: dict[str, set[str]] = {}  # directory -> names present, not written
+        self._sizes: dict[bytes, int] = {}  # blob id -> size, of the blobs sized so far
 
     @property
     def files(self) -> list[str]:
@@ -640,6 +659,7 @@ class Export:
         if not entries:
             return []
         sizes = _sizes(self._repo, entries)
+        self._sizes.update(sizes)
         fetched = []
         for e in entries:
             size = sizes[e.oid]
@@ -665,6 +685,27 @@ class Export:
                 self._absent.get(head, set()).discard(name)
                 out.append(path)
         return out
+
+    def _node(self, path: bytes, within: bytes) -> _Node | None:
+        """What the revision has at `path` as the file system would find it (a link on the way
+        followed): a regular file's blob, a link's text and the regular file it leads to inside
+        `within` ('' for the whole tree, else a directory), or None (nothing, a directory, or
+        what was not written: a link too long to be one)."""
+        head, _, name = path.rpartition(b"/")
+        if head:
+            real = _resolve(head, self._tree.links)
+            if real is None:
+                return None
+            path = real + b"/" + name if real else name
+        text = self._tree.links.get(path)
+        if text is None:
+            e = self._entries.get(path)
+            return None if e is None or e.mode is None else _Node(None, e.oid)
+        target = _resolve(path, self._tree.links)
+        e = None
+        if target is not None and (not within or target.startswith(within + b"/")):
+            e = self._entries.get(target)
+        return _Node(text, None if e is None or e.mode is None else e.oid)
 
     def _start(self, want: Callable[[str], bool] | None) -> None:
         """The first writing: every directory, the links, the files `want` selects (what a
@@ -743,6 +784,223 @@ def exported(repo: Path, rev: str, *, prefix: str = "") -> Iterator[Path]:
         if entries:
             _write(repo, entries, _Tree(os.fsencode(tmp)))
         yield Path(tmp)
+
+
+class _HeadFile(NamedTuple):
+    path: bytes  # its real path
+    rel: bytes | None  # the same, inside the work tree (None: outside it)
+    st: os.stat_result
+
+
+class _HeadNode(NamedTuple):
+    """A head path's content: a regular file (`link` None), or a symbolic link's text and the
+    regular file it leads to (None: none inside the bound)."""
+
+    link: bytes | None
+    file: _HeadFile | None
+
+
+class _Recorded(NamedTuple):
+    oid: bytes
+    stat: tuple[int, ...]  # as _stat_key gives it
+
+
+# one entry of `git ls-files -s --debug -z`: what the index records for a path (the format is
+# documented as subject to change; output that does not match is not trusted at all)
+_DEBUG_ENTRY = re.compile(
+    rb"([0-7]{6}) ([0-9a-f]{40,64}) ([0-3])\t([^\0]*)\0"
+    rb"  ctime: (\d+):(\d+)\n  mtime: (\d+):(\d+)\n  dev: \d+\tino: (\d+)\n"
+    rb"  uid: (\d+)\tgid: (\d+)\n  size: (\d+)\tflags: ([0-9a-f]+)\n"
+)
+_INTENT_TO_ADD, _SKIP_WORKTREE = 1 << 29, 1 << 30  # an entry whose id is not the file's
+_U32 = 0xFFFFFFFF  # the index keeps 32 bits of each number
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    """The stat data the index records for a file (git's ce_match_stat_basic compares these,
+    and the nanoseconds only when built with USE_NSEC: compared here regardless)."""
+    cs, cn = divmod(st.st_ctime_ns, 1_000_000_000)
+    ms, mn = divmod(st.st_mtime_ns, 1_000_000_000)
+    return (
+        cs & _U32,
+        cn,
+        ms & _U32,
+        mn,
+        st.st_ino & _U32,
+        st.st_uid & _U32,
+        st.st_gid & _U32,
+        st.st_size & _U32,
+    )
+
+
+def _index(top: Path, paths: Collection[bytes]) -> dict[bytes, _Recorded]:
+    """What git's index records for `paths` (relative to the work tree's top), for the entries
+    whose blob id stands for the file once its stat data is seen to match: stage 0, not
+    intent-to-add nor skip-worktree, a regular file's, and not racily clean (recorded in the
+    second the index was written, or later: git itself reads such a file to know). Read from
+    the index only, nothing from the work tree; when the index changes meanwhile, nothing."""
+    chunks: list[list[bytes]] = [[]]
+    length = 0
+    for p in sorted(paths):
+        if length > 1 << 16:
+            chunks.append([])
+            length = 0
+        chunks[-1].append(p)
+        length += len(p) + 1
+    try:
+        where = _run(top, "rev-parse", "--git-path", "index").rstrip(b"\n")
+        index = os.path.join(os.fsencode(top), where)
+        before = os.stat(index)
+        listings = [_run(top, "ls-files", "-s", "--debug", "-z", "--", *c) for c in chunks]
+        after = os.stat(index)
+    except (ConfigError, OSError):
+        return {}
+    if (before.st_mtime_ns, before.st_ino, before.st_size) != (
+        after.st_mtime_ns,
+        after.st_ino,
+        after.st_size,
+    ):
+        return {}
+    written = before.st_mtime_ns // 1_000_000_000
+    out: dict[bytes, _Recorded] = {}
+    for listing in listings:
+        pos = 0
+        while pos < len(listing):
+            m = _DEBUG_ENTRY.match(listing, pos)
+            if m is None:
+                return {}
+            pos = m.end()
+            mode, oid, stage, path, *numbers, flags = m.groups()
+            cs, cn, ms, mn, ino, uid, gid, size = (int(n) for n in numbers)
+            if (
+                path in paths
+                and stage == b"0"
+                and mode in (b"100644", b"100755")
+                and not int(flags, 16) & (_INTENT_TO_ADD | _SKIP_WORKTREE)
+                and ms < written
+            ):
+                out[path] = _Recorded(oid, (cs, cn, ms, mn, ino, uid, gid, size))
+    return out
+
+
+def hash_file(path: bytes, hexlen: int) -> bytes | None:
+    """The blob id git gives a regular file's raw bytes, as `git hash-object --no-filters`
+    would (SHA-1, or SHA-256 for 64-digit ids), reading it once; None when it cannot be read
+    or is not a regular file, or changed size while read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with open(fd, "rb") as fh:
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            size = st.st_size
+            name = "sha256" if hexlen == 64 else "sha1"
+            h = hashlib.new(name, b"blob %d\0" % size, usedforsecurity=False)
+            seen = 0
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                seen += len(chunk)
+                h.update(chunk)
+        except OSError:
+            return None
+    return h.hexdigest().encode() if seen == size else None
+
+
+def _head_file(top: bytes, real: bytes) -> _HeadFile | None:
+    try:
+        st = os.lstat(real)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    rel = real[len(top) + 1 :] if real.startswith(top + b"/") else None
+    return _HeadFile(real, rel, st)
+
+
+def _head_node(top: bytes, path: bytes, within: bytes) -> _HeadNode | None:
+    """What the work tree (its real top `top`) has at `path` (see Export._node; `within`: the
+    real directory a link's target must lie in)."""
+    full = os.path.join(top, path)
+    try:
+        st = os.lstat(full)
+        if stat.S_ISLNK(st.st_mode):
+            text = os.readlink(full)
+            target = os.path.realpath(full)
+            inner = _head_file(top, target) if target.startswith(within + b"/") else None
+            return _HeadNode(text, inner)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    found = _head_file(top, os.path.realpath(full))
+    return None if found is None else _HeadNode(None, found)
+
+
+def changed(
+    top: Path,
+    base: Export,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    within: tuple[str, str] = ("", ""),
+) -> set[str]:
+    """The head paths of `pairs` (a path in the work tree at `top`, the path in `base` it is
+    compared with) whose content differs, as git identifies content: the blob id of the
+    regular file at each path; for a symbolic link, its text and the blob id of the regular
+    file it leads to inside `within` (a directory of each tree; '': anywhere in it). A path
+    where neither side has a regular file or a link is the same.
+
+    Nothing of the base is read: its blob ids are its listing's (a blob over the size limit,
+    a sparse stand-in on disk, is compared by its id all the same). A head file's id is the
+    index's when the file's stat data matches what the index recorded and the entry is not
+    racily clean (git's own rule: nothing is read); any other file is hashed as raw bytes
+    (`git hash-object --no-filters`: no filter or conversion runs), at most once, and not at
+    all when the base's blob has another size."""
+    top_real = os.fsencode(os.path.realpath(top))
+    head_within = os.path.join(top_real, os.fsencode(within[0])) if within[0] else top_real
+    base_within = os.fsencode(within[1])
+    nodes = [
+        (
+            head_path,
+            _head_node(top_real, os.fsencode(head_path), head_within),
+            base._node(os.fsencode(base_path), base_within),
+        )
+        for head_path, base_path in pairs
+    ]
+    wanted = {
+        h.file.rel
+        for _, h, b in nodes
+        if h is not None
+        and b is not None
+        and h.file is not None
+        and h.file.rel is not None
+        and b.oid is not None
+        and h.link == b.link
+    }
+    index = _index(top, wanted) if wanted else {}
+    hashed: dict[bytes, bytes | None] = {}
+
+    def same(h: _HeadNode | None, b: _Node | None) -> bool:
+        if h is None or b is None:
+            return h is None and b is None
+        if h.link != b.link:
+            return False
+        f = h.file
+        if f is None or b.oid is None:
+            return f is None and b.oid is None
+        known = index.get(f.rel) if f.rel is not None else None
+        if known is not None and known.stat == _stat_key(f.st):
+            return known.oid == b.oid
+        size = base._sizes.get(b.oid)
+        if size is not None and size != f.st.st_size:
+            return False
+        if f.path not in hashed:
+            hashed[f.path] = hash_file(f.path, len(b.oid))
+        return hashed[f.path] == b.oid
+
+    return {path for path, h, b in nodes if not same(h, b)}
 
 
 def renames(repo: Path, base: str, prefix: str) -> dict[str, str]:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import posixpath
-import stat
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,7 +256,7 @@ def scan_pr(
             policy,
             base_cfg if base_cfg.file is not None else None,
             pr=True,
-            edited=("rules",) if _rules_edited(applied, cfg_root, top) else (),
+            edited=("rules",) if _rules_edited(applied, approved, top) else (),
         )
         head = scan(
             top,
@@ -280,7 +278,7 @@ def scan_pr(
         head_diags = [*head.diagnostics, *_submodule_notes(head_links)]
         back = {new: old for old, new in rename.items()}
         base_diags = [*before.diagnostics, *_submodule_notes(base_links)]
-        changed = _changed_files(head_diags, back, top, tree)
+        changed = _changed_files(head_diags, back, top, base_tree)
         # a submodule that now pins another commit (or another repository) is new content
         changed |= {p for p, sha in head_links.items() if base_links.get(back.get(p, p)) != sha}
     diff = prdiff.classify(
@@ -327,60 +325,53 @@ def _submodule_notes(gitlinks: dict[str, str]) -> list[Diagnostic]:
 
 
 def _changed_files(
-    diags: list[Diagnostic], back: dict[str, str], head: Path, base: Path
+    diags: list[Diagnostic], back: dict[str, str], head: Path, base: gitdiff.Export
 ) -> set[str]:
     """Paths of head diagnostics whose file differs from the merge base's: a file that was
     unreadable before and that the change rewrote is the change's own unreadable file (a new
     manifest hidden in an old broken or oversized file must not pass as old debt). `back`:
-    head path -> base path for renamed files."""
-    out = set()
-    for d in diags:
-        if not d.path or d.path.startswith("/") or d.path in out:
-            continue
-        if _digest(head / d.path, head) != _digest(base / back.get(d.path, d.path), base):
-            out.add(d.path)
-    return out
+    head path -> base path for renamed files. Content is compared as git identifies it
+    (gitdiff.changed): an oversized file, a sparse stand-in in the base, by its blob id."""
+    paths = sorted({d.path for d in diags if d.path and not d.path.startswith("/")})
+    return gitdiff.changed(head, base, [(p, back.get(p, p)) for p in paths])
 
 
-def _digest(p: Path, root: Path) -> str | None:
-    """Content hash of a file: a link inside `root` hashes its text and its target's bytes
-    (rewriting the target rewrites what the link's path holds), never anything outside."""
-    try:
-        st = os.lstat(p)
-        if stat.S_ISLNK(st.st_mode):
-            target = os.path.realpath(p)
-            real_root = os.path.realpath(root)
-            inner = _digest(Path(target), root) if target.startswith(real_root + os.sep) else None
-            return f"link:{os.readlink(p)}:{inner}"
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return None
-
-
-def _rules_edited(applied: config_mod.Applied, approved: Path, head: Path) -> bool:
+def _rules_edited(applied: config_mod.Applied, approved: gitdiff.Export, head: Path) -> bool:
     """Whether the change edits the repository rule directories the policy lets it keep
-    (each checked to lie inside its tree before anything under it is read)."""
-    before = config_mod.resolve_rule_dirs(applied, approved)
+    (each checked to lie inside its tree before anything under it is read): another set of
+    files in one, or a file whose content git identifies as another (gitdiff.changed; a link
+    by its text and the file it leads to inside the directory)."""
+    before = config_mod.resolve_rule_dirs(applied, approved.root)
     after = config_mod.resolve_rule_dirs(applied, head)
-    return any(_tree_digest(a) != _tree_digest(b) for a, b in zip(before, after, strict=True))
+    approved_top = os.path.realpath(approved.root)
+    head_top = os.path.realpath(head)
+    for a, b in zip(before, after, strict=True):
+        names = _tree_files(b)
+        if names != _tree_files(a):
+            return True
+        rel_a = _relative(a, approved_top)
+        rel_b = _relative(b, head_top)
+        pairs = [(posixpath.join(rel_b, n), posixpath.join(rel_a, n)) for n in names]
+        if gitdiff.changed(head, approved, pairs, within=(rel_b, rel_a)):
+            return True
+    return False
 
 
-def _tree_digest(d: Path) -> str:
-    h = hashlib.sha256()
+def _relative(d: Path, top: str) -> str:
+    rel = os.path.relpath(d, top)
+    return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def _tree_files(d: Path) -> list[str]:
+    """The files and links under a directory (not a link to one), relative to it, in walk
+    order; links to directories are not followed."""
+    out: list[str] = []
     if d.is_dir() and not d.is_symlink():
         for dirpath, dirnames, files in os.walk(d):
             dirnames.sort()
             for f in sorted(files):
-                p = Path(dirpath) / f
-                h.update(str(p.relative_to(d)).encode("utf-8", "surrogateescape") + b"\0")
-                h.update((_digest(p, d) or "").encode() + b"\0")
-    return h.hexdigest()
+                out.append((Path(dirpath) / f).relative_to(d).as_posix())
+    return out
 
 
 def _policy_in_repository(options: ScanOptions, top: Path, tip: str) -> str | None:

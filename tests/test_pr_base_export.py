@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from scanner import gitdiff, source
+from scanner.gate import Decision, decide
 from scanner.model import Report
 from scanner.policy import operator
 from scanner.pr import scan_pr
@@ -457,3 +458,89 @@ def test_twenty_thousand_unread_files_are_not_written(many: tuple[Path, str]) ->
         assert len(exp.files) == 20_001
         items, seen = walked(exp.root, exp.files)
         assert items == [("k8s/pod.yaml", "yaml")] and len(seen) == 20_001
+
+
+def test_an_untouched_file_over_the_limit_is_old_debt_and_is_not_read(
+    tmp_path: Path, policy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An oversized file the change does not touch: its too-large diagnostic is unchanged
+    (strict passes), though the base has only a sparse stand-in of its size. It used to be
+    new on every pull request (the stand-in, zeros, never hashes as the real file does), and
+    both were hashed whole (most of a 1 GiB file's run). Content is compared by git blob id:
+    the base's from its listing, the head's from the index while its stat data matches; the
+    file is read once when they do not (touched), and never through git. A link to it, and a
+    repository rule directory holding one, are unchanged too (CFG002 is not new); an
+    oversized file the change rewrites is new."""
+    big = b"# " + b"x" * (source.MAX_FILE_BYTES + (1 << 20)) + b"\n"
+    r = make_repo(
+        tmp_path / "repo",
+        {
+            "README.md": "# The service\n",
+            "big.yaml": big,
+            "edited.yaml": big,
+            "gen/bundle.txt": big,  # read under the name of the link to it
+            ".tether.yaml": "rules: [tether-rules]\n",
+            "tether-rules/ORG001.yml": RULE,
+            "tether-rules/corpus.txt": big,
+        },
+        {"k8s/bundle.yaml": "../gen/bundle.txt"},
+    )
+    # recorded by the index as they are now, not racily clean (the index is written later)
+    past = os.stat(r / "big.yaml").st_mtime - 60
+    for rel in on_disk(r) - {"k8s/bundle.yaml"}:
+        if not rel.startswith(".git/"):
+            os.utime(r / rel, (past, past))
+    git(r, "add", "-A")
+    write(r, {"README.md": "# The service, renamed\n"})
+    git(r, "commit", "-qam", "the change")
+    blobs = {git(r, "rev-parse", f"HEAD:{p}").strip().encode() for p in ("big.yaml", "edited.yaml")}
+    hashed: list[str] = []
+    fetched: list[bytes] = []
+    real_hash, real_write = gitdiff.hash_file, gitdiff._write
+
+    def hash_spy(path: bytes, hexlen: int) -> bytes | None:
+        hashed.append(os.path.relpath(os.fsdecode(path), os.path.realpath(r)))
+        return real_hash(path, hexlen)
+
+    def write_spy(repo_: Path, entries: list[Any], tree: Any) -> None:
+        fetched.extend(e.oid for e in entries)
+        real_write(repo_, entries, tree)
+
+    monkeypatch.setattr(gitdiff, "hash_file", hash_spy)
+    monkeypatch.setattr(gitdiff, "_write", write_spy)
+    options = ScanOptions(policy=operator.load(policy))
+
+    def judged() -> tuple[set[str], set[str], Decision]:
+        report = scan_pr(r, "main", options)
+        diff = report.diff
+        assert diff is not None
+        assert "CFG002" not in {f.rule_id for f in diff.new}
+        return (
+            {d.path for d in diff.new_diagnostics if d.code == "too-large"},
+            {d.path for d in diff.unchanged_diagnostics if d.code == "too-large"},
+            decide(report, "error", strict=True),
+        )
+
+    new, unchanged, decision = judged()
+    assert (new, unchanged) == (set(), {"big.yaml", "edited.yaml", "k8s/bundle.yaml"})
+    assert not decision.failed
+    assert hashed == []  # the index knows them all
+    # touched (their stat data no longer the index's): each read once, to the same blob id
+    os.utime(r / "big.yaml")
+    os.utime(r / "gen/bundle.txt")
+    new, unchanged, _ = judged()
+    assert (new, unchanged) == (set(), {"big.yaml", "edited.yaml", "k8s/bundle.yaml"})
+    assert sorted(hashed) == ["big.yaml", "gen/bundle.txt"]
+    # rewritten, the same size: new, and it fails a strict gate
+    hashed.clear()
+    write(r, {"edited.yaml": b"# " + b"y" * (len(big) - 3) + b"\n"})
+    git(r, "commit", "-qam", "rewrite the oversized file")
+    # none as the index has it (the commit may have refreshed them): each read once
+    for rel in ("big.yaml", "edited.yaml", "gen/bundle.txt"):
+        os.utime(r / rel, (past, past))
+    new, unchanged, decision = judged()
+    assert (new, unchanged) == ({"edited.yaml"}, {"big.yaml", "k8s/bundle.yaml"})
+    assert [d.path for d in decision.diagnostics] == ["edited.yaml"]
+    assert sorted(hashed) == ["big.yaml", "edited.yaml", "gen/bundle.txt"]
+    # nothing over the limit is ever read from git
+    assert fetched and not blobs & set(fetched)
