@@ -742,7 +742,10 @@ def collect(
     if any(f.kind == "tf.resource" for f in facts):  # (tree-sitter loads only then)
         from .facts import terraform as tf_facts
 
-        facts = tf_facts.link_module_facts(facts)
+        # in place: each unlinked fact is freed as its linked one replaces it; under the
+        # eased collector, like parsing (137k resources: 286 -> 226 MB, 1.5 s -> 0.4 s)
+        with _gc_steady():
+            facts = tf_facts.link_module_facts(facts, in_place=True)
     said: list[tuple[str, Span, str]] = []
     facts = kubernetes.drop_patch_facts(facts, roots, known, said)
     diags.extend(

@@ -12,6 +12,7 @@ import pytest
 import scanner
 from scanner import source
 from scanner.model import Diagnostic, Level, Span
+from scanner.policy import documents  # noqa: F401 - see bad_repo
 
 MakeRepo = Callable[[Mapping[str, str]], Path]
 SHA = "b4ffde65f46336ab88eb53be808477a3936bae11"
@@ -107,6 +108,8 @@ def _executable_bait(marker: Path) -> dict[str, str]:
 def bad_repo(
     make_repo: MakeRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Path, dict[str, tuple[str, int]]]:
+    # a lower limit for the repository's files; tether's own documents (the embedded
+    # baseline, imported above, before the limit is lowered) keep theirs
     monkeypatch.setattr(source, "MAX_FILE_BYTES", 4096)
     marker = tmp_path / "PWNED"
     bad = _bad_files(marker)
