@@ -387,6 +387,8 @@ def test_the_action_never_uses_the_cache(
     (here: a cached empty result for the Deployment) changes nothing, and nothing is written."""
     from scanner import action
 
+    from .test_action import _env as action_env
+
     root = _repo(tmp_path)
     cold = _report(root)  # fills the cache
     assert any(f["path"] == "k8s/deploy.yaml" for f in cold["findings"])
@@ -394,15 +396,7 @@ def test_the_action_never_uses_the_cache(
         _plant(entry, entry.key)
     assert not any(f["path"] == "k8s/deploy.yaml" for f in _report(root)["findings"])
     before = [(e.key, e.read_bytes()) for e in _entries(cache_dir)]
-    summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
-    env = {
-        "GITHUB_WORKSPACE": str(root),
-        "GITHUB_STEP_SUMMARY": str(summary),
-        "GITHUB_OUTPUT": str(output),
-        "GITHUB_EVENT_NAME": "push",
-        "TETHER_SARIF_FILE": str(tmp_path / "out" / "tether.sarif"),
-        "TETHER_FAIL_ON": "never",
-    }
+    env = action_env(root, tmp_path, TETHER_FAIL_ON="never")
     assert action.run(env) == 0
     capsys.readouterr()
     results = json.loads((tmp_path / "out" / "tether.sarif").read_text())["runs"][0]["results"]

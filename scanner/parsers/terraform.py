@@ -450,13 +450,7 @@ class _Native:
         attrs: dict[str, Attribute] = {}
         blocks: list[Block] = []
         for root in roots:
-            for child in self.items_of(root):
-                if child.type == "attribute":
-                    a = self.attribute(child)
-                    if a is not None:
-                        attrs[a.name] = a
-                elif child.type == "block":
-                    blocks.append(self.block(child))
+            self._gather(self.items_of(root), attrs, blocks)
         return attrs, blocks
 
     def find_in(self, roots: list[Any], name: str) -> Attribute | None:
@@ -486,16 +480,21 @@ class _Native:
     def body(self, body: Any) -> tuple[dict[str, Attribute], list[Block]]:
         attrs: dict[str, Attribute] = {}
         blocks: list[Block] = []
-        if body is None:
-            return attrs, blocks
-        for child in body.children:
+        if body is not None:
+            self._gather(body.children, attrs, blocks)
+        return attrs, blocks
+
+    def _gather(
+        self, children: Iterable[Any], attrs: dict[str, Attribute], blocks: list[Block]
+    ) -> None:
+        """A body's attributes (by name, the last one of a name) and blocks, in order."""
+        for child in children:
             if child.type == "attribute":
                 a = self.attribute(child)
                 if a is not None:
                     attrs[a.name] = a
             elif child.type == "block":
                 blocks.append(self.block(child))
-        return attrs, blocks
 
     def attribute(self, node: Any) -> Attribute | None:
         children = node.children
