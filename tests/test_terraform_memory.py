@@ -475,3 +475,42 @@ def test_linking_in_place_is_linking(monkeypatch: pytest.MonkeyPatch) -> None:
     assert mine == copy and mine != facts
     linked = [f for f in mine if f.kind == "tf.resource" and f.data["name"] == "us"]
     assert linked[0].data["default_tags"] == {"Owner": "platform"}
+
+
+@pytest.mark.parametrize(
+    "closing",
+    ["} /* generated */", "}/*x*/ # and more", "} /* a\nb */", "} /* one */ /* two */ // three"],
+)
+def test_blocks_closed_with_a_block_comment_are_not_lost(
+    closing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `/* */` comment after a block's closing brace (seen in generated files) used to keep
+    the lexer from ending any item, so the whole file became one construct too large to
+    parse: every block hidden behind a warning. Each closing style parses as the whole file
+    does, and no stretch holding several blocks is ever reported too large."""
+    _too_large_setup(monkeypatch)
+    text = 'module "net" {\n  source = "git::https://example.com/net.git"\n' + closing + "\n"
+    text += "".join(
+        f'resource "aws_s3_bucket" "b{i}" {{\n  bucket = "b{i}"\n{closing}\n' for i in range(400)
+    )
+    doc = tf.parse_native("main.tf", text)
+    assert [d for d in doc.diagnostics if d.code == "too-large"] == []
+    facts = tf_facts.extract(doc)
+    assert [f.data["name"] for f in facts if f.kind == "tf.module_call"] == ["net"]
+    assert len([f for f in facts if f.kind == "tf.resource"]) == 400
+    whole, chunked = whole_and_chunked(text, monkeypatch, chunk=256)
+    assert chunked == whole
+
+
+def test_a_stretch_the_lexer_cannot_part_is_cut_at_block_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever keeps the lexer from ending items, a too-large stretch that holds several
+    blocks is cut again where blocks begin: only one block can ever be too large."""
+    _too_large_setup(monkeypatch)
+    # a closing brace followed by text the lexer does not take for the end of an item
+    text = "".join(
+        f'resource "aws_s3_bucket" "b{i}" {{\n  bucket = "b{i}"\n}} \\\n' for i in range(300)
+    )
+    doc = tf.parse_native("main.tf", text)
+    assert not [d for d in doc.diagnostics if d.code == "too-large"]

@@ -954,7 +954,9 @@ class _Lexer:
         group = rb"[{\[(](?:" + atom + rb")*+[}\])]"
         for _ in range(5):  # brackets nested six deep
             group = rb"[{\[(](?:" + atom + rb"|" + group + rb")*+[}\])]"
-        eol = rb"[ \t\r]*+(?:(?:#|//)[^\n]*+)?"
+        # what may follow an item's end on its line: blanks, `/* */` comments (which may run
+        # over lines), then a `#` or `//` comment
+        eol = rb"[ \t\r]*+(?:/\*(?:[^*]|\*(?!/))*+\*/[ \t\r]*+)*+(?:(?:#|//)[^\n]*+)?"
         # whole top-level items, each ending with the line of its last closing bracket:
         # most files are matched in a few calls, by the regular expression engine alone
         self.items = re.compile(rb"(?:(?:" + atom + rb")*+" + group + eol + rb"\n)*+")
@@ -1075,7 +1077,7 @@ def _plan(conv: _Native) -> list[_Part]:
             pieces: Iterable[tuple[int, int]] = zip(bounds, bounds[1:], strict=False)
         else:
             pieces = ((pos, end),)
-        for ps, pe in pieces:
+        for ps, pe in _split_unless_one_block(conv, lex, pieces):
             if pe - ps > MAX_BLOCK_BYTES:
                 if ps > lo:
                     plan.append(_Part(lo, ps))
@@ -1088,6 +1090,20 @@ def _plan(conv: _Native) -> list[_Part]:
     if n > lo:
         plan.append(_Part(lo, n))
     return plan
+
+
+def _split_unless_one_block(
+    conv: _Native, lex: _Lexer, pieces: Iterable[tuple[int, int]]
+) -> Iterator[tuple[int, int]]:
+    """The pieces, each too large one that is not one well-formed block (several blocks the
+    lexer could not part, such as a closing `}` followed by something it does not expect)
+    cut again at block headers, so that no block is lost inside a too-large stretch."""
+    for ps, pe in pieces:
+        if pe - ps <= MAX_BLOCK_BYTES or _body(lex, conv.data, ps, pe, CHUNK_BYTES) is not None:
+            yield ps, pe
+            continue
+        bounds = sorted({ps, *conv.headers(ps + 1, pe), pe})
+        yield from zip(bounds, bounds[1:], strict=False)
 
 
 def _body(lex: _Lexer, data: bytes, lo: int, hi: int, size: int) -> tuple[int, ...] | None:
