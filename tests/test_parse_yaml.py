@@ -4,7 +4,10 @@ the limits that keep hostile YAML from hanging or crashing a scan."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -541,3 +544,46 @@ def test_the_flow_colon_fallback_does_not_bypass_the_depth_limit() -> None:
     assert facts == []
     (d,) = diags
     assert d.code == "parse-error" and "nesting deeper than 200 levels" in d.message
+
+
+def test_deep_nesting_in_a_thread_with_a_small_stack_is_refused_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """An org scan judges repositories in threads, whose stacks may be 1 MiB or less: a text
+    thousands of levels deep is checked before composing there (the C composer recurses per
+    level), a parse error and not a crash of the whole process."""
+    code = (
+        "import threading, sys\n"
+        "from scanner.parsers.yaml import compose_each, YamlError\n"
+        "text = 'apiVersion: v1\\nkind: ConfigMap\\ndata: ' + '[' * 4990 + ']' * 4990 + '\\n'\n"
+        "out = []\n"
+        "def run():\n"
+        "    try:\n"
+        "        compose_each(text)\n"
+        "        out.append('composed')\n"
+        "    except YamlError as e:\n"
+        "        out.append(e.message)\n"
+        "threading.stack_size(1 << 20)\n"
+        "t = threading.Thread(target=run); t.start(); t.join()\n"
+        "print(out[0])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert "nesting deeper than 200 levels" in r.stdout
+
+
+def test_the_flow_colon_fallback_is_measured_whatever_the_bound() -> None:
+    """More than 5,000 brackets elsewhere sent the text to the event check, which gives up at
+    the C scanner's `:` error; what the pure-Python parser then composes is measured too."""
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nimg: {image: nginx:1.25}\npad: '"
+        + "[" * 5200
+        + "'\ndeep: "
+        + "[" * 260
+        + "]" * 260
+        + "\n"
+    )
+    facts, diags = scan_text("deep.yaml", text)
+    assert facts == []
+    (d,) = diags
+    assert "nesting deeper than 200 levels" in d.message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from collections.abc import Iterator
 from functools import cache, lru_cache
 from typing import Any
@@ -433,8 +434,8 @@ def _compose_cached(text: str) -> tuple[Any, ...]:
 
 def _compose_raw(text: str) -> tuple[Any, ...]:
     bound = _depth_bound(text)
-    after = MAX_DEPTH <= bound < _COMPOSE_FIRST_BELOW
-    if bound >= _COMPOSE_FIRST_BELOW:
+    after = MAX_DEPTH <= bound < _COMPOSE_FIRST_BELOW and _stack_is_deep()
+    if bound >= MAX_DEPTH and not after:
         _check_depth(text)
     try:
         raws = tuple(_yaml().compose_all(io.StringIO(text)))
@@ -450,6 +451,8 @@ def _compose_raw(text: str) -> tuple[Any, ...]:
             raws = tuple(_yaml(pure=True).compose_all(io.StringIO(text)))
         except Exception as e2:
             raise YamlError(_error_message(e2), _error_span(e2, text)) from None
+        # the event check above gave up at the C scanner's error: measure what was composed
+        after = after or bound >= MAX_DEPTH
     if after:
         for r in raws:
             if r is not None:
@@ -468,6 +471,21 @@ def _compose_raw(text: str) -> tuple[Any, ...]:
 # recursive in Python runs before that check; a text that fails to compose gets the event
 # check first (so the pure-Python composer, which recurses in Python, never sees one too deep).
 _COMPOSE_FIRST_BELOW = 5_000
+
+
+def _stack_is_deep() -> bool:
+    """Whether composing a text up to _COMPOSE_FIRST_BELOW levels deep is safe here: on the
+    main thread with a stack of at least 8 MiB (a thread's stack may be 128 KiB to 1 MiB, and
+    the C composer takes ~350 bytes a level: an org scan's worker threads check first)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_STACK)
+    except (ImportError, OSError, ValueError):
+        return False
+    return bool(soft == resource.RLIM_INFINITY or soft >= 8 << 20)
 
 
 def _depth_bound(text: str) -> int:
