@@ -1036,6 +1036,13 @@ def cache_info_cmd() -> None:
         return
     trusted = cache_mod.trusted_directory()
     click.echo(f"cache directory: {d}")
+    from .factcache import in_ci
+
+    if in_ci() and not cache_mod.explicit():
+        click.echo(
+            "fact cache: not used on a CI service unless the directory is named "
+            "(--cache-dir or TETHER_CACHE_DIR)"
+        )
     if trusted is None:
         click.echo(f"not used: {(cache_mod.refusal() or '').split(': ', 1)[-1]}")
         return

@@ -24,8 +24,9 @@ one runs no code. The database is pruned to its oldest three quarters when it gr
 MAX_DB_BYTES.
 
 What an entry says is trusted as the scan's own result, so the cache is only as safe as the
-directory: like golangci-lint's result cache, it is for a user's own machine and for the
-platform team's org scans. A pull request's gate never uses it: `tether scan --diff-base`
+directory: like golangci-lint's result cache, it is for a user's own machine, and on a CI
+service it is used only when its directory is named (see open_cache). A pull request's gate
+never uses it: `tether scan --diff-base`
 and the GitHub Action judge every file afresh, because a change's own code may have run
 on the runner before the gate (a build step) and written anything the user can write.
 (The rule cache, scanner/policy/cache.py, keeps only hashes for the same reason.)
@@ -424,9 +425,36 @@ def entry_count(directory: Path) -> int:
         store.close()
 
 
-def open_cache(context: Any = None) -> FactCache | None:
-    """The cache for a scan, or None when caching is off or no trusted directory exists."""
-    from .policy.cache import trusted_directory
+# set by CI services (GitHub Actions, GitLab, Jenkins, Buildkite, Azure Pipelines, CircleCI,
+# TeamCity, Bitbucket, Travis and most others set CI)
+_CI_VARIABLES = (
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "JENKINS_URL",
+    "BUILDKITE",
+    "TF_BUILD",
+    "CIRCLECI",
+    "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER",
+)
 
+
+def in_ci() -> bool:
+    return any(
+        os.environ.get(v, "").strip().lower() not in ("", "0", "false", "no")
+        for v in _CI_VARIABLES
+    )
+
+
+def open_cache(context: Any = None) -> FactCache | None:
+    """The cache for a scan, or None when caching is off or no trusted directory exists. On a
+    CI service the cache is used only when its directory is named (--cache-dir,
+    $TETHER_CACHE_DIR): there a build step of the change under test, or another job sharing
+    a self-hosted runner's user, may have written the default directory before this scan."""
+    from .policy.cache import explicit, trusted_directory
+
+    if in_ci() and not explicit():
+        return None
     d = trusted_directory()
     return FactCache(d, context) if d is not None else None

@@ -467,3 +467,28 @@ def test_cache_info_and_clear(tmp_path: Path, cache_dir: Path) -> None:
     assert not (cache_dir / DB_NAME).exists() and _report(_repo(tmp_path / "again"))["_cached"] == 0
     r = runner.invoke(main, ["cache", "info", "--no-cache"])
     assert "cache: off" in r.output
+
+
+@pytest.mark.parametrize("variable", ["CI", "GITLAB_CI", "JENKINS_URL"])
+def test_on_a_ci_service_only_a_named_cache_directory_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """There a build step of the change, or another job of a shared runner's user, may have
+    written the default directory first."""
+    root = _repo(tmp_path)
+    monkeypatch.delenv("TETHER_CACHE_DIR", raising=False)
+    monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
+    for v in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILDKITE", "TF_BUILD"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv(variable, "true")
+    _report(root)
+    assert not (tmp_path / "xdg" / "tether" / DB_NAME).exists()
+    named = tmp_path / "named"
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(named))
+    _report(root)
+    assert _report(root)["_cached"] == 3
+    monkeypatch.setenv(variable, "false")  # said off
+    monkeypatch.delenv("TETHER_CACHE_DIR")
+    _report(root)
+    assert (tmp_path / "xdg" / "tether" / DB_NAME).exists()

@@ -65,6 +65,12 @@ def settings(*, disabled: bool = False, cache_dir: Path | None = None) -> Iterat
         _DISABLED, _DIRECTORY = saved
 
 
+def explicit() -> bool:
+    """Whether the cache directory was named (--cache-dir or $TETHER_CACHE_DIR) rather than
+    defaulted."""
+    return _DIRECTORY is not None or bool(os.environ.get("TETHER_CACHE_DIR"))
+
+
 def directory() -> Path | None:
     """Where the cache should be (trusted or not: see trusted_directory)."""
     if _DISABLED or os.environ.get("TETHER_NO_CACHE"):
