@@ -69,14 +69,33 @@ _LEVELS = {lv.value: lv for lv in Level}
 @cache
 def code_identity() -> str:
     """What decides a file's facts besides the file: tether's own sources (parsers,
-    extractors, their tables) and the parsing libraries, each file by name, size and
-    modification time, as Python's own bytecode cache judges a source (an upgrade, a
-    reinstall or an edit in a development checkout changes them)."""
-    h = hashlib.sha256(f"{FORMAT}\0{sys.version_info[:2]}".encode())
-    h.update(_stats(os.path.dirname(os.path.abspath(__file__)), recursive=True).encode())
+    extractors, their tables) by content, and the parsing libraries by their files' names,
+    sizes and times. Content, not times, for tether's own: reproducible builds give every file
+    one fixed time, and a same-size edit must not be answered from an older entry (~3 ms)."""
+    from . import __version__
+
+    h = hashlib.sha256(f"{FORMAT}\0{sys.version_info[:2]}\0{__version__}".encode())
+    top = os.path.dirname(os.path.abspath(__file__))
+    for rel in sorted(_sources(top)):
+        h.update(rel.encode() + b"\0")
+        try:
+            with open(os.path.join(top, rel), "rb") as fh:
+                h.update(hashlib.sha256(fh.read()).digest())
+        except OSError:
+            h.update(b"unreadable")
     for name in _PARSERS:
         h.update(_installed(name).encode() + b"\0")
     return h.hexdigest()
+
+
+def _sources(top: str) -> list[str]:
+    """The package's source and data files, relative to `top` (no bytecode caches)."""
+    out: list[str] = []
+    for dirpath, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        rel = os.path.relpath(dirpath, top)
+        out.extend(f if rel == "." else os.path.join(rel, f) for f in files)
+    return out
 
 
 def _stats(top: str, *, recursive: bool = False, only: str | None = None) -> str:

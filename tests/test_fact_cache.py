@@ -492,3 +492,38 @@ def test_on_a_ci_service_only_a_named_cache_directory_is_used(
     monkeypatch.delenv("TETHER_CACHE_DIR")
     _report(root)
     assert (tmp_path / "xdg" / "tether" / DB_NAME).exists()
+
+
+def test_the_code_identity_follows_content_not_times(tmp_path: Path) -> None:
+    """Reproducible builds give every file one time (SOURCE_DATE_EPOCH, Nix): a same-size
+    edit of tether's sources must still change the identity the cache keys on."""
+    import shutil
+    import subprocess
+
+    import scanner
+
+    src = Path(scanner.__file__).parent
+    ids = []
+    for name, edit in (("a", False), ("b", True)):
+        copy = tmp_path / name / "scanner"
+        shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        if edit:
+            target = copy / "facts" / "kubernetes.py"
+            text = target.read_text()
+            target.write_text(text.replace("runAsNonRoot", "runAsNonRooT", 1))
+        for p in copy.rglob("*"):
+            os.utime(p, (1, 1))
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from scanner import factcache; print(factcache.code_identity())",
+            ],
+            cwd=tmp_path / name,
+            env={**os.environ, "PYTHONPATH": str(tmp_path / name)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ids.append(out.stdout.strip())
+    assert ids[0] and ids[0] != ids[1]
