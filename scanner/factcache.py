@@ -245,6 +245,7 @@ class _Store:
                 "CREATE TABLE IF NOT EXISTS entries "
                 "(key TEXT PRIMARY KEY, value BLOB NOT NULL, written INTEGER NOT NULL)"
             )
+            conn.execute("CREATE INDEX IF NOT EXISTS entries_written ON entries (written)")
             os.chmod(self.path, 0o600)
         except BaseException:
             conn.close()
@@ -269,7 +270,8 @@ class _Store:
 
         try:
             row = conn.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error:
+        except sqlite3.Error as e:
+            self._corrupt(e)
             return None
         return _unwrap(row[0], key) if row is not None and isinstance(row[0], bytes) else None
 
@@ -300,13 +302,32 @@ class _Store:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            if os.path.getsize(self.path) > MAX_DB_BYTES:
+            # the pages in use (a DELETE leaves the file its size, its pages free for reuse)
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            size = conn.execute("PRAGMA page_size").fetchone()[0]
+            if (pages - free) * size > MAX_DB_BYTES:
                 conn.execute(
                     "DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries "
                     "ORDER BY written LIMIT (SELECT count(*) / 4 FROM entries))"
                 )
-        except (sqlite3.Error, OSError):
+        except sqlite3.Error as e:
+            self._corrupt(e)
+        except OSError:
             pass
+
+    def _corrupt(self, e: Exception) -> None:
+        """A database whose pages are damaged (its header intact) fails every query: it is
+        removed, for the next scan to start a new one, and not used again by this one."""
+        import sqlite3
+
+        if isinstance(e, sqlite3.OperationalError) or not isinstance(e, sqlite3.DatabaseError):
+            return  # locked, busy, full: not damage
+        self.close()
+        self._broken = True
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{suffix}")
 
 
 def _private(st: os.stat_result) -> bool:
@@ -461,8 +482,7 @@ _CI_VARIABLES = (
 
 def in_ci() -> bool:
     return any(
-        os.environ.get(v, "").strip().lower() not in ("", "0", "false", "no")
-        for v in _CI_VARIABLES
+        os.environ.get(v, "").strip().lower() not in ("", "0", "false", "no") for v in _CI_VARIABLES
     )
 
 

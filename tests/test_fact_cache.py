@@ -527,3 +527,19 @@ def test_the_code_identity_follows_content_not_times(tmp_path: Path) -> None:
         )
         ids.append(out.stdout.strip())
     assert ids[0] and ids[0] != ids[1]
+
+
+def test_a_database_with_damaged_pages_is_replaced(tmp_path: Path, cache_dir: Path) -> None:
+    root = _repo(tmp_path)
+    cold = _report(root)
+    db = cache_dir / DB_NAME
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(db.read_bytes())
+    page = int.from_bytes(raw[16:18], "big") or 65536
+    raw[page:] = os.urandom(len(raw) - page)  # the header page intact, every other scribbled
+    db.write_bytes(bytes(raw))
+    warm = _report(root)
+    assert warm["_cached"] == 0 and _strip(warm) == _strip(cold)
+    _report(root)  # a new database
+    assert _report(root)["_cached"] == 3
