@@ -98,30 +98,23 @@ def _sources(top: str) -> list[str]:
     return out
 
 
-def _stats(top: str, *, recursive: bool = False, only: str | None = None) -> str:
-    """Each regular file under `top` (or only the one named `only`): relative name, size,
+def _stats(top: str, only: str | None = None) -> str:
+    """Each regular file in the directory `top` (or only the one named `only`): name, size,
     modification time."""
     parts = []
-    stack = [top]
-    while stack:
-        d = stack.pop()
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return ""
+    for e in entries:
+        if only is not None and e.name != only:
+            continue
         try:
-            entries = list(os.scandir(d))
+            st = e.stat()
         except OSError:
             continue
-        for e in entries:
-            if only is not None and e.name != only:
-                continue
-            try:
-                if e.is_dir(follow_symlinks=False):
-                    if recursive and e.name != "__pycache__":
-                        stack.append(e.path)
-                    continue
-                st = e.stat()
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                parts.append(f"{os.path.relpath(e.path, top)}:{st.st_size}:{st.st_mtime_ns}")
+        if stat.S_ISREG(st.st_mode):
+            parts.append(f"{e.name}:{st.st_size}:{st.st_mtime_ns}")
     return "|".join(sorted(parts))
 
 
@@ -142,7 +135,7 @@ def _installed(name: str) -> str:
         return f"{name}=-"
     origin = spec.origin
     package = os.path.basename(origin) == "__init__.py"
-    found = _stats(os.path.dirname(origin), only=None if package else os.path.basename(origin))
+    found = _stats(os.path.dirname(origin), None if package else os.path.basename(origin))
     return f"{name}={found}"
 
 
@@ -207,13 +200,15 @@ class _Store:
             return self._conn
         import sqlite3
 
+        from .policy.cache import _ours
+
         try:
             try:
                 st = os.lstat(self.path)
             except FileNotFoundError:
                 pass
             else:  # a link, or a file someone else may write, is not ours to trust
-                if not stat.S_ISREG(st.st_mode) or not _private(st):
+                if not stat.S_ISREG(st.st_mode) or not _ours(st):
                     self._broken = True
                     return None
             try:
@@ -328,13 +323,6 @@ class _Store:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{suffix}")
-
-
-def _private(st: os.stat_result) -> bool:
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None and st.st_uid != getuid():
-        return False
-    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def line_hashes_cached(
