@@ -1077,11 +1077,11 @@ def _plan(conv: _Native) -> list[_Part]:
             pieces: Iterable[tuple[int, int]] = zip(bounds, bounds[1:], strict=False)
         else:
             pieces = ((pos, end),)
-        for ps, pe in _split_unless_one_block(conv, lex, pieces):
+        for ps, pe, body in _split_unless_one_block(conv, lex, pieces):
             if pe - ps > MAX_BLOCK_BYTES:
                 if ps > lo:
                     plan.append(_Part(lo, ps))
-                plan.append(_Part(ps, pe, _body(lex, data, ps, pe, CHUNK_BYTES) or ()))
+                plan.append(_Part(ps, pe, body or ()))
                 lo = pe
             elif pe - lo > CHUNK_BYTES and ps > lo:
                 plan.append(_Part(lo, ps))
@@ -1094,16 +1094,26 @@ def _plan(conv: _Native) -> list[_Part]:
 
 def _split_unless_one_block(
     conv: _Native, lex: _Lexer, pieces: Iterable[tuple[int, int]]
-) -> Iterator[tuple[int, int]]:
+) -> Iterator[tuple[int, int, tuple[int, ...] | None]]:
     """The pieces, each too large one that is not one well-formed block (several blocks the
     lexer could not part, such as a closing `}` followed by something it does not expect)
-    cut again at block headers, so that no block is lost inside a too-large stretch."""
+    cut again at block headers, so that no block is lost inside a too-large stretch; each
+    with its body's cuts (see _body) when it is too large, worked out once."""
     for ps, pe in pieces:
-        if pe - ps <= MAX_BLOCK_BYTES or _body(lex, conv.data, ps, pe, CHUNK_BYTES) is not None:
-            yield ps, pe
+        if pe - ps <= MAX_BLOCK_BYTES:
+            yield ps, pe, None
+            continue
+        body = _body(lex, conv.data, ps, pe, CHUNK_BYTES)
+        if body is not None:
+            yield ps, pe, body
             continue
         bounds = sorted({ps, *conv.headers(ps + 1, pe), pe})
-        yield from zip(bounds, bounds[1:], strict=False)
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            yield (
+                a,
+                b,
+                _body(lex, conv.data, a, b, CHUNK_BYTES) if b - a > MAX_BLOCK_BYTES else None,
+            )
 
 
 def _body(lex: _Lexer, data: bytes, lo: int, hi: int, size: int) -> tuple[int, ...] | None:
