@@ -46,7 +46,6 @@ import json
 import os
 import stat
 import sys
-import threading
 import zlib
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -325,43 +324,33 @@ class _Store:
                 os.unlink(f"{self.path}{suffix}")
 
 
-def line_hashes_cached(
-    directory: Path | None, data: bytes, compute: Callable[[], Sequence[str]], upto: int
-) -> Sequence[str]:
-    """SARIF's line hashes of a file (see report/fingerprint.py), at least its first `upto`
-    lines, kept by the file's content: hashing every line up to the last one a finding is on
-    costs more than the rest of writing the SARIF, and an unchanged file hashes the same.
-    `compute()` gives all of them; an entry that does not decode to strings is computed
-    again."""
-    if directory is None:
-        return compute()
-    store = _lines_store(str(directory))
-    key = hashlib.sha256(f"{code_identity()}\0lines\0".encode() + data).hexdigest()
-    payload = store.load(key)
-    if payload is not None:
-        try:
-            got = json.loads(payload)
-        except ValueError:
-            got = None
-        if isinstance(got, list) and len(got) >= upto and all(type(h) is str for h in got):
-            return got
-    hashes = list(compute())
-    store.add(key, json.dumps(hashes, separators=(",", ":")).encode())
-    store.flush()
-    return hashes
+class LineHashCache:
+    """SARIF's line hashes of files (see report/fingerprint.py), kept by file content in the
+    cache database: hashing every line up to the last one a finding is on costs more than the
+    rest of writing the SARIF, and an unchanged file hashes the same. One per SARIF written;
+    what it learns is written at `close`, in one transaction."""
 
+    def __init__(self, directory: Path) -> None:
+        self.store = _Store(directory / DB_NAME)
 
-_LINE_STORES: dict[tuple[str, int], _Store] = {}
-_LINE_LOCK = threading.Lock()
+    def get(self, data: bytes, compute: Callable[[], Sequence[str]], upto: int) -> Sequence[str]:
+        """At least the first `upto` line hashes of a file with these bytes; `compute()` gives
+        all of them, and stands in for an entry that does not decode to strings."""
+        key = hashlib.sha256(f"{code_identity()}\0lines\0".encode() + data).hexdigest()
+        payload = self.store.load(key)
+        if payload is not None:
+            try:
+                got = json.loads(payload)
+            except ValueError:
+                got = None
+            if isinstance(got, list) and len(got) >= upto and all(type(h) is str for h in got):
+                return got
+        hashes = list(compute())
+        self.store.add(key, json.dumps(hashes, separators=(",", ":")).encode())
+        return hashes
 
-
-def _lines_store(directory: str) -> _Store:
-    with _LINE_LOCK:  # one connection per directory, process and thread
-        k = (directory, threading.get_ident())
-        store = _LINE_STORES.get(k)
-        if store is None:
-            store = _LINE_STORES[k] = _Store(Path(directory) / DB_NAME)
-        return store
+    def close(self) -> None:
+        self.store.close()
 
 
 def _wrap(key: str, data: bytes) -> bytes:

@@ -272,12 +272,14 @@ def _uri(path: str) -> str:
 
 class _Hashes:
     """primaryLocationLineHash per (file, line), each file read and hashed once; with the
-    scan's cache directory (see factcache.line_hashes_cached), an unchanged file's hashes
-    are read back instead of computed."""
+    scan's cache directory (see factcache.LineHashCache), an unchanged file's hashes are read
+    back instead of computed."""
 
     def __init__(self, root: str, cache_dir: str | None = None) -> None:
+        from ..factcache import LineHashCache
+
         self.root = root
-        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.cache = LineHashCache(Path(cache_dir)) if cache_dir else None
         self.files: OrderedDict[str, Sequence[str] | None] = OrderedDict()
 
     def get(self, path: str, line: int) -> str | None:
@@ -293,11 +295,14 @@ class _Hashes:
         return found[line - 1] if 1 <= line <= len(found) else None
 
     def _hashes(self, data: bytes, line: int) -> Sequence[str]:
-        from ..factcache import line_hashes_cached
+        def compute() -> Sequence[str]:
+            return line_hashes(decode_source(data))
 
-        return line_hashes_cached(
-            self.cache_dir, data, lambda: line_hashes(decode_source(data)), line
-        )
+        return compute() if self.cache is None else self.cache.get(data, compute, line)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
 
 
 _UNREAD: Any = object()
@@ -360,6 +365,7 @@ def build(
                 )
             ]
             results.append(res)
+    hashes.close()
     notifications = [_notification(d) for d in report.diagnostics]
     root_uri = Path(report.root).resolve().as_uri().rstrip("/") + "/"
     run = om.Run(
