@@ -340,7 +340,7 @@ def _chart_values(sf: SourceFile) -> bool:
     """A values file of a Helm chart: `values.yaml` (or `values-prod.yaml`, ...) beside a
     Chart.yaml that is one (apiVersion v1 or v2, name and version). Helm reads it as data for
     the templates; whatever apiVersion and kind it holds are settings, not objects."""
-    if not _VALUES_NAME.fullmatch(posixpath.basename(sf.path)):
+    if sf.kind not in ("yaml", "json") or not _VALUES_NAME.fullmatch(posixpath.basename(sf.path)):
         return False
     chart = os.path.join(os.path.dirname(sf.abspath), "Chart.yaml")
     try:  # the chart's own file: a link (perhaps out of the repository) makes no chart
@@ -395,7 +395,7 @@ def facts_for(
         # settings; a document in it that is a whole named object is judged all the same
         # (kubectl -f and a kustomization's resources: would apply it)
         if values is None:
-            values = k in ("yaml", "json") and _chart_values(sf)
+            values = _chart_values(sf)
         _yaml_facts(sf, text, out, diags, timings, values)
     elif k == "dockerfile":
         from .facts import dockerfile as docker_facts
@@ -645,7 +645,7 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
         key = None
         try:
             if cache is not None:
-                values = sf.kind in ("yaml", "json") and _chart_values(sf)
+                values = _chart_values(sf)
                 key = cache.key(sf.path, sf.kind, data, values)
                 hit = cache.get(key)
                 if hit is not None:
