@@ -418,9 +418,11 @@ def _repository_facts(policy: Policy, repo_name: str | None) -> tuple[Any, Any]:
     when they are needed and a token is present (as the org scan reads them)."""
     import os
 
+    if repo_name is None:
+        return (), {}
     from .org.lookup import needs_lookup, repository_facts, without_token_note
 
-    if repo_name is None or not needs_lookup(policy):
+    if not needs_lookup(policy):
         return (), {}
     note = without_token_note(policy, os.environ)
     if note is not None:

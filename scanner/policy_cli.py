@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +202,8 @@ def init_policy_cmd(directory: Path, prefix: str, force: bool) -> None:
 
 
 def schema_names() -> list[str]:
+    from importlib import resources
+
     files = resources.files("scanner.schemas")
     return sorted(
         f.name.removesuffix(".schema.json")
@@ -215,6 +216,8 @@ def schema_names() -> list[str]:
 @click.argument("name", required=False)
 def schema_cmd(name: str | None) -> None:
     """Print the JSON Schema NAME (for editors and other tools); without NAME, list them."""
+    from importlib import resources
+
     names = schema_names()
     if name is None:
         for n in names:

@@ -40,6 +40,11 @@ NOT_FOR_AN_EMPTY_SCAN = (
     "pickle",
     "github",
     "jsonschema",
+    # schemas are read by path (policy/cache.schema_bytes), not through importlib.resources
+    "zipfile",
+    "importlib.resources",
+    # the org scan's lookups, needed only for a named repository
+    "scanner.org",
 )
 
 

@@ -28,7 +28,6 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +159,17 @@ def _keys(d: Path | None, name: str) -> set[str]:
 def environment() -> str:
     """What validation depends on besides the file itself."""
     h = hashlib.sha256(__version__.encode())
-    h.update(resources.files("scanner.schemas").joinpath("rule.schema.json").read_bytes())
+    h.update(schema_bytes("rule"))
     h.update(json.dumps({k: sorted(v) for k, v in KINDS.items()}, sort_keys=True).encode())
     h.update(" ".join(sorted(FUNCTIONS)).encode())
     return h.hexdigest()
+
+
+def schema_bytes(kind: str) -> bytes:
+    """The JSON Schema `kind` (scanner/schemas), read by path: importlib.resources costs
+    ~3 ms of imports (zipfile among them) on every start-up, and tether is installed as a
+    directory, not a zip."""
+    return (Path(__file__).resolve().parent.parent / "schemas" / f"{kind}.schema.json").read_bytes()
 
 
 def _write(directory: Path, name: str, data: Any) -> None:
@@ -225,8 +231,7 @@ class ValidatedStore:
             canonical = json.dumps([kind, data], sort_keys=True, default=str)
         except (TypeError, ValueError):
             return None
-        schema_text = resources.files("scanner.schemas").joinpath(f"{kind}.schema.json")
-        h = hashlib.sha256(schema_text.read_bytes())
+        h = hashlib.sha256(schema_bytes(kind))
         h.update(canonical.encode())
         return h.hexdigest()
 

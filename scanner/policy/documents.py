@@ -17,22 +17,20 @@ import os
 import re
 import stat
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..parsers.yaml import Node, YamlError, compose_all, duplicate_keys
 from ..source import MAX_FILE_BYTES, _size
-from .cache import validated_store
+from .cache import schema_bytes, validated_store
 
 EXCERPT = 40  # the most characters of a document's own text an error message quotes
 
 
 @cache
 def schema(name: str) -> dict[str, Any]:
-    text = resources.files("scanner.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(schema_bytes(name).decode("utf-8"))
     return data
 
 
