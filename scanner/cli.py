@@ -1052,6 +1052,8 @@ def cache_info_cmd() -> None:
     if db.is_file():
         size = sum(p.stat().st_size for p in trusted.glob(DB_NAME + "*") if p.is_file())
         click.echo(f"fact cache: {db} ({entry_count(trusted):,} entries, {size / 2**20:.1f} MiB)")
+        judged = entry_count(trusted, "judged")
+        click.echo(f"result cache: {db} ({judged:,} whole-repository scans)")
     else:
         click.echo(f"fact cache: none yet ({db})")
     for name in (cache_mod.FILE_NAME, cache_mod.VALIDATED_FILE):

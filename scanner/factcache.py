@@ -62,6 +62,8 @@ MIN_BYTES = 4096
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # compressed; a file's facts are far smaller
 MAX_DB_BYTES = 1024 * 1024 * 1024
 _MAGIC = b"TETHERF1"
+# the database's tables: files' facts and SARIF line hashes; whole scans' judged results
+_TABLES = ("entries", "judged")
 _LEVELS = {lv.value: lv for lv in Level}
 
 
@@ -185,8 +187,11 @@ class _Store:
     """The SQLite table of entries, one connection per process (a forked parse worker opens
     its own: a connection must not cross a fork), new entries held until `flush`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, table: str = "entries") -> None:
+        if table not in _TABLES:
+            raise ValueError(f"unknown cache table {table!r}")
         self.path = path
+        self.table = table
         self._conn: Any = None
         self._pid = -1
         self._broken = False
@@ -235,11 +240,12 @@ class _Store:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS entries "
-                "(key TEXT PRIMARY KEY, value BLOB NOT NULL, written INTEGER NOT NULL)"
-            )
-            conn.execute("CREATE INDEX IF NOT EXISTS entries_written ON entries (written)")
+            for table in _TABLES:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} "
+                    "(key TEXT PRIMARY KEY, value BLOB NOT NULL, written INTEGER NOT NULL)"
+                )
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_written ON {table} (written)")
             os.chmod(self.path, 0o600)
         except BaseException:
             conn.close()
@@ -263,7 +269,9 @@ class _Store:
         import sqlite3
 
         try:
-            row = conn.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(
+                f"SELECT value FROM {self.table} WHERE key = ?", (key,)
+            ).fetchone()
         except sqlite3.Error as e:
             self._corrupt(e)
             return None
@@ -289,7 +297,7 @@ class _Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO entries (key, value, written) VALUES (?, ?, ?)",
+                    f"INSERT OR REPLACE INTO {self.table} (key, value, written) VALUES (?, ?, ?)",
                     [(k, v, now) for k, v in pending],
                 )
                 conn.execute("COMMIT")
@@ -301,10 +309,11 @@ class _Store:
             free = conn.execute("PRAGMA freelist_count").fetchone()[0]
             size = conn.execute("PRAGMA page_size").fetchone()[0]
             if (pages - free) * size > MAX_DB_BYTES:
-                conn.execute(
-                    "DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries "
-                    "ORDER BY written LIMIT (SELECT count(*) / 4 FROM entries))"
-                )
+                for table in _TABLES:
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+                        f"ORDER BY written LIMIT (SELECT count(*) / 4 FROM {table}))"
+                    )
         except sqlite3.Error as e:
             self._corrupt(e)
         except OSError:
@@ -426,8 +435,11 @@ def _decode(payload: bytes) -> tuple[list[Fact], list[Diagnostic]] | None:
     return facts, diags
 
 
-def entry_count(directory: Path) -> int:
-    """How many entries the cache database in `directory` holds (0 when none)."""
+def entry_count(directory: Path, table: str = "entries") -> int:
+    """How many entries a table of the cache database in `directory` holds (0 when none):
+    `entries` (facts and SARIF line hashes) or `judged` (resultcache.py)."""
+    if table not in _TABLES:
+        raise ValueError(f"unknown cache table {table!r}")
     store = _Store(directory / DB_NAME)
     if not store.path.exists():
         return 0
@@ -435,7 +447,7 @@ def entry_count(directory: Path) -> int:
     if conn is None:
         return 0
     try:
-        return int(conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     except Exception:  # not readable as ours: nothing to count
         return 0
     finally:

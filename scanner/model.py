@@ -149,6 +149,7 @@ class Timings:
     bytes: int = 0
     cached: int = 0  # files whose facts came from the fact cache (see factcache.py)
     workers: int = 1  # processes that parsed (see parallel.py)
+    reused: bool = False  # judged results from the result cache (see resultcache.py)
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from . import config as config_mod
 from . import exceptions as exceptions_mod
-from . import factcache
+from . import factcache, resultcache
 from .config import RepoConfig
 from .errors import ConfigError
 from .facts import kubernetes, presence, repository
@@ -71,6 +71,11 @@ class ScanOptions:
     repo_properties: Mapping[str, str | list[str]] = field(default_factory=dict)
     # read and write the fact cache (see factcache.py); off for a pull request's gate
     fact_cache: bool = True
+    # and the result cache (see resultcache.py), which needs the fact cache's directory;
+    # TETHER_NO_RESULT_CACHE=1 turns it off alone (to measure the fact cache, say)
+    result_cache: bool = field(
+        default_factory=lambda: os.environ.get("TETHER_NO_RESULT_CACHE", "") in ("", "0")
+    )
     # bounds on what one scan holds (memory): past them, the rest is not judged and an
     # error-level `scan-limit` diagnostic says where it stopped
     max_facts: int = MAX_FACTS
@@ -681,28 +686,45 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
     return facts, diags
 
 
-def collect(
+def _judged_key(
+    listing: tuple[list[SourceFile], list[Diagnostic]],
+    seen: Sequence[str],
+    own: Sequence[Fact],
+    rules: Mapping[str, Rule],
+    baseline: baseline_mod.Baseline,
+    opts: ScanOptions,
+    excludes: Sequence[str],
+) -> str | None:
+    """The result cache's key for a whole-repository scan (see resultcache.py): reads every
+    file the walk yields, once, to hash what reading it gives."""
+    states: list[Any] = [
+        ["walk", d.path, list(d.span), d.code, d.message, d.level.value] for d in listing[1]
+    ]
+    for sf in listing[0]:
+        linked = not sf.abspath.endswith(os.sep + sf.path.replace("/", os.sep))
+        states.append(resultcache.file_state(sf.path, sf.kind, linked, _chart_values(sf), read(sf)))
+    return resultcache.key(
+        rules=rules,
+        baseline=baseline,
+        today=opts.today,
+        preview=opts.preview,
+        limits=(opts.max_facts, opts.max_findings),
+        excludes=excludes,
+        files=states,
+        seen=seen,
+        facts=own,
+    )
+
+
+def discover(
     root: Path,
     excludes: Sequence[str],
-    timings: Timings,
-    jobs: int | None = None,
     seen: list[str] | None = None,
     only: Collection[str] | None = None,
     scope: Collection[str] | None = None,
-    roots: Collection[str] = (),
-    known: Collection[str] | None = None,
-) -> tuple[list[Fact], list[Diagnostic]]:
-    """Facts and diagnostics of every file under root, in path order. Files are parsed in
-    `jobs` worker processes where that pays (see parallel.py); results are identical.
-    `seen`, when given, receives the path of every file present, read or not (for
-    `repository_summary`); `only` restricts the scan to a file set (PR mode: what git
-    tracks, plus untracked files it does not ignore); `scope` to the repository paths
-    (files or directories) a scan was asked for; `roots` to kustomization directories that
-    count as deployed whatever builds them, and `known` (the merge base's kustomization
-    directories, in PR mode) makes every other one count so too (see
-    kubernetes.drop_patch_facts)."""
+) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """The files a scan reads, in path order, and what the walk says (see collect)."""
     diags: list[Diagnostic] = []
-    t0 = time.perf_counter()
     files: list[SourceFile] = []
     try:
         for item in walk(root, tuple(excludes), seen, only, scope):
@@ -719,7 +741,36 @@ def collect(
                 Level.ERROR,
             )
         )
-    timings.discover = time.perf_counter() - t0
+    return files, diags
+
+
+def collect(
+    root: Path,
+    excludes: Sequence[str],
+    timings: Timings,
+    jobs: int | None = None,
+    seen: list[str] | None = None,
+    only: Collection[str] | None = None,
+    scope: Collection[str] | None = None,
+    roots: Collection[str] = (),
+    known: Collection[str] | None = None,
+    listing: tuple[list[SourceFile], list[Diagnostic]] | None = None,
+) -> tuple[list[Fact], list[Diagnostic]]:
+    """Facts and diagnostics of every file under root, in path order (`listing`: what
+    `discover` gave, when the caller walked already). Files are parsed in
+    `jobs` worker processes where that pays (see parallel.py); results are identical.
+    `seen`, when given, receives the path of every file present, read or not (for
+    `repository_summary`); `only` restricts the scan to a file set (PR mode: what git
+    tracks, plus untracked files it does not ignore); `scope` to the repository paths
+    (files or directories) a scan was asked for; `roots` to kustomization directories that
+    count as deployed whatever builds them, and `known` (the merge base's kustomization
+    directories, in PR mode) makes every other one count so too (see
+    kubernetes.drop_patch_facts)."""
+    if listing is None:
+        t0 = time.perf_counter()
+        listing = discover(root, excludes, seen, only, scope)
+        timings.discover = time.perf_counter() - t0
+    files, diags = listing[0], list(listing[1])
     from . import parallel
 
     with _gc_steady():
@@ -888,47 +939,113 @@ def scan(
     seen: list[str] = []
     # where custom resources keep their pod templates (the baseline's table)
     table = kubernetes.pod_template_table(baseline.data)
-    fact_cache = factcache.open_cache(table) if opts.fact_cache else None
-    cache_token = _FACT_CACHE.set(fact_cache)
-    limit_token = _MAX_FACTS.set(opts.max_facts)
-    try:
-        with kubernetes.pod_templates(table):
-            facts, diags = collect(
-                root,
-                [*policy.excludes, *applied.excludes],
-                timings,
-                opts.jobs,
-                seen,
-                files,
-                paths,
-                kustomize_roots,
-                kustomize_known,
-            )
-    finally:
-        _FACT_CACHE.reset(cache_token)
-        _MAX_FACTS.reset(limit_token)
-        if fact_cache is not None:
-            fact_cache.close()
-    roots = tuple(kubernetes.kustomize_roots(facts))
-    kustomize_dirs = tuple(
-        sorted({posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"})
-    )
-    diags = _templates_outside_charts(diags, seen, None if whole else root)
+    excludes = [*policy.excludes, *applied.excludes]
+    t = clock()
+    listing = discover(root, excludes, seen, files, paths)
+    timings.discover = clock() - t
+    # the repository's own facts read only what the walk saw (ownership files, configuration)
     t = clock()
     summary = repository_summary(root, seen) if whole else None
-    if summary is not None:
-        facts.append(summary)
-    facts.extend(config_mod.facts(cfg, policy) if config_facts is None else config_facts)
+    own = [
+        *([summary] if summary is not None else []),
+        *(config_mod.facts(cfg, policy) if config_facts is None else config_facts),
+    ]
     timings.facts += clock() - t
+    fact_cache = factcache.open_cache(table) if opts.fact_cache else None
+    # a whole-repository scan whose every input is as a scan before found them is that
+    # scan's judged results (resultcache.py); PR mode never uses the fact cache
+    memo: str | None = None
+    judged: resultcache.Judged | None = None
+    results = resultcache.open_store(fact_cache) if fact_cache is not None else None
+    if (
+        results is not None
+        and opts.result_cache
+        and whole
+        and files is None
+        and config_facts is None
+        and not kustomize_roots
+        and kustomize_known is None
+    ):
+        t = clock()
+        memo = _judged_key(listing, seen, own, rules, baseline, opts, excludes)
+        judged = resultcache.load(results, memo, str(root)) if memo is not None else None
+        timings.discover += clock() - t
+    policy_time = 0.0
+    if judged is None:
+        cache_token = _FACT_CACHE.set(fact_cache)
+        limit_token = _MAX_FACTS.set(opts.max_facts)
+        try:
+            with kubernetes.pod_templates(table):
+                facts, diags = collect(
+                    root,
+                    excludes,
+                    timings,
+                    opts.jobs,
+                    seen,
+                    files,
+                    paths,
+                    kustomize_roots,
+                    kustomize_known,
+                    listing,
+                )
+            observed = len(facts)
+            facts.extend(own)
+            t = clock()
+            findings, rule_diags, tallies = engine.evaluate(
+                facts, rules, baseline, opts.today, opts.preview, ready, opts.max_findings
+            )
+            policy_time = clock() - t
+            judged = resultcache.Judged(
+                findings=findings,
+                rule_diags=rule_diags,
+                tallies=tallies,
+                # what the walk said is said by each scan's own walk
+                diags=diags[len(listing[1]) :],
+                facts_count=len(facts),
+                files=timings.files,
+                bytes=timings.bytes,
+                kustomize_roots=tuple(kubernetes.kustomize_roots(facts)),
+                kustomize_dirs=tuple(
+                    sorted(
+                        {posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"}
+                    )
+                ),
+            )
+            # an internal error (a parser bug, memory) is not the files' own outcome
+            if (
+                memo is not None
+                and results is not None
+                and not any(d.code == "internal-error" for d in diags)
+            ):
+                walked = {sf.path for sf in listing[0]}
+                resultcache.save(
+                    results,
+                    memo,
+                    judged,
+                    str(root),
+                    resultcache.extra_paths(facts[:observed], walked),
+                )
+            del facts  # judged: what is kept from here is the findings
+        finally:
+            _FACT_CACHE.reset(cache_token)
+            _MAX_FACTS.reset(limit_token)
+            if fact_cache is not None:
+                fact_cache.close()
+    else:
+        timings.reused = True
+        timings.files, timings.bytes = judged.files, judged.bytes
+        fact_cache.close()  # type: ignore[union-attr]
+    if results is not None:
+        results.close()
+    findings, rule_diags, tallies = judged.findings, judged.rule_diags, judged.tallies
+    roots, kustomize_dirs = judged.kustomize_roots, judged.kustomize_dirs
+    diags = _templates_outside_charts([*listing[1], *judged.diags], seen, None if whole else root)
     central = exceptions_mod.load_central([*baseline.exception_files, *policy.exceptions])
     records = [
         *central,
         *(exceptions_mod.load_repo(exceptions_root or root) if policy.repo_config else []),
     ]
-    t = clock()
-    findings, rule_diags, tallies = engine.evaluate(
-        facts, rules, baseline, opts.today, opts.preview, ready, opts.max_findings
-    )
+    t = clock() - policy_time
     # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
     packs = frozenset(r.pack for r in rules.values())
     if policy.repo_config:
@@ -973,7 +1090,7 @@ def scan(
         rules=rules,
         baseline_files=list(baseline.files),
         timings=timings,
-        facts_count=len(facts),
+        facts_count=judged.facts_count,
         excepted=outcome.excepted,
         levels={
             rid: engine.staging(r, baseline, opts.today, opts.preview).level

@@ -63,6 +63,13 @@ spec:
 """
 
 
+@pytest.fixture(autouse=True)
+def _facts_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the fact cache: a rescan must reach it, not the result cache
+    in front of it (tests/test_result_cache.py)."""
+    monkeypatch.setenv("TETHER_NO_RESULT_CACHE", "1")
+
+
 def _repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "k8s").mkdir(parents=True)

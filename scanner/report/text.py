@@ -79,7 +79,8 @@ def render(
 
 def timings_line(t: Timings, reports: float, wall: float, cpu: float, pr: bool = False) -> str:
     """Where the time went, for --timings. The scan's phases: load (rules, baselines,
-    configuration), discover (walking the tree), parse, facts (observing what was parsed, the
+    configuration), discover (walking the tree; with the result cache, also reading each file
+    to see whether a scan before judged the same), parse, facts (observing what was parsed, the
     fact cache, cross-file work) and policy (judging, exceptions); with one process they add
     up to the scan's wall time (`other` is the rest), with parse workers parse and facts are
     summed over them and may exceed it. Then writing the reports, and tether's own wall and CPU
@@ -87,6 +88,8 @@ def timings_line(t: Timings, reports: float, wall: float, cpu: float, pr: bool =
     against wall, CPU against CPU, never a sum over processes against wall. In PR mode the
     phases are the head's scan (the merge base is scanned too, inside the command's time)."""
     cached = f", {t.cached:,} from the fact cache" if t.cached else ""
+    if t.reused:
+        cached = ", judged results from the result cache"
     phases = (
         f"load {t.load:.3f}s, discover {t.discover:.3f}s, parse {t.parse:.3f}s, "
         f"facts {t.facts:.3f}s, policy {t.policy:.3f}s"

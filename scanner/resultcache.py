@@ -1,0 +1,302 @@
+"""A whole scan's judged results, kept by everything they are a function of.
+
+A rescan of a repository whose configuration files did not change (the usual case for a
+pre-commit hook, an editor, a re-run, a commit that touched only code) judges exactly what
+the last scan judged. The fact cache (factcache.py) already spares the parsing; this spares
+the rest: every file's facts, the cross-file passes (kustomize builds, Terraform module
+linking) and the policy. What is kept is the outcome of the scan's first judging pass, before
+exceptions: findings, rule diagnostics, tallies, the diagnostics of reading the files, and
+the few figures the report gives. Exceptions (repository, central, inline) are read and
+applied afresh on every scan, so recording or expiring one never waits on this cache.
+
+The key hashes, in canonical JSON:
+
+- tether's code identity (factcache.code_identity: its sources, version, parsing libraries);
+- every rule as loaded (each field of scanner.policy.rules.Rule that is data: sources of its
+  expressions, message, location, staging, file shown, parameters' schema ...);
+- the merged baseline (values, layer files, where each key was set), today's date, preview,
+  the per-scan limits and the excludes;
+- every file the walk yields: its path, kind, whether it was reached through a link, whether
+  it is a Helm chart's values file, and what reading it gave (a sha256 of its bytes, or the
+  diagnostic);
+- every path the walk saw (presence rules, the repository summary), and the repository
+  summary and configuration facts themselves (which read ownership files and the
+  repository's configuration).
+
+Files a kustomization lists that the walk did not yield (kustomize reads them whatever their
+name or place) are read during the scan, not before: an entry records each such path with
+what reading it gives (see `_extra_state`), and is used only while every one still gives the
+same.
+
+Only whole-repository scans use it, and only where the fact cache is used (the same trusted
+directory, the same SQLite database, never on a CI service unless the directory is named,
+never in a pull request's gate): what an entry says is taken as the scan's own result.
+Entries are JSON with their key and digest (factcache._wrap); one that does not decode to
+the shape written is a miss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .factcache import DB_NAME, FactCache, _span, _Store, code_identity
+from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally
+
+FORMAT = 1
+_LEVELS = {lv.value: lv for lv in Level}
+_CATEGORIES = {c.value: c for c in Category}
+# Rule fields that are compiled forms of other fields (their sources are keyed instead)
+_COMPILED = frozenset({"when", "assertion", "message", "baseline_keys"})
+
+
+@dataclasses.dataclass
+class Judged:
+    """What a scan's first judging pass gave (see scanning.scan)."""
+
+    findings: list[Finding]
+    rule_diags: list[Diagnostic]
+    tallies: dict[str, RuleTally]
+    diags: list[Diagnostic]  # reading and observing the files
+    facts_count: int
+    files: int
+    bytes: int
+    kustomize_roots: tuple[str, ...]
+    kustomize_dirs: tuple[str, ...]
+
+
+def file_state(path: str, kind: str, linked: bool, chart_values: bool, got: Any) -> list[Any]:
+    """One walked file, as the key sees it: `got` is what reading it gave (bytes or a
+    Diagnostic)."""
+    outcome: Any = (
+        hashlib.sha256(got).hexdigest()
+        if isinstance(got, bytes)
+        else ["diagnostic", got.code, got.message, got.level.value]
+    )
+    return [path, kind, linked, chart_values, outcome]
+
+
+def key(
+    *,
+    rules: Mapping[str, Any],
+    baseline: Any,
+    today: dt.date,
+    preview: bool,
+    limits: Sequence[int],
+    excludes: Sequence[str],
+    files: Sequence[list[Any]],
+    seen: Sequence[str],
+    facts: Sequence[Fact],
+) -> str | None:
+    """The key of a scan's judged results, or None when something it depends on has no
+    canonical form (then the scan is simply not kept)."""
+    try:
+        doc = {
+            "format": FORMAT,
+            "code": code_identity(),
+            "rules": [_rule(r) for _, r in sorted(rules.items())],
+            "baseline": [
+                baseline.data,
+                list(baseline.files),
+                sorted([list(k), list(v)] for k, v in baseline.provenance.items()),
+            ],
+            "today": today.isoformat(),
+            "preview": preview,
+            "limits": list(limits),
+            "excludes": list(excludes),
+            "files": files,
+            "seen": list(seen),
+            "facts": [_fact(f) for f in facts],
+        }
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(b"judged\0" + text.encode()).hexdigest()
+
+
+def _rule(rule: Any) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(rule):
+        if f.name in _COMPILED:
+            continue
+        value = getattr(rule, f.name)
+        out[f.name] = value.value if isinstance(value, Category | Level) else value
+    return out
+
+
+def _fact(f: Fact) -> list[Any]:
+    spans = {k: list(s) for k, s in f.spans.items()}
+    return [f.kind, f.path, list(f.span), f.target, f.data, spans]
+
+
+def extra_paths(facts: Sequence[Fact], walked: set[str]) -> list[str]:
+    """Paths the kustomizations among `facts` list that the walk did not yield: the scan
+    may have read them (see scanning._observe and _listed_unwalked)."""
+    out = {
+        str(rel)
+        for f in facts
+        if f.kind == "k8s.kustomization"
+        for rel in f.data.get("local_paths") or []
+        if isinstance(rel, str) and rel not in walked
+    }
+    return sorted(out)
+
+
+def _extra_state(root_real: str, rel: str) -> str:
+    """What reading a listed path gives: its content's sha256, or why there is none."""
+    real = os.path.realpath(os.path.join(root_real, rel.replace("/", os.sep)))
+    if not real.startswith(root_real + os.sep):
+        return "outside"
+    try:
+        with open(real, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except IsADirectoryError:
+        return "directory"
+    except OSError as e:
+        return f"unreadable:{e.errno}"
+
+
+def open_store(cache: FactCache) -> _Store:
+    """The result cache's table in the fact cache's database (its directory, its trust)."""
+    return _Store(cache.root / DB_NAME, "judged")
+
+
+def load(store: _Store, k: str, root: str) -> Judged | None:
+    """The judged results kept under `k`, if whole and if every listed file outside the walk
+    still reads the same."""
+    payload = store.load(k)
+    if payload is None:
+        return None
+    try:
+        doc = json.loads(payload)
+        root_real = os.path.realpath(root)
+        extras = doc["extras"]
+        if not isinstance(extras, list):
+            return None
+        for rel, state in extras:
+            if not isinstance(rel, str) or _extra_state(root_real, rel) != state:
+                return None
+        return Judged(
+            findings=[_finding(x) for x in doc["findings"]],
+            rule_diags=[_diag(x) for x in doc["rule_diags"]],
+            tallies={str(rid): _tally(t) for rid, t in _mapping(doc["tallies"]).items()},
+            diags=[_diag(x) for x in doc["diags"]],
+            facts_count=_int(doc["facts_count"]),
+            files=_int(doc["files"]),
+            bytes=_int(doc["bytes"]),
+            kustomize_roots=tuple(_str(x) for x in doc["kustomize_roots"]),
+            kustomize_dirs=tuple(_str(x) for x in doc["kustomize_dirs"]),
+        )
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def save(store: _Store, k: str, judged: Judged, root: str, extras: Sequence[str]) -> None:
+    """Keep `judged` under `k`, with what reading each of `extras` gives now."""
+    root_real = os.path.realpath(root)
+    doc = {
+        "findings": [_finding_doc(f) for f in judged.findings],
+        "rule_diags": [_diag_doc(d) for d in judged.rule_diags],
+        "tallies": {
+            rid: [t.passed, t.failed, t.not_applicable, t.counted]
+            for rid, t in judged.tallies.items()
+        },
+        "diags": [_diag_doc(d) for d in judged.diags],
+        "facts_count": judged.facts_count,
+        "files": judged.files,
+        "bytes": judged.bytes,
+        "kustomize_roots": list(judged.kustomize_roots),
+        "kustomize_dirs": list(judged.kustomize_dirs),
+        "extras": [[rel, _extra_state(root_real, rel)] for rel in extras],
+    }
+    try:
+        payload = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError):
+        return
+    store.add(k, payload)
+    store.flush()
+
+
+def _finding_doc(f: Finding) -> list[Any]:
+    return [
+        f.rule_id,
+        f.category.value,
+        f.level.value,
+        f.path,
+        list(f.span),
+        f.message,
+        f.target,
+        f.fingerprint,
+        f.fact_kind,
+        [[r.key, r.file, r.line, r.value, r.layer] for r in f.baseline_refs],
+        f.enforced,
+        f.subject,
+        f.external,
+    ]
+
+
+def _finding(x: Any) -> Finding:
+    rid, cat, level, path, span, msg, target, fp, kind, refs, enforced, subject, external = x
+    return Finding(
+        _str(rid),
+        _CATEGORIES[cat],
+        _LEVELS[level],
+        _str(path),
+        _span(span),
+        _str(msg),
+        _str(target),
+        _str(fp),
+        _str(kind),
+        tuple(_ref(r) for r in refs),
+        _bool(enforced),
+        _str(subject),
+        _bool(external),
+    )
+
+
+def _ref(x: Any) -> BaselineRef:
+    k, file, line, value, layer = x
+    return BaselineRef(_str(k), _str(file), _int(line), _str(value), _str(layer))
+
+
+def _diag_doc(d: Diagnostic) -> list[Any]:
+    return [d.path, list(d.span), d.code, d.message, d.level.value]
+
+
+def _diag(x: Any) -> Diagnostic:
+    path, span, code, message, level = x
+    return Diagnostic(_str(path), _span(span), _str(code), _str(message), _LEVELS[level])
+
+
+def _tally(x: Any) -> RuleTally:
+    passed, failed, na, counted = x
+    return RuleTally(_int(passed), _int(failed), _int(na), _bool(counted))
+
+
+def _mapping(x: Any) -> Mapping[str, Any]:
+    if not isinstance(x, dict):
+        raise TypeError("mapping")
+    return x
+
+
+def _str(x: Any) -> str:
+    if type(x) is not str:
+        raise TypeError("str")
+    return x
+
+
+def _int(x: Any) -> int:
+    if type(x) is not int:
+        raise TypeError("int")
+    return x
+
+
+def _bool(x: Any) -> bool:
+    if type(x) is not bool:
+        raise TypeError("bool")
+    return x

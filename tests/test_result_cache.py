@@ -1,0 +1,393 @@
+"""The result cache (scanner/resultcache.py): a rescan of a repository whose inputs are all as
+a scan before found them reports exactly what a scan without any cache reports, and any input
+that changes (a file's bytes, a file a kustomization lists from outside the walk, the set of
+files, ownership files, rules, baseline, date, excludes) is judged afresh. Exceptions are
+applied on every scan, so recording one takes effect at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from scanner import scan as scan_fn
+from scanner.cli import main
+from scanner.factcache import DB_NAME
+from scanner.model import BaselineRef, Category, Diagnostic, Finding, Level, RuleTally, Span
+from scanner.report import jsonreport
+from scanner.resultcache import Judged, load, save
+from scanner.scanning import ScanOptions, embedded_rules_dir
+
+EMBEDDED_RULES = embedded_rules_dir()
+
+KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deploy.yaml
+  - extra.txt
+images:
+  - name: nginx
+    newTag: "1.25"
+"""
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx:latest
+"""
+
+# kustomize reads every file it lists as YAML, whatever its name: tether reads it during the
+# scan (not before), so the result cache must notice when it changes
+EXTRA = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: miner
+  labels: {team: payments}
+spec:
+  template:
+    spec:
+      containers:
+        - name: miner
+          image: docker.io/library/busybox:latest
+"""
+
+MAIN_TF = """\
+module "vpc" {
+  source = "git::https://example.com/vpc.git?ref=main"
+}
+"""
+
+WORKFLOW = """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v3
+"""
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(d))
+    monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
+    monkeypatch.delenv("TETHER_NO_RESULT_CACHE", raising=False)
+    return d
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    files = {
+        "k8s/kustomization.yaml": KUSTOMIZATION,
+        "k8s/deploy.yaml": DEPLOY,
+        "k8s/extra.txt": EXTRA,
+        "infra/main.tf": MAIN_TF,
+        ".github/workflows/ci.yml": WORKFLOW,
+        "CODEOWNERS": "* @acme/payments\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def _report(root: Path, **options: Any) -> tuple[dict[str, Any], bool]:
+    """The JSON report of a scan (timings aside) and whether the result cache answered."""
+    rep = scan_fn(root, ScanOptions(jobs=1, **options))
+    doc = json.loads(json.dumps(jsonreport.build(rep), default=str))
+    timings = doc.pop("timings")
+    return doc, timings["reused"]
+
+
+def _fresh(root: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> dict[str, Any]:
+    """The same scan with no cache at all."""
+    with monkeypatch.context() as m:
+        m.setenv("TETHER_NO_CACHE", "1")
+        doc, reused = _report(root, **options)
+    assert not reused
+    return doc
+
+
+def test_a_rescan_is_answered_with_the_very_report_of_a_scan_without_cache(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    first, reused = _report(root)
+    assert not reused
+    second, reused = _report(root)
+    assert reused
+    assert second == first == _fresh(root, monkeypatch)
+    # the file kustomize reads by listing was judged: its image is a finding
+    assert any(f["path"] == "k8s/extra.txt" for f in second["findings"])
+
+
+def test_the_cli_says_when_results_were_reused_and_writes_the_same_sarif(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    root = _repo(tmp_path)
+    outs = []
+    for n in range(2):
+        sarif = tmp_path / f"{n}.sarif"
+        r = CliRunner().invoke(
+            main, ["scan", "--root", str(root), "--sarif", str(sarif), "--timings", "-q"]
+        )
+        assert r.exit_code == 1, r.output
+        outs.append((r.output, sarif.read_text()))
+    assert "result cache" not in outs[0][0]
+    assert "judged results from the result cache" in outs[1][0]
+    assert outs[0][1] == outs[1][1]
+
+
+def _edit(root: Path, rel: str, text: str) -> None:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_text(text)
+
+
+@pytest.mark.parametrize(
+    "rel, text",
+    [
+        # a judged file's bytes
+        ("k8s/deploy.yaml", DEPLOY.replace("nginx:latest", "quay.io/acme/redis:latest")),
+        # a file only a kustomization's list brings in (read during the scan)
+        ("k8s/extra.txt", EXTRA.replace("busybox:latest", "busybox:1.36")),
+        # ownership, which the repository summary reads
+        ("CODEOWNERS", "# nobody\n"),
+        # a new file that is none of the parsers' business (presence rules see every path)
+        ("SECURITY.md", "# security\n"),
+    ],
+)
+def test_a_changed_input_is_judged_afresh(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, rel: str, text: str
+) -> None:
+    root = _repo(tmp_path)
+    before, _ = _report(root)
+    _report(root)
+    _edit(root, rel, text)
+    after, reused = _report(root)
+    assert not reused
+    assert after == _fresh(root, monkeypatch)
+    assert after != before
+    # and the new state is itself kept
+    assert _report(root) == (after, True)
+
+
+def test_a_removed_listed_file_is_judged_afresh(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    _report(root)
+    (root / "k8s" / "extra.txt").unlink()
+    # the walk no longer sees it either; a listed file outside the walk is read by the scan
+    (root / ".tether.yaml").write_text("exclude: ['k8s/other/**']\n")
+    after, reused = _report(root)
+    assert not reused
+    assert after == _fresh(root, monkeypatch)
+
+
+def test_a_listed_file_outside_the_walk_is_checked_before_reuse(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kustomization may list a file the walk leaves out (an excluded directory): the scan
+    reads it all the same, so a reuse must read it again and find it unchanged."""
+    root = _repo(tmp_path)
+    _edit(root, "vendor/base/deploy.yaml", EXTRA)
+    _edit(
+        root,
+        "k8s/kustomization.yaml",
+        KUSTOMIZATION.replace("  - extra.txt\n", "  - ../vendor/base/deploy.yaml\n"),
+    )
+    _edit(root, ".tether.yaml", "exclude: ['vendor/**']\n")
+    first, _ = _report(root)
+    assert any(f["path"] == "vendor/base/deploy.yaml" for f in first["findings"])
+    assert _report(root) == (first, True)
+    _edit(root, "vendor/base/deploy.yaml", EXTRA.replace("busybox:latest", "busybox:1.36"))
+    after, reused = _report(root)
+    assert not reused
+    assert after == _fresh(root, monkeypatch) != first
+
+
+def test_rules_baseline_date_and_excludes_are_part_of_the_key(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    _report(root)
+    assert _report(root)[1]
+    # another day: staging dates and expiries may judge differently
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    doc, reused = _report(root, today=tomorrow)
+    assert not reused and doc == _fresh(root, monkeypatch, today=tomorrow)
+    # a baseline layer
+    layer = tmp_path / "layer.yaml"
+    layer.write_text("extends: default\nkubernetes:\n  required_labels: [team, cost-center]\n")
+    doc, reused = _report(root, baselines=[str(layer)])
+    assert not reused and doc == _fresh(root, monkeypatch, baselines=[str(layer)])
+    layer.write_text("extends: default\nkubernetes:\n  required_labels: [team]\n")
+    doc, reused = _report(root, baselines=[str(layer)])
+    assert not reused and doc == _fresh(root, monkeypatch, baselines=[str(layer)])
+    # excludes
+    doc, reused = _report(root, excludes=["infra/**"])
+    assert not reused and doc == _fresh(root, monkeypatch, excludes=["infra/**"])
+
+
+def test_a_changed_rule_file_is_judged_afresh(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    # a policy repository's own rule: tether's GHA001 under another id
+    text = (EMBEDDED_RULES / "github-actions" / "GHA001.yml").read_text()
+    text = text.replace("id: GHA001", "id: ACME001").replace(
+        "name: action-owner-approved", "name: acme-action-owner"
+    )
+    (rules / "ACME001.yml").write_text(text)
+    doc, _ = _report(root, rule_dirs=[rules])
+    assert _report(root, rule_dirs=[rules]) == (doc, True)
+    # now no action passes it
+    (rules / "ACME001.yml").write_text(re.sub(r"assert: >-\n(  .*\n)+", 'assert: "false"\n', text))
+    after, reused = _report(root, rule_dirs=[rules])
+    assert not reused and after == _fresh(root, monkeypatch, rule_dirs=[rules]) != doc
+
+
+def test_exceptions_are_applied_on_every_scan(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    before, _ = _report(root)
+    rule_id = next(f["rule_id"] for f in before["findings"] if f["path"] == "infra/main.tf")
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    _edit(
+        root,
+        ".tether/exceptions.yaml",
+        f"- rule: {rule_id}\n"
+        "  scope: {path: infra/main.tf}\n"
+        "  justification: The vendor pins its own module until the migration in PLAT-77.\n"
+        "  owner: team-payments\n"
+        "  ticket: PLAT-77\n"
+        f"  expires: {expires}\n",
+    )
+    after, _ = _report(root)
+    assert after == _fresh(root, monkeypatch)
+    assert not any(
+        f["rule_id"] == rule_id and f["path"] == "infra/main.tf" for f in after["findings"]
+    )
+
+
+def test_walk_diagnostics_are_the_walks_own(tmp_path: Path, cache_dir: Path) -> None:
+    """Two trees with the same readable files but a name the walk cannot decode in one of
+    them are not the same scan."""
+    a = tmp_path / "a"
+    a.mkdir()
+    with open(os.fsencode(a) + b"/x\xff.Dockerfile", "wb") as fh:
+        fh.write(b"FROM node:22\n")
+    b = tmp_path / "b"
+    b.mkdir()
+    for root, want in ((b, []), (a, [("x\\xff.Dockerfile", "unreadable")])):
+        for _ in range(2):
+            rep = scan_fn(root, ScanOptions(jobs=1))
+            assert [(d.path, d.code) for d in rep.diagnostics] == want
+
+
+def test_partial_scans_and_the_pull_request_gate_do_not_use_it(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    root = _repo(tmp_path)
+    for _ in range(2):
+        r = CliRunner().invoke(
+            main, ["scan", "--root", str(root), str(root / "k8s"), "--timings", "-q"]
+        )
+        assert r.exit_code == 1, r.output
+        assert "result cache" not in r.output
+    assert _judged_rows(cache_dir) == 0
+
+
+def _judged_rows(cache_dir: Path) -> int:
+    db = cache_dir / DB_NAME
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM judged").fetchone()[0])
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "shape"])
+def test_a_damaged_entry_is_a_miss(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    root = _repo(tmp_path)
+    first, _ = _report(root)
+    db = cache_dir / DB_NAME
+    with sqlite3.connect(db) as conn:
+        key, value = conn.execute("SELECT key, value FROM judged").fetchone()
+        value = bytes(value)
+        if damage == "flip":
+            value = value[:-5] + bytes([value[-5] ^ 1]) + value[-4:]
+        elif damage == "truncate":
+            value = value[: len(value) // 2]
+        conn.execute("UPDATE judged SET value = ? WHERE key = ?", (value, key))
+    if damage == "shape":  # whole and signed, but not what tether writes
+        from scanner.factcache import _Store
+
+        store = _Store(db, "judged")
+        store.add(key, json.dumps({"findings": [["x"]], "extras": []}).encode())
+        store.close()
+    doc, reused = _report(root)
+    assert not reused and doc == first == _fresh(root, monkeypatch)
+
+
+def test_judged_results_round_trip_every_field(tmp_path: Path, cache_dir: Path) -> None:
+    from scanner.factcache import _Store
+
+    finding = Finding(
+        "TF001",
+        Category.DRIFT,
+        Level.WARNING,
+        "a/main.tf",
+        Span(1, 2, 3, 4),
+        "msg",
+        "module.x",
+        "f" * 32,
+        "tf.module_call",
+        (BaselineRef("terraform.modules", "<embedded>/default.yml", 7, '"x"', "default"),),
+        False,
+        "git::x",
+        True,
+    )
+    # every field set away from its default: a field added later must be added to the codec
+    defaults = {f.name: f.default for f in dataclasses.fields(Finding)}
+    assert all(
+        getattr(finding, k) != v for k, v in defaults.items() if v is not dataclasses.MISSING
+    )
+    judged = Judged(
+        findings=[finding],
+        rule_diags=[Diagnostic("a", Span(1, 1, 1, 2), "rule-error", "m", Level.ERROR)],
+        tallies={"TF001": RuleTally(1, 2, 3, False)},
+        diags=[Diagnostic("b", Span(2, 1, 2, 2), "parse-error", "n", Level.NOTE)],
+        facts_count=5,
+        files=6,
+        bytes=7,
+        kustomize_roots=("k",),
+        kustomize_dirs=("k", "l"),
+    )
+    cache_dir.mkdir(mode=0o700)
+    store = _Store(cache_dir / DB_NAME, "judged")
+    save(store, "k" * 64, judged, str(tmp_path), [])
+    assert load(store, "k" * 64, str(tmp_path)) == judged
+    assert len(dataclasses.fields(Judged)) == 9
