@@ -6,7 +6,7 @@ Usage::
 
     python bench/perf.py [--scale 1,8,64] [--runs 3] [--corpus-kind terraform,kubernetes,workflows]
                          [--results PATH] [--zizmor PATH] [--tether PATH] [--rev REV]
-                         [--cache cold-facts|none|warm] [--profile N]
+                         [--cache cold-facts|none|warm|warm-facts] [--profile N]
 
 For every corpus kind and scale it generates (or reuses) a deterministic corpus under
 ``bench/.work/perf-corpus/`` (bench/gen_terraform.py, gen_kubernetes.py, gen_workflows.py),
@@ -198,6 +198,10 @@ class Tools:
         env["TETHER_CACHE_DIR"] = str(self.cache_dir)
         if self.cache_mode == "none":
             env["TETHER_NO_CACHE"] = "1"
+        env.pop("TETHER_NO_RESULT_CACHE", None)
+        if self.cache_mode == "warm-facts":
+            # what a rescan costs when some file changed: facts from the cache, judged afresh
+            env["TETHER_NO_RESULT_CACHE"] = "1"
         if self.src is not None:
             env["PYTHONPATH"] = str(self.src)
         return env
@@ -394,7 +398,12 @@ def bench_corpus(tools: Tools, kind: str, scale: int, corpus: Path, runs: int) -
             )
             if r.timed_out:
                 notes.append(f"{name} run {i + 1} timed out after {tools.timeout} s")
-            if name.startswith("tether") and r.inproc.get("cached"):
+            if name.startswith("tether") and r.inproc.get("reused"):
+                notes.append(
+                    f"{name} run {i + 1}: judged results came from the result cache (nothing "
+                    "parsed or judged)"
+                )
+            elif name.startswith("tether") and r.inproc.get("cached"):
                 notes.append(
                     f"{name} run {i + 1}: {r.inproc['cached']:.0f} files came from the fact "
                     "cache (not parsed)"
@@ -674,10 +683,13 @@ def _main(argv: list[str] | None) -> int:
     )
     parser.add_argument(
         "--cache",
-        choices=("cold-facts", "none", "warm"),
+        choices=("cold-facts", "none", "warm", "warm-facts"),
         default="cold-facts",
         help="tether's cache (in bench/.work/tether-cache): compiled rules kept and any fact "
-        "cache emptied before each run (default), no cache at all, or everything kept",
+        "or result cache emptied before each run (default), no cache at all, everything kept "
+        "(a rescan of the unchanged corpus: the result cache answers), or everything kept with "
+        "the result cache off (every file's facts from the fact cache, judged afresh: what a "
+        "rescan costs once any file changed)",
     )
     parser.add_argument("--seed", type=int, help="generator seed (default: each generator's)")
     parser.add_argument(
