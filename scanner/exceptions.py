@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .inline import KEYWORD_BYTES as INLINE_KEYWORD
 from .inline import parse_inline
 from .model import Fact, Finding, Span
 from .policy.baseline import Baseline
@@ -245,7 +246,12 @@ def inline_records(
             continue
         if f.path not in texts:
             data = read_regular(os.path.join(root, f.path))
-            texts[f.path] = [] if data is None else data.decode("utf-8", "replace").split("\n")
+            # no comment without the (ASCII) keyword, which decoding neither makes nor hides
+            texts[f.path] = (
+                data.decode("utf-8", "replace").split("\n")
+                if data is not None and INLINE_KEYWORD in data
+                else []
+            )
         lines = texts[f.path]
         line = f.span.start_line
         for n in (line, line - 1):

@@ -30,6 +30,7 @@ from typing import Final
 __all__ = ["InlineIgnore", "parse_inline"]
 
 _KEYWORD: Final = "tether:ignore"
+KEYWORD_BYTES: Final = _KEYWORD.encode("ascii")  # a file without it holds no inline ignore
 # Each is matched at one position only (re.match), never searched: no backtracking across
 # the line. \s is Unicode whitespace, as str.isspace() and the old expression's \s.
 _SPACES: Final = re.compile(r"\s*")

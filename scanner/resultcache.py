@@ -181,8 +181,9 @@ def load(store: _Store, k: str, root: str) -> Judged | None:
         for rel, state in extras:
             if not isinstance(rel, str) or _extra_state(root_real, rel) != state:
                 return None
+        refs: dict[tuple[Any, ...], BaselineRef] = {}  # findings share their refs
         return Judged(
-            findings=[_finding(x) for x in doc["findings"]],
+            findings=[_finding(x, refs) for x in doc["findings"]],
             rule_diags=[_diag(x) for x in doc["rule_diags"]],
             tallies={str(rid): _tally(t) for rid, t in _mapping(doc["tallies"]).items()},
             diags=[_diag(x) for x in doc["diags"]],
@@ -240,28 +241,38 @@ def _finding_doc(f: Finding) -> list[Any]:
     ]
 
 
-def _finding(x: Any) -> Finding:
+def _finding(x: Any, memo: dict[tuple[Any, ...], BaselineRef]) -> Finding:
     rid, cat, level, path, span, msg, target, fp, kind, refs, enforced, subject, external = x
+    if not (
+        type(rid) is type(path) is type(msg) is type(target) is type(fp) is str
+        and type(kind) is type(subject) is str
+        and type(enforced) is type(external) is bool
+    ):
+        raise TypeError("finding")
     return Finding(
-        _str(rid),
+        rid,
         _CATEGORIES[cat],
         _LEVELS[level],
-        _str(path),
+        path,
         _span(span),
-        _str(msg),
-        _str(target),
-        _str(fp),
-        _str(kind),
-        tuple(_ref(r) for r in refs),
-        _bool(enforced),
-        _str(subject),
-        _bool(external),
+        msg,
+        target,
+        fp,
+        kind,
+        tuple(_ref(r, memo) for r in refs),
+        enforced,
+        subject,
+        external,
     )
 
 
-def _ref(x: Any) -> BaselineRef:
+def _ref(x: Any, memo: dict[tuple[Any, ...], BaselineRef]) -> BaselineRef:
     k, file, line, value, layer = x
-    return BaselineRef(_str(k), _str(file), _int(line), _str(value), _str(layer))
+    key = (k, file, line, value, layer)
+    got = memo.get(key)
+    if got is None:
+        got = memo[key] = BaselineRef(_str(k), _str(file), _int(line), _str(value), _str(layer))
+    return got
 
 
 def _diag_doc(d: Diagnostic) -> list[Any]:
