@@ -951,7 +951,8 @@ def scan(
         *(config_mod.facts(cfg, policy) if config_facts is None else config_facts),
     ]
     timings.facts += clock() - t
-    fact_cache = factcache.open_cache(table) if opts.fact_cache else None
+    # (nothing to read, nothing to keep: an empty tree pays no cache's start-up)
+    fact_cache = factcache.open_cache(table) if opts.fact_cache and listing[0] else None
     # a whole-repository scan whose every input is as a scan before found them is that
     # scan's judged results (resultcache.py); PR mode never uses the fact cache
     memo: str | None = None
