@@ -42,6 +42,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -147,6 +148,46 @@ def extra_paths(facts: Sequence[Fact], walked: set[str]) -> list[str]:
     return sorted(out)
 
 
+# how far a file's change time may lag the clock read at the start of a scan: kernels stamp
+# it from a coarse clock, up to a scheduler tick (10 ms at HZ=100) behind. (A network file
+# system stamps from its server's clock; one more than this behind can hide a change made
+# during the scan: do not keep a cache directory's repositories on one that is.)
+CLOCK_SLACK_NS = 50_000_000
+
+
+def quiet_since(paths: Sequence[str], started_ns: int) -> bool:
+    """Whether none of `paths` (absolute) changed, appeared or disappeared since `started_ns`
+    (time.time_ns() when the scan began): a scan whose files changed while it read them
+    judged bytes its key may not describe, so it is not kept. A write, a rename over, a
+    removal or a link retargeted sets a change time (of the file, the link or the directory)
+    no program can set back."""
+    slack = started_ns - CLOCK_SLACK_NS
+    for p in paths:
+        try:
+            st = os.lstat(p)
+            if st.st_ctime_ns >= slack:
+                return False
+            if stat.S_ISLNK(st.st_mode) and os.stat(p).st_ctime_ns >= slack:
+                return False
+        except FileNotFoundError:
+            # gone, or never there: the directory that would hold it says whether that changed
+            d = os.path.dirname(p)
+            while True:
+                try:
+                    if os.stat(d).st_ctime_ns >= slack:
+                        return False
+                    break
+                except FileNotFoundError:
+                    if os.path.dirname(d) == d:
+                        return False
+                    d = os.path.dirname(d)
+                except OSError:
+                    return False
+        except OSError:
+            return False
+    return True
+
+
 def _extra_state(root_real: str, rel: str) -> str:
     """What reading a listed path gives: its content's sha256, or why there is none."""
     real = os.path.realpath(os.path.join(root_real, rel.replace("/", os.sep)))
@@ -197,9 +238,24 @@ def load(store: _Store, k: str, root: str) -> Judged | None:
         return None
 
 
-def save(store: _Store, k: str, judged: Judged, root: str, extras: Sequence[str]) -> None:
-    """Keep `judged` under `k`, with what reading each of `extras` gives now."""
+def save(
+    store: _Store,
+    k: str,
+    judged: Judged,
+    root: str,
+    extras: Sequence[str],
+    read: Sequence[str],
+    started_ns: int,
+) -> None:
+    """Keep `judged` under `k`, with what reading each of `extras` (repository paths a
+    kustomization lists from outside the walk) gives now; unless one of the files read
+    (`read`: absolute paths of the walked files) or `extras` changed since `started_ns`."""
     root_real = os.path.realpath(root)
+    extra_paths = [
+        os.path.realpath(os.path.join(root_real, r.replace("/", os.sep))) for r in extras
+    ]
+    if not quiet_since([*read, *extra_paths], started_ns):
+        return
     doc = {
         "findings": [_finding_doc(f) for f in judged.findings],
         "rule_diags": [_diag_doc(d) for d in judged.rule_diags],

@@ -940,6 +940,7 @@ def scan(
     # where custom resources keep their pod templates (the baseline's table)
     table = kubernetes.pod_template_table(baseline.data)
     excludes = [*policy.excludes, *applied.excludes]
+    started_ns = time.time_ns()  # the result cache keeps no scan whose files changed under it
     t = clock()
     listing = discover(root, excludes, seen, files, paths)
     timings.discover = clock() - t
@@ -1025,6 +1026,8 @@ def scan(
                     judged,
                     str(root),
                     resultcache.extra_paths(facts[:observed], walked),
+                    [sf.abspath for sf in listing[0]],
+                    started_ns,
                 )
             del facts  # judged: what is kept from here is the findings
         finally:

@@ -12,18 +12,20 @@ import json
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from scanner import resultcache
 from scanner import scan as scan_fn
 from scanner.cli import main
 from scanner.factcache import DB_NAME
 from scanner.model import BaselineRef, Category, Diagnostic, Finding, Level, RuleTally, Span
 from scanner.report import jsonreport
-from scanner.resultcache import Judged, load, save
+from scanner.resultcache import Judged, load, quiet_since, save
 from scanner.scanning import ScanOptions, embedded_rules_dir
 
 EMBEDDED_RULES = embedded_rules_dir()
@@ -91,6 +93,13 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
     monkeypatch.delenv("TETHER_NO_RESULT_CACHE", raising=False)
     return d
+
+
+@pytest.fixture(autouse=True)
+def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scan that starts within CLOCK_SLACK_NS of a file's last change is not kept (the file
+    may have changed while it was read); these tests write files and scan at once."""
+    monkeypatch.setattr(resultcache, "CLOCK_SLACK_NS", -1_000_000_000)
 
 
 def _repo(tmp_path: Path) -> Path:
@@ -388,6 +397,54 @@ def test_judged_results_round_trip_every_field(tmp_path: Path, cache_dir: Path) 
     )
     cache_dir.mkdir(mode=0o700)
     store = _Store(cache_dir / DB_NAME, "judged")
-    save(store, "k" * 64, judged, str(tmp_path), [])
+    save(store, "k" * 64, judged, str(tmp_path), [], [], time.time_ns())
     assert load(store, "k" * 64, str(tmp_path)) == judged
     assert len(dataclasses.fields(Judged)) == 9
+
+
+def test_a_scan_whose_files_change_under_it_is_not_kept(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is made from the files as first read; a file rewritten before the scan reads
+    it again would have its new bytes judged under the old bytes' key."""
+    from scanner import scanning
+
+    monkeypatch.setattr(resultcache, "CLOCK_SLACK_NS", 50_000_000)
+    root = _repo(tmp_path)
+    time.sleep(0.2)  # older than the slack: a scan of them as they are is kept
+    real_collect = scanning.collect
+
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        _edit(root, "k8s/deploy.yaml", DEPLOY.replace("nginx:latest", "quay.io/x/y:latest"))
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(scanning, "collect", collect)
+    _report(root)
+    assert _judged_rows(cache_dir) == 0
+    monkeypatch.setattr(scanning, "collect", real_collect)
+    time.sleep(0.2)
+    doc, reused = _report(root)
+    assert not reused and doc == _fresh(root, monkeypatch)
+    assert _judged_rows(cache_dir) == 1
+
+
+def test_quiet_since_sees_writes_removals_and_retargeted_links(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("x: 1\n")
+    b.write_text("x: 2\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(a)
+    time.sleep(0.1)
+    started = time.time_ns()
+    slack = resultcache.CLOCK_SLACK_NS
+    paths = [str(a), str(link), str(tmp_path / "missing.yaml")]
+    assert quiet_since(paths, started + slack)
+    a.write_text("x: 3\n")
+    assert not quiet_since([str(a)], started + slack)
+    link.unlink()
+    link.symlink_to(b)
+    assert not quiet_since([str(link)], started + slack)
+    b.unlink()
+    assert not quiet_since([str(b)], started + slack)
+    (tmp_path / "new.yaml").write_text("")  # the directory changed: an absent path may have
+    assert not quiet_since([str(tmp_path / "missing.yaml")], started + slack)
