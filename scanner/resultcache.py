@@ -11,7 +11,8 @@ applied afresh on every scan, so recording or expiring one never waits on this c
 
 The key hashes, in canonical JSON:
 
-- tether's code identity (factcache.code_identity: its sources, version, parsing libraries);
+- tether's code identity (factcache.code_identity: its sources, version, parsing libraries)
+  and the CEL runtime's build;
 - every rule as loaded (each field of scanner.policy.rules.Rule that is data: sources of its
   expressions, message, location, staging, file shown, parameters' schema ...);
 - the merged baseline (values, layer files, where each key was set), today's date, preview,
@@ -46,7 +47,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .factcache import DB_NAME, FactCache, _span, _Store, code_identity
+from .factcache import DB_NAME, FactCache, _installed, _span, _Store, code_identity
 from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally
 
 FORMAT = 1
@@ -100,6 +101,8 @@ def key(
         doc = {
             "format": FORMAT,
             "code": code_identity(),
+            # the CEL runtime judges: its build counts here (not for facts, which it never reads)
+            "cel": _installed("cel"),
             "rules": [_rule(r) for _, r in sorted(rules.items())],
             "baseline": [
                 baseline.data,
