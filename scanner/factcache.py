@@ -60,6 +60,7 @@ DB_NAME = f"facts-v{FORMAT}.sqlite3"
 # so at a glance) is not written: reading it again costs less than an entry
 MIN_BYTES = 4096
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # compressed; a file's facts are far smaller
+MAX_PLAIN_BYTES = 512 * 1024 * 1024  # inflated
 MAX_DB_BYTES = 1024 * 1024 * 1024
 _MAGIC = b"TETHERF1"
 # the database's tables: files' facts and SARIF line hashes; whole scans' judged results
@@ -375,9 +376,12 @@ def _unwrap(raw: bytes, key: str) -> bytes | None:
     if hashlib.sha256(payload).digest() != digest:
         return None
     try:
-        return zlib.decompress(payload)
+        d = zlib.decompressobj()
+        out = d.decompress(payload, MAX_PLAIN_BYTES)
     except zlib.error:
         return None
+    # a payload that inflates past the bound (a crafted "zip bomb") is not an entry
+    return None if d.unconsumed_tail or not d.eof else out
 
 
 def _span(v: Any) -> Span:

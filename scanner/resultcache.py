@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .factcache import DB_NAME, FactCache, _installed, _span, _Store, code_identity
-from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally
+from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally, Span
 
 FORMAT = 1
 _LEVELS = {lv.value: lv for lv in Level}
@@ -191,18 +191,17 @@ def quiet_since(paths: Sequence[str], started_ns: int) -> bool:
     return True
 
 
-def _extra_state(root_real: str, rel: str) -> str:
-    """What reading a listed path gives: its content's sha256, or why there is none."""
+def _extra_state(root_real: str, rel: str) -> Any:
+    """What reading a listed path gives, as the scan reads it (source.read: a regular file
+    within the size cap, else a diagnostic; never a FIFO opened nor a huge file read)."""
+    from .source import SourceFile, read
+
     real = os.path.realpath(os.path.join(root_real, rel.replace("/", os.sep)))
     if not real.startswith(root_real + os.sep):
         return "outside"
-    try:
-        with open(real, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except IsADirectoryError:
+    if os.path.isdir(real):
         return "directory"
-    except OSError as e:
-        return f"unreadable:{e.errno}"
+    return file_state(rel, "yaml", False, False, read(SourceFile(rel, real, "yaml")))[-1]
 
 
 def open_store(cache: FactCache) -> _Store:
@@ -210,35 +209,70 @@ def open_store(cache: FactCache) -> _Store:
     return _Store(cache.root / DB_NAME, "judged")
 
 
-def load(store: _Store, k: str, root: str) -> Judged | None:
+def load(store: _Store, k: str, root: str, rules: Mapping[str, Any] | None = None) -> Judged | None:
     """The judged results kept under `k`, if whole and if every listed file outside the walk
-    still reads the same."""
+    still reads the same. An entry that does not decode to what tether writes (findings and
+    tallies of `rules`, repository-relative paths, spans in a text) is a miss, whatever is
+    wrong with it."""
     payload = store.load(k)
     if payload is None:
         return None
     try:
-        doc = json.loads(payload)
-        root_real = os.path.realpath(root)
-        extras = doc["extras"]
-        if not isinstance(extras, list):
-            return None
-        for rel, state in extras:
-            if not isinstance(rel, str) or _extra_state(root_real, rel) != state:
-                return None
-        refs: dict[tuple[Any, ...], BaselineRef] = {}  # findings share their refs
-        return Judged(
-            findings=[_finding(x, refs) for x in doc["findings"]],
-            rule_diags=[_diag(x) for x in doc["rule_diags"]],
-            tallies={str(rid): _tally(t) for rid, t in _mapping(doc["tallies"]).items()},
-            diags=[_diag(x) for x in doc["diags"]],
-            facts_count=_int(doc["facts_count"]),
-            files=_int(doc["files"]),
-            bytes=_int(doc["bytes"]),
-            kustomize_roots=tuple(_str(x) for x in doc["kustomize_roots"]),
-            kustomize_dirs=tuple(_str(x) for x in doc["kustomize_dirs"]),
-        )
-    except (TypeError, ValueError, KeyError, AttributeError):
+        got = _load(payload, root)
+    except Exception:  # a damaged or forged entry, however deep or odd: a miss
         return None
+    if got is None:
+        return None
+    if rules is not None and (
+        any(f.rule_id not in rules for f in got.findings)
+        or any(rid not in rules for rid in got.tallies)
+    ):
+        return None
+    located: list[Finding | Diagnostic] = [*got.findings, *got.diags, *got.rule_diags]
+    if not all(_relative(x.path) and _in_text(x.span) for x in located):
+        return None
+    return got
+
+
+_MAX_POS = 2**31  # past any line or column of a text within the size cap
+
+
+def _in_text(s: Span) -> bool:
+    return (
+        0 < s.start_line <= s.end_line < _MAX_POS
+        and min(s.start_col, s.end_col) > 0
+        and max(s.start_col, s.end_col) < _MAX_POS
+    )
+
+
+def _relative(path: str) -> bool:
+    """A repository-relative POSIX path (or "."), as every finding of a scan has."""
+    return path == "." or (
+        bool(path) and not path.startswith("/") and "\\" not in path and ".." not in path.split("/")
+    )
+
+
+def _load(payload: bytes, root: str) -> Judged | None:
+    doc = json.loads(payload)
+    root_real = os.path.realpath(root)
+    extras = doc["extras"]
+    if not isinstance(extras, list):
+        return None
+    for rel, state in extras:
+        if not isinstance(rel, str) or not _relative(rel) or _extra_state(root_real, rel) != state:
+            return None
+    refs: dict[tuple[Any, ...], BaselineRef] = {}  # findings share their refs
+    return Judged(
+        findings=[_finding(x, refs) for x in doc["findings"]],
+        rule_diags=[_diag(x) for x in doc["rule_diags"]],
+        tallies={_str(rid): _tally(t) for rid, t in _mapping(doc["tallies"]).items()},
+        diags=[_diag(x) for x in doc["diags"]],
+        facts_count=_int(doc["facts_count"]),
+        files=_int(doc["files"]),
+        bytes=_int(doc["bytes"]),
+        kustomize_roots=tuple(_str(x) for x in doc["kustomize_roots"]),
+        kustomize_dirs=tuple(_str(x) for x in doc["kustomize_dirs"]),
+    )
 
 
 def save(

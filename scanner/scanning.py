@@ -686,7 +686,15 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
     return facts, diags
 
 
+def _through_link(sf: SourceFile, root_real: str) -> bool:
+    """Whether the walk reached the file through a symbolic link: its absolute path is not
+    the repository path under the (resolved) root. (A suffix test is not enough: a link
+    `k8s/x.yaml` to `vendor/k8s/x.yaml` ends with the repository path.)"""
+    return sf.abspath != os.path.join(root_real, sf.path.replace("/", os.sep))
+
+
 def _judged_key(
+    root: Path,
     listing: tuple[list[SourceFile], list[Diagnostic]],
     seen: Sequence[str],
     own: Sequence[Fact],
@@ -700,8 +708,9 @@ def _judged_key(
     states: list[Any] = [
         ["walk", d.path, list(d.span), d.code, d.message, d.level.value] for d in listing[1]
     ]
+    root_real = os.path.realpath(root)
     for sf in listing[0]:
-        linked = not sf.abspath.endswith(os.sep + sf.path.replace("/", os.sep))
+        linked = _through_link(sf, root_real)
         states.append(resultcache.file_state(sf.path, sf.kind, linked, _chart_values(sf), read(sf)))
     return resultcache.key(
         rules=rules,
@@ -969,8 +978,8 @@ def scan(
         and kustomize_known is None
     ):
         t = clock()
-        memo = _judged_key(listing, seen, own, rules, baseline, opts, excludes)
-        judged = resultcache.load(results, memo, str(root)) if memo is not None else None
+        memo = _judged_key(root, listing, seen, own, rules, baseline, opts, excludes)
+        judged = resultcache.load(results, memo, str(root), rules) if memo is not None else None
         timings.discover += clock() - t
     policy_time = 0.0
     if judged is None:
@@ -1013,11 +1022,16 @@ def scan(
                     )
                 ),
             )
-            # an internal error (a parser bug, memory) is not the files' own outcome
+            # not kept: an internal error (a parser bug, memory) is not the files' own
+            # outcome; where --max-facts cut the scan depends on how it was split between
+            # workers; a file read through a link locates what its kustomization lists from
+            # the link's target (see _observe), which the key does not follow
+            root_real = os.path.realpath(root)
             if (
                 memo is not None
                 and results is not None
-                and not any(d.code == "internal-error" for d in diags)
+                and not any(d.code in ("internal-error", "scan-limit") for d in diags)
+                and not any(_through_link(sf, root_real) for sf in listing[0])
             ):
                 walked = {sf.path for sf in listing[0]}
                 resultcache.save(

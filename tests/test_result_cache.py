@@ -204,8 +204,8 @@ def test_a_removed_listed_file_is_judged_afresh(
     root = _repo(tmp_path)
     _report(root)
     (root / "k8s" / "extra.txt").unlink()
-    # the walk no longer sees it either; a listed file outside the walk is read by the scan
-    (root / ".tether.yaml").write_text("exclude: ['k8s/other/**']\n")
+    # the walk never yielded it (not a name tether reads): only the entry's record says
+    # it was read, and what it held
     after, reused = _report(root)
     assert not reused
     assert after == _fresh(root, monkeypatch)
@@ -223,14 +223,14 @@ def test_a_listed_file_outside_the_walk_is_checked_before_reuse(
         "k8s/kustomization.yaml",
         KUSTOMIZATION.replace("  - extra.txt\n", "  - ../vendor/base/deploy.yaml\n"),
     )
-    _edit(root, ".tether.yaml", "exclude: ['vendor/**']\n")
-    first, _ = _report(root)
+    excluded = ["vendor/**"]
+    first, _ = _report(root, excludes=excluded)
     assert any(f["path"] == "vendor/base/deploy.yaml" for f in first["findings"])
-    assert _report(root) == (first, True)
+    assert _report(root, excludes=excluded) == (first, True)
     _edit(root, "vendor/base/deploy.yaml", EXTRA.replace("busybox:latest", "busybox:1.36"))
-    after, reused = _report(root)
+    after, reused = _report(root, excludes=excluded)
     assert not reused
-    assert after == _fresh(root, monkeypatch) != first
+    assert after == _fresh(root, monkeypatch, excludes=excluded) != first
 
 
 def test_rules_baseline_date_and_excludes_are_part_of_the_key(
@@ -448,3 +448,76 @@ def test_quiet_since_sees_writes_removals_and_retargeted_links(tmp_path: Path) -
     assert not quiet_since([str(b)], started + slack)
     (tmp_path / "new.yaml").write_text("")  # the directory changed: an absent path may have
     assert not quiet_since([str(tmp_path / "missing.yaml")], started + slack)
+
+
+def test_a_kustomization_reached_through_a_link_is_not_kept(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`k8s/kustomization.yaml` a link to an excluded `vendor/k8s/kustomization.yaml`: what it
+    lists is located from the link's target, which the key does not follow."""
+    root = tmp_path / "repo"
+    _edit(root, "vendor/k8s/kustomization.yaml", "resources:\n  - app.txt\n")
+    _edit(root, "vendor/k8s/app.txt", EXTRA)
+    _edit(root, "k8s/app.txt", EXTRA)
+    (root / "k8s" / "kustomization.yaml").symlink_to("../vendor/k8s/kustomization.yaml")
+    _report(root, excludes=["vendor"])
+    _edit(root, "vendor/k8s/app.txt", EXTRA.replace("busybox:latest", "busybox:1.36"))
+    doc, reused = _report(root, excludes=["vendor"])
+    assert not reused and doc == _fresh(root, monkeypatch, excludes=["vendor"])
+    assert _judged_rows(cache_dir) == 0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_listed_fifo_or_huge_file_is_checked_as_the_scan_reads_it(
+    tmp_path: Path, cache_dir: Path, kind: str
+) -> None:
+    """The check before a reuse reads listed files as the scan does: a FIFO is never opened
+    (it would block), a file over the size cap never read."""
+    root = tmp_path / "repo"
+    _edit(root, "k/kustomization.yaml", "resources:\n  - big.bin\n")
+    big = root / "k" / "big.bin"
+    if kind == "fifo":
+        os.mkfifo(big)
+    else:
+        with open(big, "wb") as fh:
+            fh.truncate(6 * 1024 * 1024)  # sparse: over the cap, no disk used
+    first, _ = _report(root)
+    assert _report(root) == (first, True)
+
+
+@pytest.mark.parametrize("forgery", ["deep", "unknown-rule", "unknown-tally", "path", "span"])
+def test_a_forged_entry_is_a_miss_and_never_a_crash(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
+) -> None:
+    from scanner.factcache import _Store, _unwrap
+
+    root = _repo(tmp_path)
+    first, _ = _report(root)
+    db = cache_dir / DB_NAME
+    with sqlite3.connect(db) as conn:
+        key, raw = conn.execute("SELECT key, value FROM judged").fetchone()
+    doc = json.loads(_unwrap(bytes(raw), key) or b"")
+    if forgery == "deep":
+        payload = b"[" * 100_000 + b"]" * 100_000
+    else:
+        if forgery == "unknown-rule":
+            doc["findings"][0][0] = "NOPE999"
+        elif forgery == "unknown-tally":
+            doc["tallies"]["NOPE999"] = [1, 0, 0, True]
+        elif forgery == "path":
+            doc["findings"][0][3] = "../../../../etc/passwd"
+        else:
+            doc["findings"][0][4] = [0, 0, -5, -5]
+        payload = json.dumps(doc).encode()
+    store = _Store(db, "judged")
+    store.add(key, payload)
+    store.close()
+    doc, reused = _report(root)
+    assert not reused and doc == first == _fresh(root, monkeypatch)
+
+
+def test_a_scan_cut_by_the_fact_limit_is_not_kept(tmp_path: Path, cache_dir: Path) -> None:
+    """Where --max-facts cuts a scan depends on how parse workers shared the files."""
+    root = _repo(tmp_path)
+    _report(root, max_facts=2)
+    assert _judged_rows(cache_dir) == 0
