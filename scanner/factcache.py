@@ -60,7 +60,7 @@ DB_NAME = f"facts-v{FORMAT}.sqlite3"
 # so at a glance) is not written: reading it again costs less than an entry
 MIN_BYTES = 4096
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # compressed; a file's facts are far smaller
-MAX_PLAIN_BYTES = 512 * 1024 * 1024  # inflated
+MAX_PLAIN_BYTES = 128 * 1024 * 1024  # inflated: past the largest a scan writes (50,000 findings)
 MAX_DB_BYTES = 1024 * 1024 * 1024
 _MAGIC = b"TETHERF1"
 # the database's tables: files' facts and SARIF line hashes; whole scans' judged results

@@ -521,3 +521,14 @@ def test_a_scan_cut_by_the_fact_limit_is_not_kept(tmp_path: Path, cache_dir: Pat
     root = _repo(tmp_path)
     _report(root, max_facts=2)
     assert _judged_rows(cache_dir) == 0
+
+
+def test_an_entry_that_inflates_past_the_bound_is_no_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scanner import factcache
+
+    monkeypatch.setattr(factcache, "MAX_PLAIN_BYTES", 1 << 20)
+    small, big = b"x" * (1 << 19), b"\0" * (2 << 20)
+    assert factcache._unwrap(factcache._wrap("k", small), "k") == small
+    assert factcache._unwrap(factcache._wrap("k", big), "k") is None
