@@ -529,6 +529,8 @@ def _capped(
 
 # what files yielded before, by content (see factcache.py); set for a scan by `scan`
 _FACT_CACHE: ContextVar[factcache.FactCache | None] = ContextVar("fact_cache", default=None)
+# the repository root (resolved) of the files `collect` observes
+_ROOT: ContextVar[str | None] = ContextVar("root", default=None)
 
 
 # Python's cycle collector while files are parsed: the first generation collected every
@@ -582,12 +584,21 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
         if not any(f.kind == "k8s.kustomization" for f in found):
             return []
         suffix = os.sep + sf.path.replace("/", os.sep)
-        if not sf.abspath.endswith(suffix):
-            return []  # read through a link: the repository root is not known here
-        top = sf.abspath[: -len(suffix)]
-        root = roots.get(top)
-        if root is None:
-            root = roots[top] = os.path.realpath(top)
+        known = _ROOT.get()
+        if known is not None:
+            # read through a link (a kustomization.yaml that is a link to another one): what
+            # it lists is not located from the link's target
+            if sf.abspath != known + suffix:
+                return []
+            root = known
+        else:
+            if not sf.abspath.endswith(suffix):
+                return []  # read through a link: the repository root is not known here
+            top = sf.abspath[: -len(suffix)]
+            cached = roots.get(top)
+            if cached is None:
+                cached = roots[top] = os.path.realpath(top)
+            root = cached
         out = []
         for f in found:
             if f.kind != "k8s.kustomization":
@@ -780,6 +791,22 @@ def collect(
         listing = discover(root, excludes, seen, only, scope)
         timings.discover = time.perf_counter() - t0
     files, diags = listing[0], list(listing[1])
+    root_token = _ROOT.set(os.path.realpath(root))
+    try:
+        return _collect(root, files, diags, timings, jobs, roots, known)
+    finally:
+        _ROOT.reset(root_token)
+
+
+def _collect(
+    root: Path,
+    files: list[SourceFile],
+    diags: list[Diagnostic],
+    timings: Timings,
+    jobs: int | None,
+    roots: Collection[str],
+    known: Collection[str] | None,
+) -> tuple[list[Fact], list[Diagnostic]]:
     from . import parallel
 
     with _gc_steady():

@@ -532,3 +532,18 @@ def test_an_entry_that_inflates_past_the_bound_is_no_entry(
     small, big = b"x" * (1 << 19), b"\0" * (2 << 20)
     assert factcache._unwrap(factcache._wrap("k", small), "k") == small
     assert factcache._unwrap(factcache._wrap("k", big), "k") is None
+
+
+def test_a_linked_kustomization_lists_files_beside_the_link(tmp_path: Path) -> None:
+    """kustomize resolves a kustomization's list from the directory it builds, whatever file
+    its kustomization.yaml links to: `k8s/kustomization.yaml` -> `../vendor/k8s/...` listing
+    `app.txt` deploys `k8s/app.txt`, not `vendor/k8s/app.txt` (the suffix of the link's
+    target once made tether take `vendor/` for the repository root)."""
+    root = tmp_path / "repo"
+    _edit(root, "vendor/k8s/kustomization.yaml", "resources:\n  - app.txt\n")
+    _edit(root, "vendor/k8s/app.txt", EXTRA)
+    _edit(root, "k8s/app.txt", EXTRA.replace("busybox:latest", "busybox:1.36"))
+    (root / "k8s" / "kustomization.yaml").symlink_to("../vendor/k8s/kustomization.yaml")
+    rep = scan_fn(root, ScanOptions(jobs=1, excludes=["vendor"], fact_cache=False))
+    assert {f.path for f in rep.findings if f.rule_id.startswith("K8S")} == {"k8s/app.txt"}
+    assert not any(f.rule_id == "K8S003" for f in rep.findings)
