@@ -35,7 +35,9 @@ def _cache_settings(ctx: click.Context, param: click.Parameter, value: Any) -> N
     if param.name == "no_cache" and value:
         ctx.with_resource(cache_mod.settings(disabled=True))
     elif param.name == "cache_dir" and value is not None:
-        ctx.with_resource(cache_mod.settings(cache_dir=value))
+        if not value.strip():  # an unset $VAR: not the current directory
+            raise click.BadParameter("must name a directory (it is empty)")
+        ctx.with_resource(cache_mod.settings(cache_dir=Path(value)))
 
 
 def _cache_options(f: Any) -> Any:
@@ -49,13 +51,15 @@ def _cache_options(f: Any) -> Any:
     return click.option(
         "--cache-dir",
         metavar="DIR",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(file_okay=False),
         expose_value=False,
         callback=_cache_settings,
         help="Cache directory: what files yielded, by content, so an unchanged file is not "
-        "parsed again, and which rule files were checked (default: $TETHER_CACHE_DIR, else "
-        "$XDG_CACHE_HOME/tether, else ~/.cache/tether; created 0700, used only when owned by "
-        "you and writable by no one else).",
+        "parsed again; a whole repository's judged results, reused while every input reads the "
+        "same (TETHER_NO_RESULT_CACHE=1: not those); and which rule files were checked "
+        "(default: $TETHER_CACHE_DIR, else $XDG_CACHE_HOME/tether, else ~/.cache/tether; "
+        "created 0700 and tagged CACHEDIR.TAG, used only when owned by you and writable by no "
+        "one else).",
     )(f)
 
 
@@ -290,6 +294,12 @@ def scan_cmd(
         target = resolve(paths, root)
     except TargetError as e:
         raise click.UsageError(str(e)) from None
+    # tether's own reports written inside the repository are not scanned: they change on
+    # every run (timings), which would make every rescan a new scan
+    excludes = (
+        *excludes,
+        *_own_outputs(target.root, (output, sarif_file, json_file, markdown_file)),
+    )
     try:
         policy = load_policy(policy_file) if policy_file is not None else Policy()
         topics, properties = _repository_facts(policy, repo_name)
@@ -396,6 +406,22 @@ def scan_cmd(
             err=True,
         )
     sys.exit(EXIT_FINDINGS if decision.failed else EXIT_CLEAN)
+
+
+def _own_outputs(root: Path, files: tuple[Path | None, ...]) -> list[str]:
+    """The repository paths of the report files this run writes under `root` (as exclude
+    patterns: paths with glob characters are left alone)."""
+    top = os.path.realpath(root)
+    out = []
+    for f in files:
+        if f is None:
+            continue
+        real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(f))), f.name)
+        if real.startswith(top + os.sep):
+            rel = real[len(top) + 1 :].replace(os.sep, "/")
+            if not any(c in rel for c in "*?[]{}!\\"):
+                out.append(rel)
+    return out
 
 
 def _colour(flag: bool | None, stream: Any = None) -> bool:
@@ -1029,54 +1055,82 @@ def cache_group() -> None:
 @_cache_options
 def cache_info_cmd() -> None:
     """Where the cache is, whether it is used, and what it holds."""
-    from .factcache import DB_NAME, entry_count
+    from .factcache import DB_NAME, entry_count, in_ci
     from .policy import cache as cache_mod
 
     d = cache_mod.directory()
     if d is None:
         click.echo("cache: off (--no-cache or TETHER_NO_CACHE)")
         return
+    if not d.is_dir():
+        click.echo(f"cache directory: {d} (none yet)")
+        return
     trusted = cache_mod.trusted_directory()
     click.echo(f"cache directory: {d}")
-    from .factcache import in_ci
-
-    if in_ci() and not cache_mod.explicit():
-        click.echo(
-            "fact cache: not used on a CI service unless the directory is named "
-            "(--cache-dir or TETHER_CACHE_DIR)"
-        )
     if trusted is None:
         click.echo(f"not used: {(cache_mod.refusal() or '').split(': ', 1)[-1]}")
         return
     db = trusted / DB_NAME
-    if db.is_file():
+    if in_ci() and not cache_mod.explicit():
+        click.echo(
+            "fact and result cache: not used on a CI service unless the directory is named "
+            "(--cache-dir or TETHER_CACHE_DIR)"
+        )
+    elif db.is_file():
         size = sum(p.stat().st_size for p in trusted.glob(DB_NAME + "*") if p.is_file())
-        click.echo(f"fact cache: {db} ({entry_count(trusted):,} entries, {size / 2**20:.1f} MiB)")
-        judged = entry_count(trusted, "judged")
-        click.echo(f"result cache: {db} ({judged:,} whole-repository scans)")
+        click.echo(f"database: {db} ({size / 2**20:.1f} MiB)")
+        click.echo(f"fact cache: {_count(entry_count(trusted), 'entry', 'entries')}")
+        judged = _count(entry_count(trusted, "judged"), "whole-repository scan")
+        off = (
+            " (off: TETHER_NO_RESULT_CACHE)" if cache_mod.env_flag("TETHER_NO_RESULT_CACHE") else ""
+        )
+        click.echo(f"result cache: {judged}{off}")
     else:
-        click.echo(f"fact cache: none yet ({db})")
+        click.echo(f"fact and result cache: none yet ({db})")
     for name in (cache_mod.FILE_NAME, cache_mod.VALIDATED_FILE):
         p = trusted / name
         if p.is_file():
             click.echo(f"checked documents: {p} ({p.stat().st_size:,} bytes, hashes only)")
+    old = [p.name for p in (trusted / n for n in _LEGACY) if p.exists()]
+    if old:
+        click.echo(f"from older versions: {', '.join(old)} (tether cache clear removes them)")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
+# what older versions of tether kept in the directory (one file per entry, then SQLite)
+_LEGACY = ("facts-v1", "lines-v1", "rules-v1.json")
 
 
 @cache_group.command("clear")
 @_cache_options
 def cache_clear_cmd() -> None:
-    """Remove tether's cache files (the next scan parses and checks everything again)."""
+    """Remove tether's cache files (the next scan parses and checks everything again), older
+    versions' included."""
+    import shutil
+
     from .factcache import DB_NAME
     from .policy import cache as cache_mod
 
     d = cache_mod.trusted_directory()
     if d is None:
-        click.echo(cache_mod.refusal() or "cache: off (--no-cache or TETHER_NO_CACHE)")
-        return
+        why = cache_mod.refusal() or "the cache is off (--no-cache or TETHER_NO_CACHE)"
+        click.echo(f"tether: nothing cleared: {why}", err=True)
+        sys.exit(EXIT_CONFIG)
     removed = 0
-    for p in [*d.glob(DB_NAME + "*"), d / cache_mod.FILE_NAME, d / cache_mod.VALIDATED_FILE]:
+    for p in [
+        *d.glob(DB_NAME + "*"),
+        d / cache_mod.FILE_NAME,
+        d / cache_mod.VALIDATED_FILE,
+        *(d / n for n in _LEGACY),
+    ]:
         try:
-            p.unlink()
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
             removed += 1
         except FileNotFoundError:
             continue

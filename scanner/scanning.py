@@ -73,9 +73,7 @@ class ScanOptions:
     fact_cache: bool = True
     # and the result cache (see resultcache.py), which needs the fact cache's directory;
     # TETHER_NO_RESULT_CACHE=1 turns it off alone (to measure the fact cache, say)
-    result_cache: bool = field(
-        default_factory=lambda: os.environ.get("TETHER_NO_RESULT_CACHE", "") in ("", "0")
-    )
+    result_cache: bool = field(default_factory=lambda: not _env_flag("TETHER_NO_RESULT_CACHE"))
     # bounds on what one scan holds (memory): past them, the rest is not judged and an
     # error-level `scan-limit` diagnostic says where it stopped
     max_facts: int = MAX_FACTS
@@ -91,6 +89,12 @@ class ScanOptions:
             excludes=self.excludes,
             repo_config=self.repo_config,
         )
+
+
+def _env_flag(name: str) -> bool:
+    from .policy.cache import env_flag
+
+    return env_flag(name)
 
 
 def embedded_rules_dir() -> Path:

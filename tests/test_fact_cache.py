@@ -464,16 +464,56 @@ def test_a_refused_cache_directory_is_said(tmp_path: Path, cache_dir: Path) -> N
 def test_cache_info_and_clear(tmp_path: Path, cache_dir: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(main, ["cache", "info"])
-    assert r.exit_code == 0 and f"cache directory: {cache_dir}" in r.output
-    assert "fact cache: none yet" in r.output
+    assert r.exit_code == 0 and f"cache directory: {cache_dir} (none yet)" in r.output
+    assert not cache_dir.exists()  # looking does not create it
     _report(_repo(tmp_path))
     r = runner.invoke(main, ["cache", "info"])
-    assert "fact cache: " in r.output and "(3 entries," in r.output, r.output
+    assert f"cache directory: {cache_dir}\n" in r.output
+    assert "fact cache: 3 entries" in r.output, r.output
+    assert "result cache: 0 whole-repository scans (off: TETHER_NO_RESULT_CACHE)" in r.output
+    # the directory is tagged: backup tools and tether's own walk pass it by
+    assert (
+        (cache_dir / "CACHEDIR.TAG")
+        .read_text()
+        .startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
+    # what older versions kept there goes too
+    (cache_dir / "facts-v1").mkdir()
+    (cache_dir / "facts-v1" / "ab").write_text("x")
+    (cache_dir / "rules-v1.json").write_text("{}")
+    assert (
+        "from older versions: facts-v1, rules-v1.json"
+        in runner.invoke(main, ["cache", "info"]).output
+    )
     r = runner.invoke(main, ["cache", "clear"])
     assert r.exit_code == 0 and r.output.startswith("removed ")
     assert not (cache_dir / DB_NAME).exists() and _report(_repo(tmp_path / "again"))["_cached"] == 0
+    assert not (cache_dir / "facts-v1").exists() and not (cache_dir / "rules-v1.json").exists()
     r = runner.invoke(main, ["cache", "info", "--no-cache"])
     assert "cache: off" in r.output
+    # nothing to clear is not a success
+    r = runner.invoke(main, ["cache", "clear", "--no-cache"])
+    assert r.exit_code == 2 and "nothing cleared" in r.output
+
+
+def test_an_empty_cache_dir_is_a_usage_error(tmp_path: Path) -> None:
+    """`--cache-dir "$UNSET"` must not put the cache in the current directory."""
+    r = CliRunner().invoke(main, ["cache", "info", "--cache-dir", ""])
+    assert r.exit_code == 2 and "must name a directory" in r.output
+
+
+@pytest.mark.parametrize(
+    "value, off", [("1", True), ("yes", True), ("0", False), ("false", False), ("", False)]
+)
+def test_the_off_switches_read_their_values_alike(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, value: str, off: bool
+) -> None:
+    from scanner.policy.cache import directory
+
+    monkeypatch.setenv("TETHER_NO_CACHE", value)
+    monkeypatch.setenv("TETHER_NO_RESULT_CACHE", value)
+    assert (directory() is None) is off
+    assert ScanOptions().result_cache is not off
 
 
 @pytest.mark.parametrize("variable", ["CI", "GITLAB_CI", "JENKINS_URL"])

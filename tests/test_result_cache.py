@@ -547,3 +547,22 @@ def test_a_linked_kustomization_lists_files_beside_the_link(tmp_path: Path) -> N
     rep = scan_fn(root, ScanOptions(jobs=1, excludes=["vendor"], fact_cache=False))
     assert {f.path for f in rep.findings if f.rule_id.startswith("K8S")} == {"k8s/app.txt"}
     assert not any(f.rule_id == "K8S003" for f in rep.findings)
+
+
+def test_reports_written_into_the_repository_are_not_scanned(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """A JSON report inside the repository changes on every run (its timings): scanned, it
+    would be a new input each time and the rescan never reused."""
+    root = _repo(tmp_path)
+    runs = []
+    for _ in range(3):
+        r = CliRunner().invoke(
+            main,
+            ["scan", "--root", str(root), "--json", str(root / "tether.json"), "--timings", "-q"],
+        )
+        assert r.exit_code == 1, r.output
+        runs.append(r.output)
+    assert "judged results from the result cache" in runs[2]
+    doc = json.loads((root / "tether.json").read_text())
+    assert not any(f["path"] == "tether.json" for f in doc["findings"] + doc["diagnostics"])

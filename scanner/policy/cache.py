@@ -64,6 +64,12 @@ def settings(*, disabled: bool = False, cache_dir: Path | None = None) -> Iterat
         _DISABLED, _DIRECTORY = saved
 
 
+def env_flag(name: str) -> bool:
+    """Whether an on/off environment variable (TETHER_NO_CACHE, TETHER_NO_RESULT_CACHE) is
+    set on: any value but empty, 0, false, no or off."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def explicit() -> bool:
     """Whether the cache directory was named (--cache-dir or $TETHER_CACHE_DIR) rather than
     defaulted."""
@@ -72,7 +78,7 @@ def explicit() -> bool:
 
 def directory() -> Path | None:
     """Where the cache should be (trusted or not: see trusted_directory)."""
-    if _DISABLED or os.environ.get("TETHER_NO_CACHE"):
+    if _DISABLED or env_flag("TETHER_NO_CACHE"):
         return None
     if _DIRECTORY is not None:
         return _DIRECTORY
@@ -114,7 +120,29 @@ def trusted_directory() -> Path | None:
     if not _ours(st):
         _REFUSED[str(d)] = "owned by another user or writable by others (chmod 700 it)"
         return None
+    _tag(d)
     return d
+
+
+CACHEDIR_TAG = "CACHEDIR.TAG"
+_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by tether.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+
+
+def _tag(d: Path) -> None:
+    """Mark the directory a cache (bford.info/cachedir): backup tools skip it, and so does
+    tether's own walk when the directory sits inside a scanned repository."""
+    tag = d / CACHEDIR_TAG
+    if tag.is_file():
+        return
+    with contextlib.suppress(OSError):
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tag-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(_TAG)
+        os.replace(tmp, tag)
 
 
 _REFUSED: dict[str, str] = {}  # directory -> why it was not used, for refusal()
