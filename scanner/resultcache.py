@@ -18,8 +18,12 @@ The key hashes, in canonical JSON:
 - the merged baseline (values, layer files, where each key was set), today's date, preview,
   the per-scan limits and the excludes;
 - every file the walk yields: its path, kind, whether it was reached through a link, whether
-  it is a Helm chart's values file, and what reading it gave (a sha256 of its bytes, or the
-  diagnostic);
+  it is a Helm chart's values file, and its inode's state (device, inode, size, modification
+  and change times, type: `stat_state`), as git's index tells an unchanged file without
+  reading it. A file's change time is set by every write, rename over or permission change
+  and no program can set it back; a scan is kept only if none of its files changed (or
+  appeared, or went) after it began (`quiet_since`), so a state the key names is the bytes
+  that scan judged. (POSIX only: elsewhere the change time is not that.)
 - every path the walk saw (presence rules, the repository summary), and the repository
   summary and configuration facts themselves (which read ownership files and the
   repository's configuration).
@@ -70,6 +74,27 @@ class Judged:
     bytes: int
     kustomize_roots: tuple[str, ...]
     kustomize_dirs: tuple[str, ...]
+
+
+def stat_state(path: str, kind: str, linked: bool, chart_values: bool, abspath: str) -> list[Any]:
+    """One walked file, as the key sees it: where it is and what its inode says (device,
+    inode, size, modification and change times, type), without reading it. Any write, rename
+    over, link retargeted or permission change sets the change time, which no program can
+    set back; and a scan is kept only when no file changed after it began (quiet_since), so
+    the same state is the same bytes as that scan read."""
+    try:
+        st = os.stat(abspath)
+        inode: list[Any] = [
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            stat.S_IFMT(st.st_mode),
+        ]
+    except OSError as e:
+        inode = ["error", e.errno]
+    return [path, kind, linked, chart_values, inode]
 
 
 def file_state(path: str, kind: str, linked: bool, chart_values: bool, got: Any) -> list[Any]:

@@ -718,15 +718,16 @@ def _judged_key(
     opts: ScanOptions,
     excludes: Sequence[str],
 ) -> str | None:
-    """The result cache's key for a whole-repository scan (see resultcache.py): reads every
-    file the walk yields, once, to hash what reading it gives."""
+    """The result cache's key for a whole-repository scan (see resultcache.py): the state of
+    every file the walk yields, read from its inode (the files themselves are not read)."""
     states: list[Any] = [
         ["walk", d.path, list(d.span), d.code, d.message, d.level.value] for d in listing[1]
     ]
     root_real = os.path.realpath(root)
     for sf in listing[0]:
         linked = _through_link(sf, root_real)
-        states.append(resultcache.file_state(sf.path, sf.kind, linked, _chart_values(sf), read(sf)))
+        values = _chart_values(sf)
+        states.append(resultcache.stat_state(sf.path, sf.kind, linked, values, sf.abspath))
     return resultcache.key(
         rules=rules,
         baseline=baseline,
@@ -1002,6 +1003,7 @@ def scan(
     if (
         results is not None
         and opts.result_cache
+        and os.name == "posix"  # (change times: see resultcache.py)
         and whole
         and files is None
         and config_facts is None
@@ -1062,6 +1064,10 @@ def scan(
                 memo is not None
                 and results is not None
                 and not any(d.code in ("internal-error", "scan-limit") for d in diags)
+                # a read that failed (EIO, EACCES...) may not fail next time
+                and not any(
+                    d.code == "unreadable" and d.message.startswith("cannot read") for d in diags
+                )
                 and not any(_through_link(sf, root_real) for sf in listing[0])
             ):
                 walked = {sf.path for sf in listing[0]}

@@ -566,3 +566,22 @@ def test_reports_written_into_the_repository_are_not_scanned(
     assert "judged results from the result cache" in runs[2]
     doc = json.loads((root / "tether.json").read_text())
     assert not any(f["path"] == "tether.json" for f in doc["findings"] + doc["diagnostics"])
+
+
+def test_a_same_size_edit_with_its_time_put_back_is_judged_afresh(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key reads each file's inode, not its bytes: a same-size edit whose modification
+    time is set back still moves the change time, which no program can set."""
+    root = _repo(tmp_path)
+    target = root / "k8s" / "deploy.yaml"
+    before = os.stat(target)
+    first, _ = _report(root)
+    assert _report(root) == (first, True)
+    time.sleep(0.05)
+    same_size = DEPLOY.replace("name: web", "name: wex")
+    assert len(same_size) == len(DEPLOY)
+    target.write_text(same_size)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after, reused = _report(root)
+    assert not reused and after == _fresh(root, monkeypatch) != first
