@@ -49,11 +49,12 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from .factcache import DB_NAME, FactCache, _installed, _span, _Store, code_identity
 from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally, Span
 
+T = TypeVar("T")
 FORMAT = 1
 _LEVELS = {lv.value: lv for lv in Level}
 _CATEGORIES = {c.value: c for c in Category}
@@ -414,18 +415,19 @@ def _mapping(x: Any) -> Mapping[str, Any]:
 
 
 def _str(x: Any) -> str:
-    if type(x) is not str:
-        raise TypeError("str")
-    return x
+    return _exactly(str, x)
 
 
 def _int(x: Any) -> int:
-    if type(x) is not int:
-        raise TypeError("int")
-    return x
+    return _exactly(int, x)
 
 
 def _bool(x: Any) -> bool:
-    if type(x) is not bool:
-        raise TypeError("bool")
+    return _exactly(bool, x)
+
+
+def _exactly(t: type[T], x: Any) -> T:
+    """`x`, which must be of type `t` itself (a bool is not an int here)."""
+    if type(x) is not t:
+        raise TypeError(t.__name__)
     return x

@@ -80,3 +80,12 @@ def validate_sarif(*paths: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for p in paths:
         assert f"{p}: ok" in proc.stdout, proc.stdout
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache directory of the test's own (not yet created), the cache on."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(d))
+    monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
+    return d

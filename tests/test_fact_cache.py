@@ -90,14 +90,6 @@ def _report(root: Path) -> dict:
     return doc
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("TETHER_CACHE_DIR", str(d))
-    monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
-    return d
-
-
 class _Entry:
     """One row of the cache database, read and written as the tests damage it."""
 

@@ -27,6 +27,7 @@ from scanner.model import BaselineRef, Category, Diagnostic, Finding, Level, Rul
 from scanner.report import jsonreport
 from scanner.resultcache import Judged, load, quiet_since, save
 from scanner.scanning import ScanOptions, embedded_rules_dir
+from tests.test_fact_cache import MAIN_TF, WORKFLOW
 
 EMBEDDED_RULES = embedded_rules_dir()
 
@@ -70,29 +71,10 @@ spec:
           image: docker.io/library/busybox:latest
 """
 
-MAIN_TF = """\
-module "vpc" {
-  source = "git::https://example.com/vpc.git?ref=main"
-}
-"""
 
-WORKFLOW = """\
-on: push
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v3
-"""
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("TETHER_CACHE_DIR", str(d))
-    monkeypatch.delenv("TETHER_NO_CACHE", raising=False)
+@pytest.fixture(autouse=True)
+def _results_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TETHER_NO_RESULT_CACHE", raising=False)
-    return d
 
 
 @pytest.fixture(autouse=True)
@@ -336,29 +318,33 @@ def _judged_rows(cache_dir: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM judged").fetchone()[0])
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "shape"])
+def _entry(cache_dir: Path) -> tuple[Path, str, bytes]:
+    """The database, and the one result entry's key and stored bytes."""
+    db = cache_dir / DB_NAME
+    with sqlite3.connect(db) as conn:
+        key, value = conn.execute("SELECT key, value FROM judged").fetchone()
+    return db, key, bytes(value)
+
+
+def _a_miss_as_without_cache(root: Path, first: dict[str, Any], monkeypatch: Any) -> None:
+    doc, reused = _report(root)
+    assert not reused and doc == first == _fresh(root, monkeypatch)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_a_damaged_entry_is_a_miss(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
     root = _repo(tmp_path)
     first, _ = _report(root)
-    db = cache_dir / DB_NAME
+    db, key, value = _entry(cache_dir)
+    if damage == "flip":
+        value = value[:-5] + bytes([value[-5] ^ 1]) + value[-4:]
+    else:
+        value = value[: len(value) // 2]
     with sqlite3.connect(db) as conn:
-        key, value = conn.execute("SELECT key, value FROM judged").fetchone()
-        value = bytes(value)
-        if damage == "flip":
-            value = value[:-5] + bytes([value[-5] ^ 1]) + value[-4:]
-        elif damage == "truncate":
-            value = value[: len(value) // 2]
         conn.execute("UPDATE judged SET value = ? WHERE key = ?", (value, key))
-    if damage == "shape":  # whole and signed, but not what tether writes
-        from scanner.factcache import _Store
-
-        store = _Store(db, "judged")
-        store.add(key, json.dumps({"findings": [["x"]], "extras": []}).encode())
-        store.close()
-    doc, reused = _report(root)
-    assert not reused and doc == first == _fresh(root, monkeypatch)
+    _a_miss_as_without_cache(root, first, monkeypatch)
 
 
 def test_judged_results_round_trip_every_field(tmp_path: Path, cache_dir: Path) -> None:
@@ -485,19 +471,22 @@ def test_a_listed_fifo_or_huge_file_is_checked_as_the_scan_reads_it(
     assert _report(root) == (first, True)
 
 
-@pytest.mark.parametrize("forgery", ["deep", "unknown-rule", "unknown-tally", "path", "span"])
+@pytest.mark.parametrize(
+    "forgery", ["shape", "deep", "unknown-rule", "unknown-tally", "path", "span"]
+)
 def test_a_forged_entry_is_a_miss_and_never_a_crash(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
 ) -> None:
+    """Whole and signed (factcache._wrap), but not what tether writes."""
     from scanner.factcache import _Store, _unwrap
 
     root = _repo(tmp_path)
     first, _ = _report(root)
-    db = cache_dir / DB_NAME
-    with sqlite3.connect(db) as conn:
-        key, raw = conn.execute("SELECT key, value FROM judged").fetchone()
-    doc = json.loads(_unwrap(bytes(raw), key) or b"")
-    if forgery == "deep":
+    db, key, raw = _entry(cache_dir)
+    doc = json.loads(_unwrap(raw, key) or b"")
+    if forgery == "shape":
+        payload = json.dumps({"findings": [["x"]], "extras": []}).encode()
+    elif forgery == "deep":
         payload = b"[" * 100_000 + b"]" * 100_000
     else:
         if forgery == "unknown-rule":
@@ -512,8 +501,7 @@ def test_a_forged_entry_is_a_miss_and_never_a_crash(
     store = _Store(db, "judged")
     store.add(key, payload)
     store.close()
-    doc, reused = _report(root)
-    assert not reused and doc == first == _fresh(root, monkeypatch)
+    _a_miss_as_without_cache(root, first, monkeypatch)
 
 
 def test_a_scan_cut_by_the_fact_limit_is_not_kept(tmp_path: Path, cache_dir: Path) -> None:
