@@ -232,18 +232,39 @@ def load_central(paths: Iterable[str]) -> list[ExceptionRecord]:
     return out
 
 
+def keyword_paths(root: Path, findings: Sequence[Finding]) -> frozenset[str]:
+    """The files among the findings' (in the repository) that hold the inline-ignore keyword:
+    the only ones inline_records needs to read (the result cache keeps this set)."""
+    out: set[str] = set()
+    checked: set[str] = set()
+    for f in findings:
+        if f.external or f.path in checked:
+            continue
+        checked.add(f.path)
+        data = read_regular(os.path.join(root, f.path))
+        if data is not None and INLINE_KEYWORD in data:
+            out.add(f.path)
+    return frozenset(out)
+
+
 def inline_records(
-    root: Path, findings: Sequence[Finding], packs: frozenset[str] = frozenset()
+    root: Path,
+    findings: Sequence[Finding],
+    packs: frozenset[str] = frozenset(),
+    candidates: frozenset[str] | None = None,
 ) -> list[ExceptionRecord]:
     """`tether:ignore` comments on a finding's line or the line above it. Only files with
-    findings are read (each once, without following links out of the repository). The
-    comment names rule ids or pack names; the first word that is neither starts the reason."""
+    findings are read (each once, without following links out of the repository), and of
+    them only `candidates` when given (see keyword_paths). The comment names rule ids or pack
+    names; the first word that is neither starts the reason."""
     out: list[ExceptionRecord] = []
     seen: set[tuple[str, int]] = set()
     texts: dict[str, list[str]] = {}
     for f in findings:
         if f.external:
             continue
+        if f.path not in texts and candidates is not None and f.path not in candidates:
+            texts[f.path] = []
         if f.path not in texts:
             data = read_regular(os.path.join(root, f.path))
             # no comment without the (ASCII) keyword, which decoding neither makes nor hides

@@ -75,6 +75,7 @@ class Judged:
     bytes: int
     kustomize_roots: tuple[str, ...]
     kustomize_dirs: tuple[str, ...]
+    inline: frozenset[str]  # files with findings that hold the inline-ignore keyword
 
 
 def stat_state(path: str, kind: str, linked: bool, chart_values: bool, abspath: str) -> list[Any]:
@@ -257,6 +258,8 @@ def load(store: _Store, k: str, root: str, rules: Mapping[str, Any] | None = Non
     located: list[Finding | Diagnostic] = [*got.findings, *got.diags, *got.rule_diags]
     if not all(_relative(x.path) and _in_text(x.span) for x in located):
         return None
+    if not all(_relative(p) for p in got.inline):
+        return None
     return got
 
 
@@ -298,6 +301,7 @@ def _load(payload: bytes, root: str) -> Judged | None:
         bytes=_int(doc["bytes"]),
         kustomize_roots=tuple(_str(x) for x in doc["kustomize_roots"]),
         kustomize_dirs=tuple(_str(x) for x in doc["kustomize_dirs"]),
+        inline=frozenset(_str(x) for x in doc["inline"]),
     )
 
 
@@ -332,6 +336,7 @@ def save(
         "bytes": judged.bytes,
         "kustomize_roots": list(judged.kustomize_roots),
         "kustomize_dirs": list(judged.kustomize_dirs),
+        "inline": sorted(judged.inline),
         "extras": [[rel, _extra_state(root_real, rel)] for rel in extras],
     }
     try:

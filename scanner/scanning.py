@@ -1054,6 +1054,7 @@ def scan(
                         {posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"}
                     )
                 ),
+                inline=exceptions_mod.keyword_paths(root, findings),
             )
             # not kept: an internal error (a parser bug, memory) is not the files' own
             # outcome; where --max-facts cut the scan depends on how it was split between
@@ -1104,7 +1105,7 @@ def scan(
     # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
     packs = frozenset(r.pack for r in rules.values())
     if policy.repo_config:
-        records += exceptions_mod.inline_records(root, findings, packs)
+        records += exceptions_mod.inline_records(root, findings, packs, judged.inline)
     outcome = exceptions_mod.apply(
         findings, records, rules, baseline, opts.today, opts.repo_name, policy, approved
     )

@@ -380,12 +380,13 @@ def test_judged_results_round_trip_every_field(tmp_path: Path, cache_dir: Path) 
         bytes=7,
         kustomize_roots=("k",),
         kustomize_dirs=("k", "l"),
+        inline=frozenset({"a/main.tf"}),
     )
     cache_dir.mkdir(mode=0o700)
     store = _Store(cache_dir / DB_NAME, "judged")
     save(store, "k" * 64, judged, str(tmp_path), [], [], time.time_ns())
     assert load(store, "k" * 64, str(tmp_path)) == judged
-    assert len(dataclasses.fields(Judged)) == 9
+    assert len(dataclasses.fields(Judged)) == 10
 
 
 def test_a_scan_whose_files_change_under_it_is_not_kept(
@@ -573,3 +574,24 @@ def test_a_same_size_edit_with_its_time_put_back_is_judged_afresh(
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
     after, reused = _report(root)
     assert not reused and after == _fresh(root, monkeypatch) != first
+
+
+def test_inline_ignores_hold_on_a_reused_scan(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline ignores are read afresh on every scan, from the files the entry says hold the
+    keyword."""
+    root = _repo(tmp_path)
+    _edit(
+        root,
+        ".github/workflows/ci.yml",
+        WORKFLOW.replace(
+            "actions/checkout@v3",
+            "actions/checkout@v3  # tether:ignore GHA003 the runner image pins it, PLAT-9 "
+            f"(until {(dt.date.today() + dt.timedelta(days=30)).isoformat()})",
+        ),
+    )
+    first, _ = _report(root)
+    assert any(e["rule_id"] == "GHA003" for e in first["excepted"]), first["excepted"]
+    assert _report(root) == (first, True)
+    assert first == _fresh(root, monkeypatch)
