@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -105,6 +105,8 @@ class Instruction:
     args: str  # the arguments as BuildKit joins them (continuations joined as written)
     span: Span  # the whole instruction, over continuation lines (and heredoc bodies)
     args_span: Span
+    # the arguments' words, located: kept for the instructions whose words facts read (see
+    # _WORDS_KEPT); a file of 255k RUN lines held 1M located words (~200 MB) for no one
     words: tuple[Word, ...] = ()
 
 
@@ -977,10 +979,13 @@ def _lines(text: str) -> list[str]:
 
 
 def _instructions(
-    lines: list[str], index: LineIndex, path: str, diags: list[Diagnostic]
-) -> tuple[list[_Parsed], str]:
-    directives = _Directives(path, diags)
-    out: list[_Parsed] = []
+    lines: list[str], index: LineIndex, directives: _Directives
+) -> Iterator[_Parsed]:
+    """Each instruction in turn (a generator: an instruction's logical line, which maps every
+    character to its place, is let go once the caller has read it; 255k instructions held
+    at once were ~800 MB). The escape character is final (`directives.escape`) by the first
+    one: parser directives come before any instruction."""
+    path, diags = directives.path, directives.diags
     n = len(lines)
     i = 0
     while i < n:
@@ -1030,8 +1035,7 @@ def _instructions(
                     break
                 i = end_row = r
                 i += 1
-        out.append(_Parsed(_instruction(line, cmd, a, b, end_row, lines, index), line, cmd))
-    return out, directives.escape
+        yield _Parsed(_instruction(line, cmd, a, b, end_row, lines, index), line, cmd)
 
 
 def _trim_continuation(s: str, rx: re.Pattern[str]) -> tuple[str, bool]:
@@ -1039,6 +1043,10 @@ def _trim_continuation(s: str, rx: re.Pattern[str]) -> tuple[str, bool]:
     if m is None:
         return s, True
     return s[: m.start()] + (m.group(1) or ""), False
+
+
+_WORDS_KEPT = frozenset(("ENV", "ARG", "LABEL"))
+_NON_SPACE = re.compile(r"\S+")
 
 
 def _instruction(
@@ -1051,12 +1059,15 @@ def _instruction(
     rest = m.end() if m else b
     args_start = line.span(rest, rest + 1) if rest < b else Span(*span[2:], *span[2:])
     args_span = Span(args_start.start_line, args_start.start_col, span.end_line, span.end_col)
-    words = tuple(
-        Word(w.group(0), line.span(w.start(), w.end()))
-        for w in re.finditer(r"\S+", line.text[:b])
-        if w.start() >= rest
-    )
     keyword = cmd.lower.upper()
+    words = (
+        tuple(
+            Word(w.group(0), line.span(w.start(), w.end()))
+            for w in _NON_SPACE.finditer(line.text, rest, b)
+        )
+        if keyword in _WORDS_KEPT
+        else ()
+    )
     return Instruction(keyword, line.text[rest:b].strip(_GO_SPACE), span, args_span, words)
 
 
@@ -1068,15 +1079,17 @@ def parse(path: str, text: str) -> DockerfileDocument:
     index = LineIndex(text)
     lines = _lines(text)
     diags: list[Diagnostic] = []
-    parsed, escape = _instructions(lines, index, path, diags)
+    directives = _Directives(path, diags)
+    instructions: list[Instruction] = []
     genv: dict[str, str | None | Dynamic] = dict(_PLATFORM_ARGS)
     plain_genv: dict[str, str | None] = {}  # the global arguments, fixed at the first FROM
     stage_args: dict[str, str | None] = {}
     froms: list[FromLine] = []
     uses: list[ImageUse] = []
     seen_from = False
-    for p in parsed:
-        ins, cmd = p.ins, p.cmd
+    for p in _instructions(lines, index, directives):
+        ins, cmd, escape = p.ins, p.cmd, directives.escape
+        instructions.append(ins)
         if ins.keyword == "ARG" and not seen_from:
             _global_args(cmd, genv, escape)
         elif ins.keyword == "ARG":
@@ -1103,11 +1116,11 @@ def parse(path: str, text: str) -> DockerfileDocument:
                 )
             else:
                 froms.append(from_line)
-    if not seen_from and parsed:
+    if not seen_from and instructions:
         diags.append(
             Diagnostic(
                 path,
-                parsed[0].ins.span,
+                instructions[0].span,
                 "parse-error",
                 "Dockerfile has no FROM instruction",
                 Level.WARNING,
@@ -1122,7 +1135,7 @@ def parse(path: str, text: str) -> DockerfileDocument:
     # one error per image: an image BuildKit's lexer already refused is not checked again
     refused = {d.span.start_line for d in diags if d.level is Level.ERROR}
     diags.extend(d for d in _invalid_images(path, froms, uses) if d.span.start_line not in refused)
-    return DockerfileDocument(path, [p.ins for p in parsed], froms, diags, uses, syntax)
+    return DockerfileDocument(path, instructions, froms, diags, uses, syntax)
 
 
 def _mid_line_ignores(path: str, lines: list[str], index: LineIndex) -> list[Diagnostic]:
