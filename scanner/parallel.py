@@ -26,6 +26,7 @@ MIN_BYTES_PER_JOB = 1024 * 1024
 # holds ~170 bytes per byte of input before Terraform is cut into chunks) and its facts
 WORKER_PEAK_BYTES = 300 * 1024 * 1024
 Observe = Callable[[Sequence[SourceFile], Timings], tuple[list[Fact], list[Diagnostic]]]
+Side = tuple[Callable[[], Any], Callable[[Any], None]]
 
 
 def _sizes(files: Sequence[SourceFile]) -> list[int]:
@@ -85,7 +86,7 @@ def _memory_room() -> int:
     return 1 << 40
 
 
-def _child(r: int, w: int, work: Sequence[SourceFile], observe: Observe) -> None:
+def _child(r: int, w: int, work: Sequence[SourceFile], observe: Observe, side: Side | None) -> None:
     os.close(r)
     code = 1
     try:
@@ -93,7 +94,8 @@ def _child(r: int, w: int, work: Sequence[SourceFile], observe: Observe) -> None
         facts, diags = observe(work, t)
         import pickle
 
-        payload = pickle.dumps((facts, diags, t), protocol=pickle.HIGHEST_PROTOCOL)
+        extra = side[0]() if side is not None else None
+        payload = pickle.dumps((facts, diags, t, extra), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
         while view:
             view = view[os.write(w, view) :]
@@ -115,8 +117,15 @@ def _read_all(fd: int) -> bytes:
 
 
 def run(
-    files: Sequence[SourceFile], observe: Observe, timings: Timings, jobs: int | None = None
+    files: Sequence[SourceFile],
+    observe: Observe,
+    timings: Timings,
+    jobs: int | None = None,
+    side: Side | None = None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
+    """`observe` over `files`, in worker processes where that pays; the results in file
+    order. `side`: (what a worker's observe left beside its results, how the parent takes
+    it in), for state observe keeps out of band (the digests of what it read)."""
     slices = plan(files, jobs)
     if len(slices) == 1:
         return observe(files, timings)
@@ -129,7 +138,7 @@ def run(
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
-            _child(r, w, work, observe)
+            _child(r, w, work, observe, side)
         os.close(w)
         children.append((pid, r, work))
     results: list[tuple[list[Fact], list[Diagnostic]]] = [observe(slices[0], timings)]
@@ -145,7 +154,9 @@ def run(
         if got is None:
             results.append(observe(work, timings))
             continue
-        facts, diags, t = got
+        facts, diags, t, extra = got
+        if side is not None:
+            side[1](extra)
         timings.parse += t.parse
         timings.facts += t.facts
         timings.files += t.files

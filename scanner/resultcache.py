@@ -18,20 +18,23 @@ The key hashes, in canonical JSON:
 - the merged baseline (values, layer files, where each key was set), today's date, preview,
   the per-scan limits and the excludes;
 - every file the walk yields: its path, kind, whether it was reached through a link, whether
-  it is a Helm chart's values file, and its inode's state (device, inode, size, modification
-  and change times, type: `stat_state`), as git's index tells an unchanged file without
-  reading it. A file's change time is set by every write, rename over or permission change
-  and no program can set it back; a scan is kept only if none of its files changed (or
-  appeared, or went) after it began (`quiet_since`), so a state the key names is the bytes
-  that scan judged. (POSIX only: elsewhere the change time is not that.)
+  it is a Helm chart's values file, and what reading it gave (a sha256 of its bytes, or the
+  diagnostic). Not its inode's state (size and times, as git's index does): a hostile review
+  showed that file systems with times to the second (ext4 with small inodes, HFS+, FAT) or
+  without a change time of their own (sshfs) let a same-size edit keep the state;
 - every path the walk saw (presence rules, the repository summary), and the repository
   summary and configuration facts themselves (which read ownership files and the
   repository's configuration).
 
+A scan is kept only if the bytes it parsed are the bytes its key hashed: the scan records a
+sha256 of every file it reads (in parse workers too), and a walked file whose digest differs
+(changed between the key's read and the parse) keeps the scan out of the cache. (Change
+times are a second guard: `quiet_since`.)
+
 Files a kustomization lists that the walk did not yield (kustomize reads them whatever their
 name or place) are read during the scan, not before: an entry records each such path with
-what reading it gives (see `_extra_state`), and is used only while every one still gives the
-same.
+the digest of what the scan parsed (or, for one it did not read, what reading it gives: see
+`_extra_state`), and is used only while every one still reads the same.
 
 Only whole-repository scans use it, and only where the fact cache is used (the same trusted
 directory, the same SQLite database, never on a CI service unless the directory is named,
@@ -76,27 +79,6 @@ class Judged:
     kustomize_roots: tuple[str, ...]
     kustomize_dirs: tuple[str, ...]
     inline: frozenset[str]  # files with findings that hold the inline-ignore keyword
-
-
-def stat_state(path: str, kind: str, linked: bool, chart_values: bool, abspath: str) -> list[Any]:
-    """One walked file, as the key sees it: where it is and what its inode says (device,
-    inode, size, modification and change times, type), without reading it. Any write, rename
-    over, link retargeted or permission change sets the change time, which no program can
-    set back; and a scan is kept only when no file changed after it began (quiet_since), so
-    the same state is the same bytes as that scan read."""
-    try:
-        st = os.stat(abspath)
-        inode: list[Any] = [
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ctime_ns,
-            stat.S_IFMT(st.st_mode),
-        ]
-    except OSError as e:
-        inode = ["error", e.errno]
-    return [path, kind, linked, chart_values, inode]
 
 
 def file_state(path: str, kind: str, linked: bool, chart_values: bool, got: Any) -> list[Any]:
@@ -311,12 +293,16 @@ def save(
     judged: Judged,
     root: str,
     extras: Sequence[str],
+    reads: Mapping[str, str],
     read: Sequence[str],
     started_ns: int,
 ) -> None:
-    """Keep `judged` under `k`, with what reading each of `extras` (repository paths a
-    kustomization lists from outside the walk) gives now; unless one of the files read
-    (`read`: absolute paths of the walked files) or `extras` changed since `started_ns`."""
+    """Keep `judged` under `k`, with what each of `extras` (repository paths a kustomization
+    lists from outside the walk) held as the scan read it (`reads`: path -> sha256 of the
+    bytes parsed), or gives now where the scan did not read it (absent, not a regular file,
+    over the cap); unless one of the files read (`read`: absolute paths of the walked files)
+    or `extras` changed since `started_ns`, as far as change times tell (a second guard: the
+    caller has checked the walked files' digests)."""
     root_real = os.path.realpath(root)
     extra_paths = [
         os.path.realpath(os.path.join(root_real, r.replace("/", os.sep))) for r in extras
@@ -337,7 +323,7 @@ def save(
         "kustomize_roots": list(judged.kustomize_roots),
         "kustomize_dirs": list(judged.kustomize_dirs),
         "inline": sorted(judged.inline),
-        "extras": [[rel, _extra_state(root_real, rel)] for rel in extras],
+        "extras": [[rel, reads.get(rel) or _extra_state(root_real, rel)] for rel in extras],
     }
     try:
         payload = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()

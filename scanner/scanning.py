@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
+import hashlib
 import os
 import posixpath
 import re
@@ -535,6 +536,9 @@ def _capped(
 _FACT_CACHE: ContextVar[factcache.FactCache | None] = ContextVar("fact_cache", default=None)
 # the repository root (resolved) of the files `collect` observes
 _ROOT: ContextVar[str | None] = ContextVar("root", default=None)
+# when set, `_observe` records the sha256 of every file it reads, by repository path: the
+# result cache keeps a scan only if what was parsed is what its key hashed
+_READS: ContextVar[dict[str, str] | None] = ContextVar("reads", default=None)
 
 
 # Python's cycle collector while files are parsed: the first generation collected every
@@ -618,6 +622,7 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
         return out
 
     limit = _MAX_FACTS.get()
+    reads = _READS.get()
     i = 0
     while i < len(queue):
         if len(facts) > limit:
@@ -628,6 +633,8 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
         if isinstance(data, Diagnostic):
             diags.append(data)
             continue
+        if reads is not None:
+            reads[sf.path] = hashlib.sha256(data).hexdigest()
         timings.files += 1
         timings.bytes += len(data)
         if _lfs_pointer(data):
@@ -717,17 +724,20 @@ def _judged_key(
     baseline: baseline_mod.Baseline,
     opts: ScanOptions,
     excludes: Sequence[str],
+    hashed: dict[str, Any],
 ) -> str | None:
-    """The result cache's key for a whole-repository scan (see resultcache.py): the state of
-    every file the walk yields, read from its inode (the files themselves are not read)."""
+    """The result cache's key for a whole-repository scan (see resultcache.py): reads every
+    file the walk yields, once, to hash what reading it gives (kept in `hashed`, by path, for
+    the check that the scan parsed those very bytes)."""
     states: list[Any] = [
         ["walk", d.path, list(d.span), d.code, d.message, d.level.value] for d in listing[1]
     ]
     root_real = os.path.realpath(root)
     for sf in listing[0]:
         linked = _through_link(sf, root_real)
-        values = _chart_values(sf)
-        states.append(resultcache.stat_state(sf.path, sf.kind, linked, values, sf.abspath))
+        state = resultcache.file_state(sf.path, sf.kind, linked, _chart_values(sf), read(sf))
+        hashed[sf.path] = state[-1]
+        states.append(state)
     return resultcache.key(
         rules=rules,
         baseline=baseline,
@@ -815,7 +825,11 @@ def _collect(
     from . import parallel
 
     with _gc_steady():
-        facts, more = parallel.run(files, _observe, timings, jobs)
+        reads = _READS.get()
+        side: parallel.Side | None = (
+            (_READS.get, lambda got: reads.update(got or {})) if reads is not None else None
+        )
+        facts, more = parallel.run(files, _observe, timings, jobs, side)
     facts, over = _capped(facts, files, _MAX_FACTS.get())
     more += over
     # what a kustomization lists is deployed: a listed file the walk left out (an excluded or
@@ -998,6 +1012,7 @@ def scan(
     # a whole-repository scan whose every input is as a scan before found them is that
     # scan's judged results (resultcache.py); PR mode never uses the fact cache
     memo: str | None = None
+    hashed: dict[str, Any] = {}  # walked path -> what reading it gave, for the key
     judged: resultcache.Judged | None = None
     results = resultcache.open_store(fact_cache) if fact_cache is not None else None
     if (
@@ -1011,13 +1026,15 @@ def scan(
         and kustomize_known is None
     ):
         t = clock()
-        memo = _judged_key(root, listing, seen, own, rules, baseline, opts, excludes)
+        memo = _judged_key(root, listing, seen, own, rules, baseline, opts, excludes, hashed)
         judged = resultcache.load(results, memo, str(root), rules) if memo is not None else None
         timings.discover += clock() - t
     policy_time = 0.0
     if judged is None:
         cache_token = _FACT_CACHE.set(fact_cache)
         limit_token = _MAX_FACTS.set(opts.max_facts)
+        reads: dict[str, str] = {}  # path -> sha256 of what the scan parsed
+        reads_token = _READS.set(reads if memo is not None else None)
         try:
             with kubernetes.pod_templates(table):
                 facts, diags = collect(
@@ -1070,6 +1087,12 @@ def scan(
                     d.code == "unreadable" and d.message.startswith("cannot read") for d in diags
                 )
                 and not any(_through_link(sf, root_real) for sf in listing[0])
+                # what was parsed is what the key hashed (a file changed between the two
+                # reads would be judged under another content's key)
+                and all(
+                    reads.get(path) == got if isinstance(got, str) else path not in reads
+                    for path, got in hashed.items()
+                )
             ):
                 walked = {sf.path for sf in listing[0]}
                 resultcache.save(
@@ -1078,6 +1101,7 @@ def scan(
                     judged,
                     str(root),
                     resultcache.extra_paths(facts[:observed], walked),
+                    reads,
                     [sf.abspath for sf in listing[0]],
                     started_ns,
                 )
@@ -1085,6 +1109,7 @@ def scan(
         finally:
             _FACT_CACHE.reset(cache_token)
             _MAX_FACTS.reset(limit_token)
+            _READS.reset(reads_token)
             if fact_cache is not None:
                 fact_cache.close()
     else:
@@ -1105,7 +1130,11 @@ def scan(
     # exceptions: valid ones move findings aside; every record is itself judged (EXC rules)
     packs = frozenset(r.pack for r in rules.values())
     if policy.repo_config:
-        records += exceptions_mod.inline_records(root, findings, packs, judged.inline)
+        # of the files the key hashed, those without the keyword need no reading; any other
+        # file a finding is on (the repository summary's anchor, a listed file) is read
+        hashed_paths = {sf.path for sf in listing[0]}
+        candidates = judged.inline | {f.path for f in findings if f.path not in hashed_paths}
+        records += exceptions_mod.inline_records(root, findings, packs, frozenset(candidates))
     outcome = exceptions_mod.apply(
         findings, records, rules, baseline, opts.today, opts.repo_name, policy, approved
     )
