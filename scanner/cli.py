@@ -228,9 +228,11 @@ def main() -> None:
     "--timings",
     is_flag=True,
     help="Print where the time went, on standard error: the scan's phases (load: rules and "
-    "baselines; discover: walking the tree; parse; facts: observing, the fact cache, "
-    "cross-file work; policy: judging and exceptions), writing the reports, and tether's wall "
-    "and CPU time after interpreter start-up.",
+    "baselines; discover: walking the tree, and with the result cache reading each file to "
+    "see whether a scan before judged the same; parse; facts: observing, the fact cache, "
+    "cross-file work; policy: judging and exceptions), how many files came from the fact "
+    "cache or whether the judged results came from the result cache, writing the reports, "
+    "and tether's wall and CPU time after interpreter start-up.",
 )
 @click.option(
     "--color/--no-color",
