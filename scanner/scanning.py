@@ -1071,7 +1071,8 @@ def scan(
                         {posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"}
                     )
                 ),
-                inline=exceptions_mod.keyword_paths(root, findings),
+                # (found only for an entry: a scan that keeps none reads them below)
+                inline=exceptions_mod.keyword_paths(root, findings) if memo else frozenset(),
             )
             # not kept: an internal error (a parser bug, memory) is not the files' own
             # outcome; where --max-facts cut the scan depends on how it was split between
@@ -1132,9 +1133,12 @@ def scan(
     if policy.repo_config:
         # of the files the key hashed, those without the keyword need no reading; any other
         # file a finding is on (the repository summary's anchor, a listed file) is read
-        hashed_paths = {sf.path for sf in listing[0]}
-        candidates = judged.inline | {f.path for f in findings if f.path not in hashed_paths}
-        records += exceptions_mod.inline_records(root, findings, packs, frozenset(candidates))
+        candidates: frozenset[str] | None = None
+        if memo is not None:
+            hashed_paths = {sf.path for sf in listing[0]}
+            others = {f.path for f in findings if f.path not in hashed_paths}
+            candidates = judged.inline | others
+        records += exceptions_mod.inline_records(root, findings, packs, candidates)
     outcome = exceptions_mod.apply(
         findings, records, rules, baseline, opts.today, opts.repo_name, policy, approved
     )
