@@ -58,7 +58,7 @@ from .factcache import DB_NAME, FactCache, _installed, _span, _Store, code_ident
 from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally, Span
 
 T = TypeVar("T")
-FORMAT = 1
+FORMAT = 2  # 2: the findings' texts in a table
 _LEVELS = {lv.value: lv for lv in Level}
 _CATEGORIES = {c.value: c for c in Category}
 # Rule fields that are compiled forms of other fields (their sources are keyed instead)
@@ -238,7 +238,9 @@ def load(store: _Store, k: str, root: str, rules: Mapping[str, Any] | None = Non
     ):
         return None
     located: list[Finding | Diagnostic] = [*got.findings, *got.diags, *got.rule_diags]
-    if not all(_relative(x.path) and _in_text(x.span) for x in located):
+    if not all(_relative(p) for p in {x.path for x in located}):
+        return None
+    if not all(_in_text(x.span) for x in located):
         return None
     if not all(_relative(p) for p in got.inline):
         return None
@@ -273,8 +275,11 @@ def _load(payload: bytes, root: str) -> Judged | None:
         if not isinstance(rel, str) or not _relative(rel) or _extra_state(root_real, rel) != state:
             return None
     refs: dict[tuple[Any, ...], BaselineRef] = {}  # findings share their refs
+    texts = doc["texts"]
+    if type(texts) is not list or not all(type(t) is str for t in texts):
+        return None
     return Judged(
-        findings=[_finding(x, refs) for x in doc["findings"]],
+        findings=[_finding(x, texts, refs) for x in doc["findings"]],
         rule_diags=[_diag(x) for x in doc["rule_diags"]],
         tallies={_str(rid): _tally(t) for rid, t in _mapping(doc["tallies"]).items()},
         diags=[_diag(x) for x in doc["diags"]],
@@ -303,6 +308,7 @@ def save(
     over the cap); unless one of the files read (`read`: absolute paths of the walked files)
     or `extras` changed since `started_ns`, as far as change times tell (a second guard: the
     caller has checked the walked files' digests)."""
+    texts: dict[str, int] = {}
     root_real = os.path.realpath(root)
     extra_paths = [
         os.path.realpath(os.path.join(root_real, r.replace("/", os.sep))) for r in extras
@@ -310,7 +316,10 @@ def save(
     if not quiet_since([*read, *extra_paths], started_ns):
         return
     doc = {
-        "findings": [_finding_doc(f) for f in judged.findings],
+        # the findings' texts, each once (a large repository repeats its messages, paths and
+        # rule ids thousands of times: half the entry, and half its decoding)
+        "findings": [_finding_doc(f, texts) for f in judged.findings],
+        "texts": list(texts),
         "rule_diags": [_diag_doc(d) for d in judged.rule_diags],
         "tallies": {
             rid: [t.passed, t.failed, t.not_applicable, t.counted]
@@ -333,45 +342,52 @@ def save(
     store.flush()
 
 
-def _finding_doc(f: Finding) -> list[Any]:
+def _finding_doc(f: Finding, texts: dict[str, int]) -> list[Any]:
+    """A finding, its repeated texts as indexes into the entry's `texts`."""
+
+    def ix(t: str) -> int:
+        return texts.setdefault(t, len(texts))
+
     return [
-        f.rule_id,
+        ix(f.rule_id),
         f.category.value,
         f.level.value,
-        f.path,
+        ix(f.path),
         list(f.span),
-        f.message,
-        f.target,
+        ix(f.message),
+        ix(f.target),
         f.fingerprint,
-        f.fact_kind,
+        ix(f.fact_kind),
         [[r.key, r.file, r.line, r.value, r.layer] for r in f.baseline_refs],
         f.enforced,
-        f.subject,
+        ix(f.subject),
         f.external,
     ]
 
 
-def _finding(x: Any, memo: dict[tuple[Any, ...], BaselineRef]) -> Finding:
+def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef]) -> Finding:
     rid, cat, level, path, span, msg, target, fp, kind, refs, enforced, subject, external = x
+    # indexes (a negative one would count from the end: refused)
     if not (
-        type(rid) is type(path) is type(msg) is type(target) is type(fp) is str
-        and type(kind) is type(subject) is str
+        type(rid) is type(path) is type(msg) is type(target) is type(kind) is type(subject) is int
+        and min(rid, path, msg, target, kind, subject) >= 0
+        and type(fp) is str
         and type(enforced) is type(external) is bool
     ):
         raise TypeError("finding")
     return Finding(
-        rid,
+        texts[rid],
         _CATEGORIES[cat],
         _LEVELS[level],
-        path,
+        texts[path],
         _span(span),
-        msg,
-        target,
+        texts[msg],
+        texts[target],
         fp,
-        kind,
+        texts[kind],
         tuple(_ref(r, memo) for r in refs),
         enforced,
-        subject,
+        texts[subject],
         external,
     )
 

@@ -472,7 +472,7 @@ def test_a_listed_fifo_or_huge_file_is_checked_as_the_scan_reads_it(
 
 
 @pytest.mark.parametrize(
-    "forgery", ["shape", "deep", "unknown-rule", "unknown-tally", "path", "span"]
+    "forgery", ["shape", "deep", "unknown-rule", "unknown-tally", "path", "span", "index"]
 )
 def test_a_forged_entry_is_a_miss_and_never_a_crash(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
@@ -489,14 +489,18 @@ def test_a_forged_entry_is_a_miss_and_never_a_crash(
     elif forgery == "deep":
         payload = b"[" * 100_000 + b"]" * 100_000
     else:
-        if forgery == "unknown-rule":
-            doc["findings"][0][0] = "NOPE999"
+        if forgery == "unknown-rule":  # (a finding's texts are indexes into `texts`)
+            doc["findings"][0][0] = len(doc["texts"])
+            doc["texts"].append("NOPE999")
         elif forgery == "unknown-tally":
             doc["tallies"]["NOPE999"] = [1, 0, 0, True]
         elif forgery == "path":
-            doc["findings"][0][3] = "../../../../etc/passwd"
-        else:
+            doc["findings"][0][3] = len(doc["texts"])
+            doc["texts"].append("../../../../etc/passwd")
+        elif forgery == "span":
             doc["findings"][0][4] = [0, 0, -5, -5]
+        else:  # a negative index would read the table from its end
+            doc["findings"][0][5] = -1
         payload = json.dumps(doc).encode()
     store = _Store(db, "judged")
     store.add(key, payload)
