@@ -235,16 +235,15 @@ def load_central(paths: Iterable[str]) -> list[ExceptionRecord]:
 def keyword_paths(root: Path, findings: Sequence[Finding]) -> frozenset[str]:
     """The files among the findings' (in the repository) that hold the inline-ignore keyword:
     the only ones inline_records needs to read (the result cache keeps this set)."""
-    out: set[str] = set()
-    checked: set[str] = set()
-    for f in findings:
-        if f.external or f.path in checked:
-            continue
-        checked.add(f.path)
-        data = read_regular(os.path.join(root, f.path))
-        if data is not None and INLINE_KEYWORD in data:
-            out.add(f.path)
-    return frozenset(out)
+    paths = {f.path for f in findings if not f.external}
+    return frozenset(p for p in paths if _with_keyword(root, p) is not None)
+
+
+def _with_keyword(root: Path, path: str) -> bytes | None:
+    """The file's bytes if it holds the inline-ignore keyword (ASCII: decoding neither makes
+    nor hides it), else None; links out of the repository are not followed."""
+    data = read_regular(os.path.join(root, path))
+    return data if data is not None and INLINE_KEYWORD in data else None
 
 
 def inline_records(
@@ -266,13 +265,8 @@ def inline_records(
         if f.path not in texts and candidates is not None and f.path not in candidates:
             texts[f.path] = []
         if f.path not in texts:
-            data = read_regular(os.path.join(root, f.path))
-            # no comment without the (ASCII) keyword, which decoding neither makes nor hides
-            texts[f.path] = (
-                data.decode("utf-8", "replace").split("\n")
-                if data is not None and INLINE_KEYWORD in data
-                else []
-            )
+            data = _with_keyword(root, f.path)
+            texts[f.path] = [] if data is None else data.decode("utf-8", "replace").split("\n")
         lines = texts[f.path]
         line = f.span.start_line
         for n in (line, line - 1):

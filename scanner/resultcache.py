@@ -84,12 +84,14 @@ class Judged:
 def file_state(path: str, kind: str, linked: bool, chart_values: bool, got: Any) -> list[Any]:
     """One walked file, as the key sees it: `got` is what reading it gave (bytes or a
     Diagnostic)."""
-    outcome: Any = (
-        hashlib.sha256(got).hexdigest()
-        if isinstance(got, bytes)
-        else ["diagnostic", got.code, got.message, got.level.value]
-    )
-    return [path, kind, linked, chart_values, outcome]
+    return [path, kind, linked, chart_values, _outcome(got)]
+
+
+def _outcome(got: Any) -> Any:
+    """What reading a file gave, as kept: its bytes' sha256, or the diagnostic."""
+    if isinstance(got, bytes):
+        return hashlib.sha256(got).hexdigest()
+    return ["diagnostic", got.code, got.message, got.level.value]
 
 
 def key(
@@ -210,7 +212,7 @@ def _extra_state(root_real: str, rel: str) -> Any:
         return "outside"
     if os.path.isdir(real):
         return "directory"
-    return file_state(rel, "yaml", False, False, read(SourceFile(rel, real, "yaml")))[-1]
+    return _outcome(read(SourceFile(rel, real, "yaml")))
 
 
 def open_store(cache: FactCache) -> _Store:

@@ -30,10 +30,12 @@ from .parsers.text import LineIndex, decode
 from .parsers.yaml import YamlError, compose_each
 from .policy import baseline as baseline_mod
 from .policy import engine, operator
+from .policy.cache import env_flag
 from .policy.operator import Policy
 from .policy.rules import Rule, load_rules
 from .source import (
     MAX_FILE_BYTES,
+    READ_FAILED,
     SourceFile,
     classify,
     file_diagnostic,
@@ -74,7 +76,7 @@ class ScanOptions:
     fact_cache: bool = True
     # and the result cache (see resultcache.py), which needs the fact cache's directory;
     # TETHER_NO_RESULT_CACHE=1 turns it off alone (to measure the fact cache, say)
-    result_cache: bool = field(default_factory=lambda: not _env_flag("TETHER_NO_RESULT_CACHE"))
+    result_cache: bool = field(default_factory=lambda: not env_flag("TETHER_NO_RESULT_CACHE"))
     # bounds on what one scan holds (memory): past them, the rest is not judged and an
     # error-level `scan-limit` diagnostic says where it stopped
     max_facts: int = MAX_FACTS
@@ -90,12 +92,6 @@ class ScanOptions:
             excludes=self.excludes,
             repo_config=self.repo_config,
         )
-
-
-def _env_flag(name: str) -> bool:
-    from .policy.cache import env_flag
-
-    return env_flag(name)
 
 
 def embedded_rules_dir() -> Path:
@@ -477,9 +473,10 @@ def kustomization_listed(root: Path, paths: Iterable[str]) -> list[str]:
     what kustomize reads, as YAML, whatever the names (the org scan fetches those it did not
     extract). A file counts as a kustomization by name or when its text names the kind."""
     files = []
+    top = os.path.realpath(root)
     for rel in paths:
         base = posixpath.basename(rel)
-        abspath = os.path.join(root, rel)
+        abspath = os.path.join(top, rel)
         if base not in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
             try:
                 with open(abspath, "rb") as fh:
@@ -489,7 +486,11 @@ def kustomization_listed(root: Path, paths: Iterable[str]) -> list[str]:
             if b"Kustomization" not in head and b"kustomize.config.k8s.io" not in head:
                 continue
         files.append(SourceFile(rel, abspath, "yaml"))
-    facts, _ = _observe(files, Timings())
+    token = _ROOT.set(top)
+    try:
+        facts, _ = _observe(files, Timings())
+    finally:
+        _ROOT.reset(token)
     return sorted(
         {
             str(p)
@@ -585,28 +586,15 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
     queue = list(files)
     listed: set[str] = set()
     cache = _FACT_CACHE.get()
-
-    roots: dict[str, str] = {}  # the repository root as written -> resolved, once
+    root = _ROOT.get()  # set by the callers (collect, kustomization_listed)
 
     def listed_files(sf: SourceFile, found: Sequence[Fact]) -> list[SourceFile]:
-        if not any(f.kind == "k8s.kustomization" for f in found):
+        if root is None or not any(f.kind == "k8s.kustomization" for f in found):
             return []
-        suffix = os.sep + sf.path.replace("/", os.sep)
-        known = _ROOT.get()
-        if known is not None:
-            # read through a link (a kustomization.yaml that is a link to another one): what
-            # it lists is not located from the link's target
-            if sf.abspath != known + suffix:
-                return []
-            root = known
-        else:
-            if not sf.abspath.endswith(suffix):
-                return []  # read through a link: the repository root is not known here
-            top = sf.abspath[: -len(suffix)]
-            cached = roots.get(top)
-            if cached is None:
-                cached = roots[top] = os.path.realpath(top)
-            root = cached
+        # read through a link (a kustomization.yaml that is a link to another one): what it
+        # lists is not located from the link's target
+        if sf.abspath != os.path.join(root, sf.path.replace("/", os.sep)):
+            return []
         out = []
         for f in found:
             if f.kind != "k8s.kustomization":
@@ -1084,9 +1072,7 @@ def scan(
                 and results is not None
                 and not any(d.code in ("internal-error", "scan-limit") for d in diags)
                 # a read that failed (EIO, EACCES...) may not fail next time
-                and not any(
-                    d.code == "unreadable" and d.message.startswith("cannot read") for d in diags
-                )
+                and not any(d.message.startswith(READ_FAILED) for d in diags)
                 and not any(_through_link(sf, root_real) for sf in listing[0])
                 # what was parsed is what the key hashed (a file changed between the two
                 # reads would be judged under another content's key)
@@ -1116,7 +1102,8 @@ def scan(
     else:
         timings.reused = True
         timings.files, timings.bytes = judged.files, judged.bytes
-        fact_cache.close()  # type: ignore[union-attr]
+        if fact_cache is not None:
+            fact_cache.close()
     if results is not None:
         results.close()
     findings, rule_diags, tallies = judged.findings, judged.rule_diags, judged.tallies

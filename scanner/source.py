@@ -468,6 +468,10 @@ def _size(n: int) -> str:
     return f"{n / 1024:.1f} KiB"
 
 
+# how the diagnostic of a read that failed begins (EIO, EACCES...: it may not fail next time)
+READ_FAILED = "cannot read file"
+
+
 def read(sf: SourceFile) -> bytes | Diagnostic:
     try:
         st = os.stat(sf.abspath)
@@ -489,7 +493,7 @@ def read(sf: SourceFile) -> bytes | Diagnostic:
             return fh.read()
     except OSError as e:
         return file_diagnostic(
-            sf.path, "unreadable", f"cannot read file: {e.strerror}", Level.ERROR
+            sf.path, "unreadable", f"{READ_FAILED}: {e.strerror}", Level.ERROR
         )
 
 

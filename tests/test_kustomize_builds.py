@@ -200,3 +200,21 @@ def test_a_renamed_overlay_and_a_new_one_stay_deployed_in_pr_mode(tmp_path: Path
     report = scan_pr(r, "main", ScanOptions())
     assert report.diff is not None
     assert _k8s003(report.diff.new) == [("base/pod.yaml", 6)]
+
+
+def test_kustomization_listed_names_what_kustomize_reads(tmp_path: Path) -> None:
+    """The org scan fetches what kustomizations list (any name, as YAML); the root may be
+    given through a link (a snapshot under a linked temporary directory)."""
+    from scanner.scanning import kustomization_listed
+
+    real = tmp_path / "real"
+    (real / "k8s").mkdir(parents=True)
+    (real / "k8s" / "kustomization.yaml").write_text(
+        "resources:\n  - deploy.yaml\n  - extra.txt\n"
+    )
+    (real / "k8s" / "extra.txt").write_text("apiVersion: v1\nkind: Service\n")
+    linked = tmp_path / "linked"
+    linked.symlink_to(real)
+    for root in (real, linked):
+        got = kustomization_listed(root, ["k8s/kustomization.yaml"])
+        assert got == ["k8s/deploy.yaml", "k8s/extra.txt"]
