@@ -102,10 +102,10 @@ def redact(text: str) -> str:
     return _redact_short(text) if len(text) <= _MEMO_CHARS else _redact(text)
 
 
-_MEMO_CHARS = 2048
+_MEMO_CHARS = 1024  # and at most 8,192 of them: a few MB however hostile the texts
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=8192)
 def _redact_short(text: str) -> str:
     return _redact(text)
 
