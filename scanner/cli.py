@@ -1059,6 +1059,7 @@ def cache_info_cmd() -> None:
     """Where the cache is, whether it is used, and what it holds."""
     from .factcache import DB_NAME, entry_count, in_ci
     from .policy import cache as cache_mod
+    from .report.text import count
 
     d = cache_mod.directory()
     if d is None:
@@ -1081,8 +1082,8 @@ def cache_info_cmd() -> None:
     elif db.is_file():
         size = sum(p.stat().st_size for p in trusted.glob(DB_NAME + "*") if p.is_file())
         click.echo(f"database: {db} ({size / 2**20:.1f} MiB)")
-        click.echo(f"fact cache: {_count(entry_count(trusted), 'entry', 'entries')}")
-        judged = _count(entry_count(trusted, "judged"), "whole-repository scan")
+        click.echo(f"fact cache: {count(entry_count(trusted), 'entry', 'entries')}")
+        judged = count(entry_count(trusted, "judged"), "whole-repository scan")
         off = (
             " (off: TETHER_NO_RESULT_CACHE)" if cache_mod.env_flag("TETHER_NO_RESULT_CACHE") else ""
         )
@@ -1096,10 +1097,6 @@ def cache_info_cmd() -> None:
     old = [p.name for p in (trusted / n for n in _LEGACY) if p.exists()]
     if old:
         click.echo(f"from older versions: {', '.join(old)} (tether cache clear removes them)")
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else many or one + 's'}"
 
 
 # what older versions of tether kept in the directory (one file per entry, then SQLite)

@@ -270,9 +270,7 @@ class _Store:
         import sqlite3
 
         try:
-            row = conn.execute(
-                f"SELECT value FROM {self.table} WHERE key = ?", (key,)
-            ).fetchone()
+            row = conn.execute(f"SELECT value FROM {self.table} WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as e:
             self._corrupt(e)
             return None
@@ -442,16 +440,14 @@ def _decode(payload: bytes) -> tuple[list[Fact], list[Diagnostic]] | None:
 def entry_count(directory: Path, table: str = "entries") -> int:
     """How many entries a table of the cache database in `directory` holds (0 when none):
     `entries` (facts and SARIF line hashes) or `judged` (resultcache.py)."""
-    if table not in _TABLES:
-        raise ValueError(f"unknown cache table {table!r}")
-    store = _Store(directory / DB_NAME)
+    store = _Store(directory / DB_NAME, table)
     if not store.path.exists():
         return 0
     conn = store._connection()
     if conn is None:
         return 0
     try:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(conn.execute(f"SELECT count(*) FROM {store.table}").fetchone()[0])
     except Exception:  # not readable as ours: nothing to count
         return 0
     finally:

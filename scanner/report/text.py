@@ -45,7 +45,7 @@ def render(
     for chart, n in sorted(templates.items()):
         lines.append(
             f"{_say(chart)}  not-scanned-template  diagnostic  "
-            f"{_paint('note', Level.NOTE, color)}  {_count(n, 'template')} not scanned "
+            f"{_paint('note', Level.NOTE, color)}  {count(n, 'template')} not scanned "
             "(Go/Helm syntax that is not YAML as written); scan the rendered chart "
             "(helm template ... > rendered.yaml) to check them; SARIF and JSON list each file"
         )
@@ -101,7 +101,7 @@ def timings_line(t: Timings, reports: float, wall: float, cpu: float, pr: bool =
         how = "1 process"
         phases += f", other {other:.3f}s"
     return (
-        f"timings: {_count(t.files, 'file')}, {t.bytes / 1024:,.0f} KiB{cached}; {how}; "
+        f"timings: {count(t.files, 'file')}, {t.bytes / 1024:,.0f} KiB{cached}; {how}; "
         f"{phases}; {'head ' if pr else ''}scan {t.total:.3f}s wall; reports {reports:.3f}s; "
         f"tether {wall:.3f}s wall, {cpu:.3f}s CPU (after start-up)"
     )
@@ -119,7 +119,7 @@ def verdict_line(decision: Decision, color: bool = False) -> str:
         reasons: list[str] = []
         if d.blocking:
             levels = Counter(f.level for f in d.blocking)
-            n = _count(len(d.blocking), new + "finding")
+            n = count(len(d.blocking), new + "finding")
             if len(levels) == 1:
                 reasons.append(f"{n} at {next(iter(levels)).value} level (fail level: {d.fail_on})")
             else:
@@ -146,7 +146,7 @@ def verdict_line(decision: Decision, color: bool = False) -> str:
             reasons.append(f"{kinds} {noun} ({why})")
         text = "; ".join(reasons)
     elif d.fail_on == "never":
-        found = _count(len(d.gated), new + "finding") if d.gated else f"no {new}findings"
+        found = count(len(d.gated), new + "finding") if d.gated else f"no {new}findings"
         text = f"fail level never ({found} reported; findings never fail the run)"
     else:
         text = f"no {new}findings at {d.fail_on} level or above"
@@ -155,7 +155,7 @@ def verdict_line(decision: Decision, color: bool = False) -> str:
         if below:
             notes.append(f"{_by_level(below, new)} below the fail level")
         if d.staged:
-            staged = _count(len(d.staged), new + "finding")
+            staged = count(len(d.staged), new + "finding")
             notes.append(f"{staged} of staged rules not yet enforced")
         if notes:
             text += f" ({'; '.join(notes)})"
@@ -170,11 +170,12 @@ _LEVELS = (Level.ERROR, Level.WARNING, Level.NOTE)  # most severe first
 
 def _by_level(levels: Counter[Level], prefix: str) -> str:
     """``3 errors, 2 warnings``: counts by level, most severe first."""
-    return ", ".join(_count(levels[lv], prefix + lv.value) for lv in _LEVELS if levels[lv])
+    return ", ".join(count(levels[lv], prefix + lv.value) for lv in _LEVELS if levels[lv])
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 file``, ``3 files`` (``plural`` when adding an s will not do)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def summary(report: Report) -> str:
@@ -199,8 +200,8 @@ def summary(report: Report) -> str:
         more = f" and {len(report.paths) - 3} more" if len(report.paths) > 3 else ""
         where = f" in {shown}{more}"
     return (
-        f"{head}{exc}{diag}; {_count(report.timings.files, 'file')} scanned{where} with "
-        f"{_count(len(report.rules), 'rule')}"
+        f"{head}{exc}{diag}; {count(report.timings.files, 'file')} scanned{where} with "
+        f"{count(len(report.rules), 'rule')}"
     )
 
 
