@@ -6,7 +6,7 @@ Usage::
 
     python bench/perf.py [--scale 1,8,64] [--runs 3] [--corpus-kind terraform,kubernetes,workflows]
                          [--results PATH] [--zizmor PATH] [--tether PATH] [--rev REV]
-                         [--cache cold-facts|none|warm|warm-facts] [--profile N]
+                         [--cache cold-facts|none|warm|warm-facts|one-changed] [--profile N]
 
 For every corpus kind and scale it generates (or reuses) a deterministic corpus under
 ``bench/.work/perf-corpus/`` (bench/gen_terraform.py, gen_kubernetes.py, gen_workflows.py),
@@ -268,7 +268,27 @@ def read_json(path: Path) -> Any:
 # --------------------------------------------------------------------------------------
 
 
+def _file_to_edit(corpus: Path) -> Path:
+    """The file --cache one-changed edits: the first YAML, Terraform or Dockerfile file of
+    the corpus in path order (a comment is valid in each)."""
+    for p in sorted(corpus.rglob("*")):
+        if p.is_file() and (p.suffix in (".yaml", ".yml", ".tf") or p.name == "Dockerfile"):
+            return p
+    raise SetupError(f"{corpus}: no file to edit for --cache one-changed")
+
+
 def bench_corpus(tools: Tools, kind: str, scale: int, corpus: Path, runs: int) -> dict[str, Any]:
+    changed = _file_to_edit(corpus)
+    original = changed.read_bytes()
+    try:
+        return _bench_corpus(tools, kind, scale, corpus, runs, changed)
+    finally:
+        changed.write_bytes(original)
+
+
+def _bench_corpus(
+    tools: Tools, kind: str, scale: int, corpus: Path, runs: int, changed: Path
+) -> dict[str, Any]:
     tmp = WORK_DIR / "perf-run"
     tmp.mkdir(parents=True, exist_ok=True)
     stats_corpus = corpus_stats(corpus)
@@ -276,10 +296,19 @@ def bench_corpus(tools: Tools, kind: str, scale: int, corpus: Path, runs: int) -
     notes: list[str] = []
     tether_env = tools.tether_env()
 
+    edits = 0
+
     def run_tether(jobs1: bool) -> Run:
+        nonlocal edits
         out = tmp / "tether.json"
         out.unlink(missing_ok=True)
         tools.forget_facts()
+        if tools.cache_mode == "one-changed":
+            # one file's bytes change before every run (a comment line of its own): the
+            # result cache cannot answer, every other file is as the last run found it
+            edits += 1
+            with changed.open("a", encoding="utf-8") as fh:
+                fh.write(f"# bench edit {edits}\n")
         name = "tether -j 1" if jobs1 else "tether"
         r = harness.measure(
             name,
@@ -683,13 +712,14 @@ def _main(argv: list[str] | None) -> int:
     )
     parser.add_argument(
         "--cache",
-        choices=("cold-facts", "none", "warm", "warm-facts"),
+        choices=("cold-facts", "none", "warm", "warm-facts", "one-changed"),
         default="cold-facts",
         help="tether's cache (in bench/.work/tether-cache): compiled rules kept and any fact "
         "or result cache emptied before each run (default), no cache at all, everything kept "
         "(a rescan of the unchanged corpus: the result cache answers), or everything kept with "
-        "the result cache off (every file's facts from the fact cache, judged afresh: what a "
-        "rescan costs once any file changed)",
+        "the result cache off (every file's facts from the fact cache, judged afresh), or "
+        "everything kept and one file's bytes changed before each run (a comment line): what "
+        "a rescan costs after an edit",
     )
     parser.add_argument("--seed", type=int, help="generator seed (default: each generator's)")
     parser.add_argument(

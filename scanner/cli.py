@@ -1088,6 +1088,8 @@ def cache_info_cmd() -> None:
             " (off: TETHER_NO_RESULT_CACHE)" if cache_mod.env_flag("TETHER_NO_RESULT_CACHE") else ""
         )
         click.echo(f"result cache: {judged}{off}")
+        verdicts = count(entry_count(trusted, "verdicts"), "entry", "entries")
+        click.echo(f"verdict memo: {verdicts}{off}")
     else:
         click.echo(f"fact and result cache: none yet ({db})")
     for name in (cache_mod.FILE_NAME, cache_mod.VALIDATED_FILE):

@@ -64,7 +64,7 @@ MAX_PLAIN_BYTES = 128 * 1024 * 1024  # inflated: past the largest a scan writes 
 MAX_DB_BYTES = 1024 * 1024 * 1024
 _MAGIC = b"TETHERF1"
 # the database's tables: files' facts and SARIF line hashes; whole scans' judged results
-_TABLES = ("entries", "judged")
+_TABLES = ("entries", "judged", "verdicts")
 _LEVELS = {lv.value: lv for lv in Level}
 
 
@@ -439,7 +439,7 @@ def _decode(payload: bytes) -> tuple[list[Fact], list[Diagnostic]] | None:
 
 def entry_count(directory: Path, table: str = "entries") -> int:
     """How many entries a table of the cache database in `directory` holds (0 when none):
-    `entries` (facts and SARIF line hashes) or `judged` (resultcache.py)."""
+    `entries` (facts and SARIF line hashes), `judged` or `verdicts` (resultcache.py)."""
     store = _Store(directory / DB_NAME, table)
     if not store.path.exists():
         return 0

@@ -220,6 +220,47 @@ def open_store(cache: FactCache) -> _Store:
     return _Store(cache.root / DB_NAME, "judged")
 
 
+class VerdictMemo:
+    """Verdicts and failure texts, one rule and one combination of fact values at a time,
+    kept between scans (scanner.policy.engine.Memo): what a rescan after an edit, or the
+    next repository of an organization, judges again is mostly what was judged before (the
+    same images, actions, module sources), and a CEL evaluation costs 30-350 us where a
+    lookup costs a few. The engine keys each value by everything it is a function of (the
+    rule's expressions, the baseline values and parameters the rule reads, the fact fields
+    it reads); the seed adds tether's code and the CEL runtime's build. A value that does
+    not decode to the shape written is a miss. Same directory, database and trust as the
+    result cache (a table beside `judged`), so used only where that is."""
+
+    def __init__(self, cache: FactCache) -> None:
+        self.store = _Store(cache.root / DB_NAME, "verdicts")
+        self.seed = hashlib.sha256(f"{code_identity()}\0{_installed('cel')}".encode()).digest()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Any:
+        payload = self.store.load(key)
+        if payload is None:
+            self.misses += 1
+            return None
+        try:
+            got = json.loads(payload)
+        except (ValueError, RecursionError):  # (UnicodeDecodeError too): not tether's
+            self.misses += 1
+            return None
+        self.hits += 1
+        return got
+
+    def add(self, key: str, value: Any) -> None:
+        try:
+            data = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError):
+            return
+        self.store.add(key, data)
+
+    def close(self) -> None:
+        self.store.close()  # writes what this scan judged, in one transaction
+
+
 def load(store: _Store, k: str, root: str, rules: Mapping[str, Any] | None = None) -> Judged | None:
     """The judged results kept under `k`, if whole and if every listed file outside the walk
     still reads the same. An entry that does not decode to what tether writes (findings and

@@ -1003,6 +1003,7 @@ def scan(
     hashed: dict[str, Any] = {}  # walked path -> what reading it gave, for the key
     judged: resultcache.Judged | None = None
     results = resultcache.open_store(fact_cache) if fact_cache is not None else None
+    verdicts: resultcache.VerdictMemo | None = None
     if (
         results is not None
         and opts.result_cache
@@ -1040,9 +1041,23 @@ def scan(
             observed = len(facts)
             facts.extend(own)
             t = clock()
+            # verdicts and failure texts of earlier scans: the result cache's trust, at the
+            # grain of one rule and one combination of fact values
+            if fact_cache is not None and opts.result_cache:
+                verdicts = resultcache.VerdictMemo(fact_cache)
             findings, rule_diags, tallies = engine.evaluate(
-                facts, rules, baseline, opts.today, opts.preview, ready, opts.max_findings
+                facts,
+                rules,
+                baseline,
+                opts.today,
+                opts.preview,
+                ready,
+                opts.max_findings,
+                verdicts,
             )
+            if verdicts is not None:
+                verdicts.close()
+                verdicts = None
             policy_time = clock() - t
             judged = resultcache.Judged(
                 findings=findings,
@@ -1097,6 +1112,8 @@ def scan(
             _FACT_CACHE.reset(cache_token)
             _MAX_FACTS.reset(limit_token)
             _READS.reset(reads_token)
+            if verdicts is not None:  # (judging was cut short: what it judged is kept)
+                verdicts.close()
             if fact_cache is not None:
                 fact_cache.close()
     else:

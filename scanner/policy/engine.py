@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..facts.subjects import subject as subject_of
@@ -111,6 +112,44 @@ class _Verdict:
     error: str = ""
 
 
+class Memo(Protocol):
+    """Verdicts and failure texts kept between scans (resultcache.VerdictMemo): values by
+    keys that hash everything they are a function of (see _Judge)."""
+
+    seed: bytes
+
+    def get(self, key: str) -> Any: ...
+
+    def add(self, key: str, value: Any) -> None: ...
+
+
+def _stored_verdict(got: Any) -> _Verdict | None:
+    """A kept verdict, if it has the shape written (anything else is a miss)."""
+    if (
+        isinstance(got, list)
+        and len(got) == 3
+        and type(got[0]) is bool
+        and type(got[1]) is bool
+        and type(got[2]) is str
+    ):
+        return _Verdict(got[0], got[1], got[2])
+    return None
+
+
+def _stored_texts(got: Any, keys: int) -> tuple[str, list[str]] | None:
+    """Kept failure texts (the message, each baseline key rendered), if shaped as written."""
+    if (
+        isinstance(got, list)
+        and len(got) == 2
+        and type(got[0]) is str
+        and isinstance(got[1], list)
+        and len(got[1]) == keys
+        and all(type(k) is str for k in got[1])
+    ):
+        return got[0], got[1]
+    return None
+
+
 class _Judge:
     """Evaluates one rule, once per distinct combination of the fact fields it judges by.
 
@@ -122,7 +161,12 @@ class _Judge:
     variable resolver, so each evaluation converts only the fact's few fields."""
 
     def __init__(
-        self, rule: Rule, st: Staging, baseline: Baseline, params: Mapping[str, Any]
+        self,
+        rule: Rule,
+        st: Staging,
+        baseline: Baseline,
+        params: Mapping[str, Any],
+        memo: Memo | None = None,
     ) -> None:
         self.rule = rule
         self.staging = st
@@ -143,6 +187,39 @@ class _Judge:
             variables={"baseline": base, "params": dict(params)}, functions=dict(FUNCTIONS)
         )
         self._ctx.set_variable_resolver(lambda name: view[0] if name == "fact" else None)
+        # kept between scans: a verdict is a function of the rule's expressions, the CEL
+        # context's data (the baseline's part the rule reads, its parameters), the functions
+        # and runtime (the memo's seed: tether's code and the CEL build) and the fact fields
+        # it reads; a failure's texts, of the message and key templates and the fields they read
+        self._memo = memo
+        self._ident: bytes | None = None
+        if memo is not None:
+            try:
+                doc = json.dumps(
+                    [
+                        rule.when_src,
+                        rule.assert_src,
+                        rule.message_src,
+                        list(rule.extra.get("keys_src") or ()),
+                        self.fields,
+                        self.all_fields,
+                        base,
+                        dict(params),
+                    ],
+                    sort_keys=True,
+                    separators=(",", ":"),
+                    allow_nan=False,
+                )
+            except (TypeError, ValueError):  # no canonical form: judged afresh each time
+                self._memo = None
+            else:
+                self._ident = hashlib.sha256(memo.seed + doc.encode()).digest()
+
+    def _stored_key(self, tag: str, key: tuple[Any, ...]) -> str:
+        # `key` holds frozen JSON values (rules.freeze): its repr is canonical
+        h = hashlib.sha256(self._ident or b"")
+        h.update(f"\0{tag}\0{key!r}".encode())
+        return h.hexdigest()
 
     def _context(self, data: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
         self._view[0] = {f: data.get(f) for f in fields}
@@ -157,9 +234,18 @@ class _Judge:
             key, hit = None, None
         if hit is not None:
             return hit
+        stored = None
+        if key is not None and self._memo is not None:
+            stored = self._stored_key("verdict", key)
+            out = _stored_verdict(self._memo.get(stored))
+            if out is not None:
+                self.cache[key] = out
+                return out
         out = self._evaluate(self._context(data, self.fields))
         if key is not None:
             self.cache[key] = out
+        if stored is not None and self._memo is not None:
+            self._memo.add(stored, [out.applicable, out.passed, out.error])
         return out
 
     def _evaluate(self, ctx: Any) -> _Verdict:
@@ -173,18 +259,31 @@ class _Judge:
 
     def explain(self, fact: Fact) -> tuple[str, tuple[BaselineRef, ...]]:
         """Message and baseline provenance of a failure."""
-        ctx = self._context(fact.data, self.all_fields)
-        message = self.rule.message.render(ctx, self._view[0], self._memos[0])
+        stored = None
+        texts = None
+        if self._memo is not None:
+            try:
+                key = tuple(freeze(fact.data.get(f)) for f in self.all_fields)
+            except TypeError:
+                key = None
+            if key is not None:
+                stored = self._stored_key("texts", key)
+                texts = _stored_texts(self._memo.get(stored), len(self.rule.baseline_keys))
+        if texts is None:
+            ctx = self._context(fact.data, self.all_fields)
+            texts = (
+                self.rule.message.render(ctx, self._view[0], self._memos[0]),
+                [
+                    k.render(ctx, self._view[0], memo)
+                    for k, memo in zip(self.rule.baseline_keys, self._memos[1:], strict=True)
+                ],
+            )
+            if stored is not None and self._memo is not None:
+                self._memo.add(stored, [texts[0], texts[1]])
+        message, keys = texts
         if self.staging.note:
             message = f"{message} [staged: {self.staging.note}]"
-        refs = tuple(
-            r
-            for r in (
-                self.baseline.ref(k.render(ctx, self._view[0], memo))
-                for k, memo in zip(self.rule.baseline_keys, self._memos[1:], strict=True)
-            )
-            if r is not None
-        )
+        refs = tuple(r for r in (self.baseline.ref(k) for k in keys) if r is not None)
         return message, refs
 
 
@@ -356,11 +455,13 @@ def evaluate(
     preview: bool = False,
     ready: Prepared | None = None,
     max_findings: int | None = None,
+    memo: Memo | None = None,
 ) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
     """Judge `facts`. `ready`: the policy check already made for these rules (a scan makes it
     once, before parsing anything); made here when not given. `max_findings`: stop judging
     once that many findings are made, with an error-level `scan-limit` diagnostic where it
-    stopped (a repository, or a change, must not make a scan hold millions of findings)."""
+    stopped (a repository, or a change, must not make a scan hold millions of findings).
+    `memo`: verdicts and failure texts of earlier scans (the same judgements, by content)."""
     if ready is None:
         ready = prepare(rules, baseline, today, preview)
     # judges are built on the first fact of their kind: a rule with nothing to judge costs
@@ -397,7 +498,7 @@ def evaluate(
         judges = by_kind.get(fact.kind)
         if judges is None:
             judges = by_kind[fact.kind] = [
-                _Judge(rule, st, baseline, ready.params.get(rule.id, {}))
+                _Judge(rule, st, baseline, ready.params.get(rule.id, {}), memo)
                 for rule, st in pending.get(fact.kind, ())
             ]
         for judge in judges:
