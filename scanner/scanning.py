@@ -129,8 +129,6 @@ def _yaml_facts(
     manifests too, a manifest may be JSON or spell its keys with escapes, and a file that
     parses as YAML is judged even when it holds template actions (only one that does not
     parse is a template note)."""
-    from .facts import env as env_facts
-    from .facts import github_actions
     from .parsers import yaml as yaml_doc  # parsing helpers beside compose_each
 
     kind = sf.kind
@@ -153,9 +151,20 @@ def _yaml_facts(
     if as_json:
         docs, errors = _timed(timings, lambda: kubernetes.read_json(text))
     else:
+        # documents as kubectl splits them (`---#` separates for it, not for YAML)
+        split = yaml_doc.kubectl_documents(text)
+        # one document at a time, each observed and let go before the next is composed
+        mark = len(out), len(diags)
         try:
-            # documents as kubectl splits them (`---#` separates for it, not for YAML)
-            docs, errors = _timed(timings, lambda: compose_each(yaml_doc.kubectl_documents(text)))
+            stream = _timed_each(timings, yaml_doc.compose_stream(split))
+            _documents(sf, text, stream, out, diags, values)
+            return
+        except YamlError:
+            # a document does not compose: the file is observed again as compose_each
+            # recovers (each `---` part on its own), from the start
+            del out[mark[0] :], diags[mark[1] :]
+        try:
+            docs, errors = _timed(timings, lambda: compose_each(split))
         except YamlError as err:
             errors = [err]
         errors = [YamlError(f"invalid YAML: {e.message}", e.span) for e in errors]
@@ -177,6 +186,39 @@ def _yaml_facts(
         diags.extend(
             Diagnostic(sf.path, e.span, "parse-error", e.message, Level.ERROR) for e in errors
         )
+    _documents(sf, text, docs, out, diags, values)
+
+
+def _timed_each(timings: Timings | None, items: Iterator[T]) -> Iterator[T]:
+    """`items`, the time spent making each counted as parsing."""
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        finally:
+            if timings is not None:
+                timings.parse += time.perf_counter() - t
+        yield item
+
+
+def _documents(
+    sf: SourceFile,
+    text: str,
+    docs: Iterable[Any],
+    out: list[Fact],
+    diags: list[Diagnostic],
+    values: bool,
+) -> None:
+    """Observe a YAML or JSON file's documents (composed Nodes, None for an empty one), in
+    order: see _yaml_facts."""
+    from .facts import env as env_facts
+    from .facts import github_actions
+    from .parsers import yaml as yaml_doc
+
+    kind = sf.kind
+    kustomization = posixpath.basename(sf.path) in kubernetes.KUSTOMIZATION_NAMES
     max_listed = 20  # duplicate keys listed one by one: one file must not flood the reports
     # looked for once per file, not once per document (a file of 10,000 documents)
     has_patch_directive = "$patch" in text
@@ -460,7 +502,12 @@ def _listed_unwalked(root: Path, facts: Sequence[Fact], walked: set[str]) -> lis
             if rel in walked or rel in checked or _under_git(rel):
                 continue
             checked.add(rel)
-            real = os.path.realpath(os.path.join(real_root, rel.replace("/", os.sep)))
+            joined = os.path.join(real_root, rel.replace("/", os.sep))
+            # (a listed directory, the usual case, costs one stat, not a realpath's lstat of
+            # every component: it is no file however it is reached)
+            if not os.path.isfile(joined):
+                continue
+            real = os.path.realpath(joined)
             if not real.startswith(real_root + os.sep) or _under_git(real[len(real_root) + 1 :]):
                 continue
             if os.path.isfile(real):
@@ -602,7 +649,10 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             for rel in f.data.get("local_paths") or []:
                 if rel in listed or kubernetes.reads_as_yaml(rel) or _under_git(rel):
                     continue
-                real = os.path.realpath(os.path.join(root, rel.replace("/", os.sep)))
+                joined = os.path.join(root, rel.replace("/", os.sep))
+                if not os.path.isfile(joined):  # a listed directory (see _listed_unwalked)
+                    continue
+                real = os.path.realpath(joined)
                 inside = real.startswith(root + os.sep)
                 if inside and not _under_git(real[len(root) + 1 :]) and os.path.isfile(real):
                     listed.add(rel)

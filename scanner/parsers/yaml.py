@@ -426,6 +426,40 @@ def compose_each(text: str) -> tuple[list[Node | None], list[YamlError]]:
     return docs, errors
 
 
+def compose_stream(text: str) -> Iterator[Node | None]:
+    """The documents of a YAML stream one at a time, each composed when asked for, so that a
+    file of many documents never holds more than one document's nodes (46,000 documents at
+    the size cap: ~370 MB composed at once). The same checks as compose_all (nesting, alias
+    expansion) apply to each document. Raises YamlError at the first problem, perhaps after
+    yielding documents: a caller that wants compose_each's recovery (each `---` part on its
+    own) starts over with it."""
+    bound = _depth_bound(text)
+    after = MAX_DEPTH <= bound < _COMPOSE_FIRST_BELOW and _stack_is_deep()
+    if bound >= MAX_DEPTH and not after:
+        _check_depth(text)
+    anchors = _has_anchor(text)
+    index = LineIndex(text)
+    raws = _yaml().compose_all(io.StringIO(text))
+    while True:
+        try:
+            raw = next(raws)
+        except StopIteration:
+            return
+        except Exception as e:  # ruamel raises many error types; all are input errors here
+            raise YamlError(_error_message(e), _error_span(e, text)) from None
+        # the mapping tables of lookups in the documents before (Node.get_pair) would keep
+        # their nodes alive: each document's are dropped when the next one is composed
+        index.maps.clear()
+        if raw is None:
+            yield None
+            continue
+        if after:
+            _check_tree_depth(raw, text)
+        if anchors:
+            _check_aliases(raw, text)
+        yield Node(raw, index)
+
+
 @lru_cache(maxsize=2)
 def _compose_cached(text: str) -> tuple[Any, ...]:
     # the template check composes a file that the scan then composes again: keep the last few
