@@ -829,3 +829,18 @@ def test_containers_no_table_entry_covers_are_said_not_judged() -> None:
     crd += "  x:\n    containers: [{image: a}]\n"
     (doc,) = compose_all(crd)
     assert doc is not None and unjudged_pods(doc) == []
+
+
+def test_a_custom_resource_named_like_a_builtin_kind_is_still_looked_into() -> None:
+    """Kubernetes' own kinds that hold no pod (a core Service) are not walked for containers;
+    a custom resource of the same kind name in another group is (Knative's Service)."""
+    from scanner.facts.kubernetes import unjudged_pods
+
+    body = "kind: Service\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+    body += "      containers: [{image: quay.io/acme/web:1.0}]\n"
+    (knative,) = compose_all("apiVersion: serving.knative.dev/v1\n" + body)
+    assert knative is not None
+    ((span, message),) = unjudged_pods(knative)
+    assert span.start_line == 7 and "Service (serving.knative.dev)" in message
+    (core,) = compose_all("apiVersion: v1\n" + body)
+    assert core is not None and unjudged_pods(core) == []

@@ -903,6 +903,9 @@ def unjudged_pods(node: Node) -> list[tuple[Span, str]]:
         # Kubernetes' own kinds are judged by extract already: no second look at them
         if not kind or kind in _NO_PODS or kind in _POD_TEMPLATE:
             continue
+        api_n = obj.get("apiVersion")
+        if (_api_group(_scalar_str(api_n) or ""), kind) in _BUILTIN_WITHOUT_PODS:
+            continue  # (not walked: most of a GitOps repository's objects are these)
         o = object_view(obj, 0)
         if workload_views(o):
             continue
@@ -928,6 +931,47 @@ def unjudged_pods(node: Node) -> list[tuple[Span, str]]:
 _MAX_CONTAINER_DEPTH = 12
 # kinds that hold no pods whatever their contents say (a CRD's schema describes containers)
 _NO_PODS = frozenset(("CustomResourceDefinition", "ConfigMap", "Secret", "Kustomization"))
+# Kubernetes' own kinds that hold no pod, by API group ("" is the core group): a custom
+# resource of the same kind name in another group may (Knative's serving.knative.dev Service)
+_BUILTIN_WITHOUT_PODS = frozenset(
+    [
+        ("", k)
+        for k in (
+            "Service",
+            "ServiceAccount",
+            "Namespace",
+            "Endpoints",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "ResourceQuota",
+            "LimitRange",
+        )
+    ]
+    + [
+        ("rbac.authorization.k8s.io", k)
+        for k in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+    ]
+    + [
+        ("networking.k8s.io", "NetworkPolicy"),
+        ("networking.k8s.io", "Ingress"),
+        ("networking.k8s.io", "IngressClass"),
+        ("autoscaling", "HorizontalPodAutoscaler"),
+        ("policy", "PodDisruptionBudget"),
+        ("storage.k8s.io", "StorageClass"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("discovery.k8s.io", "EndpointSlice"),
+        ("coordination.k8s.io", "Lease"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ]
+)
+
+
+def _api_group(api_version: str) -> str:
+    """The API group of an apiVersion (`apps/v1` -> apps, `v1` -> the core group, "")."""
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 
 
 def _first_container(node: Node, at: str, depth: int) -> tuple[str, Span] | None:
