@@ -568,6 +568,25 @@ def test_nesting_measured_after_composing_is_the_same_verdict(body: str) -> None
         assert got is None or "nesting deeper" not in got[0]
 
 
+def test_the_nesting_bound_is_per_document() -> None:
+    """Many documents of a few brackets each are not one text deep in brackets (the event
+    check, a second parse of the whole file, ran on every such file); a document deeper than
+    the limit among them is still refused, and one a `---` line cuts in two is a located error."""
+    from scanner.parsers import yaml as y
+
+    svc = "---\napiVersion: v1\nkind: Service\nmetadata: {name: s, labels: {a: b}}\n"
+    assert y._depth_bound(svc * 300) < y.MAX_DEPTH
+    deep = "---\napiVersion: v1\nkind: ConfigMap\ndata: " + "[" * 50_000 + "]" * 50_000 + "\n"
+    facts, diags = scan_text("k8s/all.yaml", svc * 300 + deep + svc)
+    assert len([f for f in facts if f.kind == "k8s.object"]) == 301
+    assert [d.code for d in diags] == ["parse-error"] and "nesting deeper" in diags[0].message
+    # a flow collection opened in one document and closed in the next
+    cut = "---\na: " + "[" * 150 + "\n---\n" + "]" * 150 + "\n"
+    facts, diags = scan_text("k8s/cut.yaml", svc * 2 + cut)
+    assert diags and {d.code for d in diags} == {"parse-error"}  # (each part broken)
+    assert len([f for f in facts if f.kind == "k8s.object"]) == 2
+
+
 def test_the_flow_colon_fallback_does_not_bypass_the_depth_limit() -> None:
     """A `:` the C scanner refuses inside flow collections sends the text to the pure-Python
     parser, whose event check then failed silently: a document 230 levels deep went through
