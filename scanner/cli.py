@@ -19,6 +19,8 @@ import click
 from . import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .policy.operator import Policy
 
 # each command imports what it uses when it runs: `tether --version`, `tether rules` and
@@ -333,19 +335,6 @@ def scan_cmd(
     decision = decide(report, level, strict)
 
     def render(kind: str) -> str:
-        if kind == "sarif":
-            from .report import sarif  # sarif-om/attrs load only when SARIF is asked for
-
-            return sarif.dumps(
-                sarif.build(
-                    report,
-                    category=category,
-                    levels=report.levels,
-                    include_excepted=include_excepted,
-                )
-            )
-        if kind == "json":
-            return jsonreport.dumps(jsonreport.build(report))
         if kind == "markdown":
             from .report import markdown
 
@@ -364,23 +353,47 @@ def scan_cmd(
             verdict=text.verdict_line(decision, use_color),
         )
 
+    def pieces(kind: str) -> Iterator[str]:
+        # JSON and SARIF are written as they are made, a finding at a time: a report of
+        # 50,000 findings is never held whole (issue 11)
+        if kind == "sarif":
+            from .report import sarif  # sarif-om/attrs load only when SARIF is asked for
+
+            yield from sarif.chunks(
+                sarif.build(
+                    report,
+                    category=category,
+                    levels=report.levels,
+                    include_excepted=include_excepted,
+                    lazy=True,
+                )
+            )
+        elif kind == "json":
+            yield from jsonreport.chunks(report)
+        else:
+            yield render(kind)
+
+    def write(path: Path, kind: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as fh:
+            for piece in pieces(kind):
+                fh.write(piece)
+
     reports_start = time.perf_counter()
     try:
-        main_out = render(fmt)
         if output is not None:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(main_out, encoding="utf-8")
+            write(output, fmt)
         else:
             # click strips colour codes off a pipe unless told: --color/FORCE_COLOR mean it
-            click.echo(main_out, nl=False, color=fmt == "text" and _colour(color))
+            for piece in pieces(fmt):
+                click.echo(piece, nl=False, color=fmt == "text" and _colour(color))
         for extra, kind in (
             (sarif_file, "sarif"),
             (json_file, "json"),
             (markdown_file, "markdown"),
         ):
             if extra is not None:
-                extra.parent.mkdir(parents=True, exist_ok=True)
-                extra.write_text(render(kind), encoding="utf-8")
+                write(extra, kind)
         if output is not None:
             # the main output went to a file: the console (a CI log) still says what was
             # found and why the step passes or fails; colour only here, never in the file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import __version__
@@ -42,14 +43,17 @@ def _finding(f: Finding) -> dict[str, Any]:
     }
 
 
-def build(report: Report) -> dict[str, Any]:
+def build(report: Report, lazy: bool = False) -> dict[str, Any]:
     """The JSON report. Messages, targets, justifications, owners, approvers and tickets are
-    redacted (they quote repository text); paths and fingerprints are kept as they are."""
+    redacted (they quote repository text); paths and fingerprints are kept as they are.
+    `lazy`: findings, excepted findings and diagnostics are generators that make each entry
+    as it is written (see chunks), not lists."""
+    made: Callable[[Iterator[Any]], Any] = (lambda it: it) if lazy else list
     return {
         "tool": {"name": "tether", "version": __version__},
         "baselines": report.baseline_files,
-        "findings": [_finding(f) for f in report.findings],
-        "excepted": [
+        "findings": made(_finding(f) for f in report.findings),
+        "excepted": made(
             {
                 "rule_id": e.finding.rule_id,
                 "path": e.finding.path,
@@ -68,8 +72,8 @@ def build(report: Report) -> dict[str, Any]:
                 },
             }
             for e in report.excepted
-        ],
-        "diagnostics": [
+        ),
+        "diagnostics": made(
             {
                 "code": d.code,
                 "level": d.level.value,
@@ -78,7 +82,7 @@ def build(report: Report) -> dict[str, Any]:
                 "message": redact(d.message),
             }
             for d in report.diagnostics
-        ],
+        ),
         "rules": {
             rid: {
                 "pass": t.passed,
@@ -130,8 +134,20 @@ def build(report: Report) -> dict[str, Any]:
     }
 
 
+_LONG_LISTS = frozenset({"findings", "diagnostics", "excepted"})
+
+
 def dumps(data: dict[str, Any]) -> str:
     """The JSON report's text: indented, one finding (and diagnostic) per line."""
     from .jsonfmt import dumps as layout
 
-    return layout(data, frozenset({"findings", "diagnostics", "excepted"})) + "\n"
+    return layout(data, _LONG_LISTS) + "\n"
+
+
+def chunks(report: Report) -> Iterator[str]:
+    """The text of `dumps(build(report))` in pieces, each finding made as it is written: a
+    report of 50,000 findings is never held whole (jsonfmt.chunks)."""
+    from .jsonfmt import chunks as layout
+
+    yield from layout(build(report, lazy=True), _LONG_LISTS)
+    yield "\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -315,12 +315,14 @@ def build(
     levels: Mapping[str, Level] | None = None,
     include_excepted: bool = False,
     local_root: bool = False,
+    lazy: bool = False,
 ) -> dict[str, Any]:
     """The SARIF log of a report, as a JSON-ready dict. `levels` maps rule id to the level
     the baseline gives it (defaultConfiguration), defaulting to the rule's own severity.
     SRCROOT's place on this machine is left out unless `local_root` (an absolute local path
     means nothing where the SARIF lands, code scanning included, and names the runner's
-    directories; issue 10)."""
+    directories; issue 10). `lazy`: the run's results are a generator that makes each as it
+    is written (see chunks), not a list."""
     levels = levels or {}
     rule_ids = sorted(report.rules)
     index = {rid: i for i, rid in enumerate(rule_ids)}
@@ -344,28 +346,36 @@ def build(
         return "new" if id(f) in new_ids else "unchanged"
 
     places = _Places(report.root, report.policy_file)
-    results = [_result(f, index, hashes, places, state(f)) for f in report.findings if _in_repo(f)]
-    if include_excepted:
-        # code scanning ignores suppressions, so excepted findings are left out by default;
-        # when asked for, they carry the justification as an external suppression
-        for e in report.excepted:
-            if not _in_repo(e.finding):
-                continue
-            res = _result(e.finding, index, hashes, places)
-            res.suppressions = [
-                om.Suppression(
-                    kind="external",
-                    justification=_clip(
-                        redact(
-                            f"{e.record.justification} (owner {e.record.owner or '-'}, "
-                            "expires "
-                            f"{e.record.expires.isoformat() if e.record.expires else 'never'})"
-                        )
-                    ),
-                )
-            ]
-            results.append(res)
-    hashes.close()
+
+    def results() -> Iterator[dict[str, Any]]:
+        try:
+            for f in report.findings:
+                if _in_repo(f):
+                    yield to_dict(_result(f, index, hashes, places, state(f)))
+            if not include_excepted:
+                return
+            # code scanning ignores suppressions, so excepted findings are left out by
+            # default; when asked for, they carry the justification as an external suppression
+            for e in report.excepted:
+                if not _in_repo(e.finding):
+                    continue
+                res = _result(e.finding, index, hashes, places)
+                res.suppressions = [
+                    om.Suppression(
+                        kind="external",
+                        justification=_clip(
+                            redact(
+                                f"{e.record.justification} (owner {e.record.owner or '-'}, "
+                                "expires "
+                                f"{e.record.expires.isoformat() if e.record.expires else 'never'})"
+                            )
+                        ),
+                    )
+                ]
+                yield to_dict(res)
+        finally:
+            hashes.close()
+
     notifications = [_notification(d) for d in report.diagnostics]
     root_uri = Path(report.root).resolve().as_uri().rstrip("/") + "/"
     run = om.Run(
@@ -389,7 +399,7 @@ def build(
                 tool_execution_notifications=notifications or None,
             )
         ],
-        results=results,
+        results=[],  # (put in below: a list, or the generator itself)
         column_kind="utf16CodeUnits",
         properties={
             "tether/baselines": [places(f)[1] for f in report.baseline_files],
@@ -404,6 +414,7 @@ def build(
     )
     log = om.SarifLog(version="2.1.0", schema_uri=SCHEMA, runs=[run])
     data: dict[str, Any] = to_dict(log)
+    data["runs"][0]["results"] = results() if lazy else list(results())
     return data
 
 
@@ -471,6 +482,13 @@ def write(data: dict[str, Any], path: Path) -> None:
 def dumps(data: dict[str, Any]) -> str:
     """The SARIF text: indented, one result (and notification) per line."""
     return jsonfmt.dumps(data, _LONG_LISTS) + "\n"
+
+
+def chunks(data: dict[str, Any]) -> Iterator[str]:
+    """The text of `dumps` in pieces, for a log built `lazy`: each result is made as it is
+    written (jsonfmt.chunks)."""
+    yield from jsonfmt.chunks(data, _LONG_LISTS)
+    yield "\n"
 
 
 _LONG_LISTS = frozenset({"results", "toolExecutionNotifications"})
