@@ -140,7 +140,7 @@ def run(env: Mapping[str, str], out: Sequence[str] | None = None) -> int:
         print(f"::error title=tether configuration error::{_escape_data(redact(str(e)))}")
         return 2
     sarif_file.parent.mkdir(parents=True, exist_ok=True)
-    sarif.write(sarif.build(report, category=category, levels=report.levels), sarif_file)
+    sarif.write(sarif.build(report, category=category, levels=report.levels, lazy=True), sarif_file)
     # the runner reads workflow commands (`::error ...`) from stdout: the report, which quotes
     # the scanned repository, is printed with command processing stopped
     # strict by default: in PR mode only files the change made unreadable count

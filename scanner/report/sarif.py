@@ -475,8 +475,11 @@ def _notification(d: Diagnostic) -> om.Notification:
 
 
 def write(data: dict[str, Any], path: Path) -> None:
+    """The SARIF text into `path`, piece by piece (`data` may be built lazy)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps(data), encoding="utf-8")
+    with path.open("w", encoding="utf-8") as fh:
+        for piece in chunks(data):
+            fh.write(piece)
 
 
 def dumps(data: dict[str, Any]) -> str:
