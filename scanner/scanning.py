@@ -155,16 +155,20 @@ def _yaml_facts(
         split = yaml_doc.kubectl_documents(text)
         # one document at a time, each observed and let go before the next is composed
         mark = len(out), len(diags)
+        whole: YamlError | None = None
         try:
             stream = _timed_each(timings, yaml_doc.compose_stream(split))
             _documents(sf, text, stream, out, diags, values)
             return
-        except YamlError:
+        except yaml_doc.StreamError as err:
             # a document does not compose: the file is observed again as compose_each
             # recovers (each `---` part on its own), from the start
-            del out[mark[0] :], diags[mark[1] :]
+            whole = None if err.may_compose else err
+        except YamlError:
+            pass
+        del out[mark[0] :], diags[mark[1] :]
         try:
-            docs, errors = _timed(timings, lambda: compose_each(split))
+            docs, errors = _timed(timings, lambda: compose_each(split, whole))
         except YamlError as err:
             errors = [err]
         errors = [YamlError(f"invalid YAML: {e.message}", e.span) for e in errors]

@@ -568,6 +568,28 @@ def test_nesting_measured_after_composing_is_the_same_verdict(body: str) -> None
         assert got is None or "nesting deeper" not in got[0]
 
 
+def test_a_broken_stream_is_not_composed_whole_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream's own error is the whole text's: recovering part by part does not compose
+    the whole text again first (a chart's templates: 2,907 files of bitnami/charts)."""
+    from scanner.parsers import yaml as y
+
+    composed: list[str] = []
+    raw = y._compose_raw
+
+    def counted(text: str) -> tuple[object, ...]:
+        composed.append(text)
+        return raw(text)
+
+    monkeypatch.setattr(y, "_compose_raw", counted)
+    y._compose_cached.cache_clear()
+    svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s{n}\n"
+    text = "---\n".join([svc.format(n=1), "kind: [broken\n", svc.format(n=3)])
+    facts, diags = scan_text("k8s/all.yaml", text)
+    assert [f.target for f in facts if f.kind == "k8s.object"] == ["Service/s1", "Service/s3"]
+    assert [d.code for d in diags] == ["parse-error"]
+    assert text not in composed and len(composed) == 3  # each part once
+
+
 def test_the_nesting_bound_is_per_document() -> None:
     """Many documents of a few brackets each are not one text deep in brackets (the event
     check, a second parse of the whole file, ran on every such file); a document deeper than

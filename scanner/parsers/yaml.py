@@ -395,17 +395,22 @@ def kubectl_documents(text: str) -> str:
     return _KUBECTL_ONLY_SEP.sub(sep, text)
 
 
-def compose_each(text: str) -> tuple[list[Node | None], list[YamlError]]:
+def compose_each(
+    text: str, whole: YamlError | None = None
+) -> tuple[list[Node | None], list[YamlError]]:
     """Like compose_all, but one broken document of a multi-document stream costs only that
     document: on error the stream is split at `---` lines and each part composed on its own
-    (padded with blank lines so positions stay those of the whole file)."""
-    try:
-        return compose_all(text), []
-    except YamlError as e:
-        whole = e
-        starts = [m.start() for m in _DOC_START.finditer(text)]
-        if not starts:
-            raise
+    (padded with blank lines so positions stay those of the whole file). `whole`: the error
+    compose_all gives for `text`, when known already (see StreamError): it is not composed
+    whole again."""
+    if whole is None:
+        try:
+            return compose_all(text), []
+        except YamlError as e:
+            whole = e
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    if not starts:
+        raise whole
     bounds = ([0] if starts[0] != 0 else []) + starts + [len(text)]
     docs: list[Node | None] = []
     errors: list[YamlError] = []
@@ -426,13 +431,25 @@ def compose_each(text: str) -> tuple[list[Node | None], list[YamlError]]:
     return docs, errors
 
 
+class StreamError(YamlError):
+    """compose_stream's error where composing a document failed. It is the error compose_all
+    gives for the same text (the documents before composed and passed the checks), unless
+    `may_compose`: the C scanner's error for a `:` in a flow collection, after which
+    compose_all tries ruamel's pure-Python parser, which may accept the text."""
+
+    def __init__(self, message: str, span: Span, may_compose: bool) -> None:
+        super().__init__(message, span)
+        self.may_compose = may_compose
+
+
 def compose_stream(text: str) -> Iterator[Node | None]:
     """The documents of a YAML stream one at a time, each composed when asked for, so that a
     file of many documents never holds more than one document's nodes (46,000 documents at
     the size cap: ~370 MB composed at once). The same checks as compose_all (nesting, alias
     expansion) apply to each document. Raises YamlError at the first problem, perhaps after
     yielding documents: a caller that wants compose_each's recovery (each `---` part on its
-    own) starts over with it."""
+    own) starts over with it (passing a StreamError on, unless it `may_compose`, spares
+    composing the whole text again)."""
     bound = _depth_bound(text)
     after = MAX_DEPTH <= bound < _COMPOSE_FIRST_BELOW and _stack_is_deep()
     if bound >= MAX_DEPTH and not after:
@@ -446,7 +463,11 @@ def compose_stream(text: str) -> Iterator[Node | None]:
         except StopIteration:
             return
         except Exception as e:  # ruamel raises many error types; all are input errors here
-            raise YamlError(_error_message(e), _error_span(e, text)) from None
+            if after:  # too deep before it is broken: the error compose_all gives first
+                _check_depth(text)
+            raise StreamError(
+                _error_message(e), _error_span(e, text), "found unexpected ':'" in str(e)
+            ) from None
         # the mapping tables of lookups in the documents before (Node.get_pair) would keep
         # their nodes alive: each document's are dropped when the next one is composed
         index.maps.clear()
