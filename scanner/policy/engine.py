@@ -123,6 +123,25 @@ class Memo(Protocol):
     def add(self, key: str, value: Any) -> None: ...
 
 
+_UNSET: Any = object()
+
+
+def _frozen(
+    data: Mapping[str, Any], fields: tuple[str, ...], frozen: dict[str, Any] | None
+) -> tuple[Any, ...]:
+    """The frozen values of `fields` (rules.freeze), each taken from `frozen` or frozen and
+    kept there."""
+    if frozen is None:
+        return tuple(freeze(data.get(f)) for f in fields)
+    out = []
+    for f in fields:
+        v = frozen.get(f, _UNSET)
+        if v is _UNSET:
+            v = frozen[f] = freeze(data.get(f))
+        out.append(v)
+    return tuple(out)
+
+
 def _stored_verdict(got: Any) -> _Verdict | None:
     """A kept verdict, if it has the shape written (anything else is a miss)."""
     if (
@@ -225,10 +244,12 @@ class _Judge:
         self._view[0] = {f: data.get(f) for f in fields}
         return self._ctx
 
-    def verdict(self, fact: Fact) -> _Verdict:
+    def verdict(self, fact: Fact, frozen: dict[str, Any] | None = None) -> _Verdict:
+        """`frozen`: the fact's fields frozen so far (rules.freeze), shared by the judges of
+        one fact: the rules of a kind read many of the same fields."""
         data = fact.data
         try:
-            key: tuple[Any, ...] | None = tuple(freeze(data.get(f)) for f in self.fields)
+            key: tuple[Any, ...] | None = _frozen(data, self.fields, frozen)
             hit = self.cache.get(key)  # type: ignore[arg-type]
         except TypeError:  # an unhashable oddity: judge without the memo
             key, hit = None, None
@@ -257,13 +278,15 @@ class _Judge:
         except Exception as e:  # CEL runtime errors: reported per fact, the scan goes on
             return _Verdict(False, False, error=f"{type(e).__name__}: {e}")
 
-    def explain(self, fact: Fact) -> tuple[str, tuple[BaselineRef, ...]]:
-        """Message and baseline provenance of a failure."""
+    def explain(
+        self, fact: Fact, frozen: dict[str, Any] | None = None
+    ) -> tuple[str, tuple[BaselineRef, ...]]:
+        """Message and baseline provenance of a failure (`frozen`: see verdict)."""
         stored = None
         texts = None
         if self._memo is not None:
             try:
-                key = tuple(freeze(fact.data.get(f)) for f in self.all_fields)
+                key = _frozen(fact.data, self.all_fields, frozen)
             except TypeError:
                 key = None
             if key is not None:
@@ -501,10 +524,11 @@ def evaluate(
                 _Judge(rule, st, baseline, ready.params.get(rule.id, {}), memo)
                 for rule, st in pending.get(fact.kind, ())
             ]
+        frozen: dict[str, Any] = {}  # this fact's fields, frozen once for all its judges
         for judge in judges:
             rule = judge.rule
             tally = tallies[rule.id]
-            out = judge.verdict(fact)
+            out = judge.verdict(fact, frozen)
             if out.error:
                 diagnostics.append(
                     Diagnostic(
@@ -522,7 +546,7 @@ def evaluate(
                 tally.passed += 1
             else:
                 tally.failed += 1
-                message, refs = judge.explain(fact)
+                message, refs = judge.explain(fact, frozen)
                 key = (rule.id, fact.path, fact.target)
                 occurrences[key] += 1
                 findings.append(
