@@ -195,6 +195,9 @@ class _Judge:
         self.cache: dict[tuple[Any, ...], _Verdict] = {}
         # message and baseline-key texts, by expression and the values of the fields it reads
         self._memos: list[dict[Any, str]] = [{} for _ in range(1 + len(rule.baseline_keys))]
+        # with a memo of earlier scans: failure texts by the fact fields they read, so that
+        # each distinct failure is looked up there once
+        self._texts: dict[tuple[Any, ...], tuple[str, list[str]]] = {}
         # the fact under evaluation, in a cell the resolver closes over: the CEL context (a
         # native object the garbage collector cannot see into) must not hold this judge, or
         # the judge, its rule, baseline and verdict cache would live as long as the process
@@ -284,14 +287,18 @@ class _Judge:
         """Message and baseline provenance of a failure (`frozen`: see verdict)."""
         stored = None
         texts = None
+        key = None
         if self._memo is not None:
             try:
                 key = _frozen(fact.data, self.all_fields, frozen)
+                texts = self._texts.get(key)  # (a failure seen before in this scan)
             except TypeError:
                 key = None
-            if key is not None:
+            if texts is None and key is not None:
                 stored = self._stored_key("texts", key)
                 texts = _stored_texts(self._memo.get(stored), len(self.rule.baseline_keys))
+                if texts is not None:
+                    self._texts[key] = texts
         if texts is None:
             ctx = self._context(fact.data, self.all_fields)
             texts = (
@@ -301,8 +308,9 @@ class _Judge:
                     for k, memo in zip(self.rule.baseline_keys, self._memos[1:], strict=True)
                 ],
             )
-            if stored is not None and self._memo is not None:
+            if stored is not None and self._memo is not None and key is not None:
                 self._memo.add(stored, [texts[0], texts[1]])
+                self._texts[key] = texts
         message, keys = texts
         if self.staging.note:
             message = f"{message} [staged: {self.staging.note}]"
