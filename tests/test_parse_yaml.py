@@ -444,6 +444,31 @@ def test_recursive_alias_is_refused() -> None:
     assert d.span == Span(5, 11, 5, 12)
 
 
+def test_aliases_that_nest_deeper_than_the_limit_are_refused() -> None:
+    """Anchors chained through aliases, each well under the limit as written, make a value
+    hundreds of levels deep once expanded, which everything that reads values recursively
+    would meet (it crashed the verdict memo's key): refused, located, like deep nesting."""
+
+    def chain(n: int, inner: str) -> str:
+        return "{k: " * n + inner + "}" * n
+
+    lines = ["apiVersion: v1", "kind: Pod", "metadata: {name: p}"]
+    prev = "v"
+    for i in range(3):
+        lines.append(f"x{i}: &a{i} " + chain(120, prev))
+        prev = f"*a{i}"
+    lines += ["spec:", "  containers:", "  - name: c", "    image: nginx:1.25"]
+    lines.append("    resources: " + chain(20, prev))
+    facts, diags = scan_text("k8s/p.yaml", "\n".join(lines) + "\n")
+    assert facts == []
+    (d,) = diags
+    assert d.code == "parse-error" and "deeper than 200 levels through aliases" in d.message
+    # two chained anchors, 190 levels: judged
+    lines[3:] = ["x0: &a0 " + chain(90, "v"), "x1: " + chain(100, "*a0")]
+    facts, diags = scan_text("k8s/p.yaml", "\n".join(lines) + "\n")
+    assert diags == [] and facts
+
+
 def test_modest_alias_use_is_fine() -> None:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: &l {a: b}\n" + (
         "data: {x: *l, y: *l}\n"
@@ -540,7 +565,17 @@ def test_a_colon_inside_a_flow_scalar_reads_as_kubectl_reads_it(text: str, value
         "a: " + "{b: " * 205 + "x" + "}" * 205,
         "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 215)) + "  " * 215 + "v",
         "a: " + "[" * 120 + "]" * 120 + "\nb: " + "[" * 201 + "]" * 201,  # the second one
-        "a: &x " + "[" * 150 + "]" * 150 + "\nb: " + "[" * 60 + "*x" + "]" * 60,  # alias: no level
+        # an alias is no level as written (190 levels once expanded: under the limit too)
+        "a: &x "
+        + "[" * 150
+        + "]" * 150
+        + "\nb: "
+        + "[" * 40
+        + "*x"
+        + "]" * 40
+        + "\nc: "
+        + "[" * 10
+        + "]" * 10,
         "a: " + "[" * 230 + "]" * 229 + "\nb: [",  # too deep and broken: depth said first
     ],
 )

@@ -5,6 +5,7 @@ and reports exactly what a scan without any cache reports."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import zlib
 from pathlib import Path
@@ -131,7 +132,7 @@ def test_values_are_kept_as_written(tmp_path: Path, cache_dir: Path) -> None:
     shapes = set()
     for _, value in rows:
         payload = value[len(b"TETHERF1") + 64 + 32 :]
-        got = resultcache.json.loads(zlib.decompress(payload))
+        got = json.loads(zlib.decompress(payload))
         shapes.add("verdict" if engine._stored_verdict(got) else "texts")
     assert shapes == {"verdict", "texts"}
 
@@ -143,3 +144,17 @@ def test_off_with_the_result_cache(
     _report(_repo(tmp_path))
     assert (cache_dir / DB_NAME).is_file()  # the fact cache was used
     assert _rows(cache_dir) == []
+
+
+def test_a_value_too_deep_to_spell_is_judged_afresh() -> None:
+    """A key the memo cannot spell (repr recurses deeper than Python allows) is no memo key:
+    the fact is judged without the memo rather than the scan failing."""
+    from types import SimpleNamespace
+
+    deep: Any = "v"
+    for _ in range(5000):
+        deep = ("[", (deep,))
+    judge = SimpleNamespace(_ident=b"x")
+    assert engine._Judge._stored_key(judge, "verdict", (deep,)) is None  # type: ignore[arg-type]
+    assert engine._Judge._stored_key(judge, "verdict", ("a",)) is not None  # type: ignore[arg-type]
+    assert engine._Judge._stored_key(judge, "verdict", None) is None  # type: ignore[arg-type]

@@ -654,8 +654,11 @@ def _has_anchor(text: str) -> bool:
 
 def _check_aliases(root: Any, text: str) -> None:
     """Refuse alias cycles (`&a [*a]`) and alias bombs, by counting the expanded size of each
-    node once (memoised on identity)."""
+    node once (memoised on identity), and documents that aliases make deeper than MAX_DEPTH
+    (chained anchors each under the limit as written: what reads the values, recursively,
+    must not meet one hundreds of levels deep)."""
     sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}  # collection levels from the node down, aliases followed
     on_path: set[int] = set()
     distinct = 0
     # iterative post-order walk: documents may be deep and aliases make them DAGs
@@ -667,6 +670,12 @@ def _check_aliases(root: Any, text: str) -> None:
             on_path.discard(key)
             kids = _children(node)
             sizes[key] = 1 + sum(sizes[id(k)] for k in kids)
+            heights[key] = (node.id != "scalar") + max((heights[id(k)] for k in kids), default=0)
+            if heights[key] > MAX_DEPTH:
+                raise YamlError(
+                    f"nesting deeper than {MAX_DEPTH} levels through aliases; not scanned",
+                    _mark_span(node, text),
+                )
             continue
         if key in sizes:
             continue

@@ -237,10 +237,18 @@ class _Judge:
             else:
                 self._ident = hashlib.sha256(memo.seed + doc.encode()).digest()
 
-    def _stored_key(self, tag: str, key: tuple[Any, ...]) -> str:
+    def _stored_key(self, tag: str, key: tuple[Any, ...] | None) -> str | None:
+        """The memo's key for a verdict or texts key; None when there is none (no key, or a
+        value too deep to spell: judged afresh)."""
+        if key is None:
+            return None
         # `key` holds frozen JSON values (rules.freeze): its repr is canonical
+        try:
+            spelled = f"\0{tag}\0{key!r}"
+        except RecursionError:
+            return None
         h = hashlib.sha256(self._ident or b"")
-        h.update(f"\0{tag}\0{key!r}".encode())
+        h.update(spelled.encode())
         return h.hexdigest()
 
     def _context(self, data: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
@@ -254,16 +262,15 @@ class _Judge:
         try:
             key: tuple[Any, ...] | None = _frozen(data, self.fields, frozen)
             hit = self.cache.get(key)  # type: ignore[arg-type]
-        except TypeError:  # an unhashable oddity: judge without the memo
+        except (TypeError, RecursionError):  # an unhashable oddity: judge without the memo
             key, hit = None, None
         if hit is not None:
             return hit
-        stored = None
-        if key is not None and self._memo is not None:
-            stored = self._stored_key("verdict", key)
+        stored = self._stored_key("verdict", key) if self._memo is not None else None
+        if stored is not None and self._memo is not None:
             out = _stored_verdict(self._memo.get(stored))
             if out is not None:
-                self.cache[key] = out
+                self.cache[key] = out  # type: ignore[index]
                 return out
         out = self._evaluate(self._context(data, self.fields))
         if key is not None:
@@ -292,12 +299,13 @@ class _Judge:
             try:
                 key = _frozen(fact.data, self.all_fields, frozen)
                 texts = self._texts.get(key)  # (a failure seen before in this scan)
-            except TypeError:
+            except (TypeError, RecursionError):
                 key = None
-            if texts is None and key is not None:
+            if texts is None:
                 stored = self._stored_key("texts", key)
+            if stored is not None:
                 texts = _stored_texts(self._memo.get(stored), len(self.rule.baseline_keys))
-                if texts is not None:
+                if texts is not None and key is not None:
                     self._texts[key] = texts
         if texts is None:
             ctx = self._context(fact.data, self.all_fields)
