@@ -625,6 +625,33 @@ def test_a_broken_stream_is_not_composed_whole_twice(monkeypatch: pytest.MonkeyP
     assert text not in composed and len(composed) == 3  # each part once
 
 
+def test_recovering_a_broken_stream_composes_each_part_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parts are composed on their own, their positions moved after: padding each with the
+    lines before it made a file of many documents quadratic (3,000 documents with one broken
+    took 105 s, a lever for any change under review)."""
+    from scanner.parsers import yaml as y
+
+    composed: list[int] = []
+    raw = y._compose_raw
+
+    def counted(text: str) -> tuple[object, ...]:
+        composed.append(len(text))
+        return raw(text)
+
+    monkeypatch.setattr(y, "_compose_raw", counted)
+    svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s{n}\n"
+    text = "---\n".join([*(svc.format(n=n) for n in range(2000)), "kind: [broken\n"])
+    facts, diags = scan_text("k8s/all.yaml", text)
+    assert len([f for f in facts if f.kind == "k8s.object"]) == 2000
+    ((code, line),) = [(d.code, d.span.start_line) for d in diags]
+    assert code == "parse-error" and line == text.count("\n")  # located in the whole file
+    objs = [f for f in facts if f.kind == "k8s.object"]
+    assert objs[-1].span.start_line == 4 * 1999 + 1999 + 2  # the last Service's kind
+    assert sum(composed) <= 2 * len(text)
+
+
 def test_the_nesting_bound_is_per_document() -> None:
     """Many documents of a few brackets each are not one text deep in brackets (the event
     check, a second parse of the whole file, ran on every such file); a document deeper than
