@@ -384,9 +384,14 @@ def scan_cmd(
         if output is not None:
             write(output, fmt)
         else:
-            # click strips colour codes off a pipe unless told: --color/FORCE_COLOR mean it
-            for piece in pieces(fmt):
-                click.echo(piece, nl=False, color=fmt == "text" and _colour(color))
+            try:
+                # click strips colour codes off a pipe unless told: --color/FORCE_COLOR mean it
+                for piece in pieces(fmt):
+                    click.echo(piece, nl=False, color=fmt == "text" and _colour(color))
+            except BrokenPipeError:
+                # the reader went away (`| head`): it read what it wanted; the other outputs
+                # are still written and the exit status is still the scan's
+                _stdout_gone()
         for extra, kind in (
             (sarif_file, "sarif"),
             (json_file, "json"),
@@ -437,6 +442,14 @@ def _own_outputs(root: Path, files: tuple[Path | None, ...]) -> list[str]:
             if not any(c in rel for c in "*?[]{}!\\"):
                 out.append(rel)
     return out
+
+
+def _stdout_gone() -> None:
+    """Standard output's reader is gone: what is still buffered for it, and anything written
+    later, goes nowhere (rather than an error at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _colour(flag: bool | None, stream: Any = None) -> bool:

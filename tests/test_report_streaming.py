@@ -106,3 +106,22 @@ def test_the_command_line_writes_the_whole_reports(
     # and to standard output
     r = CliRunner().invoke(main, ["scan", str(repo), "--no-cache", "--format", "json"])
     assert json.loads(r.output)["findings"] == expected["findings"]
+
+
+def test_a_reader_that_stops_early_does_not_turn_the_scan_into_an_error(repo: Path) -> None:
+    """`tether scan ... --format json | head`: the report is written as it is made, so the
+    reader going away is met mid-report; the exit status stays the scan's (1: findings)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner.cli", "scan", str(repo), "--no-cache", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"{")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1, err
+    assert "Traceback" not in err and "cannot write" not in err and "Broken pipe" not in err
