@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import pstats
+import secrets
 import shutil
 import subprocess
 import sys
@@ -306,9 +307,11 @@ def _bench_corpus(
         if tools.cache_mode == "one-changed":
             # one file's bytes change before every run (a comment line of its own): the
             # result cache cannot answer, every other file is as the last run found it
+            # (unique across invocations too: a content seen by an earlier run of the bench
+            # would be answered by the result cache, which keys by content)
             edits += 1
             with changed.open("a", encoding="utf-8") as fh:
-                fh.write(f"# bench edit {edits}\n")
+                fh.write(f"# bench edit {edits} {secrets.token_hex(8)}\n")
         name = "tether -j 1" if jobs1 else "tether"
         r = harness.measure(
             name,
