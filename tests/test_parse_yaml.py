@@ -625,6 +625,20 @@ def test_a_broken_stream_is_not_composed_whole_twice(monkeypatch: pytest.MonkeyP
     assert text not in composed and len(composed) == 3  # each part once
 
 
+def test_the_shared_composer_keeps_no_record_of_every_stream() -> None:
+    """ruamel records each stream an instance composes; tether's one instance serves every
+    file of every scan (an org scan's whole run): the record stays a few entries long."""
+    from scanner.parsers import yaml as y
+
+    for n in range(500):
+        y.compose_all(f"a: {n}\n")
+        list(y.compose_stream(f"b: {n}\n---\nc: 1\n"))
+    assert len(y._yaml().doc_infos) <= 16
+    # the pure-Python parser, which reads the last record, still composes
+    assert y.compose_all("img: {image: nginx:1.25}\n")[0] is not None
+    assert len(y._yaml(pure=True).doc_infos) <= 16
+
+
 def test_recovering_a_broken_stream_composes_each_part_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -8,6 +8,7 @@ content can make Python run code. The round-trip loader is kept for edits (autof
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import re
@@ -60,6 +61,11 @@ def _yaml(pure: bool = False) -> Any:
 
     y = YAML(typ="safe", pure=pure)
     y.Resolver = Resolver
+    # ruamel keeps a record of every stream an instance composed (`doc_infos`, appended to by
+    # each compose_all, read back only as the last one by the pure-Python parser): for this
+    # one instance, shared by every file of every scan, that grew without end (an org scan of
+    # a million files: a million records). The last few are enough.
+    y.doc_infos = collections.deque(maxlen=16)  # type: ignore[assignment]
     return y
 
 
