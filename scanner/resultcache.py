@@ -225,9 +225,9 @@ class VerdictMemo:
     kept between scans (scanner.policy.engine.Memo): what a rescan after an edit, or the
     next repository of an organization, judges again is mostly what was judged before (the
     same images, actions, module sources), and a CEL evaluation costs 30-350 us where a
-    lookup costs a few. The engine keys each value by everything it is a function of (the
-    rule's expressions, the baseline values and parameters the rule reads, the fact fields
-    it reads); the seed adds tether's code and the CEL runtime's build. A value that does
+    lookup costs a few. Each value is keyed by everything it is a function of: the rule, the
+    baseline values and parameters the rule reads and tether's code and the CEL runtime's
+    build (`ident`), and the fact values it reads (the engine). A value that does
     not decode to the shape written is a miss. Same directory, database and trust as the
     result cache (a table beside `judged`), so used only where that is."""
 
@@ -236,6 +236,21 @@ class VerdictMemo:
         self.seed = hashlib.sha256(f"{code_identity()}\0{_installed('cel')}".encode()).digest()
         self.hits = 0
         self.misses = 0
+
+    def ident(self, rule: Any, base: Any, params: Mapping[str, Any]) -> bytes | None:
+        """The seed, every data field of the rule (as the result cache's key has them), and
+        the baseline values and parameters its CEL context holds; None when one has no
+        canonical form."""
+        try:
+            doc = json.dumps(
+                [_rule(rule), base, dict(params)],
+                sort_keys=True,
+                separators=(",", ":"),
+                allow_nan=False,
+            )
+        except (TypeError, ValueError):
+            return None
+        return hashlib.sha256(self.seed + doc.encode()).digest()
 
     def get(self, key: str) -> Any:
         payload = self.store.load(key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -116,7 +115,11 @@ class Memo(Protocol):
     """Verdicts and failure texts kept between scans (resultcache.VerdictMemo): values by
     keys that hash everything they are a function of (see _Judge)."""
 
-    seed: bytes
+    def ident(self, rule: Rule, base: Any, params: Mapping[str, Any]) -> bytes | None:
+        """What one rule's judgements are keyed by besides the fact values: the rule, the
+        baseline values and parameters its CEL context holds, the code that judges (None:
+        no canonical form)."""
+        ...
 
     def get(self, key: str) -> Any: ...
 
@@ -209,33 +212,12 @@ class _Judge:
             variables={"baseline": base, "params": dict(params)}, functions=dict(FUNCTIONS)
         )
         self._ctx.set_variable_resolver(lambda name: view[0] if name == "fact" else None)
-        # kept between scans: a verdict is a function of the rule's expressions, the CEL
-        # context's data (the baseline's part the rule reads, its parameters), the functions
-        # and runtime (the memo's seed: tether's code and the CEL build) and the fact fields
-        # it reads; a failure's texts, of the message and key templates and the fields they read
-        self._memo = memo
-        self._ident: bytes | None = None
-        if memo is not None:
-            try:
-                doc = json.dumps(
-                    [
-                        rule.when_src,
-                        rule.assert_src,
-                        rule.message_src,
-                        list(rule.extra.get("keys_src") or ()),
-                        self.fields,
-                        self.all_fields,
-                        base,
-                        dict(params),
-                    ],
-                    sort_keys=True,
-                    separators=(",", ":"),
-                    allow_nan=False,
-                )
-            except (TypeError, ValueError):  # no canonical form: judged afresh each time
-                self._memo = None
-            else:
-                self._ident = hashlib.sha256(memo.seed + doc.encode()).digest()
+        # kept between scans: a verdict is a function of the rule, the CEL context's data (the
+        # baseline's part the rule reads, its parameters), the functions and runtime, and the
+        # fact fields it reads; a failure's texts, of the fields its templates read. The memo
+        # names the rest (Memo.ident); None: no canonical form, judged afresh each time
+        self._ident = memo.ident(rule, base, params) if memo is not None else None
+        self._memo = memo if self._ident is not None else None
 
     def _stored_key(self, tag: str, key: tuple[Any, ...] | None) -> str | None:
         """The memo's key for a verdict or texts key; None when there is none (no key, or a
