@@ -286,7 +286,7 @@ def scan_cmd(
     from .pr import TargetError, resolve, scan_repository
 
     started, cpu_start = time.perf_counter(), os.times()
-    from .report import jsonreport, text
+    from .report import jsonreport, text, write_pieces
     from .scanning import MAX_FACTS, MAX_FINDINGS, ScanOptions
 
     if root is not None and diff_base:
@@ -373,16 +373,10 @@ def scan_cmd(
         else:
             yield render(kind)
 
-    def write(path: Path, kind: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as fh:
-            for piece in pieces(kind):
-                fh.write(piece)
-
     reports_start = time.perf_counter()
     try:
         if output is not None:
-            write(output, fmt)
+            write_pieces(output, pieces(fmt))
         else:
             try:
                 # click strips colour codes off a pipe unless told: --color/FORCE_COLOR mean it
@@ -398,7 +392,7 @@ def scan_cmd(
             (markdown_file, "markdown"),
         ):
             if extra is not None:
-                write(extra, kind)
+                write_pieces(extra, pieces(kind))
         if output is not None:
             # the main output went to a file: the console (a CI log) still says what was
             # found and why the step passes or fails; colour only here, never in the file

@@ -499,7 +499,8 @@ def compose_stream(text: str) -> Iterator[Node | None]:
 
 @lru_cache(maxsize=2)
 def _compose_cached(text: str) -> tuple[Any, ...]:
-    # the template check composes a file that the scan then composes again: keep the last few
+    # a text composed twice in a row (an inline kustomize patch, read by extraction and again
+    # by the builds): the last two kept
     return _compose_raw(text)
 
 

@@ -21,7 +21,7 @@ from ..model import BaselineRef, Diagnostic, Finding, Level, Report, Span
 from ..policy.rules import Rule
 from ..redact import clip, redact
 from ..source import read_regular
-from . import jsonfmt
+from . import jsonfmt, write_pieces
 from .fingerprint import decode_source, line_hashes
 
 SCHEMA = (
@@ -476,10 +476,7 @@ def _notification(d: Diagnostic) -> om.Notification:
 
 def write(data: dict[str, Any], path: Path) -> None:
     """The SARIF text into `path`, piece by piece (`data` may be built lazy)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for piece in chunks(data):
-            fh.write(piece)
+    write_pieces(path, chunks(data))
 
 
 def dumps(data: dict[str, Any]) -> str:
