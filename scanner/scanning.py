@@ -506,17 +506,24 @@ def _listed_unwalked(root: Path, facts: Sequence[Fact], walked: set[str]) -> lis
             if rel in walked or rel in checked or _under_git(rel):
                 continue
             checked.add(rel)
-            joined = os.path.join(real_root, rel.replace("/", os.sep))
-            # (a listed directory, the usual case, costs one stat, not a realpath's lstat of
-            # every component: it is no file however it is reached)
-            if not os.path.isfile(joined):
-                continue
-            real = os.path.realpath(joined)
-            if not real.startswith(real_root + os.sep) or _under_git(real[len(real_root) + 1 :]):
-                continue
-            if os.path.isfile(real):
-                out[rel] = SourceFile(rel, real, "yaml")
+            listed = _listed_file(real_root, rel)
+            if listed is not None:
+                out[rel] = listed
     return list(out.values())
+
+
+def _listed_file(real_root: str, rel: str) -> SourceFile | None:
+    """A path a kustomization lists, to read as YAML, if it is a regular file inside the
+    repository (resolved: `real_root`) and not under .git."""
+    joined = os.path.join(real_root, rel.replace("/", os.sep))
+    # (a listed directory, the usual case, costs one stat, not a realpath's lstat of every
+    # component: it is no file however it is reached)
+    if not os.path.isfile(joined):
+        return None
+    real = os.path.realpath(joined)
+    if not real.startswith(real_root + os.sep) or _under_git(real[len(real_root) + 1 :]):
+        return None
+    return SourceFile(rel, real, "yaml") if os.path.isfile(real) else None
 
 
 def kustomization_listed(root: Path, paths: Iterable[str]) -> list[str]:
@@ -653,14 +660,10 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             for rel in f.data.get("local_paths") or []:
                 if rel in listed or kubernetes.reads_as_yaml(rel) or _under_git(rel):
                     continue
-                joined = os.path.join(root, rel.replace("/", os.sep))
-                if not os.path.isfile(joined):  # a listed directory (see _listed_unwalked)
-                    continue
-                real = os.path.realpath(joined)
-                inside = real.startswith(root + os.sep)
-                if inside and not _under_git(real[len(root) + 1 :]) and os.path.isfile(real):
+                extra = _listed_file(root, rel)
+                if extra is not None:
                     listed.add(rel)
-                    out.append(SourceFile(rel, real, "yaml"))
+                    out.append(extra)
         return out
 
     limit = _MAX_FACTS.get()
