@@ -598,6 +598,11 @@ _ROOT: ContextVar[str | None] = ContextVar("root", default=None)
 # when set, `_observe` records the sha256 of every file it reads, by repository path: the
 # result cache keeps a scan only if what was parsed is what its key hashed
 _READS: ContextVar[dict[str, str] | None] = ContextVar("reads", default=None)
+# when set, `_observe` in this process (the pid) hands each file's facts to the function as
+# soon as they are made, rather than returning them (see _Feeder); it says False to stop
+_EMIT: ContextVar[tuple[int, Callable[[list[Fact]], bool]] | None] = ContextVar(
+    "emit", default=None
+)
 
 
 # Python's cycle collector while files are parsed: the first generation collected every
@@ -668,8 +673,16 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
 
     limit = _MAX_FACTS.get()
     reads = _READS.get()
+    emitting = _EMIT.get()
+    emit = emitting[1] if emitting is not None and emitting[0] == os.getpid() else None
     i = 0
     while i < len(queue):
+        if emit is not None and facts:
+            # (a file's facts are handed on after its timings are taken, so judging them
+            # counts as policy time)
+            found, facts = facts, []
+            if not emit(found):
+                break  # the facts limit was reached: the feeder says it
         if len(facts) > limit:
             break  # past the limit: the rest is said by _capped
         sf = queue[i]
@@ -746,6 +759,9 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
                 )
             )
         timings.facts += time.perf_counter() - t - (timings.parse - parse_before)
+    if emit is not None and facts:
+        emit(facts)
+        facts = []
     if cache is not None:
         t = time.perf_counter()
         cache.flush()  # this worker's new entries, in one transaction
@@ -858,6 +874,38 @@ def collect(
         _ROOT.reset(root_token)
 
 
+def collect_judged(
+    root: Path,
+    judging: engine.Evaluation,
+    timings: Timings,
+    listing: tuple[list[SourceFile], list[Diagnostic]],
+    jobs: int | None = None,
+    roots: Collection[str] = (),
+    known: Collection[str] | None = None,
+) -> tuple[_Feeder, list[Fact], list[Diagnostic]]:
+    """`collect`, each file's facts judged by `judging` as soon as they are made (and
+    finished by the cross-file passes) rather than returned: a scan holds its findings, not
+    every fact. Returns the feeder (facts judged, time spent judging), the facts of the
+    kustomizations and the files they list as transformers, and the diagnostics."""
+    files, diags = listing[0], list(listing[1])
+    feeder = _Feeder(judging, files, _MAX_FACTS.get(), timings)
+    root_token = _ROOT.set(os.path.realpath(root))
+    try:
+        graph, diags = _collect_streamed(root, files, diags, timings, jobs, roots, known, feeder)
+    finally:
+        _ROOT.reset(root_token)
+    return feeder, graph, diags
+
+
+def _side() -> Any:
+    """What a worker's `_observe` leaves beside its results (the digests of what it read,
+    when the scan records them), and how the parent takes it in (see parallel.run)."""
+    reads = _READS.get()
+    if reads is None:
+        return None
+    return (_READS.get, lambda got: reads.update(got or {}))
+
+
 def _collect(
     root: Path,
     files: list[SourceFile],
@@ -870,11 +918,7 @@ def _collect(
     from . import parallel
 
     with _gc_steady():
-        reads = _READS.get()
-        side: parallel.Side | None = (
-            (_READS.get, lambda got: reads.update(got or {})) if reads is not None else None
-        )
-        facts, more = parallel.run(files, _observe, timings, jobs, side)
+        facts, more = parallel.run(files, _observe, timings, jobs, _side())
     facts, over = _capped(facts, files, _MAX_FACTS.get())
     more += over
     # what a kustomization lists is deployed: a listed file the walk left out (an excluded or
@@ -905,6 +949,211 @@ def _collect(
     )
     timings.facts += time.perf_counter() - t1
     return facts, diags + more
+
+
+class _Feeder:
+    """Where a scan's facts go as they are made (see `_collect_streamed`): each file's facts
+    are finished (what kustomizations make of them) and judged at once, then let go, so a
+    scan holds its findings and the few facts cross-file passes need, not every fact. Facts
+    that wait for a pass over all of them (Terraform resources: their provider's default
+    tags may be in any file of the module, or of a caller) are held until `finish`. Facts
+    past the --max-facts limit are not judged, as `_capped` cuts a list."""
+
+    def __init__(
+        self,
+        judging: engine.Evaluation,
+        files: Sequence[SourceFile],
+        limit: int,
+        timings: Timings,
+    ) -> None:
+        self._judging, self._files, self._limit, self._timings = judging, files, limit, timings
+        self.graph = kubernetes.KustomizeGraph(())
+        self.count = 0  # facts taken (before the cross-file passes), as _capped counts
+        self.judged = 0  # facts judged
+        self.policy = 0.0  # time spent judging
+        self._kept: set[str] = set()  # paths whose facts were taken
+        self.over: list[Diagnostic] = []  # the facts limit's diagnostic, once it cut
+        self._at: Fact | None = None  # the fact that reached the limit
+        self._held: list[Fact] = []  # Terraform resources, until every provider is known
+        judging.left = self._left
+        self._tf_context: list[Fact] = []  # provider configurations and local module calls
+
+    def __call__(self, facts: list[Fact]) -> bool:
+        """Take one file's facts (or a batch of whole files', in order); False once the
+        limit cut the scan."""
+        if not self.open:
+            return False
+        if self._at is None and self.count + len(facts) >= self._limit:
+            # the fact that reaches the limit: its file is kept whole, nothing after it
+            self._at = facts[self._limit - 1 - self.count]
+        if self._at is not None:
+            at = self._at.path
+            end = 0
+            if self.count < self._limit:
+                end = self._limit - self.count
+                while end < len(facts) and facts[end].path == at:
+                    end += 1
+            elif facts and facts[0].path == at:
+                while end < len(facts) and facts[end].path == at:
+                    end += 1
+            if end < len(facts):
+                facts = facts[:end]
+                self._kept.update(f.path for f in facts)
+                self._cut()
+        self.count += len(facts)
+        self._kept.update(f.path for f in facts)
+        self._take(facts)
+        # past the findings limit nothing more is judged: nothing more is read either
+        return self.open
+
+    @property
+    def open(self) -> bool:
+        """Whether more facts would be judged (no limit reached)."""
+        return not self.over and not self._judging.stopped
+
+    def _left(self, facts: int | None) -> str:
+        """What the findings limit left unjudged: of the facts being judged, and files."""
+        files = sum(1 for sf in self._files if sf.path not in self._kept)
+        held = f", {len(self._held):,} Terraform resources" if self._held else ""
+        return f" ({facts or 0:,} facts{held} and {files:,} more files)"
+
+    def _cut(self) -> None:
+        """The limit's diagnostic, as `_capped` words it: on the file holding the fact that
+        reached it."""
+        assert self._at is not None
+        at = self._at.path
+        after = next((i + 1 for i, sf in enumerate(self._files) if sf.path == at), 0)
+        skipped = [sf.path for sf in self._files[after:] if sf.path not in self._kept]
+        first = f"; the first is {skipped[0]}" if skipped else ""
+        self.over.append(
+            Diagnostic(
+                at,
+                self._at.span,
+                "scan-limit",
+                f"the scan reached its limit of {self._limit:,} facts (--max-facts) at this "
+                f"file: {len(skipped):,} later file{'' if len(skipped) == 1 else 's'} not "
+                f"judged{first}. Scan those directories on their own, or raise the limit",
+                Level.ERROR,
+            )
+        )
+
+    def _take(self, facts: list[Fact]) -> None:
+        t = time.perf_counter()
+        ready: list[Fact] = []
+        for f in facts:
+            if f.kind == "tf.resource":
+                self._held.append(f)
+                continue
+            if f.kind == "tf.provider" or f.kind == "tf.module_call":
+                self._tf_context.append(f)
+            ready.append(f)
+        ready = self.graph.finalize(ready)
+        self._judge(ready, t)
+
+    def _judge(self, facts: list[Fact], since: float) -> None:
+        t = time.perf_counter()
+        self._timings.facts += t - since
+        self.judged += len(facts)
+        self._judging.feed(facts)
+        self.policy += time.perf_counter() - t
+
+    def finish(self) -> None:
+        """Judge what waited for every file: Terraform resources, with their providers'
+        default tags."""
+        if not self._held:
+            return
+        from .facts import terraform as tf_facts
+
+        t = time.perf_counter()
+        held, self._held = self._held, []
+        linked = tf_facts.link_module_facts([*self._tf_context, *held], in_place=True)
+        del held
+        resources = [f for f in linked if f.kind == "tf.resource"]
+        del linked
+        resources = self.graph.finalize(resources)
+        self._judge(resources, t)
+
+
+def _collect_streamed(
+    root: Path,
+    files: list[SourceFile],
+    diags: list[Diagnostic],
+    timings: Timings,
+    jobs: int | None,
+    roots: Collection[str],
+    known: Collection[str] | None,
+    feeder: _Feeder,
+) -> tuple[list[Fact], list[Diagnostic]]:
+    """`_collect`, each file's facts judged as soon as they are made (by `feeder`). What the
+    kustomizations of the scan make of other files is known first: the kustomization files,
+    the files they list that the walk left out and that are kustomizations too, and the
+    files they list as transformers are observed before the rest. Returns the facts of
+    those (what the scan reports of its kustomizations is read from them) and the
+    diagnostics."""
+    from . import parallel
+
+    walked = {sf.path for sf in files}
+    names = kubernetes.KUSTOMIZATION_NAMES
+    first = [sf for sf in files if posixpath.basename(sf.path) in names]
+    graph_facts: list[Fact] = []
+    more: list[Diagnostic] = []
+    later: list[SourceFile] = []  # listed, unwalked, not kustomizations: after the walk's
+    with _gc_steady():
+        while first:
+            got, d = _observe(first, timings)
+            graph_facts += got
+            more += d
+            walked.update(sf.path for sf in first)
+            extra = _listed_unwalked(root, got, walked)
+            first = [sf for sf in extra if posixpath.basename(sf.path) in names]
+            later += [sf for sf in extra if posixpath.basename(sf.path) not in names]
+            walked.update(sf.path for sf in later)
+        # the files kustomizations list as transformers (their image settings apply to what
+        # those kustomizations build)
+        listed = {
+            posixpath.normpath(str(f.data["local_path"]))
+            for f in graph_facts
+            if f.kind == "k8s.kustomize_resource"
+            and f.data.get("field") == "transformers"
+            and f.data.get("local_path")
+        }
+        taken = {sf.path for sf in files if posixpath.basename(sf.path) in names}
+        transformers = [sf for sf in [*files, *later] if sf.path in listed - taken]
+        if transformers:
+            got, d = _observe(transformers, timings)
+            graph_facts += got
+            more += d
+            taken.update(sf.path for sf in transformers)
+        t = time.perf_counter()
+        said: list[tuple[str, Span, str]] = []
+        # (without kustomizations too: a fragment, a workload the API server would refuse
+        # whole, is finished as a patch's)
+        feeder.graph = kubernetes.KustomizeGraph(graph_facts, roots, known, said)
+        timings.facts += time.perf_counter() - t
+        feeder(list(graph_facts))
+        rest = [sf for sf in files if sf.path not in taken]
+        token = _EMIT.set((os.getpid(), feeder))
+        try:
+            # the parent's own share is handed on file by file; each worker's, as it arrives
+            facts, d = parallel.run(rest, _observe, timings, jobs, _side())
+        finally:
+            _EMIT.reset(token)
+        more += d
+        if facts:
+            feeder(facts)
+        del facts
+        later = [sf for sf in later if sf.path not in taken]
+        if later and feeder.open:
+            facts, d = _observe(later, timings)
+            more += d
+            feeder(facts)
+            del facts
+        feeder.finish()
+    diags.extend(
+        Diagnostic(path, span, "kustomize-not-judged", message, Level.WARNING)
+        for path, span, message in said
+    )
+    return graph_facts, diags + more + feeder.over
 
 
 def repository_summary(root: Path, seen: list[str]) -> Fact | None:
@@ -1082,47 +1331,33 @@ def scan(
         reads: dict[str, str] = {}  # path -> sha256 of what the scan parsed
         reads_token = _READS.set(reads if memo is not None else None)
         try:
-            with kubernetes.pod_templates(table):
-                facts, diags = collect(
-                    root,
-                    excludes,
-                    timings,
-                    opts.jobs,
-                    seen,
-                    files,
-                    paths,
-                    kustomize_roots,
-                    kustomize_known,
-                    listing,
-                )
-            observed = len(facts)
-            facts.extend(own)
-            t = clock()
             # verdicts and failure texts of earlier scans: the result cache's trust, at the
             # grain of one rule and one combination of fact values
             if fact_cache is not None and opts.result_cache:
                 verdicts = resultcache.VerdictMemo(fact_cache)
-            findings, rule_diags, tallies = engine.evaluate(
-                facts,
-                rules,
-                baseline,
-                opts.today,
-                opts.preview,
-                ready,
-                opts.max_findings,
-                verdicts,
+            # each file's facts are judged as they are made, and let go
+            judging = engine.Evaluation(
+                rules, baseline, opts.today, opts.preview, ready, opts.max_findings, verdicts
             )
+            with kubernetes.pod_templates(table):
+                feeder, facts, diags = collect_judged(
+                    root, judging, timings, listing, opts.jobs, kustomize_roots, kustomize_known
+                )
+            t = clock()
+            judging.feed(own)
+            findings, rule_diags, tallies = judging.result()
+            del judging
             if verdicts is not None:
                 verdicts.close()
                 verdicts = None
-            policy_time = clock() - t
+            policy_time = feeder.policy + clock() - t
             judged = resultcache.Judged(
                 findings=findings,
                 rule_diags=rule_diags,
                 tallies=tallies,
                 # what the walk said is said by each scan's own walk
                 diags=diags[len(listing[1]) :],
-                facts_count=len(facts),
+                facts_count=feeder.judged + len(own),
                 files=timings.files,
                 bytes=timings.bytes,
                 kustomize_roots=tuple(kubernetes.kustomize_roots(facts)),
@@ -1159,7 +1394,7 @@ def scan(
                     memo,
                     judged,
                     str(root),
-                    resultcache.extra_paths(facts[:observed], walked),
+                    resultcache.extra_paths(facts, walked),
                     reads,
                     [sf.abspath for sf in listing[0]],
                     started_ns,

@@ -399,16 +399,16 @@ def test_a_scan_whose_files_change_under_it_is_not_kept(
     from scanner import scanning
 
     root = _repo(tmp_path)
-    real_collect = scanning.collect
+    real_collect = scanning.collect_judged
 
     def collect(*args: Any, **kwargs: Any) -> Any:
         _edit(root, "k8s/deploy.yaml", DEPLOY.replace("nginx:latest", "quay.io/x/y:latest"))
         return real_collect(*args, **kwargs)
 
-    monkeypatch.setattr(scanning, "collect", collect)
+    monkeypatch.setattr(scanning, "collect_judged", collect)
     _report(root)
     assert _judged_rows(cache_dir) == 0
-    monkeypatch.setattr(scanning, "collect", real_collect)
+    monkeypatch.setattr(scanning, "collect_judged", real_collect)
     doc, reused = _report(root)
     assert not reused and doc == _fresh(root, monkeypatch)
     assert _judged_rows(cache_dir) == 1

@@ -4,6 +4,7 @@ saying where and what was not judged; the gate fails on it, in PR mode too."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -54,12 +55,14 @@ def test_a_limit_reached_exactly_at_a_file_boundary_still_says_so(tmp_path: Path
 
 
 def test_the_finding_limit_stops_judging(tmp_path: Path) -> None:
-    _files(tmp_path, ["a.yaml"], per_file=10)
+    _files(tmp_path, ["a.yaml", "b.yaml", "c.yaml"], per_file=10)
     rep = scan(tmp_path, ScanOptions(jobs=1, max_findings=5))
     assert len(rep.findings) == 5
     (limit,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
     assert limit.path == "a.yaml" and "limit of 5 findings" in limit.message
-    assert "facts) was not judged" in limit.message
+    # what was left unjudged is counted, and nothing more is read
+    assert re.search(r"\(\d+ facts and 2 more files\) was not judged", limit.message)
+    assert rep.timings.files == 1
     from scanner.report import sarif
 
     doc = sarif.build(rep, category="t", levels=rep.levels)

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import posixpath
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -1491,42 +1491,77 @@ def drop_patch_facts(
     A file that kustomizations list but whose name tether does not read as YAML is read
     once for each kustomization slice that lists it (see scan._observe): its facts are kept
     once."""
-    kustomizations = [f for f in facts if f.kind == "k8s.kustomization"]
-    if known is not None:
-        added = {posixpath.dirname(k.path) for k in kustomizations} - set(known)
-        roots = {*roots, *added}
-    builds, built_resources = _builds(facts, kustomizations, roots, diags)
-    # a file a kustomization builds as a resource is an object, whoever names it a patch
-    patches = {
-        p
-        for f in kustomizations
-        for p in _inside(posixpath.dirname(f.path), f.data.get("patches"))
-        if p not in built_resources
-    }
-    extra = {
-        p for f in kustomizations for p in f.data.get("local_paths") or [] if not reads_as_yaml(p)
-    }
-    out: list[Fact] = []
-    seen: set[tuple[str, str, Span, str]] = set()
-    for f in facts:
-        if f.path in extra:
-            key = (f.kind, f.path, f.span, f.target)
-            if key in seen:
-                continue
-            seen.add(key)
-        fragment = "fragment" in f.data
-        if fragment:
-            f = dataclasses.replace(f, data={k: v for k, v in f.data.items() if k != "fragment"})
-            fragment = f.path not in built_resources
-        if f.path in patches or fragment:
-            if f.kind in _FRAGMENT_KINDS:
-                continue
-            if f.kind == "k8s.container":
-                f = as_patch(f)
-        if f.path in builds:
-            f = _as_built(f, builds[f.path])
-        out.append(f)
-    return out
+    graph = KustomizeGraph(facts, roots, known, diags)
+    return graph.finalize(facts)
+
+
+# what the cross-file pass needs to know of a scan: kustomization files' facts, and those of
+# the files their `transformers:` list (see KustomizeGraph)
+GRAPH_KINDS = frozenset(("k8s.kustomization", "k8s.kustomize_resource", "k8s.kustomize_image"))
+
+
+class KustomizeGraph:
+    """What the kustomizations of a scan make of the other files' facts (see
+    `drop_patch_facts`), worked out from the facts of the kustomization files and of the
+    files they list as transformers alone, so that every other file's facts can be finished
+    (`finalize`) as soon as they are made, and judged and let go."""
+
+    def __init__(
+        self,
+        facts: Iterable[Fact],
+        roots: Collection[str] = (),
+        known: Collection[str] | None = None,
+        diags: list[tuple[str, Span, str]] | None = None,
+    ) -> None:
+        graph = [f for f in facts if f.kind in GRAPH_KINDS]
+        kustomizations = [f for f in graph if f.kind == "k8s.kustomization"]
+        if known is not None:
+            added = {posixpath.dirname(k.path) for k in kustomizations} - set(known)
+            roots = {*roots, *added}
+        self._builds, built_resources = _builds(graph, kustomizations, roots, diags)
+        self._built_resources = built_resources
+        # a file a kustomization builds as a resource is an object, whoever names it a patch
+        self._patches = {
+            p
+            for f in kustomizations
+            for p in _inside(posixpath.dirname(f.path), f.data.get("patches"))
+            if p not in built_resources
+        }
+        self._extra = {
+            p
+            for f in kustomizations
+            for p in f.data.get("local_paths") or []
+            if not reads_as_yaml(p)
+        }
+        self._seen: set[tuple[str, str, Span, str]] = set()
+
+    def finalize(self, facts: Iterable[Fact]) -> list[Fact]:
+        """`facts` as the kustomizations make them: patch files' objects dropped and their
+        containers marked, what builds set applied; the facts of a file read for several
+        kustomization slices kept once (across calls)."""
+        extra, patches, builds, seen = self._extra, self._patches, self._builds, self._seen
+        out: list[Fact] = []
+        for f in facts:
+            if f.path in extra:
+                key = (f.kind, f.path, f.span, f.target)
+                if key in seen:
+                    continue
+                seen.add(key)
+            fragment = "fragment" in f.data
+            if fragment:
+                f = dataclasses.replace(
+                    f, data={k: v for k, v in f.data.items() if k != "fragment"}
+                )
+                fragment = f.path not in self._built_resources
+            if f.path in patches or fragment:
+                if f.kind in _FRAGMENT_KINDS:
+                    continue
+                if f.kind == "k8s.container":
+                    f = as_patch(f)
+            if f.path in builds:
+                f = _as_built(f, builds[f.path])
+            out.append(f)
+        return out
 
 
 def _inside(here: str, entries: Any) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -483,88 +483,134 @@ def evaluate(
     once that many findings are made, with an error-level `scan-limit` diagnostic where it
     stopped (a repository, or a change, must not make a scan hold millions of findings).
     `memo`: verdicts and failure texts of earlier scans (the same judgements, by content)."""
-    if ready is None:
-        ready = prepare(rules, baseline, today, preview)
-    # judges are built on the first fact of their kind: a rule with nothing to judge costs
-    # no CEL context
-    pending: dict[str, list[tuple[Rule, Staging]]] = defaultdict(list)
-    by_kind: dict[str, list[_Judge]] = {}
-    tallies: dict[str, RuleTally] = {}
-    for rule in rules.values():
-        st = staging(rule, baseline, today, preview)
-        if not st.enabled or rule.id in ready.inapplicable:
-            continue
-        pending[rule.applies_to].append((rule, st))
-        tallies[rule.id] = RuleTally(counted=st.counted)
-    findings: list[Finding] = []
-    diagnostics: list[Diagnostic] = []
-    occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
-    total = len(facts) if isinstance(facts, Sequence) else None
-    for n, fact in enumerate(facts):
-        if max_findings is not None and len(findings) >= max_findings:
-            left = f" ({total - n:,} facts)" if total is not None else ""
-            diagnostics.append(
-                Diagnostic(
-                    fact.path,
-                    fact.span,
-                    "scan-limit",
-                    f"the scan reached its limit of {max_findings:,} findings (--max-findings) "
-                    f"while judging this file: what is observed from here in it and in the "
-                    f"files judged after it{left} was not judged; fix or except the findings "
-                    "so far, scan directories on their own, or raise the limit",
-                    Level.ERROR,
-                )
-            )
-            break
-        judges = by_kind.get(fact.kind)
-        if judges is None:
-            judges = by_kind[fact.kind] = [
-                _Judge(rule, st, baseline, ready.params.get(rule.id, {}), memo)
-                for rule, st in pending.get(fact.kind, ())
-            ]
-        frozen: dict[str, Any] = {}  # this fact's fields, frozen once for all its judges
-        for judge in judges:
-            rule = judge.rule
-            tally = tallies[rule.id]
-            out = judge.verdict(fact, frozen)
-            if out.error:
-                diagnostics.append(
+    judging = Evaluation(rules, baseline, today, preview, ready, max_findings, memo)
+    judging.feed(facts)
+    return judging.result()
+
+
+class Evaluation:
+    """Judging fed a batch of facts at a time (`evaluate` in one go): a scan judges each
+    file's facts as they are made and lets them go, so what it holds is its findings, not
+    every fact of the repository. Batches are judged in the order fed; the result is what
+    `evaluate` gives for their concatenation."""
+
+    def __init__(
+        self,
+        rules: Mapping[str, Rule],
+        baseline: Baseline,
+        today: dt.date,
+        preview: bool = False,
+        ready: Prepared | None = None,
+        max_findings: int | None = None,
+        memo: Memo | None = None,
+    ) -> None:
+        if ready is None:
+            ready = prepare(rules, baseline, today, preview)
+        self._ready, self._baseline, self._memo = ready, baseline, memo
+        self._max = max_findings
+        # judges are built on the first fact of their kind: a rule with nothing to judge costs
+        # no CEL context
+        self._pending: dict[str, list[tuple[Rule, Staging]]] = defaultdict(list)
+        self._by_kind: dict[str, list[_Judge]] = {}
+        self.tallies: dict[str, RuleTally] = {}
+        for rule in rules.values():
+            st = staging(rule, baseline, today, preview)
+            if not st.enabled or rule.id in ready.inapplicable:
+                continue
+            self._pending[rule.applies_to].append((rule, st))
+            self.tallies[rule.id] = RuleTally(counted=st.counted)
+        self.findings: list[Finding] = []
+        self.diagnostics: list[Diagnostic] = []
+        self._occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.stopped = False  # the findings limit was reached: nothing more is judged
+        # what the limit's diagnostic says was left, given how many facts of the batch were
+        # (by default that count, when the batch's length is known)
+        self.left: Callable[[int | None], str] = lambda n: "" if n is None else f" ({n:,} facts)"
+
+    def feed(self, facts: Iterable[Fact], total: int | None = None) -> bool:
+        """Judge `facts` (`total`: how many, when known, for the limit's message); False once
+        the findings limit stopped judging."""
+        if self.stopped:
+            return False
+        if total is None and isinstance(facts, Sequence):
+            total = len(facts)
+        findings, tallies, occurrences = self.findings, self.tallies, self._occurrences
+        max_findings = self._max
+        for n, fact in enumerate(facts):
+            if max_findings is not None and len(findings) >= max_findings:
+                left = self.left(total - n if total is not None else None)
+                self.diagnostics.append(
                     Diagnostic(
                         fact.path,
                         fact.span,
-                        "rule-error",
-                        f"{rule.id} could not be evaluated here ({out.error}); "
-                        f"rule file {rule.file}",
+                        "scan-limit",
+                        f"the scan reached its limit of {max_findings:,} findings "
+                        f"(--max-findings) while judging this file: what is observed from here "
+                        f"in it and in the files judged after it{left} was not judged; fix or "
+                        "except the findings so far, scan directories on their own, or raise "
+                        "the limit",
                         Level.ERROR,
                     )
                 )
-            elif not out.applicable:
-                tally.not_applicable += 1
-            elif out.passed:
-                tally.passed += 1
-            else:
-                tally.failed += 1
-                message, refs = judge.explain(fact, frozen)
-                key = (rule.id, fact.path, fact.target)
-                occurrences[key] += 1
-                findings.append(
-                    Finding(
-                        rule_id=rule.id,
-                        category=rule.category,
-                        level=judge.staging.level,
-                        path=fact.path,
-                        span=fact.span_of(rule.location),
-                        message=message,
-                        target=fact.target,
-                        fingerprint=fingerprint(rule.id, fact.path, fact.target, occurrences[key]),
-                        fact_kind=fact.kind,
-                        baseline_refs=refs,
-                        enforced=judge.staging.enforced,
-                        subject=subject_of(fact.kind, fact.data, judge.fields),
+                self.stopped = True
+                return False
+            judges = self._by_kind.get(fact.kind)
+            if judges is None:
+                judges = self._by_kind[fact.kind] = [
+                    _Judge(
+                        rule, st, self._baseline, self._ready.params.get(rule.id, {}), self._memo
                     )
-                )
-    findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
-    return findings, diagnostics, tallies
+                    for rule, st in self._pending.get(fact.kind, ())
+                ]
+            frozen: dict[str, Any] = {}  # this fact's fields, frozen once for all its judges
+            for judge in judges:
+                rule = judge.rule
+                tally = tallies[rule.id]
+                out = judge.verdict(fact, frozen)
+                if out.error:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            fact.path,
+                            fact.span,
+                            "rule-error",
+                            f"{rule.id} could not be evaluated here ({out.error}); "
+                            f"rule file {rule.file}",
+                            Level.ERROR,
+                        )
+                    )
+                elif not out.applicable:
+                    tally.not_applicable += 1
+                elif out.passed:
+                    tally.passed += 1
+                else:
+                    tally.failed += 1
+                    message, refs = judge.explain(fact, frozen)
+                    key = (rule.id, fact.path, fact.target)
+                    occurrences[key] += 1
+                    findings.append(
+                        Finding(
+                            rule_id=rule.id,
+                            category=rule.category,
+                            level=judge.staging.level,
+                            path=fact.path,
+                            span=fact.span_of(rule.location),
+                            message=message,
+                            target=fact.target,
+                            fingerprint=fingerprint(
+                                rule.id, fact.path, fact.target, occurrences[key]
+                            ),
+                            fact_kind=fact.kind,
+                            baseline_refs=refs,
+                            enforced=judge.staging.enforced,
+                            subject=subject_of(fact.kind, fact.data, judge.fields),
+                        )
+                    )
+        return True
+
+    def result(self) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
+        """The findings (sorted by place), diagnostics and tallies of everything fed."""
+        self.findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
+        return self.findings, self.diagnostics, self.tallies
 
 
 def _truthy(v: Any) -> bool:

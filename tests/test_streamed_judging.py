@@ -1,0 +1,148 @@
+"""A scan judges each file's facts as they are made and lets them go (issue 11: memory bounded
+by the largest file, not by the repository): the report is the one judging every fact at the
+end gives, and what the scan holds while it reads does not grow with the number of files."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner import scanning
+from scanner.model import Fact, Timings
+from scanner.policy import baseline as baseline_mod
+from scanner.policy import engine
+from scanner.policy.rules import load_rules
+from scanner.scanning import ScanOptions, embedded_rules_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _generated(kind: str, out: Path) -> Path:
+    script = ROOT / "bench" / f"gen_{kind}.py"
+    args = ["--kb", "120"] if kind == "terraform" else []
+    subprocess.run([sys.executable, str(script), str(out), *args], check=True, capture_output=True)
+    return out
+
+
+def _key(f: Any) -> tuple[Any, ...]:
+    return (f.path, f.span, f.rule_id, f.message, f.fingerprint, f.level, f.subject)
+
+
+def _both(root: Path, jobs: int = 1, max_facts: int | None = None) -> tuple[Any, Any]:
+    """(all facts judged at the end, each file's judged as made) for the same tree."""
+    rules = load_rules([embedded_rules_dir()])
+    base = baseline_mod.load(["default"])
+    today = ScanOptions().today
+    ready = engine.prepare(rules, base, today)
+    token = scanning._MAX_FACTS.set(max_facts) if max_facts is not None else None
+    try:
+        facts, diags = scanning.collect(root, [], Timings(), jobs)
+        whole = engine.evaluate(facts, rules, base, today, False, ready)
+        judging = engine.Evaluation(rules, base, today, False, ready)
+        listing = scanning.discover(root, [])
+        feeder, _graph, diags2 = scanning.collect_judged(root, judging, Timings(), listing, jobs)
+        streamed = judging.result()
+    finally:
+        if token is not None:
+            scanning._MAX_FACTS.reset(token)
+    one = (
+        sorted(map(_key, whole[0])),
+        sorted((d.path, d.span, d.code, d.message) for d in [*diags, *whole[1]]),
+        {k: (t.passed, t.failed, t.not_applicable) for k, t in whole[2].items()},
+        len(facts),
+    )
+    two = (
+        sorted(map(_key, streamed[0])),
+        sorted((d.path, d.span, d.code, d.message) for d in [*diags2, *streamed[1]]),
+        {k: (t.passed, t.failed, t.not_applicable) for k, t in streamed[2].items()},
+        feeder.judged,
+    )
+    return one, two
+
+
+@pytest.mark.parametrize("kind", ["kubernetes", "terraform", "workflows"])
+def test_judging_as_facts_are_made_gives_the_report_of_judging_them_all(
+    tmp_path: Path, kind: str
+) -> None:
+    """The bench's generated repositories: kustomize overlays with patches, image overrides
+    and transformers; Terraform modules whose provider default tags are in other files and
+    in calling modules; workflows. In one process and with parse workers."""
+    root = _generated(kind, tmp_path / kind)
+    whole, streamed = _both(root)
+    assert whole[0], "the corpus has findings"
+    assert streamed == whole
+    assert _both(root, jobs=2)[1] == whole
+
+
+@pytest.mark.parametrize("example", ["acme-payments", "golden-service"])
+def test_the_examples_judge_the_same_either_way(example: str) -> None:
+    whole, streamed = _both(ROOT / "examples" / example)
+    assert streamed == whole
+
+
+def test_the_facts_limit_cuts_after_the_file_that_reached_it(tmp_path: Path) -> None:
+    """--max-facts keeps the file that reached the limit whole, judges nothing after it and
+    says so on that file, naming how many files were left unjudged."""
+    root = _generated("kubernetes", tmp_path / "k8s")
+    rules = load_rules([embedded_rules_dir()])
+    base = baseline_mod.load(["default"])
+    listing = scanning.discover(root, [])
+    total = len(scanning.collect(root, [], Timings(), 1)[0])
+    for limit in (1, 7, total // 2, total - 30):
+        judging = engine.Evaluation(rules, base, ScanOptions().today)
+        token = scanning._MAX_FACTS.set(limit)
+        try:
+            feeder, _graph, diags = scanning.collect_judged(root, judging, Timings(), listing, 1)
+        finally:
+            scanning._MAX_FACTS.reset(token)
+        cut = [d for d in diags if d.code == "scan-limit"]
+        assert len(cut) == 1, limit
+        at = cut[0].path
+        # the limit was reached within the file the diagnostic is on, kept whole
+        per_file = len(scanning.collect(root, [], Timings(), 1, only=None, scope=[at])[0])
+        assert limit <= feeder.count < limit + per_file + 1, (limit, feeder.count)
+        judged = {f.path for f in judging.result()[0]}
+        assert len(judged) < len(listing[0])
+        assert f"limit of {limit:,} facts" in cut[0].message
+
+
+def test_a_scan_holds_its_findings_not_every_fact(tmp_path: Path) -> None:
+    """While 300 manifests are read, the facts alive stay those of about one file (plus the
+    few cross-file passes keep), whatever the number of files."""
+    manifest = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{n}}}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n"
+        "        - name: app\n          image: nginx:1.{n}\n"
+        "          env:\n"
+        "            - {{name: A, value: '1'}}\n"
+        "            - {{name: B, value: '2'}}\n"
+    )
+    for n in range(300):
+        (tmp_path / f"app{n:03}.yaml").write_text(manifest.format(n=n))
+    alive: list[int] = []
+    real = scanning._Feeder._take
+
+    def spy(self: Any, facts: list[Fact]) -> None:
+        real(self, facts)
+        if len(alive) % 50 == 0 or len(alive) > 290:
+            gc.collect()
+            alive.append(sum(1 for o in gc.get_objects() if isinstance(o, Fact)))
+        else:
+            alive.append(-1)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(scanning._Feeder, "_take", spy)
+    try:
+        report = scanning.scan(tmp_path, ScanOptions(jobs=1, fact_cache=False))
+    finally:
+        mp.undo()
+    assert report.facts_count > 300 * 5
+    measured = [n for n in alive if n >= 0]
+    assert len(measured) >= 3
+    # every file's facts were made; at no point were more than a few files' worth alive
+    assert max(measured) < 40, measured
