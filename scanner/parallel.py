@@ -11,9 +11,12 @@ in any way has its slice redone in the parent.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .model import Diagnostic, Fact, Timings
@@ -27,6 +30,10 @@ MIN_BYTES_PER_JOB = 1024 * 1024
 WORKER_PEAK_BYTES = 300 * 1024 * 1024
 Observe = Callable[[Sequence[SourceFile], Timings], tuple[list[Fact], list[Diagnostic]]]
 Side = tuple[Callable[[], Any], Callable[[Any], None]]
+# makes `observe`, within it, hand each file's facts to the function given as they are made
+Emitting = Callable[[Callable[[list[Fact]], bool]], AbstractContextManager[None]]
+# facts a streaming worker writes to its spool at a time
+SPOOL_BATCH = 2000
 
 
 def _sizes(files: Sequence[SourceFile]) -> list[int]:
@@ -86,14 +93,44 @@ def _memory_room() -> int:
     return 1 << 40
 
 
-def _child(r: int, w: int, work: Sequence[SourceFile], observe: Observe, side: Side | None) -> None:
+def _child(
+    r: int,
+    w: int,
+    work: Sequence[SourceFile],
+    observe: Observe,
+    side: Side | None,
+    spool: Any = None,
+    emitting: Emitting | None = None,
+) -> None:
     os.close(r)
     code = 1
     try:
-        t = Timings()
-        facts, diags = observe(work, t)
         import pickle
 
+        t = Timings()
+        if spool is not None and emitting is not None:
+            # facts go to the spool as they are made, a batch at a time, so this worker holds
+            # about a file's facts, not its slice's
+            batch: list[Fact] = []
+
+            def write(facts: list[Fact]) -> bool:
+                batch.extend(facts)
+                if len(batch) >= SPOOL_BATCH:
+                    pickle.dump(("facts", batch), spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    batch.clear()
+                return True
+
+            with emitting(write):
+                facts, diags = observe(work, t)
+            batch.extend(facts)
+            extra = side[0]() if side is not None else None
+            if batch:
+                pickle.dump(("facts", batch), spool, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(("end", diags, t, extra), spool, protocol=pickle.HIGHEST_PROTOCOL)
+            spool.flush()
+            code = 0
+            return
+        facts, diags = observe(work, t)
         extra = side[0]() if side is not None else None
         payload = pickle.dumps((facts, diags, t, extra), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
@@ -116,33 +153,125 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def _replay(
+    spool: Any, emit: Callable[[list[Fact]], bool]
+) -> tuple[list[Diagnostic], Timings, Any]:
+    """A worker's spool handed on: its facts, batch by batch, to `emit` (until it says stop),
+    then its diagnostics, timings and side state."""
+    import pickle
+
+    spool.seek(0)
+    going = True
+    handed = False
+    while True:
+        try:
+            record = pickle.load(spool)
+        except (EOFError, pickle.UnpicklingError) as e:
+            if handed:  # (a worker that exited cleanly wrote its end: not seen in practice)
+                raise RuntimeError("a parse worker's results were cut short") from e
+            raise
+        if record[0] == "end":
+            return record[1], record[2], record[3]
+        if going:
+            handed = True
+            going = emit(record[1])
+
+
 def run(
     files: Sequence[SourceFile],
     observe: Observe,
     timings: Timings,
     jobs: int | None = None,
     side: Side | None = None,
+    emitting: Emitting | None = None,
+    emit: Callable[[list[Fact]], bool] | None = None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     """`observe` over `files`, in worker processes where that pays; the results in file
     order. `side`: (what a worker's observe left beside its results, how the parent takes
-    it in), for state observe keeps out of band (the digests of what it read)."""
+    it in), for state observe keeps out of band (the digests of what it read).
+
+    With `emitting` and `emit`, facts are not returned but handed to `emit` in file order as
+    they are made (it says False to stop): the parent's own slice file by file, each
+    worker's from a spool (an unnamed temporary file) it writes as it goes, so neither a
+    worker nor the parent holds a slice's facts at once."""
+    streaming = emitting is not None and emit is not None
     slices = plan(files, jobs)
     if len(slices) == 1:
+        if streaming:
+            assert emitting is not None and emit is not None
+            with emitting(emit):
+                return observe(files, timings)
         return observe(files, timings)
+    timings.workers = len(slices)
+    with contextlib.ExitStack() as spools:
+        return _fork(slices, observe, timings, side, emitting, emit, spools)
+
+
+def _fork(
+    slices: list[Sequence[SourceFile]],
+    observe: Observe,
+    timings: Timings,
+    side: Side | None,
+    emitting: Emitting | None,
+    emit: Callable[[list[Fact]], bool] | None,
+    spools: contextlib.ExitStack,
+) -> tuple[list[Fact], list[Diagnostic]]:
     import pickle  # only when there are workers to hear from
 
-    timings.workers = len(slices)
-
-    children: list[tuple[int, int, Sequence[SourceFile]]] = []
+    streaming = emitting is not None and emit is not None
+    children: list[tuple[int, int, Sequence[SourceFile], Any]] = []
     for work in slices[1:]:
+        # (closed by the caller's stack; SIM115 does not see enter_context)
+        spool = spools.enter_context(tempfile.TemporaryFile()) if streaming else None  # noqa: SIM115
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
-            _child(r, w, work, observe, side)
+            _child(r, w, work, observe, side, spool, emitting)
         os.close(w)
-        children.append((pid, r, work))
+        children.append((pid, r, work, spool))
+    if streaming:
+        assert emitting is not None and emit is not None
+        going = True
+
+        def gate(facts: list[Fact]) -> bool:
+            nonlocal going
+            going = going and emit(facts)
+            return going
+
+        with emitting(gate):
+            own_facts, own_diags = observe(slices[0], timings)
+        all_diags = list(own_diags)
+        if own_facts:
+            gate(own_facts)
+        for pid, r, work, spool in children:
+            _read_all(r)
+            _, status = os.waitpid(pid, 0)
+            try:
+                if status != 0:
+                    raise EOFError
+                diags, t, extra = _replay(spool, gate if going else lambda _f: False)
+            except (EOFError, pickle.UnpicklingError):
+                # a worker that failed (or a spool cut short) before its end: the slice is
+                # redone here (a failed worker wrote no end, so nothing of it was handed on)
+                with emitting(gate):
+                    facts, diags = observe(work, timings)
+                if facts:
+                    gate(facts)
+                all_diags += diags
+                continue
+            finally:
+                spool.close()  # (its space is given back now, not when all are read)
+            if side is not None:
+                side[1](extra)
+            timings.parse += t.parse
+            timings.facts += t.facts
+            timings.files += t.files
+            timings.bytes += t.bytes
+            timings.cached += t.cached
+            all_diags += diags
+        return [], all_diags
     results: list[tuple[list[Fact], list[Diagnostic]]] = [observe(slices[0], timings)]
-    for pid, r, work in children:
+    for pid, r, work, _spool in children:
         payload = _read_all(r)
         _, status = os.waitpid(pid, 0)
         got: Any = None

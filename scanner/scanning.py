@@ -897,6 +897,17 @@ def collect_judged(
     return feeder, graph, diags
 
 
+@contextlib.contextmanager
+def _emitting(fn: Callable[[list[Fact]], bool]) -> Iterator[None]:
+    """Within it, `_observe` in this process hands each file's facts to `fn` as they are
+    made (see parallel.run)."""
+    token = _EMIT.set((os.getpid(), fn))
+    try:
+        yield
+    finally:
+        _EMIT.reset(token)
+
+
 def _side() -> Any:
     """What a worker's `_observe` leaves beside its results (the digests of what it read,
     when the scan records them), and how the parent takes it in (see parallel.run)."""
@@ -1065,9 +1076,11 @@ class _Feeder:
         from .facts import terraform as tf_facts
 
         t = time.perf_counter()
-        held, self._held = self._held, []
-        linked = tf_facts.link_module_facts([*self._tf_context, *held], in_place=True)
-        del held
+        # in place, in a list nothing else holds: each unlinked fact is freed as its linked
+        # one replaces it
+        linked = [*self._tf_context, *self._held]
+        self._held = []
+        linked = tf_facts.link_module_facts(linked, in_place=True)
         resources = [f for f in linked if f.kind == "tf.resource"]
         del linked
         resources = self.graph.finalize(resources)
@@ -1132,12 +1145,8 @@ def _collect_streamed(
         timings.facts += time.perf_counter() - t
         feeder(list(graph_facts))
         rest = [sf for sf in files if sf.path not in taken]
-        token = _EMIT.set((os.getpid(), feeder))
-        try:
-            # the parent's own share is handed on file by file; each worker's, as it arrives
-            facts, d = parallel.run(rest, _observe, timings, jobs, _side())
-        finally:
-            _EMIT.reset(token)
+        # handed on file by file, in this process and in each worker (through its spool)
+        facts, d = parallel.run(rest, _observe, timings, jobs, _side(), _emitting, feeder)
         more += d
         if facts:
             feeder(facts)

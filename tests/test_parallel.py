@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,61 @@ def test_a_dying_worker_has_its_slice_redone(corpus: Path) -> None:
     files = [f for f in walk(corpus) if isinstance(f, SourceFile)]
     got = parallel.run(files, observe, Timings(), jobs=2)
     assert got == _observe(files, Timings())
+
+
+def _streamed(
+    files: Sequence[SourceFile], observe: Any, jobs: int
+) -> tuple[list[list[Fact]], list[Diagnostic], Timings]:
+    from scanner.scanning import _emitting
+
+    batches: list[list[Fact]] = []
+    t = Timings()
+    left, diags = parallel.run(
+        files, observe, t, jobs, None, _emitting, lambda fs: batches.append(list(fs)) or True
+    )
+    assert left == []
+    return batches, diags, t
+
+
+def test_streaming_workers_hand_on_the_serial_facts_in_order(corpus: Path) -> None:
+    """Each worker writes its facts to a spool as it makes them; the parent hands them on in
+    file order, batch by batch: the facts and diagnostics of the serial run."""
+    files = [f for f in walk(corpus) if isinstance(f, SourceFile)]
+    serial = _observe(files, Timings())
+    batches, diags, t = _streamed(files, _observe, 2)
+    assert t.workers == 2
+    assert len(batches) > 2
+    assert [f for b in batches for f in b] == serial[0]
+    assert diags == serial[1]
+
+
+def test_a_dying_streaming_worker_has_its_slice_redone(corpus: Path) -> None:
+    parent = os.getpid()
+
+    def observe(files: Sequence[SourceFile], t: Timings) -> tuple[list[Fact], list[Diagnostic]]:
+        got = _observe(files, t)
+        if os.getpid() != parent:
+            os._exit(3)  # after writing some of its spool, the worker dies without its end
+        return got
+
+    files = [f for f in walk(corpus) if isinstance(f, SourceFile)]
+    serial = _observe(files, Timings())
+    batches, diags, _t = _streamed(files, observe, 2)
+    assert [f for b in batches for f in b] == serial[0]
+    assert diags == serial[1]
+
+
+def test_streaming_stops_handing_on_when_told(corpus: Path) -> None:
+    from scanner.scanning import _emitting
+
+    files = [f for f in walk(corpus) if isinstance(f, SourceFile)]
+    taken: list[Fact] = []
+
+    def emit(fs: list[Fact]) -> bool:
+        taken.extend(fs)
+        return len(taken) < 10
+
+    parallel.run(files, _observe, Timings(), 2, None, _emitting, emit)
+    serial = _observe(files, Timings())[0]
+    assert 10 <= len(taken) < len(serial)
+    assert taken == serial[: len(taken)]

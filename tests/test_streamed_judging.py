@@ -34,7 +34,13 @@ def _key(f: Any) -> tuple[Any, ...]:
 
 
 def _both(root: Path, jobs: int = 1, max_facts: int | None = None) -> tuple[Any, Any]:
-    """(all facts judged at the end, each file's judged as made) for the same tree."""
+    """(all facts judged at the end, each file's judged as made) for the same tree; with
+    `jobs` > 1, the small corpora are split between workers as a large repository is."""
+    from scanner import parallel
+
+    mp = pytest.MonkeyPatch()
+    if jobs > 1:
+        mp.setattr(parallel, "MIN_BYTES_PER_JOB", 16 * 1024)
     rules = load_rules([embedded_rules_dir()])
     base = baseline_mod.load(["default"])
     today = ScanOptions().today
@@ -45,9 +51,12 @@ def _both(root: Path, jobs: int = 1, max_facts: int | None = None) -> tuple[Any,
         whole = engine.evaluate(facts, rules, base, today, False, ready)
         judging = engine.Evaluation(rules, base, today, False, ready)
         listing = scanning.discover(root, [])
-        feeder, _graph, diags2 = scanning.collect_judged(root, judging, Timings(), listing, jobs)
+        timings = Timings()
+        feeder, _graph, diags2 = scanning.collect_judged(root, judging, timings, listing, jobs)
         streamed = judging.result()
+        assert timings.workers == max(1, min(jobs, 2))
     finally:
+        mp.undo()
         if token is not None:
             scanning._MAX_FACTS.reset(token)
     one = (
