@@ -1014,13 +1014,14 @@ class _Feeder:
         self.count += len(facts)
         self._kept.update(f.path for f in facts)
         self._take(facts)
-        # past the findings limit nothing more is judged: nothing more is read either
         return self.open
 
     @property
     def open(self) -> bool:
-        """Whether more facts would be judged (no limit reached)."""
-        return not self.over and not self._judging.stopped
+        """Whether more facts are taken (the facts limit did not cut the scan). Past the
+        findings limit they still are, unjudged: what later files say (a parse error, an
+        unreadable file) is still said, and the report does not depend on the workers."""
+        return not self.over
 
     def _left(self, facts: int | None) -> str:
         """What the findings limit left unjudged: of the facts being judged, and files."""
@@ -1032,17 +1033,16 @@ class _Feeder:
         """The limit's diagnostic, as `_capped` words it: on the file holding the fact that
         reached it."""
         assert self._at is not None
-        at = self._at.path
-        after = next((i + 1 for i, sf in enumerate(self._files) if sf.path == at), 0)
-        skipped = [sf.path for sf in self._files[after:] if sf.path not in self._kept]
+        # (kustomizations are read first: the files left are counted wherever they are)
+        skipped = [sf.path for sf in self._files if sf.path not in self._kept]
         first = f"; the first is {skipped[0]}" if skipped else ""
         self.over.append(
             Diagnostic(
-                at,
+                self._at.path,
                 self._at.span,
                 "scan-limit",
                 f"the scan reached its limit of {self._limit:,} facts (--max-facts) at this "
-                f"file: {len(skipped):,} later file{'' if len(skipped) == 1 else 's'} not "
+                f"file: {len(skipped):,} other file{'' if len(skipped) == 1 else 's'} not "
                 f"judged{first}. Scan those directories on their own, or raise the limit",
                 Level.ERROR,
             )
@@ -1103,21 +1103,40 @@ def _collect_streamed(
     files they list as transformers are observed before the rest. Returns the facts of
     those (what the scan reports of its kustomizations is read from them) and the
     diagnostics."""
+    import pickle
+    import tempfile
+
     from . import parallel
 
     walked = {sf.path for sf in files}
     names = kubernetes.KUSTOMIZATION_NAMES
     first = [sf for sf in files if posixpath.basename(sf.path) in names]
+    # what the graph needs of these files' facts stays in memory, small (graph_fact); the
+    # facts themselves wait in a spool (an unnamed temporary file) until the graph is known
     graph_facts: list[Fact] = []
     more: list[Diagnostic] = []
     later: list[SourceFile] = []  # listed, unwalked, not kustomizations: after the walk's
-    with _gc_steady():
-        while first:
-            got, d = _observe(first, timings)
-            graph_facts += got
+    with _gc_steady(), contextlib.ExitStack() as stack:
+        spool = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (the stack)
+
+        def keep(facts: list[Fact]) -> bool:
+            graph_facts.extend(g for f in facts if (g := kubernetes.graph_fact(f)) is not None)
+            pickle.dump(facts, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            return True
+
+        def observe_kept(batch: list[SourceFile]) -> None:
+            nonlocal more
+            with _emitting(keep):
+                got, d = _observe(batch, timings)
+            if got:
+                keep(got)
             more += d
+
+        while first:
+            mark = len(graph_facts)
+            observe_kept(first)
             walked.update(sf.path for sf in first)
-            extra = _listed_unwalked(root, got, walked)
+            extra = _listed_unwalked(root, graph_facts[mark:], walked)
             first = [sf for sf in extra if posixpath.basename(sf.path) in names]
             later += [sf for sf in extra if posixpath.basename(sf.path) not in names]
             walked.update(sf.path for sf in later)
@@ -1133,9 +1152,7 @@ def _collect_streamed(
         taken = {sf.path for sf in files if posixpath.basename(sf.path) in names}
         transformers = [sf for sf in [*files, *later] if sf.path in listed - taken]
         if transformers:
-            got, d = _observe(transformers, timings)
-            graph_facts += got
-            more += d
+            observe_kept(transformers)
             taken.update(sf.path for sf in transformers)
         t = time.perf_counter()
         said: list[tuple[str, Span, str]] = []
@@ -1143,7 +1160,14 @@ def _collect_streamed(
         # whole, is finished as a patch's)
         feeder.graph = kubernetes.KustomizeGraph(graph_facts, roots, known, said)
         timings.facts += time.perf_counter() - t
-        feeder(list(graph_facts))
+        spool.seek(0)
+        while feeder.open:
+            try:
+                facts = pickle.load(spool)
+            except EOFError:
+                break
+            feeder(facts)
+        stack.close()  # the spool
         rest = [sf for sf in files if sf.path not in taken]
         # handed on file by file, in this process and in each worker (through its spool)
         facts, d = parallel.run(rest, _observe, timings, jobs, _side(), _emitting, feeder)

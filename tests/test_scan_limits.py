@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from scanner import ScanOptions, scan
@@ -41,7 +42,7 @@ def test_the_fact_limit_stops_reading_and_says_what_was_not_judged(tmp_path: Pat
     limit = [d for d in rep.diagnostics if d.code == "scan-limit"]
     assert len(limit) == 1 and limit[0].level.value == "error"
     assert limit[0].path == "b.yaml"  # the file that reached the limit, kept whole
-    assert "2 later files not judged; the first is c.yaml" in limit[0].message
+    assert "2 other files not judged; the first is c.yaml" in limit[0].message
     assert {f.path for f in rep.findings} <= {"a.yaml", "b.yaml"}
     assert {f.path for f in rep.findings} == {"a.yaml", "b.yaml"}
 
@@ -51,7 +52,7 @@ def test_a_limit_reached_exactly_at_a_file_boundary_still_says_so(tmp_path: Path
     per_file = scan(tmp_path, ScanOptions(jobs=1, max_facts=10**6)).facts_count // 3
     rep = scan(tmp_path, ScanOptions(jobs=1, max_facts=per_file - 1))
     (limit,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
-    assert "2 later files not judged; the first is b.yaml" in limit.message
+    assert "2 other files not judged; the first is b.yaml" in limit.message
 
 
 def test_the_finding_limit_stops_judging(tmp_path: Path) -> None:
@@ -60,9 +61,8 @@ def test_the_finding_limit_stops_judging(tmp_path: Path) -> None:
     assert len(rep.findings) == 5
     (limit,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
     assert limit.path == "a.yaml" and "limit of 5 findings" in limit.message
-    # what was left unjudged is counted, and nothing more is read
+    # what was left unjudged is counted
     assert re.search(r"\(\d+ facts and 2 more files\) was not judged", limit.message)
-    assert rep.timings.files == 1
     from scanner.report import sarif
 
     doc = sarif.build(rep, category="t", levels=rep.levels)
@@ -107,3 +107,26 @@ def test_a_change_cannot_hide_behind_the_limit(tmp_path: Path) -> None:
     )
     assert r.exit_code == 1, r.output
     assert "scan-limit" in r.output
+
+
+def test_past_the_finding_limit_later_files_are_still_read_and_their_errors_said(
+    tmp_path: Path,
+) -> None:
+    """The limit stops judging, not reading: a broken file after it is still reported, with
+    or without parse workers."""
+    from scanner import parallel
+
+    _files(tmp_path, ["a.yaml", "b.yaml"], per_file=10)
+    (tmp_path / "z.yaml").write_bytes(b"apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n\x80\n")
+    serial = scan(tmp_path, ScanOptions(jobs=1, max_findings=3, fact_cache=False))
+    assert serial.timings.files == 3
+    assert [d.code for d in serial.diagnostics if d.path == "z.yaml"] == ["unreadable"]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(parallel, "MIN_BYTES_PER_JOB", 1)
+    try:
+        workers = scan(tmp_path, ScanOptions(jobs=2, max_findings=3, fact_cache=False))
+    finally:
+        mp.undo()
+    assert workers.timings.workers == 2
+    assert workers.findings == serial.findings
+    assert workers.diagnostics == serial.diagnostics

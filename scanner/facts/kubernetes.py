@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import posixpath
 import re
+import types
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -1500,6 +1501,45 @@ def drop_patch_facts(
 GRAPH_KINDS = frozenset(("k8s.kustomization", "k8s.kustomize_resource", "k8s.kustomize_image"))
 
 
+# what the graph reads of each kind (see `graph_fact`)
+_GRAPH_FIELDS = {
+    "k8s.kustomization": ("patches", "local_paths", "added_labels"),
+    "k8s.kustomize_resource": ("local_path", "field"),
+    "k8s.kustomize_image": (
+        "via",
+        "original",
+        "image_valid",
+        "templated",
+        "new_tag",
+        "digest",
+        "new_name",
+    ),
+}
+_NO_SPANS: Mapping[str, Span] = types.MappingProxyType({})
+
+
+def graph_fact(f: Fact) -> Fact | None:
+    """What `KustomizeGraph`, `kustomize_roots` and the scan's lists of what kustomizations
+    read need of a fact, and no more (None when nothing): a scan keeps these for every
+    kustomization while it reads the rest, so they are kept small."""
+    fields = _GRAPH_FIELDS.get(f.kind)
+    if fields is None:
+        return None
+    data = f.data
+    if f.kind == "k8s.kustomize_resource" and data.get("field") not in _KEPT_FIELDS:
+        return None
+    if f.kind == "k8s.kustomize_image" and data.get("via") not in ("images", "transformer"):
+        return None
+    return Fact(
+        f.kind,
+        f.path,
+        f.span,
+        "",
+        {k: data[k] for k in fields if k in data},
+        _NO_SPANS,
+    )
+
+
 class KustomizeGraph:
     """What the kustomizations of a scan make of the other files' facts (see
     `drop_patch_facts`), worked out from the facts of the kustomization files and of the
@@ -1599,6 +1639,7 @@ def _as_built(f: Fact, builds: list[_Build]) -> Fact:
 
 # kustomization fields whose local entries kustomize builds into its output
 _BUILT = frozenset(("resources", "bases", "components"))
+_KEPT_FIELDS = _BUILT | {"transformers"}
 _MAX_BUILD_STEPS = 100_000  # a bound on walking kustomizations (diamonds multiply paths)
 
 
