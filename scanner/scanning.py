@@ -1027,7 +1027,11 @@ class _Feeder:
         """What the findings limit left unjudged: of the facts being judged, and files."""
         files = sum(1 for sf in self._files if sf.path not in self._kept)
         held = f", {len(self._held):,} Terraform resources" if self._held else ""
-        return f" ({facts or 0:,} facts{held} and {files:,} more files)"
+        facts = facts or 0
+        return (
+            f" ({facts:,} fact{'' if facts == 1 else 's'}{held} and "
+            f"{files:,} more file{'' if files == 1 else 's'})"
+        )
 
     def _cut(self) -> None:
         """The limit's diagnostic, as `_capped` words it: on the file holding the fact that
@@ -1087,6 +1091,39 @@ class _Feeder:
         self._judge(resources, t)
 
 
+class _Spool:
+    """Facts waiting on disk, in the order written: an unnamed temporary file, made (and
+    pickle imported) on the first write."""
+
+    def __init__(self) -> None:
+        self._file: Any = None
+
+    def write(self, facts: list[Fact]) -> None:
+        import pickle
+        import tempfile
+
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        pickle.dump(facts, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def replay(self) -> Iterator[list[Fact]]:
+        if self._file is None:
+            return
+        import pickle
+
+        self._file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self._file)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def _collect_streamed(
     root: Path,
     files: list[SourceFile],
@@ -1103,9 +1140,6 @@ def _collect_streamed(
     files they list as transformers are observed before the rest. Returns the facts of
     those (what the scan reports of its kustomizations is read from them) and the
     diagnostics."""
-    import pickle
-    import tempfile
-
     from . import parallel
 
     walked = {sf.path for sf in files}
@@ -1116,12 +1150,11 @@ def _collect_streamed(
     graph_facts: list[Fact] = []
     more: list[Diagnostic] = []
     later: list[SourceFile] = []  # listed, unwalked, not kustomizations: after the walk's
-    with _gc_steady(), contextlib.ExitStack() as stack:
-        spool = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (the stack)
+    with _gc_steady(), contextlib.closing(_Spool()) as spool:
 
         def keep(facts: list[Fact]) -> bool:
             graph_facts.extend(g for f in facts if (g := kubernetes.graph_fact(f)) is not None)
-            pickle.dump(facts, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            spool.write(facts)
             return True
 
         def observe_kept(batch: list[SourceFile]) -> None:
@@ -1160,14 +1193,10 @@ def _collect_streamed(
         # whole, is finished as a patch's)
         feeder.graph = kubernetes.KustomizeGraph(graph_facts, roots, known, said)
         timings.facts += time.perf_counter() - t
-        spool.seek(0)
-        while feeder.open:
-            try:
-                facts = pickle.load(spool)
-            except EOFError:
+        for facts in spool.replay():
+            if not feeder(facts):
                 break
-            feeder(facts)
-        stack.close()  # the spool
+        spool.close()
         rest = [sf for sf in files if sf.path not in taken]
         # handed on file by file, in this process and in each worker (through its spool)
         facts, d = parallel.run(rest, _observe, timings, jobs, _side(), _emitting, feeder)

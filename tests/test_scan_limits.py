@@ -130,3 +130,25 @@ def test_past_the_finding_limit_later_files_are_still_read_and_their_errors_said
     assert workers.timings.workers == 2
     assert workers.findings == serial.findings
     assert workers.diagnostics == serial.diagnostics
+
+
+def test_the_finding_limit_is_never_exceeded(tmp_path: Path) -> None:
+    """One fact failing several rules at once, or the repository's own checks judged last,
+    does not carry the report past the limit: it holds exactly that many findings, and
+    says the rest was not judged."""
+    _files(tmp_path, ["a.yaml"], per_file=1)
+    full = scan(tmp_path, ScanOptions(jobs=1, fact_cache=False))
+    assert len(full.findings) >= 4
+    for limit in range(1, len(full.findings)):
+        rep = scan(tmp_path, ScanOptions(jobs=1, max_findings=limit, fact_cache=False))
+        assert len(rep.findings) == limit, limit
+        (said,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
+        noun = "finding" if limit == 1 else "findings"
+        assert f"limit of {limit} {noun} (--max-findings)" in said.message
+        # a finding dropped at the limit is not counted as a failure either
+        assert sum(t.failed for t in rep.tallies.values()) == limit
+    at_limit = scan(
+        tmp_path, ScanOptions(jobs=1, max_findings=len(full.findings), fact_cache=False)
+    )
+    assert at_limit.findings == full.findings
+    assert not [d for d in at_limit.diagnostics if d.code == "scan-limit"]

@@ -525,7 +525,9 @@ class Evaluation:
         self.stopped = False  # the findings limit was reached: nothing more is judged
         # what the limit's diagnostic says was left, given how many facts of the batch were
         # (by default that count, when the batch's length is known)
-        self.left: Callable[[int | None], str] = lambda n: "" if n is None else f" ({n:,} facts)"
+        self.left: Callable[[int | None], str] = lambda n: (
+            "" if n is None else f" ({_count(n, 'fact')})"
+        )
 
     def feed(self, facts: Iterable[Fact], total: int | None = None) -> bool:
         """Judge `facts` (`total`: how many, when known, for the limit's message); False once
@@ -538,21 +540,7 @@ class Evaluation:
         max_findings = self._max
         for n, fact in enumerate(facts):
             if max_findings is not None and len(findings) >= max_findings:
-                left = self.left(total - n if total is not None else None)
-                self.diagnostics.append(
-                    Diagnostic(
-                        fact.path,
-                        fact.span,
-                        "scan-limit",
-                        f"the scan reached its limit of {max_findings:,} findings "
-                        f"(--max-findings) while judging this file: what is observed from here "
-                        f"in it and in the files judged after it{left} was not judged; fix or "
-                        "except the findings so far, scan directories on their own, or raise "
-                        "the limit",
-                        Level.ERROR,
-                    )
-                )
-                self.stopped = True
+                self._stop(fact, total - n if total is not None else None)
                 return False
             judges = self._by_kind.get(fact.kind)
             if judges is None:
@@ -605,12 +593,40 @@ class Evaluation:
                             subject=subject_of(fact.kind, fact.data, judge.fields),
                         )
                     )
+            if max_findings is not None and len(findings) > max_findings:
+                # the rules of this fact went past the limit: no more findings than it says
+                for dropped in findings[max_findings:]:
+                    tallies[dropped.rule_id].failed -= 1
+                del findings[max_findings:]
+                self._stop(fact, total - n if total is not None else None)
+                return False
         return True
+
+    def _stop(self, fact: Fact, left: int | None) -> None:
+        """Judging ends at `fact` (`left`: facts of the batch not judged, it included)."""
+        limit = self._max or 0
+        self.diagnostics.append(
+            Diagnostic(
+                fact.path,
+                fact.span,
+                "scan-limit",
+                f"the scan reached its limit of {_count(limit, 'finding')} (--max-findings) "
+                f"while judging this file: what is observed from here in it and in the files "
+                f"judged after it{self.left(left)} was not judged; fix or except the findings "
+                "so far, scan directories on their own, or raise the limit",
+                Level.ERROR,
+            )
+        )
+        self.stopped = True
 
     def result(self) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
         """The findings (sorted by place), diagnostics and tallies of everything fed."""
         self.findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
         return self.findings, self.diagnostics, self.tallies
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _truthy(v: Any) -> bool:
