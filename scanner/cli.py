@@ -208,8 +208,9 @@ def main() -> None:
     "-j",
     type=click.IntRange(min=1),
     default=None,
-    help="Parse in N worker processes (default: one per CPU when the repository is "
-    "large enough to gain; 1: no workers).",
+    help="Parse in up to N worker processes (default: one per idle CPU when the repository "
+    "is large enough to gain; a worker needs 1 MiB of input to pay for itself, so a small "
+    "repository is parsed in one process whatever N; 1: no workers).",
 )
 @click.option(
     "--max-facts",
