@@ -261,13 +261,7 @@ def _fork(
                 continue
             finally:
                 spool.close()  # (its space is given back now, not when all are read)
-            if side is not None:
-                side[1](extra)
-            timings.parse += t.parse
-            timings.facts += t.facts
-            timings.files += t.files
-            timings.bytes += t.bytes
-            timings.cached += t.cached
+            _took(timings, t, side, extra)
             all_diags += diags
         return [], all_diags
     results: list[tuple[list[Fact], list[Diagnostic]]] = [observe(slices[0], timings)]
@@ -284,14 +278,19 @@ def _fork(
             results.append(observe(work, timings))
             continue
         facts, diags, t, extra = got
-        if side is not None:
-            side[1](extra)
-        timings.parse += t.parse
-        timings.facts += t.facts
-        timings.files += t.files
-        timings.bytes += t.bytes
-        timings.cached += t.cached
+        _took(timings, t, side, extra)
         results.append((facts, diags))
     all_facts = [f for fs, _ in results for f in fs]
     all_diags = [d for _, ds in results for d in ds]
     return all_facts, all_diags
+
+
+def _took(timings: Timings, t: Timings, side: Side | None, extra: Any) -> None:
+    """A worker's timings and side state taken in by the parent."""
+    if side is not None:
+        side[1](extra)
+    timings.parse += t.parse
+    timings.facts += t.facts
+    timings.files += t.files
+    timings.bytes += t.bytes
+    timings.cached += t.cached
