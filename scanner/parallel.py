@@ -203,7 +203,17 @@ def run(
                 return observe(files, timings)
         return observe(files, timings)
     timings.workers = len(slices)
-    with contextlib.ExitStack() as spools:
+    with contextlib.ExitStack() as stack:
+        spools: list[Any] | None = None
+        if streaming:
+            try:
+                spools = [stack.enter_context(tempfile.TemporaryFile()) for _ in slices[1:]]
+            except OSError:
+                # no room for spools (no temporary directory, no space): the workers send
+                # their results whole, as before spools
+                spools = None
+        if spools is None:
+            return _fork(slices, observe, timings, side, None, None, None)
         return _fork(slices, observe, timings, side, emitting, emit, spools)
 
 
@@ -214,15 +224,14 @@ def _fork(
     side: Side | None,
     emitting: Emitting | None,
     emit: Callable[[list[Fact]], bool] | None,
-    spools: contextlib.ExitStack,
+    spools: list[Any] | None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     import pickle  # only when there are workers to hear from
 
-    streaming = emitting is not None and emit is not None
+    streaming = emitting is not None and emit is not None and spools is not None
     children: list[tuple[int, int, Sequence[SourceFile], Any]] = []
-    for work in slices[1:]:
-        # (closed by the caller's stack; SIM115 does not see enter_context)
-        spool = spools.enter_context(tempfile.TemporaryFile()) if streaming else None  # noqa: SIM115
+    for i, work in enumerate(slices[1:]):
+        spool = spools[i] if streaming and spools is not None else None
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker

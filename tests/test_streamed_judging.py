@@ -213,3 +213,54 @@ def test_kustomize_effects_known_before_other_files_are_judged(tmp_path: Path) -
     assert streamed == whole
     paths = {f[0] for f in whole[0]}
     assert {"base/deploy.yaml", "base/miner.txt", "overlay/patch.yaml"} <= paths
+
+
+def test_a_scan_that_cannot_spool_still_scans(tmp_path: Path) -> None:
+    """No temporary directory, or no space in it: the kustomizations' facts and the workers'
+    results are held in memory as before, and the report is the same."""
+    import tempfile
+
+    from scanner import parallel
+
+    root = _generated("kubernetes", tmp_path / "k8s")
+    whole, _streamed = _both(root)
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tempfile, "TemporaryFile", refuse)
+    try:
+        assert _both(root)[1] == whole
+        assert _both(root, jobs=2)[1] == whole
+    finally:
+        mp.undo()
+    assert parallel.tempfile.TemporaryFile is not refuse
+
+
+def test_a_spool_the_disk_fills_under_keeps_what_it_could_not_write() -> None:
+    """A write the disk refuses half way: the records written whole are read back from the
+    file, the rest from memory, in order."""
+    from scanner.model import Span
+
+    spool = scanning._Spool()
+    batches = [
+        [Fact("k8s.object", f"f{i}.yaml", Span(1, 1, 1, 2), f"t{i}", {"n": i})] for i in range(6)
+    ]
+    for b in batches[:3]:
+        spool.write(b)
+    real = spool._file.write
+    calls = {"n": 0}
+
+    def short_then_full(data: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return int(real(bytes(data)[:5]))  # a short write, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    spool._file.write = short_then_full
+    for b in batches[3:]:
+        spool.write(b)
+    assert calls["n"] == 2  # the short write, the refused one; the rest went to memory
+    assert list(spool.replay()) == batches
+    spool.close()
