@@ -217,15 +217,16 @@ def main() -> None:
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Stop reading files once the scan holds N facts (default 250,000): the rest is "
-    "reported as not judged, an error.",
+    help="Stop reading files once N facts have been read (default 250,000; the file that "
+    "reaches it is read whole): the rest is reported as not judged, an error.",
 )
 @click.option(
     "--max-findings",
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Stop judging once the scan has N findings (default 50,000), an error.",
+    help="Report at most N findings (default 50,000): judging stops there, an error; later "
+    "files are still read, so what they say (a parse error) is still reported.",
 )
 @click.option(
     "--timings",
