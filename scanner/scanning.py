@@ -1122,9 +1122,9 @@ class _Spool:
         self._held.append(facts)
 
     def replay(self) -> Iterator[list[Fact]]:
-        import pickle
-
         if self._file is not None:
+            import pickle  # (only when something was written: an empty scan loads none)
+
             fd, at = self._file.fileno(), 0
             while at < self._end:
                 size = int.from_bytes(os.pread(fd, 8, at), "little")
