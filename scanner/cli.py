@@ -1080,8 +1080,8 @@ def cache_group() -> None:
 def cache_info_cmd() -> None:
     """Where the cache is, whether it is used, and what it holds."""
     from .factcache import DB_NAME, entry_count, in_ci
+    from .model import count
     from .policy import cache as cache_mod
-    from .report.text import count
 
     d = cache_mod.directory()
     if d is None:

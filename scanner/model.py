@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 file``, ``3 files``, ``12,000 files`` (``plural`` when adding an s will not do):
+    the wording of counts in messages, from the scan's diagnostics to the reports."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 class Span(NamedTuple):
     """A region of a text file. Lines and columns are 1-based; ``end_col`` is exclusive
     (the column just past the last character), as SARIF's ``endColumn``. A NamedTuple: spans

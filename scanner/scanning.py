@@ -25,7 +25,7 @@ from . import factcache, resultcache
 from .config import RepoConfig
 from .errors import ConfigError
 from .facts import kubernetes, presence, repository
-from .model import Diagnostic, Fact, Level, Report, Span, Timings
+from .model import Diagnostic, Fact, Level, Report, Span, Timings, count
 from .parsers.text import LineIndex, decode
 from .parsers.yaml import YamlError, compose_each
 from .policy import baseline as baseline_mod
@@ -577,18 +577,22 @@ def _capped(
     kept_paths = {f.path for f in facts[:end]}
     after = next((i + 1 for i, sf in enumerate(files) if sf.path == at), 0)
     skipped = [sf.path for sf in files[after:] if sf.path not in kept_paths]
+    return facts[:end], [_facts_limit(facts[limit - 1], limit, skipped)]
+
+
+def _facts_limit(at: Fact, limit: int, skipped: Sequence[str]) -> Diagnostic:
+    """The --max-facts diagnostic: on the fact that reached the limit, naming the files
+    left unjudged."""
     first = f"; the first is {skipped[0]}" if skipped else ""
-    return facts[:end], [
-        Diagnostic(
-            at,
-            facts[limit - 1].span,
-            "scan-limit",
-            f"the scan reached its limit of {limit:,} facts (--max-facts) at this file: "
-            f"{len(skipped):,} later file{'' if len(skipped) == 1 else 's'} not judged{first}. "
-            "Scan those directories on their own, or raise the limit",
-            Level.ERROR,
-        )
-    ]
+    return Diagnostic(
+        at.path,
+        at.span,
+        "scan-limit",
+        f"the scan reached its limit of {limit:,} facts (--max-facts) at this file: "
+        f"{count(len(skipped), 'other file')} not judged{first}. "
+        "Scan those directories on their own, or raise the limit",
+        Level.ERROR,
+    )
 
 
 # what files yielded before, by content (see factcache.py); set for a scan by `scan`
@@ -861,7 +865,11 @@ def collect(
     (files or directories) a scan was asked for; `roots` to kustomization directories that
     count as deployed whatever builds them, and `known` (the merge base's kustomization
     directories, in PR mode) makes every other one count so too (see
-    kubernetes.drop_patch_facts)."""
+    kubernetes.drop_patch_facts).
+
+    Every fact at once, then the cross-file passes over them all: the plain form of what a
+    scan does (`collect_judged` judges each file's facts as they are made), kept as the
+    reference the streamed scan is tested against and for tools that want the facts."""
     if listing is None:
         t0 = time.perf_counter()
         listing = discover(root, excludes, seen, only, scope)
@@ -998,15 +1006,10 @@ class _Feeder:
             # the fact that reaches the limit: its file is kept whole, nothing after it
             self._at = facts[self._limit - 1 - self.count]
         if self._at is not None:
-            at = self._at.path
-            end = 0
-            if self.count < self._limit:
-                end = self._limit - self.count
-                while end < len(facts) and facts[end].path == at:
-                    end += 1
-            elif facts and facts[0].path == at:
-                while end < len(facts) and facts[end].path == at:
-                    end += 1
+            # up to the fact that reached the limit, then only the rest of its file
+            end = max(0, self._limit - self.count)
+            while end < len(facts) and facts[end].path == self._at.path:
+                end += 1
             if end < len(facts):
                 facts = facts[:end]
                 self._kept.update(f.path for f in facts)
@@ -1026,31 +1029,15 @@ class _Feeder:
     def _left(self, facts: int | None) -> str:
         """What the findings limit left unjudged: of the facts being judged, and files."""
         files = sum(1 for sf in self._files if sf.path not in self._kept)
-        held = f", {len(self._held):,} Terraform resources" if self._held else ""
-        facts = facts or 0
-        return (
-            f" ({facts:,} fact{'' if facts == 1 else 's'}{held} and "
-            f"{files:,} more file{'' if files == 1 else 's'})"
-        )
+        held = f", {count(len(self._held), 'Terraform resource')}" if self._held else ""
+        return f" ({count(facts or 0, 'fact')}{held} and {count(files, 'more file')})"
 
     def _cut(self) -> None:
-        """The limit's diagnostic, as `_capped` words it: on the file holding the fact that
-        reached it."""
+        """The limit's diagnostic, on the file holding the fact that reached it."""
         assert self._at is not None
         # (kustomizations are read first: the files left are counted wherever they are)
         skipped = [sf.path for sf in self._files if sf.path not in self._kept]
-        first = f"; the first is {skipped[0]}" if skipped else ""
-        self.over.append(
-            Diagnostic(
-                self._at.path,
-                self._at.span,
-                "scan-limit",
-                f"the scan reached its limit of {self._limit:,} facts (--max-facts) at this "
-                f"file: {len(skipped):,} other file{'' if len(skipped) == 1 else 's'} not "
-                f"judged{first}. Scan those directories on their own, or raise the limit",
-                Level.ERROR,
-            )
-        )
+        self.over.append(_facts_limit(self._at, self._limit, skipped))
 
     def _take(self, facts: list[Fact]) -> None:
         t = time.perf_counter()

@@ -1496,12 +1496,8 @@ def drop_patch_facts(
     return graph.finalize(facts)
 
 
-# what the cross-file pass needs to know of a scan: kustomization files' facts, and those of
-# the files their `transformers:` list (see KustomizeGraph)
-GRAPH_KINDS = frozenset(("k8s.kustomization", "k8s.kustomize_resource", "k8s.kustomize_image"))
-
-
-# what the graph reads of each kind (see `graph_fact`)
+# what the cross-file pass reads of a scan, by kind: kustomization files' facts, and those
+# of the files their `transformers:` list (see KustomizeGraph, graph_fact)
 _GRAPH_FIELDS = {
     "k8s.kustomization": ("patches", "local_paths", "added_labels"),
     "k8s.kustomize_resource": ("local_path", "field"),
@@ -1515,6 +1511,7 @@ _GRAPH_FIELDS = {
         "new_name",
     ),
 }
+_GRAPH_KINDS = frozenset(_GRAPH_FIELDS)
 _NO_SPANS: Mapping[str, Span] = types.MappingProxyType({})
 
 
@@ -1553,7 +1550,7 @@ class KustomizeGraph:
         known: Collection[str] | None = None,
         diags: list[tuple[str, Span, str]] | None = None,
     ) -> None:
-        graph = [f for f in facts if f.kind in GRAPH_KINDS]
+        graph = [f for f in facts if f.kind in _GRAPH_KINDS]
         kustomizations = [f for f in graph if f.kind == "k8s.kustomization"]
         if known is not None:
             added = {posixpath.dirname(k.path) for k in kustomizations} - set(known)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..facts.subjects import subject as subject_of
-from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally
+from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally, count
 from . import celrt as cel
 from .baseline import Baseline
 from .functions import FUNCTIONS
@@ -526,7 +526,7 @@ class Evaluation:
         # what the limit's diagnostic says was left, given how many facts of the batch were
         # (by default that count, when the batch's length is known)
         self.left: Callable[[int | None], str] = lambda n: (
-            "" if n is None else f" ({_count(n, 'fact')})"
+            "" if n is None else f" ({count(n, 'fact')})"
         )
 
     def feed(self, facts: Iterable[Fact], total: int | None = None) -> bool:
@@ -610,7 +610,7 @@ class Evaluation:
                 fact.path,
                 fact.span,
                 "scan-limit",
-                f"the scan reached its limit of {_count(limit, 'finding')} (--max-findings) "
+                f"the scan reached its limit of {count(limit, 'finding')} (--max-findings) "
                 f"while judging this file: what is observed from here in it and in the files "
                 f"judged after it{self.left(left)} was not judged; fix or except the findings "
                 "so far, scan directories on their own, or raise the limit",
@@ -623,10 +623,6 @@ class Evaluation:
         """The findings (sorted by place), diagnostics and tallies of everything fed."""
         self.findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
         return self.findings, self.diagnostics, self.tallies
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _truthy(v: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..gate import Decision
-from ..model import Level, Report, Timings
+from ..model import Level, Report, Timings, count
 from ..redact import redact
 
 
@@ -171,11 +171,6 @@ _LEVELS = (Level.ERROR, Level.WARNING, Level.NOTE)  # most severe first
 def _by_level(levels: Counter[Level], prefix: str) -> str:
     """``3 errors, 2 warnings``: counts by level, most severe first."""
     return ", ".join(count(levels[lv], prefix + lv.value) for lv in _LEVELS if levels[lv])
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 file``, ``3 files`` (``plural`` when adding an s will not do)."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def summary(report: Report) -> str:
