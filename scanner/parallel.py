@@ -11,9 +11,7 @@ in any way has its slice redone in the parent.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -21,6 +19,7 @@ from typing import Any
 
 from .model import Diagnostic, Fact, Timings
 from .source import SourceFile
+from .spool import Spool
 
 # below this a worker costs more than it saves (measured: 2 MB of Kubernetes YAML, 0.6 s of
 # parsing, gained nothing with two workers on two CPUs; 15 MB gained 1.3-2.6 s)
@@ -99,7 +98,7 @@ def _child(
     work: Sequence[SourceFile],
     observe: Observe,
     side: Side | None,
-    spool: Any = None,
+    spool: Spool | None = None,
     emitting: Emitting | None = None,
 ) -> None:
     os.close(r)
@@ -108,31 +107,28 @@ def _child(
         import pickle
 
         t = Timings()
+        state = None
         if spool is not None and emitting is not None:
             # facts go to the spool as they are made, a batch at a time, so this worker holds
-            # about a file's facts, not its slice's
+            # about a file's facts, not its slice's; the pipe carries the rest
             batch: list[Fact] = []
 
             def write(facts: list[Fact]) -> bool:
                 batch.extend(facts)
                 if len(batch) >= SPOOL_BATCH:
-                    pickle.dump(("facts", batch), spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    spool.write(list(batch))
                     batch.clear()
                 return True
 
             with emitting(write):
                 facts, diags = observe(work, t)
-            batch.extend(facts)
-            extra = side[0]() if side is not None else None
-            if batch:
-                pickle.dump(("facts", batch), spool, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(("end", diags, t, extra), spool, protocol=pickle.HIGHEST_PROTOCOL)
-            spool.flush()
-            code = 0
-            return
-        facts, diags = observe(work, t)
+            if batch or facts:
+                spool.write([*batch, *facts])
+            facts, state = [], spool.state
+        else:
+            facts, diags = observe(work, t)
         extra = side[0]() if side is not None else None
-        payload = pickle.dumps((facts, diags, t, extra), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((facts, diags, t, extra, state), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
         while view:
             view = view[os.write(w, view) :]
@@ -151,30 +147,6 @@ def _read_all(fd: int) -> bytes:
         chunks.append(b)
     os.close(fd)
     return b"".join(chunks)
-
-
-def _replay(
-    spool: Any, emit: Callable[[list[Fact]], bool]
-) -> tuple[list[Diagnostic], Timings, Any]:
-    """A worker's spool handed on: its facts, batch by batch, to `emit` (until it says stop),
-    then its diagnostics, timings and side state."""
-    import pickle
-
-    spool.seek(0)
-    going = True
-    handed = False
-    while True:
-        try:
-            record = pickle.load(spool)
-        except (EOFError, pickle.UnpicklingError) as e:
-            if handed:  # (a worker that exited cleanly wrote its end: not seen in practice)
-                raise RuntimeError("a parse worker's results were cut short") from e
-            raise
-        if record[0] == "end":
-            return record[1], record[2], record[3]
-        if going:
-            handed = True
-            going = emit(record[1])
 
 
 def run(
@@ -203,18 +175,12 @@ def run(
                 return observe(files, timings)
         return observe(files, timings)
     timings.workers = len(slices)
-    with contextlib.ExitStack() as stack:
-        spools: list[Any] | None = None
-        if streaming:
-            try:
-                spools = [stack.enter_context(tempfile.TemporaryFile()) for _ in slices[1:]]
-            except OSError:
-                # no room for spools (no temporary directory, no space): the workers send
-                # their results whole, as before spools
-                spools = None
-        if spools is None:
-            return _fork(slices, observe, timings, side, None, None, None)
+    spools = [Spool().open() for _ in slices[1:]] if streaming else None
+    try:
         return _fork(slices, observe, timings, side, emitting, emit, spools)
+    finally:
+        for spool in spools or ():
+            spool.close()
 
 
 def _fork(
@@ -224,57 +190,43 @@ def _fork(
     side: Side | None,
     emitting: Emitting | None,
     emit: Callable[[list[Fact]], bool] | None,
-    spools: list[Any] | None,
+    spools: list[Spool] | None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     import pickle  # only when there are workers to hear from
 
-    streaming = emitting is not None and emit is not None and spools is not None
-    children: list[tuple[int, int, Sequence[SourceFile], Any]] = []
+    children: list[tuple[int, int, Sequence[SourceFile], Spool | None]] = []
     for i, work in enumerate(slices[1:]):
-        spool = spools[i] if streaming and spools is not None else None
+        spool = spools[i] if spools is not None else None
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
             _child(r, w, work, observe, side, spool, emitting)
         os.close(w)
         children.append((pid, r, work, spool))
-    if streaming:
-        assert emitting is not None and emit is not None
-        going = True
+    collected: list[Fact] = []
+    going = True
 
-        def gate(facts: list[Fact]) -> bool:
-            nonlocal going
+    def take(facts: list[Fact]) -> bool:
+        """Facts in file order: handed to `emit` until it says stop, or collected."""
+        nonlocal going
+        if emit is None:
+            collected.extend(facts)
+        else:
             going = going and emit(facts)
-            return going
+        return going
 
-        with emitting(gate):
-            own_facts, own_diags = observe(slices[0], timings)
-        all_diags = list(own_diags)
-        if own_facts:
-            gate(own_facts)
-        for pid, r, work, spool in children:
-            _read_all(r)
-            _, status = os.waitpid(pid, 0)
-            try:
-                if status != 0:
-                    raise EOFError
-                diags, t, extra = _replay(spool, gate if going else lambda _f: False)
-            except (EOFError, pickle.UnpicklingError):
-                # a worker that failed (or a spool cut short) before its end: the slice is
-                # redone here (a failed worker wrote no end, so nothing of it was handed on)
-                with emitting(gate):
-                    facts, diags = observe(work, timings)
-                if facts:
-                    gate(facts)
-                all_diags += diags
-                continue
-            finally:
-                spool.close()  # (its space is given back now, not when all are read)
-            _took(timings, t, side, extra)
-            all_diags += diags
-        return [], all_diags
-    results: list[tuple[list[Fact], list[Diagnostic]]] = [observe(slices[0], timings)]
-    for pid, r, work, _spool in children:
+    def here(work: Sequence[SourceFile]) -> list[Diagnostic]:
+        if emitting is not None and emit is not None:
+            with emitting(take):
+                facts, diags = observe(work, timings)
+        else:
+            facts, diags = observe(work, timings)
+        if facts:
+            take(facts)
+        return diags
+
+    all_diags = here(slices[0])
+    for pid, r, work, spool in children:
         payload = _read_all(r)
         _, status = os.waitpid(pid, 0)
         got: Any = None
@@ -284,14 +236,21 @@ def _fork(
             except Exception:  # a truncated payload: redo below
                 got = None
         if got is None:
-            results.append(observe(work, timings))
+            # a worker that failed: its slice is redone here (nothing of it was handed on)
+            all_diags += here(work)
             continue
-        facts, diags, t, extra = got
+        facts, diags, t, extra, state = got
+        if spool is not None and state is not None:
+            spool.adopt(state)
+            for batch in spool.replay():
+                if not take(batch):
+                    break
+            spool.close()  # (its space is given back now, not when all are read)
+        if facts:
+            take(facts)
         _took(timings, t, side, extra)
-        results.append((facts, diags))
-    all_facts = [f for fs, _ in results for f in fs]
-    all_diags = [d for _, ds in results for d in ds]
-    return all_facts, all_diags
+        all_diags += diags
+    return collected, all_diags
 
 
 def _took(timings: Timings, t: Timings, side: Side | None, extra: Any) -> None:

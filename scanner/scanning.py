@@ -43,6 +43,7 @@ from .source import (
     read_regular,
     walk,
 )
+from .spool import Spool
 
 T = TypeVar("T")
 # far above any repository measured (argo-cd: 7,200 facts, 1,616 findings); a 5 MiB file of
@@ -1078,54 +1079,6 @@ class _Feeder:
         self._judge(resources, t)
 
 
-class _Spool:
-    """Facts waiting on disk, in the order written: length-prefixed pickles in an unnamed
-    temporary file, made (and pickle imported) on the first write. Where the disk refuses
-    (no temporary directory, no space), what it refused is held in memory instead: a scan
-    that cannot spool still scans, as it did before it spooled."""
-
-    def __init__(self) -> None:
-        self._file: Any = None
-        self._end = 0  # the end of the last record written whole
-        self._held: list[list[Fact]] | None = None  # written after the disk refused
-
-    def write(self, facts: list[Fact]) -> None:
-        import pickle
-        import tempfile
-
-        if self._held is None:
-            blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
-            record = memoryview(len(blob).to_bytes(8, "little") + blob)
-            try:
-                if self._file is None:
-                    self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 (close())
-                self._file.seek(self._end)
-                while record:
-                    record = record[self._file.write(record) :]
-                self._end = self._file.tell()
-                return
-            except OSError:
-                self._held = []
-        self._held.append(facts)
-
-    def replay(self) -> Iterator[list[Fact]]:
-        if self._file is not None:
-            import pickle  # (only when something was written: an empty scan loads none)
-
-            fd, at = self._file.fileno(), 0
-            while at < self._end:
-                size = int.from_bytes(os.pread(fd, 8, at), "little")
-                yield pickle.loads(os.pread(fd, size, at + 8))
-                at += 8 + size
-        yield from self._held or ()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._held = None
-
-
 def _collect_streamed(
     root: Path,
     files: list[SourceFile],
@@ -1152,7 +1105,7 @@ def _collect_streamed(
     graph_facts: list[Fact] = []
     more: list[Diagnostic] = []
     later: list[SourceFile] = []  # listed, unwalked, not kustomizations: after the walk's
-    with _gc_steady(), contextlib.closing(_Spool()) as spool:
+    with _gc_steady(), contextlib.closing(Spool()) as spool:
 
         def keep(facts: list[Fact]) -> bool:
             graph_facts.extend(g for f in facts if (g := kubernetes.graph_fact(f)) is not None)

@@ -18,6 +18,7 @@ from scanner.policy import baseline as baseline_mod
 from scanner.policy import engine
 from scanner.policy.rules import load_rules
 from scanner.scanning import ScanOptions, embedded_rules_dir
+from scanner.spool import Spool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,8 +221,6 @@ def test_a_scan_that_cannot_spool_still_scans(tmp_path: Path) -> None:
     results are held in memory as before, and the report is the same."""
     import tempfile
 
-    from scanner import parallel
-
     root = _generated("kubernetes", tmp_path / "k8s")
     whole, _streamed = _both(root)
 
@@ -235,7 +234,7 @@ def test_a_scan_that_cannot_spool_still_scans(tmp_path: Path) -> None:
         assert _both(root, jobs=2)[1] == whole
     finally:
         mp.undo()
-    assert parallel.tempfile.TemporaryFile is not refuse
+    assert tempfile.TemporaryFile is not refuse
 
 
 def test_a_spool_the_disk_fills_under_keeps_what_it_could_not_write() -> None:
@@ -243,7 +242,7 @@ def test_a_spool_the_disk_fills_under_keeps_what_it_could_not_write() -> None:
     file, the rest from memory, in order."""
     from scanner.model import Span
 
-    spool = scanning._Spool()
+    spool = Spool()
     batches = [
         [Fact("k8s.object", f"f{i}.yaml", Span(1, 1, 1, 2), f"t{i}", {"n": i})] for i in range(6)
     ]
