@@ -98,7 +98,7 @@ def _child(
     work: Sequence[SourceFile],
     observe: Observe,
     side: Side | None,
-    spool: Spool | None = None,
+    spool: Spool[Fact] | None = None,
     emitting: Emitting | None = None,
 ) -> None:
     os.close(r)
@@ -175,7 +175,7 @@ def run(
                 return observe(files, timings)
         return observe(files, timings)
     timings.workers = len(slices)
-    spools = [Spool().open() for _ in slices[1:]] if streaming else None
+    spools = [Spool[Fact]().open() for _ in slices[1:]] if streaming else None
     try:
         return _fork(slices, observe, timings, side, emitting, emit, spools)
     finally:
@@ -190,11 +190,11 @@ def _fork(
     side: Side | None,
     emitting: Emitting | None,
     emit: Callable[[list[Fact]], bool] | None,
-    spools: list[Spool] | None,
+    spools: list[Spool[Fact]] | None,
 ) -> tuple[list[Fact], list[Diagnostic]]:
     import pickle  # only when there are workers to hear from
 
-    children: list[tuple[int, int, Sequence[SourceFile], Spool | None]] = []
+    children: list[tuple[int, int, Sequence[SourceFile], Spool[Fact] | None]] = []
     for i, work in enumerate(slices[1:]):
         spool = spools[i] if spools is not None else None
         r, w = os.pipe()

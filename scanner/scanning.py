@@ -17,11 +17,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from . import config as config_mod
 from . import exceptions as exceptions_mod
-from . import factcache, resultcache
+from . import factcache, memory, resultcache
 from .config import RepoConfig
 from .errors import ConfigError
 from .facts import kubernetes, presence, repository
@@ -50,6 +50,8 @@ T = TypeVar("T")
 # 30,000 Deployments stays well inside, four of them do not
 MAX_FACTS = 250_000
 MAX_FINDINGS = 50_000
+# findings judged so far wait on disk a batch of this many at a time (engine.Evaluation)
+FINDINGS_SPILL = 2000
 _STALE = "exception-stale"  # the rule (EXC004) judging records that matched no finding
 
 
@@ -700,6 +702,7 @@ def _observe(files: Sequence[SourceFile], timings: Timings) -> tuple[list[Fact],
             reads[sf.path] = hashlib.sha256(data).hexdigest()
         timings.files += 1
         timings.bytes += len(data)
+        memory.note_read(len(data))  # (what earlier files freed goes back now and then)
         if _lfs_pointer(data):
             # the content lives in Git LFS storage, not in the repository: the pointer's
             # three lines say nothing about it
@@ -883,6 +886,26 @@ def collect(
         _ROOT.reset(root_token)
 
 
+class Kustomized(NamedTuple):
+    """What a scan reports of its kustomizations, taken from their facts as soon as every
+    one is read (the facts then go, long before the scan ends)."""
+
+    roots: tuple[str, ...]  # directories of the root kustomizations (none builds them)
+    dirs: tuple[str, ...]  # every kustomization's directory, sorted
+    listed: tuple[str, ...]  # paths they list that the walk did not yield (resultcache)
+
+    @staticmethod
+    def of(facts: Sequence[Fact], walked: set[str]) -> Kustomized:
+        return Kustomized(
+            tuple(kubernetes.kustomize_roots(facts)),
+            tuple(sorted({posixpath.dirname(f.path) for f in facts if f.kind == _KUSTOMIZATION})),
+            tuple(resultcache.extra_paths(facts, walked)),
+        )
+
+
+_KUSTOMIZATION = "k8s.kustomization"
+
+
 def collect_judged(
     root: Path,
     judging: engine.Evaluation,
@@ -891,19 +914,21 @@ def collect_judged(
     jobs: int | None = None,
     roots: Collection[str] = (),
     known: Collection[str] | None = None,
-) -> tuple[_Feeder, list[Fact], list[Diagnostic]]:
+) -> tuple[_Feeder, Kustomized, list[Diagnostic]]:
     """`collect`, each file's facts judged by `judging` as soon as they are made (and
     finished by the cross-file passes) rather than returned: a scan holds its findings, not
-    every fact. Returns the feeder (facts judged, time spent judging), the facts of the
-    kustomizations and the files they list as transformers, and the diagnostics."""
+    every fact. Returns the feeder (facts judged, time spent judging), what the scan
+    reports of its kustomizations, and the diagnostics."""
     files, diags = listing[0], list(listing[1])
     feeder = _Feeder(judging, files, _MAX_FACTS.get(), timings)
     root_token = _ROOT.set(os.path.realpath(root))
     try:
-        graph, diags = _collect_streamed(root, files, diags, timings, jobs, roots, known, feeder)
+        kustomized, diags = _collect_streamed(
+            root, files, diags, timings, jobs, roots, known, feeder
+        )
     finally:
         _ROOT.reset(root_token)
-    return feeder, graph, diags
+    return feeder, kustomized, diags
 
 
 @contextlib.contextmanager
@@ -976,8 +1001,9 @@ class _Feeder:
     are finished (what kustomizations make of them) and judged at once, then let go, so a
     scan holds its findings and the few facts cross-file passes need, not every fact. Facts
     that wait for a pass over all of them (Terraform resources: their provider's default
-    tags may be in any file of the module, or of a caller) are held until `finish`. Facts
-    past the --max-facts limit are not judged, as `_capped` cuts a list."""
+    tags may be in any file of the module, or of a caller) wait in a spool until `finish`,
+    which links them with the provider configurations and module calls, kept in memory.
+    Facts past the --max-facts limit are not judged, as `_capped` cuts a list."""
 
     def __init__(
         self,
@@ -994,7 +1020,10 @@ class _Feeder:
         self._kept: set[str] = set()  # paths whose facts were taken
         self.over: list[Diagnostic] = []  # the facts limit's diagnostic, once it cut
         self._at: Fact | None = None  # the fact that reached the limit
-        self._held: list[Fact] = []  # Terraform resources, until every provider is known
+        # Terraform resources, until every provider is known: on disk, a file's at a time
+        self._held = Spool[Fact]()
+        self._held_count = 0  # resources in the spool
+        self._after = 0  # while `finish` judges them: those of later batches
         judging.left = self._left
         self._tf_context: list[Fact] = []  # provider configurations and local module calls
 
@@ -1030,8 +1059,9 @@ class _Feeder:
     def _left(self, facts: int | None) -> str:
         """What the findings limit left unjudged: of the facts being judged, and files."""
         files = sum(1 for sf in self._files if sf.path not in self._kept)
-        held = f", {count(len(self._held), 'Terraform resource')}" if self._held else ""
-        return f" ({count(facts or 0, 'fact')}{held} and {count(files, 'more file')})"
+        held = f", {count(self._held_count, 'Terraform resource')}" if self._held_count else ""
+        facts = (facts or 0) + self._after
+        return f" ({count(facts, 'fact')}{held} and {count(files, 'more file')})"
 
     def _cut(self) -> None:
         """The limit's diagnostic, on the file holding the fact that reached it."""
@@ -1043,13 +1073,17 @@ class _Feeder:
     def _take(self, facts: list[Fact]) -> None:
         t = time.perf_counter()
         ready: list[Fact] = []
+        held: list[Fact] = []
         for f in facts:
             if f.kind == "tf.resource":
-                self._held.append(f)
+                held.append(f)
                 continue
             if f.kind == "tf.provider" or f.kind == "tf.module_call":
                 self._tf_context.append(f)
             ready.append(f)
+        if held:
+            self._held.write(held)
+            self._held_count += len(held)
         ready = self.graph.finalize(ready)
         self._judge(ready, t)
 
@@ -1062,21 +1096,32 @@ class _Feeder:
 
     def finish(self) -> None:
         """Judge what waited for every file: Terraform resources, with their providers'
-        default tags."""
-        if not self._held:
+        default tags. Nothing is fed after this: the graph is let go."""
+        try:
+            self._finish()
+        finally:
+            self._held.close()
+            self.graph = kubernetes.KustomizeGraph(())
+            self._tf_context = []
+
+    def _finish(self) -> None:
+        if not self._held_count:
             return
         from .facts import terraform as tf_facts
 
         t = time.perf_counter()
-        # in place, in a list nothing else holds: each unlinked fact is freed as its linked
-        # one replaces it
-        linked = [*self._tf_context, *self._held]
-        self._held = []
-        linked = tf_facts.link_module_facts(linked, in_place=True)
-        resources = [f for f in linked if f.kind == "tf.resource"]
-        del linked
-        resources = self.graph.finalize(resources)
-        self._judge(resources, t)
+        link = tf_facts.resource_linker(self._tf_context)
+        # read back a batch at a time, judged as one batch (the limit's message counts the
+        # later batches' resources as facts of it)
+        self._after, self._held_count = self._held_count, 0
+        for batch in self._held.replay():
+            self._after -= len(batch)
+            resources = self.graph.finalize([link(f) for f in batch])
+            self._judge(resources, t)
+            if self._judging.stopped:
+                break
+            t = time.perf_counter()
+        self._after = 0
 
 
 def _collect_streamed(
@@ -1088,16 +1133,16 @@ def _collect_streamed(
     roots: Collection[str],
     known: Collection[str] | None,
     feeder: _Feeder,
-) -> tuple[list[Fact], list[Diagnostic]]:
+) -> tuple[Kustomized, list[Diagnostic]]:
     """`_collect`, each file's facts judged as soon as they are made (by `feeder`). What the
     kustomizations of the scan make of other files is known first: the kustomization files,
     the files they list that the walk left out and that are kustomizations too, and the
-    files they list as transformers are observed before the rest. Returns the facts of
-    those (what the scan reports of its kustomizations is read from them) and the
-    diagnostics."""
+    files they list as transformers are observed before the rest. Returns what the scan
+    reports of its kustomizations, and the diagnostics."""
     from . import parallel
 
     walked = {sf.path for sf in files}
+    listed_walk = set(walked)
     names = kubernetes.KUSTOMIZATION_NAMES
     first = [sf for sf in files if posixpath.basename(sf.path) in names]
     # what the graph needs of these files' facts stays in memory, small (graph_fact); the
@@ -1105,7 +1150,7 @@ def _collect_streamed(
     graph_facts: list[Fact] = []
     more: list[Diagnostic] = []
     later: list[SourceFile] = []  # listed, unwalked, not kustomizations: after the walk's
-    with _gc_steady(), contextlib.closing(Spool()) as spool:
+    with _gc_steady(), contextlib.closing(Spool[Fact]()) as spool:
 
         def keep(facts: list[Fact]) -> bool:
             graph_facts.extend(g for f in facts if (g := kubernetes.graph_fact(f)) is not None)
@@ -1147,6 +1192,9 @@ def _collect_streamed(
         # (without kustomizations too: a fragment, a workload the API server would refuse
         # whole, is finished as a patch's)
         feeder.graph = kubernetes.KustomizeGraph(graph_facts, roots, known, said)
+        kustomized = Kustomized.of(graph_facts, listed_walk)
+        # (the graph keeps what it needs of them: their memory serves the files read next)
+        graph_facts.clear()
         timings.facts += time.perf_counter() - t
         for facts in spool.replay():
             if not feeder(facts):
@@ -1170,7 +1218,7 @@ def _collect_streamed(
         Diagnostic(path, span, "kustomize-not-judged", message, Level.WARNING)
         for path, span, message in said
     )
-    return graph_facts, diags + more + feeder.over
+    return kustomized, diags + more + feeder.over
 
 
 def repository_summary(root: Path, seen: list[str]) -> Fact | None:
@@ -1354,14 +1402,22 @@ def scan(
                 verdicts = resultcache.VerdictMemo(fact_cache)
             # each file's facts are judged as they are made, and let go
             judging = engine.Evaluation(
-                rules, baseline, opts.today, opts.preview, ready, opts.max_findings, verdicts
+                rules,
+                baseline,
+                opts.today,
+                opts.preview,
+                ready,
+                opts.max_findings,
+                verdicts,
+                spill=FINDINGS_SPILL,
             )
             with kubernetes.pod_templates(table):
-                feeder, facts, diags = collect_judged(
+                feeder, kustomized, diags = collect_judged(
                     root, judging, timings, listing, opts.jobs, kustomize_roots, kustomize_known
                 )
             t = clock()
             judging.feed(own)
+            memory.trim()  # what parsing freed, before the findings are read back
             findings, rule_diags, tallies = judging.result()
             del judging
             if verdicts is not None:
@@ -1377,12 +1433,8 @@ def scan(
                 facts_count=feeder.judged + len(own),
                 files=timings.files,
                 bytes=timings.bytes,
-                kustomize_roots=tuple(kubernetes.kustomize_roots(facts)),
-                kustomize_dirs=tuple(
-                    sorted(
-                        {posixpath.dirname(f.path) for f in facts if f.kind == "k8s.kustomization"}
-                    )
-                ),
+                kustomize_roots=kustomized.roots,
+                kustomize_dirs=kustomized.dirs,
                 # (found only for an entry: a scan that keeps none reads them below)
                 inline=exceptions_mod.keyword_paths(root, findings) if memo else frozenset(),
             )
@@ -1405,18 +1457,16 @@ def scan(
                     for path, got in hashed.items()
                 )
             ):
-                walked = {sf.path for sf in listing[0]}
                 resultcache.save(
                     results,
                     memo,
                     judged,
                     str(root),
-                    resultcache.extra_paths(facts, walked),
+                    list(kustomized.listed),
                     reads,
                     [sf.abspath for sf in listing[0]],
                     started_ns,
                 )
-            del facts  # judged: what is kept from here is the findings
         finally:
             _FACT_CACHE.reset(cache_token)
             _MAX_FACTS.reset(limit_token)

@@ -1,7 +1,8 @@
-"""Facts waiting on disk while a scan goes on (issue 11: what a scan holds is bounded by the
-largest file, not by the repository): the kustomizations' facts until the graph they make is
-known (scanning._collect_streamed), a parse worker's facts until the parent takes them
-(parallel.run).
+"""Facts and findings waiting on disk while a scan goes on (issue 11: what a scan holds is
+bounded by the largest file, not by the repository): the kustomizations' facts until the
+graph they make is known (scanning._collect_streamed), a parse worker's facts until the
+parent takes them (parallel.run), and the findings judged so far until the scan is done
+(policy.engine.Evaluation).
 
 Records are length-prefixed pickles, written unbuffered to an unnamed temporary file, so a
 short write cannot hide in a buffer: what is read back ends at the last record written
@@ -14,22 +15,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from .model import Fact
-
+T = TypeVar("T")
 # (the end of what the file holds whole, what was held in memory): what a forked writer
 # hands back to the process that reads (see `state`, `adopt`)
-State = tuple[int, "list[list[Fact]] | None"]
+State = tuple[int, "list[list[Any]] | None"]
 
 
-class Spool:
+class Spool(Generic[T]):
+    """Batches of picklable items (facts, findings), read back in the order written."""
+
     def __init__(self) -> None:
         self._file: Any = None
         self._end = 0  # the end of the last record written whole
-        self._held: list[list[Fact]] | None = None  # written after the disk refused
+        self._held: list[list[T]] | None = None  # written after the disk refused
 
-    def open(self) -> Spool:
+    def open(self) -> Spool[T]:
         """Make the file now, not on the first write: before a fork, so that the worker
         writes what the parent reads."""
         if self._file is None and self._held is None:
@@ -41,12 +43,12 @@ class Spool:
                 self._held = []
         return self
 
-    def write(self, facts: list[Fact]) -> None:
+    def write(self, items: list[T]) -> None:
         import pickle  # (only when something is written: an empty scan loads none)
 
         self.open()
         if self._held is None:
-            blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+            blob = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
             record = memoryview(len(blob).to_bytes(8, "little") + blob)
             try:
                 self._file.seek(self._end)
@@ -56,7 +58,7 @@ class Spool:
                 return
             except OSError:
                 self._held = []
-        self._held.append(facts)
+        self._held.append(items)
 
     @property
     def state(self) -> State:
@@ -67,7 +69,7 @@ class Spool:
         """What a forked writer wrote to this (shared) file, and held."""
         self._end, self._held = state
 
-    def replay(self) -> Iterator[list[Fact]]:
+    def replay(self) -> Iterator[list[T]]:
         """What was written, in order."""
         if self._file is not None and self._end:
             import pickle

@@ -152,3 +152,37 @@ def test_the_finding_limit_is_never_exceeded(tmp_path: Path) -> None:
     )
     assert at_limit.findings == full.findings
     assert not [d for d in at_limit.diagnostics if d.code == "scan-limit"]
+
+
+TF_UNTAGGED = 'resource "aws_instance" "{n}" {{\n  ami  = "ami-1"\n  tags = {{}}\n}}\n'
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_findings_limit_among_terraform_resources_counts_every_resource_left(
+    tmp_path: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terraform resources are judged after every file (their providers' default tags may be
+    anywhere), a file's at a time: a limit reached among them names every resource left, in
+    whichever file it lies, and so does a limit reached before them."""
+    from scanner import parallel
+
+    monkeypatch.setattr(parallel, "MIN_BYTES_PER_JOB", 64)
+    (tmp_path / "providers.tf").write_text('provider "aws" {\n  region = "eu-west-1"\n}\n')
+    for i in range(4):
+        (tmp_path / f"f{i}.tf").write_text(
+            "".join(TF_UNTAGGED.format(n=f"r{i}_{k}") for k in range(2)) + "#" * 200
+        )
+    full = scan(tmp_path, ScanOptions(jobs=jobs, fact_cache=False))
+    assert sum(f.rule_id == "TF008" for f in full.findings) == 8
+    rep = scan(tmp_path, ScanOptions(jobs=jobs, fact_cache=False, max_findings=3))
+    assert len(rep.findings) == 3
+    (cut,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
+    assert cut.path == "f1.tf"  # the fourth resource's
+    assert "(5 facts and 0 more files)" in cut.message
+    # a limit reached in a manifest read after the Terraform files, before their resources
+    # were judged
+    (tmp_path / "z.yaml").write_text(DEPLOY.format(i=0) + "---\n" + DEPLOY.format(i=1))
+    rep = scan(tmp_path, ScanOptions(jobs=jobs, fact_cache=False, max_findings=1))
+    (cut,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
+    assert cut.path == "z.yaml"
+    assert ", 8 Terraform resources and " in cut.message, cut.message

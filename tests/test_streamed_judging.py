@@ -53,7 +53,7 @@ def _both(root: Path, jobs: int = 1, max_facts: int | None = None) -> tuple[Any,
         judging = engine.Evaluation(rules, base, today, False, ready)
         listing = scanning.discover(root, [])
         timings = Timings()
-        feeder, _graph, diags2 = scanning.collect_judged(root, judging, timings, listing, jobs)
+        feeder, _kustomized, diags2 = scanning.collect_judged(root, judging, timings, listing, jobs)
         streamed = judging.result()
         assert timings.workers == max(1, min(jobs, 2))
     finally:
@@ -107,7 +107,9 @@ def test_the_facts_limit_cuts_after_the_file_that_reached_it(tmp_path: Path) -> 
         judging = engine.Evaluation(rules, base, ScanOptions().today)
         token = scanning._MAX_FACTS.set(limit)
         try:
-            feeder, _graph, diags = scanning.collect_judged(root, judging, Timings(), listing, 1)
+            feeder, _kustomized, diags = scanning.collect_judged(
+                root, judging, Timings(), listing, 1
+            )
         finally:
             scanning._MAX_FACTS.reset(token)
         cut = [d for d in diags if d.code == "scan-limit"]
@@ -263,3 +265,111 @@ def test_a_spool_the_disk_fills_under_keeps_what_it_could_not_write() -> None:
     assert calls["n"] == 2  # the short write, the refused one; the rest went to memory
     assert list(spool.replay()) == batches
     spool.close()
+
+
+def _judged(facts: list[Fact], spill: int | None, limit: int | None) -> tuple[Any, ...]:
+    rules = load_rules([embedded_rules_dir()])
+    base = baseline_mod.load(["default"])
+    judging = engine.Evaluation(rules, base, ScanOptions().today, max_findings=limit, spill=spill)
+    by_file: dict[str, list[Fact]] = {}
+    for f in facts:
+        by_file.setdefault(f.path, []).append(f)
+    for batch in by_file.values():
+        if not judging.feed(batch):
+            break
+    found, diags, tallies = judging.result()
+    return (
+        [_key(f) for f in found],
+        [(d.path, d.span, d.code, d.message) for d in diags],
+        {k: (t.passed, t.failed, t.not_applicable) for k, t in tallies.items()},
+    )
+
+
+def test_findings_spilled_to_disk_read_back_as_held(tmp_path: Path) -> None:
+    """Findings waiting on disk a few at a time come back as if held: same findings in the
+    same order, same diagnostics and tallies, with and without the findings limit, wherever
+    it falls (before, at or after a spilled batch, within one fact's findings)."""
+    root = _generated("kubernetes", tmp_path / "k8s")
+    facts, _diags = scanning.collect(root, [], Timings(), 1)
+    held = _judged(facts, None, None)
+    total = len(held[0])
+    assert total > 50
+    writes: list[int] = []
+    real = Spool.write
+
+    def spy(self: Any, items: list[Any]) -> None:
+        writes.append(len(items))
+        real(self, items)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Spool, "write", spy)
+    try:
+        assert _judged(facts, 3, None) == held
+        assert sum(writes) >= total - 3 - 10  # all but the last batch went to disk
+        for limit in (1, 3, 4, 7, total // 2, total - 1, total, total + 1):
+            assert _judged(facts, 3, limit) == _judged(facts, None, limit), limit
+    finally:
+        mp.undo()
+
+
+def test_a_scan_does_not_hold_its_findings_while_it_reads(tmp_path: Path) -> None:
+    """300 manifests with two findings each: while they are read, the findings alive stay
+    under a spill batch; the report has them all."""
+    manifest = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{n}}}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n"
+        "        - name: app\n          image: nginx:1.{n}\n"
+    )
+    for n in range(300):
+        (tmp_path / f"app{n:03}.yaml").write_text(manifest.format(n=n))
+    from scanner.model import Finding
+
+    alive: list[int] = []
+    real = scanning._Feeder._take
+
+    def spy(self: Any, facts: list[Fact]) -> None:
+        real(self, facts)
+        if len(alive) % 60 == 59:
+            gc.collect()
+            alive.append(sum(1 for o in gc.get_objects() if isinstance(o, Finding)))
+        else:
+            alive.append(-1)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(scanning._Feeder, "_take", spy)
+    mp.setattr(scanning, "FINDINGS_SPILL", 50)
+    try:
+        report = scanning.scan(tmp_path, ScanOptions(jobs=1, fact_cache=False))
+    finally:
+        mp.undo()
+    assert len(report.findings) >= 600
+    measured = [n for n in alive if n >= 0]
+    assert len(measured) >= 4
+    assert max(measured) < 60, measured
+
+
+def test_judges_keep_a_bounded_number_of_verdicts_and_texts(tmp_path: Path) -> None:
+    """A judge's verdicts and texts by field values are bounded: a scan of many distinct
+    values does not keep one for each, and starting again changes no finding."""
+    from scanner.policy import rules as rules_mod
+
+    root = _generated("kubernetes", tmp_path / "k8s")
+    facts, _diags = scanning.collect(root, [], Timings(), 1)
+    held = _judged(facts, None, None)
+    sizes: list[int] = []
+    real = engine._Judge.verdict
+
+    def spy(self: Any, fact: Fact, frozen: Any = None) -> Any:
+        out = real(self, fact, frozen)
+        sizes.append(max(len(self.cache), *(len(m) for m in self._memos)))
+        return out
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(engine, "VERDICT_ENTRIES", 3)
+    mp.setattr(rules_mod, "MEMO_ENTRIES", 2)
+    mp.setattr(engine._Judge, "verdict", spy)
+    try:
+        assert _judged(facts, None, None) == held
+    finally:
+        mp.undo()
+    assert max(sizes) <= 3

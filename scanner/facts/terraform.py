@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -503,6 +503,14 @@ def link_module_facts(facts: Sequence[Fact], in_place: bool = False) -> list[Fac
                 facts[i] = _linked(providers, f)
         return facts
     return [_linked(providers, f) if f.kind == "tf.resource" else f for f in facts]
+
+
+def resource_linker(context: Sequence[Fact]) -> Callable[[Fact], Fact]:
+    """What `link_module_facts` does to each `tf.resource`, given only the provider
+    configurations and module calls of the scan (`context`; other kinds are ignored): a scan
+    links its resources as it reads them back, without holding them all at once."""
+    providers = _Providers(context)
+    return lambda f: _linked(providers, f)
 
 
 def _linked(providers: _Providers, f: Fact) -> Fact:

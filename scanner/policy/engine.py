@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from ..errors import ConfigError
 from ..facts.subjects import subject as subject_of
 from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally, count
+from ..spool import Spool
 from . import celrt as cel
 from .baseline import Baseline
 from .functions import FUNCTIONS
@@ -100,6 +101,12 @@ def fingerprint(rule_id: str, path: str, target: str, occurrence: int) -> str:
     """A logical fingerprint: survives line moves and edits elsewhere in the file."""
     h = hashlib.sha256(f"{rule_id}\0{path}\0{target}\0{occurrence}".encode()).hexdigest()
     return h[:32]
+
+
+# verdicts (and failure texts) a judge keeps by the values of the fields its rule reads, at
+# most; when full it starts again: the values a scan repeats are back in it at once, and a
+# scan of many distinct values does not keep one for each to its end (issue 11: memory)
+VERDICT_ENTRIES = 4096
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,8 @@ class _Judge:
                 return out
         out = self._evaluate(self._context(data, self.fields))
         if key is not None:
+            if len(self.cache) >= VERDICT_ENTRIES:
+                self.cache.clear()  # (see VERDICT_ENTRIES)
             self.cache[key] = out
         if stored is not None and self._memo is not None:
             self._memo.add(stored, [out.applicable, out.passed, out.error])
@@ -288,6 +297,8 @@ class _Judge:
             if stored is not None:
                 texts = _stored_texts(self._memo.get(stored), len(self.rule.baseline_keys))
                 if texts is not None and key is not None:
+                    if len(self._texts) >= VERDICT_ENTRIES:
+                        self._texts.clear()
                     self._texts[key] = texts
         if texts is None:
             ctx = self._context(fact.data, self.all_fields)
@@ -300,6 +311,8 @@ class _Judge:
             )
             if stored is not None and self._memo is not None and key is not None:
                 self._memo.add(stored, [texts[0], texts[1]])
+                if len(self._texts) >= VERDICT_ENTRIES:
+                    self._texts.clear()
                 self._texts[key] = texts
         message, keys = texts
         if self.staging.note:
@@ -503,7 +516,11 @@ class Evaluation:
         ready: Prepared | None = None,
         max_findings: int | None = None,
         memo: Memo | None = None,
+        spill: int | None = None,
     ) -> None:
+        """`spill`: findings go to an unnamed temporary file a batch of that many at a time
+        (between facts), and are read back by `result`: a scan of many findings does not
+        keep them scattered over its heap while it parses (see `Spool`)."""
         if ready is None:
             ready = prepare(rules, baseline, today, preview)
         self._ready, self._baseline, self._memo = ready, baseline, memo
@@ -519,7 +536,10 @@ class Evaluation:
                 continue
             self._pending[rule.applies_to].append((rule, st))
             self.tallies[rule.id] = RuleTally(counted=st.counted)
-        self.findings: list[Finding] = []
+        self.findings: list[Finding] = []  # those not spilled yet
+        self._spill = spill
+        self._spool: Spool[Finding] | None = None
+        self._spilled = 0  # findings in the spool
         self.diagnostics: list[Diagnostic] = []
         self._occurrences: dict[tuple[str, str, str], int] = defaultdict(int)
         self.stopped = False  # the findings limit was reached: nothing more is judged
@@ -537,11 +557,21 @@ class Evaluation:
         if total is None and isinstance(facts, Sequence):
             total = len(facts)
         findings, tallies, occurrences = self.findings, self.tallies, self._occurrences
-        max_findings = self._max
+        # the limit, less what was spilled: `findings` holds the rest
+        max_findings = self._max if self._max is None else self._max - self._spilled
         for n, fact in enumerate(facts):
             if max_findings is not None and len(findings) >= max_findings:
                 self._stop(fact, total - n if total is not None else None)
                 return False
+            if self._spill is not None and len(findings) >= self._spill:
+                # (between facts: a fact's findings are all at hand if the limit drops some)
+                if self._spool is None:
+                    self._spool = Spool[Finding]()
+                self._spool.write(findings)
+                self._spilled += len(findings)
+                if max_findings is not None:
+                    max_findings -= len(findings)
+                findings = self.findings = []
             judges = self._by_kind.get(fact.kind)
             if judges is None:
                 judges = self._by_kind[fact.kind] = [
@@ -621,6 +651,13 @@ class Evaluation:
 
     def result(self) -> tuple[list[Finding], list[Diagnostic], dict[str, RuleTally]]:
         """The findings (sorted by place), diagnostics and tallies of everything fed."""
+        if self._spool is not None:
+            kept, self.findings = self.findings, []
+            for batch in self._spool.replay():
+                self.findings += batch
+            self.findings += kept
+            self._spool.close()
+            self._spool, self._spilled = None, 0
         self.findings.sort(key=lambda f: (f.path, f.span.start_line, f.span.start_col, f.rule_id))
         return self.findings, self.diagnostics, self.tallies
 

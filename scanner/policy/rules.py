@@ -155,9 +155,17 @@ class MessageTemplate:
                 v = "?"
             text = _text(v)
             if key is not None:
+                if len(memo) >= MEMO_ENTRIES:  # type: ignore[arg-type]
+                    memo.clear()  # type: ignore[union-attr]
                 memo[key] = text  # type: ignore[index]
             out.append(text)
         return "".join(out)
+
+
+# texts a template's memo holds at most; when full it starts again: the values a scan repeats
+# (an image, an action used in every file) are back in it at once, and a scan of many
+# distinct values (names, paths) does not keep a text for each of them to its end
+MEMO_ENTRIES = 2048
 
 
 def _text(v: Any) -> str:
