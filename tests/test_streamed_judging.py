@@ -373,3 +373,21 @@ def test_judges_keep_a_bounded_number_of_verdicts_and_texts(tmp_path: Path) -> N
     finally:
         mp.undo()
     assert max(sizes) <= 3
+
+    # a judge whose values seldom repeat stops keeping them after its trial
+    caching: dict[str, list[bool]] = {}
+
+    def watch(self: Any, fact: Fact, frozen: Any = None) -> Any:
+        out = real(self, fact, frozen)
+        caching.setdefault(self.rule.id, []).append(self._caching and len(self.cache) > 0)
+        return out
+
+    mp.setattr(engine, "VERDICT_TRIAL", 8)
+    mp.setattr(engine._Judge, "verdict", watch)
+    try:
+        assert _judged(facts, None, None) == held
+    finally:
+        mp.undo()
+    stopped = [r for r, seen in caching.items() if seen[0] is not seen[-1]]
+    kept = [r for r, seen in caching.items() if all(seen)]
+    assert stopped and kept, caching.keys()
