@@ -1643,7 +1643,7 @@ _MAX_BUILD_STEPS = 100_000  # a bound on walking kustomizations (diamonds multip
 _UNKNOWN = "\x00unknown"  # an image name no entry can match
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per images: entry; a scan keeps them all)
 class _Override:
     """One `images:` entry, as kustomize applies it: to every image named `name` (the
     output of the entries and kustomizations applied before it)."""
@@ -1655,7 +1655,7 @@ class _Override:
     where: str  # the kustomization
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per way a file is built; a scan keeps them all)
 class _Build:
     """One way of building a file: the kustomizations from a root down to the one that
     lists it (outermost first), and the labels they add to every object."""
