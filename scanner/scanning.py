@@ -1112,14 +1112,13 @@ class _Feeder:
         t = time.perf_counter()
         link = tf_facts.resource_linker(self._tf_context)
         # read back a batch at a time, judged as one batch (the limit's message counts the
-        # later batches' resources as facts of it)
+        # later batches' resources as facts of it); past the findings limit they are still
+        # counted as taken, unjudged, as every fact is
         self._after, self._held_count = self._held_count, 0
         for batch in self._held.replay():
             self._after -= len(batch)
             resources = self.graph.finalize([link(f) for f in batch])
             self._judge(resources, t)
-            if self._judging.stopped:
-                break
             t = time.perf_counter()
         self._after = 0
 

@@ -176,6 +176,8 @@ def test_the_findings_limit_among_terraform_resources_counts_every_resource_left
     assert sum(f.rule_id == "TF008" for f in full.findings) == 8
     rep = scan(tmp_path, ScanOptions(jobs=jobs, fact_cache=False, max_findings=3))
     assert len(rep.findings) == 3
+    # every fact is counted as taken, judged or not (the report's "facts")
+    assert rep.facts_count == full.facts_count
     (cut,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
     assert cut.path == "f1.tf"  # the fourth resource's
     assert "(5 facts and 0 more files)" in cut.message
@@ -183,6 +185,7 @@ def test_the_findings_limit_among_terraform_resources_counts_every_resource_left
     # were judged
     (tmp_path / "z.yaml").write_text(DEPLOY.format(i=0) + "---\n" + DEPLOY.format(i=1))
     rep = scan(tmp_path, ScanOptions(jobs=jobs, fact_cache=False, max_findings=1))
+    assert rep.facts_count == scan(tmp_path, ScanOptions(jobs=jobs, fact_cache=False)).facts_count
     (cut,) = [d for d in rep.diagnostics if d.code == "scan-limit"]
     assert cut.path == "z.yaml"
     assert ", 8 Terraform resources and " in cut.message, cut.message
