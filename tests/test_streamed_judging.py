@@ -123,6 +123,37 @@ def test_the_facts_limit_cuts_after_the_file_that_reached_it(tmp_path: Path) -> 
         assert f"limit of {limit:,} facts" in cut[0].message
 
 
+def _alive_while_reading(
+    root: Path, manifest: str, kind: type, spill: int | None = None
+) -> tuple[Any, list[int]]:
+    """Scan 300 copies of `manifest` (formatted with n) under `root`: the report, and how
+    many objects of `kind` were alive at every 50th file and over the last ten."""
+    for n in range(300):
+        (root / f"app{n:03}.yaml").write_text(manifest.format(n=n))
+    alive: list[int] = []
+    real = scanning._Feeder._take
+
+    def spy(self: Any, facts: list[Fact]) -> None:
+        real(self, facts)
+        if len(alive) % 50 == 0 or len(alive) > 290:
+            gc.collect()
+            alive.append(sum(1 for o in gc.get_objects() if isinstance(o, kind)))
+        else:
+            alive.append(-1)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(scanning._Feeder, "_take", spy)
+    if spill is not None:
+        mp.setattr(scanning, "FINDINGS_SPILL", spill)
+    try:
+        report = scanning.scan(root, ScanOptions(jobs=1, fact_cache=False))
+    finally:
+        mp.undo()
+    measured = [n for n in alive if n >= 0]
+    assert len(measured) >= 4
+    return report, measured
+
+
 def test_a_scan_holds_its_findings_not_every_fact(tmp_path: Path) -> None:
     """While 300 manifests are read, the facts alive stay those of about one file (plus the
     few cross-file passes keep), whatever the number of files."""
@@ -134,28 +165,8 @@ def test_a_scan_holds_its_findings_not_every_fact(tmp_path: Path) -> None:
         "            - {{name: A, value: '1'}}\n"
         "            - {{name: B, value: '2'}}\n"
     )
-    for n in range(300):
-        (tmp_path / f"app{n:03}.yaml").write_text(manifest.format(n=n))
-    alive: list[int] = []
-    real = scanning._Feeder._take
-
-    def spy(self: Any, facts: list[Fact]) -> None:
-        real(self, facts)
-        if len(alive) % 50 == 0 or len(alive) > 290:
-            gc.collect()
-            alive.append(sum(1 for o in gc.get_objects() if isinstance(o, Fact)))
-        else:
-            alive.append(-1)
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(scanning._Feeder, "_take", spy)
-    try:
-        report = scanning.scan(tmp_path, ScanOptions(jobs=1, fact_cache=False))
-    finally:
-        mp.undo()
+    report, measured = _alive_while_reading(tmp_path, manifest, Fact)
     assert report.facts_count > 300 * 5
-    measured = [n for n in alive if n >= 0]
-    assert len(measured) >= 3
     # every file's facts were made; at no point were more than a few files' worth alive
     assert max(measured) < 40, measured
 
@@ -315,36 +326,15 @@ def test_findings_spilled_to_disk_read_back_as_held(tmp_path: Path) -> None:
 def test_a_scan_does_not_hold_its_findings_while_it_reads(tmp_path: Path) -> None:
     """300 manifests with two findings each: while they are read, the findings alive stay
     under a spill batch; the report has them all."""
+    from scanner.model import Finding
+
     manifest = (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{n}}}\nspec:\n"
         "  template:\n    spec:\n      containers:\n"
         "        - name: app\n          image: nginx:1.{n}\n"
     )
-    for n in range(300):
-        (tmp_path / f"app{n:03}.yaml").write_text(manifest.format(n=n))
-    from scanner.model import Finding
-
-    alive: list[int] = []
-    real = scanning._Feeder._take
-
-    def spy(self: Any, facts: list[Fact]) -> None:
-        real(self, facts)
-        if len(alive) % 60 == 59:
-            gc.collect()
-            alive.append(sum(1 for o in gc.get_objects() if isinstance(o, Finding)))
-        else:
-            alive.append(-1)
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(scanning._Feeder, "_take", spy)
-    mp.setattr(scanning, "FINDINGS_SPILL", 50)
-    try:
-        report = scanning.scan(tmp_path, ScanOptions(jobs=1, fact_cache=False))
-    finally:
-        mp.undo()
+    report, measured = _alive_while_reading(tmp_path, manifest, Finding, spill=50)
     assert len(report.findings) >= 600
-    measured = [n for n in alive if n >= 0]
-    assert len(measured) >= 4
     assert max(measured) < 60, measured
 
 
