@@ -1416,6 +1416,7 @@ def scan(
                 )
             t = clock()
             judging.feed(own)
+            gc.collect()  # (what cycles held of the graph and parse trees, freed now)
             memory.trim()  # what parsing freed, before the findings are read back
             findings, rule_diags, tallies = judging.result()
             del judging
