@@ -17,7 +17,7 @@ from ..spool import Spool
 from . import celrt as cel
 from .baseline import Baseline
 from .functions import FUNCTIONS
-from .rules import _HAS_BASELINE, Rule, freeze
+from .rules import _HAS_BASELINE, Rule, freeze, keep_bounded
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,9 @@ def fingerprint(rule_id: str, path: str, target: str, occurrence: int) -> str:
 
 
 # verdicts (and failure texts) a judge keeps by the values of the fields its rule reads, at
-# most; when full it starts again: the values a scan repeats are back in it at once, and a
-# scan of many distinct values does not keep one for each to its end (issue 11: memory). A
-# judge whose values seldom repeat (under one hit in four misses after VERDICT_TRIAL misses:
-# a rule reading a container's whole spec) keeps none: on the 64x Kubernetes corpus two
-# rules had 2 hits in 3,072 lookups, and their entries were ~1 KB each
+# most (see rules.keep_bounded). A judge whose values seldom repeat (under one hit in four
+# misses after VERDICT_TRIAL misses: a rule reading a container's whole spec) keeps none: on
+# the 64x Kubernetes corpus two rules had 2 hits in 3,072 lookups, at ~1 KB an entry
 VERDICT_ENTRIES = 4096
 VERDICT_TRIAL = 512
 
@@ -271,13 +269,11 @@ class _Judge:
             out = _stored_verdict(self._memo.get(stored))
             if out is not None:
                 if self._caching:
-                    self.cache[key] = out  # type: ignore[index]
+                    keep_bounded(self.cache, key, out, VERDICT_ENTRIES)
                 return out
         out = self._evaluate(self._context(data, self.fields))
         if key is not None and self._caching:
-            if len(self.cache) >= VERDICT_ENTRIES:
-                self.cache.clear()  # (see VERDICT_ENTRIES)
-            self.cache[key] = out
+            keep_bounded(self.cache, key, out, VERDICT_ENTRIES)
         if stored is not None and self._memo is not None:
             self._memo.add(stored, [out.applicable, out.passed, out.error])
         return out
@@ -309,9 +305,7 @@ class _Judge:
             if stored is not None:
                 texts = _stored_texts(self._memo.get(stored), len(self.rule.baseline_keys))
                 if texts is not None and key is not None:
-                    if len(self._texts) >= VERDICT_ENTRIES:
-                        self._texts.clear()
-                    self._texts[key] = texts
+                    keep_bounded(self._texts, key, texts, VERDICT_ENTRIES)
         if texts is None:
             ctx = self._context(fact.data, self.all_fields)
             texts = (
@@ -323,9 +317,7 @@ class _Judge:
             )
             if stored is not None and self._memo is not None and key is not None:
                 self._memo.add(stored, [texts[0], texts[1]])
-                if len(self._texts) >= VERDICT_ENTRIES:
-                    self._texts.clear()
-                self._texts[key] = texts
+                keep_bounded(self._texts, key, texts, VERDICT_ENTRIES)
         message, keys = texts
         if self.staging.note:
             message = f"{message} [staged: {self.staging.note}]"

@@ -155,17 +155,23 @@ class MessageTemplate:
                 v = "?"
             text = _text(v)
             if key is not None:
-                if len(memo) >= MEMO_ENTRIES:  # type: ignore[arg-type]
-                    memo.clear()  # type: ignore[union-attr]
-                memo[key] = text  # type: ignore[index]
+                keep_bounded(memo, key, text, MEMO_ENTRIES)  # type: ignore[arg-type]
             out.append(text)
         return "".join(out)
 
 
-# texts a template's memo holds at most; when full it starts again: the values a scan repeats
-# (an image, an action used in every file) are back in it at once, and a scan of many
-# distinct values (names, paths) does not keep a text for each of them to its end
+# texts a template's memo holds at most (see `keep_bounded`)
 MEMO_ENTRIES = 2048
+
+
+def keep_bounded(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """`memo[key] = value` in a memo of at most `limit` entries, which starts again when
+    full: the values a scan repeats (an image, an action used in every file) are back in it
+    at once, and a scan of many distinct values (names, paths) does not keep one for each
+    of them to its end (issue 11: memory)."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
 
 
 def _text(v: Any) -> str:
