@@ -12,9 +12,16 @@ What it holds, and why each piece is safe to trust later:
   ``pushed_at``, the policy hash and the tether version all match: GitHub verifies the first,
   the scan computes the other two, so the cache never decides a verdict on its own.
 * ``etags``: listing bodies by URL with their ETag; the server verifies them (304) before reuse.
+* ``rule_outcomes`` (schema 3): per run, repository and rule, the three-valued outcome the
+  adoption report counts (pass, fail, excepted, not applicable), with the rule's category,
+  whether it counts (``enable_later``) and the drift distance of its worst finding.
+  ``results.team``/``team_source`` say which team owns the repository and where that came
+  from; ``runs.org``/``runs.info`` the org and what of the run's policy a report needs later
+  (maturity levels, rule titles and categories), so history reads without today's policy.
 * ``meta``: the schema version. A newer (or unreadable) version is refused with
-  :class:`~scanner.errors.ConfigError`; an older one is rebuilt (the state is a cache plus
-  history; losing it costs one full scan, never a wrong verdict).
+  :class:`~scanner.errors.ConfigError`; an older one is migrated step by step (``MIGRATIONS``)
+  in one transaction, keeping every run. Versions before 2 held no history and are rebuilt
+  (that costs one full scan, never a wrong verdict).
 
 Threads: one connection guarded by one lock (``check_same_thread=False``); every public method
 takes the lock, so concurrent writers from a thread pool are serialised. Other processes on the
@@ -27,7 +34,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,18 +44,23 @@ from typing import Any, Literal, cast, get_args
 
 from ..errors import ConfigError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATE_FILE = "tether-org.sqlite"
 BUSY_TIMEOUT_S = 30.0
 
 ResultStatus = Literal["scanned", "unchanged", "skipped", "failed"]
+Outcome = Literal["pass", "fail", "excepted", "not_applicable"]
 RunStatus = Literal["complete", "failed"]
 RESULT_STATUSES: tuple[str, ...] = get_args(ResultStatus)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 REUSABLE: tuple[str, ...] = ("scanned", "unchanged")  # statuses whose outcome a rerun may reuse
 
-_TABLES = ("results", "runs", "etags", "sarifs", "meta")
-_SCHEMA = """
+_TABLES = ("rule_outcomes", "results", "runs", "etags", "sarifs", "meta")
+OUTCOMES = ("pass", "fail", "excepted", "not_applicable")
+
+# schema 2, the first to keep history: a new database is made as this, then migrated up, so
+# a new database and a migrated one are the same by construction (a test compares them)
+_SCHEMA_V2 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,6 +102,38 @@ CREATE TABLE etags (
 );
 """
 
+_V2_TO_V3 = """
+ALTER TABLE runs ADD COLUMN org TEXT;
+ALTER TABLE runs ADD COLUMN info TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE results ADD COLUMN team TEXT;
+ALTER TABLE results ADD COLUMN team_source TEXT;
+CREATE TABLE rule_outcomes (
+    run_id INTEGER NOT NULL,
+    repo TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'excepted', 'not_applicable')),
+    category TEXT NOT NULL,
+    counted INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    excepted INTEGER NOT NULL,
+    not_applicable INTEGER NOT NULL,
+    versions_behind INTEGER,
+    days_behind INTEGER,
+    PRIMARY KEY (run_id, repo, rule),
+    FOREIGN KEY (run_id, repo) REFERENCES results (run_id, repo)
+);
+CREATE INDEX rule_outcomes_rule ON rule_outcomes (rule, run_id);
+"""
+
+
+def _statements(script: str) -> list[str]:
+    return [s for s in script.split(";") if s.strip()]
+
+
+# version N -> the statements that take a database from N to N + 1
+MIGRATIONS: dict[int, str] = {2: _V2_TO_V3}
+
 
 def _utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -122,6 +166,48 @@ class Result:
     # expires, a rule's enforce_from date comes): ISO date, None for never
     valid_until: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # delivery, layers, diagnostics
+    team: str | None = None  # the owning team ("unowned" when no source named one)
+    team_source: str | None = None  # where that came from, as the report shows it
+    # rule id -> outcome (schema 3); written by `record`, read with `rule_outcomes`
+    rules: Mapping[str, RuleOutcome] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """One rule's outcome in one repository, as the adoption report counts it: ``fail`` when
+    a finding of it stands, ``excepted`` when every finding is covered by an exception,
+    ``pass`` when it applied and found nothing, ``not_applicable`` when nothing it judges
+    exists. The counts are the scan's (findings, not facts, for ``excepted``)."""
+
+    outcome: Outcome
+    category: str
+    counted: bool = True  # False while a baseline stages the rule with enable_later
+    passed: int = 0
+    failed: int = 0
+    excepted: int = 0
+    not_applicable: int = 0
+    versions_behind: int | None = None  # of its worst finding, where the rule measures it
+    days_behind: int | None = None  # where the baseline records release dates
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleOutcome:
+        outcome = data.get("outcome")
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown rule outcome {outcome!r}")
+        return cls(
+            outcome=cast(Outcome, outcome),
+            category=str(data.get("category", "")),
+            counted=bool(data.get("counted", True)),
+            passed=int(data.get("passed", 0)),
+            failed=int(data.get("failed", 0)),
+            excepted=int(data.get("excepted", 0)),
+            not_applicable=int(data.get("not_applicable", 0)),
+            versions_behind=_int_or_none(data.get("versions_behind")),
+            days_behind=_int_or_none(data.get("days_behind")),
+        )
 
 
 @dataclass(frozen=True)
@@ -132,12 +218,19 @@ class Run:
     tether_version: str
     finished_at: str | None
     status: str
+    org: str | None = None
+    # what a report needs of the run's policy: {"levels": [...], "rules": {id: {...}}}
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 _RESULT_COLUMNS = (
     "run_id, repo, commit_sha, pushed_at, policy_hash, tether_version, status, reason,"
     " counts_by_category, counts_by_rule, layers, sarif_sha256, uploaded_for, finished_at,"
-    " valid_until, extra"
+    " valid_until, extra, team, team_source"
+)
+_OUTCOME_COLUMNS = (
+    "outcome, category, counted, passed, failed, excepted, not_applicable, versions_behind,"
+    " days_behind"
 )
 
 
@@ -177,6 +270,25 @@ def _result(row: sqlite3.Row) -> Result:
         run_id=row["run_id"],
         valid_until=row["valid_until"],
         extra=_object(row["extra"]),
+        team=row["team"],
+        team_source=row["team_source"],
+    )
+
+
+def _rule_outcome(row: sqlite3.Row) -> RuleOutcome:
+    return RuleOutcome.from_json({**dict(row), "counted": bool(row["counted"])})
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        started_at=row["started_at"],
+        policy_hash=row["policy_hash"],
+        tether_version=row["tether_version"],
+        finished_at=row["finished_at"],
+        status=row["status"],
+        org=row["org"],
+        info=_object(row["info"]),
     )
 
 
@@ -302,11 +414,13 @@ class StateStore:
                         f"tether understands ({SCHEMA_VERSION}); upgrade tether or use a fresh "
                         "--state directory",
                     )
-                if version < SCHEMA_VERSION:
-                    # no migration path is worth keeping yet: the state is a cache plus history
+                if version < min(MIGRATIONS):
+                    # before schema 2 the state held no history: a rebuild loses only a cache
                     for table in _TABLES:
                         db.execute(f"DROP TABLE IF EXISTS {table}")
                     self._create(db)
+                elif version < SCHEMA_VERSION:
+                    self._migrate(db, version, str(self.path))
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -314,25 +428,49 @@ class StateStore:
 
     @staticmethod
     def _create(db: sqlite3.Connection) -> None:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        for statement in _statements(_SCHEMA_V2):
+            db.execute(statement)
+        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '2')")
+        StateStore._migrate(db, 2)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, version: int, where: str = STATE_FILE) -> None:
+        """From ``version`` up to SCHEMA_VERSION, inside the caller's transaction (a failure
+        leaves the database as it was)."""
+        while version < SCHEMA_VERSION:
+            try:
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+            except sqlite3.Error as exc:
+                raise ConfigError(
+                    where,
+                    None,
+                    f"could not migrate the state database from schema {version} to "
+                    f"{version + 1} ({exc}); it was left as it was",
+                ) from None
+            version += 1
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
 
     # -- runs -------------------------------------------------------------------------------
 
-    def resume_or_start(self, policy_hash: str, tether_version: str) -> int:
-        """The newest unfinished run with this policy hash and tether version, else a new one.
+    def resume_or_start(
+        self,
+        policy_hash: str,
+        tether_version: str,
+        *,
+        org: str | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The newest unfinished run with this policy hash and tether version, else a new one
+        of ``org``, keeping ``info`` (what a report needs of the policy: see :class:`Run`).
 
         Unfinished runs with another policy or version can never be resumed (their results
         would not be reusable), so they are closed as failed when a new run starts."""
         with self._write() as db:
             row = db.execute(
                 "SELECT id FROM runs WHERE finished_at IS NULL AND policy_hash = ?"
-                " AND tether_version = ? ORDER BY id DESC LIMIT 1",
-                (policy_hash, tether_version),
+                " AND tether_version = ? AND org IS ? ORDER BY id DESC LIMIT 1",
+                (policy_hash, tether_version, org),
             ).fetchone()
             if row is not None:
                 return int(row[0])
@@ -342,9 +480,15 @@ class StateStore:
                 (now,),
             )
             cur = db.execute(
-                "INSERT INTO runs (started_at, policy_hash, tether_version, status)"
-                " VALUES (?, ?, ?, 'running')",
-                (now, policy_hash, tether_version),
+                "INSERT INTO runs (started_at, policy_hash, tether_version, status, org, info)"
+                " VALUES (?, ?, ?, 'running', ?, ?)",
+                (
+                    now,
+                    policy_hash,
+                    tether_version,
+                    org,
+                    json.dumps(dict(info or {}), sort_keys=True),
+                ),
             )
             return int(cast(int, cur.lastrowid))
 
@@ -366,14 +510,20 @@ class StateStore:
             row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             return None
-        return Run(
-            id=row["id"],
-            started_at=row["started_at"],
-            policy_hash=row["policy_hash"],
-            tether_version=row["tether_version"],
-            finished_at=row["finished_at"],
-            status=row["status"],
-        )
+        return _run(row)
+
+    def runs(self, org: str | None = None) -> list[Run]:
+        """Every run (of ``org``, when given), oldest first."""
+        with self._lock:
+            if org is None:
+                rows = self._conn().execute("SELECT * FROM runs ORDER BY id").fetchall()
+            else:
+                rows = (
+                    self._conn()
+                    .execute("SELECT * FROM runs WHERE org = ? ORDER BY id", (org,))
+                    .fetchall()
+                )
+        return [_run(r) for r in rows]
 
     def done(self, run_id: int) -> set[str]:
         """The repositories already recorded in this run (any status)."""
@@ -390,10 +540,14 @@ class StateStore:
             raise ValueError(f"result status must be one of {RESULT_STATUSES}")
         finished_at = result.finished_at or self._clock()
         with self._write() as db:
+            # the rows that name the result go first (a replaced result must not orphan them)
+            db.execute(
+                "DELETE FROM rule_outcomes WHERE run_id = ? AND repo = ?", (run_id, result.repo)
+            )
             try:
                 db.execute(
                     f"INSERT OR REPLACE INTO results ({_RESULT_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         result.repo,
@@ -411,10 +565,33 @@ class StateStore:
                         finished_at,
                         result.valid_until,
                         json.dumps(result.extra, sort_keys=True),
+                        result.team,
+                        result.team_source,
                     ),
                 )
             except sqlite3.IntegrityError:
                 raise KeyError(f"no run {run_id}") from None
+            db.executemany(
+                f"INSERT INTO rule_outcomes (run_id, repo, rule, {_OUTCOME_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        result.repo,
+                        rule,
+                        o.outcome,
+                        o.category,
+                        int(o.counted),
+                        o.passed,
+                        o.failed,
+                        o.excepted,
+                        o.not_applicable,
+                        o.versions_behind,
+                        o.days_behind,
+                    )
+                    for rule, o in sorted(result.rules.items())
+                ],
+            )
 
     def last_result(self, repo: str) -> Result | None:
         """The repository's result in the newest run that has one (any status)."""
@@ -507,6 +684,23 @@ class StateStore:
             )
         return [_result(r) for r in rows]
 
+    def rule_outcomes(
+        self, run_id: int, repo: str | None = None
+    ) -> dict[str, dict[str, RuleOutcome]]:
+        """repository -> rule id -> outcome recorded in ``run_id`` (one repository's only,
+        when ``repo`` is given)."""
+        query = f"SELECT repo, rule, {_OUTCOME_COLUMNS} FROM rule_outcomes WHERE run_id = ?"
+        args: tuple[Any, ...] = (run_id,)
+        if repo is not None:
+            query += " AND repo = ?"
+            args += (repo,)
+        with self._lock:
+            rows = self._conn().execute(query, args).fetchall()
+        out: dict[str, dict[str, RuleOutcome]] = {}
+        for r in rows:
+            out.setdefault(r["repo"], {})[r["rule"]] = _rule_outcome(r)
+        return out
+
     # -- SARIF logs --------------------------------------------------------------------------
 
     def put_sarif(self, sha256: str, gz: bytes) -> None:
@@ -534,6 +728,7 @@ class StateStore:
                 "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", (keep_runs,)
             ).fetchone()
             if cutoff is not None:
+                db.execute("DELETE FROM rule_outcomes WHERE run_id <= ?", (cutoff[0],))
                 db.execute("DELETE FROM results WHERE run_id <= ?", (cutoff[0],))
                 db.execute("DELETE FROM runs WHERE id <= ?", (cutoff[0],))
             db.execute(
