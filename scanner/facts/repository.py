@@ -77,6 +77,27 @@ def codeowners_rules(text: str) -> int:
     return n
 
 
+# patterns that match every path of a repository, so their owners own its root
+_ROOT_PATTERNS = frozenset({"*", "/", "/*", "**", "/**"})
+
+
+def codeowners_root_owner(text: str) -> str | None:
+    """The first owner of the last rule that covers the whole repository (`*`, `/`, `/**`):
+    GitHub applies the last matching rule, so a later catch-all wins; a catch-all with no
+    owner un-assigns it (None)."""
+    owner: str | None = None
+    for line in text.splitlines():
+        words = line.split()
+        for i, w in enumerate(words):
+            if w.startswith("#"):
+                words = words[:i]
+                break
+        if words and words[0] in _ROOT_PATTERNS:
+            owners = [w for w in words[1:] if "@" in w]
+            owner = owners[0] if owners else None
+    return owner
+
+
 def catalog_owner(text: str) -> str | None:
     """spec.owner of the first entity (of a Backstage catalog file) that declares one."""
     try:

@@ -166,6 +166,9 @@ def _policy_shape(policy: Policy) -> tuple[Any, ...]:
             (r.name, r.topic, tuple(sorted(r.properties.items())), r.baselines)
             for r in policy.repos
         ),
+        policy.ownership,
+        tuple(sorted(policy.team_aliases.items())),
+        policy.levels,
     )
 
 

@@ -67,6 +67,17 @@ class RepoFacts:
 
 
 @dataclass(frozen=True)
+class MaturityLevel:
+    """One `levels:` entry: reached when every rule it names (ids or packs) is met."""
+
+    name: str
+    rules: tuple[str, ...]
+
+
+DEFAULT_OWNERSHIP = ("catalog", "codeowners")
+
+
+@dataclass(frozen=True)
 class Policy:
     """One loaded policy value, handed to every scan (see ScanOptions.policy)."""
 
@@ -85,6 +96,11 @@ class Policy:
     self_service: frozenset[str] = frozenset()  # rule ids or packs
     file: str | None = None  # where it came from (None: flags and defaults only)
     repos: tuple[RepoLayer, ...] = ()  # per-repository layers, first match wins
+    # the adoption report's (issue 12): team attribution sources in order, owner aliases,
+    # maturity levels lowest first
+    ownership: tuple[str, ...] = DEFAULT_OWNERSHIP
+    team_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-cased keys
+    levels: tuple[MaturityLevel, ...] = ()
 
     def layers_for(self, repo: RepoFacts) -> tuple[tuple[str, ...], str | None]:
         """The baseline layers the first matching `repos:` entry adds, and why it matched."""
@@ -203,7 +219,21 @@ def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> P
             )
         )
     check_patterns([r.name for r in repos if r.name], shown, key="repos name globs")
+    ownership = data.get("ownership") or {}
+    levels: list[MaturityLevel] = []
+    for n, entry in enumerate(data.get("levels") or []):
+        if any(entry["name"] == other.name for other in levels):
+            raise ConfigError(
+                shown, line_of(node, ["levels", n, "name"]), f"level {entry['name']} is named twice"
+            )
+        levels.append(MaturityLevel(str(entry["name"]), tuple(str(r) for r in entry["rules"])))
     return Policy(
+        ownership=tuple(ownership.get("sources") or DEFAULT_OWNERSHIP),
+        team_aliases={
+            str(k).strip().lower(): str(v).strip()
+            for k, v in (ownership.get("teams") or {}).items()
+        },
+        levels=tuple(levels),
         repos=tuple(repos),
         baselines=baselines,
         overlays=overlays,

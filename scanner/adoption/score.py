@@ -1,0 +1,312 @@
+"""Adoption scores: per repository, per team, per rule and for the org, with maturity levels
+and the differences between two scans. Pure arithmetic over recorded rule outcomes
+(docs/adoption.md states it, tests/test_adoption_score.py checks it on hand-computed cases).
+
+* Only *counted* rules enter a score: a rule a baseline stages with ``enable_later`` is shown
+  with its outcome but counted nowhere.
+* **Adoption** of a repository: rules passing / (rules passing + rules failing). Rules that do
+  not apply are left out; excepted rules are left out too and shown apart (an approved
+  exception is neither adoption nor drift). No applicable rule: no figure (``None``), never
+  100%.
+* A **team**, a **rule** and the **org** pool their (repository, rule) pairs the same way: a
+  team of one large and one small repository weighs each rule of each repository once.
+* A repository reaches a **maturity level** when every counted rule of that level and of every
+  level below it passes, is excepted or does not apply. A team's level is the lowest its
+  repositories reached (the level every one of them holds).
+* **Drift distance**: the versions behind of every failing rule that measures them, summed;
+  days behind, the largest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..org.state import RuleOutcome
+
+CATEGORIES = ("bounded-autonomy", "drift", "ownership", "compliance")
+MET = frozenset({"pass", "excepted", "not_applicable"})
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a report shows of a rule (recorded with each run)."""
+
+    title: str = ""
+    category: str = ""
+    pack: str = ""
+
+
+@dataclass(frozen=True)
+class LevelDef:
+    name: str
+    rules: tuple[str, ...]  # rule ids or packs, as the policy names them
+
+
+@dataclass(frozen=True)
+class RepoRecord:
+    """One repository's recorded scan: the input of every score."""
+
+    repo: str
+    team: str
+    team_source: str
+    rules: Mapping[str, RuleOutcome]
+    by_category: Mapping[str, int] = field(default_factory=dict)  # standing findings
+
+
+@dataclass
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    excepted: int = 0
+    not_applicable: int = 0
+
+    def add(self, outcome: str) -> None:
+        if outcome == "pass":
+            self.passed += 1
+        elif outcome == "fail":
+            self.failed += 1
+        elif outcome == "excepted":
+            self.excepted += 1
+        else:
+            self.not_applicable += 1
+
+    def merge(self, other: Counts) -> None:
+        self.passed += other.passed
+        self.failed += other.failed
+        self.excepted += other.excepted
+        self.not_applicable += other.not_applicable
+
+    @property
+    def applicable(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def adoption(self) -> float | None:
+        """Passing share of the applicable (passing or failing) pairs; None when none."""
+        return self.passed / self.applicable if self.applicable else None
+
+
+@dataclass
+class RepoScore:
+    repo: str
+    team: str
+    team_source: str
+    counts: Counts
+    level: str | None  # the highest level reached, None: not even the first
+    failing: list[str]  # counted rules that fail, by id
+    by_category: dict[str, int]
+    versions_behind: int = 0
+    days_behind: int | None = None
+
+
+@dataclass
+class TeamScore:
+    team: str
+    repos: list[str]
+    counts: Counts
+    level: str | None  # the lowest level of its repositories
+    levels: dict[str, int]  # level name (or "none") -> repositories at it
+    by_category: dict[str, int]
+    versions_behind: int = 0
+    days_behind: int | None = None
+
+
+@dataclass
+class RuleScore:
+    rule: str
+    info: RuleInfo
+    counted: bool
+    counts: Counts  # over repositories
+    failing: list[str]  # repositories
+
+
+@dataclass
+class Snapshot:
+    """Every score of one scan."""
+
+    repos: dict[str, RepoScore]
+    teams: dict[str, TeamScore]
+    rules: dict[str, RuleScore]
+    org: Counts
+    levels: list[str]  # level names, lowest first
+    by_category: dict[str, int]
+
+
+def expand_levels(
+    levels: Sequence[LevelDef], rules: Mapping[str, RuleInfo]
+) -> list[tuple[str, frozenset[str]]]:
+    """Each level's rule ids, a pack standing for every rule of that pack."""
+    out = []
+    for level in levels:
+        ids = set()
+        for name in level.rules:
+            if name in rules:
+                ids.add(name)
+            ids.update(r for r, info in rules.items() if info.pack and info.pack == name)
+        out.append((level.name, frozenset(ids)))
+    return out
+
+
+def repo_level(
+    outcomes: Mapping[str, RuleOutcome], levels: Sequence[tuple[str, frozenset[str]]]
+) -> str | None:
+    reached = None
+    for name, ids in levels:
+        for rule in ids:
+            o = outcomes.get(rule)
+            if o is not None and o.counted and o.outcome not in MET:
+                return reached
+        reached = name
+    return reached
+
+
+def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]]) -> RepoScore:
+    counts = Counts()
+    failing = []
+    behind = 0
+    days: int | None = None
+    for rule, o in sorted(record.rules.items()):
+        if not o.counted:
+            continue
+        counts.add(o.outcome)
+        if o.outcome == "fail":
+            failing.append(rule)
+            behind += o.versions_behind or 0
+            if o.days_behind is not None:
+                days = max(days or 0, o.days_behind)
+    return RepoScore(
+        repo=record.repo,
+        team=record.team,
+        team_source=record.team_source,
+        counts=counts,
+        level=repo_level(record.rules, levels),
+        failing=failing,
+        by_category={c: int(record.by_category.get(c, 0)) for c in CATEGORIES},
+        versions_behind=behind,
+        days_behind=days,
+    )
+
+
+def _lowest(levels: Sequence[str], reached: Iterable[str | None]) -> str | None:
+    rank = {name: i for i, name in enumerate(levels)}
+    worst: int | None = None
+    for name in reached:
+        if name is None:
+            return None
+        worst = rank[name] if worst is None else min(worst, rank[name])
+    return None if worst is None else levels[worst]
+
+
+def snapshot(
+    records: Iterable[RepoRecord],
+    levels: Sequence[LevelDef],
+    rules: Mapping[str, RuleInfo],
+) -> Snapshot:
+    """Every score of one scan from its repositories' records."""
+    expanded = expand_levels(levels, rules)
+    names = [name for name, _ in expanded]
+    repos: dict[str, RepoScore] = {}
+    rule_scores: dict[str, RuleScore] = {}
+    for record in sorted(records, key=lambda r: r.repo):
+        repos[record.repo] = score_repo(record, expanded)
+        for rule, o in record.rules.items():
+            rs = rule_scores.get(rule)
+            if rs is None:
+                rs = rule_scores[rule] = RuleScore(
+                    rule, rules.get(rule, RuleInfo(category=o.category)), o.counted, Counts(), []
+                )
+            rs.counted = rs.counted and o.counted
+            rs.counts.add(o.outcome)
+            if o.outcome == "fail":
+                rs.failing.append(record.repo)
+    teams: dict[str, TeamScore] = {}
+    for score in repos.values():
+        team = teams.get(score.team)
+        if team is None:
+            team = teams[score.team] = TeamScore(
+                score.team,
+                [],
+                Counts(),
+                None,
+                {n: 0 for n in [*names, "none"]},
+                dict.fromkeys(CATEGORIES, 0),
+            )
+        team.repos.append(score.repo)
+        team.counts.merge(score.counts)
+        team.levels[score.level or "none"] += 1
+        for c, n in score.by_category.items():
+            team.by_category[c] += n
+        team.versions_behind += score.versions_behind
+        if score.days_behind is not None:
+            team.days_behind = max(team.days_behind or 0, score.days_behind)
+    for team in teams.values():
+        team.level = _lowest(names, (repos[r].level for r in team.repos))
+    org = Counts()
+    by_category = dict.fromkeys(CATEGORIES, 0)
+    for score in repos.values():
+        org.merge(score.counts)
+        for c, n in score.by_category.items():
+            by_category[c] += n
+    return Snapshot(
+        repos=repos,
+        teams=dict(sorted(teams.items())),
+        rules=dict(sorted(rule_scores.items())),
+        org=org,
+        levels=names,
+        by_category=by_category,
+    )
+
+
+@dataclass
+class Delta:
+    """What changed from an earlier snapshot to a later one."""
+
+    new: list[tuple[str, str]]  # (repository, rule) failing now, not before
+    fixed: list[tuple[str, str]]  # failing before, judged now and not failing
+    teams: dict[str, tuple[float | None, float | None]]  # adoption before, after
+    rules: dict[str, tuple[float | None, float | None]]
+    levels: list[tuple[str, str | None, str | None]]  # (team, before, after) where it moved
+    org: tuple[float | None, float | None]
+
+
+def _failing(snap: Snapshot) -> set[tuple[str, str]]:
+    return {(repo, rule) for repo, score in snap.repos.items() for rule in score.failing}
+
+
+def delta(before: Snapshot, after: Snapshot) -> Delta:
+    """``after`` against ``before``. A repository new in ``after`` brings its failures as
+    new; one gone from ``after`` fixes nothing (it was not judged)."""
+    was, now = _failing(before), _failing(after)
+    fixed = sorted(p for p in was - now if p[0] in after.repos)
+    moves = []
+    for team in sorted(set(before.teams) | set(after.teams)):
+        a = before.teams.get(team)
+        b = after.teams.get(team)
+        if a is not None and b is not None and a.level != b.level:
+            moves.append((team, a.level, b.level))
+    return Delta(
+        new=sorted(now - was),
+        fixed=fixed,
+        teams={
+            t: (
+                before.teams[t].counts.adoption if t in before.teams else None,
+                after.teams[t].counts.adoption if t in after.teams else None,
+            )
+            for t in sorted(set(before.teams) | set(after.teams))
+        },
+        rules={
+            r: (
+                before.rules[r].counts.adoption if r in before.rules else None,
+                after.rules[r].counts.adoption if r in after.rules else None,
+            )
+            for r in sorted(set(before.rules) | set(after.rules))
+        },
+        levels=moves,
+        org=(before.org.adoption, after.org.adoption),
+    )
+
+
+def level_rank(levels: Sequence[str], name: str | None) -> int:
+    """0 for no level, 1 for the first, ...: for "moved up" or "down"."""
+    return 0 if name is None else levels.index(name) + 1 if name in levels else 0
