@@ -1205,9 +1205,11 @@ def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
 
 
 def _register_policy_commands() -> None:
+    from .adoption_cli import register as register_adoption
     from .policy_cli import register
 
     register(main)
+    register_adoption(main)
 
 
 _register_policy_commands()

@@ -131,6 +131,8 @@ class Snapshot:
     org: Counts
     levels: list[str]  # level names, lowest first
     by_category: dict[str, int]
+    # (team, rule) -> counts over the team's repositories: the report's heatmap
+    team_rules: dict[tuple[str, str], Counts] = field(default_factory=dict)
 
 
 def expand_levels(
@@ -208,7 +210,8 @@ def snapshot(
     names = [name for name, _ in expanded]
     repos: dict[str, RepoScore] = {}
     rule_scores: dict[str, RuleScore] = {}
-    for record in sorted(records, key=lambda r: r.repo):
+    records_by_repo = {r.repo: r for r in sorted(records, key=lambda r: r.repo)}
+    for record in records_by_repo.values():
         repos[record.repo] = score_repo(record, expanded)
         for rule, o in record.rules.items():
             rs = rule_scores.get(rule)
@@ -220,6 +223,10 @@ def snapshot(
             rs.counts.add(o.outcome)
             if o.outcome == "fail":
                 rs.failing.append(record.repo)
+    team_rules: dict[tuple[str, str], Counts] = {}
+    for record in records_by_repo.values():
+        for rule, o in record.rules.items():
+            team_rules.setdefault((record.team, rule), Counts()).add(o.outcome)
     teams: dict[str, TeamScore] = {}
     for score in repos.values():
         team = teams.get(score.team)
@@ -255,6 +262,7 @@ def snapshot(
         org=org,
         levels=names,
         by_category=by_category,
+        team_rules=dict(sorted(team_rules.items())),
     )
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import __version__
+from ..adoption.outcomes import outcomes_of
 from ..errors import ConfigError
 from ..github.client import GitHubClient, GitHubError, RepoInfo
 from ..model import Diagnostic, Level, Report, Span
@@ -50,6 +51,7 @@ from . import fetch
 from .select import Filters, PropertyValues, Selection, select
 from .state import STATE_FILE, Result, StateStore
 from .summary import RepoOutcome, Summary, sarif_path, write_atomic, write_summary
+from .teams import attribute
 
 MAX_DOWNLOAD = 1 << 30  # bytes of one repository's tar.gz
 TMP_DIR = "tmp"  # inside --state: temporary trees, wiped at start (a SIGKILLed run's leftovers)
@@ -264,7 +266,7 @@ def _run_org(
     started = now()
     category = options.run_category
     phash = policy_hash(options.policy, category)
-    _check_policy(options)
+    info = _check_policy(options)
     pool = _Clients(clients)
     with contextlib.ExitStack() as stack:
         stack.callback(pool.close)
@@ -325,7 +327,7 @@ def _run_org(
                 pool.requests,
                 _plan(options, chosen, state, phash, props),
             )
-        run_id = state.resume_or_start(phash, __version__)
+        run_id = state.resume_or_start(phash, __version__, org=options.org, info=info)
         earlier = state.results(run_id)
         ctx = _Context(
             options, state, run_id, phash, props, tmp_root, _Budget(options.upload_budget)
@@ -383,14 +385,34 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_policy(options: OrgOptions) -> None:
-    """A bad policy fails the run before any repository (exit 2), not each repository."""
+def _check_policy(options: OrgOptions) -> dict[str, Any]:
+    """A bad policy fails the run before any repository (exit 2), not each repository.
+    Returns what the adoption report needs of it, kept with the run (see state.Run.info):
+    the maturity levels and every rule's title, category and pack."""
     from ..pr import scan_repository
 
     with tempfile.TemporaryDirectory(prefix="tether-policy-check-") as empty:
-        scan_repository(Path(empty), _scan_options(options, None, {}))
+        report = scan_repository(Path(empty), _scan_options(options, None, {}))
         for entry in options.policy.repos:
             baseline_mod.load([*(options.policy.baselines or ["default"]), *entry.baselines])
+    rules = {
+        rid: {"title": r.title, "category": r.category.value, "pack": r.pack}
+        for rid, r in sorted(report.rules.items())
+    }
+    packs = {r["pack"] for r in rules.values()}
+    for level in options.policy.levels:
+        unknown = [n for n in level.rules if n not in rules and n not in packs]
+        if unknown:
+            raise ConfigError(
+                options.policy.file or "policy",
+                None,
+                f"level {level.name} names {', '.join(unknown)}: neither a rule id nor a pack "
+                "of the policy's rules",
+            )
+    return {
+        "levels": [{"name": lv.name, "rules": list(lv.rules)} for lv in options.policy.levels],
+        "rules": rules,
+    }
 
 
 def _scan_options(options: OrgOptions, repo: RepoInfo | None, props: PropertyValues) -> ScanOptions:
@@ -628,6 +650,7 @@ def _judge(
 
         report = scan_repository(tree, _scan_options(opts, repo, props))
         report.diagnostics.extend(_extraction_diagnostics(extracted))
+        owner = attribute(opts.policy, opts.org, props, tree)
         log = sarif.build(
             report, category=opts.run_category, levels=report.levels, local_root=False
         )
@@ -637,6 +660,8 @@ def _judge(
     rel = sarif_path(name)
     write_atomic(opts.out / rel, data)
     outcome = _outcome(report, name, "scanned", sha, repo.default_branch, pushed, rel)
+    outcome.team, outcome.team_source = owner.team, owner.source
+    outcome.rules = outcomes_of(report)
     return _deliver(
         ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log, repo.id
     )
@@ -666,13 +691,20 @@ def _reuse(
     """The stored result as this run's outcome, its SARIF written to --out again; None when
     the stored SARIF is gone (the repository is scanned again)."""
     stored = prev.extra.get("outcome")
-    if not isinstance(stored, dict) or prev.sarif_sha256 is None:
+    if not isinstance(stored, dict) or prev.sarif_sha256 is None or prev.run_id is None:
+        return None
+    # a result recorded before the state kept rule outcomes (schema 2) is scanned again,
+    # once, so that the adoption report counts it
+    rules = ctx.state.rule_outcomes(prev.run_id, prev.repo).get(prev.repo)
+    if rules is None or prev.team is None:
         return None
     gz = ctx.state.sarif(prev.sarif_sha256)
     if gz is None:
         return None
     data = gzip.decompress(gz)
     outcome = RepoOutcome.from_json(stored)
+    outcome.rules = dict(rules)
+    outcome.team, outcome.team_source = prev.team, prev.team_source
     outcome.status = prev.status if keep_status else "unchanged"
     outcome.reason = ""
     if pushed is not None:
@@ -871,6 +903,9 @@ def _deliver(
             sarif_sha256=digest,
             uploaded_for=uploaded_for,
             valid_until=outcome.valid_until,
+            team=outcome.team,
+            team_source=outcome.team_source,
+            rules=outcome.rules,
             extra={
                 "outcome": {**stored, "valid_until": outcome.valid_until},
                 "identity": ident,

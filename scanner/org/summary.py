@@ -52,6 +52,10 @@ class RepoOutcome:
     dashboard: dict[str, Any] | None = None  # {"status", "number"?, "reason"?}
     valid_until: str | None = None  # kept in the state only (see Report.valid_until)
     refused: bool = False  # the snapshot was refused: kept in the state only
+    team: str | None = None  # see org/teams.py
+    team_source: str | None = None
+    # rule id -> RuleOutcome (org/state.py), for the adoption report: kept in the state only
+    rules: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"repo": self.repo, "status": self.status}
@@ -64,6 +68,8 @@ class RepoOutcome:
                 pushed_at=self.pushed_at,
                 layers=self.layers,
                 matched=self.matched,
+                **({"team": self.team} if self.team is not None else {}),
+                **({"team_source": self.team_source} if self.team_source is not None else {}),
                 findings=self.findings,
                 excepted=self.excepted,
                 diagnostics=self.diagnostics,
@@ -99,6 +105,8 @@ class RepoOutcome:
             upload=data.get("upload"),
             dashboard=data.get("dashboard"),
             valid_until=data.get("valid_until"),
+            team=data.get("team"),
+            team_source=data.get("team_source"),
         )
 
     def fails(self, fail_on: str | None) -> bool:

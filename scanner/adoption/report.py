@@ -1,0 +1,215 @@
+"""The adoption report's one document (schema: scanner/schemas/adoption-report.schema.json),
+built from the org state's history. JSON is this document; Markdown and HTML render it and
+compute nothing of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .. import __version__
+from .history import Scan, previous, weekly, weeks_before
+from .score import CATEGORIES, Counts, Delta, Snapshot, delta, level_rank
+
+SCHEMA = "https://tether.dev/schemas/adoption-report.schema.json"
+MAX_CHANGES = 500  # (repository, rule) pairs listed per change kind; the counts stay whole
+
+
+@dataclass(frozen=True)
+class Options:
+    weeks: int = 4  # compare with the scan this many weeks before the newest
+    now: dt.datetime | None = None  # the report's own time (tests pin it)
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(100.0 * value, 1)
+
+
+def _counts(c: Counts) -> dict[str, Any]:
+    return {
+        "adoption": _pct(c.adoption),
+        "passed": c.passed,
+        "failed": c.failed,
+        "excepted": c.excepted,
+        "not_applicable": c.not_applicable,
+    }
+
+
+def _points(before: float | None, after: float | None) -> float | None:
+    """Percentage points from ``before`` to ``after`` (None when either has no figure)."""
+    if before is None or after is None:
+        return None
+    return round(100.0 * (after - before), 1)
+
+
+def _scan_ref(scan: Scan) -> dict[str, Any]:
+    return {"run": scan.run.id, "started_at": scan.run.started_at, "week": scan.week}
+
+
+def _changes(earlier: Scan, latest: Scan, d: Delta) -> dict[str, Any]:
+    levels = latest.snapshot.levels
+    return {
+        "scan": _scan_ref(earlier),
+        "new": {
+            "count": len(d.new),
+            "items": [{"repository": r, "rule": k} for r, k in d.new[:MAX_CHANGES]],
+        },
+        "fixed": {
+            "count": len(d.fixed),
+            "items": [{"repository": r, "rule": k} for r, k in d.fixed[:MAX_CHANGES]],
+        },
+        "org_adoption": {
+            "before": _pct(d.org[0]),
+            "after": _pct(d.org[1]),
+            "points": _points(*d.org),
+        },
+        "teams": [
+            {"team": t, "before": _pct(b), "after": _pct(a), "points": _points(b, a)}
+            for t, (b, a) in d.teams.items()
+        ],
+        "rules": [
+            {"rule": r, "before": _pct(b), "after": _pct(a), "points": _points(b, a)}
+            for r, (b, a) in d.rules.items()
+        ],
+        "levels": [
+            {
+                "team": t,
+                "before": b,
+                "after": a,
+                "moved": "up" if level_rank(levels, a) > level_rank(levels, b) else "down",
+            }
+            for t, b, a in d.levels
+        ],
+    }
+
+
+def build(org: str, history: Sequence[Scan], options: Options = Options()) -> dict[str, Any]:
+    """The report over ``history`` (oldest first; the newest is the one reported)."""
+    now = options.now or dt.datetime.now(dt.UTC)
+    doc: dict[str, Any] = {
+        "$schema": SCHEMA,
+        "tool": {"name": "tether", "version": __version__},
+        "org": org,
+        "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "delivery": None,
+        "compare_weeks": options.weeks,
+    }
+    if not history:
+        doc.update(
+            team_rules=[],
+            scan=None,
+            levels=[],
+            totals=None,
+            teams=[],
+            repositories=[],
+            rules=[],
+            changes={},
+            trend=[],
+            not_judged=[],
+        )
+        return doc
+    latest = history[-1]
+    snap = latest.snapshot
+    doc["scan"] = _scan_ref(latest)
+    doc["levels"] = snap.levels
+    doc["totals"] = {
+        "repositories": len(snap.repos),
+        "teams": len(snap.teams),
+        **_counts(snap.org),
+        "by_category": snap.by_category,
+        "levels": _level_counts(snap),
+    }
+    team_deltas = {}
+    for key, earlier in (
+        ("previous", previous(history)),
+        ("weeks", weeks_before(history, options.weeks)),
+    ):
+        if earlier is not None:
+            team_deltas[key] = delta(earlier.snapshot, snap)
+    doc["teams"] = [
+        {
+            "team": t.team,
+            "repositories": len(t.repos),
+            **_counts(t.counts),
+            "level": t.level,
+            "levels": t.levels,
+            "by_category": t.by_category,
+            "versions_behind": t.versions_behind,
+            "days_behind": t.days_behind,
+            "change": {
+                key: _points(*d.teams.get(t.team, (None, None))) for key, d in team_deltas.items()
+            },
+        }
+        for t in snap.teams.values()
+    ]
+    doc["repositories"] = [
+        {
+            "repository": r.repo,
+            "team": r.team,
+            "team_source": r.team_source,
+            **_counts(r.counts),
+            "level": r.level,
+            "failing": r.failing,
+            "by_category": r.by_category,
+            "versions_behind": r.versions_behind,
+            "days_behind": r.days_behind,
+        }
+        for r in snap.repos.values()
+    ]
+    doc["rules"] = [
+        {
+            "rule": r.rule,
+            "title": r.info.title,
+            "category": r.info.category,
+            "pack": r.info.pack,
+            "counted": r.counted,
+            **_counts(r.counts),
+            "failing_repositories": r.failing[:MAX_CHANGES],
+        }
+        for r in sorted(snap.rules.values(), key=_drifting_first)
+    ]
+    doc["team_rules"] = [
+        {"team": team, "rule": rule, **_counts(c)}
+        for (team, rule), c in snap.team_rules.items()
+        if snap.rules[rule].counted
+    ]
+    doc["changes"] = {
+        key: _changes(earlier, latest, team_deltas[key])
+        for key, earlier in (
+            ("previous", previous(history)),
+            ("weeks", weeks_before(history, options.weeks)),
+        )
+        if earlier is not None
+    }
+    if "weeks" in doc["changes"]:
+        doc["changes"]["weeks"]["weeks"] = options.weeks
+    doc["trend"] = [
+        {
+            **_scan_ref(s),
+            "adoption": _pct(s.snapshot.org.adoption),
+            "teams": {t: _pct(ts.counts.adoption) for t, ts in s.snapshot.teams.items()},
+        }
+        for s in weekly(history)
+    ]
+    doc["not_judged"] = [
+        {"repository": r, "why": why} for r, why in sorted(latest.not_judged.items())
+    ]
+    return doc
+
+
+def _level_counts(snap: Snapshot) -> dict[str, int]:
+    out = {name: 0 for name in [*snap.levels, "none"]}
+    for r in snap.repos.values():
+        out[r.level or "none"] += 1
+    return out
+
+
+def _drifting_first(r: Any) -> tuple[int, int, str]:
+    """Counted rules first, the most failing repositories first, then by id."""
+    return (0 if r.counted else 1, -r.counts.failed, r.rule)
+
+
+__all__ = ["CATEGORIES", "Options", "build"]

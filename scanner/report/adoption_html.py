@@ -1,0 +1,238 @@
+"""The adoption report as one HTML file (issue 12): no CDN, no external request, readable
+offline and printable. It renders the report document (scanner/adoption/report.py) through a
+Jinja2 template (scanner/templates/report/adoption.html.j2) with autoescaping on, so every
+name a repository controls is text; charts are inline SVG laid out here, each with a text
+alternative and its data as a table. A Content-Security-Policy allows no connection at all,
+and only the page's own script (by hash) and inline styles.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "report"
+SCRIPT = TEMPLATES / "sort.js"
+
+BAR_WIDTH = 420  # px of a 100% bar
+ROW = 22  # px per bar
+LABEL = 200  # px for the labels left of the bars
+TREND_W, TREND_H = 640, 220
+TOP_RULES = 15
+HEAT_CELL = 22
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1f}%"
+
+
+def _pts(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return f"{v:+.1f}" if v else "±0"
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _team_bars(teams: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = sorted(teams, key=lambda t: (t["adoption"] is None, -(t["adoption"] or 0.0), t["team"]))
+    bars = []
+    for i, t in enumerate(rows):
+        value = t["adoption"]
+        bars.append(
+            {
+                "label": _short(t["team"]),
+                "full": t["team"],
+                "y": i * ROW,
+                "width": 0 if value is None else round(BAR_WIDTH * value / 100.0, 1),
+                "text": _pct(value),
+                "level": t["level"] or "none",
+            }
+        )
+    return {"bars": bars, "height": max(ROW, len(bars) * ROW), "width": LABEL + BAR_WIDTH + 70}
+
+
+def _rule_bars(rules: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = [r for r in rules if r["counted"] and r["failed"]][:TOP_RULES]
+    most = max((r["failed"] for r in rows), default=1)
+    bars = [
+        {
+            "label": _short(f"{r['rule']} {r['title']}", 34),
+            "full": f"{r['rule']}: {r['title']}",
+            "y": i * ROW,
+            "width": round(BAR_WIDTH * r["failed"] / most, 1),
+            "text": str(r["failed"]),
+        }
+        for i, r in enumerate(rows)
+    ]
+    return {"bars": bars, "height": max(ROW, len(bars) * ROW), "width": LABEL + BAR_WIDTH + 70}
+
+
+def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
+    left, top, right, bottom = 44, 12, 16, 36
+    w, h = TREND_W - left - right, TREND_H - top - bottom
+    n = len(points)
+    marks = []
+    for i, p in enumerate(points):
+        x = left + (w * i / (n - 1) if n > 1 else w / 2)
+        v = p["adoption"]
+        y = None if v is None else top + h * (1 - v / 100.0)
+        marks.append({"x": round(x, 1), "y": None if y is None else round(y, 1), **p})
+    path = " ".join(
+        f"{'M' if i == 0 else 'L'}{m['x']},{m['y']}"
+        for i, m in enumerate(m for m in marks if m["y"] is not None)
+    )
+    grid = [
+        {"y": round(top + h * (1 - g / 100.0), 1), "label": f"{g}%"} for g in (0, 25, 50, 75, 100)
+    ]
+    every = max(1, n // 8)  # at most ~8 week labels
+    return {
+        "width": TREND_W,
+        "height": TREND_H,
+        "marks": marks,
+        "path": path,
+        "grid": grid,
+        "left": left,
+        "right": TREND_W - right,
+        "base": top + h,
+        "labels": [
+            {
+                **m,
+                "anchor": "start"
+                if i == 0 and n > 1
+                else "end"
+                if i == n - 1 and n > 1
+                else "middle",
+            }
+            for i, m in enumerate(marks)
+            if i % every == 0 or i == n - 1
+        ],
+    }
+
+
+def _heatmap(doc: dict[str, Any]) -> dict[str, Any]:
+    cells = {(c["team"], c["rule"]): c for c in doc["team_rules"]}
+    rules = [r["rule"] for r in doc["rules"] if r["counted"] and (r["failed"] or r["passed"])]
+    teams = [t["team"] for t in doc["teams"]]
+    out = []
+    for ti, team in enumerate(teams):
+        for ri, rule in enumerate(rules):
+            c = cells.get((team, rule))
+            value = None if c is None else c["adoption"]
+            out.append(
+                {
+                    "x": LABEL + ri * HEAT_CELL,
+                    "y": 70 + ti * HEAT_CELL,
+                    "team": team,
+                    "rule": rule,
+                    "value": value,
+                    "text": _pct(value),
+                    "fill": _heat(value),
+                }
+            )
+    return {
+        "cells": out,
+        "rules": [
+            {"rule": r, "x": LABEL + i * HEAT_CELL + HEAT_CELL / 2} for i, r in enumerate(rules)
+        ],
+        "teams": [
+            {"team": _short(t), "full": t, "y": 70 + i * HEAT_CELL + HEAT_CELL / 2 + 4}
+            for i, t in enumerate(teams)
+        ],
+        "width": LABEL + max(1, len(rules)) * HEAT_CELL + 10,
+        "height": 70 + max(1, len(teams)) * HEAT_CELL + 10,
+        "cell": HEAT_CELL - 2,
+        "columns": rules,
+        "rows": [
+            {
+                "team": team,
+                "values": [_pct((cells.get((team, r)) or {}).get("adoption")) for r in rules],
+            }
+            for team in teams
+        ],
+    }
+
+
+def _heat(value: float | None) -> str:
+    """A colour from red (0%) through amber to green (100%); grey: nothing applicable."""
+    if value is None:
+        return "#e5e7eb"
+    if value >= 90:
+        return "#15803d"
+    if value >= 75:
+        return "#65a30d"
+    if value >= 50:
+        return "#ca8a04"
+    if value >= 25:
+        return "#ea580c"
+    return "#b91c1c"
+
+
+def _scatter(doc: dict[str, Any]) -> dict[str, Any] | None:
+    teams = [t for t in doc["teams"] if t.get("delivery") and t["adoption"] is not None]
+    if not teams:
+        return None
+    left, top, right, bottom = 50, 12, 16, 40
+    w, h = TREND_W - left - right, TREND_H - top - bottom
+    most = max((t["delivery"]["deployments_per_week"] or 0.0) for t in teams) or 1.0
+    return {
+        "width": TREND_W,
+        "height": TREND_H,
+        "left": left,
+        "base": top + h,
+        "right": TREND_W - right,
+        "top": top,
+        "max": round(most, 1),
+        "points": [
+            {
+                "team": t["team"],
+                "x": round(left + w * t["adoption"] / 100.0, 1),
+                "y": round(
+                    top + h * (1 - (t["delivery"]["deployments_per_week"] or 0.0) / most), 1
+                ),
+                "adoption": _pct(t["adoption"]),
+                "rate": t["delivery"]["deployments_per_week"],
+                "failed": t["delivery"].get("failed_share"),
+            }
+            for t in teams
+        ],
+    }
+
+
+def script_hash() -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.read_bytes()).digest()).decode()
+
+
+def render(doc: dict[str, Any]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = _pct
+    env.filters["pts"] = _pts
+    template = env.get_template("adoption.html.j2")
+    charts: dict[str, Any] = {}
+    if doc.get("scan") is not None:
+        charts = {
+            "teams": _team_bars(doc["teams"]),
+            "rules": _rule_bars(doc["rules"]),
+            "trend": _trend(doc["trend"]),
+            "heatmap": _heatmap(doc),
+            "scatter": _scatter(doc),
+        }
+    return template.render(
+        doc=doc,
+        charts=charts,
+        script=SCRIPT.read_text(encoding="utf-8"),
+        script_hash=script_hash(),
+        bar_left=LABEL,
+    )
