@@ -19,6 +19,7 @@ and the differences between two scans. Pure arithmetic over recorded rule outcom
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -61,15 +62,15 @@ class Counts:
     excepted: int = 0
     not_applicable: int = 0
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: str, n: int = 1) -> None:
         if outcome == "pass":
-            self.passed += 1
+            self.passed += n
         elif outcome == "fail":
-            self.failed += 1
+            self.failed += n
         elif outcome == "excepted":
-            self.excepted += 1
+            self.excepted += n
         else:
-            self.not_applicable += 1
+            self.not_applicable += n
 
     def merge(self, other: Counts) -> None:
         self.passed += other.passed
@@ -168,11 +169,10 @@ def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]])
     failing = []
     behind = 0
     days: int | None = None
+    for outcome, n in Counter(o.outcome for o in record.rules.values() if o.counted).items():
+        counts.add(outcome, n)
     for rule, o in sorted(record.rules.items()):
-        if not o.counted:
-            continue
-        counts.add(o.outcome)
-        if o.outcome == "fail":
+        if o.counted and o.outcome == "fail":
             failing.append(rule)
             behind += o.versions_behind or 0
             if o.days_behind is not None:
@@ -209,24 +209,41 @@ def snapshot(
     expanded = expand_levels(levels, rules)
     names = [name for name, _ in expanded]
     repos: dict[str, RepoScore] = {}
-    rule_scores: dict[str, RuleScore] = {}
     records_by_repo = {r.repo: r for r in sorted(records, key=lambda r: r.repo)}
+    # counted in C (Counter over generators): a report scores ~500k outcomes per scan
+    by_rule: Counter[tuple[str, str]] = Counter()
+    by_team_rule: Counter[tuple[str, str, str]] = Counter()
+    uncounted: set[str] = set()
+    failing: dict[str, list[str]] = {}
+    categories: dict[str, str] = {}
     for record in records_by_repo.values():
         repos[record.repo] = score_repo(record, expanded)
-        for rule, o in record.rules.items():
-            rs = rule_scores.get(rule)
-            if rs is None:
-                rs = rule_scores[rule] = RuleScore(
-                    rule, rules.get(rule, RuleInfo(category=o.category)), o.counted, Counts(), []
-                )
-            rs.counted = rs.counted and o.counted
-            rs.counts.add(o.outcome)
+        items = record.rules.items()
+        by_rule.update((rule, o.outcome) for rule, o in items)
+        owner = record.team
+        by_team_rule.update((owner, rule, o.outcome) for rule, o in items)
+        for rule, o in items:
             if o.outcome == "fail":
-                rs.failing.append(record.repo)
+                failing.setdefault(rule, []).append(record.repo)
+            if not o.counted:
+                uncounted.add(rule)
+            if rule not in categories:
+                categories[rule] = o.category
+    rule_scores: dict[str, RuleScore] = {}
+    for (rule, outcome), n in by_rule.items():
+        rs = rule_scores.get(rule)
+        if rs is None:
+            rs = rule_scores[rule] = RuleScore(
+                rule,
+                rules.get(rule, RuleInfo(category=categories[rule])),
+                rule not in uncounted,
+                Counts(),
+                failing.get(rule, []),
+            )
+        rs.counts.add(outcome, n)
     team_rules: dict[tuple[str, str], Counts] = {}
-    for record in records_by_repo.values():
-        for rule, o in record.rules.items():
-            team_rules.setdefault((record.team, rule), Counts()).add(o.outcome)
+    for (owner, rule, outcome), n in by_team_rule.items():
+        team_rules.setdefault((owner, rule), Counts()).add(outcome, n)
     teams: dict[str, TeamScore] = {}
     for score in repos.values():
         team = teams.get(score.team)

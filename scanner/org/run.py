@@ -286,7 +286,10 @@ def _run_org(
             # without --state, the run's state lives in --out/.tether-tmp, never in a shared
             # temporary directory, and is wiped at the next start if a kill left it behind
             state_dir = _scratch(stack, options.out / ".tether-tmp")
-        state = stack.enter_context(StateStore(state_dir))
+        # the run's clock dates its history too (tests replay weeks of scans)
+        state = stack.enter_context(
+            StateStore(state_dir) if clock is None else StateStore(state_dir, clock=clock)
+        )
         tmp_root = state_dir / TMP_DIR
         shutil.rmtree(tmp_root, ignore_errors=True)
         tmp_root.mkdir(mode=0o700)
@@ -305,8 +308,10 @@ def _run_org(
                     "see the organization",
                 ) from None
             raise
-        needs_props = options.filters.needs_properties or any(
-            e.properties for e in options.policy.repos
+        needs_props = (
+            options.filters.needs_properties
+            or any(e.properties for e in options.policy.repos)
+            or any(s.startswith("property:") for s in options.policy.ownership)
         )
         props: dict[str, PropertyValues] = {}
         if needs_props:

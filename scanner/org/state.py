@@ -275,8 +275,11 @@ def _result(row: sqlite3.Row) -> Result:
     )
 
 
-def _rule_outcome(row: sqlite3.Row) -> RuleOutcome:
-    return RuleOutcome.from_json({**dict(row), "counted": bool(row["counted"])})
+def _rule_outcome(values: tuple[Any, ...]) -> RuleOutcome:
+    """From a row's _OUTCOME_COLUMNS, in that order."""
+    return RuleOutcome.from_json(
+        dict(zip(_OUTCOME_COLUMNS.replace(" ", "").split(","), values, strict=True))
+    )
 
 
 def _run(row: sqlite3.Row) -> Run:
@@ -695,10 +698,18 @@ class StateStore:
             query += " AND repo = ?"
             args += (repo,)
         with self._lock:
-            rows = self._conn().execute(query, args).fetchall()
+            cur = self._conn().cursor()
+            cur.row_factory = None  # plain tuples: a report reads ~500k of these
+            rows = cur.execute(query, args).fetchall()
         out: dict[str, dict[str, RuleOutcome]] = {}
-        for r in rows:
-            out.setdefault(r["repo"], {})[r["rule"]] = _rule_outcome(r)
+        # outcomes repeat (most are a pass or a fail of one check): one frozen value for each
+        made: dict[tuple[Any, ...], RuleOutcome] = {}
+        for repo_name, rule, *values in rows:
+            key = tuple(values)
+            outcome = made.get(key)
+            if outcome is None:
+                outcome = made[key] = _rule_outcome(key)
+            out.setdefault(repo_name, {})[rule] = outcome
         return out
 
     # -- SARIF logs --------------------------------------------------------------------------

@@ -1,0 +1,361 @@
+"""`tether report` as a platform team uses it (issue 12): three weekly `tether org` scans of a
+small org, through the real PyGithub client against tests/github_fake.py, then the report in
+each format; team attribution; what a hostile repository can put in a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html.parser
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from scanner.adoption.report import SCHEMA
+from scanner.cli import main
+from scanner.org.run import OrgOptions, run_org
+from scanner.org.state import Result, RuleOutcome, StateStore
+from scanner.policy.operator import load as load_policy
+from scanner.report import adoption_html, adoption_markdown
+from tests.github_fake import FakeGitHub
+from tests.org_world import World
+from tests.test_org_scan import factory
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "scanner/schemas/adoption-report.schema.json"
+
+POLICY = """\
+baseline: [default]
+ownership:
+  sources: [property:team, catalog, codeowners]
+  teams: {docs-writers: docs}
+levels:
+  - {name: bronze, rules: [REPO001]}
+  - {name: silver, rules: [GHA006]}
+"""
+UNPERMITTED = """\
+name: ci
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+"""
+PERMITTED = "permissions: {contents: read}\n" + UNPERMITTED
+WEEK1 = dt.datetime(2026, 11, 2, 6, 0, tzinfo=dt.UTC)
+
+
+def _validate(doc: dict[str, Any]) -> None:
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(doc)
+
+
+@pytest.fixture
+def weekly(tmp_path: Path) -> Iterator[tuple[World, Path]]:
+    """The org after three weekly scans; yields the world and the state directory."""
+    policy_dir = tmp_path / "policy"
+    policy_dir.mkdir()
+    (policy_dir / "tether-policy.yml").write_text(POLICY)
+    policy = load_policy(policy_dir / "tether-policy.yml")
+    state = tmp_path / "state"
+    with FakeGitHub() as fake:
+        w = World(fake, tmp_path / "git")
+
+        def scan(week: int) -> None:
+            when = (WEEK1 + dt.timedelta(weeks=week)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            options = OrgOptions(
+                org="acme",
+                out=tmp_path / f"out-{week}",
+                state_dir=state,
+                policy=policy,
+                upload_wait=0.0,
+                jobs=2,
+                today=(WEEK1 + dt.timedelta(weeks=week)).date(),
+            )
+            run_org(options, factory(fake), clock=lambda: when)
+
+        # week 1
+        w.publish("payments-api", {".github/workflows/ci.yml": UNPERMITTED})
+        w.set_properties("payments-api", team="payments")
+        w.publish(
+            "search-api",
+            {"CODEOWNERS": "* @acme/search\n", ".github/workflows/ci.yml": PERMITTED},
+        )
+        w.publish(
+            "docs-site",
+            {
+                "catalog-info.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
+                "metadata: {name: docs}\nspec: {owner: 'group:default/docs-writers'}\n",
+                "README.md": "# docs\n",
+            },
+        )
+        w.publish("lonely", {"README.md": "# nobody's\n"})
+        scan(0)
+        # week 2: payments declares an owner and permissions; search adds an unpermitted workflow
+        w.publish(
+            "payments-api",
+            {"CODEOWNERS": "* @acme/payments\n", ".github/workflows/ci.yml": PERMITTED},
+        )
+        w.publish("search-api", {".github/workflows/release.yml": UNPERMITTED})
+        scan(1)
+        # week 3: lonely gets an owner
+        w.publish("lonely", {".github/CODEOWNERS": "# all of it\n/ @acme/search\n"})
+        scan(2)
+        yield w, state
+
+
+def _report(state: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["report", "--state", str(state), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _pairs(change: dict[str, Any], kind: str, rules: tuple[str, ...]) -> set[tuple[str, str]]:
+    return {(i["repository"], i["rule"]) for i in change[kind]["items"] if i["rule"] in rules}
+
+
+def test_three_weekly_scans_give_the_expected_deltas(weekly: tuple[World, Path]) -> None:
+    _, state = weekly
+    doc = json.loads(_report(state, "--format", "json", "--weeks", "2"))
+    _validate(doc)
+    assert doc["org"] == "acme" and doc["scan"]["week"] == "2026-W47"
+    repos = {r["repository"]: r for r in doc["repositories"]}
+    # attribution, first source that names an owner, and where it came from
+    assert {r: (v["team"], v["team_source"]) for r, v in repos.items()} == {
+        "acme/payments-api": ("payments", "custom property team"),
+        "acme/search-api": ("search", "CODEOWNERS (owner of /)"),
+        "acme/docs-site": ("docs", "catalog-info.yaml spec.owner"),
+        "acme/lonely": ("search", ".github/CODEOWNERS (owner of /)"),
+    }
+    # levels (bronze: REPO001, silver: GHA006): search-api fails GHA006 since week 2
+    assert {r: v["level"] for r, v in repos.items()} == {
+        "acme/payments-api": "silver",
+        "acme/search-api": "bronze",
+        "acme/docs-site": "silver",
+        "acme/lonely": "silver",
+    }
+    by_team = {t["team"]: t for t in doc["teams"]}
+    assert set(by_team) == {"payments", "search", "docs"}
+    assert by_team["search"]["level"] == "bronze" and by_team["search"]["repositories"] == 2
+    watched = ("REPO001", "GHA006")
+    prev = doc["changes"]["previous"]
+    assert prev["scan"]["week"] == "2026-W46"
+    assert _pairs(prev, "new", watched) == set()
+    assert _pairs(prev, "fixed", watched) == {("acme/lonely", "REPO001")}
+    two = doc["changes"]["weeks"]
+    assert two["scan"]["week"] == "2026-W45" and two["weeks"] == 2
+    assert _pairs(two, "new", watched) == {("acme/search-api", "GHA006")}
+    assert _pairs(two, "fixed", watched) == {
+        ("acme/payments-api", "REPO001"),
+        ("acme/payments-api", "GHA006"),
+        ("acme/lonely", "REPO001"),
+    }
+    moves = {m["team"]: (m["before"], m["after"], m["moved"]) for m in two["levels"]}
+    assert moves["payments"] == (None, "silver", "up")
+    assert moves["search"] == ("silver", "bronze", "down")
+    # unowned was a row of its own in week 1, gone once lonely had an owner
+    assert [p["week"] for p in doc["trend"]] == ["2026-W45", "2026-W46", "2026-W47"]
+    assert "unowned" in doc["trend"][0]["teams"] and "unowned" not in doc["trend"][2]["teams"]
+    # REPO001's adoption went 2/4 -> 3/4 -> 4/4
+    rule = {r["rule"]: r for r in doc["rules"]}["REPO001"]
+    assert (rule["passed"], rule["failed"], rule["adoption"]) == (4, 0, 100.0)
+    deltas = {r["rule"]: r for r in two["rules"]}["REPO001"]
+    assert (deltas["before"], deltas["after"], deltas["points"]) == (50.0, 100.0, 50.0)
+
+
+def test_the_report_in_markdown_and_html(weekly: tuple[World, Path], tmp_path: Path) -> None:
+    _, state = weekly
+    md = _report(state)  # markdown by default, on standard output
+    assert md.startswith("# Golden-path adoption: acme")
+    assert "| search |" in md and "since the previous scan" in md.lower()
+    out = tmp_path / "report.html"
+    _report(state, "--out", str(out))
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "chart-heatmap" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched
+    (tmp_path / "r.json").write_text("")
+    _report(state, "--out", str(tmp_path / "r.json"))
+    _validate(json.loads((tmp_path / "r.json").read_text()))
+
+
+def test_a_result_recorded_without_outcomes_is_scanned_again(tmp_path: Path) -> None:
+    """A repository unchanged since a run that kept no rule outcomes (a schema-2 state) is
+    fetched and scanned again, once, rather than reused with a hole in the report."""
+    (tmp_path / "tether-policy.yml").write_text(POLICY)
+    policy = load_policy(tmp_path / "tether-policy.yml")
+    with FakeGitHub() as fake:
+        w = World(fake, tmp_path / "git")
+        w.publish("a", {"README.md": "# a\n"})
+        w.publish("b", {"README.md": "# b\n"})
+
+        def scan(out: str) -> dict[str, str]:
+            options = OrgOptions(
+                org="acme",
+                out=tmp_path / out,
+                state_dir=tmp_path / "state",
+                policy=policy,
+                upload_wait=0.0,
+                jobs=1,
+            )
+            return {r.repo: r.status for r in run_org(options, factory(fake)).summary.repos}
+
+        assert scan("one") == {"acme/a": "scanned", "acme/b": "scanned"}
+        with StateStore(tmp_path / "state") as st:
+            first = st.runs("acme")[-1].id
+            st._conn().execute("DELETE FROM rule_outcomes WHERE repo = 'acme/a'")
+        assert scan("two") == {"acme/a": "scanned", "acme/b": "unchanged"}
+        with StateStore(tmp_path / "state") as st:
+            latest = st.runs("acme")[-1].id
+            assert latest != first
+            assert set(st.rule_outcomes(latest)) == {"acme/a", "acme/b"}
+        assert scan("three") == {"acme/a": "unchanged", "acme/b": "unchanged"}
+
+
+# --------------------------------------------------------------- hostile names and bad input
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"onload="alert(1)',
+    "x' onmouseover='alert(1)",
+    "[link](https://evil.example) ![i](https://evil.example/i.png) **bold** | cell",
+    "</title><script>alert(2)</script>",
+    "{{ 7*7 }} {% raw %}",
+]
+
+
+def _hostile_state(tmp_path: Path) -> Path:
+    clock = iter(["2026-11-02T06:00:00Z"] * 2 + ["2026-11-09T06:00:00Z"] * 50)
+    with StateStore(tmp_path, clock=lambda: next(clock)) as st:
+        info = {
+            "levels": [{"name": "<b>gold</b>", "rules": ["REPO001"]}],
+            "rules": {"REPO001": {"title": "<i>t</i>", "category": "ownership", "pack": "p"}},
+        }
+        for week in range(2):
+            run = st.resume_or_start("h", "v", org="acme", info=info)
+            for i, name in enumerate(HOSTILE):
+                outcome = "fail" if (i + week) % 2 else "pass"
+                st.record(
+                    run,
+                    Result(
+                        f"acme/{name}",
+                        "scanned",
+                        "h",
+                        "v",
+                        team=name,
+                        team_source=name,
+                        finished_at="t",
+                        rules={"REPO001": RuleOutcome(outcome, "ownership")},  # type: ignore[arg-type]
+                    ),
+                )
+            st.finish(run, "complete")
+    return tmp_path
+
+
+class _Elements(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_hostile_names_render_as_text_in_html(tmp_path: Path) -> None:
+    state = _hostile_state(tmp_path / "s")
+    out = tmp_path / "r.html"
+    _report(state, "--out", str(out))
+    page = out.read_text()
+    parsed = _Elements()
+    parsed.feed(page)
+    assert [t for t, _ in parsed.tags if t == "script"] == ["script"]  # the page's own only
+    for tag, attrs in parsed.tags:
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "{{ 7*7 }} {% raw %}" in page  # text, not a template evaluated
+    # the one script is the page's own, allowed by hash; nothing else may run or connect
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp is not None and "default-src 'none'" in csp.group(1)
+    assert adoption_html.script_hash() in csp.group(1)
+
+
+def test_hostile_names_render_as_text_in_markdown(tmp_path: Path) -> None:
+    from markdown_it import MarkdownIt
+
+    state = _hostile_state(tmp_path / "s")
+    md = _report(state, "--format", "markdown")
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<script" not in rendered and "<a " not in rendered and "<img" not in rendered
+    assert "<strong>bold" not in rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+
+
+def test_a_large_org_fits_an_issue_body() -> None:
+    doc = {
+        "org": "acme",
+        "compare_weeks": 4,
+        "scan": {"started_at": "t", "week": "2026-W47", "run": 1},
+        "levels": [],
+        "totals": {
+            "repositories": 5000,
+            "teams": 2000,
+            "adoption": 50.0,
+            "passed": 1,
+            "failed": 1,
+            "excepted": 0,
+            "not_applicable": 0,
+            "by_category": {"drift": 1},
+            "levels": {},
+        },
+        "changes": {},
+        "teams": [
+            {
+                "team": f"team-{i:04d}-" + "x" * 80,
+                "repositories": 3,
+                "adoption": 50.0,
+                "change": {},
+                "level": None,
+                "excepted": 0,
+                "versions_behind": 0,
+            }
+            for i in range(2000)
+        ],
+        "rules": [],
+        "repositories": [],
+        "not_judged": [],
+    }
+    text = adoption_markdown.render(doc)
+    assert len(text.encode()) <= adoption_markdown.MAX_BYTES
+    assert "more teams in the JSON or HTML report" in text
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("none", [], "no tether org state here"),
+        ("state", ["--org", "other"], "no scan of other with adoption data"),
+        ("empty", [], "holds no org scan with adoption data"),
+        ("state", ["--since", "2027-01-01"], "since 2027-01-01"),
+        ("state", ["--since", "yesterday"], "a date, YYYY-MM-DD"),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(
+    tmp_path: Path, setup: str, args: list[str], message: str
+) -> None:
+    state = tmp_path / "s"
+    if setup == "state":
+        _hostile_state(state)
+    elif setup == "empty":
+        StateStore(state).close()
+    result = CliRunner().invoke(main, ["report", "--state", str(state), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_the_report_schema_is_served_by_tether_schema() -> None:
+    result = CliRunner().invoke(main, ["schema", "adoption-report"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["$id"] == SCHEMA
