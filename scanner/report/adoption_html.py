@@ -143,9 +143,14 @@ def _heatmap(doc: dict[str, Any]) -> dict[str, Any]:
             {"team": _short(t), "full": t, "y": 70 + i * HEAT_CELL + HEAT_CELL / 2 + 4}
             for i, t in enumerate(teams)
         ],
-        "width": LABEL + max(1, len(rules)) * HEAT_CELL + 10,
-        "height": 70 + max(1, len(teams)) * HEAT_CELL + 10,
+        "width": max(LABEL + max(1, len(rules)) * HEAT_CELL + 10, LABEL + 6 * 110),
+        "height": 70 + max(1, len(teams)) * HEAT_CELL + 40,
+        "legend_y": 70 + max(1, len(teams)) * HEAT_CELL + 14,
         "cell": HEAT_CELL - 2,
+        "legend": [
+            {"fill": colour, "label": label, "x": LABEL + i * 110}
+            for i, (colour, label) in enumerate([*((c, lab) for _, c, lab in HEAT), HEAT_NONE])
+        ],
         "columns": rules,
         "rows": [
             {
@@ -157,19 +162,22 @@ def _heatmap(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# the heatmap's scale, highest first: (lowest adoption, colour, legend)
+HEAT = (
+    (90.0, "#15803d", "90% and more"),
+    (75.0, "#65a30d", "75-90%"),
+    (50.0, "#ca8a04", "50-75%"),
+    (25.0, "#ea580c", "25-50%"),
+    (0.0, "#b91c1c", "under 25%"),
+)
+HEAT_NONE = ("#e5e7eb", "not applicable")
+
+
 def _heat(value: float | None) -> str:
     """A colour from red (0%) through amber to green (100%); grey: nothing applicable."""
     if value is None:
-        return "#e5e7eb"
-    if value >= 90:
-        return "#15803d"
-    if value >= 75:
-        return "#65a30d"
-    if value >= 50:
-        return "#ca8a04"
-    if value >= 25:
-        return "#ea580c"
-    return "#b91c1c"
+        return HEAT_NONE[0]
+    return next(colour for low, colour, _ in HEAT if value >= low)
 
 
 def _scatter(doc: dict[str, Any]) -> dict[str, Any] | None:
