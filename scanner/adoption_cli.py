@@ -37,10 +37,12 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt
 @click.command("report")
 @click.option(
     "--state",
-    "state_dir",
+    "state_dirs",
     required=True,
+    multiple=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The directory `tether org --state` keeps its state in.",
+    help="The directory `tether org --state` keeps its state in; repeat it for the states of "
+    "an org scanned in shards (--shard K/N): their scans of one week are read as one.",
 )
 @click.option(
     "--out",
@@ -70,7 +72,7 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt
     help="Also compare with the scan this many weeks before the newest.",
 )
 def report_cmd(
-    state_dir: Path,
+    state_dirs: tuple[Path, ...],
     out: Path | None,
     fmt: str | None,
     org: str | None,
@@ -85,27 +87,42 @@ def report_cmd(
 
     if fmt is None:
         fmt = _SUFFIXES.get(out.suffix.lower(), "markdown") if out is not None else "markdown"
-    if not (state_dir / STATE_FILE).is_file():
-        _fail_config(f"{state_dir}: no tether org state here (run `tether org ... --state DIR`)")
+    for state_dir in state_dirs:
+        if not (state_dir / STATE_FILE).is_file():
+            _fail_config(
+                f"{state_dir}: no tether org state here (run `tether org ... --state DIR`)"
+            )
+    shown = ", ".join(str(d) for d in state_dirs)
+    per_state = []
     try:
-        with StateStore(state_dir) as state:
-            known = history.orgs(state)
-            if org is None:
-                if not known:
-                    _fail_config(f"{state_dir}: the state holds no org scan with adoption data")
-                org = known[-1]
-            elif org not in known:
-                _fail_config(
-                    f"{state_dir}: no scan of {org} with adoption data"
-                    + (f" (orgs: {', '.join(known)})" if known else "")
-                )
-            scans = history.scans(state, org, since)
+        stores = [StateStore(d) for d in state_dirs]
     except ConfigError as e:
         _fail_config(str(e))
         return
+    try:
+        known = sorted({o for st in stores for o in history.orgs(st)})
+        if org is None:
+            latest = [history.orgs(st)[-1] for st in stores if history.orgs(st)]
+            if not latest:
+                _fail_config(f"{shown}: the state holds no org scan with adoption data")
+            if len(set(latest)) > 1:
+                _fail_config(
+                    f"{shown}: the states hold scans of {', '.join(known)}; name one with --org"
+                )
+            org = latest[0]
+        elif org not in known:
+            _fail_config(
+                f"{shown}: no scan of {org} with adoption data"
+                + (f" (orgs: {', '.join(known)})" if known else "")
+            )
+        per_state = [history.scans(st, org, since) for st in stores]
+    finally:
+        for st in stores:
+            st.close()
+    scans = history.merge_shards([h for h in per_state if h]) if any(per_state) else []
     if not scans:
         _fail_config(
-            f"{state_dir}: no finished scan of {org} recorded rule outcomes"
+            f"{shown}: no finished scan of {org} recorded rule outcomes"
             + (f" since {since}" if since else "")
         )
     doc = build(org, scans, Options(weeks=weeks))

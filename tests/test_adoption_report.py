@@ -359,3 +359,52 @@ def test_the_report_schema_is_served_by_tether_schema() -> None:
     result = CliRunner().invoke(main, ["schema", "adoption-report"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["$id"] == SCHEMA
+
+
+def _shard_state(path: Path, repos: dict[str, str], weeks: list[str]) -> Path:
+    """A shard's state: each week, each repository's REPO001 outcome."""
+    now = [weeks[0]]
+    with StateStore(path, clock=lambda: now[0]) as st:
+        for when in weeks:
+            now[0] = when
+            run = st.resume_or_start("h", "v", org="acme", info={"levels": [], "rules": {}})
+            for repo, outcome in repos.items():
+                st.record(
+                    run,
+                    Result(
+                        repo,
+                        "scanned",
+                        "h",
+                        "v",
+                        team="t",
+                        team_source="s",
+                        rules={"REPO001": RuleOutcome(outcome, "ownership")},  # type: ignore[arg-type]
+                    ),
+                )
+            st.finish(run, "complete")
+    return path
+
+
+def test_the_states_of_a_sharded_org_are_read_as_one(tmp_path: Path) -> None:
+    # shard 1 runs minutes before shard 2 each week
+    one = _shard_state(
+        tmp_path / "1",
+        {"acme/a": "pass", "acme/b": "fail"},
+        ["2026-11-02T03:41:00Z", "2026-11-09T03:41:00Z"],
+    )
+    two = _shard_state(
+        tmp_path / "2",
+        {"acme/c": "pass", "acme/d": "pass"},
+        ["2026-11-02T04:10:00Z", "2026-11-09T04:12:00Z"],
+    )
+    doc = json.loads(
+        _report(one, "--state", str(two), "--format", "json")  # --state given twice
+    )
+    _validate(doc)
+    assert doc["totals"]["repositories"] == 4
+    assert doc["totals"]["adoption"] == 75.0
+    assert [p["week"] for p in doc["trend"]] == ["2026-W45", "2026-W46"]
+    assert doc["scan"]["started_at"] == "2026-11-09T04:12:00Z"
+    # week to week nothing changed: no repository of one shard counts as new or fixed
+    assert doc["changes"]["previous"]["new"]["count"] == 0
+    assert doc["changes"]["previous"]["fixed"]["count"] == 0

@@ -113,6 +113,44 @@ def scans(state: StateStore, org: str, since: dt.date | None = None) -> list[Sca
     return out
 
 
+def merge_shards(per_state: Sequence[Sequence[Scan]]) -> list[Scan]:
+    """One history from the states of an org scanned in shards (`tether org --shard K/N`,
+    each shard with a state of its own): the scans of one ISO week are one scan, holding every
+    shard's repositories (a repository in two shards counts once, from the later scan), dated
+    and described (levels, rules, run id) by the week's latest shard scan. One state's
+    history is returned as it is."""
+    if len(per_state) == 1:
+        return list(per_state[0])
+    by_week: dict[str, list[Scan]] = {}
+    for history in per_state:
+        for scan in history:
+            by_week.setdefault(scan.week, []).append(scan)
+    out = []
+    for week in sorted(by_week):
+        group = sorted(by_week[week], key=lambda s: s.started)
+        latest = group[-1]
+        records: dict[str, RepoRecord] = {}
+        not_judged: dict[str, str] = {}
+        for scan in group:
+            for record in scan.records:
+                records[record.repo] = record
+                not_judged.pop(record.repo, None)
+            for repo, why in scan.not_judged.items():
+                if repo not in records:
+                    not_judged[repo] = why
+        out.append(
+            Scan(
+                run=latest.run,
+                started=latest.started,
+                records=sorted(records.values(), key=lambda r: r.repo),
+                not_judged=not_judged,
+                levels=latest.levels,
+                rules=latest.rules,
+            )
+        )
+    return out
+
+
 def previous(history: Sequence[Scan]) -> Scan | None:
     return history[-2] if len(history) >= 2 else None
 
