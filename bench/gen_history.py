@@ -123,6 +123,7 @@ def generate(
                         failed=int(outcome != "pass"),
                         excepted=int(outcome == "excepted"),
                         versions_behind=behind,
+                        behind_level=rng.choice(("major", "minor", "patch")) if behind else None,
                         days_behind=behind * 45 if behind else None,
                     )
                 state.record(

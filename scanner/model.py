@@ -117,6 +117,19 @@ class BaselineRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Distance:
+    """How far a drift finding trails the golden path: the version it is at, the golden one,
+    the versions behind at the first level that differs (1.5.0 against 3.1.0: 2 major), and
+    the days between the two releases where the baseline records both (`release_dates`)."""
+
+    current: str
+    golden: str
+    level: str  # "major", "minor" or "patch"
+    versions: int
+    days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     category: Category
@@ -131,6 +144,7 @@ class Finding:
     enforced: bool = True  # False while a staged rule is not yet enforced
     subject: str = ""  # the judged value (action, image, source...): see facts/subjects.py
     external: bool = False  # located outside the scanned repository (a central policy file)
+    distance: Distance | None = None  # for rules that declare `distance:`
 
 
 @dataclass(slots=True)

@@ -55,14 +55,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from .factcache import DB_NAME, FactCache, _installed, _span, _Store, code_identity
-from .model import BaselineRef, Category, Diagnostic, Fact, Finding, Level, RuleTally, Span
+from .model import (
+    BaselineRef,
+    Category,
+    Diagnostic,
+    Distance,
+    Fact,
+    Finding,
+    Level,
+    RuleTally,
+    Span,
+)
 
 T = TypeVar("T")
-FORMAT = 2  # 2: the findings' texts in a table
+FORMAT = 3  # 2: the findings' texts in a table; 3: a finding's drift distance
 _LEVELS = {lv.value: lv for lv in Level}
 _CATEGORIES = {c.value: c for c in Category}
 # Rule fields that are compiled forms of other fields (their sources are keyed instead)
-_COMPILED = frozenset({"when", "assertion", "message", "baseline_keys"})
+_COMPILED = frozenset({"when", "assertion", "message", "baseline_keys", "distance"})
 
 
 @dataclasses.dataclass
@@ -420,11 +430,20 @@ def _finding_doc(f: Finding, texts: dict[str, int]) -> list[Any]:
         f.enforced,
         ix(f.subject),
         f.external,
+        None
+        if f.distance is None
+        else [
+            f.distance.current,
+            f.distance.golden,
+            f.distance.level,
+            f.distance.versions,
+            f.distance.days,
+        ],
     ]
 
 
 def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef]) -> Finding:
-    rid, cat, level, path, span, msg, target, fp, kind, refs, enforced, subject, external = x
+    rid, cat, level, path, span, msg, target, fp, kind, refs, enforced, subject, external, far = x
     # indexes (a negative one would count from the end: refused)
     if not (
         type(rid) is type(path) is type(msg) is type(target) is type(kind) is type(subject) is int
@@ -447,6 +466,16 @@ def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef])
         enforced,
         texts[subject],
         external,
+        None if far is None else _distance(far),
+    )
+
+
+def _distance(x: Any) -> Distance:
+    current, golden, level, versions, days = x
+    if level not in ("major", "minor", "patch") or type(versions) is not int:
+        raise TypeError("distance")
+    return Distance(
+        _str(current), _str(golden), level, versions, None if days is None else _int(days)
     )
 
 

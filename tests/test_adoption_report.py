@@ -319,7 +319,7 @@ def test_a_large_org_fits_an_issue_body() -> None:
                 "change": {},
                 "level": None,
                 "excepted": 0,
-                "versions_behind": 0,
+                "behind": {"major": 0, "minor": 0, "patch": 0},
             }
             for i in range(2000)
         ],

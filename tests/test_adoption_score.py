@@ -40,7 +40,9 @@ def test_repository_adoption_leaves_out_not_applicable_and_excepted_rules() -> N
                 "payments",
                 REPO001="pass",
                 GHA006="pass",
-                GHA003=RuleOutcome("fail", "drift", versions_behind=2, days_behind=40),
+                GHA003=RuleOutcome(
+                    "fail", "drift", versions_behind=2, behind_level="major", days_behind=40
+                ),
                 TF001="excepted",
                 TF006="not_applicable",
                 K8S010=RuleOutcome("fail", "compliance", counted=False),
@@ -54,7 +56,7 @@ def test_repository_adoption_leaves_out_not_applicable_and_excepted_rules() -> N
     assert api.counts.not_applicable == 1
     assert api.counts.adoption == pytest.approx(2 / 3)
     assert api.failing == ["GHA003"]  # K8S010 fails but is not counted
-    assert (api.versions_behind, api.days_behind) == (2, 40)
+    assert (api.behind, api.days_behind) == ({"major": 2, "minor": 0, "patch": 0}, 40)
     # bronze met; silver needs GHA003 too
     assert api.level == "bronze"
     # the uncounted rule is shown with its outcome, flagged

@@ -23,7 +23,16 @@ from scanner import resultcache
 from scanner import scan as scan_fn
 from scanner.cli import main
 from scanner.factcache import DB_NAME
-from scanner.model import BaselineRef, Category, Diagnostic, Finding, Level, RuleTally, Span
+from scanner.model import (
+    BaselineRef,
+    Category,
+    Diagnostic,
+    Distance,
+    Finding,
+    Level,
+    RuleTally,
+    Span,
+)
 from scanner.report import jsonreport
 from scanner.resultcache import Judged, load, quiet_since, save
 from scanner.scanning import ScanOptions, embedded_rules_dir
@@ -364,6 +373,7 @@ def test_judged_results_round_trip_every_field(tmp_path: Path, cache_dir: Path) 
         False,
         "git::x",
         True,
+        Distance("3.14.0", "5.0.0", "major", 2, 700),
     )
     # every field set away from its default: a field added later must be added to the codec
     defaults = {f.name: f.default for f in dataclasses.fields(Finding)}

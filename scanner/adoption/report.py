@@ -137,7 +137,7 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
             "level": t.level,
             "levels": t.levels,
             "by_category": t.by_category,
-            "versions_behind": t.versions_behind,
+            "behind": t.behind,
             "days_behind": t.days_behind,
             "change": {
                 key: _points(*d.teams.get(t.team, (None, None))) for key, d in team_deltas.items()
@@ -154,7 +154,7 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
             "level": r.level,
             "failing": r.failing,
             "by_category": r.by_category,
-            "versions_behind": r.versions_behind,
+            "behind": r.behind,
             "days_behind": r.days_behind,
         }
         for r in snap.repos.values()

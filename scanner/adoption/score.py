@@ -13,8 +13,10 @@ and the differences between two scans. Pure arithmetic over recorded rule outcom
 * A repository reaches a **maturity level** when every counted rule of that level and of every
   level below it passes, is excepted or does not apply. A team's level is the lowest its
   repositories reached (the level every one of them holds).
-* **Drift distance**: the versions behind of every failing rule that measures them, summed;
-  days behind, the largest.
+* **Drift distance**: for each failing rule that measures it (a rule's `distance:`), its
+  furthest finding's versions behind at the first level that differs (1.5.0 against 3.1.0
+  is 2 major), summed per level (major, minor, patch) over a repository's rules and a team's
+  repositories; days behind (where the baseline records release dates), the largest.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from ..org.state import RuleOutcome
 
 CATEGORIES = ("bounded-autonomy", "drift", "ownership", "compliance")
+DRIFT_LEVELS = ("major", "minor", "patch")
 MET = frozenset({"pass", "excepted", "not_applicable"})
 
 
@@ -97,7 +100,7 @@ class RepoScore:
     level: str | None  # the highest level reached, None: not even the first
     failing: list[str]  # counted rules that fail, by id
     by_category: dict[str, int]
-    versions_behind: int = 0
+    behind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_LEVELS, 0))
     days_behind: int | None = None
 
 
@@ -109,7 +112,7 @@ class TeamScore:
     level: str | None  # the lowest level of its repositories
     levels: dict[str, int]  # level name (or "none") -> repositories at it
     by_category: dict[str, int]
-    versions_behind: int = 0
+    behind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_LEVELS, 0))
     days_behind: int | None = None
 
 
@@ -167,14 +170,15 @@ def repo_level(
 def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]]) -> RepoScore:
     counts = Counts()
     failing = []
-    behind = 0
+    behind = dict.fromkeys(DRIFT_LEVELS, 0)
     days: int | None = None
     for outcome, n in Counter(o.outcome for o in record.rules.values() if o.counted).items():
         counts.add(outcome, n)
     for rule, o in sorted(record.rules.items()):
         if o.counted and o.outcome == "fail":
             failing.append(rule)
-            behind += o.versions_behind or 0
+            if o.behind_level in behind and o.versions_behind:
+                behind[o.behind_level] += o.versions_behind
             if o.days_behind is not None:
                 days = max(days or 0, o.days_behind)
     return RepoScore(
@@ -185,7 +189,7 @@ def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]])
         level=repo_level(record.rules, levels),
         failing=failing,
         by_category={c: int(record.by_category.get(c, 0)) for c in CATEGORIES},
-        versions_behind=behind,
+        behind=behind,
         days_behind=days,
     )
 
@@ -261,7 +265,8 @@ def snapshot(
         team.levels[score.level or "none"] += 1
         for c, n in score.by_category.items():
             team.by_category[c] += n
-        team.versions_behind += score.versions_behind
+        for level, n in score.behind.items():
+            team.behind[level] += n
         if score.days_behind is not None:
             team.days_behind = max(team.days_behind or 0, score.days_behind)
     for team in teams.values():

@@ -57,6 +57,7 @@ REUSABLE: tuple[str, ...] = ("scanned", "unchanged")  # statuses whose outcome a
 
 _TABLES = ("rule_outcomes", "results", "runs", "etags", "sarifs", "meta")
 OUTCOMES = ("pass", "fail", "excepted", "not_applicable")
+LEVELS = ("major", "minor", "patch")  # of a drift distance, largest first
 
 # schema 2, the first to keep history: a new database is made as this, then migrated up, so
 # a new database and a migrated one are the same by construction (a test compares them)
@@ -119,6 +120,7 @@ CREATE TABLE rule_outcomes (
     excepted INTEGER NOT NULL,
     not_applicable INTEGER NOT NULL,
     versions_behind INTEGER,
+    behind_level TEXT CHECK (behind_level IN ('major', 'minor', 'patch')),
     days_behind INTEGER,
     PRIMARY KEY (run_id, repo, rule),
     FOREIGN KEY (run_id, repo) REFERENCES results (run_id, repo)
@@ -186,8 +188,12 @@ class RuleOutcome:
     failed: int = 0
     excepted: int = 0
     not_applicable: int = 0
-    versions_behind: int | None = None  # of its worst finding, where the rule measures it
-    days_behind: int | None = None  # where the baseline records release dates
+    # the worst finding's drift distance, for rules that measure it (`distance:`): versions
+    # behind at the first level that differs, that level, and days where the baseline
+    # records release dates
+    versions_behind: int | None = None
+    behind_level: str | None = None
+    days_behind: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -206,6 +212,7 @@ class RuleOutcome:
             excepted=int(data.get("excepted", 0)),
             not_applicable=int(data.get("not_applicable", 0)),
             versions_behind=_int_or_none(data.get("versions_behind")),
+            behind_level=level if (level := data.get("behind_level")) in LEVELS else None,
             days_behind=_int_or_none(data.get("days_behind")),
         )
 
@@ -230,7 +237,7 @@ _RESULT_COLUMNS = (
 )
 _OUTCOME_COLUMNS = (
     "outcome, category, counted, passed, failed, excepted, not_applicable, versions_behind,"
-    " days_behind"
+    " behind_level, days_behind"
 )
 
 
@@ -576,7 +583,7 @@ class StateStore:
                 raise KeyError(f"no run {run_id}") from None
             db.executemany(
                 f"INSERT INTO rule_outcomes (run_id, repo, rule, {_OUTCOME_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -590,6 +597,7 @@ class StateStore:
                         o.excepted,
                         o.not_applicable,
                         o.versions_behind,
+                        o.behind_level,
                         o.days_behind,
                     )
                     for rule, o in sorted(result.rules.items())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,11 +13,11 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..facts.subjects import subject as subject_of
-from ..model import BaselineRef, Diagnostic, Fact, Finding, Level, RuleTally, count
+from ..model import BaselineRef, Diagnostic, Distance, Fact, Finding, Level, RuleTally, count
 from ..spool import Spool
 from . import celrt as cel
 from .baseline import Baseline
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, versions_behind
 from .rules import _HAS_BASELINE, Rule, freeze, keep_bounded
 
 
@@ -167,6 +168,48 @@ def _stored_verdict(got: Any) -> _Verdict | None:
     return None
 
 
+_FLOATING = re.compile(r"(?:\.[xX*])+$")
+
+
+def drift_distance(current: str, golden: str, release_dates: Any, subject: str) -> Distance | None:
+    """`current` against `golden` as a Distance (None when either is not a version or it
+    is not behind); days from the baseline's `release_dates[subject]` when both are there."""
+    current, golden = current.strip(), golden.strip()
+    if not current or not golden:
+        return None
+    try:
+        # a constraint's highest admitted version may float below a level ("4.x", "1.3.x"):
+        # only the first level that differs counts, so its floor measures the same distance
+        behind = versions_behind(_FLOATING.sub("", current), _FLOATING.sub("", golden))
+    except (ValueError, TypeError):
+        return None
+    level = next((k for k, n in behind.items() if n), None)
+    if level is None:
+        return None
+    days = None
+    dates = release_dates.get(subject) if isinstance(release_dates, Mapping) else None
+    if isinstance(dates, Mapping):
+        mine, theirs = _release(dates, current), _release(dates, golden)
+        if mine is not None and theirs is not None and theirs > mine:
+            days = (theirs - mine).days
+    return Distance(current, golden, level, behind[level], days)
+
+
+def _release(dates: Mapping[str, Any], version: str) -> dt.date | None:
+    """A version's release date, written with or without a leading v."""
+    bare = version[1:] if version[:1] in ("v", "V") else version
+    for key in (version, bare, f"v{bare}"):
+        value = dates.get(key)
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                return None
+    return None
+
+
 def _stored_texts(got: Any, keys: int) -> tuple[str, list[str]] | None:
     """Kept failure texts (the message, each baseline key rendered), if shaped as written."""
     if (
@@ -208,7 +251,9 @@ class _Judge:
         self._hits = self._misses = 0  # of `cache` (see VERDICT_ENTRIES)
         self._caching = True
         # message and baseline-key texts, by expression and the values of the fields it reads
-        self._memos: list[dict[Any, str]] = [{} for _ in range(1 + len(rule.baseline_keys))]
+        # (the baseline keys' templates, then the distance's: the texts of a failure)
+        self._templates = (*rule.baseline_keys, *rule.distance)
+        self._memos: list[dict[Any, str]] = [{} for _ in range(1 + len(self._templates))]
         # with a memo of earlier scans: failure texts by the fact fields they read, so that
         # each distinct failure is looked up there once
         self._texts: dict[tuple[Any, ...], tuple[str, list[str]]] = {}
@@ -289,8 +334,9 @@ class _Judge:
 
     def explain(
         self, fact: Fact, frozen: dict[str, Any] | None = None
-    ) -> tuple[str, tuple[BaselineRef, ...]]:
-        """Message and baseline provenance of a failure (`frozen`: see verdict)."""
+    ) -> tuple[str, tuple[BaselineRef, ...], tuple[str, ...]]:
+        """Message, baseline provenance and distance texts (current, golden; empty for a rule
+        without `distance:`) of a failure (`frozen`: see verdict)."""
         stored = None
         texts = None
         key = None
@@ -303,7 +349,7 @@ class _Judge:
             if texts is None:
                 stored = self._stored_key("texts", key)
             if stored is not None:
-                texts = _stored_texts(self._memo.get(stored), len(self.rule.baseline_keys))
+                texts = _stored_texts(self._memo.get(stored), len(self._templates))
                 if texts is not None and key is not None:
                     keep_bounded(self._texts, key, texts, VERDICT_ENTRIES)
         if texts is None:
@@ -312,17 +358,24 @@ class _Judge:
                 self.rule.message.render(ctx, self._view[0], self._memos[0]),
                 [
                     k.render(ctx, self._view[0], memo)
-                    for k, memo in zip(self.rule.baseline_keys, self._memos[1:], strict=True)
+                    for k, memo in zip(self._templates, self._memos[1:], strict=True)
                 ],
             )
             if stored is not None and self._memo is not None and key is not None:
                 self._memo.add(stored, [texts[0], texts[1]])
                 keep_bounded(self._texts, key, texts, VERDICT_ENTRIES)
-        message, keys = texts
+        message, rendered = texts
+        n = len(self.rule.baseline_keys)
         if self.staging.note:
             message = f"{message} [staged: {self.staging.note}]"
-        refs = tuple(r for r in (self.baseline.ref(k) for k in keys) if r is not None)
-        return message, refs
+        refs = tuple(r for r in (self.baseline.ref(k) for k in rendered[:n]) if r is not None)
+        return message, refs, tuple(rendered[n:])
+
+    def distance(self, texts: tuple[str, ...], subject: str) -> Distance | None:
+        """How far behind a failure is, from its distance texts (see explain)."""
+        if len(texts) != 2:
+            return None
+        return drift_distance(texts[0], texts[1], self.baseline.data.get("release_dates"), subject)
 
 
 @dataclass(frozen=True)
@@ -344,10 +397,7 @@ def _present(data: Any, path: Sequence[str]) -> bool:
 
 def _guarded(rule: Rule) -> set[tuple[str, ...]]:
     """Baseline paths the rule tests with has() before reading under them."""
-    text = " ".join(
-        [rule.when_src or "", rule.assert_src, rule.message_src, *rule.extra.get("keys_src", [])]
-    )
-    return {tuple(m.split(".")[1:]) for m in _HAS_BASELINE.findall(text)}
+    return {tuple(m.split(".")[1:]) for m in _HAS_BASELINE.findall(" ".join(rule.sources))}
 
 
 def _where(baseline: Baseline, dotted: str) -> tuple[str, int | None]:
@@ -606,9 +656,10 @@ class Evaluation:
                     tally.passed += 1
                 else:
                     tally.failed += 1
-                    message, refs = judge.explain(fact, frozen)
+                    message, refs, distance = judge.explain(fact, frozen)
                     key = (rule.id, fact.path, fact.target)
                     occurrences[key] += 1
+                    subject = subject_of(fact.kind, fact.data, judge.fields)
                     findings.append(
                         Finding(
                             rule_id=rule.id,
@@ -624,7 +675,8 @@ class Evaluation:
                             fact_kind=fact.kind,
                             baseline_refs=refs,
                             enforced=judge.staging.enforced,
-                            subject=subject_of(fact.kind, fact.data, judge.fields),
+                            subject=subject,
+                            distance=judge.distance(distance, subject) if distance else None,
                         )
                     )
             if max_findings is not None and len(findings) > max_findings:

@@ -213,6 +213,19 @@ class Rule:
     requires: tuple[str, ...] = ()  # baseline keys without which the rule does not apply
     params_schema: dict[str, Any] | None = None  # JSON Schema of params.*
     help_uri: str | None = None
+    # `distance:` (current, golden) version templates of a drift rule; empty: none
+    distance: tuple[MessageTemplate, ...] = ()
+
+    @property
+    def sources(self) -> list[str]:
+        """Every expression source the rule evaluates against a fact: what it reads."""
+        return [
+            self.when_src or "",
+            self.assert_src,
+            self.message_src,
+            *self.extra.get("keys_src", []),
+            *self.extra.get("distance_src", []),
+        ]
 
     @cached_property
     def fact_fields(self) -> tuple[str, ...]:
@@ -233,14 +246,7 @@ class Rule:
     @cached_property
     def presence_paths(self) -> tuple[tuple[str, ...], ...]:
         """Baseline paths the rule only ever tests with has(), never reads."""
-        text = " ".join(
-            [
-                self.when_src or "",
-                self.assert_src,
-                self.message_src,
-                *self.extra.get("keys_src", []),
-            ]
-        )
+        text = " ".join(self.sources)
         tested = [tuple(m.split(".")[1:]) for m in _HAS_BASELINE.findall(text)]
         reads = [tuple(m.split(".")[1:]) for m in _BASELINE_PATH.findall(text)]
         # a path is only tested when every mention of exactly that path sits inside has()
@@ -251,14 +257,7 @@ class Rule:
         """The baseline key paths this rule reads (`baseline.terraform.providers[...]` reads
         terraform.providers): a CEL context then carries only those values, not whole
         sections, because converting the context's data is most of an evaluation's cost."""
-        text = " ".join(
-            [
-                self.when_src or "",
-                self.assert_src,
-                self.message_src,
-                *self.extra.get("keys_src", []),
-            ]
-        )
+        text = " ".join(self.sources)
         paths = set()
         for m in _BASELINE_PATH.finditer(text):
             segs = m.group(1).split(".")[1:]
@@ -283,10 +282,7 @@ _HAS_BASELINE = re.compile(r"\bhas\(\s*baseline((?:\.[A-Za-z_]\w*)+)\s*\)")
 
 
 def _refs(pattern: re.Pattern[str], rule: Rule) -> tuple[str, ...]:
-    text = " ".join(
-        [rule.when_src or "", rule.assert_src, rule.message_src, *rule.extra.get("keys_src", [])]
-    )
-    return tuple(sorted(set(pattern.findall(text))))
+    return tuple(sorted(set(pattern.findall(" ".join(rule.sources)))))
 
 
 class LazyProgram:
@@ -461,6 +457,7 @@ def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
         ("assert", data["assert"]),
         ("message", data["message"]),
         ("baseline_keys", " ".join(data.get("baseline_keys") or ())),
+        ("distance", " ".join((data.get("distance") or {}).values())),
     ):
         unknown = sorted(set(_FACT_FIELD.findall(text)) - known)
         if unknown:
@@ -574,6 +571,7 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
     """A Rule from schema-valid data; `checked` data (a file the cache knows) compiles
     lazily."""
     when_src = data.get("when")
+    distance = data.get("distance")
     return Rule(
         id=data["id"],
         name=data["name"],
@@ -605,11 +603,18 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
         file=shown,
         extra={
             "keys_src": list(data.get("baseline_keys", ())),
+            "distance_src": [distance[k] for k in ("current", "golden")] if distance else [],
             "exceptions": data.get("exceptions") or {},
         },
         requires=tuple(data.get("requires") or ()),
         params_schema=data.get("params"),
         help_uri=data.get("help_uri"),
+        distance=tuple(
+            _template(" ".join(distance[k].split()), shown, line_of(root, ["distance", k]), checked)
+            for k in ("current", "golden")
+        )
+        if distance
+        else (),
     )
 
 

@@ -28,6 +28,11 @@ def _pts(v: float | None) -> str:
     return f"{v:+.1f} pts" if v else "±0"
 
 
+def _behind(b: dict[str, int]) -> str:
+    """Drift distance: "2 major, 5 minor", "–" when nothing measured trails."""
+    return ", ".join(f"{n} {level}" for level, n in b.items() if n) or "–"
+
+
 def _level(v: str | None) -> str:
     return md_text(v) if v else "none"
 
@@ -110,7 +115,7 @@ def render(doc: dict[str, Any]) -> str:
         f"vs {doc['compare_weeks']} weeks",
         "level",
         "excepted",
-        "versions behind",
+        "behind (drift)",
     ]
     rows = [
         [
@@ -121,7 +126,7 @@ def render(doc: dict[str, Any]) -> str:
             _pts(t["change"].get("weeks")),
             _level(t["level"]),
             str(t["excepted"]),
-            str(t["versions_behind"]),
+            _behind(t["behind"]),
         ]
         for t in sorted(
             doc["teams"], key=lambda t: (t["adoption"] is None, t["adoption"] or 0.0, t["team"])

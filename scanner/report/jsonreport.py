@@ -25,7 +25,7 @@ def _opt(s: str | None) -> str | None:
 
 
 def _finding(f: Finding) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "rule_id": f.rule_id,
         "category": f.category.value,
         "level": f.level.value,
@@ -41,6 +41,16 @@ def _finding(f: Finding) -> dict[str, Any]:
         # shape (BaselineRef's value and layer are written to SARIF only, for now)
         "baseline": [{"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs],
     }
+    if f.distance is not None:  # how far a drift finding trails the golden version
+        d = f.distance
+        out["distance"] = {
+            "current": redact(d.current),
+            "golden": redact(d.golden),
+            "level": d.level,
+            "versions": d.versions,
+            "days": d.days,
+        }
+    return out
 
 
 def build(report: Report, lazy: bool = False) -> dict[str, Any]:
