@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -161,6 +162,199 @@ def report_cmd(
     sys.exit(EXIT_OK)
 
 
+@click.command("triage")
+@click.argument("org")
+@click.option(
+    "--state",
+    "state_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory `tether org --state` keeps its state in (the latest scan is compared).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The org policy: its central exception registries cover dismissals too.",
+)
+@click.option(
+    "--github-url",
+    envvar="GITHUB_API_URL",
+    default="https://api.github.com",
+    show_default=True,
+    help="REST API base URL; GitHub Enterprise Server: https://HOST/api/v3.",
+)
+@click.option("--app-id", envvar="TETHER_APP_ID", help="GitHub App id (env TETHER_APP_ID).")
+@click.option(
+    "--app-private-key",
+    envvar="TETHER_APP_PRIVATE_KEY",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="GitHub App private key PEM file (env TETHER_APP_PRIVATE_KEY). Without an App, "
+    "GITHUB_TOKEN (code scanning alerts: read).",
+)
+@click.option(
+    "--write-exceptions",
+    "requests_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the dismissals no record covers as exception records to review (a new file).",
+)
+@click.option("--owner", help="The owner of the records --write-exceptions writes (required).")
+@click.option(
+    "--expires",
+    callback=_date,
+    metavar="DATE",
+    help="Their expiry, YYYY-MM-DD, after today (required with --write-exceptions).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def triage_cmd(
+    org: str,
+    state_dir: Path,
+    policy_file: Path | None,
+    github_url: str,
+    app_id: str | None,
+    app_private_key: Path | None,
+    requests_file: Path | None,
+    owner: str | None,
+    expires: dt.date | None,
+    fmt: str,
+) -> None:
+    """Compare code scanning's alerts for tether with the exceptions of ORG's latest scan:
+    alerts dismissed without an exception record, and exceptions gone stale (their finding
+    fixed, or their alert reopened).
+
+    Exit 0: registry and code scanning agree; 1: something to triage; 2: usage or
+    configuration error (no state, bad credentials, an existing --write-exceptions file)."""
+    from .cli import _client_factory
+    from .exceptions import load_central
+    from .github.client import GitHubError
+    from .org.state import STATE_FILE, StateStore
+    from .org.triage import triage, write_requests
+    from .policy.operator import load as load_policy
+
+    today = dt.date.today()
+    if requests_file is not None:
+        if not owner or not owner.strip():
+            raise click.UsageError("--write-exceptions needs --owner (who answers for them)")
+        if expires is None or expires <= today:
+            raise click.UsageError("--write-exceptions needs --expires, a date after today")
+        if requests_file.exists():
+            _fail_config(f"{requests_file}: exists; --write-exceptions writes a new file")
+    if bool(app_id) != bool(app_private_key):
+        raise click.UsageError("--app-id and --app-private-key go together")
+    if not (state_dir / STATE_FILE).is_file():
+        _fail_config(f"{state_dir}: no tether org state here (run `tether org ... --state DIR`)")
+    try:
+        central = []
+        if policy_file is not None:
+            policy = load_policy(policy_file)
+            central = load_central(policy.exceptions)
+        make = _client_factory(
+            org,
+            github_url,
+            app_id,
+            app_private_key,
+            {"security_events": "read", "metadata": "read"},
+        )
+        with StateStore(state_dir) as state:
+            client = make()
+            try:
+                found = triage(client, state, org, central)
+            finally:
+                client.close()
+    except LookupError:
+        _fail_config(f"{state_dir}: no finished scan of {org}")
+        return
+    except ConfigError as e:
+        _fail_config(str(e))
+        return
+    except GitHubError as e:
+        click.echo(f"tether: GitHub: {e.message}", err=True)
+        sys.exit(EXIT_CONFIG)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(_triage_json(found), indent=2, ensure_ascii=False))
+    else:
+        for line in _triage_text(found):
+            click.echo(line)
+    if requests_file is not None and found.unrecorded:
+        from .org.summary import write_atomic
+
+        assert owner is not None and expires is not None
+        text, n = write_requests(found, owner.strip(), expires, today)
+        try:
+            write_atomic(requests_file, text.encode("utf-8"))
+        except OSError as e:
+            _fail_config(f"{requests_file}: cannot write: {e.strerror or e}")
+        click.echo(f"tether triage: {n} exception records to review in {requests_file}", err=True)
+    sys.exit(EXIT_OK if found.consistent else 1)
+
+
+def _triage_text(found: Any) -> list[str]:
+    from .report.text import say as safe
+
+    lines = [
+        f"tether triage {safe(found.org)}: scan of {found.scan}; {found.repos} repositories, "
+        f"{found.alerts} alerts; {found.recorded} dismissals covered by a record"
+    ]
+    if found.unrecorded:
+        lines.append(
+            f"\nDismissed in code scanning without an exception record ({len(found.unrecorded)}):"
+        )
+        for d in found.unrecorded:
+            a = d.alert
+            lines.append(
+                f"  {safe(d.repo)}: {safe(a.rule)} at {safe(a.path or '?')}:{a.line or '?'} "
+                f"dismissed as {safe(a.dismissed_reason or '?')} by {safe(a.dismissed_by or '?')} "
+                f"on {(a.dismissed_at or '?')[:10]}: {safe(a.dismissed_comment or 'no comment')}"
+                + (f" ({safe(a.url)})" if a.url else "")
+            )
+    if found.stale:
+        lines.append(f"\nStale exceptions ({len(found.stale)}):")
+        for st in found.stale:
+            rec = st.record
+            where = f"{safe(str(rec.get('file', '?')))}:{rec.get('line', '?')}"
+            what = (
+                "its finding is fixed: remove the record"
+                if st.why == "fixed"
+                else "its alert was reopened in code scanning: renew or drop the record"
+            )
+            lines.append(
+                f"  {safe(st.repo)}: {safe(st.rule)} at {safe(st.path)} (record {where}): {what}"
+            )
+    for note in found.notes:
+        lines.append(f"note: {safe(note)}")
+    if found.consistent:
+        lines.append("The exception registry and code scanning agree.")
+    return lines
+
+
+def _triage_json(found: Any) -> dict[str, Any]:
+    def alert(a: Any) -> dict[str, Any]:
+        return {k: v for k, v in a.__dict__.items()}
+
+    return {
+        "org": found.org,
+        "scan": found.scan,
+        "repositories": found.repos,
+        "alerts": found.alerts,
+        "recorded": found.recorded,
+        "unrecorded": [{"repository": d.repo, "alert": alert(d.alert)} for d in found.unrecorded],
+        "stale": [
+            {
+                "repository": st.repo,
+                "rule": st.rule,
+                "path": st.path,
+                "why": st.why,
+                "record": dict(st.record),
+                "alert": alert(st.alert) if st.alert is not None else None,
+            }
+            for st in found.stale
+        ],
+        "notes": found.notes,
+    }
+
+
 def _shown(pct: float | None) -> str:
     return "n/a" if pct is None else f"{pct:.1f}%"
 
@@ -168,3 +362,4 @@ def _shown(pct: float | None) -> str:
 def register(main: click.Group) -> None:
     """Add the adoption commands to the `tether` group."""
     main.add_command(report_cmd)
+    main.add_command(triage_cmd)

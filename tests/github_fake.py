@@ -132,6 +132,9 @@ class FakeGitHub:
     code_scanning_disabled: dict[str, int] = field(default_factory=dict)
     processing_polls: int = 1
     sarif_failures: dict[str, list[str]] = field(default_factory=dict)
+    # code scanning alerts by repo, as GitHub lists them (GET .../code-scanning/alerts); a
+    # repo with none and no upload answers 404 ("no analysis found"), as GitHub does
+    alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # issues (and pull requests, which GitHub lists with them) by repo; labels that exist
     # by repo; repos whose issues are disabled (410 on create and edit)
     issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -236,6 +239,10 @@ class FakeGitHub:
             return 401, BAD_CREDENTIALS, {}
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/code-scanning/sarifs(?:/([^/]+))?", route):
             return self._code_scanning(method, m.group(1), m.group(2), body)
+        if method == "GET" and (
+            m := re.fullmatch(r"/repos/([^/]+/[^/]+)/code-scanning/alerts", route)
+        ):
+            return self._alerts(route, m.group(1), params, headers)
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/issues(?:/(\d+))?", route):
             number = int(m.group(2)) if m.group(2) else None
             return self._issues(method, m.group(1), number, route, params, headers, body, auth)
@@ -369,6 +376,23 @@ class FakeGitHub:
             analyses = f"{self.url}/repos/{repo}/code-scanning/analyses?sarif_id={sarif_id}"
             return 200, {"processing_status": "complete", "analyses_url": analyses}, {}
         return 404, {"message": "Not Found"}, {}
+
+    def _alerts(
+        self, route: str, repo: str, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        if repo not in self.repos:
+            return 404, {"message": "Not Found"}, {}
+        if repo in self.code_scanning_disabled:
+            return self.code_scanning_disabled[repo], {"message": "code scanning is off"}, {}
+        with self._lock:
+            alerts = list(self.alerts.get(repo, []))
+            analysed = repo in self.alerts or any(u.repo == repo for u in self.uploads)
+        if not analysed:
+            return 404, {"message": "no analysis found"}, {}
+        tool = params.get("tool_name")
+        if tool is not None:
+            alerts = [a for a in alerts if (a.get("tool") or {}).get("name") == tool]
+        return self._page(route, params, alerts, headers)
 
     def _upload(self, repo: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
         def invalid(why: str) -> tuple[int, Any, dict[str, str]]:

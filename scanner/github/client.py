@@ -49,6 +49,7 @@ from ..redact import clip, redact
 
 __all__ = [
     "DEFAULT_API_URL",
+    "AlertInfo",
     "MAX_ISSUE_BODY",
     "MAX_SARIF_GZIP_BYTES",
     "TOKEN_ENV",
@@ -197,6 +198,25 @@ class IssueInfo:
     body: str
     author: str | None
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """One code scanning alert as GitHub lists it: its rule, state (``open``, ``dismissed``,
+    ``fixed``), where its most recent instance is, and who dismissed it, when and why."""
+
+    number: int
+    state: str
+    rule: str
+    path: str | None
+    line: int | None
+    category: str | None
+    url: str | None
+    dismissed_by: str | None = None
+    dismissed_at: str | None = None
+    dismissed_reason: str | None = None
+    dismissed_comment: str | None = None
+    fixed_at: str | None = None
 
 
 class _Counter:
@@ -603,6 +623,17 @@ class GitHubClient:
                 return status
             sleep(min(interval, left))
 
+    def code_scanning_alerts(self, full_name: str, tool_name: str) -> list[AlertInfo]:
+        """Every code scanning alert of ``owner/name`` that ``tool_name`` raised, in any
+        state: one paginated listing (GitHub answers 404 when code scanning has no analysis
+        of the repository, 403 when it is not enabled: both a GitHubError)."""
+        path = f"/repos/{_full_name(full_name)}/code-scanning/alerts"
+        return [
+            _alert_info(item)
+            for item in self._paginate(path, {"tool_name": tool_name})
+            if isinstance(item, dict)
+        ]
+
     # ---------------------------------------------------------------------- issues
 
     def issues_with_label(
@@ -931,6 +962,39 @@ def _issue_info(data: dict[str, Any]) -> IssueInfo:
         body=str(data.get("body") or ""),
         author=login if isinstance(login, str) else None,
         labels=tuple(labels),
+    )
+
+
+def _alert_info(data: dict[str, Any]) -> AlertInfo:
+    def text(value: Any, limit: int = 1000) -> str | None:
+        # repository-controlled or user-written: redacted, one line, bounded
+        return clip(redact(value), limit) if isinstance(value, str) and value else None
+
+    number = data.get("number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise GitHubError(None, "a code scanning alert without a number in GitHub's answer")
+
+    def obj(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    rule = obj(data.get("rule"))
+    instance = obj(data.get("most_recent_instance"))
+    location = obj(instance.get("location"))
+    line = location.get("start_line")
+    by = data.get("dismissed_by")
+    return AlertInfo(
+        number=number,
+        state=str(data.get("state") or ""),
+        rule=str(rule.get("id") or ""),
+        path=text(location.get("path")),
+        line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+        category=text(instance.get("category")),
+        url=text(data.get("html_url")),
+        dismissed_by=text(by.get("login"), 100) if isinstance(by, dict) else None,
+        dismissed_at=text(data.get("dismissed_at"), 40),
+        dismissed_reason=text(data.get("dismissed_reason"), 40),
+        dismissed_comment=text(data.get("dismissed_comment"), 280),
+        fixed_at=text(data.get("fixed_at"), 40),
     )
 
 

@@ -667,6 +667,7 @@ def _judge(
     outcome = _outcome(report, name, "scanned", sha, repo.default_branch, pushed, rel)
     outcome.team, outcome.team_source = owner.team, owner.source
     outcome.rules = outcomes_of(report)
+    outcome.excepted_items = excepted_items(report)
     return _deliver(
         ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log, repo.id
     )
@@ -710,6 +711,10 @@ def _reuse(
     outcome = RepoOutcome.from_json(stored)
     outcome.rules = dict(rules)
     outcome.team, outcome.team_source = prev.team, prev.team_source
+    kept = prev.extra.get("excepted")
+    outcome.excepted_items = (
+        [e for e in kept if isinstance(e, dict)] if isinstance(kept, list) else []
+    )
     outcome.status = prev.status if keep_status else "unchanged"
     outcome.reason = ""
     if pushed is not None:
@@ -765,6 +770,31 @@ def _outcome(
         sarif=rel,
         valid_until=report.valid_until.isoformat() if report.valid_until else None,
     )
+
+
+def excepted_items(report: Report) -> list[dict[str, Any]]:
+    """The findings an exception covered, and which record: what `tether triage` compares
+    with code scanning's dismissals (repository text redacted and clipped)."""
+    out = []
+    for e in report.excepted:
+        f, r = e.finding, e.record
+        out.append(
+            {
+                "rule": f.rule_id,
+                "path": f.path,
+                "line": f.span.start_line,
+                "subject": clip(redact(f.subject), 200),
+                "record": {
+                    "rule": clip(redact(r.rule), 100),
+                    "origin": r.origin,
+                    "file": clip(redact(r.file), 300),
+                    "line": r.span.start_line,
+                    "owner": clip(redact(r.owner), 100) if r.owner else None,
+                    "expires": r.expires.isoformat() if r.expires else None,
+                },
+            }
+        )
+    return out
 
 
 def _layer_name(name: str) -> str:
@@ -921,6 +951,7 @@ def _deliver(
                 "dashboard_number": known,
                 "upload": outcome.upload,
                 "dashboard": outcome.dashboard,
+                "excepted": outcome.excepted_items,
             },
         ),
     )

@@ -56,6 +56,8 @@ class RepoOutcome:
     team_source: str | None = None
     # rule id -> RuleOutcome (org/state.py), for the adoption report: kept in the state only
     rules: dict[str, Any] = field(default_factory=dict)
+    # the findings exceptions covered, and by which record, for `tether triage`: state only
+    excepted_items: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"repo": self.repo, "status": self.status}

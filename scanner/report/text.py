@@ -24,11 +24,11 @@ def render(
     lines: list[str] = []
     # paths and messages carry text from the scanned repository: control characters are
     # escaped so a file cannot forge console lines or terminal sequences, and messages,
-    # owners and justifications are redacted (_say) so a committed token is not printed
+    # owners and justifications are redacted (say) so a committed token is not printed
     for f in report.findings:
-        where = f"{_say(f.path)}:{f.span.start_line}:{f.span.start_col}"
+        where = f"{say(f.path)}:{f.span.start_line}:{f.span.start_col}"
         level = _paint(f.level.value, f.level, color)
-        lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {_say(f.message)}")
+        lines.append(f"{where}  {f.rule_id}  {f.category.value}  {level}  {say(f.message)}")
     # a Helm-heavy repository has thousands of template notes: one line per chart here
     # (every file stays in SARIF and JSON)
     templates: Counter[str] = Counter()
@@ -37,14 +37,14 @@ def render(
         if d.code == "not-scanned-template" and d.level is Level.NOTE and sep:
             templates[head.lstrip("/") or "."] += 1
             continue
-        where = f"{_say(d.path)}:{d.span.start_line}:{d.span.start_col}"
+        where = f"{say(d.path)}:{d.span.start_line}:{d.span.start_col}"
         lines.append(
             f"{where}  {d.code}  diagnostic  {_paint(d.level.value, d.level, color)}  "
-            f"{_say(d.message)}"
+            f"{say(d.message)}"
         )
     for chart, n in sorted(templates.items()):
         lines.append(
-            f"{_say(chart)}  not-scanned-template  diagnostic  "
+            f"{say(chart)}  not-scanned-template  diagnostic  "
             f"{_paint('note', Level.NOTE, color)}  {count(n, 'template')} not scanned "
             "(Go/Helm syntax that is not YAML as written); scan the rendered chart "
             "(helm template ... > rendered.yaml) to check them; SARIF and JSON list each file"
@@ -53,22 +53,22 @@ def render(
         f, r = e.finding, e.record
         until = r.expires.isoformat() if r.expires else "no expiry"
         lines.append(
-            f"{_say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
-            f"until {until}, owner {_say(r.owner or '-')} ({r.origin} {_say(r.file)}:"
-            f"{r.span.start_line}): {_say(r.justification)}"
+            f"{say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}  excepted  "
+            f"until {until}, owner {say(r.owner or '-')} ({r.origin} {say(r.file)}:"
+            f"{r.span.start_line}): {say(r.justification)}"
         )
     lines.append(summary(report))
     if report.diff is not None:
         d = report.diff
         new = {id(f) for f in d.new}
         lines.append(
-            f"against {_say(d.base_ref)} (merge base {_clean(d.base_commit[:12])}): "
+            f"against {say(d.base_ref)} (merge base {_clean(d.base_commit[:12])}): "
             f"{len(d.new)} new, "
             f"{len(d.fixed)} fixed, {len(d.unchanged)} unchanged; the fail level applies to "
             "new findings"
         )
         lines += [
-            f"  new: {_say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}"
+            f"  new: {say(f.path)}:{f.span.start_line}:{f.span.start_col}  {f.rule_id}"
             for f in report.findings
             if id(f) in new
         ]
@@ -191,7 +191,7 @@ def summary(report: Report) -> str:
     exc = f"; {x} excepted" if x else ""
     where = ""
     if report.paths:
-        shown = ", ".join(_say(p) for p in report.paths[:3])
+        shown = ", ".join(say(p) for p in report.paths[:3])
         more = f" and {len(report.paths) - 3} more" if len(report.paths) > 3 else ""
         where = f" in {shown}{more}"
     return (
@@ -208,7 +208,7 @@ def _clean(s: str) -> str:
     return s.translate(_CONTROL) if not s.isprintable() else s
 
 
-def _say(s: str) -> str:
+def say(s: str) -> str:
     """Repository-controlled text as the console shows it (message, owner, justification, and
     paths too: a token committed as a file name is still a token, and logs are kept; SARIF and
     JSON keep the real path, they locate the file): redacted, then cleaned."""

@@ -1,0 +1,243 @@
+"""`tether triage` (issue 12): code scanning's dismissals against the exception registry,
+through the real PyGithub client and tests/github_fake.py's code scanning alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+from scanner.exceptions import load_file
+from scanner.org.run import OrgOptions, run_org
+from scanner.policy.operator import load as load_policy
+from tests.github_fake import FakeGitHub
+from tests.org_world import World
+from tests.test_org_scan import factory
+
+UNPERMITTED = """\
+name: ci
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+"""
+# within the 365 days a record may run
+EXPIRES = (dt.date.today() + dt.timedelta(days=200)).isoformat()
+REPO_EXCEPTIONS = f"""\
+- rule: REPO001
+  justification: Ownership moves to the new platform catalogue in January.
+  owner: team-a
+  approved_by: platform
+  expires: {EXPIRES}
+"""
+CENTRAL = f"""\
+- rule: GHA006
+  scope: {{repo: acme/b, path: .github/workflows/ci.yml}}
+  justification: Legacy release workflow, replaced by the golden one in PLAT-9.
+  owner: team-b
+  approved_by: platform
+  expires: {EXPIRES}
+"""
+POLICY = "baseline: [default]\nexceptions: [central.yml]\napprovals: {approvers: [platform]}\n"
+
+
+def alert(number: int, rule: str, path: str, state: str, **kw: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "number": number,
+        "state": state,
+        "rule": {"id": rule},
+        "tool": {"name": "tether"},
+        "html_url": f"https://github.example/acme/x/security/code-scanning/{number}",
+        "most_recent_instance": {
+            "category": "tether-org/acme",
+            "location": {"path": path, "start_line": 1},
+        },
+        "dismissed_by": None,
+        "dismissed_at": None,
+        "dismissed_reason": None,
+        "dismissed_comment": None,
+        "fixed_at": None,
+    }
+    if state == "dismissed":
+        data.update(
+            dismissed_by={"login": kw.get("by", "alice")},
+            dismissed_at="2026-11-20T10:00:00Z",
+            dismissed_reason=kw.get("reason", "won't fix"),
+            dismissed_comment=kw.get("comment", "the vendor only ships this"),
+        )
+    return data
+
+
+@pytest.fixture
+def org(tmp_path: Path):  # type: ignore[no-untyped-def]
+    policy_dir = tmp_path / "policy"
+    policy_dir.mkdir()
+    (policy_dir / "tether-policy.yml").write_text(POLICY)
+    (policy_dir / "central.yml").write_text(CENTRAL)
+    with FakeGitHub() as fake:
+        w = World(fake, tmp_path / "git")
+        w.publish(
+            "a",
+            {".github/workflows/ci.yml": UNPERMITTED, ".tether/exceptions.yaml": REPO_EXCEPTIONS},
+        )
+        w.publish("b", {".github/workflows/ci.yml": UNPERMITTED, "CODEOWNERS": "* @acme/b\n"})
+
+        def scan(week: int) -> None:
+            when = f"2026-11-{2 + 7 * week:02d}T06:00:00Z"
+            options = OrgOptions(
+                org="acme",
+                out=tmp_path / f"out{week}",
+                state_dir=tmp_path / "state",
+                policy=load_policy(policy_dir / "tether-policy.yml"),
+                upload_wait=0.0,
+                jobs=1,
+            )
+            run_org(options, factory(fake), clock=lambda: when)
+
+        yield w, scan, tmp_path
+
+
+def run(w: World, tmp_path: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        main,
+        [
+            "triage",
+            "acme",
+            "--state",
+            str(tmp_path / "state"),
+            "--github-url",
+            w.fake.url,
+            "--policy",
+            str(tmp_path / "policy" / "tether-policy.yml"),
+            *args,
+        ],
+        env={"GITHUB_TOKEN": w.fake.token},
+    )
+
+
+def test_dismissals_without_a_record_and_stale_records(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.fake.alerts["acme/a"] = [
+        # no record covers GHA006 in acme/a: to triage
+        alert(1, "GHA006", ".github/workflows/ci.yml", "dismissed"),
+        # the repository's own record covers REPO001: recorded
+        alert(2, "REPO001", ".github/workflows/ci.yml", "dismissed"),
+        alert(3, "REPO002", ".github/workflows/ci.yml", "open"),
+    ]
+    # acme/b's GHA006 is covered by the central registry
+    w.fake.alerts["acme/b"] = [alert(4, "GHA006", ".github/workflows/ci.yml", "dismissed")]
+    res = run(w, tmp_path, "--format", "json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    assert doc["repositories"] == 2 and doc["alerts"] == 4 and doc["recorded"] == 2
+    assert [(u["repository"], u["alert"]["rule"]) for u in doc["unrecorded"]] == [
+        ("acme/a", "GHA006")
+    ]
+    u = doc["unrecorded"][0]["alert"]
+    assert (u["dismissed_by"], u["dismissed_reason"]) == ("alice", "won't fix")
+    assert doc["stale"] == []
+
+    # a week later acme/a declares its owner: REPO001 is fixed, and its record stale
+    w.publish("a", {"CODEOWNERS": "* @acme/a\n"})
+    scan(1)
+    w.fake.alerts["acme/a"][1]["state"] = "fixed"
+    res = run(w, tmp_path, "--format", "json")
+    doc = json.loads(res.stdout)
+    stale = [(s["repository"], s["rule"], s["why"]) for s in doc["stale"]]
+    assert stale == [("acme/a", "REPO001", "fixed")]
+    assert doc["stale"][0]["record"]["file"] == ".tether/exceptions.yaml"
+    assert doc["stale"][0]["alert"]["number"] == 2
+
+
+def test_written_requests_are_valid_records_for_review(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.fake.alerts["acme/a"] = [
+        alert(1, "GHA006", ".github/workflows/ci.yml", "dismissed", comment="")
+    ]
+    out = tmp_path / "requests.yml"
+    expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    res = run(
+        w, tmp_path, "--write-exceptions", str(out), "--owner", "team-a", "--expires", expires
+    )
+    assert res.exit_code == 1, res.output
+    assert "1 exception records to review" in res.output
+    records = load_file(out, "requests.yml", "central")
+    assert len(records) == 1
+    rec = records[0]
+    assert (rec.rule, rec.repo, rec.path, rec.owner) == (
+        "GHA006",
+        "acme/a",
+        ".github/workflows/ci.yml",
+        "team-a",
+    )
+    assert rec.expires == dt.date.fromisoformat(expires) and rec.approved_by is None
+    assert "dismissed in code scanning as 'won't fix' by alice on 2026-11-20" in rec.justification
+    assert rec.ticket and rec.ticket.endswith("/1")
+    # an existing file is never overwritten
+    again = run(w, tmp_path, "--write-exceptions", str(out), "--owner", "t", "--expires", expires)
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--write-exceptions", "x.yml"], "needs --owner"),
+        (["--write-exceptions", "x.yml", "--owner", "t"], "needs --expires"),
+        (["--write-exceptions", "x.yml", "--owner", "t", "--expires", "2020-01-01"], "after today"),
+    ],
+)
+def test_requests_need_an_owner_and_a_future_expiry(
+    org: Any, args: list[str], message: str
+) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    res = run(w, tmp_path, *args)
+    assert res.exit_code == 2 and message in res.output
+
+
+def test_agreement_exits_0_and_unreadable_repositories_are_noted(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.fake.alerts["acme/a"] = [alert(2, "REPO001", ".github/workflows/ci.yml", "dismissed")]
+    w.fake.code_scanning_disabled["acme/b"] = 403
+    res = run(w, tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "agree" in res.output and "acme/b: code scanning not read" in res.output
+
+
+def test_hostile_alert_text_is_shown_as_text(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.fake.alerts["acme/a"] = [
+        alert(
+            1,
+            "GHA006",
+            ".github/workflows/ci.yml",
+            "dismissed",
+            comment="ok\n::set-output name=x::1\x1b[31m ghp_" + "a" * 36,
+        )
+    ]
+    res = run(w, tmp_path)
+    assert "\x1b[31m" not in res.output and "\n::set-output" not in res.output
+    assert "ghp_" + "a" * 36 not in res.output
+
+
+def test_an_alert_reopened_against_its_record_is_stale(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.fake.alerts["acme/a"] = [alert(2, "REPO001", ".github/workflows/ci.yml", "open")]
+    res = run(w, tmp_path, "--format", "json")
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    assert [(s["rule"], s["why"]) for s in doc["stale"]] == [("REPO001", "reopened")]
+    text = run(w, tmp_path).output
+    assert "reopened in code scanning" in text and ".tether/exceptions.yaml" in text
