@@ -951,7 +951,11 @@ def org_cmd(
             permissions["security_events"] = "write"
         if dashboard_issues:
             permissions["issues"] = "write"
-        if filters.needs_properties or any(e.properties for e in policy.repos):
+        if (
+            filters.needs_properties
+            or any(e.properties for e in policy.repos)
+            or any(s.startswith("property:") for s in policy.ownership)
+        ):
             permissions["organization_custom_properties"] = "read"
         clients = _client_factory(org, github_url, app_id, app_private_key, permissions)
         options = OrgOptions(
