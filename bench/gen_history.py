@@ -138,6 +138,15 @@ def generate(
                         team_source=source if team else "no ownership source named an owner",
                         counts_by_category=by_category,
                         rules=outcomes,
+                        # golden-path teams ship more often, and fail less (a made-up trend)
+                        extra={
+                            "delivery": {
+                                "source": "deployments",
+                                "deployments": (n := max(0, int(rng.gauss(score * 12, 3)))),
+                                "failed": sum(rng.random() > score for _ in range(n)) // 2,
+                                "window_days": 28,
+                            }
+                        },
                     ),
                 )
             state.finish(run, "complete")

@@ -864,6 +864,19 @@ def _properties(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     is_flag=True,
     help="Keep one issue per repository with its findings (for orgs without code scanning).",
 )
+@click.option(
+    "--delivery",
+    is_flag=True,
+    help="Also measure each repository's deployments over the last 28 days (Deployments API, "
+    "else runs of the baseline's golden deploy workflow) for `tether report`: costs API calls.",
+)
+@click.option(
+    "--delivery-environment",
+    default="production",
+    show_default=True,
+    metavar="NAME",
+    help="The environment whose deployments --delivery counts ('*': any).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be fetched, scanned, uploaded.")
 @click.option(
     "--fail-on",
@@ -911,6 +924,8 @@ def org_cmd(
     jobs: int,
     upload: bool,
     dashboard_issues: bool,
+    delivery: bool,
+    delivery_environment: str,
     dry_run: bool,
     fail_on: str | None,
     category: str | None,
@@ -951,6 +966,9 @@ def org_cmd(
             permissions["security_events"] = "write"
         if dashboard_issues:
             permissions["issues"] = "write"
+        if delivery:
+            permissions["deployments"] = "read"
+            permissions["actions"] = "read"
         if (
             filters.needs_properties
             or any(e.properties for e in policy.repos)
@@ -968,6 +986,8 @@ def org_cmd(
             upload=upload,
             dashboard=dashboard_issues,
             dry_run=dry_run,
+            delivery=delivery,
+            delivery_environment=None if delivery_environment == "*" else delivery_environment,
             category=category,
             upload_budget=upload_budget,
             upload_wait=upload_wait,

@@ -135,6 +135,11 @@ class FakeGitHub:
     # code scanning alerts by repo, as GitHub lists them (GET .../code-scanning/alerts); a
     # repo with none and no upload answers 404 ("no analysis found"), as GitHub does
     alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # delivery: deployments by repo (newest first, as GitHub lists them), each deployment's
+    # statuses (newest first), workflow runs by repo
+    deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # issues (and pull requests, which GitHub lists with them) by repo; labels that exist
     # by repo; repos whose issues are disabled (410 on create and edit)
     issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -248,6 +253,28 @@ class FakeGitHub:
             return self._issues(method, m.group(1), number, route, params, headers, body, auth)
         if method != "GET":
             return 404, {"message": "Not Found"}, {}
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/deployments", route):
+            env = params.get("environment")
+            items = [
+                d
+                for d in self.deployments.get(m.group(1), [])
+                if env is None or d.get("environment") == env
+            ]
+            return self._page(route, params, items, headers)
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/deployments/(\d+)/statuses", route):
+            return self._page(
+                route, params, self.deployment_statuses.get(int(m.group(2)), []), headers
+            )
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/actions/runs", route):
+            since = params.get("created", ">=0000-00-00")[2:]
+            items = [
+                r
+                for r in self.runs.get(m.group(1), [])
+                if r.get("created_at", "")[:10] >= since
+                and r.get("status") == params.get("status", r.get("status"))
+            ]
+            status, page, answer = self._page(route, params, items, headers)
+            return status, {"total_count": len(items), "workflow_runs": page}, answer
         if route == "/user":
             if self._is_app_token(auth):
                 return 403, {"message": "Resource not accessible by integration"}, {}

@@ -34,7 +34,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CHARTS = ("chart-teams", "chart-trend", "chart-rules", "chart-heatmap")
+CHARTS = ("chart-teams", "chart-trend", "chart-rules", "chart-heatmap", "chart-delivery")
 
 
 def _missing(why: str) -> None:

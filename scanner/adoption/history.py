@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..org.state import Run, StateStore
 from .score import LevelDef, RepoRecord, RuleInfo, Snapshot, snapshot
@@ -83,6 +84,7 @@ def scans(state: StateStore, org: str, since: dt.date | None = None) -> list[Sca
                         team_source=result.team_source or "",
                         rules=rules,
                         by_category=result.counts_by_category,
+                        delivery=_delivery(result.extra.get("delivery")),
                     )
                 )
             else:
@@ -149,6 +151,13 @@ def merge_shards(per_state: Sequence[Sequence[Scan]]) -> list[Scan]:
             )
         )
     return out
+
+
+def _delivery(data: Any) -> dict[str, Any] | None:
+    from ..org.delivery import Delivery
+
+    d = Delivery.from_json(data)
+    return None if d is None else d.to_json()
 
 
 def previous(history: Sequence[Scan]) -> Scan | None:

@@ -129,6 +129,12 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
     ):
         if earlier is not None:
             team_deltas[key] = delta(earlier.snapshot, snap)
+    if snap.delivery is not None:
+        doc["delivery"] = {
+            "window_days": snap.delivery.window_days,
+            "repositories": snap.delivery.repositories,
+            **_delivery(snap.delivery),
+        }
     doc["teams"] = [
         {
             "team": t.team,
@@ -142,6 +148,11 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
             "change": {
                 key: _points(*d.teams.get(t.team, (None, None))) for key, d in team_deltas.items()
             },
+            **(
+                {"delivery": {"repositories": t.delivery.repositories, **_delivery(t.delivery)}}
+                if t.delivery is not None
+                else {}
+            ),
         }
         for t in snap.teams.values()
     ]
@@ -156,6 +167,7 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
             "by_category": r.by_category,
             "behind": r.behind,
             "days_behind": r.days_behind,
+            **({"delivery": dict(r.delivery)} if r.delivery is not None else {}),
         }
         for r in snap.repos.values()
     ]
@@ -198,6 +210,15 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
         {"repository": r, "why": why} for r, why in sorted(latest.not_judged.items())
     ]
     return doc
+
+
+def _delivery(d: Any) -> dict[str, Any]:
+    return {
+        "deployments": d.deployments,
+        "failed": d.failed,
+        "deployments_per_week": d.per_week,
+        "failed_share": d.failed_share,
+    }
 
 
 def _level_counts(snap: Snapshot) -> dict[str, int]:

@@ -13,6 +13,9 @@ and the differences between two scans. Pure arithmetic over recorded rule outcom
 * A repository reaches a **maturity level** when every counted rule of that level and of every
   level below it passes, is excepted or does not apply. A team's level is the lowest its
   repositories reached (the level every one of them holds).
+* **Delivery** (when the org scan measured it): deployments per week of a team's or the
+  org's repositories, as a repository's mean over the measured ones; the failed share, of all
+  their deployments together.
 * **Drift distance**: for each failing rule that measures it (a rule's `distance:`), its
   furthest finding's versions behind at the first level that differs (1.5.0 against 3.1.0
   is 2 major), summed per level (major, minor, patch) over a repository's rules and a team's
@@ -24,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..org.state import RuleOutcome
 
@@ -56,6 +60,8 @@ class RepoRecord:
     team_source: str
     rules: Mapping[str, RuleOutcome]
     by_category: Mapping[str, int] = field(default_factory=dict)  # standing findings
+    # org/delivery.Delivery.to_json() when the scan measured it (--delivery)
+    delivery: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -102,6 +108,7 @@ class RepoScore:
     by_category: dict[str, int]
     behind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_LEVELS, 0))
     days_behind: int | None = None
+    delivery: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -114,6 +121,34 @@ class TeamScore:
     by_category: dict[str, int]
     behind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_LEVELS, 0))
     days_behind: int | None = None
+    delivery: Delivery | None = None
+
+
+@dataclass
+class Delivery:
+    """Deployments over a window, pooled over repositories: per week, a repository's mean;
+    the failed share, of all of them."""
+
+    repositories: int = 0
+    deployments: int = 0
+    failed: int = 0
+    window_days: int = 28
+
+    def add(self, data: Mapping[str, Any]) -> None:
+        self.repositories += 1
+        self.deployments += int(data.get("deployments", 0))
+        self.failed += int(data.get("failed", 0))
+        self.window_days = int(data.get("window_days", self.window_days))
+
+    @property
+    def per_week(self) -> float | None:
+        if not self.repositories:
+            return None
+        return round(self.deployments * 7 / self.window_days / self.repositories, 2)
+
+    @property
+    def failed_share(self) -> float | None:
+        return round(100.0 * self.failed / self.deployments, 1) if self.deployments else None
 
 
 @dataclass
@@ -135,6 +170,7 @@ class Snapshot:
     org: Counts
     levels: list[str]  # level names, lowest first
     by_category: dict[str, int]
+    delivery: Delivery | None = None  # the org's, when any repository was measured
     # (team, rule) -> counts over the team's repositories: the report's heatmap
     team_rules: dict[tuple[str, str], Counts] = field(default_factory=dict)
 
@@ -191,6 +227,7 @@ def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]])
         by_category={c: int(record.by_category.get(c, 0)) for c in CATEGORIES},
         behind=behind,
         days_behind=days,
+        delivery=record.delivery,
     )
 
 
@@ -269,12 +306,20 @@ def snapshot(
             team.behind[level] += n
         if score.days_behind is not None:
             team.days_behind = max(team.days_behind or 0, score.days_behind)
+        if score.delivery is not None:
+            if team.delivery is None:
+                team.delivery = Delivery()
+            team.delivery.add(score.delivery)
     for team in teams.values():
         team.level = _lowest(names, (repos[r].level for r in team.repos))
     org = Counts()
     by_category = dict.fromkeys(CATEGORIES, 0)
+    delivery: Delivery | None = None
     for score in repos.values():
         org.merge(score.counts)
+        if score.delivery is not None:
+            delivery = delivery or Delivery()
+            delivery.add(score.delivery)
         for c, n in score.by_category.items():
             by_category[c] += n
     return Snapshot(
@@ -285,6 +330,7 @@ def snapshot(
         levels=names,
         by_category=by_category,
         team_rules=dict(sorted(team_rules.items())),
+        delivery=delivery,
     )
 
 

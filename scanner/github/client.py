@@ -634,6 +634,57 @@ class GitHubClient:
             if isinstance(item, dict)
         ]
 
+    # ------------------------------------------------------------------ delivery
+
+    def deployments(
+        self, full_name: str, environment: str | None, since: datetime, limit: int = 100
+    ) -> list[tuple[int, datetime]]:
+        """The deployments of ``owner/name`` (to ``environment``, when given) created since
+        ``since``, newest first, at most ``limit``: (id, created_at). GitHub lists newest
+        first, so the walk stops at the first older one."""
+        path = f"/repos/{_full_name(full_name)}/deployments"
+        params = {"environment": environment} if environment else {}
+        out: list[tuple[int, datetime]] = []
+        for item in self._paginate(path, params):
+            created = _timestamp(str(item.get("created_at") or ""))
+            ident = item.get("id")
+            if created is None or not isinstance(ident, int) or isinstance(ident, bool):
+                continue
+            if created < since or len(out) >= limit:
+                break
+            out.append((ident, created))
+        return out
+
+    def deployment_state(self, full_name: str, deployment_id: int) -> str | None:
+        """The state of a deployment's latest status (success, failure, error, inactive,
+        in_progress, queued, pending), None when it has none."""
+        path = f"/repos/{_full_name(full_name)}/deployments/{int(deployment_id)}/statuses"
+        _, data = self._get(path, {"per_page": 1})
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            state = data[0].get("state")
+            return state if isinstance(state, str) else None
+        return None
+
+    def workflow_runs(
+        self, full_name: str, since: datetime, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Completed workflow runs of ``owner/name`` created since ``since`` (at most
+        ``limit``), each as {"conclusion", "referenced": [reusable workflow paths, no @ref]}."""
+        path = f"/repos/{_full_name(full_name)}/actions/runs"
+        params = {"created": f">={since.date().isoformat()}", "status": "completed"}
+        out: list[dict[str, Any]] = []
+        for page_item in self._paginate(path, params, items_key="workflow_runs"):
+            refs = page_item.get("referenced_workflows")
+            referenced = [
+                str(r.get("path") or "").split("@", 1)[0]
+                for r in (refs if isinstance(refs, list) else [])
+                if isinstance(r, dict)
+            ]
+            out.append({"conclusion": page_item.get("conclusion"), "referenced": referenced})
+            if len(out) >= limit:
+                break
+        return out
+
     # ---------------------------------------------------------------------- issues
 
     def issues_with_label(
@@ -733,20 +784,31 @@ class GitHubClient:
             _SINGLE_SHOT.reset(token)
 
     def _paginate(
-        self, path: str, params: dict[str, Any], cache: EtagCache | None = None
+        self,
+        path: str,
+        params: dict[str, Any],
+        cache: EtagCache | None = None,
+        items_key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
+        """The items of a paginated listing; ``items_key``: a listing whose pages are objects
+        with the items under that key (workflow runs), not bare lists."""
         url: str | None = Requester.add_parameters_to_url(path, {**params, "per_page": PER_PAGE})
         largest = 0  # the longest page of this walk so far
         for _ in range(MAX_PAGES):
             if url is None:
                 return
-            items, url = self._page(url, path, cache, largest or PER_PAGE)
+            items, url = self._page(url, path, cache, largest or PER_PAGE, items_key)
             largest = max(largest, len(items))
             yield from items
         raise GitHubError(None, f"GET {path}: more than {MAX_PAGES} pages")
 
     def _page(
-        self, url: str, what: str, cache: EtagCache | None, full: int
+        self,
+        url: str,
+        what: str,
+        cache: EtagCache | None,
+        full: int,
+        items_key: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One listing page and the URL of the next (the Link header's, which carries the
         query itself). With a cache, the page is asked with the stored ETag and a 304 reuses
@@ -763,6 +825,8 @@ class GitHubClient:
             if next_url is not None or len(items) < full:
                 return items, next_url
             status, headers, data = self._request("GET", url)
+        if items_key is not None and isinstance(data, dict):
+            data = data.get(items_key)
         if not isinstance(data, list):
             raise GitHubError(
                 None, f"GET {what}: expected a list, got {status} {type(data).__name__}"

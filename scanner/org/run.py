@@ -47,6 +47,7 @@ from ..policy.operator import Policy, RepoFacts
 from ..policy.rules import reuse_built_rules
 from ..redact import clip, redact
 from ..scanning import ScanOptions, kustomization_listed
+from . import delivery as delivery_mod
 from . import fetch
 from .select import Filters, PropertyValues, Selection, select
 from .state import STATE_FILE, Result, StateStore
@@ -72,6 +73,9 @@ class OrgOptions:
     upload_budget: int = 500  # uploads per rolling hour (the SARIF endpoint is rate limited)
     upload_wait: float = 120.0  # seconds to wait for code scanning to process one upload
     today: dt.date = field(default_factory=dt.date.today)
+    # delivery signals beside adoption (org/delivery.py): costs API calls, so opt-in
+    delivery: bool = False
+    delivery_environment: str | None = "production"  # None: deployments to any environment
     rate_reserve: int = 50  # requests kept back: below it, wait for the reset
     max_rate_wait: float = 900.0  # longest wait for a reset before repositories fail instead
 
@@ -335,7 +339,14 @@ def _run_org(
         run_id = state.resume_or_start(phash, __version__, org=options.org, info=info)
         earlier = state.results(run_id)
         ctx = _Context(
-            options, state, run_id, phash, props, tmp_root, _Budget(options.upload_budget)
+            options,
+            state,
+            run_id,
+            phash,
+            props,
+            tmp_root,
+            _Budget(options.upload_budget),
+            _deploy_workflow(options.policy) if options.delivery else None,
         )
         outcomes: dict[str, RepoOutcome] = {}
         reused = sum(
@@ -440,6 +451,7 @@ class _Context:
     props: Mapping[str, PropertyValues]
     tmp_root: Path
     budget: _Budget
+    deploy_workflow: str | None = None  # the base baseline's actions.deploy_workflow
 
 
 def _judge_all(
@@ -727,9 +739,10 @@ def _reuse(
         write_atomic(target, data)
     outcome.sarif = rel
     if keep_status:
-        # recorded in this run already, deliveries included
+        # recorded in this run already, deliveries (and delivery signals) included
         outcome.upload = prev.extra.get("upload")
         outcome.dashboard = prev.extra.get("dashboard")
+        outcome.delivery = prev.extra.get("delivery")
         return outcome
     return _deliver(
         ctx, outcome, data, prev.sarif_sha256, prev, ident, pool, None, prev.extra.get("repo_id")
@@ -770,6 +783,14 @@ def _outcome(
         sarif=rel,
         valid_until=report.valid_until.isoformat() if report.valid_until else None,
     )
+
+
+def _deploy_workflow(policy: Policy) -> str | None:
+    """The golden deploy workflow the policy's base layers name (actions.deploy_workflow)."""
+    data = baseline_mod.load(list(policy.baselines or ["default"])).data
+    actions = data.get("actions") if isinstance(data, dict) else None
+    value = actions.get("deploy_workflow") if isinstance(actions, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def excepted_items(report: Report) -> list[dict[str, Any]]:
@@ -920,6 +941,18 @@ def _deliver(
             ):
                 dashboard_for, checked = key, today
                 known = outcome.dashboard.get("number", known)
+    delivery_error = None
+    if opts.delivery and pool is not None:
+        try:
+            outcome.delivery = delivery_mod.measure(
+                pool.get(),
+                outcome.repo,
+                dt.datetime.combine(opts.today, dt.time(), dt.UTC),
+                environment=opts.delivery_environment,
+                workflow=ctx.deploy_workflow,
+            ).to_json()
+        except GitHubError as e:
+            delivery_error = clip(redact(e.message), 300)
     stored = outcome.to_json()
     stored.pop("upload", None)
     stored.pop("dashboard", None)
@@ -952,6 +985,8 @@ def _deliver(
                 "upload": outcome.upload,
                 "dashboard": outcome.dashboard,
                 "excepted": outcome.excepted_items,
+                "delivery": outcome.delivery,
+                "delivery_error": delivery_error,
             },
         ),
     )

@@ -58,6 +58,7 @@ class RepoOutcome:
     rules: dict[str, Any] = field(default_factory=dict)
     # the findings exceptions covered, and by which record, for `tether triage`: state only
     excepted_items: list[dict[str, Any]] = field(default_factory=list)
+    delivery: dict[str, Any] | None = None  # org/delivery.Delivery.to_json(): state only
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"repo": self.repo, "status": self.status}

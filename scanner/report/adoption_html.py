@@ -89,7 +89,7 @@ def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
     grid = [
         {"y": round(top + h * (1 - g / 100.0), 1), "label": f"{g}%"} for g in (0, 25, 50, 75, 100)
     ]
-    every = max(1, n // 8)  # at most ~8 week labels
+    every = max(1, -(-n // 10))  # at most 10 week labels (and the last)
     return {
         "width": TREND_W,
         "height": TREND_H,
@@ -102,6 +102,8 @@ def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
         "labels": [
             {
                 **m,
+                # the first label names the year, the others only the week (W37)
+                "text": m["week"] if i == 0 else m["week"].split("-")[-1],
                 "anchor": "start"
                 if i == 0 and n > 1
                 else "end"
@@ -198,6 +200,7 @@ def _scatter(doc: dict[str, Any]) -> dict[str, Any] | None:
         "points": [
             {
                 "team": t["team"],
+                "label": _short(t["team"], 16),
                 "x": round(left + w * t["adoption"] / 100.0, 1),
                 "y": round(
                     top + h * (1 - (t["delivery"]["deployments_per_week"] or 0.0) / most), 1

@@ -28,6 +28,13 @@ def _pts(v: float | None) -> str:
     return f"{v:+.1f} pts" if v else "±0"
 
 
+def _deploys(d: dict[str, Any] | None) -> list[str]:
+    if not d:
+        return ["–", "–"]
+    rate = d.get("deployments_per_week")
+    return ["–" if rate is None else f"{rate:g}", _pct(d.get("failed_share"))]
+
+
 def _behind(b: dict[str, int]) -> str:
     """Drift distance: "2 major, 5 minor", "–" when nothing measured trails."""
     return ", ".join(f"{n} {level}" for level, n in b.items() if n) or "–"
@@ -66,6 +73,13 @@ def render(doc: dict[str, Any]) -> str:
             "Repositories per level: "
             + ", ".join(f"{md_text(k)} {v}" for k, v in totals["levels"].items())
             + "."
+        )
+    if doc.get("delivery"):
+        d = doc["delivery"]
+        lines.append(
+            f"Delivery over the last {d['window_days']} days ({d['repositories']} repositories "
+            f"measured): {d['deployments_per_week']} deployments per week per repository, "
+            f"{_pct(d['failed_share'])} of them failed."
         )
     lines.append("")
     changes = doc.get("changes") or {}
@@ -117,6 +131,9 @@ def render(doc: dict[str, Any]) -> str:
         "excepted",
         "behind (drift)",
     ]
+    delivery = doc.get("delivery")
+    if delivery:
+        header += ["deploys / week", "failed deploys"]
     rows = [
         [
             md_text(t["team"]),
@@ -127,6 +144,7 @@ def render(doc: dict[str, Any]) -> str:
             _level(t["level"]),
             str(t["excepted"]),
             _behind(t["behind"]),
+            *(_deploys(t.get("delivery")) if delivery else []),
         ]
         for t in sorted(
             doc["teams"], key=lambda t: (t["adoption"] is None, t["adoption"] or 0.0, t["team"])
