@@ -408,3 +408,32 @@ def test_the_states_of_a_sharded_org_are_read_as_one(tmp_path: Path) -> None:
     # week to week nothing changed: no repository of one shard counts as new or fixed
     assert doc["changes"]["previous"]["new"]["count"] == 0
     assert doc["changes"]["previous"]["fixed"]["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("levels:\n  - {name: gold, rules: [NOPE001]}\n", "level gold names NOPE001"),
+        (
+            "levels:\n  - {name: a, rules: [REPO001]}\n  - {name: a, rules: [GHA006]}\n",
+            "named twice",
+        ),
+        ("ownership: {sources: [github-team]}\n", "ownership"),
+    ],
+)
+def test_a_bad_ownership_or_level_is_a_configuration_error(
+    tmp_path: Path, policy: str, message: str
+) -> None:
+    from scanner.errors import ConfigError
+
+    (tmp_path / "p.yml").write_text("baseline: [default]\n" + policy)
+    with FakeGitHub() as fake, pytest.raises(ConfigError, match=message):
+        World(fake, tmp_path / "git").publish("a", {"README.md": "x\n"})
+        options = OrgOptions(
+            org="acme",
+            out=tmp_path / "out",
+            state_dir=tmp_path / "state",
+            policy=load_policy(tmp_path / "p.yml"),
+            upload_wait=0.0,
+        )
+        run_org(options, factory(fake))
