@@ -15,24 +15,12 @@ from typing import Any
 import click
 
 from .errors import ConfigError
+from .github_cli import github_options
+from .policy_cli import _date, _fail_config
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 FORMATS = ("html", "json", "markdown")
 _SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".md": "markdown"}
-
-
-def _fail_config(message: str) -> None:
-    click.echo(f"tether: configuration error: {message}", err=True)
-    sys.exit(EXIT_CONFIG)
-
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("a date, YYYY-MM-DD") from None
 
 
 @click.command("report")
@@ -177,21 +165,7 @@ def report_cmd(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The org policy: its central exception registries cover dismissals too.",
 )
-@click.option(
-    "--github-url",
-    envvar="GITHUB_API_URL",
-    default="https://api.github.com",
-    show_default=True,
-    help="REST API base URL; GitHub Enterprise Server: https://HOST/api/v3.",
-)
-@click.option("--app-id", envvar="TETHER_APP_ID", help="GitHub App id (env TETHER_APP_ID).")
-@click.option(
-    "--app-private-key",
-    envvar="TETHER_APP_PRIVATE_KEY",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="GitHub App private key PEM file (env TETHER_APP_PRIVATE_KEY). Without an App, "
-    "GITHUB_TOKEN (code scanning alerts: read).",
-)
+@github_options
 @click.option(
     "--write-exceptions",
     "requests_file",
@@ -224,9 +198,9 @@ def triage_cmd(
 
     Exit 0: registry and code scanning agree; 1: something to triage; 2: usage or
     configuration error (no state, bad credentials, an existing --write-exceptions file)."""
-    from .cli import _client_factory
     from .exceptions import load_central
     from .github.client import GitHubError
+    from .github_cli import client_factory
     from .org.state import STATE_FILE, StateStore
     from .org.triage import triage, write_requests
     from .policy.operator import load as load_policy
@@ -248,7 +222,7 @@ def triage_cmd(
         if policy_file is not None:
             policy = load_policy(policy_file)
             central = load_central(policy.exceptions)
-        make = _client_factory(
+        make = client_factory(
             org,
             github_url,
             app_id,

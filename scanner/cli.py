@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .github_cli import github_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -814,22 +815,7 @@ def _properties(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     help="Directory for the scan's state (SQLite): unchanged repositories are not fetched "
     "again, and an interrupted run resumes. Keep one per shard.",
 )
-@click.option(
-    "--github-url",
-    envvar="GITHUB_API_URL",
-    default="https://api.github.com",
-    show_default=True,
-    help="REST API base URL; GitHub Enterprise Server: https://HOST/api/v3 "
-    "(default from GITHUB_API_URL when set).",
-)
-@click.option("--app-id", envvar="TETHER_APP_ID", help="GitHub App id (env TETHER_APP_ID).")
-@click.option(
-    "--app-private-key",
-    envvar="TETHER_APP_PRIVATE_KEY",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="GitHub App private key PEM file (env TETHER_APP_PRIVATE_KEY). Without an App, "
-    "the token comes from GITHUB_TOKEN.",
-)
+@github_options
 @click.option(
     "--policy",
     "policy_file",
@@ -940,6 +926,7 @@ def org_cmd(
     credentials, policy or flags; 130: interrupted (rerun the same command to resume)."""
     from .errors import ConfigError
     from .github.client import GitHubError
+    from .github_cli import client_factory
     from .org.progress import ConsoleProgress
     from .org.run import Interrupted, OrgOptions, run_org
     from .org.select import Filters
@@ -975,7 +962,7 @@ def org_cmd(
             or any(s.startswith("property:") for s in policy.ownership)
         ):
             permissions["organization_custom_properties"] = "read"
-        clients = _client_factory(org, github_url, app_id, app_private_key, permissions)
+        clients = client_factory(org, github_url, app_id, app_private_key, permissions)
         options = OrgOptions(
             org=org,
             out=out,
@@ -1032,44 +1019,6 @@ def org_cmd(
             err=True,
         )
     sys.exit(EXIT_FINDINGS if problems or gated else EXIT_CLEAN)
-
-
-def _client_factory(
-    org: str,
-    github_url: str,
-    app_id: str | None,
-    key_file: Path | None,
-    permissions: dict[str, str],
-) -> Any:
-    """A function building one authenticated client (called once per worker thread). The
-    credential is checked here, before any repository is judged."""
-    import os
-
-    from .errors import ConfigError
-    from .github.client import GitHubClient
-
-    if app_id and key_file is not None:
-        try:
-            pem = key_file.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(
-                str(key_file), None, f"cannot read the App private key: {type(e).__name__}"
-            ) from None
-
-        def app() -> GitHubClient:
-            return GitHubClient.from_app(
-                app_id, pem, org, base_url=github_url, permissions=permissions
-            )
-
-        app().close()  # the installation lookup: a bad id, key or org fails now
-        return app
-    env = dict(os.environ)
-    GitHubClient.from_env(env, base_url=github_url).close()
-
-    def token() -> GitHubClient:
-        return GitHubClient.from_env(env, base_url=github_url)
-
-    return token
 
 
 class _terminate_as_interrupt:
