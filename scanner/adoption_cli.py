@@ -84,7 +84,7 @@ def report_cmd(
     shown = ", ".join(str(d) for d in state_dirs)
     per_state = []
     try:
-        stores = [StateStore(d) for d in state_dirs]
+        stores = [StateStore(d, read_only=True) for d in state_dirs]
     except ConfigError as e:
         _fail_config(str(e))
         return
@@ -159,12 +159,6 @@ def report_cmd(
     type=click.Path(file_okay=False, path_type=Path),
     help="The directory `tether org --state` keeps its state in (the latest scan is compared).",
 )
-@click.option(
-    "--policy",
-    "policy_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The org policy: its central exception registries cover dismissals too.",
-)
 @github_options
 @click.option(
     "--write-exceptions",
@@ -183,7 +177,6 @@ def report_cmd(
 def triage_cmd(
     org: str,
     state_dir: Path,
-    policy_file: Path | None,
     github_url: str,
     app_id: str | None,
     app_private_key: Path | None,
@@ -198,12 +191,10 @@ def triage_cmd(
 
     Exit 0: registry and code scanning agree; 1: something to triage; 2: usage or
     configuration error (no state, bad credentials, an existing --write-exceptions file)."""
-    from .exceptions import load_central
     from .github.client import GitHubError
     from .github_cli import client_factory
     from .org.state import STATE_FILE, StateStore
-    from .org.triage import triage, write_requests
-    from .policy.operator import load as load_policy
+    from .org.triage import MAX_RECORD_DAYS, triage, write_requests
 
     today = dt.date.today()
     if requests_file is not None:
@@ -211,6 +202,11 @@ def triage_cmd(
             raise click.UsageError("--write-exceptions needs --owner (who answers for them)")
         if expires is None or expires <= today:
             raise click.UsageError("--write-exceptions needs --expires, a date after today")
+        if (expires - today).days > MAX_RECORD_DAYS:
+            raise click.UsageError(
+                f"--expires: at most {MAX_RECORD_DAYS} days from today (an exception runs no "
+                "longer by default: the scan would refuse the record)"
+            )
         if requests_file.exists():
             _fail_config(f"{requests_file}: exists; --write-exceptions writes a new file")
     if bool(app_id) != bool(app_private_key):
@@ -218,10 +214,6 @@ def triage_cmd(
     if not (state_dir / STATE_FILE).is_file():
         _fail_config(f"{state_dir}: no tether org state here (run `tether org ... --state DIR`)")
     try:
-        central = []
-        if policy_file is not None:
-            policy = load_policy(policy_file)
-            central = load_central(policy.exceptions)
         make = client_factory(
             org,
             github_url,
@@ -229,10 +221,10 @@ def triage_cmd(
             app_private_key,
             {"security_events": "read", "metadata": "read"},
         )
-        with StateStore(state_dir) as state:
+        with StateStore(state_dir, read_only=True) as state:
             client = make()
             try:
-                found = triage(client, state, org, central)
+                found = triage(client, state, org)
             finally:
                 client.close()
     except LookupError:
@@ -265,11 +257,12 @@ def triage_cmd(
 
 
 def _triage_text(found: Any) -> list[str]:
-    from .report.text import say as safe
+    from .report.text import say
 
     lines = [
-        f"tether triage {safe(found.org)}: scan of {found.scan}; {found.repos} repositories, "
-        f"{found.alerts} alerts; {found.recorded} dismissals covered by a record"
+        f"tether triage {say(found.org)}: scan of {say(found.scan)}; {found.repos} "
+        f"repositories, {found.alerts} alerts; {found.recorded} dismissals covered by an "
+        f"exception, {found.gone} whose finding is gone"
     ]
     if found.unrecorded:
         lines.append(
@@ -278,26 +271,32 @@ def _triage_text(found: Any) -> list[str]:
         for d in found.unrecorded:
             a = d.alert
             lines.append(
-                f"  {safe(d.repo)}: {safe(a.rule)} at {safe(a.path or '?')}:{a.line or '?'} "
-                f"dismissed as {safe(a.dismissed_reason or '?')} by {safe(a.dismissed_by or '?')} "
-                f"on {(a.dismissed_at or '?')[:10]}: {safe(a.dismissed_comment or 'no comment')}"
-                + (f" ({safe(a.url)})" if a.url else "")
+                "  "
+                + say(
+                    f"{d.repo}: {a.rule} at {a.path or '?'}:{a.line or '?'} dismissed as "
+                    f"{a.dismissed_reason or '?'} by {a.dismissed_by or '?'} on "
+                    f"{(a.dismissed_at or '?')[:10]}: {a.dismissed_comment or 'no comment'}"
+                    + (f" ({a.url})" if a.url else "")
+                )
             )
     if found.stale:
         lines.append(f"\nStale exceptions ({len(found.stale)}):")
+        advice = {
+            "fixed": "its finding is gone: remove the record",
+            "lapsed": "it covers the finding no more (expired, removed or refused) while the "
+            "finding stands: renew the record or fix the finding",
+            "reopened": "its alert was reopened in code scanning: renew or drop the record",
+        }
         for st in found.stale:
             rec = st.record
-            where = f"{safe(str(rec.get('file', '?')))}:{rec.get('line', '?')}"
-            what = (
-                "its finding is fixed: remove the record"
-                if st.why == "fixed"
-                else "its alert was reopened in code scanning: renew or drop the record"
-            )
+            where = f"{rec.get('file', '?')}:{rec.get('line', '?')}"
             lines.append(
-                f"  {safe(st.repo)}: {safe(st.rule)} at {safe(st.path)} (record {where}): {what}"
+                "  "
+                + say(f"{st.repo}: {st.rule} at {st.path} (record {where}): ")
+                + advice.get(st.why, st.why)
             )
     for note in found.notes:
-        lines.append(f"note: {safe(note)}")
+        lines.append(f"note: {say(note)}")
     if found.consistent:
         lines.append("The exception registry and code scanning agree.")
     return lines
@@ -313,6 +312,7 @@ def _triage_json(found: Any) -> dict[str, Any]:
         "repositories": found.repos,
         "alerts": found.alerts,
         "recorded": found.recorded,
+        "gone": found.gone,
         "unrecorded": [{"repository": d.repo, "alert": alert(d.alert)} for d in found.unrecorded],
         "stale": [
             {

@@ -114,8 +114,6 @@ def run(w: World, tmp_path: Path, *args: str) -> Any:
             str(tmp_path / "state"),
             "--github-url",
             w.fake.url,
-            "--policy",
-            str(tmp_path / "policy" / "tether-policy.yml"),
             *args,
         ],
         env={"GITHUB_TOKEN": w.fake.token},
@@ -138,6 +136,7 @@ def test_dismissals_without_a_record_and_stale_records(org: Any) -> None:
     assert res.exit_code == 1, res.output
     doc = json.loads(res.stdout)
     assert doc["repositories"] == 2 and doc["alerts"] == 4 and doc["recorded"] == 2
+    assert doc["gone"] == 0
     assert [(u["repository"], u["alert"]["rule"]) for u in doc["unrecorded"]] == [
         ("acme/a", "GHA006")
     ]
@@ -241,3 +240,73 @@ def test_an_alert_reopened_against_its_record_is_stale(org: Any) -> None:
     assert [(s["rule"], s["why"]) for s in doc["stale"]] == [("REPO001", "reopened")]
     text = run(w, tmp_path).output
     assert "reopened in code scanning" in text and ".tether/exceptions.yaml" in text
+
+
+def test_a_record_the_scan_refuses_covers_nothing(org: Any) -> None:
+    """An expired central record (the scan reports EXC001 and excepts nothing) does not make
+    a dismissal look recorded; nor does an unapproved one where the policy names approvers."""
+    w, scan, tmp_path = org
+    central = tmp_path / "policy" / "central.yml"
+    central.write_text(
+        CENTRAL.replace(f"expires: {EXPIRES}", "expires: 2020-01-31")
+        + CENTRAL.replace("acme/b", "acme/a").replace("  approved_by: platform\n", "")
+    )
+    scan(0)
+    w.fake.alerts["acme/a"] = [alert(1, "GHA006", ".github/workflows/ci.yml", "dismissed")]
+    w.fake.alerts["acme/b"] = [alert(2, "GHA006", ".github/workflows/ci.yml", "dismissed")]
+    res = run(w, tmp_path, "--format", "json")
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 1 and doc["recorded"] == 0
+    assert sorted(u["repository"] for u in doc["unrecorded"]) == ["acme/a", "acme/b"]
+
+
+def test_a_lapsed_record_is_not_called_fixed(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.publish("a", {".tether/exceptions.yaml": "[]\n"})  # the record goes, the finding stays
+    scan(1)
+    w.fake.alerts["acme/a"] = []
+    doc = json.loads(run(w, tmp_path, "--format", "json").stdout)
+    assert [(s["rule"], s["why"]) for s in doc["stale"]] == [("REPO001", "lapsed")]
+    assert "renew the record or fix the finding" in run(w, tmp_path).output
+
+
+def test_dismissals_of_findings_gone_are_counted_apart(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    w.fake.alerts["acme/a"] = [alert(1, "K8S001", "k8s/gone.yaml", "dismissed")]
+    doc = json.loads(run(w, tmp_path, "--format", "json").stdout)
+    assert doc["gone"] == 1 and doc["unrecorded"] == []
+
+
+def test_paths_are_matched_as_written_and_written_as_literal_globs(org: Any) -> None:
+    w, scan, tmp_path = org
+    weird = ".github/workflows/Xk9PqL2mN8vR4tY7wZ3aB6*.yml"  # looks like a secret; a glob char
+    w.publish("a", {weird: UNPERMITTED})
+    scan(0)
+    w.fake.alerts["acme/a"] = [alert(1, "GHA006", weird, "dismissed")]
+    out = tmp_path / "requests.yml"
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    res = run(w, tmp_path, "--write-exceptions", str(out), "--owner", "t", "--expires", expires)
+    assert res.exit_code == 1, res.output
+    (rec,) = load_file(out, "requests.yml", "central")
+    assert rec.path == ".github/workflows/Xk9PqL2mN8vR4tY7wZ3aB6?.yml"
+    assert "Xk9PqL2mN8vR4tY7wZ3aB6" not in res.stdout  # shown redacted on the console
+
+
+def test_expiry_beyond_the_default_maximum_is_refused(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    late = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    res = run(w, tmp_path, "--write-exceptions", "x.yml", "--owner", "t", "--expires", late)
+    assert res.exit_code == 2 and "at most 365 days" in res.output
+
+
+def test_c1_controls_and_raw_times_are_escaped(org: Any) -> None:
+    w, scan, tmp_path = org
+    scan(0)
+    a = alert(1, "GHA006", ".github/workflows/ci.yml", "dismissed", comment="\u009b2J\u009d0;x")
+    a["dismissed_at"] = "\x1b]0;pwn\x07"
+    w.fake.alerts["acme/a"] = [a]
+    res = run(w, tmp_path)
+    assert not any(c in res.output for c in "\x1b\x07\u009b\u009d")

@@ -1049,8 +1049,12 @@ def _alert_info(data: dict[str, Any]) -> AlertInfo:
     return AlertInfo(
         number=number,
         state=str(data.get("state") or ""),
-        rule=str(rule.get("id") or ""),
-        path=text(location.get("path")),
+        rule=str(rule.get("id") or "")[:100],
+        # matched against finding paths: kept as GitHub wrote it (shown through the console's
+        # redaction), only bounded
+        path=path
+        if isinstance(path := location.get("path"), str) and 0 < len(path) <= 4096
+        else None,
         line=line if isinstance(line, int) and not isinstance(line, bool) else None,
         category=text(instance.get("category")),
         url=text(data.get("html_url")),
@@ -1063,8 +1067,11 @@ def _alert_info(data: dict[str, Any]) -> AlertInfo:
 
 
 def _timestamp(text: str) -> datetime | None:
+    """An ISO 8601 time; one without an offset is taken as UTC (GitHub writes Z, a server
+    in front of it may not)."""
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     except ValueError:
         return None
 

@@ -953,6 +953,8 @@ def _deliver(
             ).to_json()
         except GitHubError as e:
             delivery_error = clip(redact(e.message), 300)
+        except (ValueError, TypeError, OverflowError) as e:  # an answer not shaped as documented
+            delivery_error = clip(redact(f"{type(e).__name__}: {e}"), 300)
     stored = outcome.to_json()
     stored.pop("upload", None)
     stored.pop("dashboard", None)

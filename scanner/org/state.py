@@ -316,18 +316,36 @@ class StateStore:
     Use as a context manager (``with StateStore(dir) as state:``) or call :meth:`close`.
     ``clock`` returns the timestamps stored (ISO 8601 UTC by default; injectable for tests)."""
 
-    def __init__(self, directory: str | Path, *, clock: Callable[[], str] = _utcnow) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        clock: Callable[[], str] = _utcnow,
+        read_only: bool = False,
+    ) -> None:
+        """``read_only``: for the commands that only read history (`tether report`, `tether
+        triage`): nothing is created, migrated or rebuilt; a state of another schema version
+        is a ConfigError (`tether org` with this tether migrates it)."""
         self.directory = Path(directory)
         self.path = self.directory / STATE_FILE
         self._clock = clock
         self._lock = threading.Lock()
-        _make_dir(self.directory)
-        if not self.path.exists():
-            # create it 0600 before SQLite does (its -wal/-shm files copy the mode)
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._read_only = read_only
+        if read_only:
+            if not self.path.is_file():
+                raise ConfigError(str(self.path), None, "no tether org state here")
+        else:
+            _make_dir(self.directory)
+            if not self.path.exists():
+                # create it 0600 before SQLite does (its -wal/-shm files copy the mode)
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             self._db: sqlite3.Connection | None = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                self.path.resolve().as_uri() + "?mode=ro" if read_only else self.path,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=read_only,
             )
         except sqlite3.Error as exc:
             raise ConfigError(
@@ -335,10 +353,13 @@ class StateStore:
             ) from None
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._prepare()
+            if read_only:
+                self._check_version()
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._prepare()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ConfigError(
@@ -392,6 +413,31 @@ class StateStore:
         if self._db is None:
             raise RuntimeError("the state store is closed")
         return self._db
+
+    def _check_version(self) -> None:
+        """A read-only store reads only its own schema version."""
+        db = self._conn()
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        version = _int_or_none(row[0] if row else None)
+        if version is None:
+            raise ConfigError(str(self.path), None, "not a tether state database")
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                str(self.path),
+                None,
+                f"the state database has schema version {version}, newer than this tether "
+                f"understands ({SCHEMA_VERSION}); upgrade tether",
+            )
+        if version < SCHEMA_VERSION:
+            raise ConfigError(
+                str(self.path),
+                None,
+                f"the state database has schema version {version}, older than this tether's "
+                f"({SCHEMA_VERSION}): the next `tether org ... --state` run migrates it",
+            )
 
     def _prepare(self) -> None:
         db = self._conn()

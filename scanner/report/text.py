@@ -200,7 +200,8 @@ def summary(report: Report) -> str:
     )
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F]}
+# C0, DEL and the 8-bit C1 controls (U+0080-U+009F: CSI, OSC... on terminals that honour them)
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
 _CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 
 
