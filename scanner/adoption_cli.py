@@ -82,39 +82,29 @@ def report_cmd(
                 f"{state_dir}: no tether org state here (run `tether org ... --state DIR`)"
             )
     shown = ", ".join(str(d) for d in state_dirs)
-    per_state = []
+    stores: list[StateStore] = []
     try:
-        stores = [StateStore(d, read_only=True) for d in state_dirs]
+        for d in state_dirs:
+            stores.append(StateStore(d, read_only=True))
+        org = _chosen_org(stores, org, shown)
+        per_state = [history.scans(st, org, since) for st in stores]
+        scans, warnings = history.merge_shards(per_state) if any(per_state) else ([], [])
+        if not scans:
+            _fail_config(
+                f"{shown}: no finished scan of {org} recorded rule outcomes"
+                + (f" since {since}" if since else "")
+            )
+        # (records are read as the report needs them: the stores stay open until it is built)
+        doc = build(org, scans, Options(weeks=weeks), warnings)
     except ConfigError as e:
         _fail_config(str(e))
         return
-    try:
-        known = sorted({o for st in stores for o in history.orgs(st)})
-        if org is None:
-            latest = [history.orgs(st)[-1] for st in stores if history.orgs(st)]
-            if not latest:
-                _fail_config(f"{shown}: the state holds no org scan with adoption data")
-            if len(set(latest)) > 1:
-                _fail_config(
-                    f"{shown}: the states hold scans of {', '.join(known)}; name one with --org"
-                )
-            org = latest[0]
-        elif org not in known:
-            _fail_config(
-                f"{shown}: no scan of {org} with adoption data"
-                + (f" (orgs: {', '.join(known)})" if known else "")
-            )
-        per_state = [history.scans(st, org, since) for st in stores]
+    except history.BadState as e:
+        _fail_config(f"{shown}: a value in the state tether did not write ({e}); was it edited?")
+        return
     finally:
         for st in stores:
             st.close()
-    scans = history.merge_shards([h for h in per_state if h]) if any(per_state) else []
-    if not scans:
-        _fail_config(
-            f"{shown}: no finished scan of {org} recorded rule outcomes"
-            + (f" since {since}" if since else "")
-        )
-    doc = build(org, scans, Options(weeks=weeks))
     if fmt == "json":
         import json
 
@@ -327,6 +317,29 @@ def _triage_json(found: Any) -> dict[str, Any]:
         ],
         "notes": found.notes,
     }
+
+
+def _chosen_org(stores: list[Any], org: str | None, shown: str) -> str:
+    """--org, else the org every state scanned last; a configuration error when there is
+    none or the states disagree."""
+    from .adoption import history
+
+    known = sorted({o for st in stores for o in history.orgs(st)})
+    if org is None:
+        latest = {history.orgs(st)[-1] for st in stores if history.orgs(st)}
+        if not latest:
+            _fail_config(f"{shown}: the state holds no org scan with adoption data")
+        if len(latest) > 1:
+            _fail_config(
+                f"{shown}: the states hold scans of {', '.join(known)}; name one with --org"
+            )
+        return latest.pop()
+    if org not in known:
+        _fail_config(
+            f"{shown}: no scan of {org} with adoption data"
+            + (f" (orgs: {', '.join(known)})" if known else "")
+        )
+    return org
 
 
 def _shown(pct: float | None) -> str:

@@ -437,3 +437,133 @@ def test_a_bad_ownership_or_level_is_a_configuration_error(
             upload_wait=0.0,
         )
         run_org(options, factory(fake))
+
+
+def test_a_missing_shard_is_said_and_its_repositories_are_not_new_or_fixed(
+    tmp_path: Path,
+) -> None:
+    weeks = ["2026-11-02T03:41:00Z", "2026-11-09T03:41:00Z", "2026-11-16T03:41:00Z"]
+    one = _shard_state(tmp_path / "1", {"acme/a": "pass", "acme/b": "fail"}, weeks)
+    # shard 2 did not run in week 2
+    two = _shard_state(tmp_path / "2", {"acme/c": "fail"}, [weeks[0], weeks[2]])
+    doc = json.loads(_report(one, "--state", str(two), "--format", "json", "--weeks", "1"))
+    assert doc["warnings"] == [
+        "2026-W46: 1 of the 2 states have a scan; the others' repositories are not counted "
+        "that week"
+    ]
+    # week 3 against week 2: acme/c was not judged in week 2, but it is not new to the org
+    assert doc["changes"]["previous"]["new"]["count"] == 0
+    md = _report(one, "--state", str(two))
+    assert "**Not counted:** 2026\\-W46" in md or "Not counted" in md
+
+
+def test_a_repository_not_judged_last_time_brings_no_new_violations(tmp_path: Path) -> None:
+    now = ["2026-11-02T06:00:00Z"]
+    with StateStore(tmp_path, clock=lambda: now[0]) as st:
+        for week, when in enumerate(["2026-11-02T06:00:00Z", "2026-11-09T06:00:00Z"]):
+            now[0] = when
+            run = st.resume_or_start("h", "v", org="acme", info={})
+            if week == 0:
+                st.record(run, Result("acme/a", "failed", "h", "v", reason="GitHub: 502"))
+            else:
+                st.record(
+                    run,
+                    Result(
+                        "acme/a",
+                        "scanned",
+                        "h",
+                        "v",
+                        team="t",
+                        rules={"REPO001": RuleOutcome("fail", "ownership")},
+                    ),
+                )
+            st.record(
+                run,
+                Result(
+                    "acme/new" if week else "acme/b",
+                    "scanned",
+                    "h",
+                    "v",
+                    team="t",
+                    rules={"REPO001": RuleOutcome("fail", "ownership")},
+                ),
+            )
+            st.finish(run, "complete")
+    doc = json.loads(_report(tmp_path, "--format", "json"))
+    new = {(i["repository"], i["rule"]) for i in doc["changes"]["previous"]["new"]["items"]}
+    assert new == {("acme/new", "REPO001")}  # acme/a failed to scan last week: not new
+    gone = {r["repository"]: r["why"] for r in doc["not_judged"]}
+    assert gone == {"acme/b": "not in this scan (archived, gone, or its shard did not run)"}
+
+
+def test_a_rule_staged_in_one_repository_still_counts_in_the_others(tmp_path: Path) -> None:
+    from scanner.adoption.score import RepoRecord, snapshot
+
+    def rec(repo: str, counted: bool) -> RepoRecord:
+        return RepoRecord(repo, "t", "", {"GHA006": RuleOutcome("fail", "compliance", counted)})
+
+    snap = snapshot([rec("a", True), rec("b", True), rec("c", False)], [], {})
+    gha006 = snap.rules["GHA006"]
+    assert gha006.counted and gha006.counts.failed == 2 and gha006.failing == ["a", "b"]
+    assert snap.team_rules[("t", "GHA006")].failed == 2
+    only_staged = snapshot([rec("c", False)], [], {})
+    assert only_staged.rules["GHA006"].counted is False
+    assert ("t", "GHA006") not in only_staged.team_rules
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE runs SET started_at = 'garbage'",
+        "UPDATE runs SET info = '{\"rules\": [1, 2]}'",
+        'UPDATE runs SET info = \'{"levels": [{"name": "x", "rules": 5}]}\'',
+        "UPDATE results SET counts_by_category = 'not json'",
+        'UPDATE results SET counts_by_category = \'{"drift": "x"}\'',
+        "UPDATE results SET counts_by_category = '{\"drift\": 1e400}'",
+        "UPDATE rule_outcomes SET passed = 'x'",
+        "UPDATE results SET status = 'weird'",
+        'UPDATE results SET extra = \'{"delivery": {"source": "none", '
+        '"deployments": 1, "failed": 0, "window_days": 0}}\'',
+        'UPDATE results SET extra = \'{"delivery": {"source": "none", '
+        '"deployments": 1e999, "failed": 0}}\'',
+    ],
+)
+def test_an_edited_state_is_a_configuration_error_not_a_traceback(tmp_path: Path, sql: str) -> None:
+    import sqlite3
+
+    state = _shard_state(
+        tmp_path / "s", {"acme/a": "pass", "acme/b": "fail"}, ["2026-11-02T03:41:00Z"]
+    )
+    db = sqlite3.connect(state / "tether-org.sqlite")
+    db.execute(sql)
+    db.commit()
+    db.close()
+    for fmt in ("json", "markdown", "html"):
+        result = CliRunner().invoke(main, ["report", "--state", str(state), "--format", fmt])
+        assert result.exit_code in (0, 2), result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+
+
+def test_report_reads_a_state_without_changing_it(tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    from tests.test_org_history import _v2_database
+
+    _v2_database(tmp_path)
+    before = hashlib.sha256((tmp_path / "tether-org.sqlite").read_bytes()).hexdigest()
+    result = CliRunner().invoke(main, ["report", "--state", str(tmp_path)])
+    assert (
+        result.exit_code == 2
+        and "the next `tether org ... --state` run migrates it" in result.output
+    )
+    assert hashlib.sha256((tmp_path / "tether-org.sqlite").read_bytes()).hexdigest() == before
+    db = sqlite3.connect(tmp_path / "tether-org.sqlite")
+    db.execute("UPDATE meta SET value = '1'")
+    db.commit()
+    db.close()
+    result = CliRunner().invoke(main, ["report", "--state", str(tmp_path)])
+    assert result.exit_code == 2
+    db = sqlite3.connect(tmp_path / "tether-org.sqlite")
+    assert db.execute("SELECT count(*) FROM results").fetchone() == (2,)  # not wiped
+    db.close()

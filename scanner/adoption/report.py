@@ -86,8 +86,14 @@ def _changes(earlier: Scan, latest: Scan, d: Delta) -> dict[str, Any]:
     }
 
 
-def build(org: str, history: Sequence[Scan], options: Options = Options()) -> dict[str, Any]:
-    """The report over ``history`` (oldest first; the newest is the one reported)."""
+def build(
+    org: str,
+    history: Sequence[Scan],
+    options: Options = Options(),
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The report over ``history`` (oldest first; the newest is the one reported).
+    ``warnings``: what the report cannot count (history.merge_shards says), shown with it."""
     now = options.now or dt.datetime.now(dt.UTC)
     doc: dict[str, Any] = {
         "$schema": SCHEMA,
@@ -96,6 +102,7 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "delivery": None,
         "compare_weeks": options.weeks,
+        "warnings": list(warnings),
     }
     if not history:
         doc.update(
@@ -122,13 +129,21 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
         "by_category": snap.by_category,
         "levels": _level_counts(snap),
     }
+    compared = {
+        key: earlier
+        for key, earlier in (
+            ("previous", previous(history)),
+            ("weeks", weeks_before(history, options.weeks)),
+        )
+        if earlier is not None
+    }
     team_deltas = {}
-    for key, earlier in (
-        ("previous", previous(history)),
-        ("weeks", weeks_before(history, options.weeks)),
-    ):
-        if earlier is not None:
-            team_deltas[key] = delta(earlier.snapshot, snap)
+    for key, earlier in compared.items():
+        # every repository a scan up to the earlier one named: not new to the org
+        known = frozenset().union(
+            *(s.seen for s in history[: history.index(earlier) + 1] if s is not latest)
+        )
+        team_deltas[key] = delta(earlier.snapshot, snap, known)
     if snap.delivery is not None:
         doc["delivery"] = {
             "window_days": snap.delivery.window_days,
@@ -184,31 +199,31 @@ def build(org: str, history: Sequence[Scan], options: Options = Options()) -> di
         for r in sorted(snap.rules.values(), key=_drifting_first)
     ]
     doc["team_rules"] = [
-        {"team": team, "rule": rule, **_counts(c)}
-        for (team, rule), c in snap.team_rules.items()
-        if snap.rules[rule].counted
+        {"team": team, "rule": rule, **_counts(c)} for (team, rule), c in snap.team_rules.items()
     ]
     doc["changes"] = {
-        key: _changes(earlier, latest, team_deltas[key])
-        for key, earlier in (
-            ("previous", previous(history)),
-            ("weeks", weeks_before(history, options.weeks)),
-        )
-        if earlier is not None
+        key: _changes(earlier, latest, team_deltas[key]) for key, earlier in compared.items()
     }
     if "weeks" in doc["changes"]:
         doc["changes"]["weeks"]["weeks"] = options.weeks
-    doc["trend"] = [
-        {
-            **_scan_ref(s),
-            "adoption": _pct(s.snapshot.org.adoption),
-            "teams": {t: _pct(ts.counts.adoption) for t, ts in s.snapshot.teams.items()},
-        }
-        for s in weekly(history)
-    ]
-    doc["not_judged"] = [
-        {"repository": r, "why": why} for r, why in sorted(latest.not_judged.items())
-    ]
+    keep = {id(latest), *(id(s) for s in compared.values())}
+    doc["trend"] = []
+    for s in weekly(history):
+        doc["trend"].append(
+            {
+                **_scan_ref(s),
+                "adoption": _pct(s.snapshot.org.adoption),
+                "teams": {t: _pct(ts.counts.adoption) for t, ts in s.snapshot.teams.items()},
+            }
+        )
+        if id(s) not in keep:
+            s.release()  # a point of the trend is all it needs to give
+    not_judged = dict(latest.not_judged)
+    before = compared.get("previous")
+    if before is not None:
+        for repo in sorted(before.seen - latest.seen):
+            not_judged[repo] = "not in this scan (archived, gone, or its shard did not run)"
+    doc["not_judged"] = [{"repository": r, "why": why} for r, why in sorted(not_judged.items())]
     return doc
 
 

@@ -251,35 +251,37 @@ def snapshot(
     names = [name for name, _ in expanded]
     repos: dict[str, RepoScore] = {}
     records_by_repo = {r.repo: r for r in sorted(records, key=lambda r: r.repo)}
-    # counted in C (Counter over generators): a report scores ~500k outcomes per scan
-    by_rule: Counter[tuple[str, str]] = Counter()
+    # counted in C (Counter over generators): a report scores ~500k outcomes per scan. An
+    # outcome a repository's baseline stages (enable_later) is kept apart: a rule counts in
+    # a repository where it is counted, and is "not counted" only where it is nowhere
+    by_rule: Counter[tuple[str, bool, str]] = Counter()
     by_team_rule: Counter[tuple[str, str, str]] = Counter()
-    uncounted: set[str] = set()
-    failing: dict[str, list[str]] = {}
+    failing: dict[tuple[str, bool], list[str]] = {}
     categories: dict[str, str] = {}
     for record in records_by_repo.values():
         repos[record.repo] = score_repo(record, expanded)
         items = record.rules.items()
-        by_rule.update((rule, o.outcome) for rule, o in items)
+        by_rule.update((rule, o.counted, o.outcome) for rule, o in items)
         owner = record.team
-        by_team_rule.update((owner, rule, o.outcome) for rule, o in items)
+        by_team_rule.update((owner, rule, o.outcome) for rule, o in items if o.counted)
         for rule, o in items:
             if o.outcome == "fail":
-                failing.setdefault(rule, []).append(record.repo)
-            if not o.counted:
-                uncounted.add(rule)
+                failing.setdefault((rule, o.counted), []).append(record.repo)
             if rule not in categories:
                 categories[rule] = o.category
+    counted_somewhere = {rule for rule, counted, _ in by_rule if counted}
     rule_scores: dict[str, RuleScore] = {}
-    for (rule, outcome), n in by_rule.items():
+    for (rule, counted, outcome), n in by_rule.items():
+        if counted != (rule in counted_somewhere):
+            continue  # a staged repository's outcome, where other repositories count it
         rs = rule_scores.get(rule)
         if rs is None:
             rs = rule_scores[rule] = RuleScore(
                 rule,
                 rules.get(rule, RuleInfo(category=categories[rule])),
-                rule not in uncounted,
+                counted,
                 Counts(),
-                failing.get(rule, []),
+                failing.get((rule, counted), []),
             )
         rs.counts.add(outcome, n)
     team_rules: dict[tuple[str, str], Counts] = {}
@@ -350,11 +352,16 @@ def _failing(snap: Snapshot) -> set[tuple[str, str]]:
     return {(repo, rule) for repo, score in snap.repos.items() for rule in score.failing}
 
 
-def delta(before: Snapshot, after: Snapshot) -> Delta:
-    """``after`` against ``before``. A repository new in ``after`` brings its failures as
-    new; one gone from ``after`` fixes nothing (it was not judged)."""
+def delta(before: Snapshot, after: Snapshot, known: frozenset[str] | None = None) -> Delta:
+    """``after`` against ``before``. A repository judged in both counts its changes; one
+    new to the org (not in ``known``, the repositories earlier scans named, judged or not)
+    brings its failures as new; one that was known but not judged in ``before`` (it failed,
+    or its shard was missing) brings nothing new, and one not judged in ``after`` fixes
+    nothing."""
     was, now = _failing(before), _failing(after)
+    known = known or frozenset()
     fixed = sorted(p for p in was - now if p[0] in after.repos)
+    new = sorted(p for p in now - was if p[0] in before.repos or p[0] not in known)
     moves = []
     for team in sorted(set(before.teams) | set(after.teams)):
         a = before.teams.get(team)
@@ -362,7 +369,7 @@ def delta(before: Snapshot, after: Snapshot) -> Delta:
         if a is not None and b is not None and a.level != b.level:
             moves.append((team, a.level, b.level))
     return Delta(
-        new=sorted(now - was),
+        new=new,
         fixed=fixed,
         teams={
             t: (

@@ -56,17 +56,21 @@ class Delivery:
 
     @classmethod
     def from_json(cls, data: Any) -> Delivery | None:
-        if not isinstance(data, dict):
+        """None for no measure; ValueError for one that is not shaped as to_json writes."""
+        if data is None:
             return None
         try:
-            return cls(
+            got = cls(
                 str(data["source"]),
                 int(data["deployments"]),
                 int(data["failed"]),
                 int(data.get("window_days", WINDOW_DAYS)),
             )
-        except (KeyError, TypeError, ValueError):
-            return None
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as e:
+            raise ValueError(f"a delivery measure that is not one: {type(e).__name__}") from None
+        if got.window_days < 1 or got.deployments < 0 or not 0 <= got.failed <= got.deployments:
+            raise ValueError("a delivery measure out of range")
+        return got
 
 
 def measure(

@@ -741,6 +741,12 @@ class StateStore:
             )
         return [_result(r) for r in rows]
 
+    def runs_with_outcomes(self) -> set[int]:
+        """The runs that recorded at least one rule outcome."""
+        with self._lock:
+            rows = self._conn().execute("SELECT DISTINCT run_id FROM rule_outcomes").fetchall()
+        return {int(r[0]) for r in rows}
+
     def rule_outcomes(
         self, run_id: int, repo: str | None = None
     ) -> dict[str, dict[str, RuleOutcome]]:

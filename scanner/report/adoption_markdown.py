@@ -58,6 +58,8 @@ def render(doc: dict[str, Any]) -> str:
     if doc.get("scan") is None:
         return "\n".join([*lines, "No scan with adoption data yet.", ""])
     totals = doc["totals"]
+    for warning in doc.get("warnings") or []:
+        lines += [f"> **Not counted:** {md_text(warning, 300)}", ""]
     lines += [
         f"Scan of {doc['scan']['started_at']} ({doc['scan']['week']}): "
         f"**{_pct(totals['adoption'])}** adoption over {totals['repositories']} repositories "
