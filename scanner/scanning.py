@@ -1292,6 +1292,19 @@ def _check_self_service(policy: Policy, rules: dict[str, Rule]) -> None:
             None,
             f"self_service names no rule or pack: {', '.join(unknown)}",
         )
+    # the adoption report's levels: a typo would only show in the weekly org scan
+    wrong = [
+        f"{level.name}: {name}"
+        for level in policy.levels
+        for name in level.rules
+        if name not in known
+    ]
+    if wrong:
+        raise ConfigError(
+            policy.file or "--policy",
+            None,
+            f"levels name no rule or pack: {', '.join(wrong)}",
+        )
 
 
 def scan(

@@ -413,7 +413,11 @@ def test_the_states_of_a_sharded_org_are_read_as_one(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("policy", "message"),
     [
-        ("levels:\n  - {name: gold, rules: [NOPE001]}\n", "level gold names NOPE001"),
+        (
+            "levels:\n  - {name: gold, rules: [NOPE001, REPO001]}\n"
+            "  - {name: x, rules: [terrafrom]}\n",
+            "levels name no rule or pack: gold: NOPE001, x: terrafrom",
+        ),
         (
             "levels:\n  - {name: a, rules: [REPO001]}\n  - {name: a, rules: [GHA006]}\n",
             "named twice",

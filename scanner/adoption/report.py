@@ -15,7 +15,6 @@ from .history import Scan, previous, weekly, weeks_before
 from .score import CATEGORIES, Counts, Delta, Snapshot, delta, level_rank
 
 SCHEMA = "https://tether.dev/schemas/adoption-report.schema.json"
-MAX_CHANGES = 500  # (repository, rule) pairs listed per change kind; the counts stay whole
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,11 @@ def _changes(earlier: Scan, latest: Scan, d: Delta) -> dict[str, Any]:
         "scan": _scan_ref(earlier),
         "new": {
             "count": len(d.new),
-            "items": [{"repository": r, "rule": k} for r, k in d.new[:MAX_CHANGES]],
+            "items": [{"repository": r, "rule": k} for r, k in d.new],
         },
         "fixed": {
             "count": len(d.fixed),
-            "items": [{"repository": r, "rule": k} for r, k in d.fixed[:MAX_CHANGES]],
+            "items": [{"repository": r, "rule": k} for r, k in d.fixed],
         },
         "org_adoption": {
             "before": _pct(d.org[0]),
@@ -194,7 +193,7 @@ def build(
             "pack": r.info.pack,
             "counted": r.counted,
             **_counts(r.counts),
-            "failing_repositories": r.failing[:MAX_CHANGES],
+            "failing_repositories": r.failing,
         }
         for r in sorted(snap.rules.values(), key=_drifting_first)
     ]

@@ -21,6 +21,7 @@ ROW = 22  # px per bar
 LABEL = 200  # px for the labels left of the bars
 TREND_W, TREND_H = 640, 220
 TOP_RULES = 15
+MAX_ROWS = 500  # rows of a change list in the page (the JSON report lists them all)
 HEAT_CELL = 22
 
 
@@ -229,6 +230,7 @@ def render(doc: dict[str, Any]) -> str:
         lstrip_blocks=True,
     )
     env.filters["pct"] = _pct
+    env.globals["max_rows"] = MAX_ROWS
     env.filters["pts"] = _pts
     template = env.get_template("adoption.html.j2")
     charts: dict[str, Any] = {}

@@ -44,11 +44,16 @@ def _level(v: str | None) -> str:
     return md_text(v) if v else "none"
 
 
-def _table(header: list[str], rows: list[list[str]], limit: int, what: str) -> list[str]:
+def _table(
+    header: list[str], rows: list[list[str]], limit: int, what: str, whole: int | None = None
+) -> list[str]:
+    """A table of at most ``limit`` rows, saying how many it leaves out (of ``whole``, when
+    ``rows`` are themselves a part) and where to find them."""
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows[:limit]]
-    if len(rows) > limit:
-        out.append(f"\n_{len(rows) - limit} more {what} in the JSON or HTML report._")
+    left = (whole if whole is not None else len(rows)) - min(limit, len(rows))
+    if left > 0:
+        out.append(f"\n_{left} more {what}: the JSON report (`--format json`) lists them all._")
     return out
 
 
@@ -112,15 +117,24 @@ def render(doc: dict[str, Any]) -> str:
         lines.append("")
         prev = changes.get("previous")
         if prev and (prev["new"]["items"] or prev["fixed"]["items"]):
+            # as many fixed as new shown, so that neither list hides the other
+            half = TOP_CHANGES // 2
+            shown = {
+                kind: prev[kind]["items"][: max(half, TOP_CHANGES - len(prev[other]["items"]))]
+                for kind, other in (("new", "fixed"), ("fixed", "new"))
+            }
             rows = [
                 [kind, md_text(i["repository"]), md_text(i["rule"])]
-                for kind, items in (
-                    ("new", prev["new"]["items"]),
-                    ("fixed", prev["fixed"]["items"]),
-                )
-                for i in items
+                for kind in ("new", "fixed")
+                for i in shown[kind]
             ]
-            lines += _table(["", "repository", "rule"], rows, TOP_CHANGES, "changes")
+            lines += _table(
+                ["", "repository", "rule"],
+                rows,
+                TOP_CHANGES,
+                "changes",
+                whole=prev["new"]["count"] + prev["fixed"]["count"],
+            )
             lines.append("")
     lines += ["## Teams", ""]
     header = [
