@@ -25,11 +25,11 @@ if str(ROOT) not in sys.path:
 from scanner.org.state import Result, RuleOutcome, StateStore  # noqa: E402
 
 KINDS = {
-    "service": ("repository", "github-actions", "docker", "kubernetes"),
+    "service": ("repository", "github-actions", "dockerfile", "kubernetes"),
     "infrastructure": ("repository", "github-actions", "terraform"),
     "library": ("repository", "github-actions"),
-    "platform": ("repository", "github-actions", "kubernetes", "terraform", "docker"),
-    "ml": ("repository", "github-actions", "docker", "kubernetes", "ai"),
+    "platform": ("repository", "github-actions", "kubernetes", "terraform", "dockerfile"),
+    "ml": ("repository", "github-actions", "dockerfile", "kubernetes", "ai-gateway"),
 }
 LEVELS = [
     {"name": "bronze", "rules": ["REPO001", "GHA006"]},
@@ -81,6 +81,10 @@ def generate(
         plan.append((f"acme/{kind}-{i:04d}", kind, team, source))
     # a rule's own difficulty: some are hard for everyone
     difficulty = {rid: rng.uniform(-0.25, 0.1) for rid in rules}
+    # each repository's standing on each rule, and whether it has what the rule judges: the
+    # same from week to week, so that weeks differ by the teams' pace and a little noise
+    standing = {(repo, rid): rng.random() for repo, *_ in plan for rid in rules}
+    absent = {(repo, rid) for repo, *_ in plan for rid in rules if rng.random() < 0.15}
     info = {"levels": LEVELS, "rules": rules}
     for week in range(weeks):
         when = (START + dt.timedelta(weeks=week, minutes=rng.randint(0, 30))).strftime(
@@ -97,12 +101,12 @@ def generate(
                 outcomes = {}
                 by_category: dict[str, int] = {}
                 for rid, meta in rules.items():
-                    if meta["pack"] not in packs or rng.random() < 0.15:
+                    if meta["pack"] not in packs or (repo, rid) in absent:
                         outcomes[rid] = RuleOutcome(
                             "not_applicable", meta["category"], not_applicable=1
                         )
                         continue
-                    roll = rng.random()
+                    roll = standing[(repo, rid)] + rng.uniform(-0.03, 0.03)
                     if roll < score + difficulty[rid]:
                         outcome = "pass"
                     elif roll > 0.97:

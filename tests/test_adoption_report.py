@@ -329,7 +329,7 @@ def test_a_large_org_fits_an_issue_body() -> None:
     }
     text = adoption_markdown.render(doc)
     assert len(text.encode()) <= adoption_markdown.MAX_BYTES
-    assert "more teams in the JSON or HTML report" in text
+    assert "more teams: the JSON report (`--format json`) lists them all" in text
 
 
 @pytest.mark.parametrize(

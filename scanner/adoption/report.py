@@ -15,6 +15,8 @@ from .history import Scan, previous, weekly, weeks_before
 from .score import CATEGORIES, Counts, Delta, Snapshot, delta, level_rank
 
 SCHEMA = "https://tether.dev/schemas/adoption-report.schema.json"
+STALE_DAYS = 14  # a weekly scan older than this is said to be stale
+UNOWNED = "unowned"
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,13 @@ def build(
         "delivery": None,
         "compare_weeks": options.weeks,
         "warnings": list(warnings),
+        "notes": [],
     }
     if not history:
         doc.update(
             team_rules=[],
             scan=None,
+            notes=[],
             levels=[],
             totals=None,
             teams=[],
@@ -123,7 +127,8 @@ def build(
     doc["levels"] = snap.levels
     doc["totals"] = {
         "repositories": len(snap.repos),
-        "teams": len(snap.teams),
+        "teams": len([t for t in snap.teams if t != UNOWNED]),
+        "unowned": len(snap.teams[UNOWNED].repos) if UNOWNED in snap.teams else 0,
         **_counts(snap.org),
         "by_category": snap.by_category,
         "levels": _level_counts(snap),
@@ -168,7 +173,11 @@ def build(
                 else {}
             ),
         }
-        for t in snap.teams.values()
+        # worst first, as every format shows them; no figure last
+        for t in sorted(
+            snap.teams.values(),
+            key=lambda t: (t.counts.adoption is None, t.counts.adoption or 0.0, t.team),
+        )
     ]
     doc["repositories"] = [
         {
@@ -205,6 +214,18 @@ def build(
     }
     if "weeks" in doc["changes"]:
         doc["changes"]["weeks"]["weeks"] = options.weeks
+    else:
+        doc["notes"].append(
+            f"No scan {options.weeks} week{'s' if options.weeks != 1 else ''} before the "
+            f"newest to compare with: the oldest counted is from {history[0].run.started_at}."
+        )
+    if "previous" not in compared:
+        doc["notes"].append("The newest scan is the only one counted: nothing to compare with.")
+    age = (now - latest.started).days
+    if age > STALE_DAYS:
+        doc["notes"].append(
+            f"The newest scan is {age} days old: the org scan has not recorded a newer one."
+        )
     keep = {id(latest), *(id(s) for s in compared.values())}
     doc["trend"] = []
     for s in weekly(history):

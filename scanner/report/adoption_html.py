@@ -19,6 +19,7 @@ SCRIPT = TEMPLATES / "sort.js"
 BAR_WIDTH = 420  # px of a 100% bar
 ROW = 22  # px per bar
 LABEL = 200  # px for the labels left of the bars
+RULE_LABEL, RULE_LABEL_CHARS = 320, 46  # the rules chart's: an id and the start of a title
 TREND_W, TREND_H = 640, 220
 TOP_RULES = 15
 MAX_ROWS = 500  # rows of a change list in the page (the JSON report lists them all)
@@ -54,7 +55,12 @@ def _team_bars(teams: list[dict[str, Any]]) -> dict[str, Any]:
                 "level": t["level"] or "none",
             }
         )
-    return {"bars": bars, "height": max(ROW, len(bars) * ROW), "width": LABEL + BAR_WIDTH + 70}
+    return {
+        "bars": bars,
+        "height": max(ROW, len(bars) * ROW),
+        "width": LABEL + BAR_WIDTH + 70,
+        "left": LABEL,
+    }
 
 
 def _rule_bars(rules: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,7 +68,7 @@ def _rule_bars(rules: list[dict[str, Any]]) -> dict[str, Any]:
     most = max((r["failed"] for r in rows), default=1)
     bars = [
         {
-            "label": _short(f"{r['rule']} {r['title']}", 34),
+            "label": _short(f"{r['rule']} {r['title']}", RULE_LABEL_CHARS),
             "full": f"{r['rule']}: {r['title']}",
             "y": i * ROW,
             "width": round(BAR_WIDTH * r["failed"] / most, 1),
@@ -70,7 +76,12 @@ def _rule_bars(rules: list[dict[str, Any]]) -> dict[str, Any]:
         }
         for i, r in enumerate(rows)
     ]
-    return {"bars": bars, "height": max(ROW, len(bars) * ROW), "width": LABEL + BAR_WIDTH + 70}
+    return {
+        "bars": bars,
+        "height": max(ROW, len(bars) * ROW),
+        "width": RULE_LABEL + BAR_WIDTH + 70,
+        "left": RULE_LABEL,
+    }
 
 
 def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -207,6 +218,7 @@ def _scatter(doc: dict[str, Any]) -> dict[str, Any] | None:
                     top + h * (1 - (t["delivery"]["deployments_per_week"] or 0.0) / most), 1
                 ),
                 "adoption": _pct(t["adoption"]),
+                "adoption_value": t["adoption"],
                 "rate": t["delivery"]["deployments_per_week"],
                 "failed": t["delivery"].get("failed_share"),
             }

@@ -65,10 +65,14 @@ def render(doc: dict[str, Any]) -> str:
     totals = doc["totals"]
     for warning in doc.get("warnings") or []:
         lines += [f"> **Not counted:** {md_text(warning, 300)}", ""]
+    for note in doc.get("notes") or []:
+        lines += [f"> {md_text(note, 300)}", ""]
     lines += [
         f"Scan of {doc['scan']['started_at']} ({doc['scan']['week']}): "
         f"**{_pct(totals['adoption'])}** adoption over {totals['repositories']} repositories "
-        f"and {totals['teams']} teams ({totals['passed']} rule checks passing, "
+        f"and {totals['teams']} teams"
+        + (f" ({totals['unowned']} repositories unowned)" if totals.get("unowned") else "")
+        + f" ({totals['passed']} rule checks passing, "
         f"{totals['failed']} failing, {totals['excepted']} excepted, "
         f"{totals['not_applicable']} not applicable).",
         "",
@@ -96,7 +100,7 @@ def render(doc: dict[str, Any]) -> str:
             c = changes.get(key)
             if c is None:
                 continue
-            label = label or f"{c['weeks']} weeks before"
+            label = label or f"{c['weeks']} week{'s' if c['weeks'] != 1 else ''} before"
             lines.append(
                 f"- Since {label} ({c['scan']['started_at']}): adoption "
                 f"{_pct(c['org_adoption']['before'])} → {_pct(c['org_adoption']['after'])} "
@@ -146,6 +150,7 @@ def render(doc: dict[str, Any]) -> str:
         "level",
         "excepted",
         "behind (drift)",
+        "days behind",
     ]
     delivery = doc.get("delivery")
     if delivery:
@@ -160,14 +165,13 @@ def render(doc: dict[str, Any]) -> str:
             _level(t["level"]),
             str(t["excepted"]),
             _behind(t["behind"]),
+            "–" if t.get("days_behind") is None else str(t["days_behind"]),
             *(_deploys(t.get("delivery")) if delivery else []),
         ]
-        for t in sorted(
-            doc["teams"], key=lambda t: (t["adoption"] is None, t["adoption"] or 0.0, t["team"])
-        )
+        for t in doc["teams"]  # worst first
     ]
     lines += _table(header, rows, 200, "teams")
-    lines += ["", "## Rules that drift most", ""]
+    lines += ["", "## Rules failed most often", ""]
     rows = [
         [
             md_text(r["rule"]),

@@ -34,7 +34,8 @@
   // printing unfolds every data table, and folds back afterwards what was folded
   var folded = [];
   window.addEventListener("beforeprint", function () {
-    folded = Array.prototype.filter.call(document.querySelectorAll("details"), function (d) {
+    var all = document.querySelectorAll("details:not(.screen-only)");
+    folded = Array.prototype.filter.call(all, function (d) {
       return !d.open;
     });
     folded.forEach(function (d) { d.open = true; });
