@@ -138,6 +138,9 @@ def test_three_weekly_scans_give_the_expected_deltas(weekly: tuple[World, Path])
         "acme/docs-site": "silver",
         "acme/lonely": "silver",
     }
+    assert repos["acme/search-api"]["next_level"] == {"level": "silver", "blocking": ["GHA006"]}
+    assert repos["acme/docs-site"]["next_level"] is None  # the top level
+    assert doc["level_rules"] == {"bronze": ["REPO001"], "silver": ["GHA006"]}
     by_team = {t["team"]: t for t in doc["teams"]}
     assert set(by_team) == {"payments", "search", "docs"}
     assert by_team["search"]["level"] == "bronze" and by_team["search"]["repositories"] == 2

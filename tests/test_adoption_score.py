@@ -59,6 +59,7 @@ def test_repository_adoption_leaves_out_not_applicable_and_excepted_rules() -> N
     assert (api.behind, api.days_behind) == ({"major": 2, "minor": 0, "patch": 0}, 40)
     # bronze met; silver needs GHA003 too
     assert api.level == "bronze"
+    assert (api.next_level, api.blocking) == ("silver", ["GHA003"])
     # the uncounted rule is shown with its outcome, flagged
     assert snap.rules["K8S010"].counted is False and snap.rules["K8S010"].failing == ["acme/api"]
     assert snap.org.adoption == pytest.approx(2 / 3)

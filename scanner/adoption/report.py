@@ -112,6 +112,7 @@ def build(
             scan=None,
             notes=[],
             levels=[],
+            level_rules={},
             totals=None,
             teams=[],
             repositories=[],
@@ -125,6 +126,7 @@ def build(
     snap = latest.snapshot
     doc["scan"] = _scan_ref(latest)
     doc["levels"] = snap.levels
+    doc["level_rules"] = snap.level_rules
     doc["totals"] = {
         "repositories": len(snap.repos),
         "teams": len([t for t in snap.teams if t != UNOWNED]),
@@ -186,6 +188,9 @@ def build(
             "team_source": r.team_source,
             **_counts(r.counts),
             "level": r.level,
+            "next_level": (
+                {"level": r.next_level, "blocking": r.blocking} if r.next_level else None
+            ),
             "failing": r.failing,
             "by_category": r.by_category,
             "behind": r.behind,

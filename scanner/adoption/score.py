@@ -109,6 +109,8 @@ class RepoScore:
     behind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIFT_LEVELS, 0))
     days_behind: int | None = None
     delivery: Mapping[str, Any] | None = None
+    next_level: str | None = None  # the level above `level` (None: the top, or no levels)
+    blocking: list[str] = field(default_factory=list)  # its counted rules that fail
 
 
 @dataclass
@@ -171,6 +173,7 @@ class Snapshot:
     levels: list[str]  # level names, lowest first
     by_category: dict[str, int]
     delivery: Delivery | None = None  # the org's, when any repository was measured
+    level_rules: dict[str, list[str]] = field(default_factory=dict)  # level -> its rule ids
     # (team, rule) -> counts over the team's repositories: the report's heatmap
     team_rules: dict[tuple[str, str], Counts] = field(default_factory=dict)
 
@@ -193,14 +196,25 @@ def expand_levels(
 def repo_level(
     outcomes: Mapping[str, RuleOutcome], levels: Sequence[tuple[str, frozenset[str]]]
 ) -> str | None:
+    return next_level(outcomes, levels)[0]
+
+
+def next_level(
+    outcomes: Mapping[str, RuleOutcome], levels: Sequence[tuple[str, frozenset[str]]]
+) -> tuple[str | None, str | None, list[str]]:
+    """The highest level reached, the next one (None: the top is reached), and the counted
+    rules that fail it (what stands between the repository and the next level)."""
     reached = None
     for name, ids in levels:
-        for rule in ids:
-            o = outcomes.get(rule)
-            if o is not None and o.counted and o.outcome not in MET:
-                return reached
+        blocking = sorted(
+            rule
+            for rule in ids
+            if (o := outcomes.get(rule)) is not None and o.counted and o.outcome not in MET
+        )
+        if blocking:
+            return reached, name, blocking
         reached = name
-    return reached
+    return reached, None, []
 
 
 def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]]) -> RepoScore:
@@ -222,7 +236,9 @@ def score_repo(record: RepoRecord, levels: Sequence[tuple[str, frozenset[str]]])
         team=record.team,
         team_source=record.team_source,
         counts=counts,
-        level=repo_level(record.rules, levels),
+        level=(progress := next_level(record.rules, levels))[0],
+        next_level=progress[1],
+        blocking=progress[2],
         failing=failing,
         by_category={c: int(record.by_category.get(c, 0)) for c in CATEGORIES},
         behind=behind,
@@ -333,6 +349,7 @@ def snapshot(
         by_category=by_category,
         team_rules=dict(sorted(team_rules.items())),
         delivery=delivery,
+        level_rules={name: sorted(ids) for name, ids in expanded},
     )
 
 

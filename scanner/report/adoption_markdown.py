@@ -190,6 +190,21 @@ def render(doc: dict[str, Any]) -> str:
         TOP_RULES,
         "rules",
     )
+    if doc["levels"]:
+        lines += ["", "## Levels", ""]
+        lines += _table(
+            ["level", "repositories at it", "rules (and every level's below)"],
+            [
+                [
+                    md_text(name),
+                    str(totals["levels"].get(name, 0)),
+                    md_text(", ".join(doc.get("level_rules", {}).get(name, [])), 400),
+                ]
+                for name in doc["levels"]
+            ],
+            50,
+            "levels",
+        )
     lines += ["", "## Furthest from the golden path", ""]
     rows = [
         [
