@@ -69,7 +69,10 @@ def report_cmd(
     weeks: int,
 ) -> None:
     """Golden-path adoption per team, repository and rule, what changed since the previous
-    scan and since --weeks ago, and the weekly trend, from an org scan's state."""
+    scan and since --weeks ago, and the weekly trend, from an org scan's state.
+
+    Exit 0: the report was written; 2: usage or configuration error (no state, no scan of
+    the org with adoption data, a state of another schema version, an edited state)."""
     from .adoption import history
     from .adoption.report import Options, build
     from .org.state import STATE_FILE, StateStore
@@ -187,6 +190,8 @@ def triage_cmd(
     from .org.triage import MAX_RECORD_DAYS, triage, write_requests
 
     today = dt.date.today()
+    if requests_file is None and (owner is not None or expires is not None):
+        raise click.UsageError("--owner and --expires go with --write-exceptions")
     if requests_file is not None:
         if not owner or not owner.strip():
             raise click.UsageError("--write-exceptions needs --owner (who answers for them)")
@@ -212,6 +217,10 @@ def triage_cmd(
             {"security_events": "read", "metadata": "read"},
         )
         with StateStore(state_dir, read_only=True) as state:
+            click.echo(
+                f"tether triage: reading {org}'s code scanning alerts at {github_url} ...",
+                err=True,
+            )
             client = make()
             try:
                 found = triage(client, state, org)
