@@ -23,7 +23,7 @@ from scanner.org.state import Result, RuleOutcome, StateStore
 from scanner.policy.operator import load as load_policy
 from scanner.report import adoption_html, adoption_markdown
 from tests.github_fake import FakeGitHub
-from tests.org_world import World
+from tests.org_world import WORKFLOW, World
 from tests.test_org_scan import factory
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "scanner/schemas/adoption-report.schema.json"
@@ -37,15 +37,7 @@ levels:
   - {name: bronze, rules: [REPO001]}
   - {name: silver, rules: [GHA006]}
 """
-UNPERMITTED = """\
-name: ci
-on: push
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-"""
+UNPERMITTED = WORKFLOW  # no top-level permissions: GHA006 fails
 PERMITTED = "permissions: {contents: read}\n" + UNPERMITTED
 WEEK1 = dt.datetime(2026, 11, 2, 6, 0, tzinfo=dt.UTC)
 

@@ -16,18 +16,10 @@ from scanner.exceptions import load_file
 from scanner.org.run import OrgOptions, run_org
 from scanner.policy.operator import load as load_policy
 from tests.github_fake import FakeGitHub
-from tests.org_world import World
+from tests.org_world import WORKFLOW, World
 from tests.test_org_scan import factory
 
-UNPERMITTED = """\
-name: ci
-on: push
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-"""
+UNPERMITTED = WORKFLOW  # no top-level permissions: GHA006 fails
 # within the 365 days a record may run
 EXPIRES = (dt.date.today() + dt.timedelta(days=200)).isoformat()
 REPO_EXCEPTIONS = f"""\

@@ -21,7 +21,7 @@ the file counts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..model import Fact, Span
@@ -61,17 +61,23 @@ def needed(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def codeowners_rules(text: str) -> int:
-    """Rule lines of a CODEOWNERS file: a pattern followed by at least one owner (`@user`,
-    `@org/team` or an e-mail address). A pattern alone un-assigns ownership; it is not a rule
-    that names an owner."""
-    n = 0
+def _codeowners_lines(text: str) -> Iterator[list[str]]:
+    """Each CODEOWNERS line as its words, a comment (from a word starting with #) left out."""
     for line in text.splitlines():
         words = line.split()
         for i, w in enumerate(words):
             if w.startswith("#"):
                 words = words[:i]
                 break
+        yield words
+
+
+def codeowners_rules(text: str) -> int:
+    """Rule lines of a CODEOWNERS file: a pattern followed by at least one owner (`@user`,
+    `@org/team` or an e-mail address). A pattern alone un-assigns ownership; it is not a rule
+    that names an owner."""
+    n = 0
+    for words in _codeowners_lines(text):
         if len(words) >= 2 and any("@" in w for w in words[1:]):
             n += 1
     return n
@@ -86,12 +92,7 @@ def codeowners_root_owner(text: str) -> str | None:
     GitHub applies the last matching rule, so a later catch-all wins; a catch-all with no
     owner un-assigns it (None)."""
     owner: str | None = None
-    for line in text.splitlines():
-        words = line.split()
-        for i, w in enumerate(words):
-            if w.startswith("#"):
-                words = words[:i]
-                break
+    for words in _codeowners_lines(text):
         if words and words[0] in _ROOT_PATTERNS:
             owners = [w for w in words[1:] if "@" in w]
             owner = owners[0] if owners else None
