@@ -92,6 +92,8 @@ def report_cmd(
         org = _chosen_org(stores, org, shown)
         per_state = [history.scans(st, org, since) for st in stores]
         scans, warnings = history.merge_shards(per_state) if any(per_state) else ([], [])
+        for st, counted in zip(stores, per_state, strict=True):
+            warnings += history.uncounted_newer(st, org, counted)
         if not scans:
             _fail_config(
                 f"{shown}: no finished scan of {org} recorded rule outcomes"
@@ -252,6 +254,13 @@ def triage_cmd(
         except OSError as e:
             _fail_config(f"{requests_file}: cannot write: {e.strerror or e}")
         click.echo(f"tether triage: {n} exception records to review in {requests_file}", err=True)
+    if found.repos == 0 and found.skipped:
+        click.echo(
+            "tether triage: no repository's alerts could be compared (see the notes): does "
+            "the credential have code scanning alerts: read, and did the org scan --upload?",
+            err=True,
+        )
+        sys.exit(EXIT_CONFIG)
     sys.exit(EXIT_OK if found.consistent else 1)
 
 
@@ -298,6 +307,11 @@ def _triage_text(found: Any) -> list[str]:
         lines.append(f"note: {say(note)}")
     if found.consistent:
         lines.append("The exception registry and code scanning agree.")
+    elif found.skipped and not found.unrecorded and not found.stale:
+        lines.append(
+            f"No disagreement in the {found.repos} repositories compared; "
+            f"{found.skipped} could not be compared (notes above)."
+        )
     return lines
 
 
@@ -312,6 +326,7 @@ def _triage_json(found: Any) -> dict[str, Any]:
         "alerts": found.alerts,
         "recorded": found.recorded,
         "gone": found.gone,
+        "not_compared": found.skipped,
         "unrecorded": [{"repository": d.repo, "alert": alert(d.alert)} for d in found.unrecorded],
         "stale": [
             {

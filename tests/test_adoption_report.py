@@ -566,3 +566,29 @@ def test_report_reads_a_state_without_changing_it(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "tether-org.sqlite")
     assert db.execute("SELECT count(*) FROM results").fetchone() == (2,)  # not wiped
     db.close()
+
+
+def test_a_shard_that_ran_twice_does_not_hide_a_missing_one(tmp_path: Path) -> None:
+    one = _shard_state(
+        tmp_path / "1",
+        {"acme/a": "pass"},
+        ["2026-11-02T03:41:00Z", "2026-11-03T03:41:00Z", "2026-11-09T03:41:00Z"],
+    )
+    two = _shard_state(tmp_path / "2", {"acme/c": "fail"}, ["2026-11-09T04:00:00Z"])
+    doc = json.loads(_report(one, "--state", str(two), "--format", "json"))
+    assert doc["warnings"][0].startswith("2026-W45: 1 of the 2 states have a scan")
+    assert doc["changes"]["previous"]["new"]["count"] == 1  # acme/c: new to the org
+
+
+def test_a_newer_scan_that_judged_nothing_is_said(tmp_path: Path) -> None:
+    state = _shard_state(tmp_path / "s", {"acme/a": "pass"}, ["2026-11-23T06:00:00Z"])
+    with StateStore(state, clock=lambda: "2026-11-30T06:00:00Z") as st:
+        run = st.resume_or_start("h2", "v", org="acme", info={})
+        st.record(run, Result("acme/a", "failed", "h2", "v", reason="GitHub: 502"))
+        st.finish(run, "failed")
+    doc = json.loads(_report(state, "--format", "json"))
+    assert doc["scan"]["started_at"] == "2026-11-23T06:00:00Z"
+    assert doc["warnings"] == [
+        "the org scan started 2026-11-30T06:00:00Z judged no repository (1 failed): this "
+        "report shows the newest scan that did"
+    ]

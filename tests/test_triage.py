@@ -40,6 +40,19 @@ CENTRAL = f"""\
 POLICY = "baseline: [default]\nexceptions: [central.yml]\napprovals: {approvers: [platform]}\n"
 
 
+PERMITTED_TWO = """\
+name: ci
+on: push
+permissions: {contents: read}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: evil/other@v1
+      - uses: evil/thing@v1
+"""
+
+
 def alert(number: int, rule: str, path: str, state: str, **kw: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "number": number,
@@ -49,7 +62,7 @@ def alert(number: int, rule: str, path: str, state: str, **kw: Any) -> dict[str,
         "html_url": f"https://github.example/acme/x/security/code-scanning/{number}",
         "most_recent_instance": {
             "category": "tether-org/acme",
-            "location": {"path": path, "start_line": 1},
+            "location": {"path": path, "start_line": kw.get("line", 1)},
         },
         "dismissed_by": None,
         "dismissed_at": None,
@@ -195,14 +208,55 @@ def test_requests_need_an_owner_and_a_future_expiry(
     assert res.exit_code == 2 and message in res.output
 
 
-def test_agreement_exits_0_and_unreadable_repositories_are_noted(org: Any) -> None:
+def test_agreement_exits_0_and_unreadable_repositories_are_not_agreement(org: Any) -> None:
     w, scan, tmp_path = org
     scan(0)
     w.fake.alerts["acme/a"] = [alert(2, "REPO001", ".github/workflows/ci.yml", "dismissed")]
-    w.fake.code_scanning_disabled["acme/b"] = 403
+    w.fake.alerts["acme/b"] = []
     res = run(w, tmp_path)
     assert res.exit_code == 0, res.output
-    assert "agree" in res.output and "acme/b: code scanning not read" in res.output
+    assert "agree" in res.output
+    # one repository's alerts cannot be read: no claim of agreement, exit 1
+    w.fake.code_scanning_disabled["acme/b"] = 403
+    res = run(w, tmp_path)
+    assert res.exit_code == 1, res.output
+    assert "acme/b: code scanning not read" in res.output and "agree." not in res.output
+    assert "1 could not be compared" in res.output
+    # none can: the credential or the upload is wrong, a configuration error
+    w.fake.code_scanning_disabled["acme/a"] = 403
+    res = run(w, tmp_path)
+    assert res.exit_code == 2 and "no repository's alerts could be compared" in res.output
+
+
+def test_an_alert_meets_its_finding_by_line(org: Any) -> None:
+    """Two GHA001 findings in one file, a record scoped to the first by target: the
+    dismissal of the second is not covered by it."""
+    w, scan, tmp_path = org
+    (tmp_path / "policy" / "central.yml").write_text(
+        CENTRAL
+        + f"""\
+- rule: GHA001
+  scope: {{repo: acme/b, path: .github/workflows/ci.yml, target: "build/steps[0]"}}
+  justification: The vendor action is reviewed and pinned by the platform in PLAT-7.
+  owner: team-b
+  approved_by: platform
+  expires: {EXPIRES}
+"""
+    )
+    w.publish(
+        "b",
+        {
+            ".github/workflows/ci.yml": PERMITTED_TWO,
+        },
+    )
+    scan(0)
+    w.fake.alerts["acme/b"] = [
+        alert(5, "GHA001", ".github/workflows/ci.yml", "dismissed", line=9),
+        alert(6, "GHA001", ".github/workflows/ci.yml", "dismissed", line=8),
+    ]
+    doc = json.loads(run(w, tmp_path, "--format", "json").stdout)
+    assert [u["alert"]["number"] for u in doc["unrecorded"]] == [5]
+    assert doc["recorded"] == 1
 
 
 def test_hostile_alert_text_is_shown_as_text(org: Any) -> None:

@@ -208,16 +208,19 @@ def merge_shards(per_state: Sequence[Sequence[Scan]]) -> tuple[list[Scan], list[
     if len(per_state) == 1:
         return list(per_state[0]), []
     by_week: dict[str, list[Scan]] = {}
-    for history in per_state:
+    states_by_week: dict[str, set[int]] = {}
+    for i, history in enumerate(per_state):
         for scan in history:
             by_week.setdefault(scan.week, []).append(scan)
+            states_by_week.setdefault(scan.week, set()).add(i)
     out = []
     warnings = []
     for week in sorted(by_week):
         group = sorted(by_week[week], key=lambda s: s.started)
-        if len(group) < len(per_state):
+        present = len(states_by_week[week])  # a shard that ran twice that week counts once
+        if present < len(per_state):
             warnings.append(
-                f"{week}: {len(group)} of the {len(per_state)} states have a scan; the others' "
+                f"{week}: {present} of the {len(per_state)} states have a scan; the others' "
                 "repositories are not counted that week"
             )
         latest = group[-1]
@@ -250,6 +253,26 @@ def _merged(group: Sequence[Scan]) -> Callable[[], Loaded]:
         return sorted(records.values(), key=lambda r: r.repo), not_judged, frozenset(seen)
 
     return load
+
+
+def uncounted_newer(state: StateStore, org: str, counted: Sequence[Scan]) -> list[str]:
+    """What to say of finished runs newer than the newest counted scan that recorded no rule
+    outcome (every repository failed or was skipped): the report would otherwise show an
+    older week as the latest without a word."""
+    newest = max((s.run.id for s in counted), default=0)
+    out = []
+    for run in state.runs(org):
+        if run.status == "running" or run.id <= newest:
+            continue
+        statuses: dict[str, int] = {}
+        for result in state.results(run.id).values():
+            statuses[result.status] = statuses.get(result.status, 0) + 1
+        what = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "nothing"
+        out.append(
+            f"the org scan started {run.started_at} judged no repository ({what}): this "
+            "report shows the newest scan that did"
+        )
+    return out
 
 
 def previous(history: Sequence[Scan]) -> Scan | None:

@@ -324,8 +324,9 @@ class StateStore:
         read_only: bool = False,
     ) -> None:
         """``read_only``: for the commands that only read history (`tether report`, `tether
-        triage`): nothing is created, migrated or rebuilt; a state of another schema version
-        is a ConfigError (`tether org` with this tether migrates it)."""
+        triage`): nothing is migrated, rebuilt or written (SQLite may add its -shm file
+        beside a WAL database); a state of another schema version is a ConfigError (`tether
+        org` with this tether migrates it)."""
         self.directory = Path(directory)
         self.path = self.directory / STATE_FILE
         self._clock = clock
@@ -347,6 +348,8 @@ class StateStore:
                 check_same_thread=False,
                 uri=read_only,
             )
+            if read_only:
+                self._readable()
         except sqlite3.Error as exc:
             raise ConfigError(
                 str(self.path), None, f"cannot open the state database: {exc}"
@@ -413,6 +416,29 @@ class StateStore:
         if self._db is None:
             raise RuntimeError("the state store is closed")
         return self._db
+
+    def _readable(self) -> None:
+        """A WAL database opened read-only needs its -shm file, which SQLite cannot create in
+        a directory this user may not write: without a -wal file (a state closed cleanly
+        holds everything in the main file) it is read as immutable instead."""
+        try:
+            self._conn().execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists():
+                raise ConfigError(
+                    str(self.path),
+                    None,
+                    f"cannot read the state database ({exc}): its directory must be "
+                    "writable while a -wal file is beside it",
+                ) from None
+            self._conn().close()
+            self._db = sqlite3.connect(
+                self.path.resolve().as_uri() + "?mode=ro&immutable=1",
+                isolation_level=None,
+                check_same_thread=False,
+                uri=True,
+            )
 
     def _check_version(self) -> None:
         """A read-only store reads only its own schema version."""

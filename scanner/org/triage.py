@@ -17,8 +17,9 @@ here either.
   stands uncovered (the record lapsed: expired, removed or refused); and a record whose alert
   code scanning shows open again (someone reopened it: registry and code scanning disagree).
 
-An alert and a finding meet on (repository, rule, path): code scanning alerts carry no
-target, so every finding of a rule at a path counts as that alert's.
+An alert and a finding meet on (repository, rule, path, line); where the alert's line
+matches no finding (the code moved since the alert's last instance), on (repository, rule,
+path) when only one finding of the rule is at that path. What stays ambiguous is listed.
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ class Triage:
     alerts: int = 0
     recorded: int = 0  # dismissed alerts an applied record covers
     gone: int = 0  # dismissed alerts whose finding the latest scan no longer reports
+    skipped: int = 0  # judged repositories not compared (notes say why)
     unrecorded: list[Dismissal] = field(default_factory=list)
     stale: list[Stale] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # repositories not read, and why
 
     @property
     def consistent(self) -> bool:
-        return not self.unrecorded and not self.stale
+        """Registry and code scanning agree for every repository the scan judged."""
+        return not self.unrecorded and not self.stale and not self.skipped
 
 
 Key = tuple[str, str]
@@ -84,9 +87,9 @@ def _items(result: Result | None) -> list[dict[str, Any]]:
     return [e for e in kept if isinstance(e, dict)] if isinstance(kept, list) else []
 
 
-def _standing(state: StateStore, result: Result) -> set[Key] | None:
-    """(rule, path) of every finding in the repository's SARIF for this scan; None when the
-    state no longer holds it."""
+def _standing(state: StateStore, result: Result) -> dict[Key, set[int]] | None:
+    """(rule, path) -> start lines of every finding in the repository's SARIF for this scan;
+    None when the state no longer holds it."""
     if result.sarif_sha256 is None:
         return None
     gz = state.sarif(result.sarif_sha256)
@@ -94,16 +97,50 @@ def _standing(state: StateStore, result: Result) -> set[Key] | None:
         return None
     try:
         log = json.loads(gzip.decompress(gz))
-        out = set()
+        out: dict[Key, set[int]] = {}
         for run in log.get("runs") or []:
             for r in run.get("results") or []:
                 loc = (r.get("locations") or [{}])[0].get("physicalLocation") or {}
                 uri = (loc.get("artifactLocation") or {}).get("uri")
+                line = (loc.get("region") or {}).get("startLine")
                 if isinstance(uri, str):
-                    out.add(_key(r.get("ruleId"), urllib.parse.unquote(uri)))
+                    key = _key(r.get("ruleId"), urllib.parse.unquote(uri))
+                    out.setdefault(key, set()).add(line if isinstance(line, int) else 0)
         return out
     except (OSError, EOFError, ValueError, AttributeError, TypeError):
         return None
+
+
+def _lines(items: list[dict[str, Any]]) -> dict[Key, dict[int, dict[str, Any]]]:
+    """(rule, path) -> start line -> the excepted finding kept for it."""
+    out: dict[Key, dict[int, dict[str, Any]]] = {}
+    for e in items:
+        line = e.get("line")
+        out.setdefault(_key(e.get("rule"), e.get("path")), {})[
+            line if isinstance(line, int) else 0
+        ] = e
+    return out
+
+
+def _verdict(
+    alert: AlertInfo, covered: dict[Key, dict[int, Any]], standing: dict[Key, set[int]]
+) -> str:
+    """ "recorded", "unrecorded" or "gone" for a dismissed alert. An alert meets a finding
+    on (rule, path, line); where its line matches none (the code moved since the alert's
+    last instance), on (rule, path) alone if only one finding of the rule is at that path,
+    covered or standing. Anything still ambiguous is unrecorded: for the platform to look at."""
+    key = _key(alert.rule, alert.path)
+    cov, std = covered.get(key, {}), standing.get(key, set())
+    if alert.line is not None:
+        if alert.line in cov:
+            return "recorded"
+        if alert.line in std:
+            return "unrecorded"
+    if not cov and not std:
+        return "gone"
+    if len(cov) == 1 and not std:
+        return "recorded"
+    return "unrecorded"
 
 
 def triage(client: GitHubClient, state: StateStore, org: str) -> Triage:
@@ -118,46 +155,59 @@ def triage(client: GitHubClient, state: StateStore, org: str) -> Triage:
     out = Triage(org=org, scan=latest.started_at)
     for repo, result in sorted(now.items()):
         if result.status not in ("scanned", "unchanged"):
+            out.notes.append(f"{repo}: not judged in the latest scan ({result.status})")
+            out.skipped += 1
             continue
         standing = _standing(state, result)
         if standing is None:
             out.notes.append(f"{repo}: the state no longer holds this scan's SARIF")
+            out.skipped += 1
             continue
         try:
             alerts = client.code_scanning_alerts(repo, TOOL)
         except GitHubError as e:
             out.notes.append(f"{repo}: code scanning not read ({e.message})")
+            out.skipped += 1
             continue
         out.repos += 1
         out.alerts += len(alerts)
-        covered = {_key(e.get("rule"), e.get("path")): e for e in _items(result)}
+        covered = _lines(_items(result))
         by_key: dict[Key, list[AlertInfo]] = {}
         for alert in alerts:
-            key = _key(alert.rule, alert.path)
-            by_key.setdefault(key, []).append(alert)
+            by_key.setdefault(_key(alert.rule, alert.path), []).append(alert)
             if alert.state != "dismissed":
                 continue
-            if key in covered:
+            verdict = _verdict(alert, covered, standing)
+            if verdict == "recorded":
                 out.recorded += 1
-            elif key in standing:
+            elif verdict == "unrecorded":
                 out.unrecorded.append(Dismissal(repo, alert))
             else:
                 out.gone += 1
-        # covered now, and open in code scanning: reopened against its record
-        for key, item in sorted(covered.items()):
+        # covered now, and open in code scanning at a covered line: reopened against it
+        for key, lines in sorted(covered.items()):
             for alert in by_key.get(key, []):
-                if alert.state == "open":
-                    out.stale.append(
-                        Stale(repo, key[0], key[1], item.get("record") or {}, "reopened", alert)
-                    )
+                if alert.state != "open":
+                    continue
+                if alert.line is not None and alert.line in lines:
+                    item = lines[alert.line]
+                elif len(lines) == 1:
+                    item = next(iter(lines.values()))
+                else:
+                    continue
+                out.stale.append(
+                    Stale(repo, key[0], key[1], item.get("record") or {}, "reopened", alert)
+                )
         # covered in the previous scan, not now: fixed, or the record lapsed
-        earlier = {_key(e.get("rule"), e.get("path")): e for e in _items(then.get(repo))}
-        for key, item in sorted(earlier.items()):
-            if key in covered:
-                continue
-            fixed = next((a for a in by_key.get(key, []) if a.state == "fixed"), None)
-            why = "lapsed" if key in standing else "fixed"
-            out.stale.append(Stale(repo, key[0], key[1], item.get("record") or {}, why, fixed))
+        for key, lines in sorted(_lines(_items(then.get(repo))).items()):
+            for line, item in sorted(lines.items()):
+                if line in covered.get(key, {}) or (
+                    len(lines) == 1 and len(covered.get(key, {})) == 1
+                ):
+                    continue  # still covered (where the code moved, by the one record)
+                fixed = next((a for a in by_key.get(key, []) if a.state == "fixed"), None)
+                why = "lapsed" if standing.get(key) else "fixed"
+                out.stale.append(Stale(repo, key[0], key[1], item.get("record") or {}, why, fixed))
     return out
 
 
@@ -190,8 +240,9 @@ def write_requests(found: Triage, owner: str, expires: dt.date, today: dt.date) 
         if a.path:
             scope["path"] = literal_glob(a.path)
         rec["scope"] = scope
+        at = f" at line {a.line}" if a.line else ""
         rec["justification"] = clip(
-            redact(f"{why} (dismissed in code scanning as {reason}{by}{when})"), 500
+            redact(f"{why} (dismissed in code scanning as {reason}{by}{when}{at})"), 500
         )
         rec["owner"] = owner
         if a.url:
