@@ -1179,10 +1179,12 @@ def merge_cmd(shard_dirs: tuple[Path, ...], out: Path) -> None:
 
 def _register_policy_commands() -> None:
     from .adoption_cli import register as register_adoption
+    from .fix_cli import register as register_fix
     from .policy_cli import register
 
     register(main)
     register_adoption(main)
+    register_fix(main)
 
 
 _register_policy_commands()

@@ -130,6 +130,16 @@ class Distance:
 
 
 @dataclass(frozen=True, slots=True)
+class FixEdit:
+    """A finding's mechanical remedy (issue 13): replace the text of `span` in the
+    finding's file with `text` (a rule's `fix:`; see scanner/fix.py for how it is applied,
+    quoting kept)."""
+
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     category: Category
@@ -145,6 +155,7 @@ class Finding:
     subject: str = ""  # the judged value (action, image, source...): see facts/subjects.py
     external: bool = False  # located outside the scanned repository (a central policy file)
     distance: Distance | None = None  # for rules that declare `distance:`
+    fix: FixEdit | None = None  # for rules that declare `fix:`, where a remedy applies
 
 
 @dataclass(slots=True)

@@ -62,17 +62,18 @@ from .model import (
     Distance,
     Fact,
     Finding,
+    FixEdit,
     Level,
     RuleTally,
     Span,
 )
 
 T = TypeVar("T")
-FORMAT = 3  # 2: the findings' texts in a table; 3: a finding's drift distance
+FORMAT = 4  # 2: the findings' texts in a table; 3: a finding's drift distance; 4: its fix
 _LEVELS = {lv.value: lv for lv in Level}
 _CATEGORIES = {c.value: c for c in Category}
 # Rule fields that are compiled forms of other fields (their sources are keyed instead)
-_COMPILED = frozenset({"when", "assertion", "message", "baseline_keys", "distance"})
+_COMPILED = frozenset({"when", "assertion", "message", "baseline_keys", "distance", "fix"})
 
 
 @dataclasses.dataclass
@@ -439,11 +440,28 @@ def _finding_doc(f: Finding, texts: dict[str, int]) -> list[Any]:
             f.distance.versions,
             f.distance.days,
         ],
+        None if f.fix is None else [list(f.fix.span), f.fix.text],
     ]
 
 
 def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef]) -> Finding:
-    rid, cat, level, path, span, msg, target, fp, kind, refs, enforced, subject, external, far = x
+    (
+        rid,
+        cat,
+        level,
+        path,
+        span,
+        msg,
+        target,
+        fp,
+        kind,
+        refs,
+        enforced,
+        subject,
+        external,
+        far,
+        fix,
+    ) = x
     # indexes (a negative one would count from the end: refused)
     if not (
         type(rid) is type(path) is type(msg) is type(target) is type(kind) is type(subject) is int
@@ -467,6 +485,7 @@ def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef])
         texts[subject],
         external,
         None if far is None else _distance(far),
+        None if fix is None else FixEdit(_span(fix[0]), _str(fix[1])),
     )
 
 

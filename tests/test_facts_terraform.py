@@ -230,7 +230,11 @@ def test_module_call_fact() -> None:
     assert f.data["module"] == "terraform-aws-modules/vpc/aws"
     assert (f.data["address"], f.data["version"]) == ("module.vpc", "5.1.0")
     assert f.span == Span(1, 1, 1, 13)
-    assert f.spans == {"source": Span(2, 3, 2, 44), "version": Span(3, 3, 3, 20)}
+    assert f.spans == {
+        "source": Span(2, 3, 2, 44),
+        "version": Span(3, 3, 3, 20),
+        "version_value": Span(3, 13, 3, 20),  # the literal a remedy replaces
+    }
 
 
 def test_module_call_private_registry_and_git() -> None:

@@ -29,6 +29,7 @@ from scanner.model import (
     Diagnostic,
     Distance,
     Finding,
+    FixEdit,
     Level,
     RuleTally,
     Span,
@@ -374,6 +375,7 @@ def test_judged_results_round_trip_every_field(tmp_path: Path, cache_dir: Path) 
         "git::x",
         True,
         Distance("3.14.0", "5.0.0", "major", 2, 700),
+        FixEdit(Span(2, 3, 2, 9), "v4.2.0"),
     )
     # every field set away from its default: a field added later must be added to the codec
     defaults = {f.name: f.default for f in dataclasses.fields(Finding)}

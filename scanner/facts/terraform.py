@@ -233,6 +233,8 @@ def _module(path: str, module_dir: str, b: Block) -> Fact | None:
     if src is not None:
         spans["source"] = src.span
     spans["version"] = ver.span if ver is not None else (src.span if src else b.header_span)
+    if ver is not None:
+        spans["version_value"] = ver.value_span  # the literal alone: what a remedy replaces
     return Fact("tf.module_call", path, b.header_span, f"{module_dir}:module.{name}", data, spans)
 
 

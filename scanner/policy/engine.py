@@ -13,7 +13,17 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..facts.subjects import subject as subject_of
-from ..model import BaselineRef, Diagnostic, Distance, Fact, Finding, Level, RuleTally, count
+from ..model import (
+    BaselineRef,
+    Diagnostic,
+    Distance,
+    Fact,
+    Finding,
+    FixEdit,
+    Level,
+    RuleTally,
+    count,
+)
 from ..spool import Spool
 from . import celrt as cel
 from .baseline import Baseline
@@ -371,6 +381,24 @@ class _Judge:
         refs = tuple(r for r in (self.baseline.ref(k) for k in rendered[:n]) if r is not None)
         return message, refs, tuple(rendered[n:])
 
+    def remedy(self, fact: Fact) -> FixEdit | None:
+        """The failure's remedy (the rule's `fix:`): the replacement text for the field's
+        own span. None when the rule has none, the field has no position of its own (never
+        the whole fact), or the template fails or renders empty."""
+        if self.rule.fix is None:
+            return None
+        name, template = self.rule.fix
+        name = name or self.rule.location
+        if name is None or name not in fact.spans:
+            return None
+        try:
+            text = template.render_strict(self._context(fact.data, self.all_fields), self._view[0])
+        except ValueError:
+            return None
+        if not text.strip() or "\n" in text or "\r" in text:
+            return None
+        return FixEdit(fact.spans[name], text)
+
     def distance(self, texts: tuple[str, ...], subject: str) -> Distance | None:
         """How far behind a failure is, from its distance texts (see explain)."""
         if len(texts) != 2:
@@ -677,6 +705,7 @@ class Evaluation:
                             enforced=judge.staging.enforced,
                             subject=subject,
                             distance=judge.distance(distance, subject) if distance else None,
+                            fix=judge.remedy(fact),
                         )
                     )
             if max_findings is not None and len(findings) > max_findings:

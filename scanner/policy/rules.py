@@ -120,6 +120,23 @@ class MessageTemplate:
 
     parts: tuple[str | FactField | Expr, ...]
 
+    def render_strict(self, ctx: Any, fact: Mapping[str, Any] | None = None) -> str:
+        """The text, or ValueError when an expression fails or gives no value: a remedy is
+        written into files, so it is never a guess ("?" or "(none)")."""
+        out: list[str] = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            try:
+                v = p.execute(ctx, fact) if isinstance(p, FactField) else p.program.execute(ctx)
+            except Exception as e:
+                raise ValueError(f"{type(e).__name__}: {e}") from None
+            if v is None or isinstance(v, list | dict):
+                raise ValueError("an expression gave no single value")
+            out.append(_text(v))
+        return "".join(out)
+
     def render(
         self,
         ctx: Any,
@@ -215,6 +232,8 @@ class Rule:
     help_uri: str | None = None
     # `distance:` (current, golden) version templates of a drift rule; empty: none
     distance: tuple[MessageTemplate, ...] = ()
+    # `fix:` the fact field whose text a remedy replaces (None: the location) and the template
+    fix: tuple[str | None, MessageTemplate] | None = None
 
     @property
     def sources(self) -> list[str]:
@@ -225,6 +244,7 @@ class Rule:
             self.message_src,
             *self.extra.get("keys_src", []),
             *self.extra.get("distance_src", []),
+            *self.extra.get("fix_src", []),
         ]
 
     @cached_property
@@ -458,6 +478,7 @@ def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
         ("message", data["message"]),
         ("baseline_keys", " ".join(data.get("baseline_keys") or ())),
         ("distance", " ".join((data.get("distance") or {}).values())),
+        ("fix", (data.get("fix") or {}).get("with", "")),
     ):
         unknown = sorted(set(_FACT_FIELD.findall(text)) - known)
         if unknown:
@@ -572,6 +593,7 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
     lazily."""
     when_src = data.get("when")
     distance = data.get("distance")
+    fix = data.get("fix")
     return Rule(
         id=data["id"],
         name=data["name"],
@@ -604,6 +626,7 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
         extra={
             "keys_src": list(data.get("baseline_keys", ())),
             "distance_src": [distance[k] for k in ("current", "golden")] if distance else [],
+            "fix_src": [fix["with"]] if fix else [],
             "exceptions": data.get("exceptions") or {},
         },
         requires=tuple(data.get("requires") or ()),
@@ -615,6 +638,14 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
         )
         if distance
         else (),
+        fix=(
+            fix.get("replace"),
+            _template(
+                " ".join(fix["with"].split()), shown, line_of(root, ["fix", "with"]), checked
+            ),
+        )
+        if fix
+        else None,
     )
 
 

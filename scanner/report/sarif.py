@@ -294,6 +294,14 @@ class _Hashes:
             return None
         return found[line - 1] if 1 <= line <= len(found) else None
 
+    def replacement(self, path: str, edit: Any) -> str | None:
+        """What a fix inserts in place of its span (scanner.fix.replacement): the file is
+        read again, for the few findings that carry a fix."""
+        from ..fix import replacement
+
+        data = read_regular(os.path.join(self.root, path))
+        return None if data is None else replacement(data, edit)
+
     def _hashes(self, data: bytes, line: int) -> Sequence[str]:
         def compute() -> Sequence[str]:
             return line_hashes(decode_source(data))
@@ -450,6 +458,28 @@ def _result(
         text = f"{text} {note}"
     if not f.enforced:
         props["enforced"] = False
+    fixes = None
+    if f.fix is not None and not f.external:
+        inserted = hashes.replacement(f.path, f.fix)
+        if inserted is not None:
+            fixes = [
+                om.Fix(
+                    description=om.Message(text=f"tether fix: {f.rule_id}"),
+                    artifact_changes=[
+                        om.ArtifactChange(
+                            artifact_location=om.ArtifactLocation(
+                                uri=_uri(f.path), uri_base_id=SRCROOT
+                            ),
+                            replacements=[
+                                om.Replacement(
+                                    deleted_region=_region(f.fix.span),
+                                    inserted_content=om.ArtifactContent(text=inserted),
+                                )
+                            ],
+                        )
+                    ],
+                )
+            ]
     return om.Result(
         rule_id=f.rule_id,
         rule_index=index[f.rule_id],
@@ -461,6 +491,7 @@ def _result(
         partial_fingerprints=partial,
         properties=props,
         baseline_state=state,
+        fixes=fixes,
     )
 
 

@@ -1,0 +1,181 @@
+"""`tether fix` (issue 13): apply the mechanical remedies of a scan's findings to the working
+tree (scanner/fix.py). `register(main)` adds it to the `tether` group.
+
+Exit codes: 0 every planned edit was written and the rescan confirmed it (or, with --dry-run,
+there is nothing to change); 1 with --dry-run, there are changes to make; without it, an edit
+was refused or rolled back (the output says which and why); 2 usage or configuration error."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_SOME, EXIT_CONFIG = 0, 1, 2
+CATEGORIES = ("bounded-autonomy", "drift", "ownership", "compliance")
+
+
+def _regular(path: Path) -> bytes | None:
+    """A regular file's bytes, never through a link."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _paint(line: str, color: bool) -> str:
+    if not color:
+        return line
+    if line.startswith(("+++", "---")):
+        return f"\x1b[1m{line}\x1b[0m"
+    if line.startswith("+"):
+        return f"\x1b[32m{line}\x1b[0m"
+    if line.startswith("-"):
+        return f"\x1b[31m{line}\x1b[0m"
+    if line.startswith("@@"):
+        return f"\x1b[36m{line}\x1b[0m"
+    return line
+
+
+@click.command("fix")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@click.option("--rule", "rule_ids", multiple=True, metavar="ID", help="Only this rule's remedies.")
+@click.option(
+    "--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only these."
+)
+@click.option("--dry-run", is_flag=True, help="Print the changes as a unified diff; write nothing.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The operator policy the scan runs under (as `tether scan --policy`).",
+)
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="FILE|NAME",
+    help="Baseline layer (repeatable), as `tether scan --baseline`.",
+)
+@click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Extra rule directory (repeatable).",
+)
+@click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
+def fix_cmd(
+    path: Path,
+    rule_ids: tuple[str, ...],
+    categories: tuple[str, ...],
+    dry_run: bool,
+    policy_file: Path | None,
+    baselines: tuple[str, ...],
+    rule_dirs: tuple[Path, ...],
+    color: bool | None,
+) -> None:
+    """Write the mechanical remedies of the findings in PATH (a repository, default .):
+    actions and reusable workflows bumped to the golden version, module versions raised to
+    the golden one, ... as minimal edits that keep the rest of each file byte for byte. The
+    repository is scanned again after writing; a file where a fixed finding remains or a new
+    one appears is put back. Remedies that need judgement stay suggestions in messages."""
+    from . import fix as fix_mod
+    from .errors import ConfigError
+    from .policy.operator import Policy
+    from .policy.operator import load as load_policy
+    from .pr import TargetError, resolve, scan_repository
+    from .report.text import say
+    from .scanning import ScanOptions
+
+    if not path.is_dir():
+        raise click.UsageError("tether fix takes a repository's root directory, not a file")
+    try:
+        target = resolve((), path)
+    except TargetError as e:
+        raise click.UsageError(str(e)) from None
+    try:
+        policy = load_policy(policy_file) if policy_file is not None else Policy()
+        options = ScanOptions(
+            baselines=baselines, rule_dirs=rule_dirs, policy=policy, result_cache=False
+        )
+        report = scan_repository(target, options)
+    except ConfigError as e:
+        click.echo(f"tether: configuration error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    root = Path(report.root)
+    unknown = sorted(set(rule_ids) - set(report.rules))
+    if unknown:
+        raise click.UsageError(f"--rule: no rule {', '.join(unknown)}")
+    chosen = [
+        f
+        for f in report.findings
+        if (not rule_ids or f.rule_id in rule_ids)
+        and (not categories or f.category.value in categories)
+    ]
+    plan = fix_mod.plan(root, chosen, _regular)
+    paint = sys.stdout.isatty() if color is None else color
+    with_remedy = sum(1 for f in chosen if f.fix is not None)
+    if dry_run:
+        for change in plan.files:
+            for line in change.diff().splitlines():
+                click.echo(_paint(line, paint))
+        for r in plan.refused:
+            click.echo(
+                say(
+                    f"tether fix: not applied: {r.finding.path}:{r.finding.span.start_line} "
+                    f"{r.finding.rule_id}: {r.why}"
+                ),
+                err=True,
+            )
+        n = sum(len(c.fixed) for c in plan.files)
+        click.echo(
+            f"tether fix: dry run: {n} of {len(chosen)} findings have a remedy to write "
+            f"({with_remedy - n - len(plan.refused)} already as the remedy says) in "
+            f"{len(plan.files)} files; nothing written",
+            err=True,
+        )
+        sys.exit(EXIT_SOME if plan.files else EXIT_OK)
+    written = []
+    problems = [
+        f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
+        for r in plan.refused
+    ]
+    for change in plan.files:
+        why = fix_mod.write(root, change)
+        if why is None:
+            written.append(change)
+        else:
+            problems.append(f"{change.path}: not written: {why}")
+    if written:
+        try:
+            after = scan_repository(target, options)
+        except ConfigError as e:
+            for change in written:
+                fix_mod.restore(root, change)
+            click.echo(f"tether: configuration error on the rescan, nothing kept: {e}", err=True)
+            sys.exit(EXIT_CONFIG)
+        rolled = fix_mod.regressions(report, after, written)
+        for change in written:
+            if change.path in rolled:
+                fix_mod.restore(root, change)
+                problems.append(f"{change.path}: put back: {rolled[change.path]}")
+        written = [c for c in written if c.path not in rolled]
+    for change in written:
+        for f in change.fixed:
+            click.echo(say(f"fixed {change.path}:{f.span.start_line} {f.rule_id}: {f.message}"))
+    for p in problems:
+        click.echo(say(f"tether fix: {p}"), err=True)
+    n = sum(len(c.fixed) for c in written)
+    click.echo(f"tether fix: {n} findings fixed in {len(written)} files", err=True)
+    sys.exit(EXIT_SOME if problems else EXIT_OK)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(fix_cmd)
