@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,16 +60,35 @@ class Plan:
     refused: list[Refusal] = field(default_factory=list)
 
 
-def requote(original: str, value: str) -> str:
-    """``value`` written where ``original`` was: in the same quotes, escaped for them; plain
-    when the original was plain and ``value`` can stand plain (else double-quoted)."""
-    if len(original) >= 2 and original[0] == original[-1] and original[0] in "\"'":
+def _hcl(path: str) -> bool:
+    return path.endswith((".tf", ".hcl", ".tfvars"))
+
+
+def requote(original: str, value: str, hcl: bool = False) -> str | None:
+    """``value`` written where ``original`` was, or None when it cannot be written safely
+    (the edit is then refused):
+
+    * a value with a control character, or an original that is anchored, aliased or tagged
+      (``&a``, ``*a``, ``!!str``: other nodes may share it), or holds escapes, never;
+    * in the original's quotes, escaped for them (HCL: a ``${`` or ``%{`` would start a
+      template, refused); an HCL value that was not a quoted string (a heredoc, an
+      expression), never;
+    * a plain YAML scalar stays plain when ``value`` can stand plain, else double-quoted.
+    """
+    if any(unicodedata.category(c) == "Cc" for c in value) or original[:1] in ("&", "*", "!"):
+        return None
+    quoted = len(original) >= 2 and original[0] == original[-1] and original[0] in "\"'"
+    if quoted and "\\" in original:
+        return None  # escapes in the original: a rewrite could change what they meant
+    if hcl:
+        if not (quoted and original[0] == '"') or "${" in value or "%{" in value:
+            return None
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if quoted:
         quote = original[0]
         if quote == '"':
-            inner = value.replace("\\", "\\\\").replace('"', '\\"')
-        else:
-            inner = value.replace("'", "''")
-        return quote + inner + quote
+            return quote + value.replace("\\", "\\\\").replace('"', '\\"') + quote
+        return quote + value.replace("'", "''") + quote
     if (
         value.startswith(_PLAIN_UNSAFE_START)
         or ": " in value
@@ -80,9 +99,14 @@ def requote(original: str, value: str) -> str:
     return value
 
 
+# line breaks YAML counts beside \n (and a lone \r): a file holding one is not edited, since
+# tether's lines and the parser's could differ
+_OTHER_BREAKS = ("\u2028", "\u2029", "\x85")
+
+
 def _offsets(text: str) -> list[int]:
     """Where each line starts (lines end at \\n; a \\r before it stays on its line)."""
-    starts = [0]
+    starts = [1 if text.startswith("\ufeff") else 0]  # parsers do not count a BOM
     i = text.find("\n")
     while i != -1:
         starts.append(i + 1)
@@ -115,15 +139,19 @@ def _range(text: str, starts: list[int], span: Span) -> tuple[int, int] | None:
     return a, b
 
 
-def replacement(data: bytes, edit: FixEdit) -> str | None:
+def replacement(data: bytes, edit: FixEdit, path: str) -> str | None:
     """The exact text `plan` would write in place of the edit's span of this file (quoting
     kept): what SARIF's and the JSON report's fixes insert. None when it cannot say."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    if any(b in text for b in _OTHER_BREAKS):
+        return None
     where = _range(text, _offsets(text), edit.span)
-    return None if where is None else requote(text[where[0] : where[1]], edit.text)
+    if where is None:
+        return None
+    return requote(text[where[0] : where[1]], edit.text, hcl=_hcl(path))
 
 
 def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes | None]) -> Plan:
@@ -144,6 +172,12 @@ def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes |
         except UnicodeDecodeError:
             out.refused += [Refusal(f, "the file is not UTF-8") for f in found]
             continue
+        if any(b in text for b in _OTHER_BREAKS):
+            out.refused += [
+                Refusal(f, "the file has line breaks other than \\n (U+2028, U+2029, U+0085)")
+                for f in found
+            ]
+            continue
         starts = _offsets(text)
         edits: list[tuple[int, int, str, Finding]] = []
         for f in found:
@@ -152,7 +186,12 @@ def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes |
             if where is None:
                 out.refused.append(Refusal(f, "its place is not in the file as it is now"))
                 continue
-            new = requote(text[where[0] : where[1]], f.fix.text)
+            new = requote(text[where[0] : where[1]], f.fix.text, hcl=_hcl(path))
+            if new is None:
+                out.refused.append(
+                    Refusal(f, "its value cannot be rewritten safely there (see tether fix docs)")
+                )
+                continue
             if new != text[where[0] : where[1]]:
                 edits.append((where[0], where[1], new, f))
         edits.sort(key=lambda e: (e[0], e[1]))
@@ -176,41 +215,76 @@ def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes |
     return out
 
 
-def write(root: Path, fix: FileFix) -> str | None:
-    """Write one planned file atomically, keeping its mode; the reason it was not written
-    (a link, changed since it was read), else None."""
-    target = root / fix.path
+def _parent_fd(root: Path, rel: str) -> int:
+    """The directory holding ``rel``, opened component by component without following a
+    link (a directory swapped for one after the scan is refused, not written through)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        st = os.lstat(target)
-    except OSError as e:
-        return f"cannot read it: {e.strerror or e}"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (a link is never written through)"
-    with open(target, "rb") as fh:
-        if fh.read() != fix.before.encode("utf-8"):
-            return "it changed since it was read"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tether", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(fix.after.encode("utf-8"))
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        os.replace(tmp, target)
+        for part in rel.split("/")[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
     except BaseException:
-        with _quiet():
-            os.unlink(tmp)
+        os.close(fd)
         raise
+    return fd
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _replace(root: Path, rel: str, data: bytes, expect: bytes | None) -> str | None:
+    """Write ``data`` at ``rel`` through a temporary file and a rename in the same
+    directory, keeping mode and owner; ``expect``: the bytes the file must hold now."""
+    name = rel.rsplit("/", 1)[-1]
+    try:
+        parent = _parent_fd(root, rel)
+    except OSError as e:
+        return f"its directory cannot be opened without following a link ({e.strerror or e})"
+    try:
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except OSError as e:
+            return f"cannot read it: {e.strerror or e}"
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file (a link is never written through)"
+        if st.st_nlink > 1:
+            return "it is hard-linked elsewhere (an edit would split the link)"
+        if expect is not None:
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=parent)
+            with os.fdopen(fd, "rb") as fh:
+                if fh.read() != expect:
+                    return "it changed since it was read"
+        tmp = f".{name}.{os.getpid()}.tether"
+        try:
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=parent
+            )
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, stat.S_IMODE(st.st_mode), dir_fd=parent)
+            with _quiet():  # (only root may give a file away; others keep their own)
+                os.chown(tmp, st.st_uid, st.st_gid, dir_fd=parent)
+            os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+        except OSError as e:
+            with _quiet():
+                os.unlink(tmp, dir_fd=parent)
+            return f"cannot write it: {e.strerror or e}"
+    finally:
+        os.close(parent)
     return None
 
 
-def restore(root: Path, fix: FileFix) -> None:
-    """Put a written file back as it was."""
-    target = root / fix.path
-    mode = stat.S_IMODE(os.lstat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tether", dir=target.parent)
-    with os.fdopen(fd, "wb") as out:
-        out.write(fix.before.encode("utf-8"))
-    os.chmod(tmp, mode)
-    os.replace(tmp, target)
+def write(root: Path, fix: FileFix) -> str | None:
+    """Write one planned file atomically, keeping its mode and owner; the reason it was not
+    written (a link on the way, a hard link, changed since it was read, an error), else
+    None."""
+    return _replace(root, fix.path, fix.after.encode("utf-8"), fix.before.encode("utf-8"))
+
+
+def restore(root: Path, fix: FileFix) -> str | None:
+    """Put a written file back as it was (the reason it could not be, else None)."""
+    return _replace(root, fix.path, fix.before.encode("utf-8"), None)
 
 
 def regressions(before: Report, after: Report, written: Sequence[FileFix]) -> dict[str, str]:
@@ -220,8 +294,16 @@ def regressions(before: Report, after: Report, written: Sequence[FileFix]) -> di
     def keys(report: Report, path: str) -> list[tuple[str, str]]:
         return sorted((f.rule_id, f.target) for f in report.findings if f.path == path)
 
+    def problems(report: Report, path: str) -> list[str]:
+        return sorted(d.code for d in report.diagnostics if d.path == path)
+
     out = {}
     for fix in written:
+        was, now = problems(before, fix.path), problems(after, fix.path)
+        worse = [c for c in set(now) if now.count(c) > was.count(c)]
+        if worse:  # the file no longer reads as it did: its findings say nothing
+            out[fix.path] = f"the file no longer reads cleanly after the edit ({sorted(worse)[0]})"
+            continue
         had = keys(before, fix.path)
         has = keys(after, fix.path)
         fixed = {(f.rule_id, f.target) for f in fix.fixed}

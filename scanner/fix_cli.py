@@ -141,7 +141,7 @@ def fix_cmd(
             f"{len(plan.files)} files; nothing written",
             err=True,
         )
-        sys.exit(EXIT_SOME if plan.files else EXIT_OK)
+        sys.exit(EXIT_SOME if plan.files or plan.refused else EXIT_OK)
     written = []
     problems = [
         f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
@@ -156,16 +156,23 @@ def fix_cmd(
     if written:
         try:
             after = scan_repository(target, options)
-        except ConfigError as e:
+        except BaseException as e:
+            # no check, no edit kept
             for change in written:
-                fix_mod.restore(root, change)
-            click.echo(f"tether: configuration error on the rescan, nothing kept: {e}", err=True)
-            sys.exit(EXIT_CONFIG)
+                why = fix_mod.restore(root, change)
+                if why is not None:
+                    click.echo(say(f"tether fix: {change.path}: NOT put back: {why}"), err=True)
+            click.echo(say(f"tether fix: the rescan failed ({e}); nothing kept"), err=True)
+            sys.exit(EXIT_CONFIG if isinstance(e, ConfigError) else EXIT_SOME)
         rolled = fix_mod.regressions(report, after, written)
         for change in written:
             if change.path in rolled:
-                fix_mod.restore(root, change)
-                problems.append(f"{change.path}: put back: {rolled[change.path]}")
+                why = fix_mod.restore(root, change)
+                problems.append(
+                    f"{change.path}: put back: {rolled[change.path]}"
+                    if why is None
+                    else f"{change.path}: {rolled[change.path]}, and NOT put back: {why}"
+                )
         written = [c for c in written if c.path not in rolled]
     for change in written:
         for f in change.fixed:

@@ -244,3 +244,105 @@ def test_sarif_carries_the_fixes_it_would_write(tmp_path: Path) -> None:
         "TF006:4": '"5.0.0"',
     }
     validate_sarif(out)
+
+
+# ----------------------------------------------------------- from the hostile review
+
+
+def _one_workflow(tmp_path: Path, text: str | bytes) -> Path:
+    repo = _repo(tmp_path)
+    (repo / "main.tf").unlink()
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    wf.write_bytes(text.encode() if isinstance(text, str) else text)
+    return wf
+
+
+STEPS = "name: ci\non: push\npermissions: {}\njobs:\n  b:\n    runs-on: x\n    steps:\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an anchored value another node aliases
+        STEPS + "      - uses: &a actions/checkout@v3\n    env: {X: *a}\n",
+        # a tagged value
+        STEPS + "      - uses: !!str actions/checkout@v3\n",
+        # escapes in a double-quoted original
+        STEPS + '      - uses: "actions/checkout\\x41@v3"\n',
+        # a line break YAML counts and tether's lines would not
+        "# a\u2028# b\n" + STEPS + "      - uses: actions/checkout@v3\n",
+    ],
+)
+def test_values_that_cannot_be_rewritten_safely_are_left_alone(tmp_path: Path, text: str) -> None:
+    wf = _one_workflow(tmp_path, text)
+    res = _fix(tmp_path, "--rule", "GHA003")
+    assert wf.read_bytes() == text.encode()
+    assert res.exit_code in (0, 1), res.output  # type: ignore[attr-defined]
+
+
+def test_a_bom_does_not_shift_the_edit(tmp_path: Path) -> None:
+    text = (
+        "\ufeff"
+        + STEPS.replace("name: ci\n", "name: ci\n", 1)
+        + "      - uses: actions/checkout@v3\n"
+    )
+    flow = "\ufeff{on: push, jobs: {b: {runs-on: x, steps: [{uses: actions/checkout@v3}]}}}\n"
+    for content in (text, flow):
+        wf = _one_workflow(tmp_path / str(len(content)), content)
+        res = _fix(tmp_path / str(len(content)), "--rule", "GHA003")
+        assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+        assert wf.read_bytes() == content.replace("@v3", "@v4.2.0").encode()
+
+
+def test_hcl_values_other_than_quoted_strings_are_left_alone(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    heredoc = MAIN_TF.replace('version = "3.14.0" # pinned', "version = <<-EOT\n  3.14.0\n  EOT")
+    (repo / "main.tf").write_text(heredoc)
+    _fix(tmp_path, "--rule", "TF006")
+    assert (repo / "main.tf").read_text() == heredoc
+
+
+def test_requote_refuses_what_would_change_meaning() -> None:
+    assert fix_mod.requote('"a"', "b\x01c") is None  # a control character
+    assert fix_mod.requote('"3.0"', "${var.x}", hcl=True) is None  # an HCL template
+    assert fix_mod.requote("<<EOT", "1.0", hcl=True) is None  # not a quoted string
+    assert fix_mod.requote('"3.0"', 'a"\\b', hcl=True) == '"a\\"\\\\b"'
+
+
+def test_an_edit_that_breaks_the_file_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the findings say, an edited file that no longer reads cleanly (a new
+    diagnostic on the rescan) is put back: here the quoting step is made to write YAML that
+    does not parse."""
+    repo = _repo(tmp_path)
+    monkeypatch.setattr(fix_mod, "requote", lambda original, value, hcl=False: "[unclosed")
+    before = (repo / ".github" / "workflows" / "ci.yml").read_bytes()
+    res = _fix(tmp_path, "--rule", "GHA003")
+    assert res.exit_code == 1, res.output  # type: ignore[attr-defined]
+    assert "no longer reads cleanly" in res.output  # type: ignore[attr-defined]
+    assert (repo / ".github" / "workflows" / "ci.yml").read_bytes() == before
+
+
+def test_owner_and_mode_are_kept_and_hard_links_left_alone(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    tf = repo / "main.tf"
+    os.chmod(tf, 0o640)
+    if os.geteuid() == 0:
+        os.chown(tf, 65534, 65534)
+    _fix(tmp_path, "--rule", "TF006")
+    st = tf.stat()
+    assert oct(st.st_mode & 0o777) == oct(0o640) and '"5.0.0"' in tf.read_text()
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (65534, 65534)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    os.link(wf, tmp_path / "elsewhere.yml")
+    res = _fix(tmp_path, "--rule", "GHA003")
+    assert res.exit_code == 1 and "hard-linked" in res.output  # type: ignore[attr-defined]
+    assert (tmp_path / "elsewhere.yml").read_bytes() == WORKFLOW.encode()
+
+
+def test_a_dry_run_with_only_refusals_exits_1(tmp_path: Path) -> None:
+    _one_workflow(tmp_path, STEPS + "      - uses: &a actions/checkout@v3\n")
+    res = _fix(tmp_path, "--rule", "GHA003", "--dry-run")
+    assert res.exit_code == 1 and "not applied" in res.output  # type: ignore[attr-defined]

@@ -41,8 +41,9 @@ def _finding(f: Finding) -> dict[str, Any]:
         # shape (BaselineRef's value and layer are written to SARIF only, for now)
         "baseline": [{"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs],
     }
-    if f.fix is not None:  # the remedy `tether fix` applies: the region's new text
-        out["fix"] = {"region": _span(f.fix.span), "text": redact(f.fix.text)}
+    if f.fix is not None:  # the remedy `tether fix` applies: the region's new value
+        # (written in the region's own quotes; SARIF's fixes carry the exact text)
+        out["fix"] = {"region": _span(f.fix.span), "value": redact(f.fix.text)}
     if f.distance is not None:  # how far a drift finding trails the golden version
         d = f.distance
         out["distance"] = {

@@ -300,7 +300,7 @@ class _Hashes:
         from ..fix import replacement
 
         data = read_regular(os.path.join(self.root, path))
-        return None if data is None else replacement(data, edit)
+        return None if data is None else replacement(data, edit, path)
 
     def _hashes(self, data: bytes, line: int) -> Sequence[str]:
         def compute() -> Sequence[str]:
