@@ -161,6 +161,7 @@ CEL_GROUPS: dict[str, tuple[str, ...]] = {
         "versions_behind_text",
         "tag_version",
         "tag_at_least",
+        "with_tag",
     ),
     "Constraints": (
         "constraint_allows",
@@ -225,6 +226,11 @@ CEL_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "tag_version": ('tag_version("3.11-slim")', 'tag_version("20")', 'tag_version("latest")'),
     "tag_at_least": ('tag_at_least("3.12", "3.12.4")', 'tag_at_least("3.11", "3.12.4")'),
+    "with_tag": (
+        'with_tag("python:3.9-slim", "3.12-slim")',
+        'with_tag("registry:5000/team/app", "1.4")',
+        'with_tag("nginx@sha256:0a1b", "1.27")',
+    ),
     "constraint_allows": (
         'constraint_allows("~> 5.2", "5.9.0")',
         'constraint_allows("~> 5.2", "6.0.0")',

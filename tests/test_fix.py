@@ -346,3 +346,37 @@ def test_a_dry_run_with_only_refusals_exits_1(tmp_path: Path) -> None:
     _one_workflow(tmp_path, STEPS + "      - uses: &a actions/checkout@v3\n")
     res = _fix(tmp_path, "--rule", "GHA003", "--dry-run")
     assert res.exit_code == 1 and "not applied" in res.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("image", "tag", "expected"),
+    [
+        ("python:3.9-slim", "3.12-slim", "python:3.12-slim"),
+        ("python", "3.12", "python:3.12"),
+        ("registry:5000/team/app:1.0", "1.4", "registry:5000/team/app:1.4"),
+        ("registry:5000/team/app", "1.4", "registry:5000/team/app:1.4"),
+        ("nginx@sha256:0a1b", "1.27", None),  # pinned by digest
+        ("python:3.9", "bad tag", None),
+        ("", "1", None),
+    ],
+)
+def test_with_tag(image: str, tag: str, expected: str | None) -> None:
+    from scanner.policy.functions import with_tag
+
+    assert with_tag(image, tag) == expected
+
+
+def test_base_images_move_to_the_golden_tag_keeping_their_variant(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    dockerfile = (
+        "# syntax=docker/dockerfile:1\n"
+        "FROM python:3.9-slim AS build   # the builder\n"
+        "FROM python@sha256:" + "0" * 64 + "\n"
+        "RUN echo done\n"
+    )
+    (repo / "Dockerfile").write_text(dockerfile)
+    res = _fix(tmp_path, "--rule", "DOCKER002")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    assert (repo / "Dockerfile").read_text() == dockerfile.replace(
+        "python:3.9-slim", "python:3.12-slim"
+    )

@@ -1061,6 +1061,7 @@ def test_default(value: object, fallback: object, expected: object) -> None:
 # Registry
 
 EXPECTED_NAMES = {
+    "with_tag",
     "parse_version",
     "semver_compare",
     "version_at_least",

@@ -83,6 +83,7 @@ __all__ = [
     "tag_at_least",
     "tag_version",
     "version_at_least",
+    "with_tag",
     "version_fields",
     "versions_behind",
     "versions_behind_text",
@@ -1210,6 +1211,24 @@ def tag_version(tag: object) -> dict[str, str] | None:
     return {"version": match.group(0), "suffix": tag[match.end() :]}
 
 
+def with_tag(image: object, tag: object) -> str | None:
+    """The image reference as written with its tag replaced (or added): registry, port and
+    path kept, for a remedy that moves a base image to the golden tag
+    (``python:3.9-slim``, ``3.12-slim`` -> ``python:3.12-slim``). Null for a reference pinned by
+    digest (a tag beside a digest means nothing), or that is not a plain reference."""
+    if not isinstance(image, str) or not isinstance(tag, str):
+        return None
+    if "@" in image or not _TAG_RE.fullmatch(tag) or not image or any(c.isspace() for c in image):
+        return None
+    slash = image.rfind("/")
+    colon = image.rfind(":")
+    name = image[:colon] if colon > slash else image
+    return f"{name}:{tag}" if name else None
+
+
+_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
 def tag_at_least(version: str, minimum: str) -> bool:
     """Whether a version tag reaches ``minimum`` at the precision it is written.
 
@@ -1315,6 +1334,7 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "missing_prefixes": missing_prefixes,
         "tag_version": tag_version,
         "tag_at_least": tag_at_least,
+        "with_tag": with_tag,
         "versions_behind_text": versions_behind_text,
     }
 )
