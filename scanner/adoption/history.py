@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..org.state import Run, StateStore
+from ..org.teams import UNOWNED
 from .score import LevelDef, RepoRecord, RuleInfo, Snapshot, snapshot
 
 WEEK = dt.timedelta(days=7)
 # a weekly cron does not start to the second: "N weeks ago" takes a scan up to a day late
 SLACK = dt.timedelta(days=1)
 
-Loaded = tuple[list[RepoRecord], dict[str, str], frozenset[str]]
+Loaded = tuple[list[RepoRecord], dict[str, str]]
 
 
 class BadState(ValueError):
@@ -44,7 +45,9 @@ class Scan:
     levels: list[LevelDef]
     rules: dict[str, RuleInfo]
     _load: Callable[[], Loaded] = field(repr=False)
+    _names: Callable[[], frozenset[str]] = field(repr=False)
     _loaded: Loaded | None = field(default=None, repr=False)
+    _seen: frozenset[str] | None = field(default=None, repr=False)
     _snapshot: Snapshot | None = field(default=None, repr=False)
 
     def _data(self) -> Loaded:
@@ -63,8 +66,11 @@ class Scan:
 
     @property
     def seen(self) -> frozenset[str]:
-        """Every repository the scan named, judged or not."""
-        return self._data()[2]
+        """Every repository the scan named, judged or not (names only: nothing else is
+        read for it)."""
+        if self._seen is None:
+            self._seen = self._names()
+        return self._seen
 
     @property
     def week(self) -> str:
@@ -160,7 +166,7 @@ def _loader(state: StateStore, run_id: int) -> Callable[[], Loaded]:
                 records.append(
                     RepoRecord(
                         repo=repo,
-                        team=str(result.team or "unowned"),
+                        team=str(result.team or UNOWNED),
                         team_source=str(result.team_source or ""),
                         rules=rules,
                         by_category=_counts(result.counts_by_category),
@@ -171,7 +177,7 @@ def _loader(state: StateStore, run_id: int) -> Callable[[], Loaded]:
                 not_judged[repo] = (
                     f"{result.status}: {result.reason}" if result.reason else result.status
                 )
-        return records, not_judged, frozenset(results)
+        return records, not_judged
 
     return load
 
@@ -194,6 +200,7 @@ def scans(state: StateStore, org: str, since: dt.date | None = None) -> list[Sca
                 levels=_levels(run.info),
                 rules=_rules(run.info),
                 _load=_loader(state, run.id),
+                _names=lambda run_id=run.id: state.repos(run_id),  # type: ignore[misc]
             )
         )
     return out
@@ -231,6 +238,7 @@ def merge_shards(per_state: Sequence[Sequence[Scan]]) -> tuple[list[Scan], list[
                 levels=latest.levels,
                 rules=latest.rules,
                 _load=_merged(group),
+                _names=lambda group=group: frozenset().union(*(s.seen for s in group)),  # type: ignore[misc]
             )
         )
     return out, warnings
@@ -240,7 +248,6 @@ def _merged(group: Sequence[Scan]) -> Callable[[], Loaded]:
     def load() -> Loaded:
         records: dict[str, RepoRecord] = {}
         not_judged: dict[str, str] = {}
-        seen: set[str] = set()
         for scan in group:
             for record in scan.records:
                 records[record.repo] = record
@@ -248,9 +255,8 @@ def _merged(group: Sequence[Scan]) -> Callable[[], Loaded]:
             for repo, why in scan.not_judged.items():
                 if repo not in records:
                     not_judged[repo] = why
-            seen |= scan.seen
             scan.release()
-        return sorted(records.values(), key=lambda r: r.repo), not_judged, frozenset(seen)
+        return sorted(records.values(), key=lambda r: r.repo), not_judged
 
     return load
 

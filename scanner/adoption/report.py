@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
+from ..org.teams import UNOWNED
 from .history import Scan, previous, weekly, weeks_before
 from .score import CATEGORIES, Counts, Delta, Snapshot, delta, level_rank
 
 SCHEMA = "https://tether.dev/schemas/adoption-report.schema.json"
 STALE_DAYS = 14  # a weekly scan older than this is said to be stale
-UNOWNED = "unowned"
 
 
 @dataclass(frozen=True)

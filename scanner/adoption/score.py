@@ -29,10 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..org.state import RuleOutcome
+from ..model import Category
+from ..org.state import LEVELS, RuleOutcome
 
-CATEGORIES = ("bounded-autonomy", "drift", "ownership", "compliance")
-DRIFT_LEVELS = ("major", "minor", "patch")
+CATEGORIES = tuple(c.value for c in Category)
+DRIFT_LEVELS = LEVELS  # of a drift distance, largest first
 MET = frozenset({"pass", "excepted", "not_applicable"})
 
 

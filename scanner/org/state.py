@@ -767,6 +767,16 @@ class StateStore:
             )
         return [_result(r) for r in rows]
 
+    def repos(self, run_id: int) -> frozenset[str]:
+        """The repositories recorded in ``run_id`` (any status): names only."""
+        with self._lock:
+            rows = (
+                self._conn()
+                .execute("SELECT repo FROM results WHERE run_id = ?", (run_id,))
+                .fetchall()
+            )
+        return frozenset(str(r[0]) for r in rows)
+
     def runs_with_outcomes(self) -> set[int]:
         """The runs that recorded at least one rule outcome."""
         with self._lock:
