@@ -139,19 +139,37 @@ def _range(text: str, starts: list[int], span: Span) -> tuple[int, int] | None:
     return a, b
 
 
-def replacement(data: bytes, edit: FixEdit, path: str) -> str | None:
-    """The exact text `plan` would write in place of the edit's span of this file (quoting
-    kept): what SARIF's and the JSON report's fixes insert. None when it cannot say."""
+def _text(data: bytes) -> str:
+    """A file's text as edits are planned on it; ValueError saying why it is not edited."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        raise ValueError("the file is not UTF-8") from None
     if any(b in text for b in _OTHER_BREAKS):
-        return None
-    where = _range(text, _offsets(text), edit.span)
+        raise ValueError("the file has line breaks other than \\n (U+2028, U+2029, U+0085)")
+    return text
+
+
+def _located(text: str, starts: list[int], edit: FixEdit, path: str) -> tuple[int, int, str]:
+    """Where the edit goes in ``text`` and what it writes there (quoting kept); ValueError
+    saying why it is refused."""
+    where = _range(text, starts, edit.span)
     if where is None:
+        raise ValueError("its place is not in the file as it is now")
+    new = requote(text[where[0] : where[1]], edit.text, hcl=_hcl(path))
+    if new is None:
+        raise ValueError("its value cannot be rewritten safely there (see tether fix docs)")
+    return where[0], where[1], new
+
+
+def replacement(data: bytes, edit: FixEdit, path: str) -> str | None:
+    """The exact text `plan` would write in place of the edit's span of this file: what
+    SARIF's fixes insert. None when it would not write one."""
+    try:
+        text = _text(data)
+        return _located(text, _offsets(text), edit, path)[2]
+    except ValueError:
         return None
-    return requote(text[where[0] : where[1]], edit.text, hcl=_hcl(path))
 
 
 def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes | None]) -> Plan:
@@ -168,32 +186,21 @@ def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes |
             out.refused += [Refusal(f, "the file cannot be read as a regular file") for f in found]
             continue
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            out.refused += [Refusal(f, "the file is not UTF-8") for f in found]
-            continue
-        if any(b in text for b in _OTHER_BREAKS):
-            out.refused += [
-                Refusal(f, "the file has line breaks other than \\n (U+2028, U+2029, U+0085)")
-                for f in found
-            ]
+            text = _text(data)
+        except ValueError as why:
+            out.refused += [Refusal(f, str(why)) for f in found]
             continue
         starts = _offsets(text)
         edits: list[tuple[int, int, str, Finding]] = []
         for f in found:
             assert f.fix is not None
-            where = _range(text, starts, f.fix.span)
-            if where is None:
-                out.refused.append(Refusal(f, "its place is not in the file as it is now"))
+            try:
+                a, b, new = _located(text, starts, f.fix, path)
+            except ValueError as why:
+                out.refused.append(Refusal(f, str(why)))
                 continue
-            new = requote(text[where[0] : where[1]], f.fix.text, hcl=_hcl(path))
-            if new is None:
-                out.refused.append(
-                    Refusal(f, "its value cannot be rewritten safely there (see tether fix docs)")
-                )
-                continue
-            if new != text[where[0] : where[1]]:
-                edits.append((where[0], where[1], new, f))
+            if new != text[a:b]:
+                edits.append((a, b, new, f))
         edits.sort(key=lambda e: (e[0], e[1]))
         kept: list[tuple[int, int, str, Finding]] = []
         for e in edits:

@@ -281,6 +281,7 @@ class _Hashes:
         self.root = root
         self.cache = LineHashCache(Path(cache_dir)) if cache_dir else None
         self.files: OrderedDict[str, Sequence[str] | None] = OrderedDict()
+        self._fix_file: tuple[str, bytes | None] | None = None  # see replacement
 
     def get(self, path: str, line: int) -> str | None:
         found = self.files.get(path, _UNREAD)
@@ -295,11 +296,13 @@ class _Hashes:
         return found[line - 1] if 1 <= line <= len(found) else None
 
     def replacement(self, path: str, edit: Any) -> str | None:
-        """What a fix inserts in place of its span (scanner.fix.replacement): the file is
-        read again, for the few findings that carry a fix."""
+        """What a fix inserts in place of its span (scanner.fix.replacement). The findings
+        come by file: the last file read for a fix is kept for the next one."""
         from ..fix import replacement
 
-        data = read_regular(os.path.join(self.root, path))
+        if self._fix_file is None or self._fix_file[0] != path:
+            self._fix_file = (path, read_regular(os.path.join(self.root, path)))
+        data = self._fix_file[1]
         return None if data is None else replacement(data, edit, path)
 
     def _hashes(self, data: bytes, line: int) -> Sequence[str]:
