@@ -324,6 +324,66 @@ def regressions(before: Report, after: Report, written: Sequence[FileFix]) -> di
     return out
 
 
+@dataclass
+class Applied:
+    """What `apply` did: the files written and kept, and what was refused, not written or
+    put back (one line each, path first)."""
+
+    kept: list[FileFix] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def apply(root: Path, planned: Plan, before: Report, rescan: Callable[[], Report]) -> Applied:
+    """Write a plan's files, scan again (``rescan``) and put back every file the rescan
+    refuses (see `regressions`). A failing rescan puts back every written file and is
+    raised again: no edit is kept unchecked."""
+    out = Applied()
+    out.problems += [
+        f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
+        for r in planned.refused
+    ]
+    written = []
+    for change in planned.files:
+        why = write(root, change)
+        if why is None:
+            written.append(change)
+        else:
+            out.problems.append(f"{change.path}: not written: {why}")
+    if not written:
+        return out
+    try:
+        after = rescan()
+    except BaseException as e:
+        unrestored = [
+            f"{change.path}: NOT put back: {why}"
+            for change in written
+            if (why := restore(root, change)) is not None
+        ]
+        raise RescanFailed(e, unrestored) from e
+    rolled = regressions(before, after, written)
+    for change in written:
+        if change.path in rolled:
+            why = restore(root, change)
+            out.problems.append(
+                f"{change.path}: put back: {rolled[change.path]}"
+                if why is None
+                else f"{change.path}: {rolled[change.path]}, and NOT put back: {why}"
+            )
+        else:
+            out.kept.append(change)
+    return out
+
+
+class RescanFailed(Exception):
+    """The scan after writing failed; every written file was put back, except those in
+    ``unrestored`` (one line each)."""
+
+    def __init__(self, cause: BaseException, unrestored: list[str]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.unrestored = unrestored
+
+
 class _quiet:
     def __enter__(self) -> None:
         return None

@@ -142,38 +142,14 @@ def fix_cmd(
             err=True,
         )
         sys.exit(EXIT_SOME if plan.files or plan.refused else EXIT_OK)
-    written = []
-    problems = [
-        f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
-        for r in plan.refused
-    ]
-    for change in plan.files:
-        why = fix_mod.write(root, change)
-        if why is None:
-            written.append(change)
-        else:
-            problems.append(f"{change.path}: not written: {why}")
-    if written:
-        try:
-            after = scan_repository(target, options)
-        except BaseException as e:
-            # no check, no edit kept
-            for change in written:
-                why = fix_mod.restore(root, change)
-                if why is not None:
-                    click.echo(say(f"tether fix: {change.path}: NOT put back: {why}"), err=True)
-            click.echo(say(f"tether fix: the rescan failed ({e}); nothing kept"), err=True)
-            sys.exit(EXIT_CONFIG if isinstance(e, ConfigError) else EXIT_SOME)
-        rolled = fix_mod.regressions(report, after, written)
-        for change in written:
-            if change.path in rolled:
-                why = fix_mod.restore(root, change)
-                problems.append(
-                    f"{change.path}: put back: {rolled[change.path]}"
-                    if why is None
-                    else f"{change.path}: {rolled[change.path]}, and NOT put back: {why}"
-                )
-        written = [c for c in written if c.path not in rolled]
+    try:
+        applied = fix_mod.apply(root, plan, report, lambda: scan_repository(target, options))
+    except fix_mod.RescanFailed as e:  # no check, no edit kept
+        for line in e.unrestored:
+            click.echo(say(f"tether fix: {line}"), err=True)
+        click.echo(say(f"tether fix: the rescan failed ({e}); nothing kept"), err=True)
+        sys.exit(EXIT_CONFIG if isinstance(e.cause, ConfigError) else EXIT_SOME)
+    written, problems = applied.kept, applied.problems
     for change in written:
         for f in change.fixed:
             click.echo(say(f"fixed {change.path}:{f.span.start_line} {f.rule_id}: {f.message}"))
