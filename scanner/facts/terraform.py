@@ -148,9 +148,13 @@ def _terraform_block(path: str, module_dir: str, b: Block) -> Iterator[Fact]:
                     "source": a.item_spans.get("source", a.span),
                     "version": a.item_spans.get("version", a.span),
                 }
+                at = getattr(a.item_spans, "values_at", {}).get("version")
+                if at is not None:
+                    spans["version_value"] = at  # the literal alone: what a remedy replaces
             else:  # legacy `aws = "~> 3.0"`: a version constraint, implied source
                 src, ver = None, a.value
                 spans = {"version": a.value_span, "source": a.key_span}
+                spans["version_value"] = a.value_span
             data = provider_source(name, src if isinstance(src, str) else None)
             data.update(
                 name=name,

@@ -144,6 +144,15 @@ class Attribute(_LazySpans):
 _UNSET = object()
 
 
+class ItemSpans(dict[str, Span]):
+    """An object value's spans: each key's `key = value` span, and in `values_at` each
+    value's own (what a remedy replaces)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values_at: dict[str, Span] = {}
+
+
 class Block(_LazySpans):
     """`type "label" ... { body }`, its body loaded on first use."""
 
@@ -560,7 +569,7 @@ class _Native:
             return items, {}
         if t == "object":
             obj: dict[str, Any] = {}
-            spans: dict[str, Span] = {}
+            spans = ItemSpans()
             for elem in node.children:
                 if elem.type != "object_elem" or elem.child_count < 3:
                     continue
@@ -575,6 +584,7 @@ class _Native:
                         return Unknown(self.text(expr)), {}
                 obj[k] = self.value(v_node, depth + 1)[0]
                 spans[k] = self.span(elem)
+                spans.values_at[k] = self.span(v_node)
             return obj, spans
         if t == "heredoc_template":
             return self._heredoc(node, expr), {}
@@ -1527,13 +1537,14 @@ def _json_block(kind: str, labels: tuple[str, ...], obj: Any, header: Span) -> B
 
 def _json_value(v: Any) -> tuple[Any, dict[str, Span]]:
     value = _json_static(v.to_python())
-    item_spans = {}
+    item_spans = ItemSpans()
     if v.is_map and isinstance(value, dict):
         for ik, iv in v.items():
             s = ik.span
             key = _template_static(str(ik.value))
             if key is not None:
                 item_spans[key] = Span(s.start_line, s.start_col, iv.span.end_line, iv.span.end_col)
+                item_spans.values_at[key] = iv.span
     return value, item_spans
 
 
