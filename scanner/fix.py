@@ -15,13 +15,17 @@ new finding appears, is put back as it was and reported.
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import json
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .model import Finding, FixEdit, Report, Span
 
@@ -151,25 +155,166 @@ def _text(data: bytes) -> str:
 
 
 def _located(text: str, starts: list[int], edit: FixEdit, path: str) -> tuple[int, int, str]:
-    """Where the edit goes in ``text`` and what it writes there (quoting kept); ValueError
-    saying why it is refused."""
+    """Where the edit goes in ``text`` (offsets) and what it writes there (quoting kept);
+    ValueError saying why it is refused."""
     where = _range(text, starts, edit.span)
     if where is None:
         raise ValueError("its place is not in the file as it is now")
+    if edit.adds:
+        return _addition(text, starts, where[0], edit, path)
     new = requote(text[where[0] : where[1]], edit.text, hcl=_hcl(path))
     if new is None:
         raise ValueError("its value cannot be rewritten safely there (see tether fix docs)")
-    return where[0], where[1], new
+    if edit.comment is None:
+        return where[0], where[1], new
+    # the trailing comment on the value's line becomes `# <comment>` (pinact style)
+    if _hcl(path) or not _safe_text(edit.comment):
+        raise ValueError("its comment cannot be written safely there")
+    end = text.find("\n", where[1])
+    end = len(text) if end == -1 else end
+    if end > where[1] and text[end - 1] == "\r":
+        end -= 1
+    rest = text[where[1] : end]
+    m = _TRAILING.fullmatch(rest)
+    if m is None:
+        raise ValueError("something other than a comment follows the value on its line")
+    return where[0], end, f"{new}{m.group(1) or ' '}# {edit.comment}"
 
 
-def replacement(data: bytes, edit: FixEdit, path: str) -> str | None:
-    """The exact text `plan` would write in place of the edit's span of this file: what
-    SARIF's fixes insert. None when it would not write one."""
+# what may follow a value whose trailing comment is set: blanks, then a comment or nothing
+_TRAILING = re.compile(r"([ \t]+)#[^\r\n]*|[ \t]*")
+
+
+def _safe_text(value: str) -> bool:
+    return not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c == "\x85" for c in value)
+
+
+# words some YAML version reads as a boolean or null; anything starting with a digit, a sign
+# or a dot may read as a number, a date or a time: both are quoted
+_NOT_PLAIN = re.compile(r"(?i:true|false|yes|no|on|off|y|n|null|~)|[-+.0-9].*")
+_PLAIN = re.compile(
+    r"(?i:true|false|yes|no|on|off|y|n|null|~)"
+    r"|[-+]?(?:\.?[0-9][0-9_]*(?:\.[0-9_]*)?(?:e[-+]?[0-9]+)?|\.inf|\.nan|0[xob][0-9a-f_]+)"
+    r"|[0-9:]+(?::[0-9]+)+(?:\.[0-9]*)?"
+)
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@-]*")
+
+
+def yaml_scalar(value: str) -> str:
+    """``value`` as a YAML scalar that reads back as that string: plain when it is a simple
+    word no YAML version resolves to anything else, else double-quoted (JSON escapes,
+    which YAML reads the same)."""
+    if _PLAIN.fullmatch(value) and not _NOT_PLAIN.fullmatch(value):
+        return value
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _addition(
+    text: str, starts: list[int], at: int, edit: FixEdit, path: str
+) -> tuple[int, int, str]:
+    """An add edit: the entry written just above the key at ``at`` (and above the comments
+    that belong to that key), at its indentation, in block style with the file's step and
+    line ending."""
+    if _hcl(path):
+        raise ValueError("adding an entry is only supported in YAML files")
+    assert edit.entry is not None
+    value = json.loads(edit.entry)
+    line = bisect.bisect_right(starts, at) - 1
+    first = starts[line]
+    indent = text[first:at]
+    if indent.strip(" "):
+        raise ValueError("the mapping it goes into is not in block style")
+
+    def line_text(i: int) -> str:
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        return text[starts[i] : end]
+
+    # the line ending of the key's line (of the one above when it ends the file)
+    nl = (
+        "\r\n"
+        if line_text(line if line_text(line).endswith("\n") or not line else line - 1).endswith(
+            "\r\n"
+        )
+        else "\n"
+    )
+    step = 2
+    for i in range(line + 1, len(starts)):
+        body = line_text(i).rstrip("\r\n")
+        if body.strip() and not body.lstrip().startswith("#"):
+            deeper = len(body) - len(body.lstrip(" "))
+            if deeper > len(indent):
+                step = deeper - len(indent)
+            break
+    top = line
+    while top > 0:
+        above = line_text(top - 1)
+        if not above.startswith(indent + "#") or above[len(indent)] != "#":
+            break
+        top -= 1
+
+    def entry(key: str, v: Any, depth: int) -> list[str]:
+        pad = indent + " " * (step * depth)
+        if isinstance(v, str):
+            if not _safe_text(v):
+                raise ValueError("its value has a control character or a line break")
+            return [f"{pad}{yaml_scalar(key)}: {yaml_scalar(v)}{nl}"]
+        if isinstance(v, dict):
+            out = [f"{pad}{yaml_scalar(key)}:{nl}"]
+            for k, x in v.items():
+                out += entry(k, x, depth + 1)
+            return out
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            if not all(_safe_text(x) for x in v):
+                raise ValueError("its value has a control character or a line break")
+            inner = indent + " " * (step * (depth + 1))
+            return [f"{pad}{yaml_scalar(key)}:{nl}"] + [f"{inner}- {yaml_scalar(x)}{nl}" for x in v]
+        raise ValueError("its value cannot be written in block style")
+
+    if not _safe_text(edit.text):
+        raise ValueError("its key has a control character or a line break")
+    return starts[top], starts[top], "".join(entry(edit.text, value, 0))
+
+
+def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:
+    """The Span (1-based lines, UTF-16 columns) of offsets ``a`` to ``b``."""
+
+    def point(x: int) -> tuple[int, int]:
+        line = bisect.bisect_right(starts, x) - 1
+        col = sum(2 if ord(c) > 0xFFFF else 1 for c in text[starts[line] : x])
+        return line + 1, col + 1
+
+    (l1, c1), (l2, c2) = point(a), point(b)
+    return Span(l1, c1, l2, c2)
+
+
+def replacement(data: bytes, edit: FixEdit, path: str) -> tuple[Span, str] | None:
+    """The region `plan` would replace for this edit in this file and the exact text it
+    would write there (an add: an empty region where the entry goes): what SARIF's fixes
+    and the JSON report carry. None when it would not write one."""
     try:
         text = _text(data)
-        return _located(text, _offsets(text), edit, path)[2]
+        starts = _offsets(text)
+        a, b, new = _located(text, starts, edit, path)
     except ValueError:
         return None
+    return _span_at(text, starts, a, b), new
+
+
+class Replacements:
+    """`replacement` for the findings of one repository, as reports list them (file by
+    file): the last file read is kept for the next finding's fix."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._file: tuple[str, bytes | None] | None = None
+
+    def get(self, path: str, edit: FixEdit) -> tuple[Span, str] | None:
+        from .source import read_regular
+
+        if self._file is None or self._file[0] != path:
+            self._file = (path, read_regular(os.path.join(self.root, path)))
+        data = self._file[1]
+        return None if data is None else replacement(data, edit, path)
 
 
 def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes | None]) -> Plan:
@@ -204,7 +349,7 @@ def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes |
         edits.sort(key=lambda e: (e[0], e[1]))
         kept: list[tuple[int, int, str, Finding]] = []
         for e in edits:
-            if kept and e[0] < kept[-1][1]:
+            if kept and (e[0] < kept[-1][1] or e[0] == e[1] == kept[-1][0] == kept[-1][1]):
                 if (kept[-1][0], kept[-1][1], kept[-1][2]) == e[:3]:
                     continue  # the same edit twice (two rules, one remedy): once is enough
                 out.refused.append(Refusal(e[3], "its edit overlaps another's"))

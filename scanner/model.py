@@ -131,12 +131,23 @@ class Distance:
 
 @dataclass(frozen=True, slots=True)
 class FixEdit:
-    """A finding's mechanical remedy (issue 13): replace the text of `span` in the
-    finding's file with `text` (a rule's `fix:`; see scanner/fix.py for how it is applied,
-    quoting kept)."""
+    """A finding's mechanical remedy (issue 13, a rule's `fix:`; scanner/fix.py applies it).
+    Two kinds of edit:
+
+    * replace (``entry`` None): the text of `span` becomes `text` (quoting kept); with
+      `comment`, the trailing comment on the span's last line becomes ``# <comment>``;
+    * add (``entry`` set): a new mapping entry, key `text` and value ``json.loads(entry)``
+      (a string, or maps and lists of strings), written just above the key at `span`, in
+      the block style and indentation of that mapping."""
 
     span: Span
     text: str
+    comment: str | None = None
+    entry: str | None = None  # add: the new entry's value, as JSON
+
+    @property
+    def adds(self) -> bool:
+        return self.entry is not None
 
 
 @dataclass(frozen=True, slots=True)

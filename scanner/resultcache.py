@@ -69,7 +69,8 @@ from .model import (
 )
 
 T = TypeVar("T")
-FORMAT = 4  # 2: the findings' texts in a table; 3: a finding's drift distance; 4: its fix
+FORMAT = 5  # 2: the findings' texts in a table; 3: a finding's drift distance; 4: its fix;
+# 5: a fix's comment and added entry
 _LEVELS = {lv.value: lv for lv in Level}
 _CATEGORIES = {c.value: c for c in Category}
 # Rule fields that are compiled forms of other fields (their sources are keyed instead)
@@ -440,7 +441,7 @@ def _finding_doc(f: Finding, texts: dict[str, int]) -> list[Any]:
             f.distance.versions,
             f.distance.days,
         ],
-        None if f.fix is None else [list(f.fix.span), f.fix.text],
+        None if f.fix is None else [list(f.fix.span), f.fix.text, f.fix.comment, f.fix.entry],
     ]
 
 
@@ -485,7 +486,17 @@ def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef])
         texts[subject],
         external,
         None if far is None else _distance(far),
-        None if fix is None else FixEdit(_span(fix[0]), _str(fix[1])),
+        None if fix is None else _fix(fix),
+    )
+
+
+def _fix(x: Any) -> FixEdit:
+    span, text, comment, entry = x
+    return FixEdit(
+        _span(span),
+        _str(text),
+        None if comment is None else _str(comment),
+        None if entry is None else _str(entry),
     )
 
 

@@ -380,3 +380,152 @@ def test_base_images_move_to_the_golden_tag_keeping_their_variant(tmp_path: Path
     assert (repo / "Dockerfile").read_text() == dockerfile.replace(
         "python:3.9-slim", "python:3.12-slim"
     )
+
+
+# ------------------------------------------------ remedies: Terraform constraints, adds
+
+
+def test_provider_and_terraform_constraints_are_widened(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    tf = (
+        "terraform {\r\n"
+        '  required_version = "~> 1.3.0" # by hand\r\n'
+        "  required_providers {\r\n"
+        '    aws = { source = "hashicorp/aws", version = "~> 4.0" }\r\n'
+        '    google = "~> 3.0"\r\n'
+        "  }\r\n"
+        "}\r\n"
+    )
+    (repo / "main.tf").write_bytes(tf.encode())
+    (repo / "other.tf.json").write_text(
+        '{"terraform": {"required_version": ">= 1.9.0", "required_providers": '
+        '{"aws": {"source": "hashicorp/aws", "version": "< 5.0"}}}}'
+    )
+    res = CliRunner().invoke(main, ["fix", str(repo)])
+    assert res.exit_code == 0, res.output
+    assert (repo / "main.tf").read_bytes() == (
+        tf.replace('"~> 1.3.0"', '">= 1.5.0"')
+        .replace('"~> 4.0"', '"~> 5.40"')
+        .replace('"~> 3.0"', '"~> 5.20"')
+        .encode()
+    )
+    # a floor above the golden Terraform needs judgement: only the provider is widened
+    assert (repo / "other.tf.json").read_text() == (
+        '{"terraform": {"required_version": ">= 1.9.0", "required_providers": '
+        '{"aws": {"source": "hashicorp/aws", "version": "~> 5.40"}}}}'
+    )
+
+
+GHA006_CASES = [
+    # CRLF, four-space indentation, the comment above jobs stays with jobs
+    (
+        "name: ci\r\non: push\r\n\r\n# the jobs\r\n# (two lines)\r\njobs:\r\n"
+        "    build:\r\n        runs-on: ubuntu-latest\r\n        steps: [{run: echo}]\r\n",
+        "name: ci\r\non: push\r\n\r\npermissions:\r\n    contents: read\r\n# the jobs\r\n"
+        "# (two lines)\r\njobs:\r\n"
+        "    build:\r\n        runs-on: ubuntu-latest\r\n        steps: [{run: echo}]\r\n",
+    ),
+    # a flow-style value under a block top level: two spaces by default
+    (
+        "on: {push: {}}\njobs: {a: {runs-on: ubuntu-latest, steps: [{run: echo}]}}",
+        "on: {push: {}}\npermissions:\n  contents: read\n"
+        "jobs: {a: {runs-on: ubuntu-latest, steps: [{run: echo}]}}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), GHA006_CASES)
+def test_missing_top_level_permissions_are_added(tmp_path: Path, before: str, after: str) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    wf.write_bytes(before.encode())
+    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006"])
+    assert res.exit_code == 0, res.output
+    assert wf.read_bytes() == after.encode()
+    again = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006", "--dry-run"])
+    assert again.exit_code == 0 and "0 files" in again.output
+
+
+def test_an_entry_is_not_added_to_a_flow_mapping_or_a_job_level_write_all(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    flow = "{on: push, jobs: {a: {runs-on: x, steps: [{run: echo}]}}}\n"
+    (repo / ".github" / "workflows" / "flow.yml").write_text(flow)
+    write_all = (
+        "on: push\npermissions: read-all\njobs:\n  a:\n    runs-on: x\n"
+        "    permissions: write-all\n    steps: [{run: echo}]\n"
+    )
+    (repo / ".github" / "workflows" / "all.yml").write_text(write_all)
+    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006"])
+    assert res.exit_code == 1
+    assert "flow.yml:1 GHA006: the mapping it goes into is not in block style" in res.output
+    assert (repo / ".github" / "workflows" / "flow.yml").read_text() == flow
+    assert (repo / ".github" / "workflows" / "all.yml").read_text() == write_all
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("read", "read"),
+        ("platform-team", "platform-team"),
+        ("on", '"on"'),
+        ("No", '"No"'),
+        ("1.10", '"1.10"'),
+        ("0x1F", '"0x1F"'),
+        ("12:30", '"12:30"'),
+        ("a: b", '"a: b"'),
+        ("#x", '"#x"'),
+        ("café", '"caf\\u00e9"'),
+        ("", '""'),
+    ],
+)
+def test_added_values_read_back_as_the_same_string(value: str, written: str) -> None:
+    from ruamel.yaml import YAML
+
+    assert fix_mod.yaml_scalar(value) == written
+    assert YAML(typ="safe").load(f"k: {written}\n") == {"k": value}
+
+
+def test_sarif_fixes_insert_an_added_entry_at_an_empty_region(tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import validate_sarif
+
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "ci.yml").write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+    )
+    out = tmp_path / "r.sarif"
+    CliRunner().invoke(main, ["scan", str(repo), "--sarif", str(out), "-q"])
+    (r,) = [r for r in json.loads(out.read_text())["runs"][0]["results"] if "fixes" in r]
+    (rep,) = r["fixes"][0]["artifactChanges"][0]["replacements"]
+    assert rep == {
+        "deletedRegion": {"startLine": 2, "startColumn": 1, "endLine": 2, "endColumn": 1},
+        "insertedContent": {"text": "permissions:\n  contents: read\n"},
+    }
+    validate_sarif(out)
+
+
+def test_the_json_report_carries_the_exact_edit(tmp_path: Path) -> None:
+    import json
+
+    repo = _repo(tmp_path)
+    out = tmp_path / "r.json"
+    CliRunner().invoke(
+        main,
+        ["scan", str(repo), "--baseline", str(tmp_path / "golden.yml"), "--json", str(out), "-q"],
+    )
+    fixes = {
+        f"{f['rule_id']}:{f['region']['start_line']}": f["fix"]
+        for f in json.loads(out.read_text())["findings"]
+        if "fix" in f
+    }
+    assert fixes["GHA003:11"] == {
+        "kind": "replace",
+        "value": "actions/checkout@v4.2.0",
+        "region": {"start_line": 11, "start_column": 15, "end_line": 11, "end_column": 36},
+        "text": '"actions/checkout@v4.2.0"',
+    }

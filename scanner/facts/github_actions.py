@@ -261,6 +261,7 @@ def _permissions_fact(
     level: str,
     job: str | None,
     triggers: list[str],
+    jobs_key: Span | None = None,
 ) -> Fact:
     perms = pair[1].to_python() if pair else None
     data = {
@@ -274,7 +275,10 @@ def _permissions_fact(
     }
     span = pair[0].span if pair else anchor
     target = f"jobs.{job}.permissions" if job else "permissions"
-    return Fact("gha.permissions", path, span, target, data, {"permissions": span})
+    spans = {"permissions": span}
+    if jobs_key is not None:
+        spans["jobs_key"] = jobs_key
+    return Fact("gha.permissions", path, span, target, data, spans)
 
 
 def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> list[Fact]:
@@ -303,7 +307,19 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
             {"permissions": perms_pair[0].span if perms_pair else wf_span},
         )
     )
-    facts.append(_permissions_fact(path, perms_pair, wf_span, "workflow", None, triggers))
+    jobs_pair = root.get_pair("jobs")
+    facts.append(
+        _permissions_fact(
+            path,
+            perms_pair,
+            wf_span,
+            "workflow",
+            None,
+            triggers,
+            # where a remedy adds `permissions:`
+            jobs_pair[0].span if jobs_pair is not None and perms_pair is None else None,
+        )
+    )
     jobs = root.get("jobs")
     if jobs is None or not jobs.is_map:
         return facts

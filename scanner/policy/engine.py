@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -382,22 +383,37 @@ class _Judge:
         return message, refs, tuple(rendered[n:])
 
     def remedy(self, fact: Fact) -> FixEdit | None:
-        """The failure's remedy (the rule's `fix:`): the replacement text for the field's
-        own span. None when the rule has none, the field has no position of its own (never
-        the whole fact), or the template fails or renders empty."""
-        if self.rule.fix is None:
+        """The failure's remedy (the rule's `fix:`, see Remedy and FixEdit). None when the
+        rule has none, the field has no position of its own (never the whole fact), or a
+        template fails or renders empty (a remedy is never a guess)."""
+        fix = self.rule.fix
+        if fix is None:
             return None
-        name, template = self.rule.fix
-        name = name or self.rule.location
+        name = fix.field or self.rule.location
         if name is None or name not in fact.spans:
             return None
+        ctx = self._context(fact.data, self.all_fields)
+
+        def one_line(t: Any) -> str:
+            text = t.render_strict(ctx, self._view[0])
+            if not text.strip() or "\n" in text or "\r" in text:
+                raise ValueError("empty, or more than one line")
+            return str(text)
+
+        def tree(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: tree(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [tree(x) for x in v]
+            return one_line(v)
+
         try:
-            text = template.render_strict(self._context(fact.data, self.all_fields), self._view[0])
+            text = one_line(fix.text)
+            comment = None if fix.comment is None else one_line(fix.comment)
+            entry = None if fix.entry is None else json.dumps(tree(fix.entry), sort_keys=False)
         except ValueError:
             return None
-        if not text.strip() or "\n" in text or "\r" in text:
-            return None
-        return FixEdit(fact.spans[name], text)
+        return FixEdit(fact.spans[name], text, comment, entry)
 
     def distance(self, texts: tuple[str, ...], subject: str) -> Distance | None:
         """How far behind a failure is, from its distance texts (see explain)."""

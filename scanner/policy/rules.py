@@ -232,8 +232,8 @@ class Rule:
     help_uri: str | None = None
     # `distance:` (current, golden) version templates of a drift rule; empty: none
     distance: tuple[MessageTemplate, ...] = ()
-    # `fix:` the fact field whose text a remedy replaces (None: the location) and the template
-    fix: tuple[str | None, MessageTemplate] | None = None
+    # `fix:` the rule's mechanical remedy, if it declares one
+    fix: Remedy | None = None
 
     @property
     def sources(self) -> list[str]:
@@ -352,6 +352,63 @@ def _compile(src: str, shown: str, line: int | None, what: str, checked: bool = 
             f"(tether provides: {', '.join(sorted(FUNCTIONS))})",
         )
     return program
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A rule's `fix:` (see FixEdit): replace the text of fact field `field` (None: the
+    rule's location) with `text`, setting a trailing `comment` when given; or, with
+    `entry`, add the entry `text: entry` to the mapping holding the key at `field`
+    (`insert_before`). `entry` is a tree of maps and lists with templates for leaves."""
+
+    field: str | None
+    text: MessageTemplate
+    comment: MessageTemplate | None = None
+    entry: Any = None
+
+
+def _fix_sources(fix: dict[str, Any] | None) -> list[str]:
+    """Every template text of a `fix:` section."""
+    if not fix:
+        return []
+    out = [fix.get("with") or fix.get("key") or "", fix.get("comment") or ""]
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        else:
+            out.append(str(v))
+
+    walk(fix.get("value"))
+    return [t for t in out if t]
+
+
+def _remedy(fix: dict[str, Any], shown: str, root: Any, checked: bool) -> Remedy:
+    def compiled(src: Any, where: list[Any]) -> MessageTemplate:
+        return _template(" ".join(str(src).split()), shown, line_of(root, where), checked)
+
+    def tree(v: Any, where: list[Any]) -> Any:
+        if isinstance(v, dict):
+            return {str(k): tree(x, [*where, k]) for k, x in v.items()}
+        if isinstance(v, list):
+            return [tree(x, [*where, i]) for i, x in enumerate(v)]
+        return compiled(v, where)
+
+    if "insert_before" in fix:
+        return Remedy(
+            fix["insert_before"],
+            compiled(fix["key"], ["fix", "key"]),
+            entry=tree(fix["value"], ["fix", "value"]),
+        )
+    return Remedy(
+        fix.get("replace"),
+        compiled(fix["with"], ["fix", "with"]),
+        compiled(fix["comment"], ["fix", "comment"]) if fix.get("comment") else None,
+    )
 
 
 def _template(src: str, shown: str, line: int | None, checked: bool = False) -> MessageTemplate:
@@ -478,7 +535,7 @@ def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
         ("message", data["message"]),
         ("baseline_keys", " ".join(data.get("baseline_keys") or ())),
         ("distance", " ".join((data.get("distance") or {}).values())),
-        ("fix", (data.get("fix") or {}).get("with", "")),
+        ("fix", " ".join(_fix_sources(data.get("fix")))),
     ):
         unknown = sorted(set(_FACT_FIELD.findall(text)) - known)
         if unknown:
@@ -626,7 +683,7 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
         extra={
             "keys_src": list(data.get("baseline_keys", ())),
             "distance_src": [distance[k] for k in ("current", "golden")] if distance else [],
-            "fix_src": [fix["with"]] if fix else [],
+            "fix_src": _fix_sources(fix),
             "exceptions": data.get("exceptions") or {},
         },
         requires=tuple(data.get("requires") or ()),
@@ -638,14 +695,7 @@ def _build(data: dict[str, Any], shown: str, root: Any, checked: bool = False) -
         )
         if distance
         else (),
-        fix=(
-            fix.get("replace"),
-            _template(
-                " ".join(fix["with"].split()), shown, line_of(root, ["fix", "with"]), checked
-            ),
-        )
-        if fix
-        else None,
+        fix=_remedy(fix, shown, root, checked) if fix else None,
     )
 
 

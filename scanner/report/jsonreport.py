@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import __version__
+from ..fix import Replacements
 from ..model import Finding, Report, Span
 from ..redact import redact
 
@@ -24,7 +26,26 @@ def _opt(s: str | None) -> str | None:
     return None if s is None else redact(s)
 
 
-def _finding(f: Finding) -> dict[str, Any]:
+def _fix(f: Finding, edits: Replacements | None) -> dict[str, Any]:
+    """The remedy as rules give it (`kind`, `value`: the new value or the added key, its
+    `comment`, the added `entry`) and, when the file can be read, the exact edit `tether
+    fix` and SARIF's fixes make: `region` replaced by `text` (an empty region: an add)."""
+    assert f.fix is not None
+    fix = f.fix
+    out: dict[str, Any] = {"kind": "add" if fix.adds else "replace", "value": redact(fix.text)}
+    if fix.comment is not None:
+        out["comment"] = redact(fix.comment)
+    if fix.entry is not None:
+        out["entry"] = json.loads(redact(fix.entry))
+    edit = None if edits is None or f.external else edits.get(f.path, fix)
+    if edit is not None:
+        out["region"], out["text"] = _span(edit[0]), redact(edit[1])
+    else:
+        out["region"] = _span(fix.span)
+    return out
+
+
+def _finding(f: Finding, edits: Replacements | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "rule_id": f.rule_id,
         "category": f.category.value,
@@ -41,9 +62,8 @@ def _finding(f: Finding) -> dict[str, Any]:
         # shape (BaselineRef's value and layer are written to SARIF only, for now)
         "baseline": [{"key": r.key, "file": r.file, "line": r.line} for r in f.baseline_refs],
     }
-    if f.fix is not None:  # the remedy `tether fix` applies: the region's new value
-        # (written in the region's own quotes; SARIF's fixes carry the exact text)
-        out["fix"] = {"region": _span(f.fix.span), "value": redact(f.fix.text)}
+    if f.fix is not None:  # the remedy `tether fix` applies
+        out["fix"] = _fix(f, edits)
     if f.distance is not None:  # how far a drift finding trails the golden version
         d = f.distance
         out["distance"] = {
@@ -62,10 +82,11 @@ def build(report: Report, lazy: bool = False) -> dict[str, Any]:
     `lazy`: findings, excepted findings and diagnostics are generators that make each entry
     as it is written (see chunks), not lists."""
     made: Callable[[Iterator[Any]], Any] = (lambda it: it) if lazy else list
+    edits = Replacements(report.root) if report.root else None
     return {
         "tool": {"name": "tether", "version": __version__},
         "baselines": report.baseline_files,
-        "findings": made(_finding(f) for f in report.findings),
+        "findings": made(_finding(f, edits) for f in report.findings),
         "excepted": made(
             {
                 "rule_id": e.finding.rule_id,

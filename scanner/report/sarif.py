@@ -253,6 +253,16 @@ def _region(span: Span) -> om.Region:
     )
 
 
+def _fix_region(span: Span) -> om.Region:
+    """A fix's deleted region exactly (an empty one: where an add inserts)."""
+    return om.Region(
+        start_line=span.start_line,
+        start_column=span.start_col,
+        end_line=span.end_line,
+        end_column=span.end_col,
+    )
+
+
 def _location(path: str, span: Span) -> om.Location:
     return om.Location(
         physical_location=om.PhysicalLocation(
@@ -281,7 +291,7 @@ class _Hashes:
         self.root = root
         self.cache = LineHashCache(Path(cache_dir)) if cache_dir else None
         self.files: OrderedDict[str, Sequence[str] | None] = OrderedDict()
-        self._fix_file: tuple[str, bytes | None] | None = None  # see replacement
+        self._fixes: Any = None  # see replacement
 
     def get(self, path: str, line: int) -> str | None:
         found = self.files.get(path, _UNREAD)
@@ -295,15 +305,14 @@ class _Hashes:
             return None
         return found[line - 1] if 1 <= line <= len(found) else None
 
-    def replacement(self, path: str, edit: Any) -> str | None:
-        """What a fix inserts in place of its span (scanner.fix.replacement). The findings
-        come by file: the last file read for a fix is kept for the next one."""
-        from ..fix import replacement
+    def replacement(self, path: str, edit: Any) -> tuple[Any, str] | None:
+        """The region a fix replaces and what it inserts (scanner.fix.Replacements)."""
+        if self._fixes is None:
+            from ..fix import Replacements
 
-        if self._fix_file is None or self._fix_file[0] != path:
-            self._fix_file = (path, read_regular(os.path.join(self.root, path)))
-        data = self._fix_file[1]
-        return None if data is None else replacement(data, edit, path)
+            self._fixes = Replacements(self.root)
+        found: tuple[Any, str] | None = self._fixes.get(path, edit)
+        return found
 
     def _hashes(self, data: bytes, line: int) -> Sequence[str]:
         def compute() -> Sequence[str]:
@@ -463,8 +472,9 @@ def _result(
         props["enforced"] = False
     fixes = None
     if f.fix is not None and not f.external:
-        inserted = hashes.replacement(f.path, f.fix)
-        if inserted is not None:
+        edit = hashes.replacement(f.path, f.fix)
+        if edit is not None:
+            region, inserted = edit
             fixes = [
                 om.Fix(
                     description=om.Message(text=f"tether fix: {f.rule_id}"),
@@ -475,7 +485,7 @@ def _result(
                             ),
                             replacements=[
                                 om.Replacement(
-                                    deleted_region=_region(f.fix.span),
+                                    deleted_region=_fix_region(region),
                                     inserted_content=om.ArtifactContent(text=inserted),
                                 )
                             ],
