@@ -162,6 +162,7 @@ CEL_GROUPS: dict[str, tuple[str, ...]] = {
         "tag_version",
         "tag_at_least",
         "with_tag",
+        "release_at_least",
     ),
     "Constraints": (
         "constraint_allows",
@@ -230,6 +231,11 @@ CEL_EXAMPLES: dict[str, tuple[str, ...]] = {
         'with_tag("python:3.9-slim", "3.12-slim")',
         'with_tag("registry:5000/team/app", "1.4")',
         'with_tag("nginx@sha256:0a1b", "1.27")',
+    ),
+    "release_at_least": (
+        'release_at_least(["v3.4.0", "v3.10.0", "v4.1.0"], "v3")',
+        'release_at_least({"v4.0.2": "e3dd6a4", "v5.0.0": "b47578d"}, "v4.1")',
+        'release_at_least(["v3.4.0"], "main")',
     ),
     "constraint_allows": (
         'constraint_allows("~> 5.2", "5.9.0")',

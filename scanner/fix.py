@@ -178,11 +178,18 @@ def _located(text: str, starts: list[int], edit: FixEdit, path: str) -> tuple[in
     m = _TRAILING.fullmatch(rest)
     if m is None:
         raise ValueError("something other than a comment follows the value on its line")
+    if m.group(2) is not None and not _VERSION_COMMENT.fullmatch(m.group(2)):
+        raise ValueError("its line has a comment that is not a version (it is never dropped)")
     return where[0], end, f"{new}{m.group(1) or ' '}# {edit.comment}"
 
 
 # what may follow a value whose trailing comment is set: blanks, then a comment or nothing
-_TRAILING = re.compile(r"([ \t]+)#[^\r\n]*|[ \t]*")
+_TRAILING = re.compile(r"([ \t]+)(#[^\r\n]*)|[ \t]*")
+# a comment that only names a version (`# v4.1.1`, `# tag=v4`, `# pin@v4`): what a new pin's
+# comment replaces; any other words are the author's and stay
+_VERSION_COMMENT = re.compile(
+    r"#\s*(?:tag\s*[:=]?\s*|pin\s*)?@?\s*v?\d+(?:\.\d+){0,3}(?:-[\w.]+)?\s*"
+)
 
 
 def _safe_text(value: str) -> bool:

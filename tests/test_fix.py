@@ -529,3 +529,45 @@ def test_the_json_report_carries_the_exact_edit(tmp_path: Path) -> None:
         "region": {"start_line": 11, "start_column": 15, "end_line": 11, "end_column": 36},
         "text": '"actions/checkout@v4.2.0"',
     }
+
+
+def test_sha_pins_move_to_the_recorded_commit_with_the_release_in_a_comment(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    before = (
+        "on: push\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@f43a0e5ff2bd294095638e18286ca9a3d1956744 # v3.6.0\n"
+        "      - uses: docker/login-action@v2\n"
+        '      - uses: "hashicorp/setup-terraform@v3.0.0"  # tag=v3.0.0\n'
+        "      - uses: docker/setup-buildx-action@main\n"
+        "      - uses: aws-actions/configure-aws-credentials@v4.1.0\n"
+        "      - uses: docker/build-push-action@v6   # the image\n"
+    )
+    wf.write_text(before)
+    res = CliRunner().invoke(main, ["fix", str(repo)])
+    assert res.exit_code == 1, res.output  # the commented line is reported, not rewritten
+    assert wf.read_text() == (
+        before.replace(
+            "actions/checkout@f43a0e5ff2bd294095638e18286ca9a3d1956744 # v3.6.0",
+            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+        )
+        .replace(
+            "docker/login-action@v2\n",
+            "docker/login-action@74a5d142397b4f367a81961eba4e8cd7edddf772 # v3.4.0\n",
+        )
+        .replace(
+            '"hashicorp/setup-terraform@v3.0.0"  # tag=v3.0.0',
+            '"hashicorp/setup-terraform@b9cd54a3c349d3f38e8881555d616ced269862dd"  # v3.1.2',
+        )
+    )
+    # a branch is not moved to a release, a pin is never moved down (v4.1.0 > the recorded
+    # v4.0.2), and a comment other than a version is never dropped
+    assert "ci.yml:12 GHA002: its line has a comment that is not a version" in res.output

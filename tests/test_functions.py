@@ -975,8 +975,11 @@ def test_lower(value: Any, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("m", "candidates", "expected"),
     [
-        ({"acme/ci": "v2", "acme/ci/.github/workflows/x.yml": "v3"},
-         ["acme/ci/.github/workflows/x.yml", "acme/ci"], "acme/ci/.github/workflows/x.yml"),
+        (
+            {"acme/ci": "v2", "acme/ci/.github/workflows/x.yml": "v3"},
+            ["acme/ci/.github/workflows/x.yml", "acme/ci"],
+            "acme/ci/.github/workflows/x.yml",
+        ),
         ({"acme/ci": "v2"}, ["acme/ci/.github/workflows/x.yml", "acme/ci"], "acme/ci"),
         ({"Acme/CI": "v2"}, ["acme/ci"], "Acme/CI"),  # case is ignored
         ({"acme/ci": "v1", "ACME/CI": "v2"}, ["ACME/CI"], "ACME/CI"),  # exact case wins
@@ -1062,6 +1065,7 @@ def test_default(value: object, fallback: object, expected: object) -> None:
 
 EXPECTED_NAMES = {
     "with_tag",
+    "release_at_least",
     "parse_version",
     "semver_compare",
     "version_at_least",
@@ -1154,8 +1158,11 @@ def test_registry_names_and_immutability() -> None:
             {"a": "Azure/login", "allowed": ["AZURE/*"]},
             True,
         ),
-        ("m[find_key(m, [a + '/' + p, a])]", {"m": {"acme/ci": "v2"}, "a": "acme/ci", "p": "x"},
-         "v2"),
+        (
+            "m[find_key(m, [a + '/' + p, a])]",
+            {"m": {"acme/ci": "v2"}, "a": "acme/ci", "p": "x"},
+            "v2",
+        ),
         ("find_key(m, ['x']) == null", {"m": {"acme/ci": "v2"}}, True),
         ("has(m.owner) ? m.owner : default(null, 'none')", {"m": {}}, "none"),
     ],
@@ -1411,12 +1418,11 @@ def test_missing_prefixes(required: list[str], values: list[str], expected: list
 
 def test_missing_paths_and_prefixes_through_cel() -> None:
     assert run(
-        'missing_paths(req, files)',
+        "missing_paths(req, files)",
         req=[["renovate.json", "x"], "README.md"],
         files=["README.md"],
     ) == ["renovate.json (or x)"]
     assert run("size(missing_prefixes(['a/b'], ['a/b/c'])) == 0") is True
-
 
 
 @pytest.mark.parametrize(
@@ -1434,3 +1440,21 @@ def test_missing_paths_and_prefixes_through_cel() -> None:
 )
 def test_terraform_functions_through_cel(expr: str, expected: object) -> None:
     assert run(expr) == expected
+
+
+@pytest.mark.parametrize(
+    ("versions", "floor", "expected"),
+    [
+        (["v3.4.0", "v3.10.0", "v4.1.0"], "v3", "v3.10.0"),  # newest in the floor's major
+        (["v3.4.0", "v4.1.0", "v5.0.0"], "v3.5", "v5.0.0"),  # none there: newest above
+        (["v4.0.2"], "v4.1.0", None),  # never below the floor (no downgrade)
+        (["v3.4.0"], "main", None),  # a branch is not moved to a release
+        ({"v4.0.2": "e3dd6a4", "v4.2.2": "11bd719"}, "v4", "v4.2.2"),  # a map: its keys
+        (["not-a-version", "v1.0.0"], "v1", "v1.0.0"),
+        ([], "v1", None),
+    ],
+)
+def test_release_at_least(versions: object, floor: str, expected: str | None) -> None:
+    from scanner.policy.functions import release_at_least
+
+    assert release_at_least(versions, floor) == expected

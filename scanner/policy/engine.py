@@ -409,7 +409,12 @@ class _Judge:
 
         try:
             text = one_line(fix.text)
-            comment = None if fix.comment is None else one_line(fix.comment)
+            # a comment template may render empty: the line's comment is then left alone
+            comment = (
+                None
+                if fix.comment is None or not fix.comment.render_strict(ctx, self._view[0]).strip()
+                else one_line(fix.comment)
+            )
             entry = None if fix.entry is None else json.dumps(tree(fix.entry), sort_keys=False)
         except ValueError:
             return None

@@ -84,6 +84,7 @@ __all__ = [
     "tag_version",
     "version_at_least",
     "with_tag",
+    "release_at_least",
     "version_fields",
     "versions_behind",
     "versions_behind_text",
@@ -1211,6 +1212,24 @@ def tag_version(tag: object) -> dict[str, str] | None:
     return {"version": match.group(0), "suffix": tag[match.end() :]}
 
 
+def release_at_least(versions: object, floor: object) -> str | None:
+    """The release a remedy pins to: of ``versions`` (a list, or a map's keys, such as
+    ``actions.commits[a]``), the newest at or above ``floor`` within ``floor``'s major when
+    one is there, else the newest above it; null when none is, or ``floor`` is not a
+    version (a branch is not moved to a release: that needs judgement)."""
+    low = parse_version(floor) if isinstance(floor, str) else None
+    if low is None or not isinstance(versions, Mapping | list | tuple):
+        return None
+    found = [
+        (v, str(s))
+        for s in versions
+        if isinstance(s, str) and (v := parse_version(s)) is not None and v >= low
+    ]
+    same = [x for x in found if x[0].major == low.major]
+    pool = same or found
+    return max(pool, key=lambda x: x[0])[1] if pool else None
+
+
 def with_tag(image: object, tag: object) -> str | None:
     """The image reference as written with its tag replaced (or added): registry, port and
     path kept, for a remedy that moves a base image to the golden tag
@@ -1335,6 +1354,7 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "tag_version": tag_version,
         "tag_at_least": tag_at_least,
         "with_tag": with_tag,
+        "release_at_least": release_at_least,
         "versions_behind_text": versions_behind_text,
     }
 )
