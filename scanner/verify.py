@@ -4,8 +4,9 @@ A case file (`tests/rule_cases/<ID>.yml`, schema `rule-cases`) names one rule an
 each is a small repository (`files`), the findings of that rule it must produce (`expect`,
 with path, line and column, and optionally text the message contains; `[]` for a case where
 the rule passes or does not apply), and optionally a baseline layer, an operator policy, a
-merge base (`base_files`: the case then runs in pull-request mode) and the date it is judged
-on. tether's own test suite (tests/test_rule_cases.py) and `tether verify` run cases with the
+merge base (`base_files`: the case then runs in pull-request mode), the date it is judged
+on, and `fixed`: the text of each file after the rule's remedies (its `fix:`) are applied.
+tether's own test suite (tests/test_rule_cases.py) and `tether verify` run cases with the
 same runner.
 
 `tether verify DIR` checks a policy repository (layout in docs/writing-rules.md):
@@ -19,8 +20,19 @@ same runner.
 
 Every case is scanned as `tether scan --policy` would scan a repository holding its files, with
 preview rules on. A case fails when the rule's findings differ from `expect` (paths, lines,
-columns, message texts) or when a rule cannot be evaluated (`rule-error`). Each rule under test
-must also have a case that expects a finding and one that expects none, and filled-in docs.
+columns, message texts) or when a rule cannot be evaluated (`rule-error`).
+
+Fix expectations (SQLFluff's `fix_str`): the remedies of the rule's findings, and only the
+rule's, are applied to the case's repository as `tether fix` applies them (`fix.plan`, then
+`fix.apply`, whose rescan is the case's scan again), and every file of the case is compared:
+a file `fixed:` lists must read exactly as given, every other one as it was. A case fails when
+a file differs (a unified diff, expected against actual), when an edit is refused or put back
+by the rescan, when its rule's remedies change something and it has no `fixed:` (the message
+shows the fixed text to check and copy), and when it has `fixed:` and the remedies change
+nothing. A case where they change nothing (a SHA-pinned step, no remedy) omits `fixed:`.
+
+Each rule under test must also have a case that expects a finding and one that expects none,
+filled-in docs, and, when it declares `fix:`, a case with `fixed:`.
 """
 
 from __future__ import annotations
@@ -30,15 +42,18 @@ import datetime as dt
 import difflib
 import os
 import re
+import stat
 import subprocess
 import tempfile
 import textwrap
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ConfigError
+from .model import Report
 from .policy.documents import line_of, load_yaml, validate
 from .policy.operator import Policy
 from .policy.operator import load as load_policy
@@ -105,6 +120,13 @@ class Case:
     delete: tuple[str, ...] = ()
     today: dt.date | None = None
     rule_line: int = 1  # where the case file names the rule
+    fixed: Mapping[str, str] | None = None  # path -> text after the rule's remedies
+
+    @property
+    def tree(self) -> tuple[str, ...]:
+        """The files of the repository the case builds (PR mode: the head's)."""
+        base = [p for p in self.base_files or () if p not in self.delete]
+        return tuple(dict.fromkeys([*self.files, *base]))
 
     @property
     def where(self) -> str:
@@ -120,6 +142,8 @@ class CaseResult:
     case: Case
     actual: tuple[Actual, ...]
     problems: tuple[str, ...]  # empty: the case passed
+    # the files the rule's remedies changed, path -> text after them (see run_case)
+    fixed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -203,6 +227,9 @@ def load_cases(path: Path, shown: str | None = None) -> list[Case]:
         delete = tuple(_safe_path(d, shown, at) for d in raw.get("delete") or ())
         if delete and base_files is None:
             raise ConfigError(shown, at, "`delete` needs `base_files` (pull-request mode)")
+        fixed = raw.get("fixed")
+        if fixed is not None:
+            fixed = {_safe_path(k, shown, at): case_text(v) for k, v in fixed.items()}
         expect = []
         for j, e in enumerate(raw["expect"]):
             path_ = e.get("path")
@@ -237,8 +264,17 @@ def load_cases(path: Path, shown: str | None = None) -> list[Case]:
                 delete=delete,
                 today=day,
                 rule_line=line_of(node, ["rule"]) or 1,
+                fixed=fixed,
             )
         )
+        stray = [p for p in fixed or () if p not in out[-1].tree]
+        if stray:
+            raise ConfigError(
+                shown,
+                line_of(node, ["cases", i, "fixed"]),
+                f"fixed: {stray[0]!r} is not a file of the case (`files`, or in pull-request "
+                "mode a file of `base_files` the head keeps)",
+            )
     return out
 
 
@@ -258,12 +294,18 @@ def find_case_files(paths: Iterable[Path]) -> list[Path]:
 # --- running one case ------------------------------------------------------------------------
 
 
+def case_text(content: str) -> str:
+    """A file's text as a case gives it (`files`, `base_files`, `fixed`): a content starting
+    with a newline is dedented."""
+    return textwrap.dedent(content) if content.startswith("\n") else content
+
+
 def write_tree(root: Path, files: Mapping[str, str]) -> None:
     """Write a case's files below `root` (a content starting with a newline is dedented)."""
     for rel, content in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(content) if content.startswith("\n") else content, "utf-8")
+        p.write_text(case_text(content), "utf-8")
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -346,10 +388,15 @@ def run_case(
             write_tree(root, case.files)
             _git(root, "add", "-A")
             _git(root, "commit", "-qm", "head", "--allow-empty")
-            report = scan_pr(root, "main", options)
         else:
             write_tree(root, case.files)
-            report = scan(root, options, config=discover(root))
+
+        def run(options: ScanOptions) -> Report:
+            if case.base_files is not None:
+                return scan_pr(root, "main", options)
+            return scan(root, options, config=discover(root))
+
+        report = run(options)
     except ConfigError as e:
         return CaseResult(case, (), (f"configuration error: {e}",))
     except OSError as e:  # a file and a directory of one name, a name like "."
@@ -377,7 +424,117 @@ def run_case(
             for e, a in zip(case.expect, actual, strict=True)
             if e.message is not None and e.message not in a.message
         ]
-    return CaseResult(case, actual, tuple(problems))
+    # the rescan `apply` checks the edits with: the same scan, nothing taken from a cache
+    rescan = dataclasses.replace(options, result_cache=False)
+    try:
+        fixed, wrong = _check_fix(case, root, report, lambda: run(rescan))
+    except ConfigError as e:  # (a rescan's; the first scan read the same configuration)
+        fixed, wrong = {}, [f"fixed: configuration error in the rescan: {e}"]
+    return CaseResult(case, actual, tuple(problems + wrong), fixed)
+
+
+def _read(path: Path) -> bytes | None:
+    """A regular file's bytes, never through a link (what `plan` may edit)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _tree_text(root: Path, rel: str) -> str | None:
+    data = _read(root / rel)
+    return None if data is None else data.decode("utf-8", "surrogateescape")
+
+
+def _check_fix(
+    case: Case, root: Path, report: Report, rescan: Callable[[], Report]
+) -> tuple[dict[str, str], list[str]]:
+    """Apply the remedies of the rule's findings as `tether fix` does (plan, write, rescan,
+    put back what the rescan refuses) and compare the case's files with `fixed:`. The
+    files the remedies changed (path -> text after them), and the problems."""
+    from . import fix as fix_mod
+
+    remedied = [f for f in report.findings if f.rule_id == case.rule and f.fix is not None]
+    planned = fix_mod.plan(root, remedied, _read)
+    if not planned.files and not planned.refused:
+        if case.fixed is None:
+            return {}, []
+        none = "carry none" if not remedied else "carry none that changes anything"
+        return {}, [f"expects a fix (`fixed:`), but the rule's findings {none}"]
+    before = {rel: _tree_text(root, rel) for rel in case.tree}
+    try:
+        applied = fix_mod.apply(root, planned, report, rescan)
+    except fix_mod.RescanFailed as e:
+        return {}, [f"fixed: the scan after applying the remedies failed: {e}"]
+    problems = [f"fixed: not applied: {p}" for p in applied.problems]
+    after = {rel: _tree_text(root, rel) for rel in case.tree}
+    changed = {rel: text for rel, text in after.items() if text is not None and text != before[rel]}
+    if case.fixed is None:
+        if changed:
+            problems.append(
+                "has a remedy but no `fixed:` expectation; with the remedies applied the "
+                "case's files read as follows (check them, then add them to the case):\n"
+                + _fixed_yaml(changed)
+            )
+        return changed, problems
+    for rel in case.tree:
+        want = case.fixed.get(rel, before[rel])
+        if after[rel] != want:
+            problems.append(_fixed_difference(rel, want, after[rel], rel in case.fixed))
+    return changed, problems
+
+
+def _fixed_yaml(texts: Mapping[str, str]) -> str:
+    """`fixed:` as a case would write it (a literal block where the text allows one)."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    def scalar(text: str) -> str:
+        plain = text.endswith("\n") and not any(
+            unicodedata.category(c) == "Cc" and c not in "\t\n" for c in text
+        )
+        return LiteralScalarString(text) if plain else text
+
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    out = io.StringIO()
+    yaml.dump({"fixed": {rel: scalar(text) for rel, text in texts.items()}}, out)
+    return out.getvalue().rstrip("\n")
+
+
+def _fixed_difference(rel: str, want: str | None, got: str | None, listed: bool) -> str:
+    """A file that does not read as `fixed:` says, as a unified diff (- expected, + actual;
+    a carriage return shown as \\r, a last line without a newline marked)."""
+    if want is None or got is None:
+        return f"fixed: {rel} cannot be read after the remedies"
+    head = (
+        f"fixed: {rel} differs from the expected fixed text (- expected, + actual):"
+        if listed
+        else f"fixed: {rel} is not in `fixed:`, so it must be unchanged, but the remedies "
+        "changed it (- before, + after):"
+    )
+    lines = []
+    for line in difflib.unified_diff(
+        _lines(want),
+        _lines(got),
+        fromfile=f"expected/{rel}" if listed else f"before/{rel}",
+        tofile=f"actual/{rel}" if listed else f"after/{rel}",
+    ):
+        body = line.removesuffix("\n")
+        lines.append(body.replace("\r", "\\r"))
+        if not line.endswith("\n"):
+            lines.append("\\ No newline at end of file")
+    return "\n".join([head, *("  " + line for line in lines)])
+
+
+def _lines(text: str) -> list[str]:
+    """Lines ending at \\n only (as tether counts them; str.splitlines breaks at more)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 def _difference(expect: Sequence[Expected], actual: Sequence[Actual]) -> str:
@@ -628,6 +785,16 @@ def verify(
                     "no case expects none: add a passing case (`expect: []`)",
                 )
             )
+        if rules[rid].fix is not None and not any(c.fixed is not None for c in mine):
+            out.checks.append(
+                RuleCheck(
+                    rid,
+                    shown,
+                    None,
+                    "declares `fix:` but no case expects a fixed text: add a failing case "
+                    "whose finding has a remedy, with `fixed:`",
+                )
+            )
         out.checks += docs_problems(rules[rid], files[rid])
     return out
 
@@ -649,6 +816,10 @@ def to_json(v: Verification) -> dict[str, Any]:
                 "problems": list(r.problems),
                 "expected": [e.to_json() for e in r.case.expect],
                 "actual": [a.to_json() for a in r.actual],
+                # files as the case expects them after the rule's remedies (null: the case
+                # expects none), and the files the remedies changed, with their text
+                "expected_fixed": None if r.case.fixed is None else dict(r.case.fixed),
+                "fixed": dict(r.fixed),
             }
             for r in v.results
         ],
