@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -368,3 +369,210 @@ def test_baselines_command() -> None:
         "name": "default",
         "description": "Public golden-path defaults shipped with tether.",
     } in (rows)
+
+
+FIXING_RULE = RULE.replace(
+    "message:", 'fix: {with: "{{with_tag(fact.image, \\"3.12\\")}}"}\nmessage:'
+)
+FIX_CASES = """\
+rule: ACME001
+cases:
+  - name: a version tag passes
+    files:
+      Dockerfile: "FROM python:3.12\\n"
+    expect: []
+  - name: latest is moved to the golden tag
+    files:
+      Dockerfile: |
+        # the build image
+        FROM python:latest AS build
+        FROM python:3.12
+    expect:
+      - {line: 2, col: 6}
+    fixed:
+      Dockerfile: |
+        # the build image
+        FROM python:3.12 AS build
+        FROM python:3.12
+  - name: in a pull request, the head's file is fixed; the others stay as they are
+    base_files:
+      Dockerfile: "FROM python:3.12\\n"
+      app.Dockerfile: "FROM python:latest\\n"
+    files:
+      Dockerfile: "FROM python:latest\\n"
+    expect:
+      - {path: Dockerfile, line: 1, col: 6}
+      - {path: app.Dockerfile, line: 1, col: 6}
+    fixed:
+      Dockerfile: "FROM python:3.12\\n"
+      app.Dockerfile: "FROM python:3.12\\n"
+"""
+
+
+@pytest.fixture
+def fixing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A policy repository whose own rule declares `fix:`, verified with --rules/--cases."""
+    root = write_tree(
+        tmp_path / "policy",
+        {"rules/ACME001.yml": FIXING_RULE, "tests/rule_cases/ACME001.yml": FIX_CASES},
+    )
+    monkeypatch.chdir(root)
+    return root
+
+
+def _verify_json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = tether("verify", ".", "--rules", "rules", "--format", "json", *args)
+    return result.exit_code, json.loads(result.output)
+
+
+def test_fixed_text_is_checked_for_a_policy_repositorys_own_rule(fixing: Path) -> None:
+    """The remedy is applied as tether fix applies it, in pull-request mode too (a file the
+    head keeps from the merge base is fixed and compared as well)."""
+    code, data = _verify_json()
+    assert code == 0, data
+    assert [c["passed"] for c in data["cases"]] == [True, True, True]
+    latest = data["cases"][1]
+    assert latest["expected_fixed"] == latest["fixed"]
+    assert latest["fixed"] == {
+        "Dockerfile": "# the build image\nFROM python:3.12 AS build\nFROM python:3.12\n"
+    }
+    assert data["cases"][0]["fixed"] == {} and data["cases"][0]["expected_fixed"] is None
+
+
+def test_a_wrong_fixed_text_fails_with_a_diff(fixing: Path) -> None:
+    cases = fixing / "tests/rule_cases/ACME001.yml"
+    cases.write_text(FIX_CASES.replace("FROM python:3.12 AS build", "FROM python:3.13 AS build"))
+    result = tether("verify", ".", "--rules", "rules")
+    assert result.exit_code == 1, result.output
+    assert "FAIL tests/rule_cases/ACME001.yml:7  ACME001  latest is moved" in result.output
+    assert (
+        "     fixed: Dockerfile differs from the expected fixed text (- expected, + actual):\n"
+        "       --- expected/Dockerfile\n"
+        "       +++ actual/Dockerfile\n"
+        "       @@ -1,3 +1,3 @@\n"
+        "        # the build image\n"
+        "       -FROM python:3.13 AS build\n"
+        "       +FROM python:3.12 AS build\n"
+        "        FROM python:3.12\n"
+    ) in result.output
+    code, data = _verify_json()
+    assert code == 1 and data["passed"] is False
+    (wrong,) = [c for c in data["cases"] if not c["passed"]]
+    assert wrong["line"] == 7
+    assert wrong["problems"][0].startswith("fixed: Dockerfile differs from the expected")
+    assert "+FROM python:3.12 AS build" in wrong["problems"][0]
+    assert wrong["fixed"]["Dockerfile"].startswith("# the build image\nFROM python:3.12 AS")
+
+
+def test_a_file_fixed_but_not_listed_must_be_unchanged(fixing: Path) -> None:
+    cases = fixing / "tests/rule_cases/ACME001.yml"
+    cases.write_text(FIX_CASES.replace('      app.Dockerfile: "FROM python:3.12\\n"\n', ""))
+    code, data = _verify_json()
+    assert code == 1
+    (wrong,) = [c for c in data["cases"] if not c["passed"]]
+    assert wrong["problems"] == [
+        "fixed: app.Dockerfile is not in `fixed:`, so it must be unchanged, but the remedies "
+        "changed it (- before, + after):\n"
+        "  --- before/app.Dockerfile\n"
+        "  +++ after/app.Dockerfile\n"
+        "  @@ -1 +1 @@\n"
+        "  -FROM python:latest\n"
+        "  +FROM python:3.12"
+    ]
+
+
+def test_a_remedy_without_fixed_fails_and_shows_the_text_to_copy(fixing: Path) -> None:
+    cases = fixing / "tests/rule_cases/ACME001.yml"
+    text = FIX_CASES.replace(
+        "    fixed:\n      Dockerfile: |\n        # the build image\n"
+        "        FROM python:3.12 AS build\n        FROM python:3.12\n",
+        "",
+    )
+    cases.write_text(text)
+    result = tether("verify", ".", "--rules", "rules", "-q")
+    assert result.exit_code == 1, result.output
+    assert (
+        "     has a remedy but no `fixed:` expectation; with the remedies applied the case's "
+        "files read as follows (check them, then add them to the case):\n"
+        "     fixed:\n"
+        "       Dockerfile: |\n"
+        "         # the build image\n"
+        "         FROM python:3.12 AS build\n"
+        "         FROM python:3.12\n"
+    ) in result.output
+    # the text shown is what the case needs
+    cases.write_text(FIX_CASES)
+    assert tether("verify", ".", "--rules", "rules").exit_code == 0
+
+
+def test_fixed_where_the_rule_carries_no_remedy_fails(fixing: Path) -> None:
+    cases = fixing / "tests/rule_cases/ACME001.yml"
+    cases.write_text(
+        FIX_CASES.replace(
+            "    expect: []\n",
+            '    expect: []\n    fixed: {Dockerfile: "FROM python:3.12\\n"}\n',
+            1,
+        )
+    )
+    code, data = _verify_json()
+    assert code == 1
+    assert data["cases"][0]["problems"] == [
+        "expects a fix (`fixed:`), but the rule's findings carry none"
+    ]
+    # a rule whose remedy renders empty (no remedy) for the failing case: the same
+    (fixing / "rules/ACME001.yml").write_text(
+        FIXING_RULE.replace('with_tag(fact.image, \\"3.12\\")', '\\"\\"')
+    )
+    code, data = _verify_json()
+    assert code == 1
+    assert data["cases"][1]["problems"] == [
+        "expects a fix (`fixed:`), but the rule's findings carry none"
+    ]
+
+
+def test_a_refused_remedy_fails_the_case(fixing: Path) -> None:
+    """What tether fix refuses (here a file with a U+2028 line break) is a failure with
+    its reason, `fixed:` or not."""
+    cases = fixing / "tests/rule_cases/ACME001.yml"
+    cases.write_text(
+        FIX_CASES.replace(
+            "      Dockerfile: |\n        # the build image\n        FROM python:latest AS build\n"
+            "        FROM python:3.12\n",
+            '      Dockerfile: "# the build\\u2028image\\nFROM python:latest AS build\\n"\n',
+        )
+    )
+    code, data = _verify_json()
+    assert code == 1
+    problems = data["cases"][1]["problems"]
+    assert problems[0] == (
+        "fixed: not applied: Dockerfile:2 ACME001: the file has line breaks other than \\n "
+        "(U+2028, U+2029, U+0085)"
+    )
+
+
+def test_a_rule_that_declares_fix_needs_a_case_with_fixed(fixing: Path) -> None:
+    (fixing / "tests/rule_cases/ACME001.yml").write_text(CASES)
+    code, data = _verify_json()
+    assert code == 1
+    assert [c["problem"] for c in data["rule_checks"]] == [
+        "declares `fix:` but no case expects a fixed text: add a failing case whose finding "
+        "has a remedy, with `fixed:`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fixed", "problem"),
+    [
+        ("{}", "cases/0/fixed: must have at least 1 key(s)"),
+        ('{nope.txt: "x"}', "fixed: 'nope.txt' is not a file of the case"),
+        ('{../x: "x"}', "case file name '../x' must be a relative path"),
+    ],
+)
+def test_malformed_fixed_is_a_configuration_error(fixing: Path, fixed: str, problem: str) -> None:
+    cases = fixing / "tests/rule_cases/ACME001.yml"
+    cases.write_text(
+        FIX_CASES.replace("    expect: []\n", f"    expect: []\n    fixed: {fixed}\n", 1)
+    )
+    result = tether("verify", ".", "--rules", "rules")
+    assert result.exit_code == 2, result.output
+    assert problem in result.output
