@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from pathlib import Path
 
 import click
@@ -232,3 +233,23 @@ def test_every_cel_function_is_documented_with_examples_that_run() -> None:
         for example in examples:
             assert re.search(rf"\b{name}\(", example), (name, example)
             cel_evaluate(example)  # raises on a broken example
+
+
+def test_the_guides_remedy_and_fixed_case_pass_verify(policy_repo: Path) -> None:
+    """The guide's `fix:` added to its rule (above `message:`) and its third case with
+    `fixed:` pass `tether verify`; without `fixed:` the case fails as the guide says, showing
+    the text it gives."""
+    fix = _blocks("id")["rule-fix"]
+    _edit(policy_repo / RULE, "message: >-\n", fix + "message: >-\n")
+    case = _blocks("id")["case-fixed"]
+    without = case[: case.index("    fixed:\n")]
+    _edit(policy_repo / CASES, without, case)
+    result = CliRunner().invoke(_tether(), ["verify"])
+    assert result.exit_code == 0, result.output
+    _edit(policy_repo / CASES, case, without)
+    result = CliRunner().invoke(_tether(), ["verify", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "has a remedy but no `fixed:` expectation" in result.output
+    shown = textwrap.indent(textwrap.dedent(case[case.index("    fixed:\n") :]), "     ")
+    assert shown in result.output, result.output
+    assert "has a remedy but no `fixed:` expectation" in _prose()
