@@ -174,7 +174,7 @@ CEL_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Git refs and actions": ("ref_kind", "ref_version", "pin_policy"),
     "Globs and names": ("glob_match", "matches_any", "in_scope", "lower", "missing_prefixes"),
-    "Images": ("image",),
+    "Images": ("image", "mirrored"),
     "Maps and lists": ("find_key", "keys", "join", "default"),
     "Kubernetes and repository files": ("missing_resources", "missing_paths"),
 }
@@ -231,6 +231,11 @@ CEL_EXAMPLES: dict[str, tuple[str, ...]] = {
         'with_tag("python:3.9-slim", "3.12-slim")',
         'with_tag("registry:5000/team/app", "1.4")',
         'with_tag("nginx@sha256:0a1b", "1.27")',
+    ),
+    "mirrored": (
+        'mirrored("nginx:1.27", {"docker.io/library/": "registry.acme.dev/mirror/"})',
+        'mirrored("ghcr.io/acme/api@sha256:0a1b", {"ghcr.io/": "registry.acme.dev/ghcr/"})',
+        'mirrored("quay.io/x/y", {"docker.io/library/": "registry.acme.dev/mirror/"})',
     ),
     "release_at_least": (
         'release_at_least(["v3.4.0", "v3.10.0", "v4.1.0"], "v3")',

@@ -1066,6 +1066,7 @@ def test_default(value: object, fallback: object, expected: object) -> None:
 EXPECTED_NAMES = {
     "with_tag",
     "release_at_least",
+    "mirrored",
     "parse_version",
     "semver_compare",
     "version_at_least",
@@ -1458,3 +1459,26 @@ def test_release_at_least(versions: object, floor: str, expected: str | None) ->
     from scanner.policy.functions import release_at_least
 
     assert release_at_least(versions, floor) == expected
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("nginx:1.27", "registry.acme.dev/mirror/nginx:1.27"),  # docker.io/library/ normalised
+        ("docker.io/library/nginx", "registry.acme.dev/mirror/nginx"),
+        ("quay.io/prometheus/node-exporter:v1", "registry.acme.dev/prom/node-exporter:v1"),
+        ("quay.io/acme/x@sha256:" + "0" * 64, "registry.acme.dev/quay/acme/x@sha256:" + "0" * 64),
+        ("quay.iox/acme/x", None),  # a prefix is whole path segments
+        ("ghcr.io/acme/api:1", None),
+        ("not a ref", None),
+    ],
+)
+def test_mirrored(ref: str, expected: str | None) -> None:
+    from scanner.policy.functions import mirrored
+
+    mirrors = {
+        "docker.io/library/": "registry.acme.dev/mirror/",
+        "quay.io/": "registry.acme.dev/quay/",
+        "quay.io/prometheus/": "registry.acme.dev/prom/",  # the longest prefix wins
+    }
+    assert mirrored(ref, mirrors) == expected

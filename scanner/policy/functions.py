@@ -85,6 +85,7 @@ __all__ = [
     "version_at_least",
     "with_tag",
     "release_at_least",
+    "mirrored",
     "version_fields",
     "versions_behind",
     "versions_behind_text",
@@ -1230,6 +1231,34 @@ def release_at_least(versions: object, floor: object) -> str | None:
     return max(pool, key=lambda x: x[0])[1] if pool else None
 
 
+def mirrored(ref: object, mirrors: object) -> str | None:
+    """The image reference moved to the registry mirror the baseline maps its name to:
+    ``mirrors`` maps a name prefix ending in ``/`` (``docker.io/library/``) to the prefix
+    that replaces it (``registry.acme.dev/mirror/``); the longest matching prefix wins, and
+    the tag and digest are kept (``nginx:1.27`` -> ``registry.acme.dev/mirror/nginx:1.27``).
+    Null when the reference is not valid or no prefix matches."""
+    if not isinstance(ref, str) or not isinstance(mirrors, Mapping):
+        return None
+    try:
+        parsed = parse_image(ref)
+    except ValueError:
+        return None
+    name = parsed.name
+    keys = [k for k in mirrors if isinstance(k, str) and k.endswith("/") and name.startswith(k)]
+    if not keys:
+        return None
+    key = max(keys, key=len)
+    target = mirrors[key]
+    if not isinstance(target, str) or not target.endswith("/"):
+        return None
+    out = target + name[len(key) :]
+    if parsed.tag is not None:
+        out += ":" + parsed.tag
+    if parsed.digest is not None:
+        out += "@" + parsed.digest
+    return out
+
+
 def with_tag(image: object, tag: object) -> str | None:
     """The image reference as written with its tag replaced (or added): registry, port and
     path kept, for a remedy that moves a base image to the golden tag
@@ -1355,6 +1384,7 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "tag_at_least": tag_at_least,
         "with_tag": with_tag,
         "release_at_least": release_at_least,
+        "mirrored": mirrored,
         "versions_behind_text": versions_behind_text,
     }
 )
