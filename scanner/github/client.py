@@ -55,8 +55,10 @@ __all__ = [
     "TOKEN_ENV",
     "EtagCache",
     "GitHubClient",
+    "GitCommit",
     "GitHubError",
     "IssueInfo",
+    "PullInfo",
     "RateLimit",
     "RepoInfo",
     "RetryPolicy",
@@ -198,6 +200,31 @@ class IssueInfo:
     body: str
     author: str | None
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    """One commit as the Git Data API shows it (``GET /repos/{o}/{r}/git/commits/{sha}``)."""
+
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """One pull request as GitHub lists it (``author`` is None for a deleted account)."""
+
+    number: int
+    state: str
+    title: str
+    body: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    author: str | None
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -743,6 +770,123 @@ class GitHubClient:
         if edit:
             self._write("PATCH", f"/repos/{_full_name(full_name)}/issues/{int(number)}", edit)
 
+    # --------------------------------------------- git data and pull requests (writes)
+    # Fix pull requests (org/fixpr.py) are written through the Git Data API: blobs, one
+    # tree on top of the base commit's tree, one commit, one ref; no clone, no credential
+    # in a URL. Paths are the ones PyGithub's Repository/GitRef/PullRequest send.
+
+    def git_commit(self, full_name: str, sha: str) -> GitCommit:
+        """``GET /repos/{o}/{r}/git/commits/{sha}``."""
+        if not _SHA.fullmatch(sha):
+            raise ValueError(f"not a full commit SHA: {sha[:60]!r}")
+        _, data = self._get(f"/repos/{_full_name(full_name)}/git/commits/{sha}")
+        return _git_commit(data, f"{full_name}@{sha[:12]}")
+
+    def create_blob(self, full_name: str, content: bytes) -> str:
+        """A blob holding exactly ``content`` (sent base64: no newline or encoding is
+        touched); returns its SHA. Creating the same blob twice is harmless."""
+        path = f"/repos/{_full_name(full_name)}/git/blobs"
+        body = {"content": base64.b64encode(content).decode("ascii"), "encoding": "base64"}
+        return _sha_of(self._write("POST", path, body), f"POST {path}")
+
+    def create_tree(
+        self, full_name: str, base_tree: str, entries: Sequence[tuple[str, str, str]]
+    ) -> str:
+        """A tree that is ``base_tree`` with ``entries`` (path, mode, blob sha) replaced;
+        every other entry is kept as it is. Returns its SHA."""
+        if not _SHA.fullmatch(base_tree):
+            raise ValueError(f"not a tree SHA: {base_tree[:60]!r}")
+        path = f"/repos/{_full_name(full_name)}/git/trees"
+        tree = [{"path": p, "mode": m, "type": "blob", "sha": sha} for p, m, sha in entries]
+        return _sha_of(
+            self._write("POST", path, {"base_tree": base_tree, "tree": tree}), f"POST {path}"
+        )
+
+    def create_commit(
+        self, full_name: str, message: str, tree: str, parents: Sequence[str]
+    ) -> GitCommit:
+        """One commit of ``tree`` on ``parents``, authored by the credential's account."""
+        path = f"/repos/{_full_name(full_name)}/git/commits"
+        body = {"message": message, "tree": tree, "parents": list(parents)}
+        return _git_commit(self._write("POST", path, body), f"POST {path}")
+
+    def branch_ref(self, full_name: str, branch: str) -> str | None:
+        """The commit SHA ``refs/heads/{branch}`` points at, None when there is no such
+        branch (``GET /repos/{o}/{r}/git/ref/heads/{branch}``: GitHub's singular ``ref``)."""
+        path = f"/repos/{_full_name(full_name)}/git/ref/heads/{_branch(branch)}"
+        try:
+            _, data = self._get(path)
+        except GitHubError as e:
+            if e.status == 404:
+                return None
+            raise
+        obj = data.get("object") if isinstance(data, dict) else None
+        sha = obj.get("sha") if isinstance(obj, dict) else None
+        if not isinstance(sha, str) or not _SHA.fullmatch(sha):
+            raise GitHubError(None, f"GET {path}: no object sha in the answer")
+        return sha
+
+    def create_branch(self, full_name: str, branch: str, sha: str) -> None:
+        """``POST /repos/{o}/{r}/git/refs`` with ``refs/heads/{branch}``."""
+        path = f"/repos/{_full_name(full_name)}/git/refs"
+        self._write("POST", path, {"ref": f"refs/heads/{_branch(branch)}", "sha": sha}, once=True)
+
+    def move_branch(self, full_name: str, branch: str, sha: str, *, force: bool) -> None:
+        """``PATCH /repos/{o}/{r}/git/refs/heads/{branch}`` (plural ``refs``, as PyGithub's
+        GitRef.edit sends it)."""
+        path = f"/repos/{_full_name(full_name)}/git/refs/heads/{_branch(branch)}"
+        self._write("PATCH", path, {"sha": sha, "force": force})
+
+    def delete_branch(self, full_name: str, branch: str) -> None:
+        """``DELETE /repos/{o}/{r}/git/refs/heads/{branch}``."""
+        path = f"/repos/{_full_name(full_name)}/git/refs/heads/{_branch(branch)}"
+        self._request("DELETE", path)
+
+    def pulls(self, full_name: str, head: str, state: str = "open") -> list[PullInfo]:
+        """The pull requests whose head is ``head`` (``owner:branch``) in ``state``."""
+        if state not in ("open", "closed", "all"):
+            raise ValueError(f"a pull request state is open, closed or all, not {state[:20]!r}")
+        path = f"/repos/{_full_name(full_name)}/pulls"
+        return [_pull_info(item) for item in self._paginate(path, {"head": head, "state": state})]
+
+    def create_pull(self, full_name: str, title: str, body: str, head: str, base: str) -> int:
+        """Open a pull request of ``head`` (a branch of the repository) into ``base``;
+        returns its number. Sent once, like an issue."""
+        if not title.strip():
+            raise ValueError("a pull request needs a title")
+        _check_body(body)
+        path = f"/repos/{_full_name(full_name)}/pulls"
+        data = self._write(
+            "POST", path, {"title": title, "body": body, "head": head, "base": base}, once=True
+        )
+        number = data.get("number") if isinstance(data, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise GitHubError(None, f"POST {path}: no pull request number in the answer")
+        return number
+
+    def update_pull(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> None:
+        """Edit a pull request's title, body or state (``open``/``closed``)."""
+        edit: dict[str, Any] = {}
+        if title is not None:
+            edit["title"] = title
+        if body is not None:
+            _check_body(body)
+            edit["body"] = body
+        if state is not None:
+            if state not in _ISSUE_STATES:
+                raise ValueError(f"a pull request state is open or closed, not {state[:20]!r}")
+            edit["state"] = state
+        if edit:
+            self._write("PATCH", f"/repos/{_full_name(full_name)}/pulls/{int(number)}", edit)
+
     # ------------------------------------------------------------------- transport
 
     def _request(
@@ -996,6 +1140,59 @@ def _repo_info(data: Any) -> RepoInfo:
         pushed_at=_timestamp(pushed) if isinstance(pushed, str) else None,
         visibility=str(data.get("visibility") or ("private" if data.get("private") else "public")),
         id=data["id"] if isinstance(data.get("id"), int) else None,
+    )
+
+
+def _branch(branch: str) -> str:
+    """A branch name as a path tail: its slashes kept (GitHub reads them as the ref's),
+    everything else percent-encoded; a name git would refuse is a ValueError."""
+    parts = branch.split("/")
+    if not branch or any(p in ("", ".", "..") or p.endswith(".lock") for p in parts):
+        raise ValueError(f"not a branch name: {branch[:100]!r}")
+    return "/".join(_q(p) for p in parts)
+
+
+def _sha_of(data: Any, what: str) -> str:
+    sha = data.get("sha") if isinstance(data, dict) else None
+    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
+        raise GitHubError(None, f"{what}: no sha in the answer")
+    return sha
+
+
+def _git_commit(data: Any, what: str) -> GitCommit:
+    sha = _sha_of(data, what)
+    tree = data.get("tree")
+    tree_sha = _sha_of(tree, what + " (tree)")
+    parents = data.get("parents") or []
+    return GitCommit(
+        sha=sha,
+        tree=tree_sha,
+        parents=tuple(
+            str(p["sha"]) for p in parents if isinstance(p, dict) and isinstance(p.get("sha"), str)
+        ),
+        message=str(data.get("message") or ""),
+    )
+
+
+def _pull_info(data: dict[str, Any]) -> PullInfo:
+    number = data.get("number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise GitHubError(None, "a pull request without a number in GitHub's answer")
+    head = data.get("head") if isinstance(data.get("head"), dict) else {}
+    base = data.get("base") if isinstance(data.get("base"), dict) else {}
+    user = data.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    url = data.get("html_url")
+    return PullInfo(
+        number=number,
+        state=str(data.get("state") or ""),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        head_ref=str(head.get("ref") or ""),
+        head_sha=str(head.get("sha") or ""),
+        base_ref=str(base.get("ref") or ""),
+        author=login if isinstance(login, str) else None,
+        url=url if isinstance(url, str) else None,
     )
 
 

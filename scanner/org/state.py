@@ -18,6 +18,9 @@ What it holds, and why each piece is safe to trust later:
   ``results.team``/``team_source`` say which team owns the repository and where that came
   from; ``runs.org``/``runs.info`` the org and what of the run's policy a report needs later
   (maturity levels, rule titles and categories), so history reads without today's policy.
+* ``fix_prs`` (schema 4): per repository, tether's fix pull request (``tether org --fix
+  --open-prs``, org/fixpr.py): the commit tether last wrote to its branch, the pull request
+  number, its status (open, closed, refused) and GitHub's reason for a refusal.
 * ``meta``: the schema version. A newer (or unreadable) version is refused with
   :class:`~scanner.errors.ConfigError`; an older one is migrated step by step (``MIGRATIONS``)
   in one transaction, keeping every run. Versions before 2 held no history and are rebuilt
@@ -44,7 +47,7 @@ from typing import Any, Literal, cast, get_args
 
 from ..errors import ConfigError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATE_FILE = "tether-org.sqlite"
 BUSY_TIMEOUT_S = 30.0
 
@@ -55,7 +58,7 @@ RESULT_STATUSES: tuple[str, ...] = get_args(ResultStatus)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 REUSABLE: tuple[str, ...] = ("scanned", "unchanged")  # statuses whose outcome a rerun may reuse
 
-_TABLES = ("rule_outcomes", "results", "runs", "etags", "sarifs", "meta")
+_TABLES = ("fix_prs", "rule_outcomes", "results", "runs", "etags", "sarifs", "meta")
 OUTCOMES = ("pass", "fail", "excepted", "not_applicable")
 LEVELS = ("major", "minor", "patch")  # of a drift distance, largest first
 
@@ -129,12 +132,29 @@ CREATE INDEX rule_outcomes_rule ON rule_outcomes (rule, run_id);
 """
 
 
+# schema 4: the fix pull request tether keeps per repository (org/fixpr.py): the commit it
+# last wrote to its branch (a branch head that is not this commit was pushed by someone
+# else, and is never overwritten), the pull request, what the fix was (to do nothing when it
+# is unchanged), and GitHub's refusal, if any (not retried unless asked)
+_V3_TO_V4 = """
+CREATE TABLE fix_prs (
+    repo TEXT PRIMARY KEY,
+    branch_sha TEXT,
+    fix_key TEXT,
+    pr_number INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'refused')),
+    reason TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+);
+"""
+
+
 def _statements(script: str) -> list[str]:
     return [s for s in script.split(";") if s.strip()]
 
 
 # version N -> the statements that take a database from N to N + 1
-MIGRATIONS: dict[int, str] = {2: _V2_TO_V3}
+MIGRATIONS: dict[int, str] = {2: _V2_TO_V3, 3: _V3_TO_V4}
 
 
 def _utcnow() -> str:
@@ -215,6 +235,22 @@ class RuleOutcome:
             behind_level=level if (level := data.get("behind_level")) in LEVELS else None,
             days_behind=_int_or_none(data.get("days_behind")),
         )
+
+
+@dataclass(frozen=True)
+class FixPr:
+    """tether's fix pull request of one repository (schema 4): ``branch_sha`` the commit
+    tether last wrote to its branch, ``fix_key`` what that commit changed (see
+    org/fixpr.py), ``status`` open, closed or refused (GitHub refused a ref or pull request:
+    ``reason`` says why, and later runs do not retry unless asked), ``updated_at`` when."""
+
+    repo: str
+    status: str
+    branch_sha: str | None = None
+    fix_key: str | None = None
+    pr_number: int | None = None
+    reason: str = ""
+    updated_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -842,6 +878,50 @@ class StateStore:
                 "DELETE FROM sarifs WHERE sha256 NOT IN"
                 " (SELECT sarif_sha256 FROM results WHERE sarif_sha256 IS NOT NULL)"
             )
+
+    # -- fix pull requests ------------------------------------------------------------------
+
+    def fix_pr(self, repo: str) -> FixPr | None:
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT repo, status, branch_sha, fix_key, pr_number, reason, updated_at"
+                    " FROM fix_prs WHERE repo = ?",
+                    (repo,),
+                )
+                .fetchone()
+            )
+        if row is None:
+            return None
+        return FixPr(
+            repo=row["repo"],
+            status=row["status"],
+            branch_sha=row["branch_sha"],
+            fix_key=row["fix_key"],
+            pr_number=row["pr_number"],
+            reason=row["reason"],
+            updated_at=row["updated_at"],
+        )
+
+    def put_fix_pr(self, pr: FixPr) -> FixPr:
+        """Store ``pr`` (its ``updated_at`` is now); returns what was stored."""
+        stored = FixPr(**{**pr.__dict__, "updated_at": self._clock()})
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO fix_prs (repo, status, branch_sha, fix_key, pr_number,"
+                " reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    stored.repo,
+                    stored.status,
+                    stored.branch_sha,
+                    stored.fix_key,
+                    stored.pr_number,
+                    stored.reason,
+                    stored.updated_at,
+                ),
+            )
+        return stored
 
     # -- listing ETags ----------------------------------------------------------------------
 
