@@ -863,7 +863,36 @@ def _properties(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     metavar="NAME",
     help="The environment whose deployments --delivery counts ('*': any).",
 )
-@click.option("--dry-run", is_flag=True, help="List what would be fetched, scanned, uploaded.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List what would be fetched, scanned, uploaded; with --fix, scan and say what each "
+    "fix pull request would change, writing nothing (wins over --open-prs).",
+)
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Plan each scanned repository's mechanical remedies (as `tether fix`), checked by a "
+    "rescan; a dry run unless --open-prs.",
+)
+@click.option(
+    "--open-prs",
+    is_flag=True,
+    help="With --fix: keep one pull request per repository (branch tether/golden-path) with "
+    "the fixes; needs --state, and contents: write and pull-requests: write.",
+)
+@click.option(
+    "--max-prs",
+    type=click.IntRange(0, 100_000),
+    default=None,
+    metavar="N",
+    help="Most fix pull requests opened, updated or closed in this run; the rest are deferred.",
+)
+@click.option(
+    "--retry-refused",
+    is_flag=True,
+    help="With --fix: try again where GitHub refused tether's branch or pull request before.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(_FAIL_LEVELS),
@@ -913,6 +942,10 @@ def org_cmd(
     delivery: bool,
     delivery_environment: str,
     dry_run: bool,
+    fix: bool,
+    open_prs: bool,
+    max_prs: int | None,
+    retry_refused: bool,
     fail_on: str | None,
     category: str | None,
     upload_budget: int,
@@ -935,6 +968,13 @@ def org_cmd(
 
     if bool(app_id) != bool(app_private_key):
         raise click.UsageError("--app-id and --app-private-key go together")
+    if (open_prs or max_prs is not None or retry_refused) and not fix:
+        raise click.UsageError("--open-prs, --max-prs and --retry-refused go with --fix")
+    if open_prs and not dry_run and state_dir is None:
+        raise click.UsageError(
+            "--open-prs needs --state: tether records there which commit it wrote to its "
+            "branch, and never overwrites one it did not write"
+        )
     filters = Filters(
         include=include,
         exclude=exclude,
@@ -953,6 +993,9 @@ def org_cmd(
             permissions["security_events"] = "write"
         if dashboard_issues:
             permissions["issues"] = "write"
+        if fix and open_prs and not dry_run:
+            permissions["contents"] = "write"
+            permissions["pull_requests"] = "write"
         if delivery:
             permissions["deployments"] = "read"
             permissions["actions"] = "read"
@@ -978,6 +1021,10 @@ def org_cmd(
             category=category,
             upload_budget=upload_budget,
             upload_wait=upload_wait,
+            fix=fix,
+            open_prs=open_prs and not dry_run,
+            max_prs=max_prs,
+            retry_refused=retry_refused,
         )
         with _terminate_as_interrupt():
             result = run_org(options, clients, progress)
@@ -993,6 +1040,17 @@ def org_cmd(
     except OSError as e:
         click.echo(f"tether: cannot write output: {e}", err=True)
         sys.exit(EXIT_CONFIG)
+    from .report.text import say
+
+    for line in result.fixes:
+        click.echo(say(line))
+    if dry_run and fix:
+        click.echo(
+            f"tether org: fix dry run, {result.requests} read requests; nothing written to "
+            "GitHub or the state (--open-prs without --dry-run writes the pull requests)",
+            err=True,
+        )
+        sys.exit(EXIT_CLEAN)
     if dry_run:
         click.echo("\n".join(result.plan))
         click.echo(

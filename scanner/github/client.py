@@ -1178,8 +1178,10 @@ def _pull_info(data: dict[str, Any]) -> PullInfo:
     number = data.get("number")
     if not isinstance(number, int) or isinstance(number, bool):
         raise GitHubError(None, "a pull request without a number in GitHub's answer")
-    head = data.get("head") if isinstance(data.get("head"), dict) else {}
-    base = data.get("base") if isinstance(data.get("base"), dict) else {}
+    head = data.get("head")
+    head = head if isinstance(head, dict) else {}
+    base = data.get("base")
+    base = base if isinstance(base, dict) else {}
     user = data.get("user")
     login = user.get("login") if isinstance(user, dict) else None
     url = data.get("html_url")

@@ -21,6 +21,7 @@ repository holds is executed; its files are read as data.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -48,7 +49,7 @@ from ..policy.rules import reuse_built_rules
 from ..redact import clip, redact
 from ..scanning import ScanOptions, kustomization_listed
 from . import delivery as delivery_mod
-from . import fetch
+from . import fetch, fixpr
 from .select import Filters, PropertyValues, Selection, select
 from .state import STATE_FILE, Result, StateStore
 from .summary import RepoOutcome, Summary, sarif_path, write_atomic, write_summary
@@ -78,6 +79,12 @@ class OrgOptions:
     delivery_environment: str | None = "production"  # None: deployments to any environment
     rate_reserve: int = 50  # requests kept back: below it, wait for the reset
     max_rate_wait: float = 900.0  # longest wait for a reset before repositories fail instead
+    # fix pull requests (org/fixpr.py): plan and check each repository's remedies; write
+    # them to GitHub only with open_prs (and not dry_run), at most max_prs a run
+    fix: bool = False
+    open_prs: bool = False
+    max_prs: int | None = None
+    retry_refused: bool = False
 
     @property
     def run_category(self) -> str:
@@ -236,6 +243,7 @@ class RunResult:
     summary: Summary
     requests: int  # HTTP requests sent to GitHub
     plan: list[str] = field(default_factory=list)  # --dry-run: what would be done
+    fixes: list[str] = field(default_factory=list)  # --fix: one line per repository
 
 
 def run_org(
@@ -330,7 +338,18 @@ def _run_org(
                     "organization's custom properties: read permission",
                 ) from None
         chosen = select(listing, options.filters, props)
-        if options.dry_run:
+        if options.dry_run and options.fix:
+            # a fix dry run scans (to say what it would change) on the copy of the state,
+            # into a scratch --out, and writes nothing to GitHub
+            options = dataclasses.replace(
+                options,
+                out=_scratch(stack, None),
+                upload=False,
+                dashboard=False,
+                delivery=False,
+                open_prs=False,
+            )
+        elif options.dry_run:
             return RunResult(
                 _summary(options, phash, started, now(), chosen, {}),
                 pool.requests,
@@ -357,6 +376,8 @@ def _run_org(
         progress.start(len(chosen.selected), reused)
         try:
             _judge_all(ctx, chosen, earlier, pool, progress, stop, outcomes)
+            if options.fix:
+                _fix_all(ctx, chosen, pool, stop, outcomes)
         except (KeyboardInterrupt, Interrupted):
             progress.finish()
             progress.note("interrupted: finished repositories are recorded; rerun to resume")
@@ -383,7 +404,13 @@ def _run_org(
             run_id, "failed" if any(o.status == "failed" for o in outcomes.values()) else "complete"
         )
         state.prune()
-        return RunResult(summary, pool.requests)
+        fixes = [
+            line
+            for name, o in sorted(outcomes.items())
+            for line in fixpr.describe(name, o.fix or {})
+            if o.fix is not None and o.fix.get("status") != "nothing-to-fix"
+        ]
+        return RunResult(summary, pool.requests, fixes=fixes)
 
 
 def _scratch(stack: contextlib.ExitStack, where: Path | None) -> Path:
@@ -443,6 +470,16 @@ class _Context:
     tmp_root: Path
     budget: _Budget
     deploy_workflow: str | None = None  # the base baseline's actions.deploy_workflow
+    # --fix: each repository's checked fix, planned on its tree while it was extracted
+    proposals: dict[str, fixpr.Proposal] = field(default_factory=dict)
+
+    def needs_tree(self, prev: Result) -> bool:
+        """With --fix, a stored result cannot stand for a scan when the repository may have
+        something to fix or a fix pull request to keep: its tree is needed."""
+        if not self.options.fix:
+            return False
+        pr = self.state.fix_pr(prev.repo)
+        return prev.extra.get("fixable") != 0 or (pr is not None and pr.status == "open")
 
 
 def _judge_all(
@@ -487,6 +524,36 @@ def _judge_all(
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
+
+
+def _fix_all(
+    ctx: _Context,
+    chosen: Selection,
+    pool: _Clients,
+    stop: threading.Event,
+    outcomes: dict[str, RepoOutcome],
+) -> None:
+    """--fix: each judged repository's fix pull request, one repository at a time (GitHub
+    asks for content creation to be serial; the client paces writes), in listing order so
+    that --max-prs picks the same repositories each run."""
+    opts = ctx.options
+    budget = fixpr.PrBudget(opts.max_prs)
+    gh = pool.get() if opts.open_prs else None
+    for repo in chosen.selected:
+        outcome = outcomes.get(repo.full_name)
+        if outcome is None or outcome.status not in ("scanned", "unchanged"):
+            continue
+        if stop.is_set():
+            raise Interrupted()
+        outcome.fix = fixpr.deliver(
+            gh,
+            repo,
+            ctx.proposals.get(repo.full_name),
+            ctx.state,
+            budget,
+            open_prs=opts.open_prs and not opts.dry_run,
+            retry_refused=opts.retry_refused,
+        )
 
 
 def _judge_one(
@@ -556,13 +623,18 @@ def _judge(
         )
 
     # 1. finished in this run already (a resumed run), if nothing changed since
-    if earlier is not None and earlier.status != "failed" and fresh(earlier):
+    if (
+        earlier is not None
+        and earlier.status != "failed"
+        and fresh(earlier)
+        and not ctx.needs_tree(earlier)
+    ):
         reused = _reuse(ctx, earlier, ident, keep_status=True)
         if reused is not None:
             return reused
     # ... or unchanged since a stored result of another run
     prev = ctx.state.unchanged(name, pushed, ctx.policy_hash, __version__, today)
-    if prev is not None and fresh(prev):
+    if prev is not None and fresh(prev) and not ctx.needs_tree(prev):
         reused = _reuse(ctx, prev, ident, pool=pool)
         if reused is not None:
             return reused
@@ -595,6 +667,7 @@ def _judge(
         and last.tether_version == __version__
         and last.extra.get("identity") == ident
         and (last.valid_until is None or today < last.valid_until)
+        and not ctx.needs_tree(last)
     ):
         reused = _reuse(ctx, last, ident, pushed=pushed, pool=pool)
         if reused is not None:
@@ -662,6 +735,18 @@ def _judge(
         log = sarif.build(
             report, category=opts.run_category, levels=report.levels, local_root=False
         )
+        if opts.fix and fixpr.fixable(report):
+            # the remedies are written to this extracted copy and checked by a rescan with
+            # the same options; what is kept leaves with the proposal (the tree does not)
+            ctx.proposals[name] = fixpr.propose(
+                name,
+                sha,
+                repo.default_branch,
+                tree,
+                report,
+                lambda: scan_repository(tree, _scan_options(opts, repo, props)),
+                entries,
+            )
     data = sarif.dumps(log).encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     ctx.state.put_sarif(digest, gzip.compress(data, mtime=0))
@@ -671,6 +756,7 @@ def _judge(
     outcome.team, outcome.team_source = owner.team, owner.source
     outcome.rules = outcomes_of(report)
     outcome.excepted_items = excepted_items(report)
+    outcome.fixable = fixpr.fixable(report)
     return _deliver(
         ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log, repo.id
     )
@@ -720,6 +806,8 @@ def _reuse(
     )
     outcome.status = prev.status if keep_status else "unchanged"
     outcome.reason = ""
+    fixable = prev.extra.get("fixable")
+    outcome.fixable = fixable if isinstance(fixable, int) else None
     if pushed is not None:
         outcome.pushed_at = pushed
     rel = sarif_path(prev.repo)
@@ -980,6 +1068,7 @@ def _deliver(
                 "excepted": outcome.excepted_items,
                 "delivery": outcome.delivery,
                 "delivery_error": delivery_error,
+                "fixable": outcome.fixable,
             },
         ),
     )

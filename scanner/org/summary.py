@@ -59,6 +59,10 @@ class RepoOutcome:
     # the findings exceptions covered, and by which record, for `tether triage`: state only
     excepted_items: list[dict[str, Any]] = field(default_factory=list)
     delivery: dict[str, Any] | None = None  # org/delivery.Delivery.to_json(): state only
+    # --fix: the fix pull request's outcome (org/fixpr.py): {"status", "number"?, "reason"?,
+    # "files"?, "fixed"?, "problems"?}
+    fix: dict[str, Any] | None = None
+    fixable: int | None = None  # findings with a remedy: kept in the state only
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"repo": self.repo, "status": self.status}
@@ -85,6 +89,8 @@ class RepoOutcome:
                 out["upload"] = self.upload
             if self.dashboard is not None:
                 out["dashboard"] = self.dashboard
+            if self.fix is not None:
+                out["fix"] = self.fix
         return out
 
     @classmethod
@@ -107,6 +113,7 @@ class RepoOutcome:
             sarif=data.get("sarif"),
             upload=data.get("upload"),
             dashboard=data.get("dashboard"),
+            fix=data.get("fix"),
             valid_until=data.get("valid_until"),
             team=data.get("team"),
             team_source=data.get("team_source"),
@@ -135,10 +142,11 @@ class Summary:
     missing_shards: list[str] = field(default_factory=list)  # after a merge
 
     def delivery_problems(self) -> list[tuple[RepoOutcome, str, dict[str, Any]]]:
-        """(repository, "upload"|"dashboard", status) for every delivery that did not land."""
+        """(repository, "upload"|"dashboard"|"fix", status) for every delivery that did not
+        land."""
         out = []
         for r in sorted(self.repos, key=lambda r: r.repo):
-            for kind, d in (("upload", r.upload), ("dashboard", r.dashboard)):
+            for kind, d in (("upload", r.upload), ("dashboard", r.dashboard), ("fix", r.fix)):
                 if d and d.get("status") in ("failed", "deferred", "pending", "unavailable"):
                     out.append((r, kind, d))
         return out
