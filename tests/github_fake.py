@@ -7,8 +7,13 @@ page), ``/repos/{o}/{r}``, ``/repos/{o}/{r}/properties/values``,
 ``/repos/{o}/{r}/branches/{b}``, ``/rate_limit``, ``/user``,
 code scanning SARIF uploads (``POST /repos/{o}/{r}/code-scanning/sarifs`` and
 ``GET …/sarifs/{id}``), issues (``GET``/``POST /repos/{o}/{r}/issues``, ``PATCH
-…/issues/{n}``), and for a GitHub App ``/app/installations``, ``/orgs/{org}/installation``
-and ``/app/installations/{id}/access_tokens`` (JWTs verified with the App's public key).
+…/issues/{n}``), the Git Data API a fix pull request is written with (``POST …/git/blobs``,
+``POST …/git/trees`` with ``base_tree``, ``POST``/``GET …/git/commits``, ``GET
+…/git/ref/heads/{b}`` (singular, as GitHub and PyGithub have it), ``POST …/git/refs``,
+``PATCH``/``DELETE …/git/refs/heads/{b}``), pull requests (``GET``/``POST …/pulls`` with
+the ``head`` and ``state`` filters, ``PATCH …/pulls/{n}``), and for a GitHub App
+``/app/installations``, ``/orgs/{org}/installation`` and
+``/app/installations/{id}/access_tokens`` (JWTs verified with the App's public key).
 
 Listing pages carry a strong ETag computed from the page body; a matching ``If-None-Match``
 is answered 304 with no body and, like GitHub, does not count against ``rate_remaining``.
@@ -72,6 +77,11 @@ class Fault:
     status: int
     body: dict[str, Any] | str  # a str is sent as it is, as an HTML error page
     headers: dict[str, str]
+    method: str | None = None  # None: any
+
+
+def git_blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def repo_json(full_name: str, **overrides: Any) -> dict[str, Any]:
@@ -145,6 +155,14 @@ class FakeGitHub:
     issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     labels: dict[str, set[str]] = field(default_factory=dict)
     issues_disabled: set[str] = field(default_factory=set)
+    # git objects: commits by (repo, sha) as {"tree", "parents", "message", "author"}; trees
+    # by (repo, sha) as a flat map path -> (mode, blob sha) of every file (a fake tree id:
+    # a hash of that map); a branch's head is in ``branches``
+    commits: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    git_trees: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(default_factory=dict)
+    # pull requests by (repo, number): {"head", "base", "title", "body", "state", "user"};
+    # their numbers are shared with issues (each has an entry there too, as on GitHub)
+    pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     _polls: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -207,22 +225,44 @@ class FakeGitHub:
         status: int,
         body: dict[str, Any] | str | None = None,
         headers: dict[str, str] | None = None,
+        method: str | None = None,
     ) -> None:
         """Answer the next request whose path (no prefix, no query) fully matches the regex
-        ``route`` with ``status`` once."""
+        ``route`` (and, when given, whose method is ``method``) with ``status`` once."""
         self.faults.append(
-            Fault(re.compile(route), status, body or {"message": "fault"}, headers or {})
+            Fault(re.compile(route), status, body or {"message": "fault"}, headers or {}, method)
         )
+
+    def add_commit(
+        self, repo: str, sha: str, files: dict[str, tuple[str, str]], parents: list[str]
+    ) -> str:
+        """A commit whose tree holds ``files`` (path -> (mode, blob sha)); returns the tree
+        id."""
+        tree = self._tree_id(files)
+        with self._lock:
+            self.git_trees[(repo, tree)] = dict(files)
+            self.commits[(repo, sha)] = {
+                "tree": tree,
+                "parents": list(parents),
+                "message": "change",
+                "author": "someone",
+            }
+        return tree
+
+    def commit_files(self, repo: str, sha: str) -> dict[str, bytes]:
+        """Every file of a commit, with its content."""
+        tree = self.git_trees[(repo, self.commits[(repo, sha)]["tree"])]
+        return {path: self.blobs[(repo, blob)] for path, (_mode, blob) in tree.items()}
 
     def routes(self) -> list[str]:
         return [r.route for r in self.requests]
 
     # -------------------------------------------------------------------- serving
 
-    def take_fault(self, route: str) -> Fault | None:
+    def take_fault(self, route: str, method: str | None = None) -> Fault | None:
         with self._lock:
             for i, fault in enumerate(self.faults):
-                if fault.route.fullmatch(route):
+                if fault.route.fullmatch(route) and fault.method in (None, method):
                     return self.faults.pop(i)
         return None
 
@@ -251,6 +291,12 @@ class FakeGitHub:
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/issues(?:/(\d+))?", route):
             number = int(m.group(2)) if m.group(2) else None
             return self._issues(method, m.group(1), number, route, params, headers, body, auth)
+        git = re.fullmatch(r"/repos/([^/]+/[^/]+)/git/(blobs|trees|commits|refs?)(?:/(.+))?", route)
+        if git and (method != "GET" or git.group(2) in ("commits", "ref")):
+            return self._git(method, git.group(1), git.group(2), git.group(3), body, auth)
+        if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/pulls(?:/(\d+))?", route):
+            number = int(m.group(2)) if m.group(2) else None
+            return self._pulls(method, m.group(1), number, route, params, headers, body, auth)
         if method != "GET":
             return 404, {"message": "Not Found"}, {}
         if m := re.fullmatch(r"/repos/([^/]+/[^/]+)/deployments", route):
@@ -519,6 +565,245 @@ class FakeGitHub:
                 return 200, dict(issue), {}
         return 404, {"message": "Not Found"}, {}
 
+    # ------------------------------------------------------------ git data, pulls
+
+    @staticmethod
+    def _tree_id(files: dict[str, tuple[str, str]]) -> str:
+        return hashlib.sha1(json.dumps(sorted(files.items())).encode()).hexdigest()
+
+    def _commit_json(self, repo: str, sha: str) -> dict[str, Any]:
+        c = self.commits[(repo, sha)]
+        return {
+            "sha": sha,
+            "url": f"{self.url}/repos/{repo}/git/commits/{sha}",
+            "message": c["message"],
+            "author": {"name": c["author"], "email": f"{c['author']}@example.com"},
+            "tree": {"sha": c["tree"], "url": f"{self.url}/repos/{repo}/git/trees/{c['tree']}"},
+            "parents": [
+                {"sha": p, "url": f"{self.url}/repos/{repo}/git/commits/{p}"} for p in c["parents"]
+            ],
+        }
+
+    def _ref_json(self, repo: str, branch: str) -> dict[str, Any]:
+        return {
+            "ref": f"refs/heads/{branch}",
+            "node_id": "REF_fake",
+            # PyGithub's GitRef edits and deletes through this url: GitHub's plural refs
+            "url": f"{self.url}/repos/{repo}/git/refs/heads/{branch}",
+            "object": {"sha": self.branches[(repo, branch)], "type": "commit"},
+        }
+
+    def _git(
+        self, method: str, repo: str, kind: str, rest: str | None, body: bytes, auth: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        if repo not in self.repos:
+            return 404, {"message": "Not Found"}, {}
+        if method != "GET" and self.repos[repo].get("archived"):
+            return 403, {"message": "Repository was archived so is read-only."}, {}
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return 400, {"message": "Problems parsing JSON"}, {}
+        invalid = (422, {"message": "Invalid request."}, {})
+        with self._lock:
+            if kind == "blobs" and method == "POST" and rest is None:
+                content, encoding = data.get("content"), data.get("encoding", "utf-8")
+                if not isinstance(content, str) or encoding not in ("utf-8", "base64"):
+                    return invalid
+                raw = base64.b64decode(content) if encoding == "base64" else content.encode()
+                sha = git_blob_sha(raw)
+                self.blobs[(repo, sha)] = raw
+                return 201, {"sha": sha, "url": f"{self.url}/repos/{repo}/git/blobs/{sha}"}, {}
+            if kind == "trees" and method == "POST" and rest is None:
+                base = data.get("base_tree")
+                files = dict(self.git_trees.get((repo, base), {})) if base else {}
+                if base and (repo, base) not in self.git_trees:
+                    return 422, {"message": "base_tree is not a tree"}, {}
+                for entry in data.get("tree") or []:
+                    path, mode = entry.get("path"), entry.get("mode")
+                    if not isinstance(path, str) or mode not in ("100644", "100755", "120000"):
+                        return invalid
+                    if entry.get("type", "blob") != "blob":
+                        return invalid
+                    if "content" in entry:
+                        raw = str(entry["content"]).encode()
+                        self.blobs[(repo, git_blob_sha(raw))] = raw
+                        files[path] = (mode, git_blob_sha(raw))
+                    elif entry.get("sha") is None:
+                        files.pop(path, None)
+                    elif (repo, entry["sha"]) in self.blobs:
+                        files[path] = (mode, entry["sha"])
+                    else:
+                        return 422, {"message": f"tree.sha {entry['sha']} is not a blob"}, {}
+                tree = self._tree_id(files)
+                self.git_trees[(repo, tree)] = files
+                listed = [
+                    {"path": p, "mode": m, "type": "blob", "sha": b} for p, (m, b) in files.items()
+                ]
+                return 201, {"sha": tree, "tree": listed, "truncated": False}, {}
+            if kind == "commits" and method == "POST" and rest is None:
+                tree, parents, message = data.get("tree"), data.get("parents"), data.get("message")
+                if (repo, tree) not in self.git_trees or not isinstance(message, str):
+                    return invalid
+                if not isinstance(parents, list) or any(
+                    (repo, p) not in self.commits for p in parents
+                ):
+                    return invalid
+                sha = hashlib.sha1(json.dumps([tree, parents, message, len(self.commits)]).encode())
+                sha_hex = sha.hexdigest()
+                author = self.app_login if self._is_app_token(auth) else self.login
+                self.commits[(repo, sha_hex)] = {
+                    "tree": tree,
+                    "parents": parents,
+                    "message": message,
+                    "author": author,
+                }
+                return 201, self._commit_json(repo, sha_hex), {}
+            if kind == "commits" and method == "GET" and rest is not None:
+                if (repo, rest) not in self.commits:
+                    return 404, {"message": "Not Found"}, {}
+                return 200, self._commit_json(repo, rest), {}
+            if kind == "ref" and method == "GET" and rest and rest.startswith("heads/"):
+                branch = rest[len("heads/") :]
+                if (repo, branch) not in self.branches:
+                    return 404, {"message": "Not Found"}, {}
+                return 200, self._ref_json(repo, branch), {}
+            if kind == "refs" and method == "POST" and rest is None:
+                ref, sha = data.get("ref"), data.get("sha")
+                if not isinstance(ref, str) or not ref.startswith("refs/heads/"):
+                    return invalid
+                branch = ref[len("refs/heads/") :]
+                if (repo, branch) in self.branches:
+                    return 422, {"message": "Reference already exists"}, {}
+                if (repo, sha) not in self.commits:
+                    return 422, {"message": "Object does not exist"}, {}
+                self.branches[(repo, branch)] = sha
+                return 201, self._ref_json(repo, branch), {}
+            if kind == "refs" and rest and rest.startswith("heads/"):
+                branch = rest[len("heads/") :]
+                if (repo, branch) not in self.branches:
+                    return 422, {"message": "Reference does not exist"}, {}
+                if method == "DELETE":
+                    del self.branches[(repo, branch)]
+                    return 204, None, {}
+                if method == "PATCH":
+                    sha = data.get("sha")
+                    if (repo, sha) not in self.commits:
+                        return 422, {"message": "Object does not exist"}, {}
+                    old = self.branches[(repo, branch)]
+                    if not data.get("force") and not self._descends(repo, sha, old):
+                        return 422, {"message": "Update is not a fast forward"}, {}
+                    self.branches[(repo, branch)] = sha
+                    return 200, self._ref_json(repo, branch), {}
+        return 404, {"message": "Not Found"}, {}
+
+    def _descends(self, repo: str, sha: str, ancestor: str) -> bool:
+        todo, seen = [sha], set()
+        while todo:
+            c = todo.pop()
+            if c == ancestor:
+                return True
+            if c in seen or (repo, c) not in self.commits:
+                continue
+            seen.add(c)
+            todo += self.commits[(repo, c)]["parents"]
+        return False
+
+    def _pull_json(self, repo: str, number: int) -> dict[str, Any]:
+        pr = self.pulls[(repo, number)]
+        owner = repo.split("/")[0]
+        return {
+            "number": number,
+            "url": f"{self.url}/repos/{repo}/pulls/{number}",
+            "html_url": f"{self.origin}/{repo}/pull/{number}",
+            "state": pr["state"],
+            "title": pr["title"],
+            "body": pr["body"],
+            "user": {"login": pr["user"]},
+            "head": {
+                "ref": pr["head"],
+                "label": f"{owner}:{pr['head']}",
+                "sha": self.branches.get((repo, pr["head"]), ""),
+            },
+            "base": {"ref": pr["base"], "label": f"{owner}:{pr['base']}"},
+        }
+
+    def _pulls(
+        self,
+        method: str,
+        repo: str,
+        number: int | None,
+        route: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        auth: str,
+    ) -> tuple[int, Any, dict[str, str]]:
+        if repo not in self.repos:
+            return 404, {"message": "Not Found"}, {}
+        owner = repo.split("/")[0]
+        if method == "GET" and number is None:
+            state = params.get("state", "open")
+            head = params.get("head")
+            with self._lock:
+                items = [
+                    self._pull_json(repo, n)
+                    for (r, n), pr in sorted(self.pulls.items())
+                    if r == repo
+                    and (state == "all" or pr["state"] == state)
+                    and (head is None or head == f"{owner}:{pr['head']}")
+                ]
+            return self._page(route, params, items, headers)
+        if method == "GET":
+            with self._lock:
+                if (repo, number) not in self.pulls:
+                    return 404, {"message": "Not Found"}, {}
+                return 200, self._pull_json(repo, number), {}
+        if self.repos[repo].get("archived"):
+            return 403, {"message": "Repository was archived so is read-only."}, {}
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return 400, {"message": "Problems parsing JSON"}, {}
+        text = data.get("body")
+        if isinstance(text, str) and len(text) > 65536:
+            return 422, {"message": "Validation Failed", "errors": ["body is too long"]}, {}
+        with self._lock:
+            if method == "POST" and number is None:
+                head, base, title = data.get("head"), data.get("base"), data.get("title")
+                if not isinstance(title, str) or not title:
+                    return 422, {"message": "Validation Failed", "errors": ["title"]}, {}
+                if (repo, head) not in self.branches or (repo, base) not in self.branches:
+                    return 422, {"message": "Validation Failed", "errors": ["head or base"]}, {}
+                if any(
+                    r == repo and pr["head"] == head and pr["state"] == "open"
+                    for (r, _), pr in self.pulls.items()
+                ):
+                    message = f"A pull request already exists for {owner}:{head}."
+                    return 422, {"message": "Validation Failed", "errors": [message]}, {}
+                author = self.app_login if self._is_app_token(auth) else self.login
+                new = self._new_issue(repo, title, text, [], author, "open", True)
+                self.pulls[(repo, new)] = {
+                    "head": head,
+                    "base": base,
+                    "title": title,
+                    "body": text,
+                    "state": "open",
+                    "user": author,
+                }
+                return 201, self._pull_json(repo, new), {}
+            if method == "PATCH" and number is not None:
+                pr = self.pulls.get((repo, number))
+                if pr is None:
+                    return 404, {"message": "Not Found"}, {}
+                if "state" in data and data["state"] not in ("open", "closed"):
+                    return 422, {"message": "Validation Failed", "errors": ["state"]}, {}
+                for key in ("title", "body", "state"):
+                    if key in data:
+                        pr[key] = data[key]
+                return 200, self._pull_json(repo, number), {}
+        return 404, {"message": "Not Found"}, {}
+
     def _new_issue(
         self,
         repo: str,
@@ -662,7 +947,7 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with fake._lock:
                 fake.requests.append(Recorded(self.command, path, headers))
-            fault = fake.take_fault(split.path[len(PREFIX) :])
+            fault = fake.take_fault(split.path[len(PREFIX) :], self.command)
             if fault is not None:
                 self._send(fault.status, fault.body, fault.headers)
                 return
@@ -671,7 +956,7 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
             # a 304 has no body and, for an authorized request, costs no rate limit
-            if status == 304:
+            if status in (204, 304):
                 data = b""
             elif isinstance(body, str):
                 data = body.encode()
@@ -682,7 +967,7 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
                     fake.rate_remaining = max(0, fake.rate_remaining - 1)
                 remaining = fake.rate_remaining
             self.send_response(status)
-            if status != 304:
+            if status not in (204, 304):
                 kind = "text/html" if isinstance(body, str) else "application/json"
                 self.send_header("Content-Type", f"{kind}; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
@@ -698,5 +983,6 @@ def _handler(fake: FakeGitHub) -> Callable[..., BaseHTTPRequestHandler]:
         do_GET = _serve
         do_POST = _serve
         do_PATCH = _serve
+        do_DELETE = _serve
 
     return Handler

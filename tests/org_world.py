@@ -105,6 +105,17 @@ class World:
         self.fake.branches[(full, self.fake.repos[full]["default_branch"])] = sha
         self.fake.tarballs[(full, sha)] = tarball
         self.fake.trees[(full, sha)] = self._tree(repo, sha)
+        parents = _git(repo, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+        self.fake.add_commit(
+            full,
+            sha,
+            {
+                e["path"]: (e["mode"], e["sha"])
+                for e in self.fake.trees[(full, sha)]
+                if e["type"] == "blob"
+            },
+            parents,
+        )
         return sha
 
     def _tree(self, repo: Path, sha: str) -> list[dict[str, Any]]:
