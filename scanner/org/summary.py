@@ -147,7 +147,13 @@ class Summary:
         out = []
         for r in sorted(self.repos, key=lambda r: r.repo):
             for kind, d in (("upload", r.upload), ("dashboard", r.dashboard), ("fix", r.fix)):
-                if d and d.get("status") in ("failed", "deferred", "pending", "unavailable"):
+                if d and d.get("status") in (
+                    "failed",
+                    "deferred",
+                    "pending",
+                    "unavailable",
+                    "refused",
+                ):
                     out.append((r, kind, d))
         return out
 
