@@ -267,3 +267,27 @@ def test_bad_statuses_and_unknown_runs_are_rejected(tmp_path: Path) -> None:
             state.finish(run + 100, "complete")
     with pytest.raises(RuntimeError):
         state.done(run)
+
+
+def test_schema_3_migrates_to_4_keeping_runs_and_fix_prs_round_trip(tmp_path: Path) -> None:
+    from scanner.org.state import FixPr
+
+    with StateStore(tmp_path) as state:
+        run = state.resume_or_start(POLICY, VERSION)
+        state.record(run, scanned("org/a"))
+    # as tether wrote it before fix pull requests: no fix_prs table, schema 3
+    db = sqlite3.connect(tmp_path / STATE_FILE)
+    db.execute("DROP TABLE fix_prs")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError, match="older than this tether"):
+        StateStore(tmp_path, read_only=True)
+    with StateStore(tmp_path) as state:
+        assert set(state.results(run)) == {"org/a"}
+        assert state.fix_pr("org/a") is None
+        state.put_fix_pr(FixPr("org/a", "open", branch_sha="b" * 40, fix_key="k", pr_number=7))
+    with StateStore(tmp_path, read_only=True) as state:  # report/triage keep reading it
+        stored = state.fix_pr("org/a")
+        assert stored is not None and stored.pr_number == 7 and stored.status == "open"
+        assert stored.updated_at
