@@ -219,13 +219,15 @@ def yaml_scalar(value: str) -> str:
 def _addition(
     text: str, starts: list[int], at: int, edit: FixEdit, path: str
 ) -> tuple[int, int, str]:
-    """An add edit: the entry written just above the key at ``at`` (and above the comments
-    that belong to that key), at its indentation, in block style with the file's step and
+    """An add edit: the entries written just above the key at ``at`` (and above the
+    comments that belong to that key), at its indentation, in block style with the file's step and
     line ending."""
     if _hcl(path):
         raise ValueError("adding an entry is only supported in YAML files")
-    assert edit.entry is not None
-    value = json.loads(edit.entry)
+    assert edit.entries is not None
+    value = json.loads(edit.entries)
+    if not isinstance(value, dict) or not value:
+        raise ValueError("it adds nothing")
     line = bisect.bisect_right(starts, at) - 1
     first = starts[line]
     indent = text[first:at]
@@ -277,9 +279,12 @@ def _addition(
             return [f"{pad}{yaml_scalar(key)}:{nl}"] + [f"{inner}- {yaml_scalar(x)}{nl}" for x in v]
         raise ValueError("its value cannot be written in block style")
 
-    if not _safe_text(edit.text):
-        raise ValueError("its key has a control character or a line break")
-    return starts[top], starts[top], "".join(entry(edit.text, value, 0))
+    lines = []
+    for key, v in value.items():
+        if not _safe_text(key):
+            raise ValueError("a key has a control character or a line break")
+        lines += entry(key, v, 0)
+    return starts[top], starts[top], "".join(lines)
 
 
 def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:

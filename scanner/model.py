@@ -134,20 +134,20 @@ class FixEdit:
     """A finding's mechanical remedy (issue 13, a rule's `fix:`; scanner/fix.py applies it).
     Two kinds of edit:
 
-    * replace (``entry`` None): the text of `span` becomes `text` (quoting kept); with
+    * replace (``entries`` None): the text of `span` becomes `text` (quoting kept); with
       `comment`, the trailing comment on the span's last line becomes ``# <comment>``;
-    * add (``entry`` set): a new mapping entry, key `text` and value ``json.loads(entry)``
-      (a string, or maps and lists of strings), written just above the key at `span`, in
-      the block style and indentation of that mapping."""
+    * add (``entries`` set): new mapping entries, ``json.loads(entries)`` (a map of strings,
+      or of maps and lists of strings), written just above the key at `span`, in the block
+      style and indentation of that mapping (`text` is empty)."""
 
     span: Span
     text: str
     comment: str | None = None
-    entry: str | None = None  # add: the new entry's value, as JSON
+    entries: str | None = None  # add: the new entries, a JSON object
 
     @property
     def adds(self) -> bool:
-        return self.entry is not None
+        return self.entries is not None
 
 
 @dataclass(frozen=True, slots=True)

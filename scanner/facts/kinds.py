@@ -185,6 +185,7 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "labels": "metadata.labels",
                 "pod_labels": "pod template labels",
                 "all_labels": "pod template labels overlaid with metadata.labels",
+                "labels_declared": "metadata has a labels key",
                 "templated_fields": _TEMPLATED_FIELDS + " (labels, pod_labels, all_labels)",
             },
             "k8s.container": {

@@ -553,6 +553,8 @@ def _workload_facts(
                 "labels": labels,
                 "pod_labels": pod_labels,
                 "all_labels": {**pod_labels, **labels},
+                # metadata.labels is there (a remedy adds entries to it, else the mapping)
+                "labels_declared": o.labels_pair is not None,
                 "templated_fields": w.templated_fields,
                 **mark,
             },
@@ -786,7 +788,26 @@ def workload_spans(
             spans["labels"] = pair[0].span
     if name_n:
         spans["name"] = name_n.span
+    # where a remedy adds labels: above the first label (entries), else above metadata's
+    # first key (a `labels:` mapping)
+    labels = labels_pair[1] if labels_pair else None
+    first = _first_key(labels) if labels is not None else None
+    if first is not None:
+        spans["labels_insert"] = first
+    elif labels_pair is None and meta is not None:
+        first = _first_key(meta)
+        if first is not None:
+            spans["labels_insert"] = first
     return spans
+
+
+def _first_key(node: Node) -> Span | None:
+    if not node.is_map:
+        return None
+    for k, _v in node.items():
+        span: Span = k.span
+        return span
+    return None
 
 
 # kustomization keys whose entries are files or directories kustomize reads (local paths),

@@ -235,6 +235,29 @@ def _stored_texts(got: Any, keys: int) -> tuple[str, list[str]] | None:
     return None
 
 
+def _entries(value: Any) -> str | None:
+    """An add remedy's entries as JSON: a non-empty map of string keys to strings, or to
+    maps and lists of them; None for anything else (null or an empty map: no remedy)."""
+
+    def plain(v: Any, depth: int) -> Any:
+        if depth > 8:
+            raise ValueError("too deep")
+        if isinstance(v, str):
+            return str(v)
+        if isinstance(v, Mapping):
+            return {str(k): plain(x, depth + 1) for k, x in v.items() if isinstance(k, str)}
+        if isinstance(v, list | tuple):
+            return [plain(x, depth + 1) for x in v]
+        raise ValueError("not a string, map or list")
+
+    if not isinstance(value, Mapping) or not value:
+        return None
+    try:
+        return json.dumps(plain(value, 0))
+    except ValueError:
+        return None
+
+
 class _Judge:
     """Evaluates one rule, once per distinct combination of the fact fields it judges by.
 
@@ -400,14 +423,11 @@ class _Judge:
                 raise ValueError("empty, or more than one line")
             return str(text)
 
-        def tree(v: Any) -> Any:
-            if isinstance(v, dict):
-                return {k: tree(x) for k, x in v.items()}
-            if isinstance(v, list):
-                return [tree(x) for x in v]
-            return one_line(v)
-
         try:
+            if fix.entries is not None:
+                entries = _entries(fix.entries.value_strict(ctx, self._view[0]))
+                return None if entries is None else FixEdit(fact.spans[name], "", entries=entries)
+            assert fix.text is not None
             text = one_line(fix.text)
             # a comment template may render empty: the line's comment is then left alone
             comment = (
@@ -415,10 +435,9 @@ class _Judge:
                 if fix.comment is None or not fix.comment.render_strict(ctx, self._view[0]).strip()
                 else one_line(fix.comment)
             )
-            entry = None if fix.entry is None else json.dumps(tree(fix.entry), sort_keys=False)
         except ValueError:
             return None
-        return FixEdit(fact.spans[name], text, comment, entry)
+        return FixEdit(fact.spans[name], text, comment)
 
     def distance(self, texts: tuple[str, ...], subject: str) -> Distance | None:
         """How far behind a failure is, from its distance texts (see explain)."""

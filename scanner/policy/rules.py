@@ -137,6 +137,18 @@ class MessageTemplate:
             out.append(_text(v))
         return "".join(out)
 
+    def value_strict(self, ctx: Any, fact: Mapping[str, Any] | None = None) -> Any:
+        """The value of the template's one expression (see `_remedy`'s entries); ValueError
+        when it fails."""
+        for p in self.parts:
+            if isinstance(p, str):
+                continue
+            try:
+                return p.execute(ctx, fact) if isinstance(p, FactField) else p.program.execute(ctx)
+            except Exception as e:
+                raise ValueError(f"{type(e).__name__}: {e}") from None
+        raise ValueError("no expression")
+
     def render(
         self,
         ctx: Any,
@@ -356,58 +368,44 @@ def _compile(src: str, shown: str, line: int | None, what: str, checked: bool = 
 
 @dataclass(frozen=True)
 class Remedy:
-    """A rule's `fix:` (see FixEdit): replace the text of fact field `field` (None: the
-    rule's location) with `text`, setting a trailing `comment` when given; or, with
-    `entry`, add the entry `text: entry` to the mapping holding the key at `field`
-    (`insert_before`). `entry` is a tree of maps and lists with templates for leaves."""
+    """A rule's `fix:` (see FixEdit). Replace: the text of fact field `field` (None: the
+    rule's location) becomes `text`, with a trailing `comment` when given. Add: the
+    `entries` (a template whose one expression gives a map) go into the mapping holding
+    the key at `field` (`insert_before`)."""
 
     field: str | None
-    text: MessageTemplate
+    text: MessageTemplate | None = None
     comment: MessageTemplate | None = None
-    entry: Any = None
+    entries: MessageTemplate | None = None
 
 
 def _fix_sources(fix: dict[str, Any] | None) -> list[str]:
     """Every template text of a `fix:` section."""
     if not fix:
         return []
-    out = [fix.get("with") or fix.get("key") or "", fix.get("comment") or ""]
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-        else:
-            out.append(str(v))
-
-    walk(fix.get("value"))
-    return [t for t in out if t]
+    return [t for t in (fix.get("with"), fix.get("comment"), fix.get("entries")) if t]
 
 
 def _remedy(fix: dict[str, Any], shown: str, root: Any, checked: bool) -> Remedy:
-    def compiled(src: Any, where: list[Any]) -> MessageTemplate:
-        return _template(" ".join(str(src).split()), shown, line_of(root, where), checked)
-
-    def tree(v: Any, where: list[Any]) -> Any:
-        if isinstance(v, dict):
-            return {str(k): tree(x, [*where, k]) for k, x in v.items()}
-        if isinstance(v, list):
-            return [tree(x, [*where, i]) for i, x in enumerate(v)]
-        return compiled(v, where)
+    def compiled(key: str) -> MessageTemplate:
+        src = " ".join(str(fix[key]).split())
+        return _template(src, shown, line_of(root, ["fix", key]), checked)
 
     if "insert_before" in fix:
-        return Remedy(
-            fix["insert_before"],
-            compiled(fix["key"], ["fix", "key"]),
-            entry=tree(fix["value"], ["fix", "value"]),
-        )
+        entries = compiled("entries")
+        if sum(1 for p in entries.parts if not isinstance(p, str)) != 1 or any(
+            isinstance(p, str) and p.strip() for p in entries.parts
+        ):
+            raise ConfigError(
+                shown,
+                line_of(root, ["fix", "entries"]),
+                "fix: entries must be one {{ expression }} giving a map of the entries to add",
+            )
+        return Remedy(fix["insert_before"], entries=entries)
     return Remedy(
         fix.get("replace"),
-        compiled(fix["with"], ["fix", "with"]),
-        compiled(fix["comment"], ["fix", "comment"]) if fix.get("comment") else None,
+        compiled("with"),
+        compiled("comment") if fix.get("comment") else None,
     )
 
 

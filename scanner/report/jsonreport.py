@@ -27,16 +27,18 @@ def _opt(s: str | None) -> str | None:
 
 
 def _fix(f: Finding, edits: Replacements | None) -> dict[str, Any]:
-    """The remedy as rules give it (`kind`, `value`: the new value or the added key, its
-    `comment`, the added `entry`) and, when the file can be read, the exact edit `tether
+    """The remedy as rules give it (`kind`; `value`, the new value, and its `comment`; or
+    the `entries` added) and, when the file can be read, the exact edit `tether
     fix` and SARIF's fixes make: `region` replaced by `text` (an empty region: an add)."""
     assert f.fix is not None
     fix = f.fix
-    out: dict[str, Any] = {"kind": "add" if fix.adds else "replace", "value": redact(fix.text)}
+    out: dict[str, Any] = {"kind": "add" if fix.adds else "replace"}
+    if fix.entries is not None:
+        out["entries"] = json.loads(fix.entries)
+    else:
+        out["value"] = redact(fix.text)
     if fix.comment is not None:
         out["comment"] = redact(fix.comment)
-    if fix.entry is not None:
-        out["entry"] = json.loads(redact(fix.entry))
     edit = None if edits is None or f.external else edits.get(f.path, fix)
     if edit is not None:
         out["region"], out["text"] = _span(edit[0]), redact(edit[1])
