@@ -175,7 +175,7 @@ CEL_GROUPS: dict[str, tuple[str, ...]] = {
     "Git refs and actions": ("ref_kind", "ref_version", "pin_policy"),
     "Globs and names": ("glob_match", "matches_any", "in_scope", "lower", "missing_prefixes"),
     "Images": ("image", "mirrored"),
-    "Maps and lists": ("find_key", "keys", "join", "default"),
+    "Maps and lists": ("find_key", "keys", "join", "default", "known_missing"),
     "Kubernetes and repository files": ("missing_resources", "missing_paths"),
 }
 CEL_GROUP_NOTES = {
@@ -231,6 +231,10 @@ CEL_EXAMPLES: dict[str, tuple[str, ...]] = {
         'with_tag("python:3.9-slim", "3.12-slim")',
         'with_tag("registry:5000/team/app", "1.4")',
         'with_tag("nginx@sha256:0a1b", "1.27")',
+    ),
+    "known_missing": (
+        'known_missing(["team", "cost-center"], {"team": "web"}, {"cost-center": "c"})',
+        'known_missing(["team", "cost-center"], {}, {"team": "web"})',
     ),
     "mirrored": (
         'mirrored("nginx:1.27", {"docker.io/library/": "registry.acme.dev/mirror/"})',

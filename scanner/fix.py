@@ -222,8 +222,9 @@ def _addition(
     """An add edit: the entries written just above the key at ``at`` (and above the
     comments that belong to that key), at its indentation, in block style with the file's step and
     line ending."""
-    if _hcl(path):
-        raise ValueError("adding an entry is only supported in YAML files")
+    hcl = _hcl(path)
+    if path.endswith(".json"):
+        raise ValueError("adding an entry is not supported in JSON files")
     assert edit.entries is not None
     value = json.loads(edit.entries)
     if not isinstance(value, dict) or not value:
@@ -246,23 +247,37 @@ def _addition(
         )
         else "\n"
     )
-    step = 2
-    for i in range(line + 1, len(starts)):
+
+    # the indentation step: of the key's own value, else of the key under its parent
+    def depth(i: int) -> int | None:
         body = line_text(i).rstrip("\r\n")
-        if body.strip() and not body.lstrip().startswith("#"):
-            deeper = len(body) - len(body.lstrip(" "))
-            if deeper > len(indent):
-                step = deeper - len(indent)
-            break
+        if not body.strip() or body.lstrip().startswith(("#", "//")):
+            return None
+        return len(body) - len(body.lstrip(" "))
+
+    step = 2
+    below = next((d for i in range(line + 1, len(starts)) if (d := depth(i)) is not None), None)
+    if below is not None and below > len(indent):
+        step = below - len(indent)
+    else:
+        parent = next(
+            (d for i in range(line - 1, -1, -1) if (d := depth(i)) is not None and d < len(indent)),
+            None,
+        )
+        if parent is not None:
+            step = len(indent) - parent
     top = line
     while top > 0:
         above = line_text(top - 1)
-        if not above.startswith(indent + "#") or above[len(indent)] != "#":
+        comment = ("#", "//") if hcl else ("#",)
+        if not above.startswith(indent) or not above[len(indent) :].startswith(comment):
             break
         top -= 1
 
     def entry(key: str, v: Any, depth: int) -> list[str]:
         pad = indent + " " * (step * depth)
+        if hcl:
+            return _hcl_entry(key, v, pad, " " * step, nl)
         if isinstance(v, str):
             if not _safe_text(v):
                 raise ValueError("its value has a control character or a line break")
@@ -285,6 +300,33 @@ def _addition(
             raise ValueError("a key has a control character or a line break")
         lines += entry(key, v, 0)
     return starts[top], starts[top], "".join(lines)
+
+
+_HCL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def hcl_string(value: str) -> str:
+    """``value`` as an HCL quoted string that reads back as that text: quotes and
+    backslashes escaped, ``${`` and ``%{`` escaped so they start no template."""
+    body = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + body.replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def _hcl_entry(key: str, v: Any, pad: str, step: str, nl: str) -> list[str]:
+    """An HCL object entry (``key = "value"``, or a nested object) at ``pad``."""
+    name = key if _HCL_NAME.fullmatch(key) else hcl_string(key)
+    if isinstance(v, str):
+        if not _safe_text(v):
+            raise ValueError("its value has a control character or a line break")
+        return [f"{pad}{name} = {hcl_string(v)}{nl}"]
+    if isinstance(v, dict):
+        out = [f"{pad}{name} = {{{nl}"]
+        for k, x in v.items():
+            if not _safe_text(k):
+                raise ValueError("a key has a control character or a line break")
+            out += _hcl_entry(k, x, pad + step, step, nl)
+        return [*out, f"{pad}}}{nl}"]
+    raise ValueError("its value cannot be written as an HCL object entry")
 
 
 def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:

@@ -784,6 +784,33 @@ def _through_link(sf: SourceFile, root_real: str) -> bool:
     return sf.abspath != os.path.join(root_real, sf.path.replace("/", os.sep))
 
 
+def known_values(
+    baseline: baseline_mod.Baseline, policy: operator.Policy, root: Path, opts: ScanOptions
+) -> baseline_mod.Baseline:
+    """The baseline with ``known``: what remedies may write for required labels and tags
+    (the policy's ``ownership.labels``, "$team" resolved to the repository's team by the
+    policy's ownership sources, per-team values picked for it). Only remedies read it (a
+    baseline file cannot set it: the schema has no such key); it is part of the result
+    cache's key with the rest of the baseline."""
+    from .org.teams import UNOWNED, attribute
+
+    org = opts.repo_name.split("/", 1)[0] if opts.repo_name and "/" in opts.repo_name else None
+    team = attribute(policy, org, dict(opts.repo_properties), root).team
+    if team.startswith("@") and "/" in team:  # @org/team of an org the scan was not told
+        team = team.split("/", 1)[1] or UNOWNED
+    labels: dict[str, str] = {}
+    for name, value in policy.label_values.items():
+        if isinstance(value, str):
+            if value != "$team":
+                labels[name] = value
+            elif team != UNOWNED:
+                labels[name] = team
+        elif team in value:
+            labels[name] = value[team]
+    known = {"team": team, "labels": labels}
+    return dataclasses.replace(baseline, data={**baseline.data, "known": known})
+
+
 def _judged_key(
     root: Path,
     listing: tuple[list[SourceFile], list[Diagnostic]],
@@ -1350,6 +1377,8 @@ def scan(
     )
     baseline_names = [*(policy.baselines or ["default"]), *repo_layers, *applied.baselines]
     baseline = baseline_mod.load(baseline_names)
+    if policy.label_values:
+        baseline = known_values(baseline, policy, root, opts)
     rules: dict[str, Rule] = load_rules(
         [embedded_rules_dir(), *policy.rule_dirs],
         repo_dirs=config_mod.resolve_rule_dirs(applied, rules_root or root),

@@ -1067,6 +1067,7 @@ EXPECTED_NAMES = {
     "with_tag",
     "release_at_least",
     "mirrored",
+    "known_missing",
     "parse_version",
     "semver_compare",
     "version_at_least",
@@ -1482,3 +1483,14 @@ def test_mirrored(ref: str, expected: str | None) -> None:
         "quay.io/prometheus/": "registry.acme.dev/prom/",  # the longest prefix wins
     }
     assert mirrored(ref, mirrors) == expected
+
+
+def test_known_missing() -> None:
+    from scanner.policy.functions import known_missing
+
+    known = {"team": "web", "cost-center": "cc-1"}
+    assert known_missing(["team", "cost-center"], {"team": ""}, known) == known
+    assert known_missing(["team", "cost-center"], {"team": "x"}, known) == {"cost-center": "cc-1"}
+    assert known_missing(["team"], {"team": "x"}, known) is None  # nothing missing
+    assert known_missing(["team", "owner"], {}, known) is None  # owner has no value: no half fix
+    assert known_missing(["team"], None, known) == {"team": "web"}

@@ -293,6 +293,7 @@ def _pod(
                 "name": name,
                 "namespace": namespace,
                 "labels": all_labels,
+                "labels_declared": o.labels_pair is not None,
                 "annotations": annotations,
                 "containers": containers,
                 "env_names": sorted(names),

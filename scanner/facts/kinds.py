@@ -77,6 +77,7 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "tags": "static tags map, or null",
                 "labels_known": "labels is a static map",
                 "labels": "static labels map, or null",
+                "tags_declared": "the resource sets its tag attribute (tags, or labels)",
                 "tag_attribute": "the attribute that tags this resource: labels for google, "
                 "tags otherwise",
                 "resource_tags": "the resource's own tags (labels for google) that are statically "
@@ -379,6 +380,7 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "name": "metadata.name",
                 "namespace": "metadata.namespace, or null",
                 "labels": "pod template labels overlaid with metadata.labels",
+                "labels_declared": "metadata has a labels key",
                 "annotations": "pod template annotations overlaid with metadata.annotations",
                 "containers": "container names (init and ephemeral containers included)",
                 "env_names": "names of the env variables its containers set, sorted",

@@ -324,6 +324,17 @@ def _resource(path: str, module_dir: str, b: Block) -> Fact:
         spans["labels"] = labels.span
     if own is not None:
         spans["resource_tags"] = spans["effective_tags"] = own.span
+    # where a remedy adds tags: above the first entry of a literal tags map, else (no tags
+    # attribute) above the block's first attribute
+    items = own.item_spans if own is not None and isinstance(own.value, dict) else None
+    first = min(items.values(), key=lambda sp: (sp.start_line, sp.start_col)) if items else None
+    if first is None and own is None and b.attributes:
+        first = min(
+            (a.span for a in b.attributes.values()), key=lambda sp: (sp.start_line, sp.start_col)
+        )
+    if first is not None:
+        spans["tags_insert"] = first
+    data["tags_declared"] = own is not None
     return Fact("tf.resource", path, b.header_span, f"{module_dir}:{rtype}.{name}", data, spans)
 
 

@@ -25,6 +25,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..facts.repository import (
     CATALOG_PATHS,
@@ -33,7 +34,9 @@ from ..facts.repository import (
     codeowners_root_owner,
 )
 from ..policy.operator import Policy
-from .select import PropertyValues
+
+if TYPE_CHECKING:
+    from .select import PropertyValues
 
 UNOWNED = "unowned"
 MAX_BYTES = 256 * 1024

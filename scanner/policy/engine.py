@@ -253,7 +253,8 @@ def _entries(value: Any) -> str | None:
     if not isinstance(value, Mapping) or not value:
         return None
     try:
-        return json.dumps(plain(value, 0))
+        # keys sorted: the order a CEL map gives is not stable, an edit must be
+        return json.dumps(plain(value, 0), sort_keys=True)
     except ValueError:
         return None
 

@@ -86,6 +86,7 @@ __all__ = [
     "with_tag",
     "release_at_least",
     "mirrored",
+    "known_missing",
     "version_fields",
     "versions_behind",
     "versions_behind_text",
@@ -1231,6 +1232,24 @@ def release_at_least(versions: object, floor: object) -> str | None:
     return max(pool, key=lambda x: x[0])[1] if pool else None
 
 
+def known_missing(required: object, have: object, known: object) -> dict[str, str] | None:
+    """The required labels (or tags) ``have`` lacks or leaves empty, each with the value
+    ``known`` gives it: what a remedy adds. Null when nothing is missing, or when one
+    missing label has no known value (half a fix leaves the finding: none is made)."""
+    if not isinstance(required, list | tuple) or not isinstance(known, Mapping):
+        return None
+    labels = have if isinstance(have, Mapping) else {}
+    out: dict[str, str] = {}
+    for name in required:
+        if not isinstance(name, str) or labels.get(name) not in (None, ""):
+            continue
+        value = known.get(name)
+        if not isinstance(value, str) or not value:
+            return None
+        out[name] = value
+    return out or None
+
+
 def mirrored(ref: object, mirrors: object) -> str | None:
     """The image reference moved to the registry mirror the baseline maps its name to:
     ``mirrors`` maps a name prefix ending in ``/`` (``docker.io/library/``) to the prefix
@@ -1385,6 +1404,7 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "with_tag": with_tag,
         "release_at_least": release_at_least,
         "mirrored": mirrored,
+        "known_missing": known_missing,
         "versions_behind_text": versions_behind_text,
     }
 )

@@ -101,6 +101,9 @@ class Policy:
     ownership: tuple[str, ...] = DEFAULT_OWNERSHIP
     team_aliases: Mapping[str, str] = field(default_factory=dict)  # lower-cased keys
     levels: tuple[MaturityLevel, ...] = ()
+    # values a remedy may write for required labels and tags (`ownership.labels`): a
+    # constant, "$team" (the repository's team, by the sources above), or a value per team
+    label_values: Mapping[str, str | Mapping[str, str]] = field(default_factory=dict)
 
     def layers_for(self, repo: RepoFacts) -> tuple[tuple[str, ...], str | None]:
         """The baseline layers the first matching `repos:` entry adds, and why it matched."""
@@ -234,6 +237,12 @@ def load(path: Path, *, root: Path | None = None, shown: str | None = None) -> P
             for k, v in (ownership.get("teams") or {}).items()
         },
         levels=tuple(levels),
+        label_values={
+            str(k): (
+                str(v) if isinstance(v, str) else {str(t).lower(): str(x) for t, x in v.items()}
+            )
+            for k, v in (ownership.get("labels") or {}).items()
+        },
         repos=tuple(repos),
         baselines=baselines,
         overlays=overlays,
