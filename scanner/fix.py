@@ -371,7 +371,23 @@ class Replacements:
         return None if data is None else replacement(data, edit, path)
 
 
-def plan(root: Path, findings: Iterable[Finding], read: Callable[[Path], bytes | None]) -> Plan:
+def read_file(path: Path) -> bytes | None:
+    """A regular file's bytes, never through a link (None: not one, or unreadable): what
+    `plan` may edit."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def plan(
+    root: Path,
+    findings: Iterable[Finding],
+    read: Callable[[Path], bytes | None] = read_file,
+) -> Plan:
     """The edits the findings' remedies make, per file (see the module doc). ``read``
     returns a file's bytes (None: not a regular file, or unreadable)."""
     out = Plan()

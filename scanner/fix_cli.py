@@ -7,8 +7,6 @@ was refused or rolled back (the output says which and why); 2 usage or configura
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 from pathlib import Path
 
@@ -16,17 +14,6 @@ import click
 
 EXIT_OK, EXIT_SOME, EXIT_CONFIG = 0, 1, 2
 CATEGORIES = ("bounded-autonomy", "drift", "ownership", "compliance")
-
-
-def _regular(path: Path) -> bytes | None:
-    """A regular file's bytes, never through a link."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
 
 
 def _paint(line: str, color: bool) -> str:
@@ -119,7 +106,7 @@ def fix_cmd(
         if (not rule_ids or f.rule_id in rule_ids)
         and (not categories or f.category.value in categories)
     ]
-    plan = fix_mod.plan(root, chosen, _regular)
+    plan = fix_mod.plan(root, chosen)
     paint = sys.stdout.isatty() if color is None else color
     with_remedy = sum(1 for f in chosen if f.fix is not None)
     if dry_run:

@@ -42,7 +42,6 @@ import datetime as dt
 import difflib
 import os
 import re
-import stat
 import subprocess
 import tempfile
 import textwrap
@@ -433,18 +432,10 @@ def run_case(
     return CaseResult(case, actual, tuple(problems + wrong), fixed)
 
 
-def _read(path: Path) -> bytes | None:
-    """A regular file's bytes, never through a link (what `plan` may edit)."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
 def _tree_text(root: Path, rel: str) -> str | None:
-    data = _read(root / rel)
+    from .fix import read_file
+
+    data = read_file(root / rel)
     return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
@@ -457,7 +448,7 @@ def _check_fix(
     from . import fix as fix_mod
 
     remedied = [f for f in report.findings if f.rule_id == case.rule and f.fix is not None]
-    planned = fix_mod.plan(root, remedied, _read)
+    planned = fix_mod.plan(root, remedied)
     if not planned.files and not planned.refused:
         if case.fixed is None:
             return {}, []

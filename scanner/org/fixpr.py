@@ -23,9 +23,7 @@ written to GitHub at all: the outcome says what would be done.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,16 +98,6 @@ def fixable(report: Report) -> int:
     return sum(1 for f in report.findings if f.fix is not None and not f.external)
 
 
-def _regular(path: Path) -> bytes | None:
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
 def propose(
     repo: str,
     commit: str,
@@ -122,7 +110,7 @@ def propose(
     """The fix of one repository's extracted tree ``root`` (edited in place), scanned as
     ``report`` from ``commit`` whose tree lists ``entries``."""
     out = Proposal(repo, commit, branch)
-    planned = fix_mod.plan(root, report.findings, _regular)
+    planned = fix_mod.plan(root, report.findings)
     if not planned.files and not planned.refused:
         return out
     try:
@@ -143,7 +131,7 @@ def propose(
             # checked anyway: the commit must change nothing but the edit)
             out.problems.append(f"{change.path}: differs from the commit's file; not fixed")
             continue
-        if _regular(root / change.path) != after:
+        if fix_mod.read_file(root / change.path) != after:
             out.problems.append(f"{change.path}: changed on disk after the edit; not fixed")
             continue
         out.files.append(Changed(change.path, entry.mode, entry.sha, after))
