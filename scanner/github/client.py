@@ -755,20 +755,24 @@ class GitHubClient:
     ) -> None:
         """Edit the title, body or state (``open``/``closed``) of an issue; only what is
         given is sent, and nothing at all when nothing is."""
+        self._edit(f"/repos/{_full_name(full_name)}/issues/{int(number)}", title, body, state)
+
+    def _edit(self, path: str, title: str | None, body: str | None, state: str | None) -> None:
+        """PATCH an issue's or a pull request's title, body or state (what is given)."""
         edit: dict[str, Any] = {}
         if title is not None:
             if not title.strip():
-                raise ValueError("an issue needs a title")
+                raise ValueError("an issue or pull request needs a title")
             edit["title"] = title
         if body is not None:
             _check_body(body)
             edit["body"] = body
         if state is not None:
             if state not in _ISSUE_STATES:
-                raise ValueError(f"an issue state is open or closed, not {state[:20]!r}")
+                raise ValueError(f"a state is open or closed, not {state[:20]!r}")
             edit["state"] = state
         if edit:
-            self._write("PATCH", f"/repos/{_full_name(full_name)}/issues/{int(number)}", edit)
+            self._write("PATCH", path, edit)
 
     # --------------------------------------------- git data and pull requests (writes)
     # Fix pull requests (org/fixpr.py) are written through the Git Data API: blobs, one
@@ -874,18 +878,7 @@ class GitHubClient:
         state: str | None = None,
     ) -> None:
         """Edit a pull request's title, body or state (``open``/``closed``)."""
-        edit: dict[str, Any] = {}
-        if title is not None:
-            edit["title"] = title
-        if body is not None:
-            _check_body(body)
-            edit["body"] = body
-        if state is not None:
-            if state not in _ISSUE_STATES:
-                raise ValueError(f"a pull request state is open or closed, not {state[:20]!r}")
-            edit["state"] = state
-        if edit:
-            self._write("PATCH", f"/repos/{_full_name(full_name)}/pulls/{int(number)}", edit)
+        self._edit(f"/repos/{_full_name(full_name)}/pulls/{int(number)}", title, body, state)
 
     # ------------------------------------------------------------------- transport
 
