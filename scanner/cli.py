@@ -894,6 +894,11 @@ def _properties(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     help="With --fix: try again where GitHub refused tether's branch or pull request before.",
 )
 @click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="With --fix: also remedies that may change behaviour (new major versions, ...).",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(_FAIL_LEVELS),
     default=None,
@@ -946,6 +951,7 @@ def org_cmd(
     open_prs: bool,
     max_prs: int | None,
     retry_refused: bool,
+    unsafe_fixes: bool,
     fail_on: str | None,
     category: str | None,
     upload_budget: int,
@@ -968,8 +974,10 @@ def org_cmd(
 
     if bool(app_id) != bool(app_private_key):
         raise click.UsageError("--app-id and --app-private-key go together")
-    if (open_prs or max_prs is not None or retry_refused) and not fix:
-        raise click.UsageError("--open-prs, --max-prs and --retry-refused go with --fix")
+    if (open_prs or max_prs is not None or retry_refused or unsafe_fixes) and not fix:
+        raise click.UsageError(
+            "--open-prs, --max-prs, --retry-refused and --unsafe-fixes go with --fix"
+        )
     if open_prs and not dry_run and state_dir is None:
         raise click.UsageError(
             "--open-prs needs --state: tether records there which commit it wrote to its "
@@ -1025,6 +1033,7 @@ def org_cmd(
             open_prs=open_prs and not dry_run,
             max_prs=max_prs,
             retry_refused=retry_refused,
+            unsafe_fixes=unsafe_fixes,
         )
         with _terminate_as_interrupt():
             result = run_org(options, clients, progress)

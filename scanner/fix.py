@@ -46,6 +46,7 @@ class FileFix:
     before: str
     after: str
     fixed: list[Finding] = field(default_factory=list)
+    edits: list[tuple[str, str]] = field(default_factory=list)  # per fixed: (old, new) text
 
     def diff(self) -> str:
         return "".join(
@@ -417,15 +418,16 @@ def plan(
             if new != text[a:b]:
                 edits.append((a, b, new, f))
         edits.sort(key=lambda e: (e[0], e[1]))
-        kept: list[tuple[int, int, str, Finding]] = []
-        for e in edits:
-            if kept and (e[0] < kept[-1][1] or e[0] == e[1] == kept[-1][0] == kept[-1][1]):
-                if (kept[-1][0], kept[-1][1], kept[-1][2]) == e[:3]:
-                    continue  # the same edit twice (two rules, one remedy): once is enough
-                out.refused.append(Refusal(e[3], "its edit overlaps another's"))
-                out.refused.append(Refusal(kept.pop()[3], "its edit overlaps another's"))
+        kept: list[tuple[int, int, str, list[Finding]]] = []
+        for a, b, new, f in edits:
+            if kept and (a < kept[-1][1] or a == b == kept[-1][0] == kept[-1][1]):
+                if (kept[-1][0], kept[-1][1], kept[-1][2]) == (a, b, new):
+                    kept[-1][3].append(f)  # the same edit twice (two rules): made once
+                    continue
+                out.refused.append(Refusal(f, "its edit overlaps another's"))
+                out.refused += [Refusal(g, "its edit overlaps another's") for g in kept.pop()[3]]
                 continue
-            kept.append(e)
+            kept.append((a, b, new, [f]))
         if not kept:
             continue
         pieces, pos = [], 0
@@ -433,7 +435,11 @@ def plan(
             pieces += [text[pos:a], new]
             pos = b
         pieces.append(text[pos:])
-        out.files.append(FileFix(path, text, "".join(pieces), [e[3] for e in kept]))
+        change = FileFix(path, text, "".join(pieces))
+        for a, b, new, found in kept:
+            change.fixed += found
+            change.edits += [(text[a:b], new)] * len(found)
+        out.files.append(change)
     return out
 
 

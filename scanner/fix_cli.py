@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from . import fix as fix_mod
 
 EXIT_OK, EXIT_SOME, EXIT_CONFIG = 0, 1, 2
 CATEGORIES = ("bounded-autonomy", "drift", "ownership", "compliance")
@@ -57,6 +61,12 @@ def _paint(line: str, color: bool) -> str:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Extra rule directory (repeatable).",
 )
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="Also write remedies that may change behaviour: a new major version, a release "
+    "that may be older than a floating tag gives today, narrower token permissions.",
+)
 @click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
 def fix_cmd(
     path: Path,
@@ -66,6 +76,7 @@ def fix_cmd(
     policy_file: Path | None,
     baselines: tuple[str, ...],
     rule_dirs: tuple[Path, ...],
+    unsafe_fixes: bool,
     color: bool | None,
 ) -> None:
     """Write the mechanical remedies of the findings in PATH (a repository, default .):
@@ -106,26 +117,22 @@ def fix_cmd(
         if (not rule_ids or f.rule_id in rule_ids)
         and (not categories or f.category.value in categories)
     ]
-    plan = fix_mod.plan(root, chosen)
+    remedied = [f for f in chosen if f.fix is not None]
+    held = [f for f in remedied if not f.fix.safe and not unsafe_fixes]  # type: ignore[union-attr]
+    plan = fix_mod.plan(root, [f for f in remedied if f not in held])
     paint = sys.stdout.isatty() if color is None else color
-    with_remedy = sum(1 for f in chosen if f.fix is not None)
+    refusals = _refusals(plan)
     if dry_run:
         for change in plan.files:
             for line in change.diff().splitlines():
                 click.echo(_paint(line, paint))
-        for r in plan.refused:
-            click.echo(
-                say(
-                    f"tether fix: not applied: {r.finding.path}:{r.finding.span.start_line} "
-                    f"{r.finding.rule_id}: {r.why}"
-                ),
-                err=True,
-            )
+        for line in refusals:
+            click.echo(say(f"tether fix: not applied: {line}"), err=True)
         n = sum(len(c.fixed) for c in plan.files)
         click.echo(
-            f"tether fix: dry run: {n} of {len(chosen)} findings have a remedy to write "
-            f"({with_remedy - n - len(plan.refused)} already as the remedy says) in "
-            f"{len(plan.files)} files; nothing written",
+            f"tether fix: dry run: {n} of {len(chosen)} findings fixed in {len(plan.files)} "
+            f"files{_rest(remedied, held, plan, n)}; nothing written (the rescan that checks "
+            "each edit runs when they are written)",
             err=True,
         )
         sys.exit(EXIT_SOME if plan.files or plan.refused else EXIT_OK)
@@ -136,15 +143,55 @@ def fix_cmd(
             click.echo(say(f"tether fix: {line}"), err=True)
         click.echo(say(f"tether fix: the rescan failed ({e}); nothing kept"), err=True)
         sys.exit(EXIT_CONFIG if isinstance(e.cause, ConfigError) else EXIT_SOME)
-    written, problems = applied.kept, applied.problems
+    written = applied.kept
     for change in written:
-        for f in change.fixed:
-            click.echo(say(f"fixed {change.path}:{f.span.start_line} {f.rule_id}: {f.message}"))
-    for p in problems:
+        for f, (old, new) in zip(change.fixed, change.edits, strict=True):
+            click.echo(
+                say(f"fixed {change.path}:{f.span.start_line} {f.rule_id}: {_edit(old, new)}")
+            )
+    for line in refusals:
+        click.echo(say(f"tether fix: not applied: {line}"), err=True)
+    for p in applied.problems[len(plan.refused) :]:  # (the refusals come first)
         click.echo(say(f"tether fix: {p}"), err=True)
     n = sum(len(c.fixed) for c in written)
-    click.echo(f"tether fix: {n} findings fixed in {len(written)} files", err=True)
-    sys.exit(EXIT_SOME if problems else EXIT_OK)
+    click.echo(
+        f"tether fix: {n} of {len(chosen)} findings fixed in {len(written)} files"
+        f"{_rest(remedied, held, plan, sum(len(c.fixed) for c in plan.files))}",
+        err=True,
+    )
+    sys.exit(EXIT_SOME if applied.problems else EXIT_OK)
+
+
+def _refusals(plan: fix_mod.Plan) -> list[str]:
+    """One line per refused remedy (the same refusal once)."""
+    out: list[str] = []
+    for r in plan.refused:
+        line = f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
+        if line not in out:
+            out.append(line)
+    return out
+
+
+def _rest(remedied: list[Any], held: list[Any], plan: fix_mod.Plan, planned: int) -> str:
+    """What else the summary says: remedies held back as unsafe, refused, or already so."""
+    parts = []
+    if held:
+        parts.append(f"{len(held)} more with --unsafe-fixes")
+    if plan.refused:
+        parts.append(f"{len(plan.refused)} refused")
+    same = len(remedied) - len(held) - len(plan.refused) - planned
+    if same > 0:
+        parts.append(f"{same} already as the remedy says")
+    return "; " + ", ".join(parts) if parts else ""
+
+
+def _edit(old: str, new: str) -> str:
+    """What an edit wrote, for the console: ``old -> new``, or the lines an add wrote."""
+    if not old:
+        lines = [x.strip() for x in new.splitlines() if x.strip()]
+        shown = "; ".join(lines[:4]) + ("; ..." if len(lines) > 4 else "")
+        return f"added {shown}"
+    return f"{old} -> {new}"
 
 
 def register(main: click.Group) -> None:

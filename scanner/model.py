@@ -138,12 +138,18 @@ class FixEdit:
       `comment`, the trailing comment on the span's last line becomes ``# <comment>``;
     * add (``entries`` set): new mapping entries, ``json.loads(entries)`` (a map of strings,
       or of maps and lists of strings), written just above the key at `span`, in the block
-      style and indentation of that mapping (`text` is empty)."""
+      style and indentation of that mapping (`text` is empty).
+
+    A rule's `fix: unsafe:` marks the remedies that may change behaviour (`safe` False)."""
 
     span: Span
     text: str
     comment: str | None = None
     entries: str | None = None  # add: the new entries, a JSON object
+    # False: the remedy may change behaviour (a new major version, a version that may be
+    # older than what a floating tag gives today, narrower token permissions for jobs that
+    # may write): written only when asked (--unsafe-fixes), as ruff does
+    safe: bool = True
 
     @property
     def adds(self) -> bool:

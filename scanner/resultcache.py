@@ -70,7 +70,7 @@ from .model import (
 
 T = TypeVar("T")
 FORMAT = 5  # 2: the findings' texts in a table; 3: a finding's drift distance; 4: its fix;
-# 5: a fix's comment and added entries
+# 5: a fix's comment, added entries and safety
 _LEVELS = {lv.value: lv for lv in Level}
 _CATEGORIES = {c.value: c for c in Category}
 # Rule fields that are compiled forms of other fields (their sources are keyed instead)
@@ -441,7 +441,9 @@ def _finding_doc(f: Finding, texts: dict[str, int]) -> list[Any]:
             f.distance.versions,
             f.distance.days,
         ],
-        None if f.fix is None else [list(f.fix.span), f.fix.text, f.fix.comment, f.fix.entries],
+        None
+        if f.fix is None
+        else [list(f.fix.span), f.fix.text, f.fix.comment, f.fix.entries, f.fix.safe],
     ]
 
 
@@ -491,12 +493,15 @@ def _finding(x: Any, texts: list[str], memo: dict[tuple[Any, ...], BaselineRef])
 
 
 def _fix(x: Any) -> FixEdit:
-    span, text, comment, entries = x
+    span, text, comment, entries, safe = x
+    if type(safe) is not bool:
+        raise TypeError("fix")
     return FixEdit(
         _span(span),
         _str(text),
         None if comment is None else _str(comment),
         None if entries is None else _str(entries),
+        safe,
     )
 
 

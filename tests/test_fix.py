@@ -62,7 +62,15 @@ def _repo(tmp_path: Path) -> Path:
 def _fix(tmp_path: Path, *args: str) -> object:
     return CliRunner().invoke(
         main,
-        ["fix", str(tmp_path / "repo"), "--baseline", str(tmp_path / "golden.yml"), *args],
+        # (most remedies here cross a major version: the edits, not the safety, are tested)
+        [
+            "fix",
+            str(tmp_path / "repo"),
+            "--baseline",
+            str(tmp_path / "golden.yml"),
+            "--unsafe-fixes",
+            *args,
+        ],
     )
 
 
@@ -82,7 +90,7 @@ def test_edits_touch_only_the_changed_tokens(tmp_path: Path) -> None:
     # applying twice changes nothing
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
     again = _fix(tmp_path)
-    assert again.exit_code == 0 and "0 findings fixed" in again.output  # type: ignore[attr-defined]
+    assert again.exit_code == 0 and "0 of 2 findings fixed in 0 files" in again.output  # type: ignore[attr-defined]
     assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
 
 
@@ -402,7 +410,7 @@ def test_provider_and_terraform_constraints_are_widened(tmp_path: Path) -> None:
         '{"terraform": {"required_version": ">= 1.9.0", "required_providers": '
         '{"aws": {"source": "hashicorp/aws", "version": "< 5.0"}}}}'
     )
-    res = CliRunner().invoke(main, ["fix", str(repo)])
+    res = CliRunner().invoke(main, ["fix", str(repo), "--unsafe-fixes"])
     assert res.exit_code == 0, res.output
     assert (repo / "main.tf").read_bytes() == (
         tf.replace('"~> 1.3.0"', '">= 1.5.0"')
@@ -441,10 +449,12 @@ def test_missing_top_level_permissions_are_added(tmp_path: Path, before: str, af
     (repo / ".github" / "workflows").mkdir(parents=True)
     wf = repo / ".github" / "workflows" / "ci.yml"
     wf.write_bytes(before.encode())
-    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006"])
+    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006", "--unsafe-fixes"])
     assert res.exit_code == 0, res.output
     assert wf.read_bytes() == after.encode()
-    again = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006", "--dry-run"])
+    again = CliRunner().invoke(
+        main, ["fix", str(repo), "--rule", "GHA006", "--dry-run", "--unsafe-fixes"]
+    )
     assert again.exit_code == 0 and "0 files" in again.output
 
 
@@ -458,7 +468,7 @@ def test_an_entry_is_not_added_to_a_flow_mapping_or_a_job_level_write_all(tmp_pa
         "    permissions: write-all\n    steps: [{run: echo}]\n"
     )
     (repo / ".github" / "workflows" / "all.yml").write_text(write_all)
-    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006"])
+    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006", "--unsafe-fixes"])
     assert res.exit_code == 1
     assert "flow.yml:1 GHA006: the mapping it goes into is not in block style" in res.output
     assert (repo / ".github" / "workflows" / "flow.yml").read_text() == flow
@@ -525,6 +535,7 @@ def test_the_json_report_carries_the_exact_edit(tmp_path: Path) -> None:
     }
     assert fixes["GHA003:11"] == {
         "kind": "replace",
+        "safe": False,  # v2 -> v4.2.0: a new major
         "value": "actions/checkout@v4.2.0",
         "region": {"start_line": 11, "start_column": 15, "end_line": 11, "end_column": 36},
         "text": '"actions/checkout@v4.2.0"',
@@ -552,7 +563,7 @@ def test_sha_pins_move_to_the_recorded_commit_with_the_release_in_a_comment(
         "      - uses: docker/build-push-action@v6   # the image\n"
     )
     wf.write_text(before)
-    res = CliRunner().invoke(main, ["fix", str(repo)])
+    res = CliRunner().invoke(main, ["fix", str(repo), "--unsafe-fixes"])
     assert res.exit_code == 1, res.output  # the commented line is reported, not rewritten
     assert wf.read_text() == (
         before.replace(
@@ -571,3 +582,50 @@ def test_sha_pins_move_to_the_recorded_commit_with_the_release_in_a_comment(
     # a branch is not moved to a release, a pin is never moved down (v4.1.0 > the recorded
     # v4.0.2), and a comment other than a version is never dropped
     assert "ci.yml:12 GHA002: its line has a comment that is not a version" in res.output
+
+
+def test_remedies_that_may_change_behaviour_are_written_only_when_asked(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    before = (
+        "on: push\n"
+        "jobs:\n"
+        "  a:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v3\n"  # a new major: unsafe
+        '      - uses: "hashicorp/setup-terraform@v3.0.0"\n'  # same major: safe
+    )
+    wf.write_text(before)
+    res = CliRunner().invoke(main, ["fix", str(repo)])
+    assert res.exit_code == 0, res.output
+    safe = before.replace(
+        '"hashicorp/setup-terraform@v3.0.0"',
+        '"hashicorp/setup-terraform@b9cd54a3c349d3f38e8881555d616ced269862dd" # v3.1.2',
+    )
+    assert wf.read_text() == safe
+    # the top-level permissions would narrow job a's token: unsafe too
+    assert "1 of 5 findings fixed in 1 files; 2 more with --unsafe-fixes" in res.output
+    res = CliRunner().invoke(main, ["fix", str(repo), "--unsafe-fixes"])
+    assert res.exit_code == 0, res.output
+    assert wf.read_text() == safe.replace(
+        "on: push\njobs:", "on: push\npermissions:\n  contents: read\njobs:"
+    ).replace("actions/checkout@v3", "actions/checkout@v4")
+    assert "GHA003: actions/checkout@v3 -> actions/checkout@v4" in res.output
+    assert "GHA006: added permissions:; contents: read" in res.output
+
+
+def test_top_level_permissions_are_a_safe_remedy_when_every_job_declares_its_own(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    wf.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    permissions: {contents: write}\n"
+        "    steps: [{run: echo}]\n"
+    )
+    res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006"])
+    assert res.exit_code == 0, res.output
+    assert wf.read_text().startswith("on: push\npermissions:\n  contents: read\njobs:\n")

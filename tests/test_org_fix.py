@@ -58,7 +58,7 @@ def org(world: World, tmp_path: Path, **kw: Any) -> RunResult:
         upload_wait=0.0,
         jobs=2,
         fix=True,
-        **kw,
+        **{"unsafe_fixes": True, **kw},  # checkout v3 -> v4 is a new major
     )
     return run_org(options, factory(world.fake))
 
@@ -171,7 +171,7 @@ def test_without_open_prs_nothing_is_written(world: World, tmp_path: Path) -> No
         main,
         [
             "org", "acme", "--out", str(tmp_path / "o2"), "--state", str(tmp_path / "s2"),
-            "--github-url", fake.url, "--fix", "--open-prs", "--dry-run",
+            "--github-url", fake.url, "--fix", "--open-prs", "--dry-run", "--unsafe-fixes",
         ],
         env={"GITHUB_TOKEN": fake.token},
     )  # fmt: skip
@@ -247,7 +247,7 @@ def test_no_token_in_output(world: World, tmp_path: Path) -> None:
         main,
         [
             "org", "acme", "--out", str(tmp_path / "o"), "--state", str(tmp_path / "s"),
-            "--github-url", fake.url, "--fix", "--open-prs",
+            "--github-url", fake.url, "--fix", "--open-prs", "--unsafe-fixes",
         ],
         env={"GITHUB_TOKEN": fake.token},
     )  # fmt: skip
@@ -287,3 +287,12 @@ def test_body_is_bounded_and_escapes_repository_text() -> None:
     assert body.count("<img") == body.count("`<img src=x>.yml:")
     assert "<script>" not in body and "](https://evil" not in body
     assert "javascript:" not in body
+
+
+def test_remedies_that_may_change_behaviour_wait_for_unsafe_fixes(
+    world: World, tmp_path: Path
+) -> None:
+    # checkout v3 -> v4 crosses a major version: not proposed without --unsafe-fixes
+    result = org(world, tmp_path, open_prs=True, unsafe_fixes=False)
+    assert fix_of(result)["status"] == "nothing-to-fix"
+    assert not [r for r in world.fake.requests if r.method != "GET"]

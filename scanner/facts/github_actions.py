@@ -262,6 +262,7 @@ def _permissions_fact(
     job: str | None,
     triggers: list[str],
     jobs_key: Span | None = None,
+    inheriting: list[str] | None = None,
 ) -> Fact:
     perms = pair[1].to_python() if pair else None
     data = {
@@ -272,6 +273,7 @@ def _permissions_fact(
         "permissions": perms,
         "write_scopes": _write_scopes(perms) if pair else None,
         "triggers": triggers,
+        "jobs_inheriting": inheriting or [],
     }
     span = pair[0].span if pair else anchor
     target = f"jobs.{job}.permissions" if job else "permissions"
@@ -318,6 +320,15 @@ def extract_workflow(path: str, root: Node, lines: list[str] | None = None) -> l
             triggers,
             # where a remedy adds `permissions:`
             jobs_pair[0].span if jobs_pair is not None and perms_pair is None else None,
+            # the jobs the top level applies to (no permissions of their own; a job that is
+            # not a mapping counts): what a top-level `contents: read` narrows
+            sorted(
+                str(k.raw.value)
+                for k, job in jobs_pair[1].items()
+                if not job.is_map or job.get_pair("permissions") is None
+            )
+            if jobs_pair is not None and jobs_pair[1].is_map
+            else [],
         )
     )
     jobs = root.get("jobs")

@@ -133,6 +133,8 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "write_scopes": "scopes granted write, sorted (['*'] for write-all), or null "
                 "when not declared or not a valid value",
                 "triggers": "event names under the workflow's on:",
+                "jobs_inheriting": "at workflow level: the jobs without permissions of their "
+                "own, sorted (the top level applies to them); [] for a job",
             },
             "gha.step_uses": {
                 "uses": "the uses value as written",

@@ -106,11 +106,14 @@ def propose(
     report: Report,
     rescan: Callable[[], Report],
     entries: Sequence[TreeEntry],
+    unsafe: bool = False,
 ) -> Proposal:
     """The fix of one repository's extracted tree ``root`` (edited in place), scanned as
-    ``report`` from ``commit`` whose tree lists ``entries``."""
+    ``report`` from ``commit`` whose tree lists ``entries``; remedies that may change
+    behaviour only with ``unsafe``."""
     out = Proposal(repo, commit, branch)
-    planned = fix_mod.plan(root, report.findings)
+    chosen = [f for f in report.findings if f.fix is not None and (unsafe or f.fix.safe)]
+    planned = fix_mod.plan(root, chosen)
     if not planned.files and not planned.refused:
         return out
     try:

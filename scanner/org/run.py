@@ -85,6 +85,7 @@ class OrgOptions:
     open_prs: bool = False
     max_prs: int | None = None
     retry_refused: bool = False
+    unsafe_fixes: bool = False  # also remedies that may change behaviour (FixEdit.safe)
 
     @property
     def run_category(self) -> str:
@@ -746,6 +747,7 @@ def _judge(
                 report,
                 lambda: scan_repository(tree, _scan_options(opts, repo, props)),
                 entries,
+                unsafe=opts.unsafe_fixes,
             )
     data = sarif.dumps(log).encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()

@@ -425,9 +425,16 @@ class _Judge:
             return str(text)
 
         try:
+            # a remedy whose safety cannot be told is unsafe
+            safe = fix.unsafe is None or fix.unsafe.render_strict(ctx, self._view[0]) == "false"
+        except ValueError:
+            safe = False
+        try:
             if fix.entries is not None:
                 entries = _entries(fix.entries.value_strict(ctx, self._view[0]))
-                return None if entries is None else FixEdit(fact.spans[name], "", entries=entries)
+                if entries is None:
+                    return None
+                return FixEdit(fact.spans[name], "", entries=entries, safe=safe)
             assert fix.text is not None
             text = one_line(fix.text)
             # a comment template may render empty: the line's comment is then left alone
@@ -438,7 +445,7 @@ class _Judge:
             )
         except ValueError:
             return None
-        return FixEdit(fact.spans[name], text, comment)
+        return FixEdit(fact.spans[name], text, comment, safe=safe)
 
     def distance(self, texts: tuple[str, ...], subject: str) -> Distance | None:
         """How far behind a failure is, from its distance texts (see explain)."""

@@ -377,13 +377,15 @@ class Remedy:
     text: MessageTemplate | None = None
     comment: MessageTemplate | None = None
     entries: MessageTemplate | None = None
+    unsafe: MessageTemplate | None = None  # renders "true" where the remedy is unsafe
 
 
 def _fix_sources(fix: dict[str, Any] | None) -> list[str]:
     """Every template text of a `fix:` section."""
     if not fix:
         return []
-    return [t for t in (fix.get("with"), fix.get("comment"), fix.get("entries")) if t]
+    keys = ("with", "comment", "entries", "unsafe")
+    return [t for t in (fix.get(k) for k in keys) if t]
 
 
 def _remedy(fix: dict[str, Any], shown: str, root: Any, checked: bool) -> Remedy:
@@ -391,6 +393,7 @@ def _remedy(fix: dict[str, Any], shown: str, root: Any, checked: bool) -> Remedy
         src = " ".join(str(fix[key]).split())
         return _template(src, shown, line_of(root, ["fix", key]), checked)
 
+    unsafe = compiled("unsafe") if fix.get("unsafe") else None
     if "insert_before" in fix:
         entries = compiled("entries")
         if sum(1 for p in entries.parts if not isinstance(p, str)) != 1 or any(
@@ -401,11 +404,12 @@ def _remedy(fix: dict[str, Any], shown: str, root: Any, checked: bool) -> Remedy
                 line_of(root, ["fix", "entries"]),
                 "fix: entries must be one {{ expression }} giving a map of the entries to add",
             )
-        return Remedy(fix["insert_before"], entries=entries)
+        return Remedy(fix["insert_before"], entries=entries, unsafe=unsafe)
     return Remedy(
         fix.get("replace"),
         compiled("with"),
         compiled("comment") if fix.get("comment") else None,
+        unsafe=unsafe,
     )
 
 

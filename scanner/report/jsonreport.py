@@ -32,7 +32,7 @@ def _fix(f: Finding, edits: Replacements | None) -> dict[str, Any]:
     fix` and SARIF's fixes make: `region` replaced by `text` (an empty region: an add)."""
     assert f.fix is not None
     fix = f.fix
-    out: dict[str, Any] = {"kind": "add" if fix.adds else "replace"}
+    out: dict[str, Any] = {"kind": "add" if fix.adds else "replace", "safe": fix.safe}
     if fix.entries is not None:
         out["entries"] = json.loads(fix.entries)
     else:

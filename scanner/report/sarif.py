@@ -477,7 +477,10 @@ def _result(
             region, inserted = edit
             fixes = [
                 om.Fix(
-                    description=om.Message(text=f"tether fix: {f.rule_id}"),
+                    description=om.Message(
+                        text=f"tether fix: {f.rule_id}"
+                        + ("" if f.fix.safe else " (unsafe: it may change behaviour; review it)")
+                    ),
                     artifact_changes=[
                         om.ArtifactChange(
                             artifact_location=om.ArtifactLocation(
