@@ -775,8 +775,11 @@ class FakeGitHub:
                     return 422, {"message": "Validation Failed", "errors": ["title"]}, {}
                 if (repo, head) not in self.branches or (repo, base) not in self.branches:
                     return 422, {"message": "Validation Failed", "errors": ["head or base"]}, {}
-                if any(
-                    r == repo and pr["head"] == head and pr["state"] == "open"
+                if any(  # one open pull request per head and base, as GitHub allows
+                    r == repo
+                    and pr["head"] == head
+                    and pr["base"] == base
+                    and pr["state"] == "open"
                     for (r, _), pr in self.pulls.items()
                 ):
                     message = f"A pull request already exists for {owner}:{head}."

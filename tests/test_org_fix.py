@@ -296,3 +296,47 @@ def test_remedies_that_may_change_behaviour_wait_for_unsafe_fixes(
     result = org(world, tmp_path, open_prs=True, unsafe_fixes=False)
     assert fix_of(result)["status"] == "nothing-to-fix"
     assert not [r for r in world.fake.requests if r.method != "GET"]
+
+
+def test_a_pr_someone_took_over_is_neither_closed_nor_edited(world: World, tmp_path: Path) -> None:
+    fake = world.fake
+    first = fix_of(org(world, tmp_path, open_prs=True))
+    # a human pushes to tether's branch and rewrites the PR's text
+    mine = fake.branches[(REPO, "tether/golden-path")]
+    tree = fake.commits[(REPO, mine)]["tree"]
+    human = "e" * 40
+    fake.add_commit(REPO, human, fake.git_trees[(REPO, tree)], [mine])
+    fake.branches[(REPO, "tether/golden-path")] = human
+    fake.pulls[(REPO, first["number"])]["body"] = "my own notes"
+    # fixed upstream: tether would close its PR, but the branch is no longer its own
+    world.publish("app", {WF: FIXED_WORKFLOW})
+    mark = len(fake.requests)
+    fix = fix_of(org(world, tmp_path, open_prs=True))
+    assert fix["status"] == "skipped" and "tether did not write" in fix["reason"], fix
+    assert writes(fake, mark) == []
+    pr = fake.pulls[(REPO, first["number"])]
+    assert pr["state"] == "open" and pr["body"] == "my own notes"
+    assert fake.branches[(REPO, "tether/golden-path")] == human
+
+
+def test_a_pr_someone_else_opened_from_tethers_branch_is_never_edited(
+    world: World, tmp_path: Path
+) -> None:
+    fake = world.fake
+    first = fix_of(org(world, tmp_path, open_prs=True))
+    # someone opens a PR of tether's branch into another base (GitHub allows one per base)
+    fake.branches[(REPO, "release")] = fake.branches[(REPO, "main")]
+    number = fake._new_issue(REPO, "backport", "theirs", [], "someone", "open", True)
+    fake.pulls[(REPO, number)] = {
+        "head": "tether/golden-path",
+        "base": "release",
+        "title": "backport",
+        "body": "theirs",
+        "state": "open",
+        "user": "someone",
+    }
+    world.publish("app", {"Dockerfile": DOCKERFILE})  # a new drift: tether updates its own
+    second = fix_of(org(world, tmp_path, open_prs=True))
+    assert second["status"] == "updated" and second["number"] == first["number"], second
+    assert fake.pulls[(REPO, number)]["body"] == "theirs"
+    assert fake.pulls[(REPO, number)]["title"] == "backport"

@@ -370,11 +370,23 @@ def _write(
             FixPr(name, "closed", branch_sha=commit.sha, pr_number=None, reason="no pull request")
         )
         body = render(p)
-        mine = gh.pulls(name, f"{owner}:{BRANCH}", "open")
+        # tether's own pull request: the one it recorded, into the default branch; another
+        # from its branch (someone opened one, into any base) is never edited
+        listed = gh.pulls(name, f"{owner}:{BRANCH}", "open")
+        recorded = prev.pr_number if prev is not None else None
+        mine = [pr for pr in listed if pr.number == recorded and pr.base_ref == p.branch]
+        others = [pr for pr in listed if pr.base_ref == p.branch and pr.number != recorded]
         if mine:
             number = mine[0].number
             gh.update_pull(name, number, title=TITLE, body=body)
             status = "updated"
+        elif others:
+            return {
+                "status": "skipped",
+                "reason": f"pull request #{others[0].number} from {BRANCH} into {p.branch} "
+                "was not opened by tether: left alone",
+                **info,
+            }
         else:
             try:
                 number = gh.create_pull(name, TITLE, body, BRANCH, p.branch)
@@ -398,14 +410,22 @@ def _close(
     owner = name.split("/", 1)[0]
     why = "Nothing is left for tether to fix here (fixed upstream, or no remedy applies)."
     try:
+        head = gh.branch_ref(name, BRANCH)
+        if head is not None and head != prev.branch_sha:
+            # someone pushed to the branch: their work, and their pull request now
+            return {
+                "status": "skipped",
+                "reason": f"{BRANCH} is at {head[:12]}, a commit tether did not write: its "
+                "pull request is left open",
+                **info,
+            }
         closed = []
         for pr in gh.pulls(name, f"{owner}:{BRANCH}", "open"):
-            gh.update_pull(name, pr.number, body=_closed_body(why), state="closed")
-            closed.append(pr.number)
-        head = gh.branch_ref(name, BRANCH)
-        if head is not None and head == prev.branch_sha:
+            if pr.number == prev.pr_number:  # only tether's own
+                gh.update_pull(name, pr.number, body=_closed_body(why), state="closed")
+                closed.append(pr.number)
+        if head is not None:
             gh.delete_branch(name, BRANCH)
-            head = None
         state.put_fix_pr(
             FixPr(
                 name,
