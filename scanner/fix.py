@@ -20,6 +20,7 @@ import difflib
 import json
 import os
 import re
+import secrets
 import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -150,8 +151,11 @@ def _text(data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("the file is not UTF-8") from None
-    if any(b in text for b in _OTHER_BREAKS):
-        raise ValueError("the file has line breaks other than \\n (U+2028, U+2029, U+0085)")
+    if any(b in text for b in _OTHER_BREAKS) or "\r" in text.replace("\r\n", ""):
+        raise ValueError(
+            "the file has line breaks other than \\n and \\r\\n (a lone \\r, U+2028, U+2029, "
+            "U+0085): tether's lines and a parser's could differ"
+        )
     return text
 
 
@@ -167,21 +171,33 @@ def _located(text: str, starts: list[int], edit: FixEdit, path: str) -> tuple[in
     if new is None:
         raise ValueError("its value cannot be rewritten safely there (see tether fix docs)")
     if edit.comment is None:
+        if not _hcl(path) and not path.endswith(".json"):
+            m = _TRAILING.fullmatch(_rest_of_line(text, where[1]))
+            if m is not None and m.group(2) is not None and _VERSION_COMMENT.fullmatch(m.group(2)):
+                raise ValueError(
+                    "a version comment follows it, which the new value would contradict"
+                )
         return where[0], where[1], new
     # the trailing comment on the value's line becomes `# <comment>` (pinact style)
     if _hcl(path) or not _safe_text(edit.comment):
         raise ValueError("its comment cannot be written safely there")
-    end = text.find("\n", where[1])
-    end = len(text) if end == -1 else end
-    if end > where[1] and text[end - 1] == "\r":
-        end -= 1
-    rest = text[where[1] : end]
+    rest = _rest_of_line(text, where[1])
+    end = where[1] + len(rest)
     m = _TRAILING.fullmatch(rest)
     if m is None:
         raise ValueError("something other than a comment follows the value on its line")
     if m.group(2) is not None and not _VERSION_COMMENT.fullmatch(m.group(2)):
         raise ValueError("its line has a comment that is not a version (it is never dropped)")
     return where[0], end, f"{new}{m.group(1) or ' '}# {edit.comment}"
+
+
+def _rest_of_line(text: str, at: int) -> str:
+    """The text from ``at`` to the end of its line (its line break left out)."""
+    end = text.find("\n", at)
+    end = len(text) if end == -1 else end
+    if end > at and text[end - 1] == "\r":
+        end -= 1
+    return text[at:end]
 
 
 # what may follow a value whose trailing comment is set: blanks, then a comment or nothing
@@ -355,6 +371,45 @@ def replacement(data: bytes, edit: FixEdit, path: str) -> tuple[Span, str] | Non
     return _span_at(text, starts, a, b), new
 
 
+def _shared(text: str, starts: list[int]) -> list[tuple[int, int]] | None:
+    """The ranges of a YAML file's nodes that aliases share (an anchored node some ``*name``
+    or ``<<: *name`` uses again): an edit inside one changes every place that uses it. None
+    when the file cannot be read as YAML (then nothing in it is edited)."""
+    if "&" not in text:
+        return []
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    seen: dict[int, Any] = {}
+    shared: dict[int, Any] = {}
+
+    def walk(node: Any, depth: int) -> None:
+        if depth > 200:
+            raise ValueError("too deep")
+        if id(node) in seen:
+            shared[id(node)] = node
+            return
+        seen[id(node)] = node
+        value = node.value
+        if isinstance(value, list):
+            for item in value:
+                for x in item if isinstance(item, tuple) else (item,):
+                    walk(x, depth + 1)
+
+    try:
+        for doc in YAML().compose_all(text.lstrip("\ufeff")):
+            if doc is not None:
+                walk(doc, 0)
+    except (YAMLError, ValueError, RecursionError):
+        return None
+
+    def at(mark: Any) -> int:
+        line = min(int(mark.line), len(starts) - 1)
+        return starts[line] + int(mark.column)
+
+    return [(at(n.start_mark), at(n.end_mark)) for n in shared.values()]
+
+
 class Replacements:
     """`replacement` for the findings of one repository, as reports list them (file by
     file): the last file read is kept for the next finding's fix."""
@@ -407,9 +462,24 @@ def plan(
             out.refused += [Refusal(f, str(why)) for f in found]
             continue
         starts = _offsets(text)
+        yaml = path.endswith((".yml", ".yaml"))
+        shared = _shared(text, starts) if yaml else []
         edits: list[tuple[int, int, str, Finding]] = []
         for f in found:
             assert f.fix is not None
+            where = _range(text, starts, f.fix.span)
+            if shared is None:
+                out.refused.append(Refusal(f, "the file cannot be read as YAML to check anchors"))
+                continue
+            if where is not None and any(a <= where[0] and where[1] <= b for a, b in shared):
+                out.refused.append(
+                    Refusal(
+                        f,
+                        "it is inside an anchored node that an alias or merge key uses "
+                        "elsewhere: an edit would change that place too",
+                    )
+                )
+                continue
             try:
                 a, b, new = _located(text, starts, f.fix, path)
             except ValueError as why:
@@ -483,11 +553,14 @@ def _replace(root: Path, rel: str, data: bytes, expect: bytes | None) -> str | N
             with os.fdopen(fd, "rb") as fh:
                 if fh.read() != expect:
                     return "it changed since it was read"
-        tmp = f".{name}.{os.getpid()}.tether"
+        tmp = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tether"
         try:
             fd = os.open(
                 tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=parent
             )
+        except OSError as e:  # a file of that name is there: never ours to remove
+            return f"cannot write it: {e.strerror or e}"
+        try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
             os.chmod(tmp, stat.S_IMODE(st.st_mode), dir_fd=parent)

@@ -629,3 +629,76 @@ def test_top_level_permissions_are_a_safe_remedy_when_every_job_declares_its_own
     res = CliRunner().invoke(main, ["fix", str(repo), "--rule", "GHA006"])
     assert res.exit_code == 0, res.output
     assert wf.read_text().startswith("on: push\npermissions:\n  contents: read\njobs:\n")
+
+
+def test_values_that_aliases_share_are_not_edited(tmp_path: Path) -> None:
+    # labels anchored and used again by the selector: adding one would change an immutable
+    # selector too (hostile review); a merge key shares a mapping the same way
+    repo = tmp_path / "repo"
+    (repo / "k8s").mkdir(parents=True)
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    deploy = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+        "  labels: &labels\n    app: web\nspec:\n  selector:\n    matchLabels: *labels\n"
+        "  template:\n    metadata:\n      labels: *labels\n"
+        "    spec:\n      containers: [{name: a, image: ghcr.io/acme/a:1.0.0}]\n"
+    )
+    (repo / "k8s" / "deploy.yaml").write_text(deploy)
+    workflow = (
+        "on: push\npermissions: {}\nx: &steps\n  uses: actions/checkout@v3\n"
+        "jobs:\n  a:\n    runs-on: x\n    steps:\n      - <<: *steps\n"
+        "      - uses: actions/checkout@v3\n"
+    )
+    (repo / ".github" / "workflows" / "ci.yml").write_text(workflow)
+    (repo / "CODEOWNERS").write_text("* @acme/payments\n")
+    policy = tmp_path / "policy.yml"
+    policy.write_text("ownership:\n  labels: {team: $team, app.kubernetes.io/name: web}\n")
+    res = CliRunner().invoke(main, ["fix", str(repo), "--policy", str(policy), "--unsafe-fixes"])
+    assert res.exit_code == 1, res.output
+    assert (repo / "k8s" / "deploy.yaml").read_text() == deploy
+    assert "deploy.yaml:5 K8S002: it is inside an anchored node" in res.output
+    # the step of its own is fixed; the anchored one (under x) is left alone
+    assert (repo / ".github" / "workflows" / "ci.yml").read_text() == workflow.replace(
+        "      - uses: actions/checkout@v3\n", "      - uses: actions/checkout@v4\n"
+    )
+
+
+def test_a_lone_carriage_return_leaves_the_file_alone(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    text = (
+        "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        "      # a\r      # b\n      - uses: actions/checkout@v3\n      - run: echo abcdefghijk\n"
+    )
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    wf.write_bytes(text.encode())
+    res = CliRunner().invoke(main, ["fix", str(repo), "--unsafe-fixes"])
+    assert res.exit_code == 1 and "a lone \\r" in res.output, res.output
+    assert wf.read_bytes() == text.encode()
+
+
+def test_a_file_of_the_temporary_name_is_never_removed(tmp_path: Path, monkeypatch) -> None:
+    import secrets
+
+    repo = _repo(tmp_path)
+    monkeypatch.setattr(secrets, "token_hex", lambda n: "abcd")
+    planted = repo / f".main.tf.{os.getpid()}.abcd.tether"
+    planted.write_text("someone's\n")
+    res = _fix(tmp_path, "--rule", "TF006")
+    assert res.exit_code == 1 and "cannot write it" in res.output  # type: ignore[attr-defined]
+    assert planted.read_text() == "someone's\n"
+
+
+def test_a_tag_bump_never_leaves_a_version_comment_that_contradicts_it(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    text = (
+        "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        '      - uses: "actions/setup-go@v3"   # v3\n'
+    )
+    wf.write_text(text)
+    res = CliRunner().invoke(main, ["fix", str(repo), "--unsafe-fixes"])
+    assert res.exit_code == 1, res.output
+    assert "a version comment follows it" in res.output
+    assert wf.read_text() == text

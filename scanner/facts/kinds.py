@@ -216,6 +216,8 @@ KINDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType(
                 "tag_set_by": "the kustomizations whose images: override sets this "
                 "image's tag or digest in every build of its file (each root kustomization in "
                 "the scan, through its bases); [] when a build deploys the tag as written",
+                "kustomized": "a root kustomization in the scan builds this file (an "
+                "images: entry may match the image by name)",
                 "probes_by_operator": "the custom resource's operator gives this container "
                 "liveness and readiness probes (the first container of a kind marked "
                 "operator_probes in kubernetes.pod_templates)",

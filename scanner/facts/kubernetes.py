@@ -578,6 +578,7 @@ def _workload_facts(
         "patch": False,  # drop_patch_facts marks the containers of kustomize patch files
         "runs_to_completion": w.completes,
         "tag_set_by": [],  # and those whose tag kustomize overrides set
+        "kustomized": False,  # a kustomization builds the file (its images: may rename)
         "probes_by_operator": False,
     }
     pod_templated = _templated_keys(pod_sc)
@@ -1643,8 +1644,7 @@ def _as_built(f: Fact, builds: list[_Build]) -> Fact:
     data = f.data
     if f.kind == "k8s.container":
         by = _overridden_by(data.get("image"), builds)
-        if by:
-            data = {**data, "tag_set_by": by}
+        data = {**data, "kustomized": True, **({"tag_set_by": by} if by else {})}
     added = dict(builds[0].labels)
     for b in builds[1:]:
         added = {k: v for k, v in added.items() if k in b.labels}
