@@ -174,7 +174,7 @@ CEL_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Git refs and actions": ("ref_kind", "ref_version", "pin_policy"),
     "Globs and names": ("glob_match", "matches_any", "in_scope", "lower", "missing_prefixes"),
-    "Images": ("image", "mirrored"),
+    "Images": ("image", "mirrored", "golden_image"),
     "Maps and lists": ("find_key", "keys", "join", "default", "known_missing"),
     "Kubernetes and repository files": ("missing_resources", "missing_paths"),
 }
@@ -235,6 +235,12 @@ CEL_EXAMPLES: dict[str, tuple[str, ...]] = {
     "known_missing": (
         'known_missing(["team", "cost-center"], {"team": "web"}, {"cost-center": "c"})',
         'known_missing(["team", "cost-center"], {}, {"team": "web"})',
+    ),
+    "golden_image": (
+        'golden_image("python:3.9-slim", {"docker.io/library/python": "3.12"}, ["latest"],'
+        ' {"docker.io/library/": "registry.acme.dev/mirror/"}, ["registry.acme.dev/**"], true)',
+        'golden_image("nginx:latest", {"docker.io/library/nginx": "1.27"}, ["latest"], {}, [],'
+        " false)",
     ),
     "mirrored": (
         'mirrored("nginx:1.27", {"docker.io/library/": "registry.acme.dev/mirror/"})',

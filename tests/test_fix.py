@@ -702,3 +702,36 @@ def test_a_tag_bump_never_leaves_a_version_comment_that_contradicts_it(tmp_path:
     assert res.exit_code == 1, res.output
     assert "a version comment follows it" in res.output
     assert wf.read_text() == text
+
+
+def test_an_image_two_rules_fail_gets_one_edit_that_fixes_both(tmp_path: Path) -> None:
+    # off the approved registries and behind the golden tag: one edit, mirror and tag
+    repo = tmp_path / "repo"
+    (repo / "k8s").mkdir(parents=True)
+    (repo / "Dockerfile").write_text("FROM python:3.9-slim AS build\nFROM python:latest\n")
+    (repo / "k8s" / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {team: a, "
+        "app.kubernetes.io/name: p}\nspec:\n  containers:\n    - name: c\n      image: nginx\n"
+    )
+    golden = tmp_path / "golden.yml"
+    golden.write_text(
+        "extends: [default]\n"
+        "docker:\n  base_images: [registry.acme.dev/**]\n"
+        "  mirrors: {docker.io/library/: registry.acme.dev/mirror/}\n"
+        "  minimum_tags: {docker.io/library/nginx: '1.27'}\n"
+        "kubernetes:\n  registries: [registry.acme.dev/**]\n"
+        "  mirrors: {docker.io/library/: registry.acme.dev/mirror/}\n"
+    )
+    res = CliRunner().invoke(main, ["fix", str(repo), "--baseline", str(golden)])
+    assert res.exit_code == 0, res.output
+    assert (repo / "Dockerfile").read_text() == (
+        "FROM registry.acme.dev/mirror/python:3.12-slim AS build\nFROM python:latest\n"
+    )
+    assert "DOCKER001: python:3.9-slim -> registry.acme.dev/mirror/python:3.12-slim" in res.output
+    assert "DOCKER002: python:3.9-slim -> registry.acme.dev/mirror/python:3.12-slim" in res.output
+    # latest and a missing tag may move down: those edits wait for --unsafe-fixes
+    assert "4 more with --unsafe-fixes" in res.output  # (two rules, two images)
+    res = CliRunner().invoke(main, ["fix", str(repo), "--baseline", str(golden), "--unsafe-fixes"])
+    assert res.exit_code == 0, res.output
+    assert (repo / "Dockerfile").read_text().endswith("FROM registry.acme.dev/mirror/python:3.12\n")
+    assert "image: registry.acme.dev/mirror/nginx:1.27\n" in (repo / "k8s" / "pod.yaml").read_text()

@@ -1068,6 +1068,7 @@ EXPECTED_NAMES = {
     "release_at_least",
     "mirrored",
     "known_missing",
+    "golden_image",
     "parse_version",
     "semver_compare",
     "version_at_least",
@@ -1494,3 +1495,35 @@ def test_known_missing() -> None:
     assert known_missing(["team"], {"team": "x"}, known) is None  # nothing missing
     assert known_missing(["team", "owner"], {}, known) is None  # owner has no value: no half fix
     assert known_missing(["team"], None, known) == {"team": "web"}
+
+
+def test_golden_image() -> None:
+    from scanner.policy.functions import golden_image
+
+    tags = {"docker.io/library/python": "3.12", "docker.io/library/node": "22"}
+    mirrors = {"docker.io/library/": "registry.acme.dev/mirror/"}
+    approved = ["registry.acme.dev/**"]
+
+    def g(ref: str, behind: bool = True, ok: list[str] = approved) -> object:
+        return golden_image(ref, tags, ["latest"], mirrors, ok, behind)
+
+    assert g("python:3.9-slim") == {
+        "image": "registry.acme.dev/mirror/python:3.12-slim",
+        "unsafe": False,
+    }
+    assert g("node:18-alpine") == {
+        "image": "registry.acme.dev/mirror/node:22-alpine",
+        "unsafe": True,
+    }
+    assert g("python:latest") == {"image": "registry.acme.dev/mirror/python:3.12", "unsafe": True}
+    assert g("python:3.9-alpine3.13") == {
+        "image": "registry.acme.dev/mirror/python:3.9-alpine3.13",  # variant: only the mirror
+        "unsafe": False,
+    }
+    assert g("python:3.9", behind=False) == {
+        "image": "registry.acme.dev/mirror/python:3.9",
+        "unsafe": False,
+    }
+    # an approved name is not moved; nothing to change gives null
+    assert g("python:3.12", ok=["docker.io/library/*"]) is None
+    assert g("python@sha256:" + "0" * 64, ok=["docker.io/library/*"]) is None

@@ -87,6 +87,7 @@ __all__ = [
     "release_at_least",
     "mirrored",
     "known_missing",
+    "golden_image",
     "version_fields",
     "versions_behind",
     "versions_behind_text",
@@ -1250,6 +1251,59 @@ def known_missing(required: object, have: object, known: object) -> dict[str, st
     return out or None
 
 
+def golden_image(
+    ref: object,
+    minimum_tags: object,
+    floating: object,
+    mirrors: object,
+    approved: object,
+    bump_behind: object,
+) -> dict[str, object] | None:
+    """The one remedy of an image reference, whichever rules fail it (so that their edits
+    are the same edit, not two that overlap): the tag moved to the golden one
+    (``minimum_tags``, by normalised name) when it is missing or floating (globs
+    ``floating``), or, with ``bump_behind``, when its version is behind (keeping a variant
+    like ``-slim``; not one that names a version of its own, like ``-alpine3.13``); then the
+    name moved to its registry mirror (see `mirrored`) when the mirror is ``approved``
+    (globs). A digest keeps its tag. ``{image, unsafe}``: ``unsafe`` when the new tag may
+    be older than a floating one gives today, or is a new major version. Null when nothing
+    changes."""
+    if not isinstance(ref, str):
+        return None
+    try:
+        parsed = parse_image(ref)
+    except ValueError:
+        return None
+    out, unsafe = ref, False
+    golden = minimum_tags.get(parsed.name) if isinstance(minimum_tags, Mapping) else None
+    if isinstance(golden, str) and parsed.digest is None and parse_version(golden) is not None:
+        tag = parsed.tag
+        if tag is None or (isinstance(floating, list | tuple) and matches_any(tag, floating)):
+            new, unsafe = with_tag(ref, golden), True
+        else:
+            tv = tag_version(tag)
+            behind = (
+                bump_behind is True
+                and tv is not None
+                and not re.search(r"[0-9]", tv["suffix"])
+                and not tag_at_least(tv["version"], golden)
+            )
+            new = with_tag(ref, golden + tv["suffix"]) if behind and tv is not None else None
+            if new is not None and tv is not None:
+                was, now = parse_version(tv["version"]), parse_version(golden)
+                unsafe = was is None or now is None or was.major != now.major
+        out = new or out
+    moved = mirrored(out, mirrors)
+    if (
+        moved is not None
+        and isinstance(approved, list | tuple)
+        and not matches_any(parsed.name, approved)
+        and matches_any(parse_image(moved).name, approved)
+    ):
+        out = moved
+    return None if out == ref else {"image": out, "unsafe": unsafe}
+
+
 def mirrored(ref: object, mirrors: object) -> str | None:
     """The image reference moved to the registry mirror the baseline maps its name to:
     ``mirrors`` maps a name prefix ending in ``/`` (``docker.io/library/``) to the prefix
@@ -1405,6 +1459,7 @@ FUNCTIONS: Final[Mapping[str, Callable[..., object]]] = MappingProxyType(
         "release_at_least": release_at_least,
         "mirrored": mirrored,
         "known_missing": known_missing,
+        "golden_image": golden_image,
         "versions_behind_text": versions_behind_text,
     }
 )
