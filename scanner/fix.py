@@ -291,10 +291,22 @@ def _addition(
             break
         top -= 1
 
+    if hcl:
+        lines = _hcl_entries(value, indent, " " * step, nl)
+        # terraform fmt aligns the = of a run of one-line attributes (a blank, comment or
+        # bracket line ends it): new one-line entries followed by an attribute get a blank
+        # line, so they are a run of their own, aligned among themselves
+        after = line_text(top).strip() if top < len(starts) else ""
+        if (
+            after
+            and not after.startswith(("#", "//", "/*", "}"))
+            and not lines[-1].strip().endswith("}")
+        ):
+            lines.append(nl)
+        return starts[top], starts[top], "".join(lines)
+
     def entry(key: str, v: Any, depth: int) -> list[str]:
         pad = indent + " " * (step * depth)
-        if hcl:
-            return _hcl_entry(key, v, pad, " " * step, nl)
         if isinstance(v, str):
             if not _safe_text(v):
                 raise ValueError("its value has a control character or a line break")
@@ -329,21 +341,30 @@ def hcl_string(value: str) -> str:
     return '"' + body.replace("${", "$${").replace("%{", "%%{") + '"'
 
 
-def _hcl_entry(key: str, v: Any, pad: str, step: str, nl: str) -> list[str]:
-    """An HCL object entry (``key = "value"``, or a nested object) at ``pad``."""
-    name = key if _HCL_NAME.fullmatch(key) else hcl_string(key)
-    if isinstance(v, str):
-        if not _safe_text(v):
-            raise ValueError("its value has a control character or a line break")
-        return [f"{pad}{name} = {hcl_string(v)}{nl}"]
-    if isinstance(v, dict):
-        out = [f"{pad}{name} = {{{nl}"]
-        for k, x in v.items():
-            if not _safe_text(k):
-                raise ValueError("a key has a control character or a line break")
-            out += _hcl_entry(k, x, pad + step, step, nl)
-        return [*out, f"{pad}}}{nl}"]
-    raise ValueError("its value cannot be written as an HCL object entry")
+def _hcl_entries(entries: dict[str, Any], pad: str, step: str, nl: str) -> list[str]:
+    """HCL object entries (``key = "value"``, or nested objects) at ``pad``, the ``=`` of
+    each run of one-line entries aligned as terraform fmt aligns them."""
+    names = {}
+    for key in entries:
+        if not _safe_text(key):
+            raise ValueError("a key has a control character or a line break")
+        names[key] = key if _HCL_NAME.fullmatch(key) else hcl_string(key)
+    width = max((len(names[k]) for k, v in entries.items() if isinstance(v, str)), default=0)
+    out: list[str] = []
+    for key, v in entries.items():
+        if isinstance(v, str):
+            if not _safe_text(v):
+                raise ValueError("its value has a control character or a line break")
+            out.append(f"{pad}{names[key].ljust(width)} = {hcl_string(v)}{nl}")
+        elif isinstance(v, dict):
+            out += [
+                f"{pad}{names[key]} = {{{nl}",
+                *_hcl_entries(v, pad + step, step, nl),
+                f"{pad}}}{nl}",
+            ]
+        else:
+            raise ValueError("its value cannot be written as an HCL object entry")
+    return out
 
 
 def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:

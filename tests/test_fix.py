@@ -735,3 +735,23 @@ def test_an_image_two_rules_fail_gets_one_edit_that_fixes_both(tmp_path: Path) -
     assert res.exit_code == 0, res.output
     assert (repo / "Dockerfile").read_text().endswith("FROM registry.acme.dev/mirror/python:3.12\n")
     assert "image: registry.acme.dev/mirror/nginx:1.27\n" in (repo / "k8s" / "pod.yaml").read_text()
+
+
+def test_tags_added_in_hcl_are_aligned_as_terraform_fmt_aligns_them(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "CODEOWNERS").write_text("* @acme/payments\n")
+    tf = (
+        'provider "aws" {}\n\nresource "aws_s3_bucket" "b" {\n  bucket = "b"\n'
+        '  tags = {\n    Name = "b"\n    Env  = "prod"\n  }\n}\n'
+    )
+    (repo / "main.tf").write_text(tf)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("ownership:\n  labels: {team: $team, cost-center: {payments: cc-1}}\n")
+    res = CliRunner().invoke(main, ["fix", str(repo), "--policy", str(policy)])
+    assert res.exit_code == 0, res.output
+    # a run of its own (terraform fmt aligns the = of consecutive one-line attributes)
+    assert (repo / "main.tf").read_text() == tf.replace(
+        '  tags = {\n    Name = "b"',
+        '  tags = {\n    cost-center = "cc-1"\n    team        = "payments"\n\n    Name = "b"',
+    )
