@@ -379,16 +379,16 @@ def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:
     return Span(l1, c1, l2, c2)
 
 
-def replacement(data: bytes, edit: FixEdit, path: str) -> tuple[Span, str] | None:
+def replacement(data: bytes, edit: FixEdit, path: str) -> tuple[Span, str] | str:
     """The region `plan` would replace for this edit in this file and the exact text it
     would write there (an add: an empty region where the entry goes): what SARIF's fixes
-    and the JSON report carry. None when it would not write one."""
+    and the JSON report carry. Else why it would not write one."""
     try:
         text = _text(data)
         starts = _offsets(text)
         a, b, new = _located(text, starts, edit, path)
-    except ValueError:
-        return None
+    except ValueError as why:
+        return str(why)
     return _span_at(text, starts, a, b), new
 
 
@@ -440,12 +440,19 @@ class Replacements:
         self._file: tuple[str, bytes | None] | None = None
 
     def get(self, path: str, edit: FixEdit) -> tuple[Span, str] | None:
+        found = self.edit(path, edit)
+        return None if isinstance(found, str) else found
+
+    def edit(self, path: str, edit: FixEdit) -> tuple[Span, str] | str:
+        """`get`, or why the edit cannot be written in place."""
         from .source import read_regular
 
         if self._file is None or self._file[0] != path:
             self._file = (path, read_regular(os.path.join(self.root, path)))
         data = self._file[1]
-        return None if data is None else replacement(data, edit, path)
+        if data is None:
+            return "the file cannot be read as a regular file"
+        return replacement(data, edit, path)
 
 
 def read_file(path: Path) -> bytes | None:

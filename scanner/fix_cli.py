@@ -79,7 +79,8 @@ def fix_cmd(
     unsafe_fixes: bool,
     color: bool | None,
 ) -> None:
-    """Write the mechanical remedies of the findings in PATH (a repository, default .):
+    """Write the mechanical remedies of the findings in PATH (a repository or a directory in
+    it, scanned as `tether scan PATH` scans it; default .):
     actions and reusable workflows bumped to the golden version, module versions raised to
     the golden one, ... as minimal edits that keep the rest of each file byte for byte. The
     repository is scanned again after writing; a file where a fixed finding remains or a new
@@ -93,9 +94,12 @@ def fix_cmd(
     from .scanning import ScanOptions
 
     if not path.is_dir():
-        raise click.UsageError("tether fix takes a repository's root directory, not a file")
+        raise click.UsageError(
+            "tether fix takes a directory: the repository, or a directory in it (a file's "
+            "remedies can be narrowed with --rule)"
+        )
     try:
-        target = resolve((), path)
+        target = resolve((path,))
     except TargetError as e:
         raise click.UsageError(str(e)) from None
     try:

@@ -755,3 +755,19 @@ def test_tags_added_in_hcl_are_aligned_as_terraform_fmt_aligns_them(tmp_path: Pa
         '  tags = {\n    Name = "b"',
         '  tags = {\n    cost-center = "cc-1"\n    team        = "payments"\n\n    Name = "b"',
     )
+
+
+def test_the_json_report_says_why_a_remedy_cannot_be_written(tmp_path: Path) -> None:
+    import json
+
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "ci.yml").write_text(
+        "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        "      - uses: actions/checkout@v3   # pinned by ops\n"
+    )
+    out = tmp_path / "r.json"
+    CliRunner().invoke(main, ["scan", str(repo), "--json", str(out), "-q"])
+    (f,) = [f for f in json.loads(out.read_text())["findings"] if f["rule_id"] == "GHA003"]
+    assert "text" not in f["fix"]
+    assert f["fix"]["refused"].startswith("its line has a comment that is not a version")

@@ -29,7 +29,8 @@ def _opt(s: str | None) -> str | None:
 def _fix(f: Finding, edits: Replacements | None) -> dict[str, Any]:
     """The remedy as rules give it (`kind`; `value`, the new value, and its `comment`; or
     the `entries` added) and, when the file can be read, the exact edit `tether
-    fix` and SARIF's fixes make: `region` replaced by `text` (an empty region: an add)."""
+    fix` and SARIF's fixes make: `region` replaced by `text` (an empty region: an add); else
+    `refused`, why it cannot be written in place."""
     assert f.fix is not None
     fix = f.fix
     out: dict[str, Any] = {"kind": "add" if fix.adds else "replace", "safe": fix.safe}
@@ -39,11 +40,13 @@ def _fix(f: Finding, edits: Replacements | None) -> dict[str, Any]:
         out["value"] = redact(fix.text)
     if fix.comment is not None:
         out["comment"] = redact(fix.comment)
-    edit = None if edits is None or f.external else edits.get(f.path, fix)
-    if edit is not None:
+    edit = None if edits is None or f.external else edits.edit(f.path, fix)
+    if isinstance(edit, tuple):
         out["region"], out["text"] = _span(edit[0]), redact(edit[1])
     else:
         out["region"] = _span(fix.span)
+        if edit is not None:  # tether fix would refuse it
+            out["refused"] = redact(edit)
     return out
 
 
