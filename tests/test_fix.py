@@ -764,10 +764,10 @@ def test_the_json_report_says_why_a_remedy_cannot_be_written(tmp_path: Path) -> 
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / ".github" / "workflows" / "ci.yml").write_text(
         "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: x\n    steps:\n"
-        "      - uses: actions/checkout@v3   # pinned by ops\n"
+        "      - uses: &u actions/checkout@v3\n"
     )
     out = tmp_path / "r.json"
     CliRunner().invoke(main, ["scan", str(repo), "--json", str(out), "-q"])
     (f,) = [f for f in json.loads(out.read_text())["findings"] if f["rule_id"] == "GHA003"]
     assert "text" not in f["fix"]
-    assert f["fix"]["refused"].startswith("its line has a comment that is not a version")
+    assert f["fix"]["refused"].startswith("its value cannot be rewritten safely there")
