@@ -105,6 +105,19 @@ def requote(original: str, value: str, hcl: bool = False) -> str | None:
     return value
 
 
+def _why_not(original: str, value: str, hcl: bool) -> str:
+    """Why `requote` refuses to write ``value`` over ``original`` (for the console)."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "the new value has a control character"
+    if original[:1] in ("&", "*", "!"):
+        return "it is anchored, aliased or tagged YAML (other places may share it)"
+    if original[:1] in "\"'" and "\\" in original:
+        return "the quoted value holds escapes"
+    if hcl and original[:1] != '"':
+        return "it is not a quoted string (a heredoc, a number or an expression)"
+    return "the new value would start an HCL template"
+
+
 # line breaks YAML counts beside \n (and a lone \r): a file holding one is not edited, since
 # tether's lines and the parser's could differ
 _OTHER_BREAKS = ("\u2028", "\u2029", "\x85")
@@ -167,9 +180,11 @@ def _located(text: str, starts: list[int], edit: FixEdit, path: str) -> tuple[in
         raise ValueError("its place is not in the file as it is now")
     if edit.adds:
         return _addition(text, starts, where[0], edit, path)
-    new = requote(text[where[0] : where[1]], edit.text, hcl=_hcl(path))
+    original = text[where[0] : where[1]]
+    new = requote(original, edit.text, hcl=_hcl(path))
     if new is None:
-        raise ValueError("its value cannot be rewritten safely there (see tether fix docs)")
+        why = _why_not(original, edit.text, _hcl(path))
+        raise ValueError(f"its value cannot be rewritten safely there: {why}")
     if edit.comment is None:
         if not _hcl(path) and not path.endswith(".json"):
             m = _TRAILING.fullmatch(_rest_of_line(text, where[1]))
