@@ -618,6 +618,7 @@ def rules_cmd(
                 "title": r.title,
                 "requires": list(r.requires),
                 "params": r.params_schema,
+                "fixable": r.fix is not None,  # declares a remedy (tether fix, docs/fix.md)
                 "effective": effective(r),
             }
             for r in rules
