@@ -320,6 +320,15 @@ def _addition(
             lines.append(nl)
         return starts[top], starts[top], "".join(lines)
 
+    # a key at the start of its line may still be inside a flow mapping (`labels: {` on the
+    # line above): block entries written there would break it
+    for i in range(top - 1, -1, -1):
+        body = re.sub(r"(^|[ \t])#.*", "", line_text(i)).rstrip()
+        if body:
+            if body.endswith(("{", "[", ",")):
+                raise ValueError("the mapping it goes into is not in block style")
+            break
+
     def entry(key: str, v: Any, depth: int) -> list[str]:
         pad = indent + " " * (step * depth)
         if isinstance(v, str):
@@ -394,13 +403,40 @@ def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:
     return Span(l1, c1, l2, c2)
 
 
-def replacement(data: bytes, edit: FixEdit, path: str) -> tuple[Span, str] | str:
+_NOT_YAML = "the file cannot be read as YAML to check anchors"
+_IN_SHARED = (
+    "it is inside an anchored node that an alias or merge key uses elsewhere: an edit "
+    "would change that place too"
+)
+
+
+def _unshared(
+    text: str, starts: list[int], edit: FixEdit, shared: list[tuple[int, int]] | None
+) -> None:
+    """ValueError when the edit lies inside a node aliases share (or anchors cannot be
+    checked): `plan` and `replacement` refuse it alike."""
+    if shared is None:
+        raise ValueError(_NOT_YAML)
+    where = _range(text, starts, edit.span)
+    if where is not None and any(a <= where[0] and where[1] <= b for a, b in shared):
+        raise ValueError(_IN_SHARED)
+
+
+_COMPUTE: Any = object()  # replacement's `shared`: read the file's anchors itself
+
+
+def replacement(
+    data: bytes, edit: FixEdit, path: str, shared: list[tuple[int, int]] | None = _COMPUTE
+) -> tuple[Span, str] | str:
     """The region `plan` would replace for this edit in this file and the exact text it
     would write there (an add: an empty region where the entry goes): what SARIF's fixes
-    and the JSON report carry. Else why it would not write one."""
+    and the JSON report carry. Else why it would not write one (the same refusals as
+    `plan`, anchors included)."""
     try:
         text = _text(data)
         starts = _offsets(text)
+        if path.endswith((".yml", ".yaml")):
+            _unshared(text, starts, edit, _shared(text, starts) if shared is _COMPUTE else shared)
         a, b, new = _located(text, starts, edit, path)
     except ValueError as why:
         return str(why)
@@ -453,6 +489,7 @@ class Replacements:
     def __init__(self, root: str) -> None:
         self.root = root
         self._file: tuple[str, bytes | None] | None = None
+        self._shared: Any = _COMPUTE  # the anchors of that file
 
     def get(self, path: str, edit: FixEdit) -> tuple[Span, str] | None:
         found = self.edit(path, edit)
@@ -464,10 +501,18 @@ class Replacements:
 
         if self._file is None or self._file[0] != path:
             self._file = (path, read_regular(os.path.join(self.root, path)))
+            self._shared = _COMPUTE
+            data = self._file[1]
+            if data is not None and path.endswith((".yml", ".yaml")):
+                try:
+                    text = _text(data)
+                    self._shared = _shared(text, _offsets(text))
+                except ValueError:
+                    pass  # replacement says why
         data = self._file[1]
         if data is None:
             return "the file cannot be read as a regular file"
-        return replacement(data, edit, path)
+        return replacement(data, edit, path, self._shared)
 
 
 def read_file(path: Path) -> bytes | None:
@@ -510,20 +555,8 @@ def plan(
         edits: list[tuple[int, int, str, Finding]] = []
         for f in found:
             assert f.fix is not None
-            where = _range(text, starts, f.fix.span)
-            if shared is None:
-                out.refused.append(Refusal(f, "the file cannot be read as YAML to check anchors"))
-                continue
-            if where is not None and any(a <= where[0] and where[1] <= b for a, b in shared):
-                out.refused.append(
-                    Refusal(
-                        f,
-                        "it is inside an anchored node that an alias or merge key uses "
-                        "elsewhere: an edit would change that place too",
-                    )
-                )
-                continue
             try:
+                _unshared(text, starts, f.fix, shared)
                 a, b, new = _located(text, starts, f.fix, path)
             except ValueError as why:
                 out.refused.append(Refusal(f, str(why)))

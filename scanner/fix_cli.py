@@ -7,6 +7,7 @@ was refused or rolled back (the output says which and why); 2 usage or configura
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,9 @@ def fix_cmd(
             "tether fix takes a directory: the repository, or a directory in it (a file's "
             "remedies can be narrowed with --rule)"
         )
+    outside = _outside_its_repository(path)
+    if outside is not None:
+        raise click.UsageError(outside)
     try:
         target = resolve((path,))
     except TargetError as e:
@@ -164,6 +168,19 @@ def fix_cmd(
         err=True,
     )
     sys.exit(EXIT_SOME if applied.problems else EXIT_OK)
+
+
+def _outside_its_repository(path: Path) -> str | None:
+    """Why PATH is refused: a link out of the repository holding it (by its name), whose
+    files tether fix would otherwise write as a repository of their own; else None."""
+    here = Path(os.path.abspath(path))
+    for d in (here, *here.parents):
+        if (d / ".git").exists():
+            real, root = os.path.realpath(here), os.path.realpath(d)
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                return f"{path} leads out of the repository at {d} (through a link)"
+            return None
+    return None
 
 
 def _refusals(plan: fix_mod.Plan) -> list[str]:

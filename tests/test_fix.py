@@ -771,3 +771,56 @@ def test_the_json_report_says_why_a_remedy_cannot_be_written(tmp_path: Path) -> 
     (f,) = [f for f in json.loads(out.read_text())["findings"] if f["rule_id"] == "GHA003"]
     assert "text" not in f["fix"]
     assert f["fix"]["refused"].startswith("its value cannot be rewritten safely there")
+
+
+def test_sarif_and_json_refuse_what_tether_fix_refuses_in_anchored_nodes(tmp_path: Path) -> None:
+    import json
+
+    repo = tmp_path / "repo"
+    (repo / "k8s").mkdir(parents=True)
+    (repo / "CODEOWNERS").write_text("* @acme/payments\n")
+    (repo / "k8s" / "d.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: &m\n  name: web\n"
+        "spec:\n  template:\n    metadata: *m\n"
+        "    spec:\n      containers: [{name: a, image: ghcr.io/acme/a:1.0.0}]\n"
+    )
+    policy = tmp_path / "policy.yml"
+    policy.write_text("ownership:\n  labels: {team: $team, app.kubernetes.io/name: web}\n")
+    out, sarif = tmp_path / "r.json", tmp_path / "r.sarif"
+    CliRunner().invoke(
+        main,
+        ["scan", str(repo), "--policy", str(policy), "--json", str(out), "--sarif", str(sarif)],
+    )
+    (f,) = [f for f in json.loads(out.read_text())["findings"] if f["rule_id"] == "K8S002"]
+    assert f["fix"]["refused"].startswith("it is inside an anchored node"), f["fix"]
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert not [r for r in results if r["ruleId"] == "K8S002" and "fixes" in r]
+
+
+def test_an_add_into_a_flow_mapping_over_several_lines_is_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "k8s").mkdir(parents=True)
+    (repo / "CODEOWNERS").write_text("* @acme/payments\n")
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {\n"
+        "    app.kubernetes.io/name: web\n  }\nspec:\n  template:\n    spec:\n"
+        "      containers: [{name: a, image: ghcr.io/acme/a:1.0.0}]\n"
+    )
+    (repo / "k8s" / "d.yaml").write_text(text)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("ownership:\n  labels: {team: $team}\n")
+    res = CliRunner().invoke(main, ["fix", str(repo), "--policy", str(policy)])
+    assert res.exit_code == 1 and "not in block style" in res.output, res.output
+    assert (repo / "k8s" / "d.yaml").read_text() == text
+
+
+def test_a_path_that_leads_out_of_its_repository_is_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "Dockerfile").write_text("FROM python:3.9-slim\n")
+    (repo / "sub").symlink_to(outside)
+    res = CliRunner().invoke(main, ["fix", str(repo / "sub")])
+    assert res.exit_code == 2 and "leads out of the repository" in res.output, res.output
+    assert (outside / "Dockerfile").read_text() == "FROM python:3.9-slim\n"

@@ -1527,3 +1527,20 @@ def test_golden_image() -> None:
     # an approved name is not moved; nothing to change gives null
     assert g("python:3.12", ok=["docker.io/library/*"]) is None
     assert g("python@sha256:" + "0" * 64, ok=["docker.io/library/*"]) is None
+
+
+def test_golden_image_keeps_the_tags_spelling_and_counts_0x_minors_as_majors() -> None:
+    from scanner.policy.functions import golden_image
+
+    prom = {"quay.io/prometheus/prometheus": "2.50"}
+    assert golden_image(
+        "quay.io/prometheus/prometheus:v2.45.0", prom, ["latest"], {}, [], True
+    ) == {
+        "image": "quay.io/prometheus/prometheus:v2.50",  # prometheus publishes v-tags
+        "unsafe": False,
+    }
+    node = {"docker.io/library/node": "0.12"}
+    assert golden_image("node:0.10", node, ["latest"], {}, [], True) == {
+        "image": "node:0.12",
+        "unsafe": True,  # below 1.0 a minor may break
+    }

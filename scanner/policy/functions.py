@@ -1288,10 +1288,21 @@ def golden_image(
                 and not re.search(r"[0-9]", tv["suffix"])
                 and not tag_at_least(tv["version"], golden)
             )
-            new = with_tag(ref, golden + tv["suffix"]) if behind and tv is not None else None
+            # the tag's own spelling of a version is kept (prometheus publishes v2.53, not 2.53)
+            prefix = tv["version"][:1] if tv is not None and tv["version"][:1] in "vV" else ""
+            new = (
+                with_tag(ref, prefix + golden.lstrip("vV") + tv["suffix"])
+                if behind and tv is not None
+                else None
+            )
             if new is not None and tv is not None:
                 was, now = parse_version(tv["version"]), parse_version(golden)
-                unsafe = was is None or now is None or was.major != now.major
+                unsafe = (
+                    was is None
+                    or now is None
+                    or was.major != now.major
+                    or (was.major == 0 and was.minor != now.minor)  # 0.x: a minor may break
+                )
         out = new or out
     moved = mirrored(out, mirrors)
     if (
