@@ -116,6 +116,9 @@ def test_codeowners_rules(text: str, rules: int) -> None:
 def test_catalog_owner() -> None:
     assert repository.catalog_owner("kind: Component\nspec: {owner: team-a}\n") == "team-a"
     assert repository.catalog_owner("spec: {type: service}\n---\nspec: {owner: ' b '}\n") == "b"
+    # null (or a number) names no owner; a quoted "null" is a name
+    assert repository.catalog_owner("spec: {owner: null}\n") is None
+    assert repository.catalog_owner("spec: {owner: 'null'}\n") == "null"
     assert repository.catalog_owner("spec: [unclosed\n") is None
     assert repository.catalog_owner("- a\n- b\n") is None
 

@@ -107,7 +107,10 @@ def catalog_owner(text: str) -> str | None:
         return None
     for doc in docs:
         owner = doc.path("spec", "owner") if doc is not None and doc.is_map else None
-        value = owner.str_value() if owner is not None else None
+        # a string only: `owner: null` (or a number) names no owner
+        value = (
+            owner.str_value() if owner is not None and isinstance(owner.to_python(), str) else None
+        )
         if value and value.strip():
             return value.strip()
     return None
