@@ -735,13 +735,18 @@ class GitHubClient:
         if not title.strip():
             raise ValueError("an issue needs a title")
         _check_body(body)
-        path = f"/repos/{_full_name(full_name)}/issues"
-        data = self._write(
-            "POST", path, {"title": title, "body": body, "labels": list(labels)}, once=True
+        return self._create(
+            f"/repos/{_full_name(full_name)}/issues",
+            {"title": title, "body": body, "labels": list(labels)},
+            "issue",
         )
+
+    def _create(self, path: str, body: dict[str, Any], what: str) -> int:
+        """POST an issue or a pull request (sent once); its number."""
+        data = self._write("POST", path, body, once=True)
         number = data.get("number") if isinstance(data, dict) else None
         if not isinstance(number, int) or isinstance(number, bool):
-            raise GitHubError(None, f"POST {path}: no issue number in the answer")
+            raise GitHubError(None, f"POST {path}: no {what} number in the answer")
         return number
 
     def update_issue(
@@ -859,14 +864,11 @@ class GitHubClient:
         if not title.strip():
             raise ValueError("a pull request needs a title")
         _check_body(body)
-        path = f"/repos/{_full_name(full_name)}/pulls"
-        data = self._write(
-            "POST", path, {"title": title, "body": body, "head": head, "base": base}, once=True
+        return self._create(
+            f"/repos/{_full_name(full_name)}/pulls",
+            {"title": title, "body": body, "head": head, "base": base},
+            "pull request",
         )
-        number = data.get("number") if isinstance(data, dict) else None
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise GitHubError(None, f"POST {path}: no pull request number in the answer")
-        return number
 
     def update_pull(
         self,
