@@ -824,3 +824,20 @@ def test_a_path_that_leads_out_of_its_repository_is_refused(tmp_path: Path) -> N
     res = CliRunner().invoke(main, ["fix", str(repo / "sub")])
     assert res.exit_code == 2 and "leads out of the repository" in res.output, res.output
     assert (outside / "Dockerfile").read_text() == "FROM python:3.9-slim\n"
+
+
+def test_terraform_within_its_major_is_safe_a_new_provider_major_is_not(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    tf = (
+        'terraform {\n  required_version = "~> 1.3.0"\n  required_providers {\n'
+        '    aws    = { source = "hashicorp/aws", version = "~> 4.67" }\n'
+        '    google = { source = "hashicorp/google", version = "~> 5.2.0" }\n  }\n}\n'
+    )
+    (repo / "main.tf").write_text(tf)
+    res = CliRunner().invoke(main, ["fix", str(repo)])
+    assert res.exit_code == 0, res.output
+    assert (repo / "main.tf").read_text() == tf.replace('"~> 1.3.0"', '">= 1.5.0"').replace(
+        '"~> 5.2.0"', '"~> 5.20"'
+    )
+    assert "1 more with --unsafe-fixes" in res.output  # aws 4.x -> 5.x
