@@ -299,10 +299,13 @@ def _addition(
         if parent is not None:
             step = len(indent) - parent
     top = line
+    inside = _in_text(text, starts, hcl)  # lines that only look like comments
     while top > 0:
         above = line_text(top - 1)
         comment = ("#", "//") if hcl else ("#",)
         if not above.startswith(indent) or not above[len(indent) :].startswith(comment):
+            break
+        if inside(top - 1):
             break
         top -= 1
 
@@ -353,6 +356,49 @@ def _addition(
             raise ValueError("a key has a control character or a line break")
         lines += entry(key, v, 0)
     return starts[top], starts[top], "".join(lines)
+
+
+def _in_text(text: str, starts: list[int], hcl: bool) -> Callable[[int], bool]:
+    """Whether a line (0-based) lies inside something that is not a comment line though it
+    may start like one: a YAML scalar over several lines (a quoted string), an HCL
+    ``/* */`` comment. When the YAML cannot be read, every line counts (no comment is
+    climbed over)."""
+    if hcl:
+
+        def in_block(i: int) -> bool:
+            at = starts[i]
+            return text.rfind("/*", 0, at) > text.rfind("*/", 0, at)
+
+        return in_block
+    spans: list[tuple[int, int]] = []
+    if "#" in text and ('"' in text or "'" in text):
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+        from ruamel.yaml.nodes import CollectionNode, ScalarNode
+
+        seen: set[int] = set()
+
+        def walk(node: Any, depth: int) -> None:
+            if depth > 200:
+                raise ValueError("too deep")
+            if id(node) in seen:  # an alias: its node is walked once (no exponential walk)
+                return
+            seen.add(id(node))
+            if isinstance(node, ScalarNode):
+                if node.end_mark.line > node.start_mark.line:
+                    spans.append((node.start_mark.line, node.end_mark.line))
+            elif isinstance(node, CollectionNode):
+                for item in node.value:
+                    for x in item if isinstance(item, tuple) else (item,):
+                        walk(x, depth + 1)
+
+        try:
+            for doc in YAML().compose_all(text.lstrip("\ufeff")):
+                if doc is not None:
+                    walk(doc, 0)
+        except (YAMLError, ValueError, RecursionError):
+            return lambda i: True
+    return lambda i: any(a < i <= b for a, b in spans)
 
 
 _HCL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

@@ -841,3 +841,32 @@ def test_terraform_within_its_major_is_safe_a_new_provider_major_is_not(tmp_path
         '"~> 5.2.0"', '"~> 5.20"'
     )
     assert "1 more with --unsafe-fixes" in res.output  # aws 4.x -> 5.x
+
+
+def test_an_add_never_climbs_into_a_quoted_string_or_a_block_comment(tmp_path: Path) -> None:
+    # lines that start with # inside a quoted YAML string, or inside an HCL /* */ comment,
+    # are not comments to move above (second hostile review)
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    wf.write_text(
+        'on: push\nname: "ci\n# not a comment"\njobs:\n  a:\n    runs-on: x\n'
+        "    permissions: {contents: read}\n    steps: [{run: echo}]\n"
+    )
+    (repo / "CODEOWNERS").write_text("* @acme/payments\n")
+    tf = (
+        'provider "aws" {}\n\nresource "aws_sqs_queue" "q" {\n  /* start\n  # x */\n'
+        '  name = "q"\n}\n'
+    )
+    (repo / "main.tf").write_text(tf)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("ownership:\n  labels: {team: $team, cost-center: {payments: cc-1}}\n")
+    res = CliRunner().invoke(main, ["fix", str(repo), "--policy", str(policy)])
+    assert res.exit_code == 0, res.output
+    assert wf.read_text().startswith(
+        'on: push\nname: "ci\n# not a comment"\npermissions:\n  contents: read\njobs:\n'
+    )
+    assert (repo / "main.tf").read_text() == tf.replace(
+        '  name = "q"',
+        '  tags = {\n    cost-center = "cc-1"\n    team        = "payments"\n  }\n  name = "q"',
+    )
