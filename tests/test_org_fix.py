@@ -340,3 +340,18 @@ def test_a_pr_someone_else_opened_from_tethers_branch_is_never_edited(
     assert second["status"] == "updated" and second["number"] == first["number"], second
     assert fake.pulls[(REPO, number)]["body"] == "theirs"
     assert fake.pulls[(REPO, number)]["title"] == "backport"
+
+
+def test_a_repository_with_only_unsafe_remedies_is_not_fetched_again(
+    world: World, tmp_path: Path
+) -> None:
+    # checkout v3 -> v4 waits for --unsafe-fixes: with nothing safe to fix and no pull
+    # request, a stored result stands for the repository (no tarball every week)
+    org(world, tmp_path, unsafe_fixes=False)
+    mark = len(world.fake.requests)
+    org(world, tmp_path, unsafe_fixes=False)
+    assert not [r for r in world.fake.requests[mark:] if "/tarball/" in r.route]
+    # asked for unsafe fixes, it needs the tree again
+    mark = len(world.fake.requests)
+    org(world, tmp_path, unsafe_fixes=True)
+    assert [r for r in world.fake.requests[mark:] if "/tarball/" in r.route]

@@ -93,9 +93,14 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-def fixable(report: Report) -> int:
-    """How many findings carry a remedy tether could write (0: no fix to propose)."""
-    return sum(1 for f in report.findings if f.fix is not None and not f.external)
+def fixable(report: Report, unsafe: bool = True) -> int:
+    """How many findings carry a remedy tether could write (0: no fix to propose); with
+    ``unsafe`` False, only safe remedies count."""
+    return sum(
+        1
+        for f in report.findings
+        if f.fix is not None and not f.external and (unsafe or f.fix.safe)
+    )
 
 
 def propose(

@@ -480,7 +480,9 @@ class _Context:
         if not self.options.fix:
             return False
         pr = self.state.fix_pr(prev.repo)
-        return prev.extra.get("fixable") != 0 or (pr is not None and pr.status == "open")
+        # (a result stored before the count was kept has none: fetched)
+        counted = prev.extra.get("fixable" if self.options.unsafe_fixes else "fixable_safe")
+        return counted != 0 or (pr is not None and pr.status == "open")
 
 
 def _judge_all(
@@ -736,7 +738,7 @@ def _judge(
         log = sarif.build(
             report, category=opts.run_category, levels=report.levels, local_root=False
         )
-        if opts.fix and fixpr.fixable(report):
+        if opts.fix and fixpr.fixable(report, unsafe=opts.unsafe_fixes):
             # the remedies are written to this extracted copy and checked by a rescan with
             # the same options; what is kept leaves with the proposal (the tree does not)
             ctx.proposals[name] = fixpr.propose(
@@ -759,6 +761,7 @@ def _judge(
     outcome.rules = outcomes_of(report)
     outcome.excepted_items = excepted_items(report)
     outcome.fixable = fixpr.fixable(report)
+    outcome.fixable_safe = fixpr.fixable(report, unsafe=False)
     return _deliver(
         ctx, outcome, data, digest, ctx.state.last_reusable(name), ident, pool, log, repo.id
     )
@@ -808,8 +811,9 @@ def _reuse(
     )
     outcome.status = prev.status if keep_status else "unchanged"
     outcome.reason = ""
-    fixable = prev.extra.get("fixable")
+    fixable, safe = prev.extra.get("fixable"), prev.extra.get("fixable_safe")
     outcome.fixable = fixable if isinstance(fixable, int) else None
+    outcome.fixable_safe = safe if isinstance(safe, int) else None
     if pushed is not None:
         outcome.pushed_at = pushed
     rel = sarif_path(prev.repo)
@@ -1071,6 +1075,7 @@ def _deliver(
                 "delivery": outcome.delivery,
                 "delivery_error": delivery_error,
                 "fixable": outcome.fixable,
+                "fixable_safe": outcome.fixable_safe,
             },
         ),
     )

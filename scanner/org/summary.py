@@ -63,6 +63,7 @@ class RepoOutcome:
     # "files"?, "fixed"?, "problems"?}
     fix: dict[str, Any] | None = None
     fixable: int | None = None  # findings with a remedy: kept in the state only
+    fixable_safe: int | None = None  # of them, with a safe remedy (no --unsafe-fixes)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"repo": self.repo, "status": self.status}
