@@ -68,6 +68,15 @@ def _paint(line: str, color: bool) -> str:
     help="Also write remedies that may change behaviour: a new major version, a release "
     "that may be older than a floating tag gives today, narrower token permissions.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: what was (or, with --dry-run, would be) written, refused, put back and "
+    "held back, as one JSON document on stdout, instead of the diff and the edit lines.",
+)
 @click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
 def fix_cmd(
     path: Path,
@@ -78,6 +87,7 @@ def fix_cmd(
     baselines: tuple[str, ...],
     rule_dirs: tuple[Path, ...],
     unsafe_fixes: bool,
+    fmt: str,
     color: bool | None,
 ) -> None:
     """Write the mechanical remedies of the findings in PATH (a repository or a directory in
@@ -131,7 +141,9 @@ def fix_cmd(
     paint = sys.stdout.isatty() if color is None else color
     refusals = _refusals(plan)
     if dry_run:
-        for change in plan.files:
+        if fmt == "json":
+            click.echo(_json(plan.files, plan, held, [], dry_run=True))
+        for change in plan.files if fmt == "text" else ():
             for line in change.diff().splitlines():
                 click.echo(_paint(line, paint))
         for line in refusals:
@@ -152,7 +164,10 @@ def fix_cmd(
         click.echo(say(f"tether fix: the rescan failed ({e}); nothing kept"), err=True)
         sys.exit(EXIT_CONFIG if isinstance(e.cause, ConfigError) else EXIT_SOME)
     written = applied.kept
-    for change in written:
+    if fmt == "json":
+        put_back = applied.problems[len(plan.refused) :]
+        click.echo(_json(written, plan, held, put_back, dry_run=False))
+    for change in written if fmt == "text" else ():
         for f, (old, new) in zip(change.fixed, change.edits, strict=True):
             click.echo(
                 say(f"fixed {change.path}:{f.span.start_line} {f.rule_id}: {_edit(old, new)}")
@@ -168,6 +183,46 @@ def fix_cmd(
         err=True,
     )
     sys.exit(EXIT_SOME if applied.problems else EXIT_OK)
+
+
+def _json(
+    files: list[fix_mod.FileFix],
+    plan: fix_mod.Plan,
+    held: list[Any],
+    put_back: list[str],
+    *,
+    dry_run: bool,
+) -> str:
+    """`--format json`: each edit (old and new text), each refusal with its reason, the
+    files put back after the rescan, the remedies held back as unsafe. Repository text is
+    redacted, as in every report."""
+    import json
+
+    from . import __version__
+    from .redact import redact
+
+    def where(f: Any) -> dict[str, Any]:
+        return {"path": f.path, "line": f.span.start_line, "rule_id": f.rule_id}
+
+    doc = {
+        "tool": {"name": "tether", "version": __version__},
+        "dry_run": dry_run,
+        # with --dry-run: what would be written, before the rescan that checks it
+        "fixed": [
+            {
+                **where(f),
+                "old": redact(old),
+                "new": redact(new),
+                "safe": f.fix is None or f.fix.safe,
+            }
+            for change in files
+            for f, (old, new) in zip(change.fixed, change.edits, strict=True)
+        ],
+        "refused": [{**where(r.finding), "why": redact(r.why)} for r in plan.refused],
+        "put_back": [redact(p) for p in put_back],
+        "held_as_unsafe": [where(f) for f in held],
+    }
+    return json.dumps(doc, indent=2)
 
 
 def _outside_its_repository(path: Path) -> str | None:

@@ -870,3 +870,40 @@ def test_an_add_never_climbs_into_a_quoted_string_or_a_block_comment(tmp_path: P
         '  name = "q"',
         '  tags = {\n    cost-center = "cc-1"\n    team        = "payments"\n  }\n  name = "q"',
     )
+
+
+def test_format_json_says_what_was_written_refused_and_held(tmp_path: Path) -> None:
+    import json
+
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    wf = repo / ".github" / "workflows" / "ci.yml"
+    wf.write_text(
+        "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        "      - uses: actions/checkout@v3\n"  # unsafe: held
+        '      - uses: "hashicorp/setup-terraform@v3.0.0"\n'  # safe
+        "      - uses: &u hashicorp/setup-terraform@v3.0.0\n"  # refused
+    )
+    for dry in (True, False):
+        res = CliRunner().invoke(
+            main, ["fix", str(repo), "--format", "json", *(["--dry-run"] if dry else [])]
+        )
+        assert res.exit_code == 1, res.output
+        doc = json.loads(res.stdout)
+        assert doc["dry_run"] is dry
+        assert doc["fixed"] == [
+            {
+                "path": ".github/workflows/ci.yml",
+                "line": 8,
+                "rule_id": "GHA002",
+                "old": '"hashicorp/setup-terraform@v3.0.0"',
+                "new": '"hashicorp/setup-terraform@b9cd54a3c349d3f38e8881555d616ced269862dd"'
+                " # v3.1.2",
+                "safe": True,
+            }
+        ]
+        assert [(r["line"], r["rule_id"]) for r in doc["refused"]] == [(9, "GHA002")]
+        assert doc["held_as_unsafe"] == [
+            {"path": ".github/workflows/ci.yml", "line": 7, "rule_id": "GHA003"}
+        ]
+        assert doc["put_back"] == []
