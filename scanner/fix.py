@@ -372,32 +372,16 @@ def _in_text(text: str, starts: list[int], hcl: bool) -> Callable[[int], bool]:
         return in_block
     spans: list[tuple[int, int]] = []
     if "#" in text and ('"' in text or "'" in text):
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
-        from ruamel.yaml.nodes import CollectionNode, ScalarNode
+        from ruamel.yaml.nodes import ScalarNode
 
-        seen: set[int] = set()
-
-        def walk(node: Any, depth: int) -> None:
-            if depth > 200:
-                raise ValueError("too deep")
-            if id(node) in seen:  # an alias: its node is walked once (no exponential walk)
-                return
-            seen.add(id(node))
-            if isinstance(node, ScalarNode):
-                if node.end_mark.line > node.start_mark.line:
-                    spans.append((node.start_mark.line, node.end_mark.line))
-            elif isinstance(node, CollectionNode):
-                for item in node.value:
-                    for x in item if isinstance(item, tuple) else (item,):
-                        walk(x, depth + 1)
-
-        try:
-            for doc in YAML().compose_all(text.lstrip("\ufeff")):
-                if doc is not None:
-                    walk(doc, 0)
-        except (YAMLError, ValueError, RecursionError):
+        composed = _compose(text)
+        if composed is None:
             return lambda i: True
+        spans = [
+            (n.start_mark.line, n.end_mark.line)
+            for n in composed[0]
+            if isinstance(n, ScalarNode) and n.end_mark.line > n.start_mark.line
+        ]
     return lambda i: any(a < i <= b for a, b in spans)
 
 
@@ -489,23 +473,21 @@ def replacement(
     return _span_at(text, starts, a, b), new
 
 
-def _shared(text: str, starts: list[int]) -> list[tuple[int, int]] | None:
-    """The ranges of a YAML file's nodes that aliases share (an anchored node some ``*name``
-    or ``<<: *name`` uses again): an edit inside one changes every place that uses it. None
-    when the file cannot be read as YAML (then nothing in it is edited)."""
-    if "&" not in text:
-        return []
+def _compose(text: str) -> tuple[list[Any], list[Any]] | None:
+    """A YAML file's nodes, each once, and those used more than once (anchored nodes an
+    alias or merge key uses again); None when it cannot be read as YAML (deeper than 200
+    levels counts as unreadable)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     seen: dict[int, Any] = {}
-    shared: dict[int, Any] = {}
+    again: dict[int, Any] = {}
 
     def walk(node: Any, depth: int) -> None:
         if depth > 200:
             raise ValueError("too deep")
-        if id(node) in seen:
-            shared[id(node)] = node
+        if id(node) in seen:  # an alias: walked once (no exponential walk)
+            again[id(node)] = node
             return
         seen[id(node)] = node
         value = node.value
@@ -520,12 +502,24 @@ def _shared(text: str, starts: list[int]) -> list[tuple[int, int]] | None:
                 walk(doc, 0)
     except (YAMLError, ValueError, RecursionError):
         return None
+    return list(seen.values()), list(again.values())
+
+
+def _shared(text: str, starts: list[int]) -> list[tuple[int, int]] | None:
+    """The ranges of a YAML file's nodes that aliases share (an anchored node some ``*name``
+    or ``<<: *name`` uses again): an edit inside one changes every place that uses it. None
+    when the file cannot be read as YAML (then nothing in it is edited)."""
+    if "&" not in text:
+        return []
+    composed = _compose(text)
+    if composed is None:
+        return None
 
     def at(mark: Any) -> int:
         line = min(int(mark.line), len(starts) - 1)
         return starts[line] + int(mark.column)
 
-    return [(at(n.start_mark), at(n.end_mark)) for n in shared.values()]
+    return [(at(n.start_mark), at(n.end_mark)) for n in composed[1]]
 
 
 class Replacements:
