@@ -259,6 +259,9 @@ def _entries(value: Any) -> str | None:
         return None
 
 
+_UNMADE: Any = object()  # (a remedy not made yet in this scan)
+
+
 class _Judge:
     """Evaluates one rule, once per distinct combination of the fact fields it judges by.
 
@@ -283,6 +286,8 @@ class _Judge:
         self.fields = rule.verdict_fields
         self.all_fields = rule.fact_fields
         self.cache: dict[tuple[Any, ...], _Verdict] = {}
+        # remedies made in this scan, by the fact fields their templates read (see remedy)
+        self._remedies: dict[tuple[Any, ...], Any] = {}
         self._hits = self._misses = 0  # of `cache` (see VERDICT_ENTRIES)
         self._caching = True
         # message and baseline-key texts, by expression and the values of the fields it reads
@@ -406,46 +411,61 @@ class _Judge:
         refs = tuple(r for r in (self.baseline.ref(k) for k in rendered[:n]) if r is not None)
         return message, refs, tuple(rendered[n:])
 
-    def remedy(self, fact: Fact) -> FixEdit | None:
+    def remedy(self, fact: Fact, frozen: dict[str, Any] | None = None) -> FixEdit | None:
         """The failure's remedy (the rule's `fix:`, see Remedy and FixEdit). None when the
         rule has none, the field has no position of its own (never the whole fact), or a
-        template fails or renders empty (a remedy is never a guess)."""
+        template fails or renders empty (a remedy is never a guess). What the templates give
+        depends only on the fields they read: kept by those for the rest of the scan
+        (`frozen`: see verdict)."""
         fix = self.rule.fix
         if fix is None:
             return None
         name = fix.field or self.rule.location
         if name is None or name not in fact.spans:
             return None
-        ctx = self._context(fact.data, self.all_fields)
+        try:
+            key: tuple[Any, ...] | None = _frozen(fact.data, self.all_fields, frozen)
+            made = self._remedies.get(key, _UNMADE)  # type: ignore[arg-type]
+        except (TypeError, RecursionError):
+            key, made = None, _UNMADE
+        if made is _UNMADE:
+            made = self._remedy(fix, self._context(fact.data, self.all_fields))
+            if key is not None:
+                keep_bounded(self._remedies, key, made, VERDICT_ENTRIES)
+        if made is None:
+            return None
+        text, comment, entries, safe = made
+        return FixEdit(fact.spans[name], text, comment, entries, safe)
+
+    def _remedy(self, fix: Any, ctx: Any) -> tuple[str, str | None, str | None, bool] | None:
+        """(text, comment, entries, safe) of a remedy in the CEL context ``ctx``."""
+        view = self._view[0]
 
         def one_line(t: Any) -> str:
-            text = t.render_strict(ctx, self._view[0])
+            text = str(t.render_strict(ctx, view))
             if not text.strip() or "\n" in text or "\r" in text:
                 raise ValueError("empty, or more than one line")
-            return str(text)
+            return text
 
         try:
             # a remedy whose safety cannot be told is unsafe
-            safe = fix.unsafe is None or fix.unsafe.render_strict(ctx, self._view[0]) == "false"
+            safe = fix.unsafe is None or fix.unsafe.render_strict(ctx, view) == "false"
         except ValueError:
             safe = False
         try:
             if fix.entries is not None:
-                entries = _entries(fix.entries.value_strict(ctx, self._view[0]))
-                if entries is None:
-                    return None
-                return FixEdit(fact.spans[name], "", entries=entries, safe=safe)
-            assert fix.text is not None
+                entries = _entries(fix.entries.value_strict(ctx, view))
+                return None if entries is None else ("", None, entries, safe)
             text = one_line(fix.text)
             # a comment template may render empty: the line's comment is then left alone
-            comment = (
-                None
-                if fix.comment is None or not fix.comment.render_strict(ctx, self._view[0]).strip()
-                else one_line(fix.comment)
-            )
+            comment = None if fix.comment is None else str(fix.comment.render_strict(ctx, view))
+            if comment is not None and not comment.strip():
+                comment = None
+            elif comment is not None and ("\n" in comment or "\r" in comment):
+                return None
         except ValueError:
             return None
-        return FixEdit(fact.spans[name], text, comment, safe=safe)
+        return text, comment, None, safe
 
     def distance(self, texts: tuple[str, ...], subject: str) -> Distance | None:
         """How far behind a failure is, from its distance texts (see explain)."""
@@ -753,7 +773,7 @@ class Evaluation:
                             enforced=judge.staging.enforced,
                             subject=subject,
                             distance=judge.distance(distance, subject) if distance else None,
-                            fix=judge.remedy(fact),
+                            fix=judge.remedy(fact, frozen),
                         )
                     )
             if max_findings is not None and len(findings) > max_findings:
