@@ -536,3 +536,14 @@ def test_a_partial_scan_under_a_baseline_that_configures_the_stale_rule(tmp_path
         ["scan", str(r / "k8s"), "--root", str(r), "--baseline", str(base), "--fail-on", "never"],
     )
     assert res.exit_code == 0, res.output
+
+
+def test_a_verdict_never_reads_the_values_remedies_may_write(tmp_path: Path) -> None:
+    # baseline.known comes from the repository's own CODEOWNERS or catalog: a pull request
+    # could set it, so only fix: templates may read it
+    d = rule_dir(tmp_path, assert_="'has(baseline.known) && fact.name != \"\"'")
+    with pytest.raises(ConfigError, match="baseline.known .* is for fix: only"):
+        load_rules([d])
+    d = rule_dir(tmp_path, message="'Missing {{baseline[\"known\"].team}}.'")
+    with pytest.raises(ConfigError, match="message: baseline.known"):
+        load_rules([d])

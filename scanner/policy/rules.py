@@ -547,9 +547,18 @@ def _load(content: bytes, path: Path, shown: str, trusted: bool) -> Rule:
                 f"{key}: {kind} facts have no field(s) {', '.join(clip(u) for u in unknown)}; "
                 f"fields: {', '.join(sorted(known))}",
             )
+        if key != "fix" and _KNOWN.search(text):
+            # the repository's own CODEOWNERS or catalog decides them: never a verdict
+            raise ConfigError(
+                shown,
+                line_of(node, [key]),
+                f"{key}: baseline.known (the values remedies may write) is for fix: only",
+            )
     _check_params(rule, data, shown, node)
     return rule
 
+
+_KNOWN = re.compile(r"\bbaseline\s*\.\s*known\b|\bbaseline\s*\[\s*[\"']known[\"']")
 
 _UNSAFE_KEYWORDS = frozenset(
     {
