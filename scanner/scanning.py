@@ -796,8 +796,6 @@ def known_values(
 
     org = opts.repo_name.split("/", 1)[0] if opts.repo_name and "/" in opts.repo_name else None
     team = attribute(policy, org, dict(opts.repo_properties), root).team
-    if team.startswith("@") and "/" in team:  # @org/team of an org the scan was not told
-        team = team.split("/", 1)[1] or UNOWNED
     labels: dict[str, str] = {}
     for name, value in policy.label_values.items():
         if isinstance(value, str):

@@ -71,3 +71,9 @@ def test_ownership_files_are_never_read_through_a_link(tmp_path: Path) -> None:
     os.symlink(outside, tree / ".github")  # a linked directory too
     got = attribute(Policy(ownership=("codeowners",)), "acme", {}, tree)
     assert got.team == UNOWNED
+
+
+def test_an_org_team_loses_its_org_when_the_scan_is_not_told_the_org() -> None:
+    # a single repository's scan (tether fix's $team) knows no org: @x/team is team
+    assert team_name("@acme/Payments", None, {}) == "payments"
+    assert team_name("@acme/payments", "other", {}) == "@acme/payments"

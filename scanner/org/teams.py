@@ -9,7 +9,8 @@ The policy's ``ownership.sources`` are tried in order and the first that names a
 
 An owner is put in one form so that sources agree: a Backstage reference loses its kind and
 default namespace (``group:default/payments`` -> ``payments``), a team of the scanned org
-loses the org (``@acme/payments`` -> ``payments``), and case is folded. The policy's
+loses the org (``@acme/payments`` -> ``payments``; any org's, when the scan is not told
+the org), and case is folded. The policy's
 ``ownership.teams`` aliases then map an owner, as written or in that form, to a team. No
 source naming an owner leaves the repository ``unowned``, a row of its own in the report.
 
@@ -70,7 +71,8 @@ def team_name(owner: str, org: str | None, aliases: Mapping[str, str]) -> str:
         name = name[len("default/") :]
     if name.startswith("@") and "/" in name:
         owner_org, _, team = name[1:].partition("/")
-        if org is not None and owner_org == org.lower() and team:
+        # a team of the scanned org; of any org when the scan was not told which
+        if (org is None or owner_org == org.lower()) and team:
             name = team
     alias = aliases.get(raw.lower()) or aliases.get(name)
     return _clean(alias).lower() if alias else name or UNOWNED
