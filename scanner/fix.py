@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import json
 import os
 import re
 import secrets
 import stat
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,10 @@ _PLAIN_UNSAFE_START = tuple("'\"[]{}&*!|>%@`#,?-:")
 class Refusal:
     finding: Finding
     why: str
+
+    def __str__(self) -> str:
+        f = self.finding
+        return f"{f.path}:{f.span.start_line} {f.rule_id}: {self.why}"
 
 
 @dataclass
@@ -81,7 +87,7 @@ def requote(original: str, value: str, hcl: bool = False) -> str | None:
       expression), never;
     * a plain YAML scalar stays plain when ``value`` can stand plain, else double-quoted.
     """
-    if any(unicodedata.category(c) == "Cc" for c in value) or original[:1] in ("&", "*", "!"):
+    if not _safe_text(value) or original[:1] in ("&", "*", "!"):
         return None
     quoted = len(original) >= 2 and original[0] == original[-1] and original[0] in "\"'"
     if quoted and "\\" in original:
@@ -89,26 +95,30 @@ def requote(original: str, value: str, hcl: bool = False) -> str | None:
     if hcl:
         if not (quoted and original[0] == '"') or "${" in value or "%{" in value:
             return None
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if quoted:
-        quote = original[0]
-        if quote == '"':
-            return quote + value.replace("\\", "\\\\").replace('"', '\\"') + quote
-        return quote + value.replace("'", "''") + quote
+        return _double_quoted(value)
+    if quoted and original[0] == "'":
+        return "'" + value.replace("'", "''") + "'"
     if (
-        value.startswith(_PLAIN_UNSAFE_START)
+        quoted
+        or value.startswith(_PLAIN_UNSAFE_START)
         or ": " in value
         or " #" in value
         or value != value.strip()
     ):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _double_quoted(value)
     return value
+
+
+def _double_quoted(value: str) -> str:
+    """``value`` in double quotes, its backslashes and quotes escaped (the same in YAML,
+    JSON and HCL; a value with control characters is never written)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _why_not(original: str, value: str, hcl: bool) -> str:
     """Why `requote` refuses to write ``value`` over ``original`` (for the console)."""
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        return "the new value has a control character"
+    if not _safe_text(value):
+        return "the new value has a control character or a line break"
     if original[:1] in ("&", "*", "!"):
         return "it is anchored, aliased or tagged YAML (other places may share it)"
     if original[:1] in "\"'" and "\\" in original:
@@ -231,11 +241,6 @@ def _safe_text(value: str) -> bool:
 # words some YAML version reads as a boolean or null; anything starting with a digit, a sign
 # or a dot may read as a number, a date or a time: both are quoted
 _NOT_PLAIN = re.compile(r"(?i:true|false|yes|no|on|off|y|n|null|~)|[-+.0-9].*")
-_PLAIN = re.compile(
-    r"(?i:true|false|yes|no|on|off|y|n|null|~)"
-    r"|[-+]?(?:\.?[0-9][0-9_]*(?:\.[0-9_]*)?(?:e[-+]?[0-9]+)?|\.inf|\.nan|0[xob][0-9a-f_]+)"
-    r"|[0-9:]+(?::[0-9]+)+(?:\.[0-9]*)?"
-)
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@-]*")
 
 
@@ -391,8 +396,7 @@ _HCL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 def hcl_string(value: str) -> str:
     """``value`` as an HCL quoted string that reads back as that text: quotes and
     backslashes escaped, ``${`` and ``%{`` escaped so they start no template."""
-    body = value.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + body.replace("${", "$${").replace("%{", "%%{") + '"'
+    return _double_quoted(value).replace("${", "$${").replace("%{", "%%{")
 
 
 def _hcl_entries(entries: dict[str, Any], pad: str, step: str, nl: str) -> list[str]:
@@ -433,46 +437,58 @@ def _span_at(text: str, starts: list[int], a: int, b: int) -> Span:
     return Span(l1, c1, l2, c2)
 
 
-_NOT_YAML = "the file cannot be read as YAML to check anchors"
-_IN_SHARED = (
-    "it is inside an anchored node that an alias or merge key uses elsewhere: an edit "
-    "would change that place too"
-)
+@dataclass(frozen=True)
+class _Source:
+    """A file's text as edits are planned on it: its line starts, and the ranges of the
+    YAML nodes aliases share (None: YAML that cannot be read, so nothing in it is edited)."""
+
+    path: str
+    text: str
+    starts: list[int]
+    shared: list[tuple[int, int]] | None
 
 
-def _unshared(
-    text: str, starts: list[int], edit: FixEdit, shared: list[tuple[int, int]] | None
-) -> None:
-    """ValueError when the edit lies inside a node aliases share (or anchors cannot be
-    checked): `plan` and `replacement` refuse it alike."""
-    if shared is None:
-        raise ValueError(_NOT_YAML)
-    where = _range(text, starts, edit.span)
-    if where is not None and any(a <= where[0] and where[1] <= b for a, b in shared):
-        raise ValueError(_IN_SHARED)
+def _source(data: bytes, path: str) -> _Source:
+    """A file's `_Source`; ValueError saying why nothing in it is edited."""
+    text = _text(data)
+    starts = _offsets(text)
+    return _Source(path, text, starts, _shared(text, starts) if _yaml(path) else [])
 
 
-_COMPUTE: Any = object()  # replacement's `shared`: read the file's anchors itself
+def _yaml(path: str) -> bool:
+    return path.endswith((".yml", ".yaml"))
 
 
-def replacement(
-    data: bytes, edit: FixEdit, path: str, shared: list[tuple[int, int]] | None = _COMPUTE
-) -> tuple[Span, str] | str:
+def _edit(src: _Source, edit: FixEdit) -> tuple[int, int, str]:
+    """Where the edit goes (offsets) and what it writes there; ValueError saying why it is
+    refused: `plan`, SARIF and JSON refuse alike, anchors included."""
+    if src.shared is None:
+        raise ValueError("the file cannot be read as YAML to check anchors")
+    where = _range(src.text, src.starts, edit.span)
+    if where is not None and any(a <= where[0] and where[1] <= b for a, b in src.shared):
+        raise ValueError(
+            "it is inside an anchored node that an alias or merge key uses elsewhere: an "
+            "edit would change that place too"
+        )
+    return _located(src.text, src.starts, edit, src.path)
+
+
+def replacement(data: bytes, edit: FixEdit, path: str) -> tuple[Span, str] | str:
     """The region `plan` would replace for this edit in this file and the exact text it
     would write there (an add: an empty region where the entry goes): what SARIF's fixes
-    and the JSON report carry. Else why it would not write one (the same refusals as
-    `plan`, anchors included)."""
+    and the JSON report carry. Else why it would not write one."""
     try:
-        text = _text(data)
-        starts = _offsets(text)
-        if path.endswith((".yml", ".yaml")):
-            _unshared(text, starts, edit, _shared(text, starts) if shared is _COMPUTE else shared)
-        a, b, new = _located(text, starts, edit, path)
+        return _placed(_source(data, path), edit)
     except ValueError as why:
         return str(why)
-    return _span_at(text, starts, a, b), new
 
 
+def _placed(src: _Source, edit: FixEdit) -> tuple[Span, str]:
+    a, b, new = _edit(src, edit)
+    return _span_at(src.text, src.starts, a, b), new
+
+
+@functools.lru_cache(maxsize=4)  # a file's anchors and its comment lines read one parse
 def _compose(text: str) -> tuple[list[Any], list[Any]] | None:
     """A YAML file's nodes, each once, and those used more than once (anchored nodes an
     alias or merge key uses again); None when it cannot be read as YAML (deeper than 200
@@ -524,12 +540,12 @@ def _shared(text: str, starts: list[int]) -> list[tuple[int, int]] | None:
 
 class Replacements:
     """`replacement` for the findings of one repository, as reports list them (file by
-    file): the last file read is kept for the next finding's fix."""
+    file): the last file read, and what planning needs of it, is kept for the next
+    finding's fix."""
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._file: tuple[str, bytes | None] | None = None
-        self._shared: Any = _COMPUTE  # the anchors of that file
+        self._file: tuple[str, _Source | str] | None = None
 
     def get(self, path: str, edit: FixEdit) -> tuple[Span, str] | None:
         found = self.edit(path, edit)
@@ -540,19 +556,29 @@ class Replacements:
         from .source import read_regular
 
         if self._file is None or self._file[0] != path:
-            self._file = (path, read_regular(os.path.join(self.root, path)))
-            self._shared = _COMPUTE
-            data = self._file[1]
-            if data is not None and path.endswith((".yml", ".yaml")):
-                try:
-                    text = _text(data)
-                    self._shared = _shared(text, _offsets(text))
-                except ValueError:
-                    pass  # replacement says why
-        data = self._file[1]
-        if data is None:
-            return "the file cannot be read as a regular file"
-        return replacement(data, edit, path, self._shared)
+            data = read_regular(os.path.join(self.root, path))
+            try:
+                src: _Source | str = (
+                    "the file cannot be read as a regular file"
+                    if data is None
+                    else _source(data, path)
+                )
+            except ValueError as why:
+                src = str(why)
+            self._file = (path, src)
+        src = self._file[1]
+        if isinstance(src, str):
+            return src
+        try:
+            return _placed(src, edit)
+        except ValueError as why:
+            return str(why)
+
+
+def wanted(f: Finding, unsafe: bool) -> bool:
+    """Whether `tether fix` writes this finding's remedy: it has one in the repository, and
+    it is safe or ``unsafe`` remedies are asked for (`tether fix`, `tether org --fix`)."""
+    return f.fix is not None and not f.external and (unsafe or f.fix.safe)
 
 
 def read_file(path: Path) -> bytes | None:
@@ -585,19 +611,16 @@ def plan(
             out.refused += [Refusal(f, "the file cannot be read as a regular file") for f in found]
             continue
         try:
-            text = _text(data)
+            src = _source(data, path)
         except ValueError as why:
             out.refused += [Refusal(f, str(why)) for f in found]
             continue
-        starts = _offsets(text)
-        yaml = path.endswith((".yml", ".yaml"))
-        shared = _shared(text, starts) if yaml else []
+        text = src.text
         edits: list[tuple[int, int, str, Finding]] = []
         for f in found:
             assert f.fix is not None
             try:
-                _unshared(text, starts, f.fix, shared)
-                a, b, new = _located(text, starts, f.fix, path)
+                a, b, new = _edit(src, f.fix)
             except ValueError as why:
                 out.refused.append(Refusal(f, str(why)))
                 continue
@@ -707,25 +730,34 @@ def restore(root: Path, fix: FileFix) -> str | None:
 def regressions(before: Report, after: Report, written: Sequence[FileFix]) -> dict[str, str]:
     """Per written file, why the rescan refuses it: a fixed finding still there, or a
     finding that was not there before. Findings are compared by rule, path and target."""
+    paths = {fix.path for fix in written}
 
-    def keys(report: Report, path: str) -> list[tuple[str, str]]:
-        return sorted((f.rule_id, f.target) for f in report.findings if f.path == path)
+    def keys(report: Report) -> dict[str, Counter[tuple[str, str]]]:
+        out: dict[str, Counter[tuple[str, str]]] = {p: Counter() for p in paths}
+        for f in report.findings:
+            if f.path in paths:
+                out[f.path][(f.rule_id, f.target)] += 1
+        return out
 
-    def problems(report: Report, path: str) -> list[str]:
-        return sorted(d.code for d in report.diagnostics if d.path == path)
+    def problems(report: Report) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = {p: Counter() for p in paths}
+        for d in report.diagnostics:
+            if d.path in paths:
+                out[d.path][d.code] += 1
+        return out
 
+    had, has = keys(before), keys(after)
+    was, now = problems(before), problems(after)
     out = {}
     for fix in written:
-        was, now = problems(before, fix.path), problems(after, fix.path)
-        worse = [c for c in set(now) if now.count(c) > was.count(c)]
+        worse = sorted(now[fix.path] - was[fix.path])
         if worse:  # the file no longer reads as it did: its findings say nothing
-            out[fix.path] = f"the file no longer reads cleanly after the edit ({sorted(worse)[0]})"
+            out[fix.path] = f"the file no longer reads cleanly after the edit ({worse[0]})"
             continue
-        had = keys(before, fix.path)
-        has = keys(after, fix.path)
         fixed = {(f.rule_id, f.target) for f in fix.fixed}
-        still = [k for k in has if k in fixed and has.count(k) >= had.count(k)]
-        new = sorted(k for k in set(has) if has.count(k) > had.count(k))
+        before_, after_ = had[fix.path], has[fix.path]
+        still = sorted(k for k in after_ if k in fixed and after_[k] >= before_[k])
+        new = sorted(after_ - before_)
         if still:
             out[fix.path] = f"{still[0][0]} still fails there after the edit"
         elif new:
@@ -736,8 +768,8 @@ def regressions(before: Report, after: Report, written: Sequence[FileFix]) -> di
 
 @dataclass
 class Applied:
-    """What `apply` did: the files written and kept, and what was refused, not written or
-    put back (one line each, path first)."""
+    """What `apply` did: the files written and kept, and those not written or put back
+    (one line each, path first; the plan's refusals are the plan's)."""
 
     kept: list[FileFix] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -748,10 +780,6 @@ def apply(root: Path, planned: Plan, before: Report, rescan: Callable[[], Report
     refuses (see `regressions`). A failing rescan puts back every written file and is
     raised again: no edit is kept unchecked."""
     out = Applied()
-    out.problems += [
-        f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
-        for r in planned.refused
-    ]
     written = []
     for change in planned.files:
         why = write(root, change)

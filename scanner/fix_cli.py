@@ -135,9 +135,9 @@ def fix_cmd(
         if (not rule_ids or f.rule_id in rule_ids)
         and (not categories or f.category.value in categories)
     ]
-    remedied = [f for f in chosen if f.fix is not None]
-    held = [f for f in remedied if not f.fix.safe and not unsafe_fixes]  # type: ignore[union-attr]
-    plan = fix_mod.plan(root, [f for f in remedied if f not in held])
+    remedied = [f for f in chosen if fix_mod.wanted(f, unsafe=True)]
+    held = [f for f in remedied if not fix_mod.wanted(f, unsafe_fixes)]
+    plan = fix_mod.plan(root, [f for f in remedied if fix_mod.wanted(f, unsafe_fixes)])
     paint = sys.stdout.isatty() if color is None else color
     refusals = _refusals(plan)
     if dry_run:
@@ -165,8 +165,7 @@ def fix_cmd(
         sys.exit(EXIT_CONFIG if isinstance(e.cause, ConfigError) else EXIT_SOME)
     written = applied.kept
     if fmt == "json":
-        put_back = applied.problems[len(plan.refused) :]
-        click.echo(_json(written, plan, held, put_back, dry_run=False))
+        click.echo(_json(written, plan, held, applied.problems, dry_run=False))
     for change in written if fmt == "text" else ():
         for f, (old, new) in zip(change.fixed, change.edits, strict=True):
             click.echo(
@@ -174,7 +173,7 @@ def fix_cmd(
             )
     for line in refusals:
         click.echo(say(f"tether fix: not applied: {line}"), err=True)
-    for p in applied.problems[len(plan.refused) :]:  # (the refusals come first)
+    for p in applied.problems:
         click.echo(say(f"tether fix: {p}"), err=True)
     n = sum(len(c.fixed) for c in written)
     click.echo(
@@ -182,7 +181,7 @@ def fix_cmd(
         f"{_rest(remedied, held, plan, sum(len(c.fixed) for c in plan.files))}",
         err=True,
     )
-    sys.exit(EXIT_SOME if applied.problems else EXIT_OK)
+    sys.exit(EXIT_SOME if plan.refused or applied.problems else EXIT_OK)
 
 
 def _json(
@@ -240,12 +239,7 @@ def _outside_its_repository(path: Path) -> str | None:
 
 def _refusals(plan: fix_mod.Plan) -> list[str]:
     """One line per refused remedy (the same refusal once)."""
-    out: list[str] = []
-    for r in plan.refused:
-        line = f"{r.finding.path}:{r.finding.span.start_line} {r.finding.rule_id}: {r.why}"
-        if line not in out:
-            out.append(line)
-    return out
+    return list(dict.fromkeys(map(str, plan.refused)))
 
 
 def _rest(remedied: list[Any], held: list[Any], plan: fix_mod.Plan, planned: int) -> str:

@@ -459,7 +459,7 @@ def _check_fix(
         applied = fix_mod.apply(root, planned, report, rescan)
     except fix_mod.RescanFailed as e:
         return {}, [f"fixed: the scan after applying the remedies failed: {e}"]
-    problems = [f"fixed: not applied: {p}" for p in applied.problems]
+    problems = [f"fixed: not applied: {p}" for p in [*map(str, planned.refused), *applied.problems]]
     after = {rel: _tree_text(root, rel) for rel in case.tree}
     changed = {rel: text for rel, text in after.items() if text is not None and text != before[rel]}
     if case.fixed is None:

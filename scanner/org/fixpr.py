@@ -96,11 +96,7 @@ def blob_id(data: bytes) -> str:
 def fixable(report: Report, unsafe: bool = True) -> int:
     """How many findings carry a remedy tether could write (0: no fix to propose); with
     ``unsafe`` False, only safe remedies count."""
-    return sum(
-        1
-        for f in report.findings
-        if f.fix is not None and not f.external and (unsafe or f.fix.safe)
-    )
+    return sum(1 for f in report.findings if fix_mod.wanted(f, unsafe))
 
 
 def propose(
@@ -117,8 +113,7 @@ def propose(
     ``report`` from ``commit`` whose tree lists ``entries``; remedies that may change
     behaviour only with ``unsafe``."""
     out = Proposal(repo, commit, branch)
-    chosen = [f for f in report.findings if f.fix is not None and (unsafe or f.fix.safe)]
-    planned = fix_mod.plan(root, chosen)
+    planned = fix_mod.plan(root, [f for f in report.findings if fix_mod.wanted(f, unsafe)])
     if not planned.files and not planned.refused:
         return out
     try:
@@ -126,7 +121,7 @@ def propose(
     except fix_mod.RescanFailed as e:
         out.problems.append(f"the rescan after the edits failed ({e}); nothing kept")
         return out
-    out.problems += applied.problems
+    out.problems += [*map(str, planned.refused), *applied.problems]
     listed: Mapping[str, TreeEntry] = {e.path: e for e in entries if e.type == "blob"}
     for change in applied.kept:
         entry = listed.get(change.path)
