@@ -33,6 +33,7 @@ same file are serialised by SQLite itself (``BEGIN IMMEDIATE`` and a busy timeou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -892,21 +893,11 @@ class StateStore:
                 )
                 .fetchone()
             )
-        if row is None:
-            return None
-        return FixPr(
-            repo=row["repo"],
-            status=row["status"],
-            branch_sha=row["branch_sha"],
-            fix_key=row["fix_key"],
-            pr_number=row["pr_number"],
-            reason=row["reason"],
-            updated_at=row["updated_at"],
-        )
+        return None if row is None else FixPr(**dict(row))  # (columns named as its fields)
 
     def put_fix_pr(self, pr: FixPr) -> FixPr:
         """Store ``pr`` (its ``updated_at`` is now); returns what was stored."""
-        stored = FixPr(**{**pr.__dict__, "updated_at": self._clock()})
+        stored = dataclasses.replace(pr, updated_at=self._clock())
         with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO fix_prs (repo, status, branch_sha, fix_key, pr_number,"
